@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs from the project's own files, then run it.
+# Used verbatim by .ci/run. Safe to re-run: each step is skipped when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+for step in scripts/setup-*.sh; do
+  [ -f "$step" ] && bash "$step"
+done
+exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -1,0 +1,7 @@
+"""``python -m simserve`` runs the command line."""
+
+import sys
+
+from simserve.cli import main
+
+sys.exit(main())

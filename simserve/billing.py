@@ -1,0 +1,106 @@
+"""Billing: worker state intervals x price table x billing preset -> cost (pure).
+
+Owns the billing presets (``seed``: the seed table's billing column; ``runpod-2026-08``: the
+current docs, where image pull and cached-model download are not billed), explicit per-state
+and per-phase overrides, per-GPU prices from the catalog (flex or active rate, times GPUs per
+worker) and per-second billing with partial seconds rounded up per billing session (the
+rounding remainder is charged on the session's last interval, so total = sum of cost_usd).
+Active workers are billed in every state except throttled and unhealthy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from simserve import catalog
+from simserve.records import PHASES, STATES
+
+PRESETS: dict[str, dict[str, bool]] = {
+    "seed": {
+        "initializing": True, "idle": False, "running": True, "throttled": False,
+        "outdated": True, "outdated.warm": False, "unhealthy": False,
+    },
+    "runpod-2026-08": {
+        "initializing": True, "initializing.pull": False, "initializing.model_download": False,
+        "idle": False, "running": True, "throttled": False,
+        "outdated": True, "outdated.warm": False, "unhealthy": False,
+    },
+}
+NEVER_BILLED_ACTIVE = frozenset({"throttled", "unhealthy"})
+
+
+def billing_table(preset: str, overrides: Mapping[str, bool] | None = None) -> dict[str, bool]:
+    """The resolved ``state`` / ``state.phase`` -> billed table."""
+    table = dict(PRESETS[preset])
+    table.update(overrides or {})
+    return table
+
+
+def is_billed(table: Mapping[str, bool], state: str, phase: str) -> bool:
+    """Whether a flex worker is billed in ``state``/``phase`` (the phase entry wins).
+
+    >>> is_billed(billing_table("runpod-2026-08"), "initializing", "pull")
+    False
+    """
+    key = f"{state}.{phase}"
+    if phase and key in table:
+        return table[key]
+    return table.get(state, False)
+
+
+def price_usd_per_s(gpu: str, kind: str, gpus_per_worker: int, overrides: Mapping[str, Any] | None = None) -> float:
+    """USD per second for one worker of ``kind`` (flex|active) on ``gpu``."""
+    entry = catalog.lookup(gpu)
+    flex, active = entry.flex_usd_per_s, entry.active_usd_per_s
+    for name, ov in (overrides or {}).items():
+        if catalog.lookup(name).pool == entry.pool:
+            flex = float(ov.flex)
+            active = float(ov.active) if ov.active is not None else flex
+    return (active if kind == "active" else flex) * gpus_per_worker
+
+
+def apply_billing(frame: Any, table: Mapping[str, bool], gpus_per_worker: int,
+                  overrides: Mapping[str, Any] | None = None) -> Any:
+    """Add ``billed`` and ``cost_usd`` columns to a worker-interval frame (sorted by worker, start)."""
+    n = len(frame)
+    states = frame["state"].astype(str).to_numpy()
+    phases = frame["phase"].astype(str).to_numpy()
+    kinds = frame["kind"].to_numpy()
+    billed_by_pair = {(s, p): is_billed(table, s, p) for s in STATES for p in PHASES}
+    billed = np.fromiter(
+        ((s not in NEVER_BILLED_ACTIVE) if k == "active" else billed_by_pair[(s, p)]
+         for s, p, k in zip(states, phases, kinds)),
+        dtype=bool, count=n,
+    )
+    prices = {}
+    rate = np.empty(n)
+    for i, (g, k) in enumerate(zip(frame["gpu"].to_numpy(), kinds)):
+        key = (g, k)
+        if key not in prices:
+            prices[key] = price_usd_per_s(g, k, gpus_per_worker, overrides)
+        rate[i] = prices[key]
+    start = frame["start_s"].to_numpy()
+    end = frame["end_s"].to_numpy()
+    dur = end - start
+    cost = np.where(billed, dur * rate, 0.0)
+    if n:
+        wid = frame["worker_id"].to_numpy()
+        # a billing session: consecutive billed intervals of one worker with no gap
+        cont = (wid[1:] == wid[:-1]) & billed[:-1] & billed[1:] & (start[1:] == end[:-1])
+        prev_same = np.r_[False, cont]
+        next_same = np.r_[cont, False]
+        session_start = billed & ~prev_same
+        session_id = np.cumsum(session_start) - 1
+        last = billed & ~next_same
+        if session_start.any():
+            session_secs = np.bincount(session_id[billed], weights=dur[billed])
+            remainder = np.ceil(np.round(session_secs, 9)) - session_secs
+            idx = np.flatnonzero(last)
+            cost[idx] += remainder[session_id[idx]] * rate[idx]
+    out = frame.copy()
+    out["billed"] = billed
+    out["cost_usd"] = cost
+    return out

@@ -1,0 +1,146 @@
+"""``simserve run``, ``validate`` and ``schema``: the simulator's commands.
+
+Owns loading with overrides, replications with a progress bar, writing the run directory
+and the readable terminal summary. Library work is delegated to ``simserve.api``,
+``simserve.replicate`` and ``simserve.outputs``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from simserve.cli import UsageError, app
+from simserve.scenario import ScenarioError, load_scenario, scenario_json_schema
+
+console = Console(stderr=False)
+
+
+def _fmt(v: Any, unit: str = "") -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:,.3f}{unit}" if abs(v) < 1000 else f"{v:,.1f}{unit}"
+    return f"{v}{unit}"
+
+
+def _with_ci(node: dict[str, Any], key: str, unit: str = "") -> str:
+    text = _fmt(node.get(key), unit)
+    ci = node.get(f"{key}_ci")
+    if ci and ci[0] is not None:
+        text += f"  [{_fmt(ci[0])}, {_fmt(ci[1])}]"
+    return text
+
+
+def render_summary(summary: dict[str, Any], out_dir: Path | None = None) -> None:
+    """Print the readable summary of a run (sim or live)."""
+    req, lat, cost, wk = summary["requests"], summary["latency_s"], summary["cost_usd"], summary["workers"]
+    title = f"{summary.get('scenario')} · {summary.get('engine')} · seed {summary.get('seed')}"
+    if summary.get("replications", 1) > 1:
+        title += f" · {summary['replications']} replications (95% CI)"
+    t = Table(title=title, show_header=False, box=None, pad_edge=False)
+    t.add_column(style="bold cyan")
+    t.add_column()
+    t.add_row("requests", ", ".join(f"{k} {_fmt(v)}" for k, v in req.items() if not k.endswith("_ci")))
+    for key in ("p50", "p95", "p99", "mean"):
+        t.add_row(f"latency {key}", _with_ci(lat, key, " s"))
+    t.add_row("queue wait p95", _with_ci(summary["queue_wait_s"], "p95", " s"))
+    t.add_row("cold starts", f"{_fmt(summary['cold_start']['requests'])} requests "
+                             f"({100 * (summary['cold_start']['fraction'] or 0):.2f}%)")
+    t.add_row("workers", f"mean alive {_with_ci(wk, 'mean_alive')}, peak {_fmt(wk['peak_alive'])}")
+    states = ", ".join(f"{s} {v:.2f}" for s, v in wk["mean_by_state"].items()
+                       if not s.endswith("_ci") and isinstance(v, (int, float)) and v > 0)
+    t.add_row("  by state", states or "-")
+    t.add_row("cost", f"${_with_ci(cost, 'total')} total, ${_fmt(cost['per_hour'])}/h, "
+                      f"${_fmt(cost['per_1k_requests'])} per 1k requests")
+    by = ", ".join(f"{s} ${v:.2f}" for s, v in cost["by_state"].items()
+                   if not s.endswith("_ci") and isinstance(v, (int, float)) and v > 0)
+    t.add_row("  by state", by or "-")
+    t.add_row("GPU utilization", f"{100 * (summary['gpu_utilization'] or 0):.1f}% of billed GPU time busy")
+    console.print(t)
+    if out_dir is not None:
+        console.print(f"[dim]wrote {out_dir}/summary.json, jobs.csv, workers.csv[/dim]")
+
+
+@app.command()
+def run(
+    scenario: Path = typer.Argument(..., help="scenario YAML file"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="output directory (default runs/<name>)"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="override the scenario's seed"),
+    replications: Optional[int] = typer.Option(None, "--replications", "-r", min=1,
+                                               help="independent replications (95% CIs when > 1)"),
+    set_: list[str] = typer.Option([], "--set", help="override a field: dotted.key=value (repeatable)"),
+    report: bool = typer.Option(False, "--report", help="also write report.html"),
+    svg: bool = typer.Option(False, "--svg", help="also write plots as SVG"),
+    plots: bool = typer.Option(True, "--plots/--no-plots", help="write PNG plots"),
+    replay: Optional[Path] = typer.Option(None, "--replay", help="drive the simulator with a live run's arrivals and service times"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing but errors"),
+) -> None:
+    """Simulate a scenario and write summary.json, jobs.csv and workers.csv."""
+    from simserve.outputs import write_json, write_run
+    from simserve.replicate import combine, run_replications
+
+    sc = load_scenario(scenario, set_)
+    reps = replications or sc.replications
+    out_dir = out or Path("runs") / sc.name
+    jobs = None
+    if replay is not None:
+        from simserve.calibrate import load_replay  # provided by the compare/calibrate module
+
+        jobs = load_replay(replay)
+    if reps == 1 or jobs is not None:
+        from simserve.api import simulate
+
+        results = [simulate(sc, seed=seed, jobs=jobs)]
+        summary = results[0].summary
+    else:
+        from rich.progress import Progress
+
+        with Progress(console=console, transient=True, disable=quiet) as progress:
+            task = progress.add_task(f"{reps} replications", total=reps)
+            results = run_replications(sc, reps, seed, on_done=lambda i: progress.advance(task))
+        summary = combine([r.summary for r in results])
+        import pandas as pd
+
+        per_rep = pd.json_normalize([r.summary for r in results])
+        per_rep.insert(0, "replication", range(reps))
+        from simserve.outputs import write_frame
+
+        out_dir.mkdir(parents=True, exist_ok=True)
+        write_frame(out_dir / "replications.csv", per_rep)
+    write_run(out_dir, results[0], summary)
+    if plots or svg or report:
+        try:
+            from simserve.report import write_plots
+        except ImportError:
+            write_plots = None
+        if write_plots is not None:
+            write_plots(results[0], out_dir, svg=svg)
+    if report:
+        from simserve.report.html import write_report
+
+        write_report(out_dir)
+    if not quiet:
+        render_summary(summary, out_dir)
+
+
+@app.command()
+def validate(scenarios: list[Path] = typer.Argument(..., help="scenario YAML files")) -> None:
+    """Check scenario files; exit 2 on the first bad one."""
+    for path in scenarios:
+        sc = load_scenario(path)
+        console.print(f"[green]ok[/green] {path} ({sc.name})")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON schema of the scenario format (for editors)."""
+    typer.echo(json.dumps(scenario_json_schema(), indent=2))
+
+
+__all__ = ["render_summary", "run", "schema", "validate", "ScenarioError", "UsageError"]

@@ -1,0 +1,107 @@
+"""Replications: R independent runs of one scenario, their mean and 95% confidence intervals.
+
+Owns replication seeds (replication 0 uses the scenario seed, replication i > 0 a child of
+``SeedSequence([seed, i])``, so a one-replication run equals the plain run), running them on
+a local process pool (results come back sorted by index), and the Student-t intervals that
+become ``<key>_ci`` entries next to each summary figure.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from simserve.scenario import Scenario
+
+
+def replication_seed(seed: int, index: int) -> int:
+    """Seed of replication ``index`` (0 -> ``seed`` itself)."""
+    if index == 0:
+        return int(seed)
+    return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1, dtype=np.uint32)[0])
+
+
+def t_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float]:
+    """Student-t confidence interval of the mean; a point interval for one value."""
+    arr = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
+    if len(arr) == 0:
+        return (math.nan, math.nan)
+    m = float(arr.mean())
+    if len(arr) < 2:
+        return (m, m)
+    half = float(stats.t.ppf(0.5 + level / 2, len(arr) - 1) * arr.std(ddof=1) / math.sqrt(len(arr)))
+    return (m - half, m + half)
+
+
+def combine(summaries: Sequence[dict[str, Any]], level: float = 0.95) -> dict[str, Any]:
+    """Mean of each numeric figure over replications, with ``<key>_ci`` = [low, high]."""
+    first = summaries[0]
+
+    def merge(nodes: list[Any]) -> Any:
+        head = nodes[0]
+        if isinstance(head, dict):
+            out: dict[str, Any] = {}
+            for key in head:
+                vals = [n.get(key) for n in nodes]
+                out[key] = merge(vals)
+                if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vals):
+                    lo, hi = t_interval([float(v) for v in vals], level)
+                    out[f"{key}_ci"] = [lo, hi]
+            return out
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in nodes):
+            mean = float(np.mean(nodes))
+            return int(mean) if all(isinstance(v, int) for v in nodes) and mean.is_integer() else mean
+        if all(v is None or isinstance(v, (int, float)) for v in nodes) and any(v is not None for v in nodes):
+            return float(np.mean([v for v in nodes if v is not None]))
+        return head
+
+    skip = {"scenario", "seed", "engine", "horizon_s", "simserve_version", "scenario_digest"}
+    merged = merge([{k: v for k, v in s.items() if k not in skip} for s in summaries])
+    merged.update({k: first[k] for k in skip if k in first})
+    merged["replications"] = len(summaries)
+    merged["seeds"] = [s.get("seed") for s in summaries]
+    return merged
+
+
+def _one(args: tuple[dict[str, Any], int]) -> Any:
+    from simserve.api import simulate
+    from simserve.scenario import Scenario as _S
+
+    data, seed = args
+    return simulate(_S.model_validate(data), seed=seed)
+
+
+def run_replications(scenario: Scenario, replications: int, seed: int | None = None, *,
+                     processes: int | None = None,
+                     on_done: Callable[[int], None] | None = None) -> list[Any]:
+    """Run ``replications`` replications (a process pool when more than one core helps).
+
+    Returns the ``RunResult`` list sorted by replication index.
+    """
+    base = scenario.seed if seed is None else seed
+    seeds = [replication_seed(base, i) for i in range(replications)]
+    data = scenario.model_dump()
+    procs = processes if processes is not None else min(replications, os.cpu_count() or 1)
+    results: list[Any] = [None] * replications
+    if procs <= 1 or replications == 1:
+        for i, s in enumerate(seeds):
+            results[i] = _one((data, s))
+            if on_done:
+                on_done(i)
+        return results
+    with ProcessPoolExecutor(max_workers=procs) as pool:
+        futures = {pool.submit(_one, (data, s)): i for i, s in enumerate(seeds)}
+        from concurrent.futures import as_completed
+
+        for fut in as_completed(futures):
+            i = futures[fut]
+            results[i] = fut.result()
+            if on_done:
+                on_done(i)
+    return results

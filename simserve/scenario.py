@@ -1,0 +1,406 @@
+"""The scenario file format: pydantic v2 models, loading, overrides and error messages.
+
+Owns the YAML schema of DESIGN.md (every model ``extra="forbid"``, ``frozen=True``, with
+units parsed into seconds, bytes and per-second rates) and ``load_scenario``, which turns a
+path or dict plus ``dotted.key=value`` overrides into a validated ``Scenario`` or raises
+``ScenarioError`` with one line naming the file, the field path and what was expected.
+Imports pydantic, yaml and simserve's units/dists/catalog only.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal, Optional, Union
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from simserve import catalog
+from simserve.dists import Constant, Dist, Duration
+from simserve.units import parse_bandwidth, parse_rate, parse_size
+
+Size = Annotated[float, BeforeValidator(parse_size)]
+Rate = Annotated[float, BeforeValidator(parse_rate)]
+Bandwidth = Annotated[float, BeforeValidator(parse_bandwidth)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ----------------------------------------------------------------------------- scalers
+class QueueDelayScaler(_Model):
+    """Add workers when a request has waited longer than ``value`` (checked every tick)."""
+
+    type: Literal["queue_delay"]
+    value: Duration = Field(4.0, description="seconds a request may wait before a worker is added")
+
+
+class RequestCountScaler(_Model):
+    """Target workers = ceil((in_queue + in_progress) / value); idle timeout not applied."""
+
+    type: Literal["request_count"]
+    value: int = Field(4, ge=1, description="requests per worker")
+
+
+class PerRequestScaler(_Model):
+    """Lambda-style: a request with no free worker starts one at once; reject at the cap."""
+
+    type: Literal["per_request"]
+
+
+Scaler = Annotated[Union[QueueDelayScaler, RequestCountScaler, PerRequestScaler], Field(discriminator="type")]
+
+
+def _gpu_list(v: Any) -> Any:
+    return [v] if isinstance(v, str) else v
+
+
+class Endpoint(_Model):
+    """Endpoint settings (Runpod console defaults)."""
+
+    gpu: Annotated[list[str], BeforeValidator(_gpu_list)] = Field(
+        default_factory=lambda: ["H100"], description="GPU priority list, 1 to 3 catalog names"
+    )
+    gpus_per_worker: int = Field(1, ge=1, le=8, description="GPUs per worker")
+    active_workers: int = Field(0, ge=0, description="always-on workers, billed 24/7 at the active rate")
+    max_workers: int = Field(3, ge=0, description="maximum workers (flex + active)")
+    account_balance_usd: Optional[float] = Field(None, ge=0, description="caps max workers by the balance table")
+    extra_workers: int = Field(2, ge=0, description="image-cached standby slots beyond max workers")
+    idle_timeout: Duration = Field(5.0, description="seconds a worker stays warm (billed) after its last job")
+    execution_timeout: Duration = Field(600.0, description="a job running longer ends timed_out")
+    job_ttl: Duration = Field(86400.0, description="a job older than this (queue + run) ends timed_out")
+    concurrency: int = Field(1, ge=1, description="jobs per worker at once")
+    flashboot: bool = Field(True, description="resume recently scaled-down workers on the same host fast")
+    scaler: Scaler = Field(default_factory=lambda: QueueDelayScaler(type="queue_delay", value=4.0))
+    scaler_interval: Duration = Field(1.0, description="seconds between autoscaler checks")
+
+    @field_validator("gpu")
+    @classmethod
+    def _known_gpus(cls, v: list[str]) -> list[str]:
+        if not 1 <= len(v) <= 3:
+            raise ValueError(f"expected a priority list of 1 to 3 GPU names; got {len(v)}")
+        for name in v:
+            try:
+                catalog.lookup(name)
+            except KeyError:
+                raise ValueError(f"unknown GPU {name!r}; expected one of {', '.join(catalog.known_gpus())}") from None
+        return v
+
+    @field_validator("scaler_interval")
+    @classmethod
+    def _positive_interval(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("expected a duration greater than zero")
+        return v
+
+    @model_validator(mode="after")
+    def _active_le_max(self) -> "Endpoint":
+        if self.active_workers > self.max_workers:
+            raise ValueError(
+                f"active_workers ({self.active_workers}) must not exceed max_workers ({self.max_workers})"
+            )
+        return self
+
+    @property
+    def worker_cap(self) -> int:
+        """Max workers after the account-balance cap."""
+        if self.account_balance_usd is None:
+            return self.max_workers
+        return min(self.max_workers, catalog.balance_cap(self.account_balance_usd))
+
+
+class Model(_Model):
+    """Where the model weights live and how fast they load."""
+
+    size: Size = Field(0.0, description="model weights size")
+    placement: Literal["cached", "baked", "network_volume", "none"] = Field(
+        "none", description="cached (host model cache), baked (in the image), network_volume, none"
+    )
+    bandwidth: Optional[Bandwidth] = Field(
+        None, description="load bandwidth; default 2GB/s (cached, baked) or 300MB/s (network_volume)"
+    )
+    download_bandwidth: Optional[Bandwidth] = Field(
+        None, description="cached placement: download speed when the host lacks the model (default: registry bandwidth)"
+    )
+
+    @property
+    def load_bandwidth(self) -> float:
+        if self.bandwidth is not None:
+            return self.bandwidth
+        return 300e6 if self.placement == "network_volume" else 2e9
+
+
+class ColdStart(_Model):
+    """Cold-start phases: pull, container start, model load, handler init; FlashBoot resume."""
+
+    image_size: Size = Field(8e9, description="container image size")
+    registry_bandwidth: Bandwidth = Field(200e6, description="image pull bandwidth")
+    container_start: Dist = Field(default_factory=lambda: Constant(value=2.0))
+    model: Model = Field(default_factory=lambda: Model())
+    handler_init: Dist = Field(default_factory=lambda: Constant(value=3.0))
+    flashboot_resume: Dist = Field(default_factory=lambda: Constant(value=1.0))
+    flashboot_window: Duration = Field(600.0, description="how long after scale-down FlashBoot can resume")
+
+
+class Host(_Model):
+    """A pool of identical GPU hosts."""
+
+    gpu: str = Field(description="catalog GPU name")
+    count: int = Field(ge=1, description="hosts in the pool")
+    gpus_per_host: int = Field(8, ge=1)
+    disk: Size = Field(2e12, description="disk for the LRU image and model cache")
+
+    @field_validator("gpu")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        try:
+            catalog.lookup(v)
+        except KeyError:
+            raise ValueError(f"unknown GPU {v!r}; expected one of {', '.join(catalog.known_gpus())}") from None
+        return v
+
+
+# ----------------------------------------------------------------------------- workload
+class PoissonArrivals(_Model):
+    type: Literal["poisson"]
+    rate: Rate = Field(description="mean arrival rate")
+
+
+class DiurnalArrivals(_Model):
+    """Sinusoidal non-homogeneous Poisson process."""
+
+    type: Literal["diurnal"]
+    mean_rate: Rate
+    peak_to_trough: float = Field(4.0, ge=1.0, description="peak rate / trough rate")
+    period: Duration = Field(86400.0)
+    phase: Duration = Field(0.0, description="time of the peak within the period")
+
+
+class BurstyArrivals(_Model):
+    """Two-state Markov-modulated Poisson process."""
+
+    type: Literal["bursty"]
+    base_rate: Rate
+    burst_rate: Rate
+    mean_burst: Duration = Field(description="mean length of a burst")
+    mean_gap: Duration = Field(description="mean time between bursts")
+
+
+class TraceArrivals(_Model):
+    """Replay arrival times (and optionally service times) from a CSV."""
+
+    type: Literal["trace"]
+    path: str = Field(description="CSV with column arrival_s (and optional service_s), relative to the YAML")
+    loop: bool = Field(False, description="repeat the trace until the horizon")
+
+
+Arrivals = Annotated[
+    Union[PoissonArrivals, DiurnalArrivals, BurstyArrivals, TraceArrivals], Field(discriminator="type")
+]
+
+
+class Workload(_Model):
+    arrivals: Arrivals
+    service: Dist = Field(description="execution time of one job on a warm worker")
+
+
+class PriceOverride(_Model):
+    flex: float = Field(ge=0, description="USD per GPU per second, flex workers")
+    active: Optional[float] = Field(None, ge=0, description="USD per GPU per second, active workers")
+
+
+BILLING_STATES = ("initializing", "idle", "running", "throttled", "outdated", "unhealthy")
+
+
+class Billing(_Model):
+    """A preset, optionally overridden per state or per ``state.phase``."""
+
+    preset: Literal["seed", "runpod-2026-08"] = "seed"
+    states: dict[str, bool] = Field(default_factory=dict, description="e.g. {running.warm: false}")
+
+    @field_validator("states")
+    @classmethod
+    def _known_states(cls, v: dict[str, bool]) -> dict[str, bool]:
+        for key in v:
+            if key.split(".")[0] not in BILLING_STATES:
+                raise ValueError(f"unknown state {key!r}; expected one of {', '.join(BILLING_STATES)} (or state.phase)")
+        return v
+
+
+class Scenario(_Model):
+    """A complete, validated scenario. Times in seconds, sizes in bytes, rates per second."""
+
+    name: str = "scenario"
+    seed: int = Field(0, ge=0)
+    horizon: Duration = Field(7200.0, description="simulated time")
+    warmup: Duration = Field(0.0, description="excluded from statistics")
+    replications: int = Field(1, ge=1)
+    endpoint: Endpoint = Field(default_factory=Endpoint)
+    cold_start: ColdStart = Field(default_factory=ColdStart)
+    hosts: list[Host] = Field(default_factory=list)
+    workload: Workload
+    pricing: dict[str, PriceOverride] = Field(default_factory=dict)
+    billing: Billing = Field(default_factory=Billing)
+    base_dir: str = Field(".", description="directory trace paths are relative to (set by the loader)")
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "Scenario":
+        if self.horizon <= 0:
+            raise ValueError("horizon: expected a duration greater than zero")
+        if self.warmup >= self.horizon:
+            raise ValueError(f"warmup ({self.warmup}s) must be shorter than horizon ({self.horizon}s)")
+        for name in self.pricing:
+            try:
+                catalog.lookup(name)
+            except KeyError:
+                raise ValueError(f"pricing: unknown GPU {name!r}") from None
+        arrivals = self.workload.arrivals
+        if isinstance(arrivals, TraceArrivals) and not self.trace_path().is_file():
+            raise ValueError(f"workload.arrivals.path: trace file not found: {self.trace_path()}")
+        for host in self.hosts:
+            if host.gpus_per_host < self.endpoint.gpus_per_worker:
+                raise ValueError(
+                    f"hosts: a {host.gpu} host has {host.gpus_per_host} GPUs, fewer than gpus_per_worker "
+                    f"({self.endpoint.gpus_per_worker})"
+                )
+        return self
+
+    def trace_path(self) -> Path:
+        arrivals = self.workload.arrivals
+        assert isinstance(arrivals, TraceArrivals)
+        p = Path(arrivals.path)
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
+    def digest(self) -> str:
+        """Short hash of the resolved scenario, for provenance in results."""
+        text = json.dumps(self.model_dump(mode="json", exclude={"base_dir"}), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+# ----------------------------------------------------------------------------- loading
+class ScenarioError(ValueError):
+    """Bad scenario input: ``str(err)`` is one line naming the file, field path and expectation."""
+
+    def __init__(self, source: str, path: str, message: str) -> None:
+        self.source, self.path, self.message = source, path, message
+        where = f"{source}: {path}: " if path else f"{source}: "
+        super().__init__(where + message)
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item in ("constant", "exponential", "lognormal", "gamma", "empirical", "poisson", "diurnal",
+                      "bursty", "trace", "queue_delay", "request_count", "per_request",
+                      "function-before[_coerce_dist()]") or str(item).startswith("function-"):
+            continue  # union tags and validator wrappers are not field names users wrote
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts)
+
+
+def _first_error(err: ValidationError) -> tuple[str, str]:
+    e = err.errors(include_url=False)[0]
+    msg = e["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix):]
+    if e["type"] == "extra_forbidden":
+        msg = "unknown key (not part of the scenario format; see `simserve schema`)"
+    elif e["type"] == "missing":
+        msg = "required field is missing"
+    elif e["type"] == "union_tag_invalid":
+        msg = f"expected 'type' to be one of {e.get('ctx', {}).get('expected_tags', '')}"
+    elif "input" in e and e["type"] not in ("value_error",) and "got" not in msg:
+        msg = f"{msg}; got {e['input']!r}"
+    path = _format_loc(tuple(e["loc"]))
+    if path.startswith("horizon") or msg.startswith(("horizon:", "workload.arrivals.path:", "pricing:", "hosts:")):
+        head, _, rest = msg.partition(": ")
+        if rest and not path:
+            return head, rest
+    return path, msg
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node = data
+    for k in keys[:-1]:
+        if not isinstance(node.get(k), dict):
+            node[k] = {} if node.get(k) is None else node[k]
+            if not isinstance(node[k], dict):
+                raise ScenarioError("--set", dotted, f"{k} is not a section")
+        node = node[k]
+    node[keys[-1]] = value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"endpoint.max_workers=5"`` -> ``("endpoint.max_workers", 5)`` (value read as YAML)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ScenarioError("--set", text, "expected dotted.key=value, e.g. endpoint.max_workers=5")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def load_scenario(
+    source: str | Path | dict[str, Any],
+    overrides: dict[str, Any] | list[str] | None = None,
+) -> Scenario:
+    """Load and validate a scenario from a YAML path or a dict, applying dotted overrides.
+
+    ``overrides`` is a dict ``{"endpoint.max_workers": 5}`` or a list of ``"key=value"``
+    strings. Raises ``ScenarioError`` (a ``ValueError``) on any bad input.
+    """
+    if isinstance(source, dict):
+        label, data, base = "<scenario>", copy.deepcopy(source), Path(source.get("base_dir", "."))
+    else:
+        path = Path(source)
+        label, base = str(path), path.parent
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ScenarioError(label, "", f"cannot read file ({exc.strerror or exc})") from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+            problem = getattr(exc, "problem", None) or "malformed YAML"
+            raise ScenarioError(label, "", f"{where}malformed YAML ({problem})") from None
+        if not isinstance(data, dict):
+            raise ScenarioError(label, "", "expected a YAML mapping of scenario keys at the top level")
+    items = overrides.items() if isinstance(overrides, dict) else (parse_override(o) for o in overrides or [])
+    for key, value in items:
+        _set_dotted(data, key, value)
+    data.setdefault("base_dir", str(base))
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as err:
+        path_str, msg = _first_error(err)
+        raise ScenarioError(label, path_str, msg) from None
+    except (TypeError, ValueError) as err:  # defensive: validators that raise outside pydantic
+        raise ScenarioError(label, "", str(err)) from None
+
+
+def scenario_json_schema() -> dict[str, Any]:
+    """JSON schema of the scenario format, for editors."""
+    schema = Scenario.model_json_schema(mode="validation")
+    schema.get("properties", {}).pop("base_dir", None)
+    return schema

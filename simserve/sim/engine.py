@@ -1,0 +1,465 @@
+"""The simulation engine: endpoint queue, dispatch, cold starts and the policy drivers.
+
+Owns one run on a ``simpy.Environment``. Jobs are not SimPy processes (that idiom costs ~8x):
+arrivals, job completions, cold-start phases and idle timers are plain callbacks scheduled
+on SimPy's event queue (SimPy's monotone event id breaks ties deterministically), while the
+autoscaler's control loop is an ordinary SimPy process. Per-event work is O(log workers):
+free workers sit in a heap keyed by the routing policy. Decisions come only from
+``simserve.policy``; records go to a ``Recorder``.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from heapq import heappop, heappush
+from typing import Any, Callable
+
+import simpy
+
+from simserve.policy import (
+    Action,
+    EndpointView,
+    HostView,
+    NewestFirst,
+    Reject,
+    SlotView,
+    StartWorkers,
+    StopWorker,
+    WorkerView,
+    build_autoscaler,
+    choose_host,
+    choose_revival,
+)
+from simserve.records import (
+    J_DONE, J_PROGRESS, J_QUEUE, J_REJECTED, J_TIMED_OUT,
+    P_BUSY, P_CONTAINER, P_FLASHBOOT, P_HANDLER, P_MODEL_DL, P_MODEL_LOAD, P_NONE, P_PULL, P_WARM,
+    S_IDLE, S_INIT, S_OUTDATED, S_RUN, STATES, Recorder, WorkerMeta,
+)
+from simserve.rng import Draws, RandomStreams
+from simserve.scenario import Scenario
+from simserve.sim.hosts import Host, build_hosts
+from simserve.sim.worker import Worker, close, enter
+from simserve.workload import Jobs, generate
+
+_NORMAL = 1
+ALIVE_STATES = frozenset({S_INIT, S_RUN, S_OUTDATED})
+
+
+class _Call:
+    """A bare SimPy event that runs one callback with one argument (no process, no allocation of a Timeout)."""
+
+    __slots__ = ("callbacks", "_ok", "_value", "arg")
+
+    def __init__(self, fn: Callable[["_Call"], None], arg: Any) -> None:
+        self.callbacks = [fn]
+        self._ok = True
+        self.arg = arg
+
+
+class Engine:
+    """One simulation run. Build, ``run()``, then read ``rec``."""
+
+    def __init__(self, scenario: Scenario, seed: int, jobs: Jobs | None = None) -> None:
+        self.sc = scenario
+        ep = scenario.endpoint
+        self.streams = RandomStreams(seed)
+        self.jobs = jobs if jobs is not None else generate(scenario, self.streams)
+        self.arr = self.jobs.arrival_s.tolist()
+        self.svc = self.jobs.service_s.tolist()
+        self.n = len(self.arr)
+        self.rec = Recorder(self.jobs.arrival_s)
+        self.env = simpy.Environment()
+        self.hosts: list[Host] = build_hosts(scenario)
+        self.rec.host_gpu = [h.gpu for h in self.hosts]
+        self.scaler = build_autoscaler(ep.scaler)
+        self.router = NewestFirst()
+        self.conc = ep.concurrency
+        self.gpw = ep.gpus_per_worker
+        self.cap = ep.worker_cap
+        self.slots_max = self.cap + ep.extra_workers
+        self.exec_timeout = ep.execution_timeout
+        self.ttl = ep.job_ttl
+        self.idle_timeout = ep.idle_timeout
+        self.workers: list[Worker] = []
+        self.free: list[tuple[int, int, Worker]] = []  # (route key, free_epoch, worker)
+        self.n_free = 0
+        self.n_alive = 0
+        self.n_starting = 0
+        self.n_ready = 0
+        self.in_progress = 0
+        self.queue: list[int] = []
+        self.qh = 0  # head index into queue
+        self.scaled_down: list[Worker] = []
+        self._seq = 0
+        self.image_key = "image:0"
+        cs = scenario.cold_start
+        rng = self.streams.get("cold_start")
+        self.d_container = Draws(cs.container_start, rng)
+        self.d_handler = Draws(cs.handler_init, rng)
+        self.d_flash = Draws(cs.flashboot_resume, rng)
+        self.counters: dict[str, int] = {"cold_starts": 0, "flashboot_resumes": 0, "pulls": 0, "scale_downs": 0}
+
+    # ------------------------------------------------------------------ scheduling
+    def at(self, delay: float, fn: Callable[[_Call], None], arg: Any) -> None:
+        self.env.schedule(_Call(fn, arg), _NORMAL, delay)  # type: ignore[arg-type]
+
+    def run(self) -> Recorder:
+        sc = self.sc
+        for _ in range(sc.endpoint.active_workers):
+            self._scale_up("active", kind="active")
+        if self.n:
+            self.env.schedule(_Call(self._on_arrival, 0), _NORMAL, self.arr[0])  # type: ignore[arg-type]
+        if self.scaler.uses_ticks:
+            self.env.process(self._control_loop())
+        self.env.run(until=sc.horizon)
+        self._finish(sc.horizon)
+        return self.rec
+
+    def _control_loop(self) -> Any:
+        interval = self.sc.endpoint.scaler_interval
+        while True:
+            yield self.env.timeout(interval)
+            self._purge_expired(self.env.now)
+            self._apply(self.scaler.tick(self.view()))
+
+    # ------------------------------------------------------------------ views
+    def view(self) -> EndpointView:
+        now = self.env.now
+        q, qh = self.queue, self.qh
+        in_queue = len(q) - qh
+        over = 0
+        if in_queue and self.scaler.delay_s != math.inf:
+            over = bisect_right(q, now - self.scaler.delay_s, lo=qh, key=self.arr.__getitem__) - qh
+        idle_ids: tuple[int, ...] = ()
+        if self.scaler.wants_idle_ids:
+            idle_ids = tuple(w.wid for w in self.workers
+                             if w.kind == "flex" and w.state == S_RUN and w.jobs == 0 and not w.retired)
+        return EndpointView(
+            now_s=now, in_queue=in_queue, in_progress=self.in_progress, queued_over_delay=over,
+            oldest_wait_s=(now - self.arr[q[qh]]) if in_queue else 0.0,
+            n_starting=self.n_starting, n_ready=self.n_ready, n_free=self.n_free, n_alive=self.n_alive,
+            n_scaled_down=len(self.scaled_down), active_workers=self.sc.endpoint.active_workers,
+            cap=self.cap, idle_flex_ids=idle_ids,
+        )
+
+    def worker_view(self, w: Worker) -> WorkerView:
+        return WorkerView(w.wid, w.kind, STATES[w.state], w.jobs, w.seq, w.idle_since,
+                          w.host.host_id if w.host else -1)
+
+    # ------------------------------------------------------------------ actions
+    def _apply(self, actions: list[Action]) -> None:
+        now = self.env.now
+        for a in actions:
+            if isinstance(a, StartWorkers):
+                started = 0
+                for _ in range(a.count):
+                    if self.n_alive >= self.cap or not self._scale_up(a.reason):
+                        break
+                    started += 1
+                if started:
+                    self.rec.action(now, "start_workers", started, a.reason)
+            elif isinstance(a, StopWorker):
+                w = self.workers[a.worker_id]
+                if w.state == S_RUN and w.jobs == 0 and w.kind == "flex":
+                    self._scale_down(w)
+                    self.rec.action(now, "stop_worker", a.worker_id, a.reason)
+
+    def _scale_up(self, reason: str, kind: str = "flex") -> Worker | None:
+        """Revive a scaled-down slot on its host, else start a new worker, else move a slot."""
+        if self.scaled_down and kind == "flex":
+            slots = [SlotView(w.wid, w.host.host_id if w.host else -1,
+                              w.host is not None and w.host.free >= self.gpw, w.stopped_at)
+                     for w in self.scaled_down]
+            wid = choose_revival(slots)
+            if wid is not None:
+                w = self.workers[wid]
+                self.scaled_down.remove(w)
+                assert w.host is not None
+                return self._start(w, w.host)
+        host = self._place()
+        if host is None:
+            self.counters["no_capacity"] = self.counters.get("no_capacity", 0) + 1
+            return None
+        if len(self.workers) - self.counters.get("retired", 0) < self.slots_max or kind == "active":
+            return self._start(self._new_worker(kind), host)
+        if not self.scaled_down:
+            return None
+        w = max(self.scaled_down, key=lambda s: (s.stopped_at, s.wid))  # move the freshest slot
+        self.scaled_down.remove(w)
+        return self._start(w, host)
+
+    def _place(self) -> Host | None:
+        hid = choose_host(self._host_views(), self.gpw)
+        return None if hid is None else self.hosts[hid]
+
+    def _new_worker(self, kind: str) -> Worker:
+        now = self.env.now
+        w = Worker(len(self.workers), kind, self._seq, now, S_IDLE, P_NONE)
+        self._seq += 1
+        self.workers.append(w)
+        self.rec.workers.append(WorkerMeta(w.wid, kind, now))
+        return w
+
+    def _host_views(self) -> list[HostView]:
+        img = self.image_key
+        return [HostView(h.host_id, h.gpu, h.priority, h.free, img in h.cache, "model" in h.cache)
+                for h in self.hosts if h.free >= self.gpw]
+
+    def _start(self, w: Worker, host: Host) -> Worker:
+        """Begin a cold start of ``w`` on ``host`` (FlashBoot when it comes back to its own host)."""
+        now = self.env.now
+        flash = (self.sc.endpoint.flashboot and w.host is host and w.stopped_at >= 0
+                 and now - w.stopped_at <= self.sc.cold_start.flashboot_window and self.image_key in host.cache)
+        w.host = host
+        host.free -= self.gpw
+        w.phases = self._cold_phases(host, flash)
+        w.epoch += 1
+        self.n_alive += 1
+        self.n_starting += 1
+        self.counters["flashboot_resumes" if flash else "cold_starts"] += 1
+        phase, dur = w.phases.pop(0) if w.phases else (P_HANDLER, 0.0)
+        enter(self.rec, w, S_INIT, phase, now)
+        self.at(dur, self._on_phase_done, (w, w.epoch))
+        return w
+
+    def _cold_phases(self, host: Host, flash: bool) -> list[tuple[int, float]]:
+        cs = self.sc.cold_start
+        if flash:
+            return [(P_FLASHBOOT, self.d_flash.next())]
+        model = cs.model
+        image_bytes = cs.image_size + (model.size if model.placement == "baked" else 0.0)
+        phases: list[tuple[int, float]] = []
+        if self.image_key not in host.cache:
+            phases.append((P_PULL, image_bytes / cs.registry_bandwidth))
+        phases.append((P_CONTAINER, self.d_container.next()))
+        if model.placement == "cached" and "model" not in host.cache and model.size > 0:
+            phases.append((P_MODEL_DL, model.size / (model.download_bandwidth or cs.registry_bandwidth)))
+        if model.placement != "none" and model.size > 0:
+            phases.append((P_MODEL_LOAD, model.size / model.load_bandwidth))
+        phases.append((P_HANDLER, self.d_handler.next()))
+        return [(p, d) for p, d in phases if d > 0] or [(P_HANDLER, 0.0)]
+
+    def _on_phase_done(self, ev: _Call) -> None:
+        w, epoch = ev.arg
+        if epoch != w.epoch or w.state != S_INIT:
+            return
+        now = self.env.now
+        host = w.host
+        assert host is not None
+        if w.phase == P_PULL:
+            cs = self.sc.cold_start
+            size = cs.image_size + (cs.model.size if cs.model.placement == "baked" else 0.0)
+            host.insert(self.image_key, size)
+            self.counters["pulls"] += 1
+        elif w.phase == P_MODEL_DL:
+            host.insert("model", self.sc.cold_start.model.size)
+        if w.phases:
+            phase, dur = w.phases.pop(0)
+            enter(self.rec, w, S_INIT, phase, now)
+            self.at(dur, self._on_phase_done, (w, epoch))
+            return
+        host.touch(self.image_key)
+        self.n_starting -= 1
+        self.n_ready += 1
+        enter(self.rec, w, S_RUN, P_WARM, now)
+        w.idle_since = now
+        bound, w.bound = w.bound, []
+        for j in bound:
+            self._begin_job(w, j, now, cold=True)
+        while w.jobs < self.conc:
+            j = self._next_queued(now)
+            if j < 0:
+                break
+            self._begin_job(w, j, now, cold=True)
+        if w.jobs < self.conc:
+            self._mark_free(w)
+        if w.jobs == 0:
+            self._arm_idle(w, now)
+
+    def _scale_down(self, w: Worker) -> None:
+        now = self.env.now
+        self._unmark_free(w)
+        self.n_ready -= 1
+        self.n_alive -= 1
+        enter(self.rec, w, S_IDLE, P_NONE, now)
+        assert w.host is not None
+        w.host.free += self.gpw
+        w.stopped_at = now
+        w.idle_since = -1.0
+        self.scaled_down.append(w)
+        self.counters["scale_downs"] += 1
+        live_slots = len(self.workers) - self.counters.get("retired", 0)
+        while live_slots > self.slots_max and self.scaled_down:
+            old = min(self.scaled_down, key=lambda s: (s.stopped_at, s.wid))
+            self.scaled_down.remove(old)
+            close(self.rec, old, now)
+            old.retired = True
+            self.counters["retired"] = self.counters.get("retired", 0) + 1
+            live_slots -= 1
+
+    # ------------------------------------------------------------------ free-worker heap
+    def _mark_free(self, w: Worker) -> None:
+        if not w.in_free:
+            w.in_free = True
+            self.n_free += 1
+            heappush(self.free, (-w.seq, w.free_epoch, w))
+
+    def _unmark_free(self, w: Worker) -> None:
+        if w.in_free:
+            w.in_free = False
+            w.free_epoch += 1
+            self.n_free -= 1
+
+    def _pop_free(self) -> Worker | None:
+        free = self.free
+        while free:
+            _, epoch, w = heappop(free)
+            if w.in_free and epoch == w.free_epoch:
+                w.in_free = False
+                self.n_free -= 1
+                return w
+        return None
+
+    # ------------------------------------------------------------------ jobs
+    def _on_arrival(self, ev: _Call) -> None:
+        j = ev.arg
+        now = self.env.now
+        nxt = j + 1
+        if nxt < self.n:
+            self.env.schedule(_Call(self._on_arrival, nxt), _NORMAL, self.arr[nxt] - now)  # type: ignore[arg-type]
+        w = self._pop_free() if self.n_free else None
+        if w is not None:
+            self._begin_job(w, j, now, cold=False)
+            if w.jobs < self.conc:
+                self._mark_free(w)
+            return
+        if self.scaler.queues:
+            self.queue.append(j)
+            if self.n_alive == 0:
+                self._apply(self.scaler.on_arrival(self.view()))
+            return
+        for a in self.scaler.on_arrival(self.view()):
+            if isinstance(a, Reject):
+                self.rec.status[j] = J_REJECTED
+                self.rec.end_s[j] = now
+                return
+            if isinstance(a, StartWorkers):
+                nw = self._scale_up(a.reason)
+                if nw is None:
+                    self.rec.status[j] = J_REJECTED
+                    self.rec.end_s[j] = now
+                    return
+                self.rec.action(now, "start_workers", 1, a.reason)
+                nw.bound.append(j)
+                return
+
+    def _next_queued(self, now: float) -> int:
+        q = self.queue
+        while self.qh < len(q):
+            j = q[self.qh]
+            self.qh += 1
+            if self.arr[j] + self.ttl <= now:
+                self._expire(j)
+                continue
+            if self.qh > 4096 and self.qh * 2 > len(q):
+                del q[: self.qh]
+                self.qh = 0
+            return j
+        return -1
+
+    def _expire(self, j: int) -> None:
+        self.rec.status[j] = J_TIMED_OUT
+        self.rec.end_s[j] = self.arr[j] + self.ttl
+
+    def _purge_expired(self, now: float) -> None:
+        q = self.queue
+        while self.qh < len(q) and self.arr[q[self.qh]] + self.ttl <= now:
+            self._expire(q[self.qh])
+            self.qh += 1
+
+    def _begin_job(self, w: Worker, j: int, now: float, cold: bool) -> None:
+        rec = self.rec
+        s = self.svc[j]
+        limit = min(self.exec_timeout, self.arr[j] + self.ttl - now)
+        rec.start_s[j] = now
+        rec.worker[j] = w.wid
+        rec.status[j] = J_PROGRESS
+        if cold:
+            rec.cold[j] = 1
+        if w.jobs == 0:
+            enter(rec, w, w.state, P_BUSY, now)
+            w.idle_since = -1.0
+        w.jobs += 1
+        self.in_progress += 1
+        if s > limit:
+            self.env.schedule(_Call(self._on_timeout, (w, j)), _NORMAL, max(limit, 0.0))  # type: ignore[arg-type]
+        else:
+            self.env.schedule(_Call(self._on_done, (w, j)), _NORMAL, s)  # type: ignore[arg-type]
+
+    def _on_timeout(self, ev: _Call) -> None:
+        self._finish_job(ev.arg, J_TIMED_OUT)
+
+    def _on_done(self, ev: _Call) -> None:
+        self._finish_job(ev.arg, J_DONE)
+
+    def _finish_job(self, arg: tuple[Worker, int], status: int) -> None:
+        w, j = arg
+        now = self.env.now
+        rec = self.rec
+        rec.end_s[j] = now
+        rec.status[j] = status
+        w.jobs -= 1
+        self.in_progress -= 1
+        if self.qh < len(self.queue):
+            nj = self._next_queued(now)
+            if nj >= 0:
+                self._begin_job(w, nj, now, cold=False)
+                return
+        if w.jobs == 0:
+            enter(rec, w, w.state, P_WARM, now)
+            self._arm_idle(w, now)
+        self._mark_free(w)
+
+    # ------------------------------------------------------------------ idle timeout
+    def _arm_idle(self, w: Worker, now: float) -> None:
+        w.idle_since = now
+        if w.kind == "flex" and self.scaler.uses_idle_timeout and not w.expiry_pending:
+            w.expiry_pending = True
+            self.at(self.idle_timeout, self._on_idle_check, w)
+
+    def _on_idle_check(self, ev: _Call) -> None:
+        w = ev.arg
+        w.expiry_pending = False
+        if w.state != S_RUN or w.jobs or w.idle_since < 0:
+            return
+        now = self.env.now
+        deadline = w.idle_since + self.idle_timeout
+        if now < deadline:
+            w.expiry_pending = True
+            self.at(deadline - now, self._on_idle_check, w)
+            return
+        self._apply(self.scaler.on_idle_timeout(self.view(), self.worker_view(w)))
+
+    # ------------------------------------------------------------------ end of run
+    def _finish(self, horizon: float) -> None:
+        rec = self.rec
+        for w in self.workers:
+            if not w.retired:
+                close(rec, w, horizon)
+        for k in range(self.qh, len(self.queue)):
+            j = self.queue[k]
+            if self.arr[j] + self.ttl <= horizon:
+                self._expire(j)
+            else:
+                rec.status[j] = J_QUEUE
+        for w in self.workers:
+            for j in w.bound:
+                rec.status[j] = J_QUEUE
+        rec.notes.update(self.counters)
+
+
+def simulate_tables(scenario: Scenario, seed: int | None = None, jobs: Jobs | None = None) -> Recorder:
+    """Run one replication and return its recorder (no files, no printing)."""
+    engine = Engine(scenario, scenario.seed if seed is None else seed, jobs=jobs)
+    return engine.run()

@@ -1,0 +1,107 @@
+"""The summary dict of the output contract, computed from the jobs and worker tables.
+
+Owns every figure in ``summary.json`` (requests, latency, queue wait, execution, cold
+starts, workers by state, cost, GPU utilisation) and the statistics window: jobs that
+arrive before ``warmup`` are excluded, time averages and costs cover [warmup, horizon].
+Both engines call ``summarize`` on the same tables, so sim and live are read alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simserve.records import STATES
+
+ALIVE = ("initializing", "running", "outdated")
+
+
+def _pct(values: np.ndarray, q: float) -> float | None:
+    return float(np.percentile(values, q)) if len(values) else None
+
+
+def _mean(values: np.ndarray) -> float | None:
+    return float(np.mean(values)) if len(values) else None
+
+
+def _overlap(start: np.ndarray, end: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    return np.clip(np.minimum(end, hi) - np.maximum(start, lo), 0.0, None)
+
+
+def peak_concurrent(start: np.ndarray, end: np.ndarray) -> int:
+    """Largest number of intervals open at once (touching intervals do not overlap)."""
+    if len(start) == 0:
+        return 0
+    times = np.concatenate([start, end])
+    delta = np.concatenate([np.ones(len(start)), -np.ones(len(end))])
+    order = np.lexsort((delta, times))  # at equal times, ends (-1) before starts (+1)
+    return int(np.max(np.cumsum(delta[order])))
+
+
+def summarize(jobs: pd.DataFrame, workers: pd.DataFrame, *, horizon_s: float, warmup_s: float = 0.0,
+              gpus_per_worker: int = 1) -> dict[str, Any]:
+    """Summary figures of one run (no provenance keys; the caller adds those)."""
+    window = max(horizon_s - warmup_s, 1e-12)
+    j = jobs[jobs["arrival_s"] >= warmup_s]
+    status = j["status"].astype(str).to_numpy()
+    counts = {s: int(np.sum(status == s)) for s in
+              ("completed", "failed", "timed_out", "cancelled", "rejected", "in_queue", "in_progress")}
+    done = j[status == "completed"]
+    lat = done["latency_s"].to_numpy()
+    started = j[~np.isnan(j["start_s"].to_numpy())]
+    wait = started["queue_wait_s"].to_numpy()
+    execd = done["execution_s"].to_numpy()
+    served = int(len(started))
+    cold_n = int(started["cold_start"].sum())
+    requests = {
+        "arrived": int(len(j)),
+        "completed": counts["completed"],
+        "failed": counts["failed"],
+        "timed_out": counts["timed_out"],
+        "cancelled": counts["cancelled"],
+        "rejected": counts["rejected"],
+        "in_flight": counts["in_queue"] + counts["in_progress"],
+    }
+
+    w = workers
+    ws, we = w["start_s"].to_numpy(), w["end_s"].to_numpy()
+    ov = _overlap(ws, we, warmup_s, horizon_s)
+    state = w["state"].astype(str).to_numpy()
+    phase = w["phase"].astype(str).to_numpy()
+    by_state = {s: float(ov[state == s].sum() / window) for s in STATES}
+    alive_mask = np.isin(state, ALIVE)
+    # clip to the window before finding the peak
+    a_s, a_e = np.maximum(ws[alive_mask], warmup_s), np.minimum(we[alive_mask], horizon_s)
+    keep = a_e > a_s
+    dur = we - ws
+    frac = np.divide(ov, dur, out=np.zeros_like(ov), where=dur > 0)
+    cost = w["cost_usd"].to_numpy() * np.where(dur > 0, frac, 1.0)
+    billed = w["billed"].to_numpy().astype(bool)
+    cost_by_state = {s: float(cost[state == s].sum()) for s in STATES}
+    total = float(cost.sum())
+    busy_gpu_s = float(ov[phase == "busy"].sum()) * gpus_per_worker
+    billed_gpu_s = float(ov[billed].sum()) * gpus_per_worker
+    return {
+        "requests": requests,
+        "latency_s": {"mean": _mean(lat), "p50": _pct(lat, 50), "p90": _pct(lat, 90), "p95": _pct(lat, 95),
+                      "p99": _pct(lat, 99), "max": float(lat.max()) if len(lat) else None},
+        "queue_wait_s": {"mean": _mean(wait), "p50": _pct(wait, 50), "p95": _pct(wait, 95), "p99": _pct(wait, 99)},
+        "execution_s": {"mean": _mean(execd), "p50": _pct(execd, 50), "p95": _pct(execd, 95)},
+        "cold_start": {"requests": cold_n, "fraction": (cold_n / served) if served else 0.0},
+        "workers": {
+            "mean_alive": float(ov[alive_mask].sum() / window),
+            "peak_alive": peak_concurrent(a_s[keep], a_e[keep]),
+            "mean_by_state": by_state,
+        },
+        "cost_usd": {
+            "total": total,
+            "per_hour": total / window * 3600.0,
+            "per_1k_requests": (total / requests["arrived"] * 1000.0) if requests["arrived"] else None,
+            "by_state": cost_by_state,
+            "running_busy": float(cost[(state == "running") & (phase == "busy")].sum()),
+            "running_warm": float(cost[(state == "running") & (phase == "warm")].sum()),
+        },
+        "gpu_utilization": (busy_gpu_s / billed_gpu_s) if billed_gpu_s > 0 else 0.0,
+    }
