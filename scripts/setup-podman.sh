@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Install rootful podman + runc + Debian's docker-registry + busybox-static for the container tests
+# (tests/containers, `simserve live --runtime docker` on a machine without Docker).
+# Idempotent and quick when already done; never fails the test run: without apt or root it prints
+# one line and the container tests skip with a reason. Writes its config under
+# $SIMSERVE_PODMAN_DIR (default /tmp/simserve-podman), never in /etc: containers.conf (runc, and
+# ulimits this machine can grant, see ../shared/reference/live-runtimes.md) and registries.conf
+# (the loopback registry 127.0.0.1:5000 as insecure). simserve.live.engine_service writes the same
+# files when they are missing. Users with a working Docker engine need none of this.
+set -u
+WORK=${SIMSERVE_PODMAN_DIR:-/tmp/simserve-podman}
+PKGS="podman runc docker-registry busybox-static"
+
+have_all() {
+  command -v podman >/dev/null 2>&1 && command -v runc >/dev/null 2>&1 \
+    && command -v docker-registry >/dev/null 2>&1 && [ -x /bin/busybox ]
+}
+
+if ! have_all; then
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "setup-podman: apt-get not available; the container tests will skip" >&2
+    exit 0
+  fi
+  SUDO=""
+  if [ "$(id -u)" != "0" ]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; else
+      echo "setup-podman: not root and no sudo; the container tests will skip" >&2
+      exit 0
+    fi
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  APT_OPTS="-y -qq --no-install-recommends -o DPkg::Lock::Timeout=180"
+  # podman's recommends pull in crun/slirp etc.; we need conmon, netavark and runc explicitly
+  EXTRA="conmon netavark aardvark-dns uidmap fuse-overlayfs iptables"
+  if ! $SUDO apt-get install $APT_OPTS $PKGS $EXTRA >/dev/null 2>&1; then
+    $SUDO apt-get update -qq -o DPkg::Lock::Timeout=180 >/dev/null 2>&1 || true
+    $SUDO apt-get install $APT_OPTS $PKGS $EXTRA >/dev/null 2>&1 \
+      || { echo "setup-podman: apt-get install failed; the container tests will skip" >&2; exit 0; }
+  fi
+  # the docker-registry postinst cannot start a service without systemd; simserve starts its own
+fi
+
+mkdir -p "$WORK" || exit 0
+NOFILE=$(ulimit -Hn)
+[ "$NOFILE" = unlimited ] && NOFILE=1048576
+NPROC=$(ulimit -Hu)
+if [ "$NPROC" = unlimited ] || [ "$NPROC" -gt 32768 ]; then NPROC=32768; fi
+cat > "$WORK/containers.conf.new" <<CONF
+[containers]
+default_ulimits = ["nofile=${NOFILE}:${NOFILE}", "nproc=${NPROC}:${NPROC}"]
+[engine]
+runtime = "runc"
+CONF
+cat > "$WORK/registries.conf.new" <<'CONF'
+unqualified-search-registries = []
+[[registry]]
+location = "127.0.0.1:5000"
+insecure = true
+CONF
+for f in containers.conf registries.conf; do
+  if cmp -s "$WORK/$f.new" "$WORK/$f"; then rm -f "$WORK/$f.new"; else mv -f "$WORK/$f.new" "$WORK/$f"; fi
+done
+
+# smoke check (quiet): the engine answers with this config
+if ! CONTAINERS_CONF="$WORK/containers.conf" CONTAINERS_REGISTRIES_CONF="$WORK/registries.conf" \
+    podman info >/dev/null 2>&1; then
+  echo "setup-podman: podman installed but 'podman info' fails; the container tests will skip" >&2
+fi
+exit 0
