@@ -1,0 +1,150 @@
+"""The worker runtime interface of the live executor: how a real worker is started, fed and stopped.
+
+A runtime (``process`` here, ``docker``/``podman`` elsewhere) turns a ``WorkerSpec`` into a
+running ``WorkerHandle``. ``start`` must measure the cold-start phases it owns and report each
+phase's *start* through ``on_phase(name, t)`` (``t`` = ``time.monotonic()``; a phase ends when
+the next one starts or ``start`` returns): ``pull`` (copy/pull the image into the per-host cache
+``spec.cache_dir`` unless already there — skip the callback on a cache hit), ``container_start``
+(spawn to "the worker's own code runs"), then the worker itself reports ``model_load`` and
+``handler_init`` (``attach_worker`` in ``simserve.live.worker`` parses them). Results come back
+as ``JobOutcome`` values from ``WorkerHandle.run_job``; a worker that dies mid-job gives status
+``crashed``, a failed start raises ``WorkerStartError`` carrying the log tail. No policy here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+#: phase names a runtime (or its worker) reports, in order; equal to ``simserve.records.PHASES`` names
+MEASURED_PHASES: tuple[str, ...] = ("pull", "container_start", "model_load", "handler_init")
+
+#: ``JobOutcome.status`` values
+OUTCOMES: tuple[str, ...] = ("completed", "failed", "timed_out", "crashed", "cancelled")
+
+
+class PhaseCallback(Protocol):
+    """Called when a cold-start phase begins: ``on_phase("pull", time.monotonic())``."""
+
+    def __call__(self, phase: str, t_monotonic: float) -> None: ...
+
+
+class JobBroker(Protocol):
+    """The executor's side of a pull protocol (runpod): jobs for one worker, results back."""
+
+    def url(self) -> str: ...
+
+    def submit(self, worker_id: int, job_id: str, payload: dict[str, Any]) -> Any: ...
+
+    def cancel(self, job_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """Everything needed to start one worker; built by the executor, read by runtimes.
+
+    ``argv``/``env``/``cwd`` are the command that boots the worker (the simserve shim for
+    ``native``, the user's file under a tiny boot wrapper for ``runpod``); a container runtime
+    runs the same command inside its container with every path in ``mounts`` bind-mounted at
+    the same path and the host network (the runpod broker listens on 127.0.0.1).
+    """
+
+    worker_id: int
+    protocol: str  # "native" | "runpod"
+    argv: tuple[str, ...]
+    env: Mapping[str, str]
+    cwd: Path
+    host_id: int
+    gpus: tuple[int, ...]  # GPU indices pinned via CUDA_VISIBLE_DEVICES; () = a CPU slot
+    image_key: str  # name of the image payload file in ``image_store``
+    image_store: Path  # the local "registry": <image_store>/<image_key>
+    cache_dir: Path  # per-host image cache; survives scale-down (next start skips the pull)
+    log_path: Path  # stdout+stderr of the worker go here (appended across restarts)
+    mounts: tuple[Path, ...] = ()
+    concurrency: int = 1
+    broker: JobBroker | None = field(default=None, compare=False)  # set for protocol "runpod"
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """How one job ended on a worker. Times are ``time.monotonic()`` seconds."""
+
+    status: str  # one of OUTCOMES
+    output: Any = None
+    error: str = ""
+    started_t: float = float("nan")
+    ended_t: float = float("nan")
+
+
+class WorkerStartError(RuntimeError):
+    """The worker failed to start (crashed or errored before ready); ``log_tail`` for the user."""
+
+    def __init__(self, message: str, log_tail: str = "", phase: str = "") -> None:
+        super().__init__(message)
+        self.log_tail = log_tail
+        self.phase = phase
+
+
+@runtime_checkable
+class WorkerHandle(Protocol):
+    """A started, ready worker."""
+
+    worker_id: int
+    log_path: Path
+
+    async def run_job(self, job_id: str, payload: dict[str, Any], timeout_s: float) -> JobOutcome:
+        """Run one job; on timeout the job is killed (the worker may be restarted) -> ``timed_out``."""
+        ...
+
+    def is_alive(self) -> bool: ...
+
+    async def stop(self, grace_s: float = 2.0) -> int | None:
+        """Ask the worker to exit (SIGTERM, then SIGKILL after ``grace_s``); returns the exit code."""
+        ...
+
+    def kill(self) -> None:
+        """SIGKILL now (crash injection, Ctrl-C)."""
+        ...
+
+    async def wait_exit(self) -> int:
+        """Wait until the worker process exits; returns its exit code (used to detect crashes)."""
+        ...
+
+
+@runtime_checkable
+class WorkerRuntime(Protocol):
+    """A backend that starts workers: ``ProcessRuntime`` (default), container runtimes."""
+
+    name: str
+
+    async def start(self, spec: WorkerSpec, on_phase: PhaseCallback) -> WorkerHandle:
+        """Pull (unless cached), launch, wait until ready; raise ``WorkerStartError`` on failure."""
+        ...
+
+    async def close(self) -> None:
+        """Release runtime resources (all workers have been stopped by then)."""
+        ...
+
+
+def log_tail(path: Path, lines: int = 20) -> str:
+    """The last ``lines`` lines of a worker log ('' when it does not exist)."""
+    try:
+        data = path.read_bytes()[-16384:]
+    except OSError:
+        return ""
+    return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
+
+
+def build_runtime(name: str) -> WorkerRuntime:
+    """The runtime called ``name`` ("process", or a container engine when that module exists)."""
+    if name == "process":
+        from simserve.live.process import ProcessRuntime
+
+        return ProcessRuntime()
+    if name in ("docker", "podman"):
+        from simserve.live import container  # provided by the container runtime module
+
+        return container.build(name)  # type: ignore[no-any-return,attr-defined]
+    raise ValueError(f"unknown runtime {name!r} (expected process, docker or podman)")
