@@ -1,0 +1,117 @@
+"""The monthly cost view: what the run's traffic costs per hour, month and 1k requests, and
+the flex vs active break-even.
+
+``monthly_costs`` scales a run's figures to a month (730 hours) at the same traffic;
+``break_even`` re-simulates the scenario with ``endpoint.active_workers`` varied (same seed:
+common random numbers, so every candidate sees the same jobs) and ``break_even_point`` picks
+the number of always-on workers that minimises monthly cost. ``monthly_cost_figure`` draws it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from simserve.report.data import as_run_data
+from simserve.report.style import fmt_s, new_figure
+
+HOURS_PER_MONTH = 730.0
+
+
+def monthly_costs(run: Any) -> pd.DataFrame:
+    """Cost per hour / day / month and per 1k requests at the run's traffic (one row per figure)."""
+    data = as_run_data(run)
+    s = data.summary
+    cost = s["cost_usd"]
+    window_h = max(data.horizon_s - data.warmup_s, 1e-9) / 3600.0
+    per_hour = float(cost.get("per_hour") or 0.0)
+    req_per_hour = float(s["requests"]["arrived"]) / window_h
+    rows = [
+        ("cost per hour (USD)", per_hour),
+        ("cost per day (USD)", per_hour * 24),
+        ("cost per month (USD, 730 h)", per_hour * HOURS_PER_MONTH),
+        ("requests per month", req_per_hour * HOURS_PER_MONTH),
+        ("cost per 1k requests (USD)", cost.get("per_1k_requests")),
+        ("latency p95 (s)", s["latency_s"].get("p95")),
+    ]
+    return pd.DataFrame(rows, columns=["figure", "value"]).set_index("figure")
+
+
+def candidate_active_workers(scenario: Any, limit: int = 9) -> list[int]:
+    """0 .. the worker cap, thinned to at most ``limit`` evenly spaced values."""
+    cap = int(scenario.endpoint.worker_cap)
+    if cap + 1 <= limit:
+        return list(range(cap + 1))
+    return sorted({int(round(x)) for x in np.linspace(0, cap, limit)})
+
+
+def break_even(scenario: Any, active_workers: Sequence[int] | None = None, *, seed: int | None = None,
+               overrides: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Simulate ``scenario`` for each number of active workers (same seed for all).
+
+    Returns one row per candidate: ``active_workers``, ``cost_per_hour``, ``cost_per_month``,
+    ``per_1k_requests``, ``p95_s``, ``cold_start_fraction``. ``overrides`` apply to every run.
+    """
+    from simserve.api import simulate
+    from simserve.scenario import load_scenario
+
+    base = dict(overrides or {})
+    sc = load_scenario(scenario, base) if base or not hasattr(scenario, "endpoint") else scenario
+    counts = list(active_workers) if active_workers is not None else candidate_active_workers(sc)
+    rows = []
+    for n in counts:
+        r = simulate(sc, seed=seed, overrides={"endpoint.active_workers": int(n)})
+        s = r.summary
+        rows.append({
+            "active_workers": int(n),
+            "cost_per_hour": float(s["cost_usd"]["per_hour"]),
+            "cost_per_month": float(s["cost_usd"]["per_hour"]) * HOURS_PER_MONTH,
+            "per_1k_requests": s["cost_usd"]["per_1k_requests"],
+            "p95_s": s["latency_s"]["p95"],
+            "cold_start_fraction": float(s["cold_start"]["fraction"]),
+        })
+    return pd.DataFrame(rows)
+
+
+def break_even_point(table: pd.DataFrame) -> int:
+    """Active workers with the lowest monthly cost (the fewest among equals): how many pay off."""
+    best = table["cost_per_month"].min()
+    cheapest = table[table["cost_per_month"] <= best * (1 + 1e-9)]
+    return int(cheapest["active_workers"].min())
+
+
+def monthly_cost_figure(table: pd.DataFrame, *, current: int | None = None, title: str = "") -> Figure:
+    """Monthly cost (bars) and p95 latency (line, twin axis) against the number of active workers.
+
+    The cheapest bar is the break-even point and is labelled; ``current`` outlines the run's own
+    setting.
+    """
+    fig = new_figure(8, 4.5)
+    ax = fig.add_subplot()
+    x = table["active_workers"].to_numpy()
+    cost = table["cost_per_month"].to_numpy(dtype=float)
+    best = break_even_point(table)
+    colors = ["#2ca02c" if n == best else "#9ecae1" for n in x]
+    bars = ax.bar(x, cost, color=colors, edgecolor=["black" if n == current else "none" for n in x],
+                  linewidth=1.5, label="cost per month (USD)")
+    ax.bar_label(bars, labels=[f"${c:,.0f}" for c in cost], fontsize="x-small", padding=2)
+    ax.set_xlabel("active (always-on) workers")
+    ax.set_ylabel("cost per month (USD, 730 h)")
+    ax.set_xticks(x)
+    ax.set_ylim(0, float(cost.max()) * 1.15 if len(cost) and cost.max() > 0 else 1.0)
+    ax2 = ax.twinx()
+    p95 = table["p95_s"].astype(float).to_numpy()
+    ax2.plot(x, p95, "o-", color="#d62728", label="latency p95 (s)")
+    ax2.set_ylabel("latency p95 (s)")
+    ax2.set_ylim(bottom=0)
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, loc="lower left", fontsize="small")
+    row = table[table["active_workers"] == best].iloc[0]
+    ax.set_title(f"{title + ': ' if title else ''}break-even at {best} active worker"
+                 f"{'s' if best != 1 else ''} (${row['cost_per_month']:,.0f}/month, p95 {fmt_s(row['p95_s'])})")
+    return fig
