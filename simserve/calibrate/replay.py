@@ -1,0 +1,67 @@
+"""Replay a run's workload: its exact arrival times and measured service times as ``Jobs``.
+
+Owns ``load_replay``, which ``simserve run --replay RUN_DIR`` calls. Each job keeps its
+``arrival_s``; its service time is the ``execution_s`` the run measured. Jobs without a
+complete measurement fall back as documented on ``replay_jobs``. Imports numpy, pandas and
+simserve's outputs/workload only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from simserve.outputs import read_run
+from simserve.workload import Jobs
+
+
+def replay_jobs(jobs: pd.DataFrame, pickup_s: np.ndarray | None = None) -> Jobs:
+    """``Jobs`` from a jobs table (sorted by arrival; ties keep job order).
+
+    Service time of a job, by what the run saw:
+    - completed or failed after starting: its measured ``execution_s`` (a failed job occupied
+      its worker that long; the simulator has no failure model and completes it);
+    - timed out after starting: ``inf``, so the simulator times it out again at its own limit;
+    - never started (rejected, timed out in the queue, in flight at the horizon), or started
+      but unfinished at the horizon: the median measured ``execution_s`` of the run (0 when
+      nothing was measured).
+    ``pickup_s`` (per job, same order as ``jobs``) is added to the measured service times: it
+    folds live platform overheads the simulator does not model into the worker's occupancy.
+    """
+    j = jobs.reset_index(drop=True)
+    arrival = j["arrival_s"].to_numpy(float)
+    exec_s = j["execution_s"].to_numpy(float)
+    status = j["status"].astype(str).to_numpy()
+    started = j["start_s"].notna().to_numpy()
+    measured = started & np.isfinite(exec_s) & np.isin(status, ("completed", "failed"))
+    fallback = float(np.median(exec_s[measured])) if measured.any() else 0.0
+    service = np.where(measured, exec_s, fallback)
+    if pickup_s is not None:
+        service = np.where(measured, service + np.nan_to_num(np.asarray(pickup_s, float)), service)
+    service = np.where(started & (status == "timed_out"), np.inf, service)
+    order = np.argsort(arrival, kind="mergesort")
+    return Jobs(np.ascontiguousarray(arrival[order]), np.ascontiguousarray(service[order]))
+
+
+def load_replay(run_dir: str | Path, *, fold_overheads: bool = False) -> Jobs:
+    """Arrival and service times (seconds) of the run in ``run_dir`` (see ``replay_jobs``).
+
+    ``fold_overheads`` adds each job's measured pickup delay (``measure.pickup_delays``) to
+    its service time. Raises ``FileNotFoundError`` when ``run_dir`` has no run.
+    """
+    run = read_run(run_dir)
+    jobs = run["jobs"]
+    if jobs is None:
+        raise FileNotFoundError(f"{run_dir}: no jobs.csv to replay")
+    pickup = None
+    if fold_overheads:
+        from simserve.calibrate.measure import pickup_delays
+
+        d = pickup_delays(jobs, run["workers"]).set_index("job_id")["delay_s"]
+        pickup = d.reindex(jobs["job_id"]).to_numpy(float)
+    return replay_jobs(jobs, pickup)
+
+
+__all__ = ["load_replay", "replay_jobs"]
