@@ -29,6 +29,7 @@ from pydantic import (
 from simserve import catalog
 from simserve.dists import Constant, Dist, Duration
 from simserve.units import parse_bandwidth, parse_rate, parse_size
+from simserve.plan.spec import PlanSpec
 
 Size = Annotated[float, BeforeValidator(parse_size)]
 Rate = Annotated[float, BeforeValidator(parse_rate)]
@@ -253,6 +254,8 @@ class Scenario(_Model):
     workload: Workload
     pricing: dict[str, PriceOverride] = Field(default_factory=dict)
     billing: Billing = Field(default_factory=Billing)
+    plan: Optional[PlanSpec] = Field(
+        None, exclude=True, description="capacity-planner SLOs and search space (read by `simserve plan`)")
     base_dir: str = Field(".", description="directory trace paths are relative to (set by the loader)")
 
     @model_validator(mode="after")

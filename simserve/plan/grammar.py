@@ -1,0 +1,173 @@
+"""The planner's small languages: SLO expressions and search-space (``--vary``) values.
+
+Owns ``parse_slo("latency_p95<=8s")`` -> ``Slo`` (metric name, operator, threshold in base
+units: seconds, fractions, USD), ``metric_value(summary, name)`` (one figure out of a run's
+summary dict; ``failed`` is failed + timed_out + rejected over arrived), and
+``parse_vary("endpoint.max_workers=3,5,10")`` -> ``(key, values)``. Raises ``PlanError`` with
+one line saying what was expected. Imports the standard library and ``simserve.units`` only.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import yaml
+
+from simserve.units import parse_duration
+
+HOURS_PER_MONTH = 730.0
+
+
+class PlanError(ValueError):
+    """Bad planner input (SLO, search space, options): ``str(err)`` is one line."""
+
+
+def _get(section: str, key: str) -> Callable[[dict[str, Any]], float]:
+    def get(summary: dict[str, Any]) -> float:
+        v = (summary.get(section) or {}).get(key)
+        return math.nan if v is None else float(v)
+    return get
+
+
+def _failed_fraction(summary: dict[str, Any]) -> float:
+    r = summary.get("requests") or {}
+    arrived = r.get("arrived") or 0
+    bad = sum(int(r.get(k) or 0) for k in ("failed", "timed_out", "rejected"))
+    return bad / arrived if arrived else 0.0
+
+
+def _per_month(summary: dict[str, Any]) -> float:
+    return _get("cost_usd", "per_hour")(summary) * HOURS_PER_MONTH
+
+
+# name -> (extractor, kind of value, unit shown in tables)
+METRICS: dict[str, tuple[Callable[[dict[str, Any]], float], str, str]] = {
+    **{f"latency_{q}": (_get("latency_s", q), "duration", "s") for q in ("mean", "p50", "p90", "p95", "p99", "max")},
+    **{f"queue_wait_{q}": (_get("queue_wait_s", q), "duration", "s") for q in ("mean", "p50", "p95", "p99")},
+    "cold_start_fraction": (_get("cold_start", "fraction"), "fraction", ""),
+    "failed": (_failed_fraction, "fraction", ""),
+    "gpu_utilization": (lambda s: float(s.get("gpu_utilization") or 0.0), "fraction", ""),
+    "cost_per_hour": (_get("cost_usd", "per_hour"), "usd", "$/h"),
+    "cost_per_month": (_per_month, "usd", "$/month"),
+    "cost_per_1k": (_get("cost_usd", "per_1k_requests"), "usd", "$/1k"),
+}
+SLO_FORM = ('NAME<=VALUE (or <, >=, >), e.g. "latency_p95<=8s" or "failed<=0.1%", with NAME one of '
+            + ", ".join(METRICS))
+VARY_FORM = ('dotted.key=VALUES with VALUES a..b (integers), comma-separated values or a YAML list, '
+             'e.g. "endpoint.max_workers=3,5,10" or "endpoint.active_workers=0..4"')
+_SLO_RE = re.compile(r"^\s*([a-z0-9_]+)\s*(<=|>=|<|>|=<|=>)\s*(\S.*?)\s*$")
+_RANGE_RE = re.compile(r"^\s*(-?\d+)\s*\.\.\s*(-?\d+)\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Slo:
+    """One service-level objective: ``metric op threshold`` (threshold in base units)."""
+
+    text: str
+    metric: str
+    op: str
+    threshold: float
+
+    @property
+    def upper(self) -> bool:
+        """True for ``<=``/``<`` objectives (the figure must stay below the threshold)."""
+        return self.op.startswith("<")
+
+    def value(self, summary: dict[str, Any]) -> float:
+        """This objective's figure in one run's summary (NaN when undefined, e.g. no completions)."""
+        return METRICS[self.metric][0](summary)
+
+
+def _threshold(kind: str, raw: str) -> float:
+    text = raw.strip()
+    if kind == "duration":
+        return parse_duration(text)
+    if kind == "usd":
+        text = text.lstrip("$").replace(",", "")
+        for suffix in ("/month", "/h", "/1k"):
+            text = text.removesuffix(suffix)
+    scale = 1.0
+    if kind == "fraction" and text.endswith("%"):
+        text, scale = text[:-1], 0.01
+    value = float(text) * scale
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(raw)
+    return value
+
+
+def parse_slo(text: str) -> Slo:
+    """Parse one SLO expression.
+
+    >>> parse_slo("latency_p95<=8s").threshold, parse_slo("failed<=0.1%").threshold
+    (8.0, 0.001)
+    """
+    m = _SLO_RE.match(str(text))
+    if not m:
+        raise PlanError(f"--slo {text!r}: expected {SLO_FORM}")
+    name, op, raw = m.group(1), m.group(2).replace("=<", "<=").replace("=>", ">="), m.group(3)
+    if name not in METRICS:
+        raise PlanError(f"--slo {text!r}: unknown figure {name!r}; expected one of {', '.join(METRICS)}")
+    kind = METRICS[name][1]
+    try:
+        threshold = _threshold(kind, raw)
+    except ValueError:
+        want = {"duration": 'a duration like "8s" or "500ms"', "fraction": 'a fraction like "0.001" or "0.1%"',
+                "usd": 'a dollar amount like "500" or "$500"'}[kind]
+        raise PlanError(f"--slo {text!r}: expected {want} after {op}; got {raw!r}") from None
+    return Slo(str(text).strip(), name, op, threshold)
+
+
+def _scalar(raw: str) -> Any:
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw
+
+
+def parse_values(key: str, spec: Any) -> list[Any]:
+    """The candidate values of one search dimension from ``a..b``, ``x,y,z`` or a list."""
+    if isinstance(spec, list):
+        values = list(spec)
+    elif isinstance(spec, (int, float)) and not isinstance(spec, bool):
+        values = [spec]
+    elif isinstance(spec, str):
+        m = _RANGE_RE.match(spec)
+        if m:
+            lo, hi = int(m.group(1)), int(m.group(2))
+            if hi < lo:
+                raise PlanError(f"--vary {key}={spec}: empty range (expected a..b with a <= b)")
+            values = list(range(lo, hi + 1))
+        elif spec.strip().startswith("["):
+            values = _scalar(spec)
+            if not isinstance(values, list):
+                raise PlanError(f"--vary {key}={spec}: expected {VARY_FORM}")
+        else:
+            values = [_scalar(v.strip()) for v in spec.split(",")]
+    else:
+        raise PlanError(f"--vary {key}={spec!r}: expected {VARY_FORM}")
+    if not values or any(v is None or v == "" for v in values):
+        raise PlanError(f"--vary {key}={spec}: empty value; expected {VARY_FORM}")
+    if len({repr(v) for v in values}) != len(values):
+        raise PlanError(f"--vary {key}={spec}: repeated value")
+    return values
+
+
+def parse_vary(text: str) -> tuple[str, list[Any]]:
+    """``"endpoint.max_workers=3,5,10"`` -> ``("endpoint.max_workers", [3, 5, 10])``."""
+    key, sep, spec = str(text).partition("=")
+    key = key.strip()
+    if not sep or not key or not spec.strip() or not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*", key):
+        raise PlanError(f"--vary {text!r}: expected {VARY_FORM}")
+    return key, parse_values(key, spec.strip())
+
+
+def order_key(value: Any) -> float:
+    """Numeric position of a value on an ordered axis (numbers, durations); ValueError if none."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, (int, float)):
+        return float(value)
+    return parse_duration(value)
