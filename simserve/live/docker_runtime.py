@@ -1,0 +1,248 @@
+"""``--runtime docker``: each live worker is a container, started through the Docker Engine API.
+
+Owns ``DockerRuntime`` (a ``WorkerRuntime``): per worker it pulls the image unless the engine
+already has it (the measured ``pull`` phase; the engine's image store is the host cache), creates
+the container with the host network, the GPU device request for ``spec.gpus`` and bind mounts
+(the host's Python and simserve read-only, the model placement directories, the worker's cwd),
+attaches, starts it (``container_start``) and hands it to ``attach_worker`` so the shim reports
+``model_load``/``handler_init`` exactly as in the process runtime. A worker's container is removed
+when it exits; with ``evict_images`` its image goes too. Works against Docker or against the
+``podman system service`` that ``engine_service`` starts. No policy here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO, Any
+
+from simserve.live.container import ContainerProcess
+from simserve.live.runtime import PhaseCallback, WorkerHandle, WorkerSpec, WorkerStartError
+from simserve.live.worker import attach_worker
+
+DEFAULT_IMAGE_MB = 16
+RUN_LABEL = "io.simserve.live"
+
+
+def host_python_paths() -> list[Path]:
+    """Host paths a container needs to run this interpreter, its venv and simserve (read-only)."""
+    import simserve
+
+    paths = {Path("/usr"), Path(sys.prefix), Path(sys.base_prefix),
+             Path(os.path.realpath(sys.executable)).parent.parent,
+             Path(simserve.__file__).resolve().parents[1]}
+    return _outermost(p for p in paths if p.exists() and p != Path("/"))
+
+
+def _outermost(paths: Iterable[Path]) -> list[Path]:
+    """Drop paths inside another listed path; sorted."""
+    out: list[Path] = []
+    for path in sorted({p.resolve() for p in paths}, key=lambda p: len(p.parts)):
+        if not any(path == o or o in path.parents for o in out):
+            out.append(path)
+    return sorted(out)
+
+
+def _argv_dirs(argv: Iterable[str]) -> list[Path]:
+    dirs = []
+    for arg in argv:
+        if arg.startswith("/") and os.path.exists(arg):
+            path = Path(arg)
+            dirs.append(path if path.is_dir() else path.parent)
+    return dirs
+
+
+class DockerRuntime:
+    """Workers as containers. Options:
+
+    ``image``: the image every worker runs (default: ``localhost/simserve-<handler>:16mb``, built
+    into the engine on first use when missing — not a pull); ``evict_images``: remove the image
+    when a worker's container goes (a host without an image cache); ``engine``: "auto", "docker"
+    or "podman" (see ``engine_service.connect``); ``registries``: loopback registries to trust.
+    """
+
+    name = "docker"
+
+    def __init__(self, image: str | None = None, evict_images: bool | None = None,
+                 engine: str = "auto", registries: tuple[str, ...] = (), session: Any = None,
+                 init_timeout_s: float = 420.0) -> None:
+        self.init_timeout_s = init_timeout_s
+        self.image = image or os.environ.get("SIMSERVE_LIVE_IMAGE") or None
+        if evict_images is None:
+            evict_images = os.environ.get("SIMSERVE_EVICT_IMAGES", "") not in ("", "0", "false")
+        self.evict_images = evict_images
+        self.engine = engine
+        self.registries = registries or _registries_of(self.image)
+        self._session = session
+        self._owns_session = session is None
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._procs: dict[int, ContainerProcess] = {}
+        self._logs: list[IO[bytes]] = []
+        self.created_ids: list[str] = []  # every container this runtime created (for audits)
+        self.pulls: list[tuple[str, float]] = []  # (image ref, seconds) of each real pull
+
+    # ------------------------------------------------------------------ engine
+    async def _client(self) -> Any:
+        if self._session is None:
+            from simserve.live.engine_service import connect
+
+            self._session = await asyncio.to_thread(connect, self.engine, self.registries)
+        return self._session.client
+
+    @property
+    def session(self) -> Any:
+        """The engine session (None before the first start)."""
+        return self._session
+
+    async def _ensure_image(self, client: Any, spec: WorkerSpec, on_phase: PhaseCallback) -> str:
+        import docker.errors
+
+        ref = self.image or _default_ref(spec)
+        lock = self._locks.setdefault(ref, asyncio.Lock())
+        async with lock:
+            try:
+                await asyncio.to_thread(client.images.get, ref)
+                return ref
+            except docker.errors.ImageNotFound:
+                pass
+            if self.image is None:  # simserve's own example image: build it, no pull
+                from simserve.images import build_image
+
+                handler = _handler_path(spec)
+                await asyncio.to_thread(build_image, client, handler, DEFAULT_IMAGE_MB)
+                return ref
+            t0 = time.monotonic()
+            on_phase("pull", t0)
+            try:
+                await asyncio.to_thread(_pull, client, ref)
+            except Exception as exc:  # noqa: BLE001 - reported as a failed start
+                raise WorkerStartError(f"pull of {ref} failed: {exc}", phase="pull") from exc
+            self.pulls.append((ref, time.monotonic() - t0))
+        return ref
+
+    # ------------------------------------------------------------------ WorkerRuntime
+    async def start(self, spec: WorkerSpec, on_phase: PhaseCallback) -> WorkerHandle:
+        """Pull (unless the engine has the image), create, attach, start, wait until ready."""
+        client = await self._client()
+        ref = await self._ensure_image(client, spec, on_phase)
+        on_phase("container_start", time.monotonic())
+        spec.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(spec.log_path, "ab")  # noqa: SIM115 - closed in close()
+        self._logs.append(log)
+        try:
+            proc = await asyncio.to_thread(self._create, client, ref, spec, log,
+                                           asyncio.get_running_loop())
+        except Exception as exc:  # noqa: BLE001
+            raise WorkerStartError(f"container create/start failed: {exc}",
+                                   phase="container_start") from exc
+        self._procs[spec.worker_id] = proc
+        if self.evict_images:
+            proc.wait_task = asyncio.ensure_future(self._evict_after(proc, client, ref))  # type: ignore[attr-defined]
+        try:
+            return await attach_worker(spec, proc, on_phase, log,  # type: ignore[arg-type]
+                                       self.init_timeout_s)
+        except BaseException:
+            if proc.returncode is None:
+                proc.kill()
+            raise
+
+    def _create(self, client: Any, ref: str, spec: WorkerSpec, log: IO[bytes],
+                loop: asyncio.AbstractEventLoop) -> ContainerProcess:
+        import docker.types
+
+        api = client.api
+        rw = _outermost([spec.cwd, *spec.mounts])
+        ro = [p for p in _outermost([*host_python_paths(), *_argv_dirs(spec.argv)])
+              if not any(p == w or w in p.parents for w in rw)]
+        binds = {str(p): {"bind": str(p), "mode": "ro"} for p in ro}
+        binds.update({str(p): {"bind": str(p), "mode": "rw"} for p in rw})
+        env = dict(spec.env)
+        device_requests = None
+        if spec.gpus:
+            device_requests = [docker.types.DeviceRequest(
+                device_ids=[str(g) for g in spec.gpus], capabilities=[["gpu"]])]
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in range(len(spec.gpus)))
+        host_config = api.create_host_config(
+            binds=binds, network_mode="host", device_requests=device_requests)
+        created = api.create_container(
+            ref, list(spec.argv), stdin_open=True, detach=False, environment=env,
+            working_dir=str(spec.cwd), host_config=host_config,
+            labels={RUN_LABEL: str(os.getpid()), "io.simserve.worker": str(spec.worker_id)},
+            name=f"simserve-w{spec.worker_id}-{os.getpid()}-{time.monotonic_ns() % 10**9}",
+        )
+        self.created_ids.append(created["Id"])
+        proc = ContainerProcess(api, created["Id"], log, loop)
+        try:
+            proc.start()
+        except Exception:
+            proc.remove()
+            raise
+        return proc
+
+    async def _evict_after(self, proc: ContainerProcess, client: Any, ref: str) -> None:
+        await proc.wait()
+        await asyncio.to_thread(proc.removed.wait, 30)
+        with contextlib.suppress(Exception):  # still used by another worker: keep it
+            await asyncio.to_thread(client.images.remove, ref)
+
+    def container_id(self, worker_id: int) -> str | None:
+        """The container id of the worker's latest container (crash injection, audits)."""
+        proc = self._procs.get(worker_id)
+        return None if proc is None else proc.container_id
+
+    async def close(self) -> None:
+        """Remove every container this runtime created that is still there; stop the engine service."""
+        for proc in list(self._procs.values()):
+            if proc.returncode is None:
+                proc.kill()
+        for proc in list(self._procs.values()):
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(proc.wait(), 15)
+            await asyncio.to_thread(proc.removed.wait, 15)
+        if self._session is not None:
+            api = self._session.client.api
+            for cid in self.created_ids:
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(api.remove_container, cid, force=True)
+        for log in self._logs:
+            with contextlib.suppress(OSError):
+                log.close()
+        self._logs.clear()
+        if self._session is not None and self._owns_session:
+            await asyncio.to_thread(self._session.close)
+            self._session = None
+
+
+def _pull(client: Any, ref: str) -> None:
+    repository, _, tag = ref.rpartition(":")
+    if "/" in tag or not repository:
+        repository, tag = ref, "latest"
+    for line in client.api.pull(repository, tag=tag, stream=True, decode=True):
+        if isinstance(line, dict) and line.get("error"):
+            raise RuntimeError(line["error"])
+    client.images.get(ref)  # raises ImageNotFound when the pull did not produce it
+
+
+def _registries_of(ref: str | None) -> tuple[str, ...]:
+    if not ref or "/" not in ref:
+        return ()
+    host = ref.split("/", 1)[0]
+    return (host,) if host.startswith(("127.", "localhost:")) else ()
+
+
+def _handler_path(spec: WorkerSpec) -> Path:
+    for arg in reversed(spec.argv):
+        if arg.endswith(".py") and not arg.endswith("shim.py") and os.path.isfile(arg):
+            return Path(arg)
+    raise WorkerStartError("no image given (--image) and no handler file in the worker command")
+
+
+def _default_ref(spec: WorkerSpec) -> str:
+    from simserve.images import image_ref
+
+    return image_ref(_handler_path(spec), DEFAULT_IMAGE_MB)
