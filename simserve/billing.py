@@ -62,26 +62,31 @@ def price_usd_per_s(gpu: str, kind: str, gpus_per_worker: int, overrides: Mappin
     return (active if kind == "active" else flex) * gpus_per_worker
 
 
+def _codes(column: Any, categories: Any) -> np.ndarray:
+    """Integer codes of a column against ``categories`` (works for categorical and plain columns)."""
+    import pandas as pd
+
+    return pd.Categorical(column, categories=list(categories)).codes.astype(np.int64)
+
+
 def apply_billing(frame: Any, table: Mapping[str, bool], gpus_per_worker: int,
                   overrides: Mapping[str, Any] | None = None) -> Any:
     """Add ``billed`` and ``cost_usd`` columns to a worker-interval frame (sorted by worker, start)."""
+    import pandas as pd
+
     n = len(frame)
-    states = frame["state"].astype(str).to_numpy()
-    phases = frame["phase"].astype(str).to_numpy()
-    kinds = frame["kind"].to_numpy()
-    billed_by_pair = {(s, p): is_billed(table, s, p) for s in STATES for p in PHASES}
-    billed = np.fromiter(
-        ((s not in NEVER_BILLED_ACTIVE) if k == "active" else billed_by_pair[(s, p)]
-         for s, p, k in zip(states, phases, kinds)),
-        dtype=bool, count=n,
-    )
-    prices = {}
-    rate = np.empty(n)
-    for i, (g, k) in enumerate(zip(frame["gpu"].to_numpy(), kinds)):
-        key = (g, k)
-        if key not in prices:
-            prices[key] = price_usd_per_s(g, k, gpus_per_worker, overrides)
-        rate[i] = prices[key]
+    state = _codes(frame["state"], STATES)
+    phase = _codes(frame["phase"], PHASES)
+    kinds = ("flex", "active")
+    kind = _codes(frame["kind"], kinds)
+    lookup = np.array([[[(STATES[s] not in NEVER_BILLED_ACTIVE) if k == "active" else is_billed(table, STATES[s], PHASES[p])
+                         for p in range(len(PHASES))] for s in range(len(STATES))] for k in kinds], dtype=bool)
+    billed = lookup[kind, state, phase] if n else np.zeros(0, dtype=bool)
+    gpu_cat = pd.Categorical(frame["gpu"])
+    gpu_code = gpu_cat.codes.astype(np.int64)
+    rates = np.array([[price_usd_per_s(g, k, gpus_per_worker, overrides) if g else 0.0 for k in kinds]
+                      for g in gpu_cat.categories] or [[0.0, 0.0]])
+    rate = rates[gpu_code, kind] if n else np.zeros(0)
     start = frame["start_s"].to_numpy()
     end = frame["end_s"].to_numpy()
     dur = end - start

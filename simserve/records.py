@@ -68,19 +68,15 @@ class Recorder:
     worker: list[int] = field(init=False)
     cold: bytearray = field(init=False)
     retries: int = 0
-    # worker state intervals
-    iv_worker: array = field(default_factory=lambda: array("l"))
-    iv_state: array = field(default_factory=lambda: array("b"))
-    iv_phase: array = field(default_factory=lambda: array("b"))
-    iv_start: array = field(default_factory=lambda: array("d"))
-    iv_end: array = field(default_factory=lambda: array("d"))
-    iv_host: array = field(default_factory=lambda: array("l"))
+    # worker state intervals: one flat buffer, 6 numbers a row (worker, state, phase, start, end, host)
+    iv: array = field(default_factory=lambda: array("d"))
     workers: list[WorkerMeta] = field(default_factory=list)
     host_gpu: list[str] = field(default_factory=list)
     actions: list[tuple[float, str, int, str]] = field(default_factory=list)
     notes: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.iv_extend = self.iv.extend
         n = len(self.arrival_s)
         self.start_s = [float("nan")] * n
         self.end_s = [float("nan")] * n
@@ -89,12 +85,11 @@ class Recorder:
         self.cold = bytearray(n)
 
     def interval(self, worker_id: int, state: int, phase: int, start: float, end: float, host: int) -> None:
-        self.iv_worker.append(worker_id)
-        self.iv_state.append(state)
-        self.iv_phase.append(phase)
-        self.iv_start.append(start)
-        self.iv_end.append(end)
-        self.iv_host.append(host)
+        self.iv_extend((worker_id, state, phase, start, end, host))
+
+    def interval_table(self) -> np.ndarray:
+        """The intervals as an (n, 6) float array: worker, state, phase, start, end, host."""
+        return np.frombuffer(self.iv, dtype=float).reshape(-1, 6) if len(self.iv) else np.empty((0, 6))
 
     def action(self, now_s: float, kind: str, value: int, reason: str) -> None:
         self.actions.append((now_s, kind, value, reason))
@@ -124,25 +119,26 @@ class Recorder:
         })
 
     def intervals_frame(self) -> Any:
-        """Worker state intervals without billing columns (billing.py adds them)."""
+        """Worker state intervals sorted by (worker, start), without billing columns (billing.py adds them)."""
         import pandas as pd
 
-        wid = np.frombuffer(self.iv_worker, dtype=np.int64) if self.iv_worker.itemsize == 8 else np.asarray(self.iv_worker)
-        host = np.asarray(self.iv_host, dtype=np.int64)
-        order = np.lexsort((np.asarray(self.iv_start), wid))
-        kinds = np.array([m.kind for m in self.workers] or ["flex"], dtype=object)
-        gpus = np.array(self.host_gpu or [""], dtype=object)
-        wid_o = np.asarray(wid, dtype=np.int64)[order]
-        host_o = host[order]
+        t = self.interval_table()
+        wid = t[:, 0].astype(np.int64)
+        order = np.argsort(wid, kind="stable")  # each worker's rows are appended in time order
+        t, wid = t[order], wid[order]
+        host = t[:, 5].astype(np.int64)
+        kind_code = np.array([1 if m.kind == "flex" else 0 for m in self.workers] or [1], dtype=np.int8)
+        gpu_names = sorted(set(self.host_gpu)) + [""]
+        gpu_code = np.array([gpu_names.index(g) for g in self.host_gpu] + [len(gpu_names) - 1], dtype=np.int16)
         return pd.DataFrame({
-            "worker_id": wid_o,
-            "kind": kinds[wid_o] if len(wid_o) else np.array([], dtype=object),
-            "host": host_o,
-            "gpu": gpus[host_o] if len(host_o) else np.array([], dtype=object),
-            "state": pd.Categorical.from_codes(np.asarray(self.iv_state, dtype=np.int8)[order], categories=list(STATES)),
-            "phase": pd.Categorical.from_codes(np.asarray(self.iv_phase, dtype=np.int8)[order], categories=list(PHASES)),
-            "start_s": np.asarray(self.iv_start, dtype=float)[order],
-            "end_s": np.asarray(self.iv_end, dtype=float)[order],
+            "worker_id": wid,
+            "kind": pd.Categorical.from_codes(kind_code[wid], categories=["active", "flex"]),
+            "host": host,
+            "gpu": pd.Categorical.from_codes(gpu_code[host], categories=gpu_names),
+            "state": pd.Categorical.from_codes(t[:, 1].astype(np.int8), categories=list(STATES)),
+            "phase": pd.Categorical.from_codes(t[:, 2].astype(np.int8), categories=list(PHASES)),
+            "start_s": t[:, 3].copy(),
+            "end_s": t[:, 4].copy(),
         })
 
     def actions_frame(self) -> Any:

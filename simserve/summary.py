@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simserve.records import STATES
+from simserve.records import PHASES, STATES
 
 ALIVE = ("initializing", "running", "outdated")
 
@@ -40,15 +40,27 @@ def peak_concurrent(start: np.ndarray, end: np.ndarray) -> int:
     return int(np.max(np.cumsum(delta[order])))
 
 
+def merge_runs(wid: np.ndarray, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Merge intervals of one worker that touch (rows sorted by worker, then start)."""
+    if len(start) == 0:
+        return start, end
+    cont = (wid[1:] == wid[:-1]) & (start[1:] == end[:-1])
+    first = np.r_[True, ~cont]
+    last = np.r_[~cont, True]
+    return start[first], end[last]
+
+
 def summarize(jobs: pd.DataFrame, workers: pd.DataFrame, *, horizon_s: float, warmup_s: float = 0.0,
               gpus_per_worker: int = 1) -> dict[str, Any]:
     """Summary figures of one run (no provenance keys; the caller adds those)."""
     window = max(horizon_s - warmup_s, 1e-12)
     j = jobs[jobs["arrival_s"] >= warmup_s]
-    status = j["status"].astype(str).to_numpy()
-    counts = {s: int(np.sum(status == s)) for s in
+    status = j["status"].astype(str).to_numpy() if len(j) < 1000 else None
+    vc = j["status"].value_counts()
+    counts = {s: int(vc.get(s, 0)) for s in
               ("completed", "failed", "timed_out", "cancelled", "rejected", "in_queue", "in_progress")}
-    done = j[status == "completed"]
+    del status
+    done = j[(j["status"] == "completed").to_numpy()]
     lat = done["latency_s"].to_numpy()
     started = j[~np.isnan(j["start_s"].to_numpy())]
     wait = started["queue_wait_s"].to_numpy()
@@ -68,20 +80,25 @@ def summarize(jobs: pd.DataFrame, workers: pd.DataFrame, *, horizon_s: float, wa
     w = workers
     ws, we = w["start_s"].to_numpy(), w["end_s"].to_numpy()
     ov = _overlap(ws, we, warmup_s, horizon_s)
-    state = w["state"].astype(str).to_numpy()
-    phase = w["phase"].astype(str).to_numpy()
-    by_state = {s: float(ov[state == s].sum() / window) for s in STATES}
-    alive_mask = np.isin(state, ALIVE)
-    # clip to the window before finding the peak
-    a_s, a_e = np.maximum(ws[alive_mask], warmup_s), np.minimum(we[alive_mask], horizon_s)
+    state_code = pd.Categorical(w["state"], categories=list(STATES)).codes
+    phase = np.asarray(pd.Categorical(w["phase"], categories=list(PHASES)).codes)
+    busy_code, warm_code = PHASES.index("busy"), PHASES.index("warm")
+    ov_by_state = np.bincount(state_code, weights=ov, minlength=len(STATES)) if len(ov) else np.zeros(len(STATES))
+    by_state = {s: float(ov_by_state[i] / window) for i, s in enumerate(STATES)}
+    alive_mask = np.isin(state_code, [STATES.index(s) for s in ALIVE])
+    # merge each worker's back-to-back alive intervals (busy/warm toggles), clip to the window
+    a_s, a_e = merge_runs(w["worker_id"].to_numpy()[alive_mask], ws[alive_mask], we[alive_mask])
+    a_s, a_e = np.maximum(a_s, warmup_s), np.minimum(a_e, horizon_s)
     keep = a_e > a_s
     dur = we - ws
     frac = np.divide(ov, dur, out=np.zeros_like(ov), where=dur > 0)
     cost = w["cost_usd"].to_numpy() * np.where(dur > 0, frac, 1.0)
     billed = w["billed"].to_numpy().astype(bool)
-    cost_by_state = {s: float(cost[state == s].sum()) for s in STATES}
+    cost_by = np.bincount(state_code, weights=cost, minlength=len(STATES)) if len(cost) else np.zeros(len(STATES))
+    cost_by_state = {s: float(cost_by[i]) for i, s in enumerate(STATES)}
+    running = state_code == STATES.index("running")
     total = float(cost.sum())
-    busy_gpu_s = float(ov[phase == "busy"].sum()) * gpus_per_worker
+    busy_gpu_s = float(ov[phase == busy_code].sum()) * gpus_per_worker
     billed_gpu_s = float(ov[billed].sum()) * gpus_per_worker
     return {
         "requests": requests,
@@ -100,8 +117,8 @@ def summarize(jobs: pd.DataFrame, workers: pd.DataFrame, *, horizon_s: float, wa
             "per_hour": total / window * 3600.0,
             "per_1k_requests": (total / requests["arrived"] * 1000.0) if requests["arrived"] else None,
             "by_state": cost_by_state,
-            "running_busy": float(cost[(state == "running") & (phase == "busy")].sum()),
-            "running_warm": float(cost[(state == "running") & (phase == "warm")].sum()),
+            "running_busy": float(cost[running & (phase == busy_code)].sum()),
+            "running_warm": float(cost[running & (phase == warm_code)].sum()),
         },
         "gpu_utilization": (busy_gpu_s / billed_gpu_s) if billed_gpu_s > 0 else 0.0,
     }

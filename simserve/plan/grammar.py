@@ -39,7 +39,8 @@ def _failed_fraction(summary: dict[str, Any]) -> float:
     return bad / arrived if arrived else 0.0
 
 
-def _per_month(summary: dict[str, Any]) -> float:
+def cost_per_month_usd(summary: dict[str, Any]) -> float:
+    """Monthly cost of a run's summary: ``cost_usd.per_hour`` x 730 h (NaN when missing)."""
     return _get("cost_usd", "per_hour")(summary) * HOURS_PER_MONTH
 
 
@@ -51,7 +52,7 @@ METRICS: dict[str, tuple[Callable[[dict[str, Any]], float], str, str]] = {
     "failed": (_failed_fraction, "fraction", ""),
     "gpu_utilization": (lambda s: float(s.get("gpu_utilization") or 0.0), "fraction", ""),
     "cost_per_hour": (_get("cost_usd", "per_hour"), "usd", "$/h"),
-    "cost_per_month": (_per_month, "usd", "$/month"),
+    "cost_per_month": (cost_per_month_usd, "usd", "$/month"),
     "cost_per_1k": (_get("cost_usd", "per_1k_requests"), "usd", "$/1k"),
 }
 SLO_FORM = ('NAME<=VALUE (or <, >=, >), e.g. "latency_p95<=8s" or "failed<=0.1%", with NAME one of '

@@ -2,8 +2,8 @@
 
 Owns the placement rule: the highest-priority GPU pool with a free host first; within a
 pool, a host holding the image, then one holding the model, then the fullest host that
-still fits (packing), then the lowest host id. Revival prefers the most recently scaled
-down slot whose host can take it (FlashBoot's best chance). Pure functions over views.
+still fits (packing), then the lowest host id. Revival takes the most recently scaled
+down slot (FlashBoot's best chance); retirement drops the least recent. Pure functions over views.
 """
 
 from __future__ import annotations
@@ -44,17 +44,26 @@ def choose_host(hosts: Sequence[HostView], gpus_needed: int) -> int | None:
 
 @dataclass(frozen=True, slots=True)
 class SlotView:
-    """A scaled-down worker slot: its host, whether the host can take it now, when it stopped."""
+    """A scaled-down worker slot: its host and the order in which slots were scaled down."""
 
     worker_id: int
     host: int
-    host_fits: bool
-    stopped_at_s: float
+    stop_seq: int  # increases with every scale-down
 
 
 def choose_revival(slots: Sequence[SlotView]) -> int | None:
-    """The scaled-down slot to restart: most recently stopped among those whose host fits."""
-    fitting = [s for s in slots if s.host_fits]
-    if not fitting:
+    """The scaled-down slot to restart: the most recently stopped one (FlashBoot's best chance).
+
+    The driver restarts it on its own host when that host has room, else moves it to the
+    host ``choose_host`` picks (a fresh cold start there).
+    """
+    if not slots:
         return None
-    return max(fitting, key=lambda s: (s.stopped_at_s, s.worker_id)).worker_id
+    return max(slots, key=lambda s: s.stop_seq).worker_id
+
+
+def choose_retirement(slots: Sequence[SlotView]) -> int | None:
+    """The scaled-down slot to drop when slots exceed max + extra workers: the least recently stopped."""
+    if not slots:
+        return None
+    return min(slots, key=lambda s: s.stop_seq).worker_id

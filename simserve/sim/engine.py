@@ -11,10 +11,12 @@ free workers sit in a heap keyed by the routing policy. Decisions come only from
 from __future__ import annotations
 
 import math
+from collections import deque
 from bisect import bisect_right
 from heapq import heappop, heappush
 from typing import Any, Callable
 
+import numpy as np
 import simpy
 
 from simserve.policy import (
@@ -23,13 +25,10 @@ from simserve.policy import (
     HostView,
     NewestFirst,
     Reject,
-    SlotView,
     StartWorkers,
     StopWorker,
     WorkerView,
     build_autoscaler,
-    choose_host,
-    choose_revival,
 )
 from simserve.records import (
     J_DONE, J_PROGRESS, J_QUEUE, J_REJECTED, J_TIMED_OUT,
@@ -38,7 +37,7 @@ from simserve.records import (
 )
 from simserve.rng import Draws, RandomStreams
 from simserve.scenario import Scenario
-from simserve.sim.hosts import Host, build_hosts
+from simserve.sim.hosts import Host, HostIndex, build_hosts
 from simserve.sim.worker import Worker, close, enter
 from simserve.workload import Jobs, generate
 
@@ -47,13 +46,17 @@ ALIVE_STATES = frozenset({S_INIT, S_RUN, S_OUTDATED})
 
 
 class _Call:
-    """A bare SimPy event that runs one callback with one argument (no process, no allocation of a Timeout)."""
+    """A bare callback on SimPy's event queue: ``fn(arg)`` at its time (no process, no Timeout).
 
-    __slots__ = ("callbacks", "_ok", "_value", "arg")
+    The engine steps the SimPy environment itself (``Engine._loop``): ``_Call`` entries run
+    their function directly, every other entry (the control loop's timeouts and process
+    events) goes through SimPy's callback protocol unchanged.
+    """
 
-    def __init__(self, fn: Callable[["_Call"], None], arg: Any) -> None:
-        self.callbacks = [fn]
-        self._ok = True
+    __slots__ = ("fn", "arg")
+
+    def __init__(self, fn: Callable[[Any], None], arg: Any) -> None:
+        self.fn = fn
         self.arg = arg
 
 
@@ -69,9 +72,13 @@ class Engine:
         self.svc = self.jobs.service_s.tolist()
         self.n = len(self.arr)
         self.rec = Recorder(self.jobs.arrival_s)
+        # the recorder's columns, bound once for the hot path
+        self.start_s, self.end_s, self.status = self.rec.start_s, self.rec.end_s, self.rec.status
+        self.job_worker, self.iv_extend = self.rec.worker, self.rec.iv_extend
         self.env = simpy.Environment()
         self.hosts: list[Host] = build_hosts(scenario)
         self.rec.host_gpu = [h.gpu for h in self.hosts]
+        self.host_index = HostIndex(self.hosts, ep.gpus_per_worker, "image:0")
         self.scaler = build_autoscaler(ep.scaler)
         self.router = NewestFirst()
         self.conc = ep.concurrency
@@ -90,7 +97,9 @@ class Engine:
         self.in_progress = 0
         self.queue: list[int] = []
         self.qh = 0  # head index into queue
-        self.scaled_down: list[Worker] = []
+        self.parked: deque[Worker] = deque()  # scaled-down slots in stop order (lazy deletion)
+        self.n_parked = 0
+        self._stop_seq = 0
         self._seq = 0
         self.image_key = "image:0"
         cs = scenario.cold_start
@@ -101,31 +110,66 @@ class Engine:
         self.counters: dict[str, int] = {"cold_starts": 0, "flashboot_resumes": 0, "pulls": 0, "scale_downs": 0}
 
     # ------------------------------------------------------------------ scheduling
-    def at(self, delay: float, fn: Callable[[_Call], None], arg: Any) -> None:
-        self.env.schedule(_Call(fn, arg), _NORMAL, delay)  # type: ignore[arg-type]
+    def at(self, delay: float, fn: Callable[[Any], None], arg: Any) -> None:
+        """Run ``fn(arg)`` after ``delay`` seconds (ties: FIFO by SimPy's event id)."""
+        env = self.env
+        heappush(env._queue, (env._now + delay, _NORMAL, next(env._eid), _Call(fn, arg)))  # type: ignore[attr-defined]
 
     def run(self) -> Recorder:
         sc = self.sc
         for _ in range(sc.endpoint.active_workers):
             self._scale_up("active", kind="active")
-        if self.n:
-            self.env.schedule(_Call(self._on_arrival, 0), _NORMAL, self.arr[0])  # type: ignore[arg-type]
         if self.scaler.uses_ticks:
             self.env.process(self._control_loop())
-        self.env.run(until=sc.horizon)
+        self._loop(sc.horizon)
         self._finish(sc.horizon)
         return self.rec
+
+    def _loop(self, until: float) -> None:
+        """Step the SimPy environment up to ``until``, merging pre-drawn arrivals into the event stream.
+
+        Equivalent to ``env.run(until)`` with an arrival process, without a heap entry per
+        arrival: at equal times queued events run before the arrival.
+        """
+        env = self.env
+        q = env._queue  # type: ignore[attr-defined]
+        arr, n = self.arr, self.n
+        arrive = self._on_arrival
+        i = 0
+        next_arr = arr[0] if n else math.inf
+        call = _Call
+        while True:
+            if q and q[0][0] <= next_arr:
+                if q[0][0] >= until:
+                    break
+                env._now, _, _, ev = heappop(q)  # type: ignore[attr-defined]
+                if ev.__class__ is call:
+                    ev.fn(ev.arg)
+                    continue
+                callbacks, ev.callbacks = ev.callbacks, None
+                for cb in callbacks:
+                    cb(ev)
+                if not ev._ok and not hasattr(ev, "_defused"):
+                    raise ev._value
+            else:
+                if next_arr >= until:
+                    break
+                env._now = next_arr  # type: ignore[attr-defined]
+                arrive(i)
+                i += 1
+                next_arr = arr[i] if i < n else math.inf
+        env._now = until  # type: ignore[attr-defined]
 
     def _control_loop(self) -> Any:
         interval = self.sc.endpoint.scaler_interval
         while True:
             yield self.env.timeout(interval)
-            self._purge_expired(self.env.now)
+            self._purge_expired(self.env._now)
             self._apply(self.scaler.tick(self.view()))
 
     # ------------------------------------------------------------------ views
     def view(self) -> EndpointView:
-        now = self.env.now
+        now = self.env._now
         q, qh = self.queue, self.qh
         in_queue = len(q) - qh
         over = 0
@@ -139,7 +183,7 @@ class Engine:
             now_s=now, in_queue=in_queue, in_progress=self.in_progress, queued_over_delay=over,
             oldest_wait_s=(now - self.arr[q[qh]]) if in_queue else 0.0,
             n_starting=self.n_starting, n_ready=self.n_ready, n_free=self.n_free, n_alive=self.n_alive,
-            n_scaled_down=len(self.scaled_down), active_workers=self.sc.endpoint.active_workers,
+            n_scaled_down=self.n_parked, active_workers=self.sc.endpoint.active_workers,
             cap=self.cap, idle_flex_ids=idle_ids,
         )
 
@@ -149,7 +193,7 @@ class Engine:
 
     # ------------------------------------------------------------------ actions
     def _apply(self, actions: list[Action]) -> None:
-        now = self.env.now
+        now = self.env._now
         for a in actions:
             if isinstance(a, StartWorkers):
                 started = 0
@@ -166,53 +210,64 @@ class Engine:
                     self.rec.action(now, "stop_worker", a.worker_id, a.reason)
 
     def _scale_up(self, reason: str, kind: str = "flex") -> Worker | None:
-        """Revive a scaled-down slot on its host, else start a new worker, else move a slot."""
-        if self.scaled_down and kind == "flex":
-            slots = [SlotView(w.wid, w.host.host_id if w.host else -1,
-                              w.host is not None and w.host.free >= self.gpw, w.stopped_at)
-                     for w in self.scaled_down]
-            wid = choose_revival(slots)
-            if wid is not None:
-                w = self.workers[wid]
-                self.scaled_down.remove(w)
-                assert w.host is not None
-                return self._start(w, w.host)
+        """Revive the most recently scaled-down slot (on its host if it has room, else moved), else start a new worker.
+
+        Scaled-down slots sit in a deque in stop order: ``choose_revival`` (most recent) is its
+        right end and ``choose_retirement`` (least recent) its left end, so both are O(1).
+        """
+        if self.n_parked and kind == "flex":
+            w = self._unpark(right=True)
+            assert w.host is not None
+            host = w.host if w.host.free >= self.gpw else self._place()
+            if host is None:
+                self._park(w)
+                self.counters["no_capacity"] = self.counters.get("no_capacity", 0) + 1
+                return None
+            return self._start(w, host)
         host = self._place()
         if host is None:
             self.counters["no_capacity"] = self.counters.get("no_capacity", 0) + 1
             return None
-        if len(self.workers) - self.counters.get("retired", 0) < self.slots_max or kind == "active":
-            return self._start(self._new_worker(kind), host)
-        if not self.scaled_down:
-            return None
-        w = max(self.scaled_down, key=lambda s: (s.stopped_at, s.wid))  # move the freshest slot
-        self.scaled_down.remove(w)
-        return self._start(w, host)
+        return self._start(self._new_worker(kind), host)
+
+    def _park(self, w: Worker) -> None:
+        w.parked = True
+        w.stop_seq = self._stop_seq
+        self._stop_seq += 1
+        self.parked.append(w)
+        self.n_parked += 1
+
+    def _unpark(self, right: bool) -> Worker:
+        pop = self.parked.pop if right else self.parked.popleft
+        while True:
+            w = pop()
+            if w.parked:
+                w.parked = False
+                self.n_parked -= 1
+                return w
 
     def _place(self) -> Host | None:
-        hid = choose_host(self._host_views(), self.gpw)
-        return None if hid is None else self.hosts[hid]
+        return self.host_index.best()
 
     def _new_worker(self, kind: str) -> Worker:
-        now = self.env.now
+        now = self.env._now
         w = Worker(len(self.workers), kind, self._seq, now, S_IDLE, P_NONE)
         self._seq += 1
         self.workers.append(w)
         self.rec.workers.append(WorkerMeta(w.wid, kind, now))
         return w
 
-    def _host_views(self) -> list[HostView]:
-        img = self.image_key
-        return [HostView(h.host_id, h.gpu, h.priority, h.free, img in h.cache, "model" in h.cache)
-                for h in self.hosts if h.free >= self.gpw]
+    def host_views(self) -> list[HostView]:
+        """Every host as placement sees it (the parity test compares ``choose_host`` on these with the index)."""
+        return [h.view(self.image_key) for h in self.hosts]
 
     def _start(self, w: Worker, host: Host) -> Worker:
         """Begin a cold start of ``w`` on ``host`` (FlashBoot when it comes back to its own host)."""
-        now = self.env.now
+        now = self.env._now
         flash = (self.sc.endpoint.flashboot and w.host is host and w.stopped_at >= 0
                  and now - w.stopped_at <= self.sc.cold_start.flashboot_window and self.image_key in host.cache)
         w.host = host
-        host.free -= self.gpw
+        host.take(self.gpw)
         w.phases = self._cold_phases(host, flash)
         w.epoch += 1
         self.n_alive += 1
@@ -240,11 +295,11 @@ class Engine:
         phases.append((P_HANDLER, self.d_handler.next()))
         return [(p, d) for p, d in phases if d > 0] or [(P_HANDLER, 0.0)]
 
-    def _on_phase_done(self, ev: _Call) -> None:
-        w, epoch = ev.arg
+    def _on_phase_done(self, arg: tuple[Worker, int]) -> None:
+        w, epoch = arg
         if epoch != w.epoch or w.state != S_INIT:
             return
-        now = self.env.now
+        now = self.env._now
         host = w.host
         assert host is not None
         if w.phase == P_PULL:
@@ -278,25 +333,22 @@ class Engine:
             self._arm_idle(w, now)
 
     def _scale_down(self, w: Worker) -> None:
-        now = self.env.now
+        now = self.env._now
         self._unmark_free(w)
         self.n_ready -= 1
         self.n_alive -= 1
         enter(self.rec, w, S_IDLE, P_NONE, now)
         assert w.host is not None
-        w.host.free += self.gpw
+        w.host.release(self.gpw)
         w.stopped_at = now
         w.idle_since = -1.0
-        self.scaled_down.append(w)
+        self._park(w)
         self.counters["scale_downs"] += 1
-        live_slots = len(self.workers) - self.counters.get("retired", 0)
-        while live_slots > self.slots_max and self.scaled_down:
-            old = min(self.scaled_down, key=lambda s: (s.stopped_at, s.wid))
-            self.scaled_down.remove(old)
+        while self.n_alive + self.n_parked > self.slots_max and self.n_parked:
+            old = self._unpark(right=False)
             close(self.rec, old, now)
             old.retired = True
             self.counters["retired"] = self.counters.get("retired", 0) + 1
-            live_slots -= 1
 
     # ------------------------------------------------------------------ free-worker heap
     def _mark_free(self, w: Worker) -> None:
@@ -322,18 +374,19 @@ class Engine:
         return None
 
     # ------------------------------------------------------------------ jobs
-    def _on_arrival(self, ev: _Call) -> None:
-        j = ev.arg
-        now = self.env.now
-        nxt = j + 1
-        if nxt < self.n:
-            self.env.schedule(_Call(self._on_arrival, nxt), _NORMAL, self.arr[nxt] - now)  # type: ignore[arg-type]
-        w = self._pop_free() if self.n_free else None
-        if w is not None:
-            self._begin_job(w, j, now, cold=False)
-            if w.jobs < self.conc:
-                self._mark_free(w)
-            return
+    def _on_arrival(self, j: int) -> None:
+        now = self.env._now  # type: ignore[attr-defined]
+        if self.n_free:  # the common, warm path: pop the routing heap (inline _pop_free)
+            free = self.free
+            while free:
+                _, epoch, w = heappop(free)
+                if w.in_free and epoch == w.free_epoch:
+                    w.in_free = False
+                    self.n_free -= 1
+                    self._begin_job(w, j, now, False)
+                    if w.jobs < self.conc:
+                        self._mark_free(w)
+                    return
         if self.scaler.queues:
             self.queue.append(j)
             if self.n_alive == 0:
@@ -379,36 +432,35 @@ class Engine:
             self.qh += 1
 
     def _begin_job(self, w: Worker, j: int, now: float, cold: bool) -> None:
-        rec = self.rec
+        """Start job ``j`` on ``w`` at ``now``; its completion (or timeout) is one event carrying ``j``."""
         s = self.svc[j]
-        limit = min(self.exec_timeout, self.arr[j] + self.ttl - now)
-        rec.start_s[j] = now
-        rec.worker[j] = w.wid
-        rec.status[j] = J_PROGRESS
+        self.start_s[j] = now
+        self.job_worker[j] = w.wid  # status stays J_QUEUE until the end; _finish marks runs in progress
         if cold:
-            rec.cold[j] = 1
+            self.rec.cold[j] = 1
         if w.jobs == 0:
-            enter(rec, w, w.state, P_BUSY, now)
+            if now > w.since:  # inline enter(): a phase change inside the state
+                self.iv_extend((w.wid, w.state, w.phase, w.since, now, w.host.host_id))  # type: ignore[union-attr]
+                w.since = now
+            w.phase = P_BUSY
             w.idle_since = -1.0
         w.jobs += 1
         self.in_progress += 1
-        if s > limit:
-            self.env.schedule(_Call(self._on_timeout, (w, j)), _NORMAL, max(limit, 0.0))  # type: ignore[arg-type]
+        env = self.env
+        if s > self.exec_timeout or now + s > self.arr[j] + self.ttl:
+            limit = max(min(self.exec_timeout, self.arr[j] + self.ttl - now), 0.0)
+            heappush(env._queue, (now + limit, _NORMAL, next(env._eid), _Call(self._on_timeout, j)))  # type: ignore[attr-defined]
         else:
-            self.env.schedule(_Call(self._on_done, (w, j)), _NORMAL, s)  # type: ignore[arg-type]
+            heappush(env._queue, (now + s, _NORMAL, next(env._eid), _Call(self._finish_job, j)))  # type: ignore[attr-defined]
 
-    def _on_timeout(self, ev: _Call) -> None:
-        self._finish_job(ev.arg, J_TIMED_OUT)
+    def _on_timeout(self, j: int) -> None:
+        self._finish_job(j, J_TIMED_OUT)
 
-    def _on_done(self, ev: _Call) -> None:
-        self._finish_job(ev.arg, J_DONE)
-
-    def _finish_job(self, arg: tuple[Worker, int], status: int) -> None:
-        w, j = arg
-        now = self.env.now
-        rec = self.rec
-        rec.end_s[j] = now
-        rec.status[j] = status
+    def _finish_job(self, j: int, status: int = J_DONE) -> None:
+        w = self.workers[self.job_worker[j]]
+        now = self.env._now  # type: ignore[attr-defined]
+        self.end_s[j] = now
+        self.status[j] = status
         w.jobs -= 1
         self.in_progress -= 1
         if self.qh < len(self.queue):
@@ -417,9 +469,18 @@ class Engine:
                 self._begin_job(w, nj, now, cold=False)
                 return
         if w.jobs == 0:
-            enter(rec, w, w.state, P_WARM, now)
-            self._arm_idle(w, now)
-        self._mark_free(w)
+            if now > w.since:  # inline enter(): a phase change inside the state
+                self.iv_extend((w.wid, w.state, w.phase, w.since, now, w.host.host_id))  # type: ignore[union-attr]
+                w.since = now
+            w.phase = P_WARM
+            w.idle_since = now
+            if not w.expiry_pending and w.kind == "flex" and self.scaler.uses_idle_timeout:
+                w.expiry_pending = True
+                self.at(self.idle_timeout, self._on_idle_check, w)
+        if not w.in_free:
+            w.in_free = True
+            self.n_free += 1
+            heappush(self.free, (-w.seq, w.free_epoch, w))
 
     # ------------------------------------------------------------------ idle timeout
     def _arm_idle(self, w: Worker, now: float) -> None:
@@ -428,12 +489,11 @@ class Engine:
             w.expiry_pending = True
             self.at(self.idle_timeout, self._on_idle_check, w)
 
-    def _on_idle_check(self, ev: _Call) -> None:
-        w = ev.arg
+    def _on_idle_check(self, w: Worker) -> None:
         w.expiry_pending = False
         if w.state != S_RUN or w.jobs or w.idle_since < 0:
             return
-        now = self.env.now
+        now = self.env._now
         deadline = w.idle_since + self.idle_timeout
         if now < deadline:
             w.expiry_pending = True
@@ -456,6 +516,10 @@ class Engine:
         for w in self.workers:
             for j in w.bound:
                 rec.status[j] = J_QUEUE
+        if self.n:  # started, not ended: in progress at the horizon
+            st = np.frombuffer(rec.status, dtype=np.uint8)
+            running = (st == J_QUEUE) & ~np.isnan(np.asarray(rec.start_s)) & np.isnan(np.asarray(rec.end_s))
+            st[running] = J_PROGRESS
         rec.notes.update(self.counters)
 
 

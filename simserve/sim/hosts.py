@@ -9,14 +9,17 @@ state mutated by the engine.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
+from heapq import heappop, heappush
 
+from simserve.policy.placement import HostView, host_rank
 from simserve.scenario import Scenario
 
 
 class Host:
     """One GPU machine with an LRU image/model cache."""
 
-    __slots__ = ("host_id", "gpu", "priority", "gpus", "free", "disk", "used", "cache")
+    __slots__ = ("host_id", "gpu", "priority", "gpus", "free", "disk", "used", "cache", "version", "on_change")
 
     def __init__(self, host_id: int, gpu: str, priority: int, gpus: int, disk_bytes: float) -> None:
         self.host_id = host_id
@@ -27,6 +30,23 @@ class Host:
         self.disk = disk_bytes
         self.used = 0.0
         self.cache: OrderedDict[str, float] = OrderedDict()
+        self.version = 0
+        self.on_change: Callable[["Host"], None] | None = None
+
+    def _changed(self) -> None:
+        self.version += 1
+        if self.on_change is not None:
+            self.on_change(self)
+
+    def take(self, gpus: int) -> None:
+        """Reserve ``gpus`` GPUs for a worker."""
+        self.free -= gpus
+        self._changed()
+
+    def release(self, gpus: int) -> None:
+        """Give back ``gpus`` GPUs."""
+        self.free += gpus
+        self._changed()
 
     def has(self, key: str) -> bool:
         return key in self.cache
@@ -49,7 +69,48 @@ class Host:
             evicted.append(old)
         self.cache[key] = size
         self.used += size
+        self._changed()
         return evicted
+
+    def view(self, image_key: str) -> HostView:
+        return HostView(self.host_id, self.gpu, self.priority, self.free, image_key in self.cache, "model" in self.cache)
+
+
+class HostIndex:
+    """The best host for a new worker in O(log hosts): a lazy heap keyed by the policy's ``host_rank``.
+
+    Every host change pushes a fresh entry; stale entries (older version) and hosts without
+    room are dropped when they surface. Gives the same answer as ``policy.choose_host`` over
+    all hosts (a parity test checks it).
+    """
+
+    def __init__(self, hosts: list[Host], gpus_needed: int, image_key: str) -> None:
+        self.hosts = hosts
+        self.gpus_needed = gpus_needed
+        self.rebuild(image_key)
+        for h in hosts:
+            h.on_change = self.push
+
+    def rebuild(self, image_key: str) -> None:
+        """Re-rank every host (after the image changes, e.g. a deploy)."""
+        self.image_key = image_key
+        self.heap: list[tuple[tuple[int, int, int, int, int], int, int]] = []
+        for h in self.hosts:
+            self.push(h)
+
+    def push(self, h: Host) -> None:
+        if h.free >= self.gpus_needed:
+            heappush(self.heap, (host_rank(h.view(self.image_key)), h.version, h.host_id))
+
+    def best(self) -> Host | None:
+        heap = self.heap
+        while heap:
+            _, version, hid = heap[0]
+            h = self.hosts[hid]
+            if version == h.version and h.free >= self.gpus_needed:
+                return h
+            heappop(heap)
+        return None
 
 
 def build_hosts(scenario: Scenario) -> list[Host]:

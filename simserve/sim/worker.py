@@ -18,7 +18,7 @@ class Worker:
     __slots__ = (
         "wid", "kind", "seq", "host", "state", "phase", "since", "jobs", "in_free", "free_epoch",
         "idle_since", "expiry_pending", "stopped_at", "epoch", "phases", "bound", "retired",
-        "version", "crash_epoch",
+        "version", "crash_epoch", "parked", "stop_seq",
     )
 
     def __init__(self, wid: int, kind: str, seq: int, now: float, state: int, phase: int) -> None:
@@ -41,6 +41,8 @@ class Worker:
         self.retired = False
         self.version = 0
         self.crash_epoch = 0
+        self.parked = False
+        self.stop_seq = -1
 
 
 def enter(rec: Recorder, w: Worker, state: int, phase: int, now: float) -> None:

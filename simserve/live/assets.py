@@ -1,0 +1,59 @@
+"""Files a live run reads for real: the image payload in a local image store, the model weights.
+
+Owns ``prepare_assets``: the image store (``<store>/images/<key>``, a payload of
+``min(image_size, max_file_bytes)`` bytes, copied into a host cache on ``pull``) and one
+weights file per placement directory (``<store>/models/<placement>/weights.bin``), plus the
+wall-clock read throttle that makes ``model_load`` last ``size / bandwidth`` scenario seconds
+(a file capped below the scenario's size is read proportionally slower; the time is measured).
+Files are written once and reused by later runs with the same store.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from simserve.scenario import Scenario
+
+DEFAULT_MAX_FILE_BYTES = 64 << 20
+
+
+@dataclass(frozen=True)
+class Assets:
+    image_store: Path
+    image_key: str
+    model_path: Path | None
+    model_bytes_per_wall_s: float  # 0 = unthrottled
+
+
+def _ensure_file(path: Path, size: int) -> None:
+    if path.is_file() and path.stat().st_size == size:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".{os.getpid()}.part")
+    block = os.urandom(1 << 20)
+    with open(tmp, "wb") as f:
+        left = size
+        while left > 0:
+            n = min(left, len(block))
+            f.write(block[:n])
+            left -= n
+    os.replace(tmp, path)
+
+
+def prepare_assets(scenario: Scenario, store: Path, speed: float,
+                   max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Assets:
+    """Create (or reuse) the image payload and weights file for ``scenario``."""
+    cs = scenario.cold_start
+    image_bytes = int(min(cs.image_size, max_file_bytes))
+    key = f"image-{image_bytes}.bin"
+    _ensure_file(store / "images" / key, image_bytes)
+    model = cs.model
+    if model.placement == "none" or model.size <= 0:
+        return Assets(store / "images", key, None, 0.0)
+    file_bytes = int(min(model.size, max_file_bytes))
+    path = store / "models" / model.placement / f"weights-{file_bytes}.bin"
+    _ensure_file(path, file_bytes)
+    wall_s = model.size / model.load_bandwidth / speed  # the load the scenario describes, compressed
+    return Assets(store / "images", key, path, file_bytes / wall_s if wall_s > 0 else 0.0)

@@ -1,0 +1,214 @@
+"""A local Runpod control plane: the worker SDK's production protocol served on 127.0.0.1.
+
+Owns ``RunpodBroker``: a tiny asyncio HTTP/1.1 server answering every path the SDK calls —
+``job-take`` and ``job-take-batch`` (long poll, 204 when nothing came), ``job-stop`` (long
+poll for ``{"jobsToStop": [...]}``), ``job-done``/``job-stream`` (results and stream chunks)
+and ``ping`` — and ``sdk_env``, the environment that points an unmodified handler file at it.
+Jobs are queued per worker (the executor routes; the worker pulls), so policy stays in one place.
+Any unknown path gets 204 (a 404 makes the SDK reconnect in a tight loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from typing import Any
+from urllib.parse import urlsplit
+
+from simserve.live.runtime import JobOutcome
+
+LONG_POLL_S = 2.0
+
+
+class _Worker:
+    def __init__(self) -> None:
+        self.queue: deque[dict[str, Any]] = deque()
+        self.wake = asyncio.Event()
+        self.stops: list[str] = []
+        self.stop_wake = asyncio.Event()
+        self.first_take: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+
+
+class RunpodBroker:
+    """Fake control plane for SDK workers; start with ``await broker.start()``."""
+
+    def __init__(self, long_poll_s: float = LONG_POLL_S) -> None:
+        self.long_poll_s = long_poll_s
+        self._workers: dict[int, _Worker] = {}
+        self._results: dict[str, asyncio.Future[JobOutcome]] = {}
+        self._started: dict[str, float] = {}
+        self._streams: dict[str, list[Any]] = {}
+        self._owner: dict[str, int] = {}
+        self._server: asyncio.AbstractServer | None = None
+        self._conns: set[asyncio.StreamWriter] = set()
+        self._closing = False
+        self.port = 0
+        self.requests = 0
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        self._closing = True
+        for w in self._workers.values():
+            w.wake.set()
+            w.stop_wake.set()
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self._conns):
+            conn.close()
+
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def sdk_env(self, worker_id: int) -> dict[str, str]:
+        """Environment for a Runpod-SDK worker process (production mode, checks skipped)."""
+        base = self.url()
+        return {
+            "RUNPOD_POD_ID": str(worker_id),
+            "RUNPOD_WEBHOOK_GET_JOB": f"{base}/v2/job-take/$ID?gpu=local",
+            "RUNPOD_WEBHOOK_POST_OUTPUT": f"{base}/v2/job-done/$RUNPOD_POD_ID/$ID?gpu=local",
+            "RUNPOD_WEBHOOK_POST_STREAM": f"{base}/v2/job-stream/$RUNPOD_POD_ID/$ID?gpu=local",
+            "RUNPOD_WEBHOOK_PING": f"{base}/v2/ping/$RUNPOD_POD_ID?gpu=local",
+            "RUNPOD_PING_INTERVAL": "10000",
+            "RUNPOD_AI_API_KEY": "simserve-local",
+            "RUNPOD_ENDPOINT_ID": "simserve-live",
+            "RUNPOD_SKIP_AUTO_SYSTEM_CHECKS": "true",
+            "RUNPOD_SKIP_GPU_CHECK": "true",
+            "RUNPOD_LOG_LEVEL": "INFO",
+        }
+
+    # ------------------------------------------------------------------ executor side
+    def register(self, worker_id: int) -> None:
+        """(Re)register a worker before its process starts; forgets queued jobs of an old life."""
+        self._workers[worker_id] = _Worker()
+
+    async def first_take(self, worker_id: int) -> float:
+        """Monotonic time of the worker's first job-take request (= ready)."""
+        return await self._workers[worker_id].first_take
+
+    def submit(self, worker_id: int, job_id: str, payload: dict[str, Any]) -> asyncio.Future[JobOutcome]:
+        fut: asyncio.Future[JobOutcome] = asyncio.get_running_loop().create_future()
+        self._results[job_id] = fut
+        self._owner[job_id] = worker_id
+        w = self._workers[worker_id]
+        w.queue.append({"id": job_id, "input": payload})
+        w.wake.set()
+        return fut
+
+    def cancel(self, job_id: str) -> None:
+        """Forget a job (timed out or its worker died) and tell its worker to stop it."""
+        self._results.pop(job_id, None)
+        self._streams.pop(job_id, None)
+        self._started.pop(job_id, None)
+        wid = self._owner.pop(job_id, None)
+        w = self._workers.get(wid) if wid is not None else None
+        if w is not None:
+            w.queue = deque(j for j in w.queue if j["id"] != job_id)
+            w.stops.append(job_id)
+            w.stop_wake.set()
+
+    # ------------------------------------------------------------------ HTTP
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._conns.add(writer)
+        try:
+            while not self._closing:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, target, _ = lines[0].split(" ", 2)
+                length = 0
+                for line in lines[1:]:
+                    if line[:15].lower() == "content-length:":
+                        length = int(line[15:].strip())
+                body = await reader.readexactly(length) if length else b""
+                self.requests += 1
+                status, payload = await self._route(method, target, body)
+                data = b"" if payload is None else json.dumps(payload).encode()
+                reason = {200: "OK", 204: "No Content"}.get(status, "OK")
+                hdr = f"HTTP/1.1 {status} {reason}\r\nContent-Length: {len(data)}\r\n"
+                if data:
+                    hdr += "Content-Type: application/json\r\n"
+                writer.write(hdr.encode() + b"\r\n" + data)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError, ValueError):
+            pass
+        finally:
+            self._conns.discard(writer)
+            writer.close()
+
+    async def _route(self, method: str, target: str, body: bytes) -> tuple[int, Any]:
+        parts = urlsplit(target).path.strip("/").split("/")
+        kind = parts[1] if len(parts) > 1 else ""
+        if kind in ("job-take", "job-take-batch") and len(parts) > 2:
+            return await self._take(int(parts[2]), batch=kind == "job-take-batch")
+        if kind == "job-stop" and len(parts) > 2:
+            return await self._stop_poll(int(parts[2]))
+        if kind in ("job-done", "job-stream") and len(parts) > 3:
+            self._result(parts[3], kind == "job-stream", body)
+            return 200, {}
+        return 204, None  # ping and anything else
+
+    async def _take(self, worker_id: int, batch: bool) -> tuple[int, Any]:
+        w = self._workers.get(worker_id)
+        if w is None or self._closing:
+            await asyncio.sleep(0.05 if self._closing else self.long_poll_s)
+            return 204, None
+        if not w.first_take.done():
+            w.first_take.set_result(time.monotonic())
+        deadline = time.monotonic() + self.long_poll_s
+        while not w.queue and not self._closing:
+            w.wake.clear()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return 204, None
+            try:
+                await asyncio.wait_for(w.wake.wait(), left)
+            except asyncio.TimeoutError:
+                return 204, None
+        if not w.queue:
+            return 204, None
+        job = w.queue.popleft()
+        self._started[job["id"]] = time.monotonic()
+        return 200, [job] if batch else job
+
+    async def _stop_poll(self, worker_id: int) -> tuple[int, Any]:
+        w = self._workers.get(worker_id)
+        if w is None or self._closing:
+            await asyncio.sleep(0.05 if self._closing else self.long_poll_s)
+            return 204, None
+        if not w.stops:
+            w.stop_wake.clear()
+            try:
+                await asyncio.wait_for(w.stop_wake.wait(), self.long_poll_s)
+            except asyncio.TimeoutError:
+                pass
+        if not w.stops:
+            return 204, None
+        ids, w.stops = w.stops, []
+        return 200, {"jobsToStop": ids}
+
+    def _result(self, job_id: str, stream: bool, body: bytes) -> None:
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:
+            data = {"error": "unparseable result body"}
+        if stream:
+            self._streams.setdefault(job_id, []).append(data.get("output"))
+            return
+        fut = self._results.pop(job_id, None)
+        self._owner.pop(job_id, None)
+        chunks = self._streams.pop(job_id, None)
+        t0 = self._started.pop(job_id, float("nan"))
+        if fut is None or fut.done():
+            return
+        now = time.monotonic()
+        if isinstance(data, dict) and data.get("error"):
+            fut.set_result(JobOutcome("failed", None, str(data["error"]), t0, now))
+            return
+        output = data.get("output") if isinstance(data, dict) else data
+        if chunks is not None and not output:
+            output = chunks
+        fut.set_result(JobOutcome("completed", output, "", t0, now))

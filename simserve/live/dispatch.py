@@ -1,0 +1,474 @@
+"""The live executor's endpoint state machine: the simulator's semantics, with no clock and no I/O.
+
+Owns ``Dispatcher``: the queue, the worker slots on local hosts (GPU or CPU slots), the
+``EndpointView`` it builds for the policy (field for field as ``sim.engine.Engine.view``),
+how it applies the policy's actions, and what happens on arrivals, readiness, job ends,
+crashes, start failures and timeouts. Every event method takes ``now_s`` (scenario seconds)
+and returns ``Effect``s (launch a worker, send a job, halt a worker, arm a timer) that the
+asyncio executor performs. Synchronous, so the parity test can drive it with a fake clock.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right, insort
+from dataclasses import dataclass
+from typing import Any, Union
+
+from simserve.policy import (
+    Action, Autoscaler, EndpointView, HostView, Reject, SlotView, StartWorkers, StopWorker, WorkerView,
+    choose_host, choose_revival,
+)
+from simserve.records import (
+    J_CANCELLED, J_DONE, J_FAILED, J_PROGRESS, J_QUEUE, J_REJECTED, J_TIMED_OUT, P_BUSY, P_CONTAINER,
+    P_NONE, P_PULL, P_WARM, PHASES, S_IDLE, S_INIT, S_OUTDATED, S_RUN, S_UNHEALTHY, STATES, TRANSITIONS,
+    IllegalTransition, Recorder, WorkerMeta,
+)
+from simserve.scenario import Scenario
+
+_STATUS = {"completed": J_DONE, "failed": J_FAILED, "timed_out": J_TIMED_OUT, "cancelled": J_CANCELLED}
+
+
+@dataclass(frozen=True)
+class Launch:
+    worker_id: int
+    host: int
+    epoch: int
+
+
+@dataclass(frozen=True)
+class Send:
+    worker_id: int
+    job: int
+    epoch: int
+    limit_s: float  # execution limit in scenario seconds
+
+
+@dataclass(frozen=True)
+class Halt:
+    worker_id: int
+
+
+@dataclass(frozen=True)
+class Timer:
+    at_s: float
+    kind: str  # "idle" | "recover"
+    worker_id: int
+
+
+Effect = Union[Launch, Send, Halt, Timer]
+
+
+class LiveWorker:
+    """One worker slot; survives scale-down as an ``idle`` slot whose host keeps the image."""
+
+    __slots__ = ("wid", "kind", "seq", "host", "state", "phase", "since", "jobs", "idle_since",
+                 "expiry_pending", "stopped_at", "epoch", "bound", "retired", "crash_tail")
+
+    def __init__(self, wid: int, kind: str, seq: int, now: float) -> None:
+        self.wid, self.kind, self.seq = wid, kind, seq
+        self.host = -1
+        self.state, self.phase, self.since = S_IDLE, P_NONE, now
+        self.jobs: set[int] = set()
+        self.idle_since = -1.0
+        self.expiry_pending = False
+        self.stopped_at = -1.0
+        self.epoch = 0
+        self.bound: list[int] = []
+        self.retired = False
+        self.crash_tail = ""
+
+
+class Dispatcher:
+    """Endpoint state for one live run on ``len(host_gpu)`` local hosts (one worker each)."""
+
+    def __init__(self, scenario: Scenario, rec: Recorder, scaler: Autoscaler, host_gpu: list[str],
+                 unhealthy_retry_s: float = 3600.0) -> None:
+        ep = scenario.endpoint
+        self.sc, self.rec, self.scaler = scenario, rec, scaler
+        self.arr = [float(a) for a in rec.arrival_s]
+        self.cap, self.conc, self.ttl = ep.worker_cap, ep.concurrency, ep.job_ttl
+        self.exec_timeout, self.idle_timeout = ep.execution_timeout, ep.idle_timeout
+        self.slots_max = self.cap + ep.extra_workers
+        self.unhealthy_retry_s = unhealthy_retry_s
+        rec.host_gpu = list(host_gpu)
+        self.host_free = [True] * len(host_gpu)
+        self.host_cached: set[int] = set()
+        self.workers: list[LiveWorker] = []
+        self.scaled_down: list[LiveWorker] = []
+        self.queue: list[int] = []
+        self.qh = 0
+        self.in_progress = self.n_starting = self.n_ready = self.n_alive = 0
+        self._seq = 0
+        self.counters: dict[str, int] = {"cold_starts": 0, "pulls": 0, "scale_downs": 0, "crashes": 0,
+                                         "start_failures": 0}
+
+    # ------------------------------------------------------------------ views (as Engine.view)
+    @property
+    def n_free(self) -> int:
+        return sum(1 for w in self.workers if w.state == S_RUN and len(w.jobs) < self.conc)
+
+    def view(self, now: float) -> EndpointView:
+        q, qh = self.queue, self.qh
+        in_queue = len(q) - qh
+        over = 0
+        if in_queue and self.scaler.delay_s != math.inf:
+            over = bisect_right(q, now - self.scaler.delay_s, lo=qh, key=self.arr.__getitem__) - qh
+        idle_ids: tuple[int, ...] = ()
+        if self.scaler.wants_idle_ids:
+            idle_ids = tuple(w.wid for w in self.workers
+                             if w.kind == "flex" and w.state == S_RUN and not w.jobs and not w.retired)
+        return EndpointView(
+            now_s=now, in_queue=in_queue, in_progress=self.in_progress, queued_over_delay=over,
+            oldest_wait_s=(now - self.arr[q[qh]]) if in_queue else 0.0,
+            n_starting=self.n_starting, n_ready=self.n_ready, n_free=self.n_free, n_alive=self.n_alive,
+            n_scaled_down=len(self.scaled_down), active_workers=self.sc.endpoint.active_workers,
+            cap=self.cap, idle_flex_ids=idle_ids,
+        )
+
+    def worker_view(self, w: LiveWorker) -> WorkerView:
+        return WorkerView(w.wid, w.kind, STATES[w.state], len(w.jobs), w.seq, w.idle_since, w.host)
+
+    def _enter(self, w: LiveWorker, state: int, phase: int, now: float) -> None:
+        if state != w.state and state not in TRANSITIONS[w.state]:
+            raise IllegalTransition(f"worker {w.wid}: {STATES[w.state]} -> {STATES[state]}")
+        if now > w.since:
+            self.rec.interval(w.wid, w.state, w.phase, w.since, now, w.host)
+            w.since = now
+        w.state, w.phase = state, phase
+
+    # ------------------------------------------------------------------ actions (as Engine._apply)
+    def start(self, now: float) -> list[Effect]:
+        """Start the always-on active workers."""
+        out: list[Effect] = []
+        for _ in range(self.sc.endpoint.active_workers):
+            self._scale_up("active", now, out, kind="active")
+        return out
+
+    def apply(self, actions: list[Action], now: float, out: list[Effect]) -> None:
+        for a in actions:
+            if isinstance(a, StartWorkers):
+                started = 0
+                for _ in range(a.count):
+                    if self.n_alive >= self.cap or self._scale_up(a.reason, now, out) is None:
+                        break
+                    started += 1
+                if started:
+                    self.rec.action(now, "start_workers", started, a.reason)
+            elif isinstance(a, StopWorker):
+                w = self.workers[a.worker_id]
+                if w.state == S_RUN and not w.jobs and w.kind == "flex":
+                    self._scale_down(w, now, out)
+                    self.rec.action(now, "stop_worker", a.worker_id, a.reason)
+
+    def _scale_up(self, reason: str, now: float, out: list[Effect], kind: str = "flex") -> LiveWorker | None:
+        if self.scaled_down and kind == "flex":
+            slots = [SlotView(w.wid, w.host, w.host >= 0 and self.host_free[w.host], w.stopped_at)
+                     for w in self.scaled_down]
+            wid = choose_revival(slots)
+            if wid is not None:
+                w = self.workers[wid]
+                self.scaled_down.remove(w)
+                return self._start(w, w.host, now, out)
+        views = [HostView(h, g, 0, 1, h in self.host_cached, False)
+                 for h, g in enumerate(self.rec.host_gpu) if self.host_free[h]]
+        host = choose_host(views, 1)
+        if host is None:
+            self.counters["no_capacity"] = self.counters.get("no_capacity", 0) + 1
+            return None
+        if len(self.workers) - self.counters.get("retired", 0) < self.slots_max or kind == "active":
+            w = LiveWorker(len(self.workers), kind, self._seq, now)
+            self._seq += 1
+            self.workers.append(w)
+            self.rec.workers.append(WorkerMeta(w.wid, kind, now))
+            return self._start(w, host, now, out)
+        if not self.scaled_down:
+            return None
+        w = max(self.scaled_down, key=lambda s: (s.stopped_at, s.wid))
+        self.scaled_down.remove(w)
+        return self._start(w, host, now, out)
+
+    def _start(self, w: LiveWorker, host: int, now: float, out: list[Effect]) -> LiveWorker:
+        w.host = host
+        self.host_free[host] = False
+        w.epoch += 1
+        self.n_alive += 1
+        self.n_starting += 1
+        self.counters["cold_starts"] += 1
+        self._enter(w, S_INIT, P_CONTAINER if host in self.host_cached else P_PULL, now)
+        out.append(Launch(w.wid, host, w.epoch))
+        return w
+
+    def _scale_down(self, w: LiveWorker, now: float, out: list[Effect]) -> None:
+        self.n_ready -= 1
+        self.n_alive -= 1
+        self._enter(w, S_IDLE, P_NONE, now)
+        self._release(w, now, out)
+        self.scaled_down.append(w)
+        self.counters["scale_downs"] += 1
+        live_slots = len(self.workers) - self.counters.get("retired", 0)
+        while live_slots > self.slots_max and self.scaled_down:
+            old = min(self.scaled_down, key=lambda s: (s.stopped_at, s.wid))
+            self.scaled_down.remove(old)
+            self._close(old, now)
+            old.retired = True
+            self.counters["retired"] = self.counters.get("retired", 0) + 1
+            live_slots -= 1
+
+    def _release(self, w: LiveWorker, now: float, out: list[Effect]) -> None:
+        """The worker's process goes away (scale-down or fault); its host keeps the image."""
+        self.host_free[w.host] = True
+        w.stopped_at = now
+        w.idle_since = -1.0
+        w.epoch += 1
+        out.append(Halt(w.wid))
+
+    def _close(self, w: LiveWorker, now: float) -> None:
+        if now > w.since:
+            self.rec.interval(w.wid, w.state, w.phase, w.since, now, w.host)
+            w.since = now
+
+    # ------------------------------------------------------------------ events from the runtime
+    def current(self, wid: int, epoch: int) -> bool:
+        w = self.workers[wid]
+        return w.epoch == epoch and w.state in (S_INIT, S_RUN, S_OUTDATED)
+
+    def phase(self, wid: int, epoch: int, name: str, now: float) -> None:
+        """A cold-start phase began (measured by the runtime or the worker)."""
+        w = self.workers[wid]
+        if w.epoch == epoch and w.state == S_INIT and name in PHASES:
+            self._enter(w, S_INIT, PHASES.index(name), max(now, w.since))
+
+    def ready(self, wid: int, epoch: int, now: float) -> list[Effect]:
+        out: list[Effect] = []
+        w = self.workers[wid]
+        if w.epoch != epoch or w.state != S_INIT:
+            return out
+        now = max(now, w.since)
+        if w.phase == P_PULL or w.host not in self.host_cached:
+            self.counters["pulls"] += w.phase == P_PULL
+            self.host_cached.add(w.host)
+        self.n_starting -= 1
+        self.n_ready += 1
+        self._enter(w, S_RUN, P_WARM, now)
+        w.idle_since = now
+        bound, w.bound = w.bound, []
+        for j in bound:
+            self._begin_job(w, j, now, True, out)
+        while len(w.jobs) < self.conc:
+            j = self._next_queued(now)
+            if j < 0:
+                break
+            self._begin_job(w, j, now, True, out)
+        if not w.jobs:
+            self._arm_idle(w, now, out)
+        return out
+
+    def start_failed(self, wid: int, epoch: int, now: float, tail: str = "") -> list[Effect]:
+        """Init crashed or errored: the worker is ``unhealthy``; jobs waiting on it are retried."""
+        w = self.workers[wid]
+        if w.epoch != epoch or w.state != S_INIT:
+            return []
+        self.counters["start_failures"] += 1
+        self.n_starting -= 1
+        return self._fault(w, max(now, w.since), tail)
+
+    def crashed(self, wid: int, epoch: int, now: float, tail: str = "") -> list[Effect]:
+        """The worker process died while ready: ``unhealthy``, its running jobs requeued."""
+        w = self.workers[wid]
+        if w.epoch != epoch or w.state not in (S_RUN, S_OUTDATED):
+            return []
+        self.counters["crashes"] += 1
+        self.n_ready -= 1
+        return self._fault(w, max(now, w.since), tail)
+
+    def _fault(self, w: LiveWorker, now: float, tail: str) -> list[Effect]:
+        out: list[Effect] = []
+        self.n_alive -= 1
+        w.crash_tail = tail
+        self._enter(w, S_UNHEALTHY, P_NONE, now)
+        self._release(w, now, out)
+        lost = sorted(w.jobs) + w.bound
+        self.in_progress -= len(w.jobs)
+        w.jobs, w.bound = set(), []
+        for j in lost:
+            self._requeue(j, now, out)
+        out.append(Timer(now + self.unhealthy_retry_s, "recover", w.wid))
+        if self.scaler.queues and self.n_alive == 0 and self.qh < len(self.queue):
+            self.apply(self.scaler.on_arrival(self.view(now)), now, out)
+        return out
+
+    def _requeue(self, j: int, now: float, out: list[Effect]) -> None:
+        rec = self.rec
+        rec.retries += 1
+        rec.status[j], rec.start_s[j], rec.worker[j], rec.cold[j] = J_QUEUE, math.nan, -1, 0
+        if self.scaler.queues:
+            w = self._free_worker()
+            if w is not None:
+                self._begin_job(w, j, now, False, out)
+            else:
+                insort(self.queue, j, lo=self.qh, key=self.arr.__getitem__)
+        else:
+            self._route_unqueued(j, now, out)
+
+    def recover(self, wid: int, now: float) -> None:
+        """Unhealthy retry time reached: the slot becomes a scaled-down ``idle`` slot again."""
+        w = self.workers[wid]
+        if w.state == S_UNHEALTHY and not w.retired:
+            self._enter(w, S_IDLE, P_NONE, now)
+            self.scaled_down.append(w)
+
+    # ------------------------------------------------------------------ jobs (as Engine)
+    def _free_worker(self) -> LiveWorker | None:
+        best: LiveWorker | None = None
+        for w in self.workers:  # NewestFirst: the newest-created worker with a free slot
+            if w.state == S_RUN and len(w.jobs) < self.conc and (best is None or w.seq > best.seq):
+                best = w
+        return best
+
+    def arrive(self, j: int, now: float) -> list[Effect]:
+        out: list[Effect] = []
+        w = self._free_worker() if self.n_ready else None
+        if w is not None:
+            self._begin_job(w, j, now, False, out)
+        elif self.scaler.queues:
+            self.queue.append(j)
+            if self.n_alive == 0:
+                self.apply(self.scaler.on_arrival(self.view(now)), now, out)
+        else:
+            self._route_unqueued(j, now, out)
+        return out
+
+    def _route_unqueued(self, j: int, now: float, out: list[Effect]) -> None:
+        w = self._free_worker() if self.n_ready else None
+        if w is not None:
+            self._begin_job(w, j, now, False, out)
+            return
+        for a in self.scaler.on_arrival(self.view(now)):
+            if isinstance(a, StartWorkers):
+                nw = self._scale_up(a.reason, now, out)
+                if nw is not None:
+                    self.rec.action(now, "start_workers", 1, a.reason)
+                    nw.bound.append(j)
+                    return
+            if isinstance(a, (Reject, StartWorkers)):
+                self.rec.status[j] = J_REJECTED
+                self.rec.end_s[j] = now
+                return
+
+    def tick(self, now: float) -> list[Effect]:
+        out: list[Effect] = []
+        q = self.queue
+        while self.qh < len(q) and self.arr[q[self.qh]] + self.ttl <= now:
+            self._expire(q[self.qh])
+            self.qh += 1
+        self.apply(self.scaler.tick(self.view(now)), now, out)
+        return out
+
+    def _next_queued(self, now: float) -> int:
+        q = self.queue
+        while self.qh < len(q):
+            j = q[self.qh]
+            self.qh += 1
+            if self.arr[j] + self.ttl <= now:
+                self._expire(j)
+                continue
+            return j
+        return -1
+
+    def _expire(self, j: int) -> None:
+        self.rec.status[j] = J_TIMED_OUT
+        self.rec.end_s[j] = self.arr[j] + self.ttl
+
+    def _begin_job(self, w: LiveWorker, j: int, now: float, cold: bool, out: list[Effect]) -> None:
+        rec = self.rec
+        rec.start_s[j], rec.worker[j], rec.status[j] = now, w.wid, J_PROGRESS
+        if cold:
+            rec.cold[j] = 1
+        if not w.jobs:
+            self._enter(w, w.state, P_BUSY, now)
+            w.idle_since = -1.0
+        w.jobs.add(j)
+        self.in_progress += 1
+        out.append(Send(w.wid, j, w.epoch, min(self.exec_timeout, self.arr[j] + self.ttl - now)))
+
+    def job_done(self, wid: int, j: int, status: str, now: float) -> list[Effect]:
+        """A job ended on its worker: completed, failed or timed_out (a timed-out worker restarts)."""
+        out: list[Effect] = []
+        w = self.workers[wid]
+        if j not in w.jobs:
+            return out  # already requeued after a crash
+        now = max(now, w.since)
+        self.rec.end_s[j], self.rec.status[j] = now, _STATUS[status]
+        w.jobs.discard(j)
+        self.in_progress -= 1
+        if status == "timed_out":  # the process was killed to stop the job: restart it in place
+            others = sorted(w.jobs)
+            self.in_progress -= len(others)
+            w.jobs = set()
+            self._enter(w, S_IDLE, P_NONE, now)
+            self._release(w, now, out)
+            self.n_ready -= 1
+            self.n_alive -= 1
+            self._start(w, w.host, now, out)
+            for other in others:
+                self._requeue(other, now, out)
+            return out
+        if self.qh < len(self.queue):
+            nj = self._next_queued(now)
+            if nj >= 0:
+                self._begin_job(w, nj, now, False, out)
+                return out
+        if not w.jobs:
+            self._enter(w, w.state, P_WARM, now)
+            self._arm_idle(w, now, out)
+        return out
+
+    # ------------------------------------------------------------------ idle timeout (as Engine)
+    def _arm_idle(self, w: LiveWorker, now: float, out: list[Effect]) -> None:
+        w.idle_since = now
+        if w.kind == "flex" and self.scaler.uses_idle_timeout and not w.expiry_pending:
+            w.expiry_pending = True
+            out.append(Timer(now + self.idle_timeout, "idle", w.wid))
+
+    def idle_check(self, wid: int, now: float) -> list[Effect]:
+        out: list[Effect] = []
+        w = self.workers[wid]
+        w.expiry_pending = False
+        if w.state != S_RUN or w.jobs or w.idle_since < 0:
+            return out
+        deadline = w.idle_since + self.idle_timeout
+        if now < deadline:
+            w.expiry_pending = True
+            out.append(Timer(deadline, "idle", w.wid))
+            return out
+        self.apply(self.scaler.on_idle_timeout(self.view(now), self.worker_view(w)), now, out)
+        return out
+
+    # ------------------------------------------------------------------ end of run
+    def finish(self, now: float) -> list[Effect]:
+        """End of the run: running and queued jobs are cancelled, every worker's interval closed."""
+        out: list[Effect] = []
+        rec = self.rec
+        for w in self.workers:
+            for j in sorted(w.jobs) + w.bound:
+                rec.status[j], rec.end_s[j] = J_CANCELLED, now
+            w.jobs, w.bound = set(), []
+            if not w.retired:
+                self._close(w, now)
+            if w.state in (S_INIT, S_RUN, S_OUTDATED):
+                w.epoch += 1
+                out.append(Halt(w.wid))
+        for k in range(self.qh, len(self.queue)):
+            j = self.queue[k]
+            if self.arr[j] + self.ttl <= now:
+                self._expire(j)
+            else:
+                rec.status[j], rec.end_s[j] = J_CANCELLED, now
+        self.qh = len(self.queue)
+        self.in_progress = 0
+        rec.notes.update(self.counters)
+        return out
+
+    def crash_tails(self) -> dict[str, Any]:
+        return {str(w.wid): w.crash_tail for w in self.workers if w.crash_tail}

@@ -1,0 +1,195 @@
+"""The worker shim: boots a user's handler file inside a worker process (stdlib only).
+
+Run by file path (no ``simserve`` import, so boot stays fast): ``python shim.py HANDLER.py``
+(native protocol) or ``python shim.py --runpod HANDLER.py`` (the file runs unmodified as
+``__main__``; its SDK talks to the executor's broker). Both first do the real model load
+(``SIMSERVE_MODEL_PATH`` read at ``SIMSERVE_MODEL_BPS`` bytes/s, onto the GPU when torch and a
+GPU exist) and mark phases with the worker's own ``time.monotonic()``. Native protocol (newline-delimited JSON): the
+executor writes ``{"id", "input"}`` lines to stdin; the shim answers on its *original*
+stdout with ``\\x1e``-prefixed events: ``hello``, ``phase`` (model_load, handler_init),
+``ready``, ``result`` ``{"id", "output" | "error", "t0", "t1"}``. The user's prints go to
+stderr (the worker log). Sync, async, generator and async-generator handlers are supported;
+up to ``SIMSERVE_CONCURRENCY`` jobs run at once. EOF on stdin -> exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import os
+import runpy
+import sys
+import threading
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from typing import IO, Any, Callable
+
+
+MARK = "\x1e"
+CHUNK_BYTES = 4 << 20
+MODEL: Any = None  # the loaded weights (bytes, or a uint8 tensor on the GPU)
+
+
+def mark(stream: IO[str], event: str, **fields: Any) -> None:
+    """Write one protocol event line (``\\x1e`` + JSON) to ``stream`` and flush it."""
+    fields.update(ev=event, t=time.monotonic())
+    stream.write(MARK + json.dumps(fields) + "\n")
+    stream.flush()
+
+
+def load_model(path: str, bytes_per_s: float) -> tuple[int, str]:
+    """Read ``path`` at most at ``bytes_per_s`` (0 = unthrottled); returns (bytes, device)."""
+    global MODEL
+    t0 = time.monotonic()
+    chunks: list[bytes] = []
+    total = 0
+    with open(path, "rb", buffering=0) as f:
+        while True:
+            block = f.read(CHUNK_BYTES)
+            if not block:
+                break
+            chunks.append(block)
+            total += len(block)
+            if bytes_per_s > 0:
+                lag = t0 + total / bytes_per_s - time.monotonic()
+                if lag > 0:
+                    time.sleep(lag)
+    data = b"".join(chunks)
+    if os.environ.get("CUDA_VISIBLE_DEVICES", "") not in ("", "-1") and data:
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                MODEL = torch.frombuffer(bytearray(data), dtype=torch.uint8).to("cuda")
+                torch.cuda.synchronize()
+                return total, "cuda"
+        except ImportError:
+            pass
+    MODEL = data
+    return total, "cpu"
+
+
+def boot_model(stream: IO[str]) -> None:
+    """The model_load phase, when the executor asked for one (``SIMSERVE_MODEL_PATH`` set)."""
+    path = os.environ.get("SIMSERVE_MODEL_PATH", "")
+    if not path:
+        return
+    mark(stream, "phase", phase="model_load")
+    nbytes, device = load_model(path, float(os.environ.get("SIMSERVE_MODEL_BPS", "0") or 0))
+    mark(stream, "info", model_bytes=nbytes, device=device)
+
+
+def _load_handler(path: str) -> Callable[..., Any]:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
+    ns = runpy.run_path(path, run_name="simserve_handler")
+    fn = ns.get("handler")
+    if not callable(fn):
+        raise RuntimeError(f"{path}: no callable named 'handler'")
+    return fn  # type: ignore[no-any-return]
+
+
+def _run_sync(fn: Callable[..., Any], job: dict[str, Any]) -> Any:
+    out = fn(job)
+    if inspect.isgenerator(out):
+        return list(out)
+    return out
+
+
+async def _run_one(fn: Callable[..., Any], job: dict[str, Any], pool: ThreadPoolExecutor) -> Any:
+    if inspect.iscoroutinefunction(fn):
+        return await fn(job)
+    if inspect.isasyncgenfunction(fn):
+        return [chunk async for chunk in fn(job)]
+    return await asyncio.get_running_loop().run_in_executor(pool, _run_sync, fn, job)
+
+
+class _Out:
+    """Thread-safe event writer on the protocol stream."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.lock = threading.Lock()
+
+    def result(self, job_id: str, t0: float, **fields: Any) -> None:
+        fields.update(ev="result", id=job_id, t0=t0, t1=time.monotonic())
+        try:
+            line = MARK + json.dumps(fields) + "\n"
+        except (TypeError, ValueError) as exc:
+            line = MARK + json.dumps({"ev": "result", "id": job_id, "t0": t0, "t1": time.monotonic(),
+                                      "error": f"output is not JSON serializable: {exc}"}) + "\n"
+        with self.lock:
+            self.stream.write(line)
+            self.stream.flush()
+
+
+async def _serve(fn: Callable[..., Any], out: _Out, concurrency: int) -> None:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=64 << 20)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    pool = ThreadPoolExecutor(max_workers=concurrency)
+    sem = asyncio.Semaphore(concurrency)
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def job_task(job: dict[str, Any]) -> None:
+        async with sem:
+            t0 = time.monotonic()
+            try:
+                output = await _run_one(fn, job, pool)
+            except Exception as exc:  # the handler's error becomes the job's error
+                traceback.print_exc()
+                out.result(job["id"], t0, error=f"{type(exc).__name__}: {exc}")
+                return
+            if isinstance(output, dict) and "error" in output and len(output) == 1:
+                out.result(job["id"], t0, error=str(output["error"]))  # Runpod's {"error": ...} convention
+            else:
+                out.result(job["id"], t0, output=output)
+
+    while True:
+        line = await reader.readline()
+        if not line:
+            break
+        job = json.loads(line)
+        task = asyncio.create_task(job_task(job))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    if tasks:
+        await asyncio.gather(*tasks)
+    pool.shutdown(wait=False)
+
+
+def runpod_main(path: str) -> None:
+    """Boot an unmodified Runpod-SDK handler file; handler_init ends at its first job-take."""
+    out = sys.stdout
+    mark(out, "hello")
+    boot_model(out)
+    mark(out, "phase", phase="handler_init")
+    sys.argv = [path]
+    sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
+    runpy.run_path(path, run_name="__main__")
+
+
+def main(path: str) -> None:
+    proto = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)  # the handler's prints land in the worker log, not in the protocol
+    sys.stdout = os.fdopen(1, "w", buffering=1)
+    mark(proto, "hello")
+    try:
+        boot_model(proto)
+        mark(proto, "phase", phase="handler_init")
+        fn = _load_handler(path)
+    except BaseException as exc:
+        traceback.print_exc()
+        mark(proto, "fatal", error=f"{type(exc).__name__}: {exc}")
+        sys.exit(3)
+    mark(proto, "ready")
+    asyncio.run(_serve(fn, _Out(proto), int(os.environ.get("SIMSERVE_CONCURRENCY", "1"))))
+
+
+if __name__ == "__main__":
+    sys.path.pop(0)  # this directory must not shadow the user's modules
+    if sys.argv[1] == "--runpod":
+        runpod_main(sys.argv[2])
+    else:
+        main(sys.argv[1])

@@ -1,0 +1,206 @@
+"""Parent-side worker handles: attach to a launched worker process and speak its protocol.
+
+Owns ``attach_worker`` — used by every runtime once its process (or ``docker run -i``) is
+spawned with stdin/stdout pipes and stderr on the log file: it reads the shim's phase markers
+(``model_load``, ``handler_init``), waits for ready, and returns a ``WorkerHandle`` for the
+spec's protocol: ``NativeWorker`` (jobs as JSON lines over the pipes) or ``RunpodWorker``
+(jobs queued on the ``RunpodBroker``; ready = first job-take). Non-marker stdout lines are
+appended to the worker log. A process that exits fails its pending jobs as ``crashed``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from simserve.live.runtime import (
+    JobOutcome,
+    PhaseCallback,
+    WorkerSpec,
+    WorkerStartError,
+    log_tail,
+)
+
+MARK = b"\x1e"
+INIT_TIMEOUT_S = 420.0  # Runpod marks a worker unhealthy when init takes over 7 min
+
+
+class _Attached:
+    """Common part: the stdout reader, exit watcher, stop and kill."""
+
+    def __init__(self, spec: WorkerSpec, proc: asyncio.subprocess.Process, on_phase: PhaseCallback,
+                 log: IO[bytes]) -> None:
+        self.worker_id = spec.worker_id
+        self.log_path: Path = spec.log_path
+        self.spec = spec
+        self.proc = proc
+        self._on_phase = on_phase
+        self._log = log
+        loop = asyncio.get_running_loop()
+        self._ready: asyncio.Future[float] = loop.create_future()
+        self._pending: dict[str, asyncio.Future[JobOutcome]] = {}
+        self._exit: asyncio.Future[int] = loop.create_future()
+        self.model_info: dict[str, Any] = {}
+        self._reader = asyncio.create_task(self._read())
+
+    # -------------------------------------------------------------- events from the worker
+    async def _read(self) -> None:
+        assert self.proc.stdout is not None
+        stdout = self.proc.stdout
+        try:
+            while True:
+                line = await stdout.readline()
+                if not line:
+                    break
+                if line[:1] == MARK:
+                    self._event(json.loads(line[1:]))
+                else:
+                    self._log.write(line)
+                    self._log.flush()
+        except (ValueError, asyncio.LimitOverrunError):  # an over-long log line: keep going
+            pass
+        code = await self.proc.wait()
+        with contextlib.suppress(OSError):
+            self._log.flush()
+        self._died(code)
+
+    def _event(self, ev: dict[str, Any]) -> None:
+        kind = ev.get("ev")
+        if kind == "phase":
+            self._on_phase(str(ev["phase"]), float(ev["t"]))
+        elif kind == "ready" and not self._ready.done():
+            self._ready.set_result(float(ev["t"]))
+        elif kind == "info":
+            self.model_info.update({k: v for k, v in ev.items() if k not in ("ev", "t")})
+        elif kind == "fatal" and not self._ready.done():
+            self._ready.set_exception(WorkerStartError(str(ev.get("error")), phase="handler_init"))
+        elif kind == "result":
+            fut = self._pending.pop(str(ev["id"]), None)
+            if fut is not None and not fut.done():
+                if "error" in ev:
+                    fut.set_result(JobOutcome("failed", None, str(ev["error"]), ev["t0"], ev["t1"]))
+                else:
+                    fut.set_result(JobOutcome("completed", ev.get("output"), "", ev["t0"], ev["t1"]))
+
+    def _died(self, code: int) -> None:
+        if not self._exit.done():
+            self._exit.set_result(code)
+        if not self._ready.done():
+            self._ready.set_exception(WorkerStartError(
+                f"worker {self.worker_id} exited with code {code} during init", log_tail(self.log_path)))
+        now = time.monotonic()
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.set_result(JobOutcome("crashed", None, f"worker exited with code {code}", ended_t=now))
+        self._pending.clear()
+
+    async def wait_ready(self, timeout_s: float) -> float:
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._ready), timeout_s)
+        except asyncio.TimeoutError:
+            self.kill()
+            raise WorkerStartError(f"worker {self.worker_id}: init took over {timeout_s:.0f} s",
+                                   log_tail(self.log_path)) from None
+
+    # -------------------------------------------------------------- WorkerHandle
+    def is_alive(self) -> bool:
+        return self.proc.returncode is None and not self._exit.done()
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.kill()
+
+    async def wait_exit(self) -> int:
+        return await asyncio.shield(self._exit)
+
+    async def stop(self, grace_s: float = 2.0) -> int | None:
+        if self.proc.stdin is not None:
+            with contextlib.suppress(OSError, RuntimeError):
+                self.proc.stdin.close()
+        if self.spec.protocol == "runpod" and self.is_alive():
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signal.SIGTERM)
+        try:
+            return await asyncio.wait_for(self.wait_exit(), grace_s)
+        except asyncio.TimeoutError:
+            self.kill()
+            return await self.wait_exit()
+
+    async def _await_outcome(self, job_id: str, fut: asyncio.Future[JobOutcome], timeout_s: float,
+                             t_sent: float) -> JobOutcome:
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), timeout_s)
+        except asyncio.TimeoutError:
+            self._pending.pop(job_id, None)
+            self._forget(job_id)
+            self.kill()  # the only way to stop a sync handler; the executor restarts the worker
+            return JobOutcome("timed_out", None, f"execution timeout {timeout_s:.3g}s", t_sent, time.monotonic())
+
+    def _forget(self, job_id: str) -> None:
+        pass
+
+
+class NativeWorker(_Attached):
+    """The simserve shim over stdin/stdout."""
+
+    async def run_job(self, job_id: str, payload: dict[str, Any], timeout_s: float) -> JobOutcome:
+        t_sent = time.monotonic()
+        if not self.is_alive() or self.proc.stdin is None:
+            return JobOutcome("crashed", None, "worker not running", t_sent, t_sent)
+        fut: asyncio.Future[JobOutcome] = asyncio.get_running_loop().create_future()
+        self._pending[job_id] = fut
+        try:
+            self.proc.stdin.write(json.dumps({"id": job_id, "input": payload}).encode() + b"\n")
+        except (OSError, RuntimeError):
+            self._pending.pop(job_id, None)
+            return JobOutcome("crashed", None, "worker pipe closed", t_sent, time.monotonic())
+        return await self._await_outcome(job_id, fut, timeout_s, t_sent)
+
+
+class RunpodWorker(_Attached):
+    """An unmodified Runpod-SDK handler pulling jobs from the broker."""
+
+    async def run_job(self, job_id: str, payload: dict[str, Any], timeout_s: float) -> JobOutcome:
+        t_sent = time.monotonic()
+        broker = self.spec.broker
+        assert broker is not None
+        if not self.is_alive():
+            return JobOutcome("crashed", None, "worker not running", t_sent, t_sent)
+        fut = broker.submit(self.worker_id, job_id, payload)
+        self._pending[job_id] = fut
+        out = await self._await_outcome(job_id, fut, timeout_s, t_sent)
+        self._pending.pop(job_id, None)
+        if out.status == "crashed":
+            broker.cancel(job_id)
+        return out
+
+    def _forget(self, job_id: str) -> None:
+        assert self.spec.broker is not None
+        self.spec.broker.cancel(job_id)
+
+
+async def attach_worker(spec: WorkerSpec, proc: asyncio.subprocess.Process, on_phase: PhaseCallback,
+                        log: IO[bytes], init_timeout_s: float = INIT_TIMEOUT_S) -> NativeWorker | RunpodWorker:
+    """Wrap a just-spawned worker process; returns once it is ready (raises ``WorkerStartError``)."""
+    if spec.protocol == "runpod":
+        handle: NativeWorker | RunpodWorker = RunpodWorker(spec, proc, on_phase, log)
+        broker = spec.broker
+        assert broker is not None
+        take = asyncio.ensure_future(broker.first_take(spec.worker_id))  # type: ignore[attr-defined]
+        take.add_done_callback(lambda f: None if handle._ready.done() or f.cancelled()
+                               else handle._ready.set_result(f.result()))
+    else:
+        handle = NativeWorker(spec, proc, on_phase, log)
+    try:
+        await handle.wait_ready(init_timeout_s)
+    except WorkerStartError as exc:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(handle.wait_exit(), 2.0)
+        exc.log_tail = exc.log_tail or log_tail(spec.log_path)
+        raise
+    return handle

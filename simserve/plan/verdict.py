@@ -1,0 +1,100 @@
+"""Feasibility by confidence: intervals of each SLO figure over replications and the verdict.
+
+Owns ``judge(summaries, slos)``: a candidate meets an upper-bound SLO when the confidence
+interval's upper end does (lower end for ``>=`` SLOs), violates it when the whole interval is
+on the wrong side, and is *too close to call* otherwise (the search adds replications). Also
+which SLO violations imply others by monotonicity (``propagates``). Pure; no simulation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from simserve.plan.grammar import Slo, cost_per_month_usd
+from simserve.replicate import t_interval
+
+FEASIBLE, INFEASIBLE, UNDECIDED = "feasible", "infeasible", "undecided"
+# figures that never rise when an endpoint gets more workers or longer warm periods
+DECREASING = frozenset({"latency_mean", "latency_p50", "latency_p90", "latency_p95", "latency_p99", "latency_max",
+                        "queue_wait_mean", "queue_wait_p50", "queue_wait_p95", "queue_wait_p99",
+                        "cold_start_fraction", "failed", "gpu_utilization"})
+
+
+@dataclass(frozen=True)
+class Figure:
+    """Mean and confidence interval of one figure over replications (NaN-free or all inf)."""
+
+    mean: float
+    lo: float
+    hi: float
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The judgement of one candidate after ``replications`` runs."""
+
+    status: str
+    reason: str
+    replications: int
+    cost: Figure
+    figures: dict[str, Figure] = field(default_factory=dict)
+    violated: tuple[str, ...] = ()
+
+
+def interval(values: list[float], confidence: float) -> Figure:
+    """Mean and Student-t interval; an undefined value (NaN) makes the figure infinite."""
+    if any(math.isnan(v) or math.isinf(v) for v in values):
+        return Figure(math.inf, math.inf, math.inf)
+    lo, hi = t_interval(values, confidence)
+    return Figure(sum(values) / len(values), lo, hi)
+
+
+def propagates(slo: Slo) -> str | None:
+    """'down' when a violation implies one for every candidate below; 'up' for above; else None."""
+    if slo.metric not in DECREASING:
+        return None
+    return "down" if slo.upper else "up"
+
+
+def _fmt(v: float) -> str:
+    return "n/a" if math.isinf(v) else f"{v:.4g}"
+
+
+def judge(summaries: list[dict[str, Any]], slos: list[Slo], confidence: float, *,
+          final: bool = False) -> Verdict:
+    """Verdict of one candidate; ``final`` turns a too-close-to-call result into infeasible."""
+    cost = interval([cost_per_month_usd(s) for s in summaries], confidence)
+    figures: dict[str, Figure] = {}
+    violated: list[str] = []
+    close: list[str] = []
+    for slo in slos:
+        raw = [slo.value(s) for s in summaries]
+        if not slo.upper:  # an undefined figure fails a >= objective too
+            raw = [-math.inf if math.isnan(v) else v for v in raw]
+        fig = interval(raw, confidence) if slo.upper else _lower_interval(raw, confidence)
+        figures[slo.text] = fig
+        ok = fig.hi <= slo.threshold if slo.upper else fig.lo >= slo.threshold
+        bad = fig.lo > slo.threshold if slo.upper else fig.hi < slo.threshold
+        if bad:
+            violated.append(slo.text)
+        elif not ok:
+            close.append(slo.text)
+    n = len(summaries)
+    if violated:
+        parts = [f"{s}: {_fmt(figures[s].mean)} [{_fmt(figures[s].lo)}, {_fmt(figures[s].hi)}]" for s in violated]
+        return Verdict(INFEASIBLE, "violates " + "; ".join(parts), n, cost, figures, tuple(violated))
+    if close:
+        if final:
+            return Verdict(INFEASIBLE, f"not shown at {confidence:.0%} after {n} replications: " + ", ".join(close),
+                           n, cost, figures)
+        return Verdict(UNDECIDED, "too close to call: " + ", ".join(close), n, cost, figures)
+    return Verdict(FEASIBLE, "meets every SLO" if slos else "no SLO given", n, cost, figures)
+
+
+def _lower_interval(values: list[float], confidence: float) -> Figure:
+    if any(math.isinf(v) for v in values):
+        return Figure(-math.inf, -math.inf, -math.inf)
+    lo, hi = t_interval(values, confidence)
+    return Figure(sum(values) / len(values), lo, hi)
