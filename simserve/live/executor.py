@@ -285,8 +285,7 @@ class LiveExecutor:
         for name in ("start_s", "end_s", "worker"):
             setattr(out, name, getattr(rec, name)[:n])
         out.status, out.cold = rec.status[:n], rec.cold[:n]
-        for name in ("retries", "iv_worker", "iv_state", "iv_phase", "iv_start", "iv_end", "iv_host",
-                     "workers", "host_gpu", "actions", "notes"):
+        for name in ("retries", "iv", "iv_extend", "workers", "host_gpu", "actions", "notes"):
             setattr(out, name, getattr(rec, name))
         return out
 
@@ -308,12 +307,11 @@ class LiveExecutor:
         arrived = int(np.searchsorted(rec.arrival_s, now, side="right"))
         cost = 0.0
         gpw, pricing = self.sc.endpoint.gpus_per_worker, self.sc.pricing
-        iv = zip(rec.iv_worker, rec.iv_state, rec.iv_phase, rec.iv_start, rec.iv_end, rec.iv_host)
-        spans = list(iv) + [(w.wid, w.state, w.phase, w.since, now, w.host) for w in d.workers if not w.retired]
+        spans = [tuple(r) for r in rec.interval_table().tolist()] + [(w.wid, w.state, w.phase, w.since, now, w.host) for w in d.workers if not w.retired]
         for wid, st, ph, a, b, host in spans:
-            if b > a and is_billed(self.table, STATES[st], PHASES[ph]):
-                gpu = rec.host_gpu[host] if host >= 0 else self.sc.endpoint.gpu[0]
-                cost += (b - a) * price_usd_per_s(gpu, rec.workers[wid].kind, gpw, pricing)
+            if b > a and is_billed(self.table, STATES[int(st)], PHASES[int(ph)]):
+                gpu = rec.host_gpu[int(host)] if host >= 0 else self.sc.endpoint.gpu[0]
+                cost += (b - a) * price_usd_per_s(gpu, rec.workers[int(wid)].kind, gpw, pricing)
         return {
             "now_s": now, "end_s": self.end_s, "workers": by_state, "in_queue": len(d.queue) - d.qh,
             "in_progress": d.in_progress, "arrived": arrived, "completed": len(lat),

@@ -1,0 +1,117 @@
+"""``simserve live``: run a scenario's workload against real workers with the simulator's policy.
+
+Owns option parsing (GPUs, slots, duration, speed, protocol), the rich live view (workers by
+state, queue, latency and cost so far), Ctrl-C handling (the run stops cleanly and still writes
+its tables), and writing the run directory with the same files as ``simserve run`` plus
+``logs/<worker_id>.log`` and ``trace.csv``. The work itself is ``simserve.live.executor``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import signal
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from simserve.cli import UsageError, app
+from simserve.scenario import load_scenario
+
+console = Console()
+
+
+def _view(st: dict[str, Any]) -> Table:
+    t = Table(title=f"simserve live · t={st['now_s']:.1f}s of {st['end_s']:.1f}s", show_header=False, box=None)
+    t.add_column(style="bold cyan")
+    t.add_column()
+    t.add_row("workers", ", ".join(f"{k} {v}" for k, v in st["workers"].items() if v) or "-")
+    t.add_row("queue", f"{st['in_queue']} waiting, {st['in_progress']} running, {st['arrived']} arrived, "
+                       f"{st['completed']} completed")
+    p50, p95 = st["latency_p50_s"], st["latency_p95_s"]
+    t.add_row("latency", "-" if math.isnan(p50) else f"p50 {p50:.3f}s, p95 {p95:.3f}s")
+    t.add_row("cost so far", f"${st['cost_usd']:.4f}")
+    if st["faults"]:
+        t.add_row("faults", f"[red]{st['faults']}[/red] ({st['retries']} jobs retried)")
+    return t
+
+
+def _gpus(text: Optional[str]) -> list[int] | None:
+    if not text:
+        return None
+    if text == "auto":
+        from simserve.live.gpus import discover_gpus
+
+        return discover_gpus() or None
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UsageError(f"--gpus: expected indices like 0,1 or 'auto', got {text!r}") from None
+
+
+async def _drive(ex: Any, quiet: bool) -> Any:
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGINT, ex.request_stop)
+    task = asyncio.create_task(ex.run())
+    if quiet:
+        return await task
+    with Live(_view(ex.status()), console=console, refresh_per_second=4, transient=False) as live:
+        while not task.done():
+            await asyncio.wait({task}, timeout=0.25)
+            live.update(_view(ex.status()))
+    return task.result()
+
+
+@app.command()
+def live(
+    scenario: Path = typer.Argument(..., help="scenario YAML file"),
+    handler: Path = typer.Option(..., "--handler", help="handler file: handler(job), or a Runpod SDK worker"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="output directory (default runs/live-<name>)"),
+    runtime: str = typer.Option("process", "--runtime", help="process (default), docker or podman"),
+    gpus: Optional[str] = typer.Option(None, "--gpus", help="GPU indices, e.g. 0,1, or 'auto' (NVML / nvidia-smi)"),
+    slots: Optional[int] = typer.Option(None, "--slots", min=1, help="CPU worker slots when no GPU is used"),
+    duration: Optional[str] = typer.Option(None, "--duration", help="wall-clock limit, e.g. 2min (default: horizon/speed)"),
+    speed: float = typer.Option(1.0, "--speed", min=0.001, help="time compression: scenario seconds per wall second"),
+    protocol: str = typer.Option("auto", "--protocol", help="auto, native or runpod"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="override the scenario's seed"),
+    set_: list[str] = typer.Option([], "--set", help="override a field: dotted.key=value (repeatable)"),
+    store: Optional[Path] = typer.Option(None, "--store", help="image store / model files dir (default OUT/store)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no live view, no summary"),
+) -> None:
+    """Replay a scenario's policy on real worker processes; write the simulator's tables."""
+    from simserve.live.executor import LiveExecutor, LiveOptions
+    from simserve.live.report import save_live_run
+    from simserve.units import parse_duration
+
+    sc = load_scenario(scenario, set_)
+    if not handler.is_file():
+        raise UsageError(f"--handler: file not found: {handler}")
+    if protocol not in ("auto", "native", "runpod"):
+        raise UsageError(f"--protocol: expected auto, native or runpod, got {protocol!r}")
+    try:
+        duration_s = parse_duration(duration) if duration else None
+    except ValueError as exc:
+        raise UsageError(f"--duration: {exc}") from None
+    out_dir = out or Path("runs") / f"live-{sc.name}"
+    opts = LiveOptions(handler=handler, out_dir=out_dir, protocol=protocol, runtime=runtime, gpus=_gpus(gpus),
+                       slots=slots, duration_s=duration_s, speed=speed, seed=seed, store=store)
+    try:
+        ex = LiveExecutor(sc, opts)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    run = asyncio.run(_drive(ex, quiet))
+    result = save_live_run(sc, ex.seed, run, out_dir)
+    if quiet:
+        return
+    from simserve.cli.run import render_summary
+
+    render_summary(result.summary, out_dir)
+    for f in result.summary["live"]["faults"]:
+        console.print(f"[red]worker {f['worker_id']} {f['kind']} at t={f['time_s']:.2f}s: {f['message']}[/red]")
+        if f["log_tail"]:
+            console.print(f"[dim]{f['log_tail']}[/dim]", markup=False, highlight=False)
+    console.print(f"[dim]worker logs in {out_dir}/logs/[/dim]")
