@@ -159,8 +159,9 @@ def write_archive(handler: Path, size_mb: int, out: Path, ref: str | None = None
     manifest = [{"Config": config_name, "RepoTags": [ref],
                  "Layers": [f"{sha}/layer.tar" for _, sha, _ in layers]}]
     with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tar:
-        for name, sha, _ in layers:
-            tar.add(work / f"{name}.tar", arcname=f"{sha}/layer.tar")
+        for name, sha, nbytes in layers:  # fixed metadata: same inputs, same archive bytes
+            with (work / f"{name}.tar").open("rb") as layer:
+                tar.addfile(_info(f"{sha}/layer.tar", size=nbytes), layer)
         for name, data in ((config_name, config_bytes),
                            ("manifest.json", json.dumps(manifest).encode())):
             tar.addfile(_info(name, size=len(data)), io.BytesIO(data))
