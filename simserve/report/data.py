@@ -103,9 +103,11 @@ def step_count(starts: np.ndarray, ends: np.ndarray, horizon_s: float) -> tuple[
     # keep the last value at each distinct time
     last = np.r_[times[1:] != times[:-1], True]
     times, counts = times[last], counts[last]
-    if times[-1] < horizon_s:
-        times, counts = np.r_[times, horizon_s], np.r_[counts, counts[-1]]
-    return times, counts.astype(int)
+    # the last point only closes the plot at the horizon: it repeats the count held before it
+    inside = times < horizon_s
+    inside[0] = True
+    times, counts = times[inside], counts[inside]
+    return np.r_[times, horizon_s], np.r_[counts, counts[-1]].astype(int)
 
 
 def queue_series(data: RunData) -> tuple[np.ndarray, np.ndarray]:
