@@ -19,6 +19,7 @@ from simserve.policy import (
     Action, Autoscaler, EndpointView, HostView, Reject, SlotView, StartWorkers, StopWorker, WorkerView,
     choose_host, choose_revival,
 )
+from simserve.policy.placement import choose_retirement
 from simserve.records import (
     J_CANCELLED, J_DONE, J_FAILED, J_PROGRESS, J_QUEUE, J_REJECTED, J_TIMED_OUT, P_BUSY, P_CONTAINER,
     P_NONE, P_PULL, P_WARM, PHASES, S_IDLE, S_INIT, S_OUTDATED, S_RUN, S_UNHEALTHY, STATES, TRANSITIONS,
@@ -63,7 +64,7 @@ class LiveWorker:
     """One worker slot; survives scale-down as an ``idle`` slot whose host keeps the image."""
 
     __slots__ = ("wid", "kind", "seq", "host", "state", "phase", "since", "jobs", "idle_since",
-                 "expiry_pending", "stopped_at", "epoch", "bound", "retired", "crash_tail")
+                 "expiry_pending", "stopped_at", "stop_seq", "epoch", "bound", "retired", "crash_tail")
 
     def __init__(self, wid: int, kind: str, seq: int, now: float) -> None:
         self.wid, self.kind, self.seq = wid, kind, seq
@@ -73,6 +74,7 @@ class LiveWorker:
         self.idle_since = -1.0
         self.expiry_pending = False
         self.stopped_at = -1.0
+        self.stop_seq = -1
         self.epoch = 0
         self.bound: list[int] = []
         self.retired = False
@@ -100,6 +102,7 @@ class Dispatcher:
         self.qh = 0
         self.in_progress = self.n_starting = self.n_ready = self.n_alive = 0
         self._seq = 0
+        self._stop_seq = 0
         self.counters: dict[str, int] = {"cold_starts": 0, "pulls": 0, "scale_downs": 0, "crashes": 0,
                                          "start_failures": 0}
 
@@ -162,31 +165,37 @@ class Dispatcher:
                     self.rec.action(now, "stop_worker", a.worker_id, a.reason)
 
     def _scale_up(self, reason: str, now: float, out: list[Effect], kind: str = "flex") -> LiveWorker | None:
+        """As ``Engine._scale_up``: revive the most recently scaled-down slot (own host if free), else a new worker."""
         if self.scaled_down and kind == "flex":
-            slots = [SlotView(w.wid, w.host, w.host >= 0 and self.host_free[w.host], w.stopped_at)
-                     for w in self.scaled_down]
-            wid = choose_revival(slots)
-            if wid is not None:
-                w = self.workers[wid]
-                self.scaled_down.remove(w)
-                return self._start(w, w.host, now, out)
-        views = [HostView(h, g, 0, 1, h in self.host_cached, False)
-                 for h, g in enumerate(self.rec.host_gpu) if self.host_free[h]]
-        host = choose_host(views, 1)
+            wid = choose_revival([SlotView(w.wid, w.host, w.stop_seq) for w in self.scaled_down])
+            assert wid is not None
+            w = self.workers[wid]
+            self.scaled_down.remove(w)
+            host = w.host if w.host >= 0 and self.host_free[w.host] else self._place()
+            if host is None:
+                self._park(w)
+                self.counters["no_capacity"] = self.counters.get("no_capacity", 0) + 1
+                return None
+            return self._start(w, host, now, out)
+        host = self._place()
         if host is None:
             self.counters["no_capacity"] = self.counters.get("no_capacity", 0) + 1
             return None
-        if len(self.workers) - self.counters.get("retired", 0) < self.slots_max or kind == "active":
-            w = LiveWorker(len(self.workers), kind, self._seq, now)
-            self._seq += 1
-            self.workers.append(w)
-            self.rec.workers.append(WorkerMeta(w.wid, kind, now))
-            return self._start(w, host, now, out)
-        if not self.scaled_down:
-            return None
-        w = max(self.scaled_down, key=lambda s: (s.stopped_at, s.wid))
-        self.scaled_down.remove(w)
+        w = LiveWorker(len(self.workers), kind, self._seq, now)
+        self._seq += 1
+        self.workers.append(w)
+        self.rec.workers.append(WorkerMeta(w.wid, kind, now))
         return self._start(w, host, now, out)
+
+    def _place(self) -> int | None:
+        views = [HostView(h, g, 0, 1, h in self.host_cached, False)
+                 for h, g in enumerate(self.rec.host_gpu) if self.host_free[h]]
+        return choose_host(views, 1)
+
+    def _park(self, w: LiveWorker) -> None:
+        w.stop_seq = self._stop_seq
+        self._stop_seq += 1
+        self.scaled_down.append(w)
 
     def _start(self, w: LiveWorker, host: int, now: float, out: list[Effect]) -> LiveWorker:
         w.host = host
@@ -204,16 +213,15 @@ class Dispatcher:
         self.n_alive -= 1
         self._enter(w, S_IDLE, P_NONE, now)
         self._release(w, now, out)
-        self.scaled_down.append(w)
+        self._park(w)
         self.counters["scale_downs"] += 1
-        live_slots = len(self.workers) - self.counters.get("retired", 0)
-        while live_slots > self.slots_max and self.scaled_down:
-            old = min(self.scaled_down, key=lambda s: (s.stopped_at, s.wid))
+        while self.n_alive + len(self.scaled_down) > self.slots_max and self.scaled_down:
+            wid = choose_retirement([SlotView(s.wid, s.host, s.stop_seq) for s in self.scaled_down])
+            old = self.workers[wid]  # type: ignore[index]
             self.scaled_down.remove(old)
             self._close(old, now)
             old.retired = True
             self.counters["retired"] = self.counters.get("retired", 0) + 1
-            live_slots -= 1
 
     def _release(self, w: LiveWorker, now: float, out: list[Effect]) -> None:
         """The worker's process goes away (scale-down or fault); its host keeps the image."""
@@ -236,7 +244,7 @@ class Dispatcher:
     def phase(self, wid: int, epoch: int, name: str, now: float) -> None:
         """A cold-start phase began (measured by the runtime or the worker)."""
         w = self.workers[wid]
-        if w.epoch == epoch and w.state == S_INIT and name in PHASES:
+        if w.epoch == epoch and w.state == S_INIT and name in PHASES and PHASES.index(name) != w.phase:
             self._enter(w, S_INIT, PHASES.index(name), max(now, w.since))
 
     def ready(self, wid: int, epoch: int, now: float) -> list[Effect]:
@@ -316,7 +324,7 @@ class Dispatcher:
         w = self.workers[wid]
         if w.state == S_UNHEALTHY and not w.retired:
             self._enter(w, S_IDLE, P_NONE, now)
-            self.scaled_down.append(w)
+            self._park(w)
 
     # ------------------------------------------------------------------ jobs (as Engine)
     def _free_worker(self) -> LiveWorker | None:

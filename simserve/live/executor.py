@@ -92,6 +92,7 @@ class LiveExecutor:
         self.timers: list[asyncio.TimerHandle] = []
         self.faults: list[dict[str, Any]] = []
         self.finished = False
+        self.error: BaseException | None = None
         self._stop = asyncio.Event()
         self.t0 = 0.0
         self.table = billing_table(scenario.billing.preset, scenario.billing.states)
@@ -123,6 +124,8 @@ class LiveExecutor:
         feeders = [asyncio.create_task(self._arrivals())]
         if self.disp.scaler.uses_ticks:
             feeders.append(asyncio.create_task(self._ticks()))
+        for t in feeders:
+            t.add_done_callback(self._feeder_done)
         try:
             await asyncio.wait_for(self._stop.wait(), self.end_s / self.speed)
         except asyncio.TimeoutError:
@@ -132,7 +135,14 @@ class LiveExecutor:
                 t.cancel()
             horizon = min(self.now(), self.end_s) if self._stop.is_set() else self.end_s
             await self._finish(horizon)
+        if self.error is not None:
+            raise self.error
         return LiveRun(self._truncate(horizon), horizon, self.jobs, self._notes())
+
+    def _feeder_done(self, task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.error = task.exception()
+            self._stop.set()
 
     async def _arrivals(self) -> None:
         arr = self.rec.arrival_s
