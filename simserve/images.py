@@ -224,6 +224,6 @@ def remove_image(client: Any, ref: str) -> bool:
 
     try:
         client.images.remove(ref, force=True)
-    except docker.errors.ImageNotFound:
+    except docker.errors.NotFound:  # ImageNotFound, or podman's plain 404
         return False
     return True
