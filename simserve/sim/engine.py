@@ -439,10 +439,11 @@ class Engine:
         if cold:
             self.rec.cold[j] = 1
         if w.jobs == 0:
-            if now > w.since:  # inline enter(): a phase change inside the state
-                self.iv_extend((w.wid, w.state, w.phase, w.since, now, w.host.host_id))  # type: ignore[union-attr]
-                w.since = now
-            w.phase = P_BUSY
+            if w.phase != P_BUSY:  # inline enter(): a phase change inside the state
+                if now > w.since:
+                    self.iv_extend((w.wid, w.state, w.phase, w.since, now, w.host.host_id))  # type: ignore[union-attr]
+                    w.since = now
+                w.phase = P_BUSY
             w.idle_since = -1.0
         w.jobs += 1
         self.in_progress += 1
