@@ -59,8 +59,10 @@ def break_even(scenario: Any, active_workers: Sequence[int] | None = None, *, se
     from simserve.api import simulate
     from simserve.scenario import load_scenario
 
-    base = dict(overrides or {})
-    sc = load_scenario(scenario, base) if base or not hasattr(scenario, "endpoint") else scenario
+    if hasattr(scenario, "model_dump"):  # a Scenario: re-validate with the overrides applied
+        sc = load_scenario(scenario.model_dump(), dict(overrides)) if overrides else scenario
+    else:
+        sc = load_scenario(scenario, dict(overrides or {}))
     counts = list(active_workers) if active_workers is not None else candidate_active_workers(sc)
     rows = []
     for n in counts:
