@@ -65,8 +65,9 @@ class _Attached:
         except (ValueError, asyncio.LimitOverrunError):  # an over-long log line: keep going
             pass
         code = await self.proc.wait()
-        with contextlib.suppress(OSError):
-            self._log.flush()
+        with contextlib.suppress(Exception):
+            self._log.close()
+            self.proc._transport.close()  # type: ignore[attr-defined]  # pipes closed now, not at loop teardown
         self._died(code)
 
     def _event(self, ev: dict[str, Any]) -> None:

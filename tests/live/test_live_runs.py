@@ -1,0 +1,52 @@
+"""Live runs of the sleep handler on real worker processes pass the simulator's invariants."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.live.conftest import check_invariants, run_live, scenario
+
+pytestmark = [pytest.mark.live, pytest.mark.timeout(90)]
+
+
+@pytest.mark.parametrize("scaler", [{"type": "queue_delay", "value": 2.0}, {"type": "per_request"}])
+def test_sleep_handler_run_passes_invariants(scaler, out_dir):
+    sc = scenario(scaler, horizon=40.0, rate=1.0)
+    t0 = time.monotonic()
+    ex, result = run_live(sc, "sleep.py", out_dir, speed=8.0)
+    assert time.monotonic() - t0 < 60
+    check_invariants(sc, result)
+    s = result.summary
+    assert s["engine"] == "live" and s["requests"]["completed"] > 10
+    # real, measured cold-start phases under the simulator's names, in order, on the first start
+    w0 = result.workers[result.workers["worker_id"] == 0]
+    phases = [str(p) for p in w0[w0["state"] == "initializing"]["phase"]][:4]
+    assert phases == ["pull", "container_start", "model_load", "handler_init"]
+    # model_load was throttled to the scenario's bandwidth: 4 MB at 8 MB/s = 0.5 scenario seconds
+    load = s["live"]["cold_start_phases"]["model_load"]
+    assert 0.4 < load["mean_s"] < 1.5
+    # the sleep handler really slept each job's pre-drawn service time (scaled by --speed)
+    done = result.jobs[result.jobs["status"] == "completed"]
+    svc = ex.jobs.service_s[done["job_id"].to_numpy()]
+    assert ((done["execution_s"].to_numpy() - svc) > -1e-3).all()
+    for name in ("summary.json", "jobs.csv", "workers.csv", "trace.csv"):
+        assert (out_dir / name).is_file()
+    assert json.loads((out_dir / "summary.json").read_text())["engine"] == "live"
+    assert (out_dir / "logs" / "0.log").is_file()
+
+
+def test_scaled_down_worker_keeps_its_image_cache(out_dir):
+    """Bursts separated by a gap longer than the idle timeout: the revived worker skips the pull."""
+    sc = scenario({"type": "per_request"}, horizon=30.0, rate=0.3, max_workers=1, extra_workers=0,
+                  idle_timeout=1.0)
+    ex, result = run_live(sc, "echo.py", out_dir, speed=6.0)
+    check_invariants(sc, result)
+    w = result.workers
+    starts = w[(w["state"] == "initializing") & (w["phase"] == "container_start")]
+    pulls = w[(w["state"] == "initializing") & (w["phase"] == "pull")]
+    assert len(starts) >= 2, "expected at least one scale-down and revival"
+    assert len(pulls) == 1
+    assert result.summary["counters"]["scale_downs"] >= 1
