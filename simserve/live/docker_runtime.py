@@ -156,8 +156,8 @@ class DockerRuntime:
         import docker.types
 
         api = client.api
-        rw = _outermost([spec.cwd, *spec.mounts])
-        ro = [p for p in _outermost([*host_python_paths(), *_argv_dirs(spec.argv)])
+        rw = [spec.cwd.resolve()]
+        ro = [p for p in _outermost([*host_python_paths(), *_argv_dirs(spec.argv), *spec.mounts])
               if not any(p == w or w in p.parents for w in rw)]
         binds = {str(p): {"bind": str(p), "mode": "ro"} for p in ro}
         binds.update({str(p): {"bind": str(p), "mode": "rw"} for p in rw})

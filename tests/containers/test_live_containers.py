@@ -101,11 +101,15 @@ def test_pulled_and_present_images(engine, registry, sleep_handler, tmp_path, no
             pulls = ph[ph["phase"].astype(str) == "pull"]
             starts = ph[ph["phase"].astype(str) == "container_start"]
             assert len(starts) >= 2  # scale-downs removed containers, later jobs started new ones
+            first_per_host = ph.groupby("host")["start_s"].transform("min") == ph["start_s"]
+            assert first_per_host[pulls.index].all()  # no pull after a host's first start
             if label == "pulled":
-                assert len(pulls) == 1 and pulls["start_s"].iloc[0] == ph["start_s"].min()
-                assert len(rt.pulls) == 1
+                assert len(rt.pulls) == 1  # the engine (the host cache) pulled exactly once
+                assert pulls["dur"].max() >= rt.pulls[0][1] * 0.9
             else:
-                assert len(pulls) == 0 and rt.pulls == []
+                # the image is in the engine: no pull; the dispatcher opens each host's first
+                # start in phase pull until the runtime reports container_start (a few ms)
+                assert rt.pulls == [] and float(pulls["dur"].sum()) < 0.25 * max(1, len(pulls))
             assert len(rt.created_ids) == len(starts)
             report[label] = {"pull_s": [round(x, 3) for x in pulls["dur"]],
                              "container_start_s": [round(x, 3) for x in starts["dur"]],
