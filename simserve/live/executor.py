@@ -190,7 +190,7 @@ class LiveExecutor:
         if e.kind == "idle":
             self._perform(self.disp.idle_check(e.worker_id, self.now()))
         else:
-            self.disp.recover(e.worker_id, self.now())
+            self.disp.recover(e.worker_id, max(e.at_s, 0.0))  # the retry time itself, not the wakeup
 
     def _spec(self, wid: int, host: int) -> WorkerSpec:
         opts, a = self.opts, self.assets
