@@ -44,7 +44,7 @@ def build_result(scenario: Scenario, seed: int, rec: Recorder, *, engine: str = 
     table = billing_table(scenario.billing.preset, scenario.billing.states)
     workers = apply_billing(rec.intervals_frame(), table, scenario.endpoint.gpus_per_worker, scenario.pricing)
     summary = summarize(jobs, workers, horizon_s=horizon, warmup_s=min(scenario.warmup, horizon * 0.999),
-                        gpus_per_worker=scenario.endpoint.gpus_per_worker)
+                        gpus_per_worker=scenario.endpoint.gpus_per_worker, counters=rec.notes)
     summary["counters"] = dict(sorted(rec.notes.items()))
     summary.update({
         "scenario": scenario.name,

@@ -155,6 +155,21 @@ class ColdStart(_Model):
     flashboot_window: Duration = Field(600.0, description="how long after scale-down FlashBoot can resume")
 
 
+def _tenants_shorthand(v: Any) -> Any:
+    return {"csv": v} if isinstance(v, str) else v
+
+
+class OtherTenants(_Model):
+    """Other tenants' GPU use on a host pool, the cause of throttling (simserve.sim.tenants)."""
+
+    mean_utilization: float = Field(0.0, ge=0.0, le=1.0, description="mean share of each host's GPUs other tenants want")
+    time_scale: Duration = Field(1800.0, gt=0, description="mean time between changes of a host's tenant demand")
+    csv: Optional[str] = Field(
+        None, description="CSV with columns time_s, utilization (relative to the YAML); replaces mean_utilization")
+    move_after: Duration = Field(
+        300.0, gt=0, description="how long a throttled worker waits for its host before the platform moves it")
+
+
 class Host(_Model):
     """A pool of identical GPU hosts."""
 
@@ -162,6 +177,8 @@ class Host(_Model):
     count: int = Field(ge=1, description="hosts in the pool")
     gpus_per_host: int = Field(8, ge=1)
     disk: Size = Field(2e12, description="disk for the LRU image and model cache")
+    other_tenants: Annotated[Optional[OtherTenants], BeforeValidator(_tenants_shorthand)] = Field(
+        None, description="other tenants' GPU use: {mean_utilization, time_scale} or a CSV path")
 
     @field_validator("gpu")
     @classmethod
@@ -240,6 +257,50 @@ class Billing(_Model):
         return v
 
 
+class Faults(_Model):
+    """Worker faults (simserve.sim.faults): failed or slow cold starts and crashes make workers unhealthy."""
+
+    init_failure_prob: float = Field(0.0, ge=0.0, le=1.0, description="chance a cold start fails at handler init")
+    crash_rate_per_hour: float = Field(0.0, ge=0.0, description="crashes per hour of a ready (running/outdated) worker")
+    init_timeout: Duration = Field(420.0, gt=0, description="a cold start longer than this makes the worker unhealthy")
+    retry_limit: int = Field(3, ge=0, description="times a job is requeued after its worker crashed before it fails")
+    unhealthy_retry: Duration = Field(3600.0, gt=0, description="first retry of an unhealthy slot; doubles each time")
+    unhealthy_give_up: Duration = Field(604800.0, gt=0, description="an unhealthy slot is dropped after this long")
+
+
+class Deploy(_Model):
+    """A new release: a new image version (a cache miss on every host), optionally resized."""
+
+    image_size: Optional[Size] = Field(None, description="the new image's size (default: unchanged)")
+    container_start: Optional[Dist] = None
+    handler_init: Optional[Dist] = None
+
+
+#: endpoint settings an ``events[].set`` may change during a run
+SETTABLE = ("endpoint.max_workers", "endpoint.active_workers", "endpoint.extra_workers",
+            "endpoint.account_balance_usd", "endpoint.idle_timeout", "endpoint.execution_timeout",
+            "endpoint.job_ttl", "endpoint.scaler.value", "endpoint.flashboot")
+
+
+class Event(_Model):
+    """One timeline entry: at ``at``, a ``deploy`` (rolling update) or a ``set`` of endpoint settings."""
+
+    at: Duration = Field(description="time of the event")
+    deploy: Optional[Deploy] = None
+    set: Optional[dict[str, Any]] = Field(None, description="dotted endpoint keys -> new values")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "Event":
+        if (self.deploy is None) == (self.set is None):
+            raise ValueError("expected exactly one of deploy or set")
+        if self.at < 0:
+            raise ValueError("at: expected a time >= 0")
+        for key in self.set or {}:
+            if key not in SETTABLE:
+                raise ValueError(f"set: cannot change {key!r} during a run; expected one of {', '.join(SETTABLE)}")
+        return self
+
+
 class Scenario(_Model):
     """A complete, validated scenario. Times in seconds, sizes in bytes, rates per second."""
 
@@ -254,6 +315,8 @@ class Scenario(_Model):
     workload: Workload
     pricing: dict[str, PriceOverride] = Field(default_factory=dict)
     billing: Billing = Field(default_factory=Billing)
+    faults: Optional[Faults] = Field(None, description="worker faults; absent: workers never fail")
+    events: list[Event] = Field(default_factory=list, description="timeline of deploys and setting changes")
     plan: Optional[PlanSpec] = Field(
         None, exclude=True, description="capacity-planner SLOs and search space (read by `simserve plan`)")
     base_dir: str = Field(".", description="directory trace paths are relative to (set by the loader)")
@@ -278,7 +341,30 @@ class Scenario(_Model):
                     f"hosts: a {host.gpu} host has {host.gpus_per_host} GPUs, fewer than gpus_per_worker "
                     f"({self.endpoint.gpus_per_worker})"
                 )
+        self._check_timeline()
         return self
+
+    def _check_timeline(self) -> None:
+        """Each ``set`` event, applied in time order, must leave a valid endpoint; CSV tenant files must exist."""
+        for pool in self.hosts:
+            if pool.other_tenants is not None and pool.other_tenants.csv is not None:
+                p = Path(pool.other_tenants.csv)
+                if not (p if p.is_absolute() else Path(self.base_dir) / p).is_file():
+                    raise ValueError(f"hosts: other_tenants CSV not found: {pool.other_tenants.csv}")
+        endpoint = self.endpoint.model_dump()
+        for ev in sorted(self.events, key=lambda e: e.at):
+            for key, value in (ev.set or {}).items():
+                node = endpoint
+                parts = key.split(".")[1:]
+                for part in parts[:-1]:
+                    node = node[part]
+                node[parts[-1]] = value
+            if ev.set:
+                try:
+                    Endpoint.model_validate(endpoint)
+                except ValidationError as err:
+                    e = err.errors(include_url=False)[0]
+                    raise ValueError(f"events: set at {ev.at:g}s: {e['msg'].removeprefix('Value error, ')}") from None
 
     def trace_path(self) -> Path:
         arrivals = self.workload.arrivals
@@ -288,7 +374,14 @@ class Scenario(_Model):
 
     def digest(self) -> str:
         """Short hash of the resolved scenario, for provenance in results."""
-        text = json.dumps(self.model_dump(mode="json", exclude={"base_dir"}), sort_keys=True)
+        data = self.model_dump(mode="json", exclude={"base_dir"})
+        for key in ("faults", "events"):  # absent dynamics sections leave digests of older scenarios unchanged
+            if not data.get(key):
+                data.pop(key, None)
+        for pool in data.get("hosts", []):
+            if pool.get("other_tenants") is None:
+                pool.pop("other_tenants", None)
+        text = json.dumps(data, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 

@@ -51,8 +51,13 @@ def merge_runs(wid: np.ndarray, start: np.ndarray, end: np.ndarray) -> tuple[np.
 
 
 def summarize(jobs: pd.DataFrame, workers: pd.DataFrame, *, horizon_s: float, warmup_s: float = 0.0,
-              gpus_per_worker: int = 1) -> dict[str, Any]:
-    """Summary figures of one run (no provenance keys; the caller adds those)."""
+              gpus_per_worker: int = 1, counters: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Summary figures of one run (no provenance keys; the caller adds those).
+
+    ``counters`` are the engine's notes: when they carry platform-dynamics counts (a run with
+    ``faults``, ``events`` or other tenants) the summary gains ``requests.retried`` and a
+    ``dynamics`` section; without them the summary is unchanged.
+    """
     window = max(horizon_s - warmup_s, 1e-12)
     j = jobs[jobs["arrival_s"] >= warmup_s]
     status = j["status"].astype(str).to_numpy() if len(j) < 1000 else None
@@ -100,7 +105,7 @@ def summarize(jobs: pd.DataFrame, workers: pd.DataFrame, *, horizon_s: float, wa
     total = float(cost.sum())
     busy_gpu_s = float(ov[phase == busy_code].sum()) * gpus_per_worker
     billed_gpu_s = float(ov[billed].sum()) * gpus_per_worker
-    return {
+    out = {
         "requests": requests,
         "latency_s": {"mean": _mean(lat), "p50": _pct(lat, 50), "p90": _pct(lat, 90), "p95": _pct(lat, 95),
                       "p99": _pct(lat, 99), "max": float(lat.max()) if len(lat) else None},
@@ -122,3 +127,18 @@ def summarize(jobs: pd.DataFrame, workers: pd.DataFrame, *, horizon_s: float, wa
         },
         "gpu_utilization": (busy_gpu_s / billed_gpu_s) if billed_gpu_s > 0 else 0.0,
     }
+    add_dynamics(out, counters or {})
+    return out
+
+
+DYNAMICS_KEYS = ("throttle_episodes", "throttle_moves", "crashes", "init_failures", "init_timeouts", "retries",
+                 "failed_after_retries", "unhealthy_retries", "deploys", "replaced", "settings_changed")
+
+
+def add_dynamics(summary: dict[str, Any], counters: dict[str, Any]) -> None:
+    """Add ``requests.retried`` and ``dynamics`` (counts of throttle episodes, crashes, retries, deploys...)."""
+    present = [k for k in DYNAMICS_KEYS if k in counters]
+    if not present:
+        return
+    summary["requests"]["retried"] = int(counters.get("retries", 0))
+    summary["dynamics"] = {k: int(counters.get(k, 0)) for k in DYNAMICS_KEYS}

@@ -67,3 +67,39 @@ def choose_retirement(slots: Sequence[SlotView]) -> int | None:
     if not slots:
         return None
     return min(slots, key=lambda s: s.stop_seq).worker_id
+
+
+#: from this many workers on, new workers spread across the GPU priority list
+SPREAD_FROM = 5
+
+
+def pool_shares(n_pools: int) -> list[float]:
+    """Target share of workers per pool when spreading: weights n, n-1, ..., 1 (most on the first).
+
+    >>> pool_shares(3)
+    [0.5, 0.3333333333333333, 0.16666666666666666]
+    """
+    total = n_pools * (n_pools + 1) / 2
+    return [(n_pools - i) / total for i in range(n_pools)]
+
+
+def choose_pool(alive_by_pool: Sequence[int], has_room: Sequence[bool], spread_from: int = SPREAD_FROM) -> int | None:
+    """The GPU pool (priority index) for the next worker, or None when no pool has room.
+
+    With fewer than ``spread_from`` workers (counting the new one) every worker goes to the
+    highest-priority pool with room. From ``spread_from`` on, the new worker goes to the pool
+    furthest below its target share (``pool_shares``) of all workers, ties to the higher priority.
+
+    >>> choose_pool([4, 0], [True, True])
+    1
+    >>> choose_pool([2, 0], [True, True])
+    0
+    """
+    pools = [i for i, ok in enumerate(has_room) if ok]
+    if not pools:
+        return None
+    n = sum(alive_by_pool) + 1
+    if n < spread_from or len(has_room) < 2:
+        return pools[0]
+    shares = pool_shares(len(has_room))
+    return max(pools, key=lambda i: (shares[i] * n - alive_by_pool[i], -i))

@@ -35,9 +35,13 @@ from simserve.records import (
     P_BUSY, P_CONTAINER, P_FLASHBOOT, P_HANDLER, P_MODEL_DL, P_MODEL_LOAD, P_NONE, P_PULL, P_WARM,
     S_IDLE, S_INIT, S_OUTDATED, S_RUN, STATES, Recorder, WorkerMeta,
 )
+from simserve.policy.placement import SPREAD_FROM, choose_pool
 from simserve.rng import Draws, RandomStreams
 from simserve.scenario import Scenario
+from simserve.sim.faults import Faults
 from simserve.sim.hosts import Host, HostIndex, build_hosts
+from simserve.sim.tenants import Tenants
+from simserve.sim.timeline import Timeline
 from simserve.sim.worker import Worker, close, enter
 from simserve.workload import Jobs, generate
 
@@ -108,6 +112,13 @@ class Engine:
         self.d_handler = Draws(cs.handler_init, rng)
         self.d_flash = Draws(cs.flashboot_resume, rng)
         self.counters: dict[str, int] = {"cold_starts": 0, "flashboot_resumes": 0, "pulls": 0, "scale_downs": 0}
+        # platform dynamics (issue #3): each is None when its scenario section is absent
+        self.n_held = 0  # throttled + unhealthy slots: they hold a slot but not a place under max workers
+        self.version = 0  # image version, bumped by each deploy
+        self.pool_alive = [0] * len(ep.gpu)  # alive workers per GPU pool (priority index)
+        self.tenants = Tenants(self) if any(h.other_tenants for h in scenario.hosts) else None
+        self.faults = Faults(self) if scenario.faults is not None else None
+        self.timeline = Timeline(self) if scenario.events else None
 
     # ------------------------------------------------------------------ scheduling
     def at(self, delay: float, fn: Callable[[Any], None], arg: Any) -> None:
@@ -117,6 +128,10 @@ class Engine:
 
     def run(self) -> Recorder:
         sc = self.sc
+        if self.tenants is not None:
+            self.tenants.start()
+        if self.timeline is not None:
+            self.timeline.start()
         for _ in range(sc.endpoint.active_workers):
             self._scale_up("active", kind="active")
         if self.scaler.uses_ticks:
@@ -215,15 +230,21 @@ class Engine:
         Scaled-down slots sit in a deque in stop order: ``choose_revival`` (most recent) is its
         right end and ``choose_retirement`` (least recent) its left end, so both are O(1).
         """
-        if self.n_parked and kind == "flex":
+        while self.n_parked and kind == "flex":
             w = self._unpark(right=True)
             assert w.host is not None
+            if w.host.free < self.gpw and self.tenants is not None:
+                self.tenants.throttle(w)  # its host is taken: throttled; try the next slot (an extra worker)
+                continue
             host = w.host if w.host.free >= self.gpw else self._place()
             if host is None:
                 self._park(w)
                 self.counters["no_capacity"] = self.counters.get("no_capacity", 0) + 1
                 return None
             return self._start(w, host)
+        if self.n_held and self.n_alive + self.n_parked + self.n_held >= self.slots_max:
+            self.counters["no_slot"] = self.counters.get("no_slot", 0) + 1  # max + extra slots all held
+            return None
         host = self._place()
         if host is None:
             self.counters["no_capacity"] = self.counters.get("no_capacity", 0) + 1
@@ -247,7 +268,22 @@ class Engine:
                 return w
 
     def _place(self) -> Host | None:
-        return self.host_index.best()
+        """The host for a new worker: the best host of the first pool with room, spread from 5 workers on."""
+        index = self.host_index
+        if index.n_pools < 2 or self.n_alive + 1 < SPREAD_FROM:
+            return index.best()
+        room = [p < index.n_pools and index.best(p) is not None for p in range(len(self.pool_alive))]
+        pool = choose_pool(self.pool_alive, room)
+        return None if pool is None else index.best(pool)
+
+    def _release(self, w: Worker) -> None:
+        """Give back the GPUs of ``w``, which is leaving the alive states (scale-down, crash, replacement)."""
+        host = w.host
+        assert host is not None
+        host.release(self.gpw)
+        self.pool_alive[host.priority] -= 1
+        if self.tenants is not None:
+            self.tenants.on_release(host)
 
     def _new_worker(self, kind: str) -> Worker:
         now = self.env._now
@@ -268,15 +304,24 @@ class Engine:
                  and now - w.stopped_at <= self.sc.cold_start.flashboot_window and self.image_key in host.cache)
         w.host = host
         host.take(self.gpw)
-        w.phases = self._cold_phases(host, flash)
-        w.epoch += 1
+        self.pool_alive[host.priority] += 1
+        w.version = self.version
         self.n_alive += 1
         self.n_starting += 1
         self.counters["flashboot_resumes" if flash else "cold_starts"] += 1
+        self._begin_cold(w, flash, now)
+        return w
+
+    def _begin_cold(self, w: Worker, flash: bool, now: float) -> None:
+        """Draw the cold-start phases of ``w`` on its host and enter the first (earlier phase events go stale)."""
+        assert w.host is not None
+        w.phases = self._cold_phases(w.host, flash)
+        w.epoch += 1
+        if self.faults is not None:
+            self.faults.on_start(w, sum(d for _, d in w.phases))
         phase, dur = w.phases.pop(0) if w.phases else (P_HANDLER, 0.0)
         enter(self.rec, w, S_INIT, phase, now)
         self.at(dur, self._on_phase_done, (w, w.epoch))
-        return w
 
     def _cold_phases(self, host: Host, flash: bool) -> list[tuple[int, float]]:
         cs = self.sc.cold_start
@@ -315,10 +360,17 @@ class Engine:
             self.at(dur, self._on_phase_done, (w, epoch))
             return
         host.touch(self.image_key)
+        if self.faults is not None and w.init_fail:
+            self.faults.unhealthy(w, "init_failures")
+            return
         self.n_starting -= 1
         self.n_ready += 1
         enter(self.rec, w, S_RUN, P_WARM, now)
         w.idle_since = now
+        if self.faults is not None:
+            self.faults.on_ready(w)
+        if self.timeline is not None:
+            self.timeline.on_ready(w)
         bound, w.bound = w.bound, []
         for j in bound:
             self._begin_job(w, j, now, cold=True)
@@ -338,13 +390,16 @@ class Engine:
         self.n_ready -= 1
         self.n_alive -= 1
         enter(self.rec, w, S_IDLE, P_NONE, now)
-        assert w.host is not None
-        w.host.release(self.gpw)
+        self._release(w)
         w.stopped_at = now
         w.idle_since = -1.0
         self._park(w)
         self.counters["scale_downs"] += 1
-        while self.n_alive + self.n_parked > self.slots_max and self.n_parked:
+        self._trim_slots(now)
+
+    def _trim_slots(self, now: float) -> None:
+        """Retire the least recently scaled-down slots while slots exceed max + extra workers."""
+        while self.n_alive + self.n_parked + self.n_held > self.slots_max and self.n_parked:
             old = self._unpark(right=False)
             close(self.rec, old, now)
             old.retired = True
@@ -464,6 +519,9 @@ class Engine:
         self.status[j] = status
         w.jobs -= 1
         self.in_progress -= 1
+        if w.drain:  # outdated or retiring: takes no new job
+            self.timeline.on_drained(w)  # type: ignore[union-attr]
+            return
         if self.qh < len(self.queue):
             nj = self._next_queued(now)
             if nj >= 0:
@@ -521,6 +579,9 @@ class Engine:
             st = np.frombuffer(rec.status, dtype=np.uint8)
             running = (st == J_QUEUE) & ~np.isnan(np.asarray(rec.start_s)) & np.isnan(np.asarray(rec.end_s))
             st[running] = J_PROGRESS
+        for part in (self.faults, self.tenants, self.timeline):
+            if part is not None:
+                part.finish(self.counters)
         rec.notes.update(self.counters)
 
 

@@ -19,10 +19,11 @@ from simserve.scenario import Scenario
 class Host:
     """One GPU machine with an LRU image/model cache."""
 
-    __slots__ = ("host_id", "gpu", "priority", "gpus", "free", "disk", "used", "cache", "version", "on_change")
+    __slots__ = ("host_id", "gpu", "priority", "gpus", "free", "disk", "used", "cache", "version", "on_change", "pool")
 
-    def __init__(self, host_id: int, gpu: str, priority: int, gpus: int, disk_bytes: float) -> None:
+    def __init__(self, host_id: int, gpu: str, priority: int, gpus: int, disk_bytes: float, pool: int = -1) -> None:
         self.host_id = host_id
+        self.pool = pool  # index of its pool in the scenario's ``hosts`` list (-1: a default pool)
         self.gpu = gpu
         self.priority = priority
         self.gpus = gpus
@@ -77,16 +78,19 @@ class Host:
 
 
 class HostIndex:
-    """The best host for a new worker in O(log hosts): a lazy heap keyed by the policy's ``host_rank``.
+    """The best host for a new worker in O(log hosts): lazy heaps keyed by the policy's ``host_rank``.
 
-    Every host change pushes a fresh entry; stale entries (older version) and hosts without
-    room are dropped when they surface. Gives the same answer as ``policy.choose_host`` over
-    all hosts (a parity test checks it).
+    One heap per GPU pool (priority), so ``best(pool)`` answers for one pool and ``best()``
+    for all (the first pool in priority order with room: priority leads ``host_rank``). Every
+    host change pushes a fresh entry; stale entries (older version) and hosts without room are
+    dropped when they surface. Gives the same answer as ``policy.choose_host`` over all hosts
+    (a parity test checks it).
     """
 
     def __init__(self, hosts: list[Host], gpus_needed: int, image_key: str) -> None:
         self.hosts = hosts
         self.gpus_needed = gpus_needed
+        self.n_pools = max((h.priority for h in hosts), default=-1) + 1
         self.rebuild(image_key)
         for h in hosts:
             h.on_change = self.push
@@ -94,22 +98,24 @@ class HostIndex:
     def rebuild(self, image_key: str) -> None:
         """Re-rank every host (after the image changes, e.g. a deploy)."""
         self.image_key = image_key
-        self.heap: list[tuple[tuple[int, int, int, int, int], int, int]] = []
+        self.heaps: list[list[tuple[tuple[int, int, int, int, int], int, int]]] = [[] for _ in range(self.n_pools)]
         for h in self.hosts:
             self.push(h)
 
     def push(self, h: Host) -> None:
         if h.free >= self.gpus_needed:
-            heappush(self.heap, (host_rank(h.view(self.image_key)), h.version, h.host_id))
+            heappush(self.heaps[h.priority], (host_rank(h.view(self.image_key)), h.version, h.host_id))
 
-    def best(self) -> Host | None:
-        heap = self.heap
-        while heap:
-            _, version, hid = heap[0]
-            h = self.hosts[hid]
-            if version == h.version and h.free >= self.gpus_needed:
-                return h
-            heappop(heap)
+    def best(self, pool: int | None = None) -> Host | None:
+        """The best host with room in ``pool`` (a priority index), or in any pool when None."""
+        for p in range(self.n_pools) if pool is None else (pool,):
+            heap = self.heaps[p]
+            while heap:
+                _, version, hid = heap[0]
+                h = self.hosts[hid]
+                if version == h.version and h.free >= self.gpus_needed:
+                    return h
+                heappop(heap)
         return None
 
 
@@ -119,12 +125,12 @@ def build_hosts(scenario: Scenario) -> list[Host]:
     priority = {name.upper(): i for i, name in enumerate(ep.gpu)}
     hosts: list[Host] = []
     if scenario.hosts:
-        for pool in scenario.hosts:
+        for pool_index, pool in enumerate(scenario.hosts):
             prio = priority.get(pool.gpu.upper())
             if prio is None:
                 continue  # a pool of a GPU type the endpoint does not list is never used
             for _ in range(pool.count):
-                hosts.append(Host(len(hosts), pool.gpu, prio, pool.gpus_per_host, pool.disk))
+                hosts.append(Host(len(hosts), pool.gpu, prio, pool.gpus_per_host, pool.disk, pool_index))
         return hosts
     slots = ep.worker_cap + ep.extra_workers
     for prio, gpu in enumerate(ep.gpu):

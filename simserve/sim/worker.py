@@ -19,6 +19,7 @@ class Worker:
         "wid", "kind", "seq", "host", "state", "phase", "since", "jobs", "in_free", "free_epoch",
         "idle_since", "expiry_pending", "stopped_at", "epoch", "phases", "bound", "retired",
         "version", "crash_epoch", "parked", "stop_seq",
+        "drain", "retire_on_drain", "init_fail", "fails", "first_fail_s", "dropped",
     )
 
     def __init__(self, wid: int, kind: str, seq: int, now: float, state: int, phase: int) -> None:
@@ -43,6 +44,13 @@ class Worker:
         self.crash_epoch = 0
         self.parked = False
         self.stop_seq = -1
+        # platform dynamics (simserve.sim.faults / timeline); inert when those sections are absent
+        self.drain = False  # takes no new job; the engine calls back when its jobs finish (outdated, retiring)
+        self.retire_on_drain = False  # an active worker removed by a `set` event: stop once job-free
+        self.init_fail = False  # this cold start fails at its end (faults.init_failure_prob)
+        self.fails = 0  # consecutive unhealthy episodes (backoff exponent); reset when it becomes ready
+        self.first_fail_s = -1.0  # start of the current run of failures (for the give-up limit)
+        self.dropped = False  # left the endpoint (given up, or an active worker removed): idle to the horizon
 
 
 def enter(rec: Recorder, w: Worker, state: int, phase: int, now: float) -> None:

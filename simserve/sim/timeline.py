@@ -1,0 +1,175 @@
+"""The events timeline: rolling updates (``deploy``) and setting changes (``set``) at given times.
+
+Owns ``events:`` at run time. A deploy bumps the image version (a new cache key, so a miss on
+every host), restarts cold starts in flight on the new version, and marks every ready worker
+``outdated``: it takes no new job and is billed only while processing. Outdated workers are
+replaced ``max(1, ceil(10% of max workers))`` at a time: a job-free one is stopped and its slot
+cold-starts the new version (the next one goes when a replacement is ready); a busy one
+finishes its jobs first. A ``set`` swaps endpoint settings (validated at load time).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from simserve.policy import build_autoscaler
+from simserve.records import P_NONE, P_WARM, S_IDLE, S_INIT, S_OUTDATED, S_RUN
+from simserve.sim.worker import Worker, enter
+
+if TYPE_CHECKING:
+    from simserve.scenario import Event
+    from simserve.sim.engine import Engine
+
+
+class Timeline:
+    """Scheduled deploys and setting changes, and the rolling replacement of outdated workers."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.eng = engine
+        self.events: list[Event] = sorted(engine.sc.events, key=lambda e: e.at)
+        self.outdated: list[Worker] = []  # awaiting replacement, in marking order
+        self.replacing: dict[int, tuple[Worker, int]] = {}  # wid -> (worker, epoch) cold-starting the new version
+        self.counts = {"deploys": 0, "replaced": 0, "settings_changed": 0}
+
+    def start(self) -> None:
+        for i, ev in enumerate(self.events):
+            if ev.at < self.eng.sc.horizon:
+                self.eng.at(ev.at, self._fire, i)
+
+    def _fire(self, i: int) -> None:
+        ev = self.events[i]
+        if ev.deploy is not None:
+            self.deploy(ev.deploy.model_dump(exclude_none=True))
+        else:
+            self.set(ev.set or {})
+
+    # ------------------------------------------------------------------ deploy
+    def deploy(self, changes: dict[str, Any]) -> None:
+        """Release a new version: new image key everywhere, outdated marks, rolling replacement."""
+        eng = self.eng
+        now = eng.env._now  # type: ignore[attr-defined]
+        self.counts["deploys"] += 1
+        cs = eng.sc.cold_start.model_copy(update=changes)
+        eng.sc = eng.sc.model_copy(update={"cold_start": cs})
+        eng.version += 1
+        eng.image_key = f"image:{eng.version}"
+        eng.host_index.rebuild(eng.image_key)
+        self.batch = max(1, math.ceil(0.1 * eng.cap))
+        for w in eng.workers:
+            if w.retired or w.version == eng.version:
+                continue
+            if w.state == S_INIT:  # a cold start of the old version: start over on the new one
+                w.version = eng.version
+                eng._begin_cold(w, False, now)
+            elif w.state == S_RUN:
+                eng._unmark_free(w)
+                eng.n_ready -= 1
+                enter(eng.rec, w, S_OUTDATED, w.phase, now)
+                w.drain = True
+                w.idle_since = -1.0
+                self.outdated.append(w)
+        self.pump()
+
+    def pump(self) -> None:
+        """Replace job-free outdated workers while fewer than ``batch`` replacements are under way."""
+        eng = self.eng
+        self.replacing = {wid: (w, e) for wid, (w, e) in self.replacing.items() if w.state == S_INIT and w.epoch == e}
+        self.outdated = [w for w in self.outdated if w.state == S_OUTDATED]
+        for w in list(self.outdated):
+            if len(self.replacing) >= getattr(self, "batch", 1):
+                return
+            if w.jobs == 0:
+                self.outdated.remove(w)
+                self._replace(w)
+
+    def _replace(self, w: Worker) -> None:
+        eng = self.eng
+        now = eng.env._now  # type: ignore[attr-defined]
+        w.drain = False
+        eng.n_alive -= 1
+        enter(eng.rec, w, S_IDLE, P_NONE, now)
+        eng._release(w)
+        w.stopped_at = -1.0
+        self.counts["replaced"] += 1
+        assert w.host is not None
+        host = w.host if w.host.free >= eng.gpw else eng._place()
+        if host is None or eng.n_alive >= eng.cap:
+            eng._park(w)
+            eng._trim_slots(now)
+            return
+        eng._start(w, host)
+        self.replacing[w.wid] = (w, w.epoch)
+
+    def on_ready(self, w: Worker) -> None:
+        """A worker became ready: a finished replacement lets the next one go."""
+        if w.wid in self.replacing:
+            del self.replacing[w.wid]
+            self.pump()
+
+    def on_drained(self, w: Worker) -> None:
+        """A job ended on a draining (outdated or retiring) worker."""
+        if w.jobs:
+            return
+        eng = self.eng
+        now = eng.env._now  # type: ignore[attr-defined]
+        enter(eng.rec, w, w.state, P_WARM, now)  # job-free: outdated and warm is not billed
+        if w.retire_on_drain:
+            self._retire(w)
+        else:
+            self.pump()
+
+    # ------------------------------------------------------------------ set
+    def set(self, values: dict[str, Any]) -> None:
+        """Apply endpoint setting changes (keys are ``endpoint.<field>`` or ``endpoint.scaler.value``)."""
+        eng = self.eng
+        self.counts["settings_changed"] += 1
+        ep = eng.sc.endpoint.model_dump()
+        for key, value in values.items():
+            parts = key.split(".")[1:]
+            node = ep
+            for part in parts[:-1]:
+                node = node[part]
+            node[parts[-1]] = value
+        old_active = eng.sc.endpoint.active_workers
+        new_ep = type(eng.sc.endpoint).model_validate(ep)
+        eng.sc = eng.sc.model_copy(update={"endpoint": new_ep})
+        eng.cap = new_ep.worker_cap
+        eng.slots_max = eng.cap + new_ep.extra_workers
+        eng.exec_timeout = new_ep.execution_timeout
+        eng.ttl = new_ep.job_ttl
+        eng.idle_timeout = new_ep.idle_timeout
+        eng.scaler = build_autoscaler(new_ep.scaler)
+        if new_ep.active_workers > old_active:
+            for _ in range(new_ep.active_workers - old_active):
+                if eng.n_alive >= eng.cap or eng._scale_up("active", kind="active") is None:
+                    break
+        elif new_ep.active_workers < old_active:
+            active = [w for w in eng.workers if w.kind == "active" and not w.retire_on_drain
+                      and w.state in (S_RUN, S_OUTDATED)]
+            for w in sorted(active, key=lambda x: -x.seq)[: old_active - new_ep.active_workers]:
+                w.retire_on_drain = True
+                w.drain = True
+                if w.state == S_RUN:
+                    eng._unmark_free(w)
+                if w.jobs == 0:
+                    self._retire(w)
+        eng._trim_slots(eng.env._now)  # type: ignore[attr-defined]
+        if eng.faults is not None:
+            eng.faults.dispatch(eng.env._now)  # type: ignore[attr-defined]
+
+    def _retire(self, w: Worker) -> None:
+        """Stop an active worker removed by a ``set``: it leaves the endpoint (an idle row to the horizon)."""
+        eng = self.eng
+        now = eng.env._now  # type: ignore[attr-defined]
+        if w.state == S_RUN:
+            eng.n_ready -= 1
+        eng.n_alive -= 1
+        enter(eng.rec, w, S_IDLE, P_NONE, now)
+        eng._release(w)
+        w.dropped = True
+        w.drain = w.retire_on_drain = False
+        self.pump()
+
+    def finish(self, counters: dict[str, int]) -> None:
+        counters.update(self.counts)
