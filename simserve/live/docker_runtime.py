@@ -81,6 +81,7 @@ class DockerRuntime:
         self._session = session
         self._owns_session = session is None
         self._locks: dict[str, asyncio.Lock] = {}
+        self._connect_lock = asyncio.Lock()
         self._procs: dict[int, ContainerProcess] = {}
         self._logs: list[IO[bytes]] = []
         self.created_ids: list[str] = []  # every container this runtime created (for audits)
@@ -88,10 +89,11 @@ class DockerRuntime:
 
     # ------------------------------------------------------------------ engine
     async def _client(self) -> Any:
-        if self._session is None:
-            from simserve.live.engine_service import connect
+        async with self._connect_lock:  # concurrent first starts share one engine session
+            if self._session is None:
+                from simserve.live.engine_service import connect
 
-            self._session = await asyncio.to_thread(connect, self.engine, self.registries)
+                self._session = await asyncio.to_thread(connect, self.engine, self.registries)
         return self._session.client
 
     @property

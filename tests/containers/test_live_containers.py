@@ -157,3 +157,45 @@ def test_killed_container_is_unhealthy_and_job_retried(engine, sleep_handler, tm
     assert any(f["kind"] == "crashed" for f in run.notes["faults"])
     with pytest.raises(Exception):
         client.containers.get(killed["container"])
+
+
+def test_concurrent_first_starts_share_one_engine_service(engine, sleep_handler, tmp_path, no_leaks):
+    """A runtime without a session starts one podman service (not one per worker) and stops it."""
+    import os
+    import sys
+
+    from simserve.live.runtime import WorkerSpec
+
+    built = images.build_image(engine.client, sleep_handler, 2)
+    shim = executor_mod.SHIM
+    specs = [WorkerSpec(worker_id=i, protocol="native", argv=(sys.executable, str(shim), str(sleep_handler)),
+                        env=dict(os.environ), cwd=sleep_handler.parent, host_id=i, gpus=(), image_key="x",
+                        image_store=tmp_path, cache_dir=tmp_path / f"c{i}", log_path=tmp_path / f"{i}.log")
+             for i in range(2)]
+    rt = DockerRuntime(image=built.ref, engine="podman" if engine.kind == "podman" else "auto")
+
+    async def main():
+        handles = await asyncio.gather(*(rt.start(s, lambda p, t: None) for s in specs))
+        outs = [await h.run_job("j", {"service_s": 0.0}, 10) for h in handles]
+        session = rt.session
+        await asyncio.gather(*(h.stop(2) for h in handles))
+        await rt.close()
+        return outs, session
+
+    try:
+        outs, session = asyncio.run(main())
+    finally:
+        images.remove_image(engine.client, built.ref)
+    assert [o.status for o in outs] == ["completed", "completed"]
+    assert rt.session is None and (session.service is None or session.service.process is None)
+    mine = [p for p in os.listdir("/proc") if p.isdigit() and str(os.getpid()) in
+            _cmdline(p) and "system service" in _cmdline(p)]
+    assert len(mine) <= 1  # only the session fixture's service is left
+
+
+def _cmdline(pid: str) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
