@@ -115,4 +115,29 @@ def overhead_summary(delays: pd.DataFrame) -> dict[str, dict[str, float]]:
     return out
 
 
-__all__ = ["merged_intervals", "overhead_summary", "phase_samples", "pickup_delays"]
+def cold_start_episodes(workers: pd.DataFrame) -> pd.DataFrame:
+    """One row per cold start (consecutive initializing intervals of one worker).
+
+    Columns: ``worker_id``, ``start_s``, ``restart`` (the worker had an earlier episode) and
+    one boolean column per cold-start phase (the episode went through it).
+    """
+    m = merged_intervals(workers)
+    cols = ["worker_id", "start_s", "restart", *COLD_PHASES]
+    if m.empty:
+        return pd.DataFrame(columns=cols)
+    m = m.assign(init=m["state"] == "initializing")
+    wid, init = m["worker_id"].to_numpy(), m["init"].to_numpy()
+    prev_init = np.r_[False, init[:-1]] & np.r_[False, wid[1:] == wid[:-1]]
+    m["episode"] = np.cumsum(init & ~prev_init)
+    e = m[m["init"]]
+    rows = []
+    for _, g in e.groupby("episode", sort=True):
+        phases = set(g["phase"])
+        rows.append({"worker_id": int(g["worker_id"].iloc[0]), "start_s": float(g["start_s"].min()),
+                     **{p: p in phases for p in COLD_PHASES}})
+    out = pd.DataFrame(rows, columns=["worker_id", "start_s", *COLD_PHASES])
+    out.insert(2, "restart", out.groupby("worker_id").cumcount().to_numpy() > 0)
+    return out[cols]
+
+
+__all__ = ["cold_start_episodes", "merged_intervals", "overhead_summary", "phase_samples", "pickup_delays"]

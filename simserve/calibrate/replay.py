@@ -2,7 +2,8 @@
 
 Owns ``load_replay``, which ``simserve run --replay RUN_DIR`` calls. Each job keeps its
 ``arrival_s``; its service time is the ``execution_s`` the run measured. Jobs without a
-complete measurement fall back as documented on ``replay_jobs``. Imports numpy, pandas and
+complete measurement fall back as documented on ``replay_jobs`` (first to a live run's
+``trace.csv``: the service times it asked its handler for). Imports numpy, pandas and
 simserve's outputs/workload only.
 """
 
@@ -17,7 +18,8 @@ from simserve.outputs import read_run
 from simserve.workload import Jobs
 
 
-def replay_jobs(jobs: pd.DataFrame, pickup_s: np.ndarray | None = None) -> Jobs:
+def replay_jobs(jobs: pd.DataFrame, pickup_s: np.ndarray | None = None,
+                requested_s: np.ndarray | None = None) -> Jobs:
     """``Jobs`` from a jobs table (sorted by arrival; ties keep job order).
 
     Service time of a job, by what the run saw:
@@ -25,8 +27,9 @@ def replay_jobs(jobs: pd.DataFrame, pickup_s: np.ndarray | None = None) -> Jobs:
       its worker that long; the simulator has no failure model and completes it);
     - timed out after starting: ``inf``, so the simulator times it out again at its own limit;
     - never started (rejected, timed out in the queue, in flight at the horizon), or started
-      but unfinished at the horizon: the median measured ``execution_s`` of the run (0 when
-      nothing was measured).
+      but unfinished at the horizon (live runs call those ``cancelled``): the service time the
+      run asked for (``requested_s``, e.g. a live run's ``trace.csv``) when given, else the
+      median measured ``execution_s`` of the run (0 when nothing was measured).
     ``pickup_s`` (per job, same order as ``jobs``) is added to the measured service times: it
     folds live platform overheads the simulator does not model into the worker's occupancy.
     """
@@ -37,7 +40,10 @@ def replay_jobs(jobs: pd.DataFrame, pickup_s: np.ndarray | None = None) -> Jobs:
     started = j["start_s"].notna().to_numpy()
     measured = started & np.isfinite(exec_s) & np.isin(status, ("completed", "failed"))
     fallback = float(np.median(exec_s[measured])) if measured.any() else 0.0
-    service = np.where(measured, exec_s, fallback)
+    if requested_s is not None and len(requested_s) == len(j):
+        service = np.where(measured, exec_s, np.asarray(requested_s, dtype=float))
+    else:
+        service = np.where(measured, exec_s, fallback)
     if pickup_s is not None:
         service = np.where(measured, service + np.nan_to_num(np.asarray(pickup_s, float)), service)
     service = np.where(started & (status == "timed_out"), np.inf, service)
@@ -61,7 +67,20 @@ def load_replay(run_dir: str | Path, *, fold_overheads: bool = False) -> Jobs:
 
         d = pickup_delays(jobs, run["workers"]).set_index("job_id")["delay_s"]
         pickup = d.reindex(jobs["job_id"]).to_numpy(float)
-    return replay_jobs(jobs, pickup)
+    return replay_jobs(jobs, pickup, _requested(Path(run_dir), jobs))
+
+
+def _requested(run_dir: Path, jobs: pd.DataFrame) -> np.ndarray | None:
+    """Service times a live run asked its handler for (``trace.csv``), when they match the jobs."""
+    path = run_dir / "trace.csv"
+    if not path.is_file():
+        return None
+    trace = pd.read_csv(path)
+    if "service_s" not in trace or len(trace) != len(jobs):
+        return None
+    if not np.allclose(trace["arrival_s"].to_numpy(float), jobs["arrival_s"].to_numpy(float), rtol=0, atol=1e-6):
+        return None
+    return trace["service_s"].to_numpy(float)
 
 
 __all__ = ["load_replay", "replay_jobs"]

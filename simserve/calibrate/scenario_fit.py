@@ -21,7 +21,7 @@ import numpy as np
 import yaml
 
 from simserve.calibrate.fit import Fit, fit_duration
-from simserve.calibrate.measure import overhead_summary, phase_samples, pickup_delays
+from simserve.calibrate.measure import cold_start_episodes, overhead_summary, phase_samples, pickup_delays
 from simserve.outputs import read_run
 from simserve.scenario import Scenario, ScenarioError, TraceArrivals, load_scenario
 
@@ -87,6 +87,25 @@ def _rate(cal: Calibration, key: str, size_bytes: float, durations: np.ndarray |
     cal.rates[key] = (bw, len(durations))
 
 
+def _missing_phases(cal: Calibration, sc: Scenario, workers: Any) -> None:
+    """Switch off what the scenario models but the run never did (FlashBoot, model download)."""
+    if workers is None or workers.empty:
+        return
+    ep = cold_start_episodes(workers)
+    if ep.empty:
+        return
+    restarts = ep[ep["restart"] & ~ep["pull"]]
+    if sc.endpoint.flashboot and len(restarts) and not ep["flashboot_resume"].any():
+        _set(cal.data, "endpoint.flashboot", False)
+        cal.notes.append(f"endpoint.flashboot: false: the run restarted workers {len(restarts)} times, never "
+                         "with a FlashBoot resume")
+    model = sc.cold_start.model
+    if model.placement == "cached" and model.size > 0 and ep["pull"].any() and not ep["model_download"].any():
+        _set(cal.data, "cold_start.model.download_bandwidth", f"{model.size / 1e-3 / 1e6:.6g}MB/s")
+        cal.notes.append("cold_start.model.download_bandwidth: the run never downloaded the model on a first "
+                         "start; the download is made negligible (1 ms)")
+
+
 def calibrate_run(run_dir: str | Path, base: str | Path | dict[str, Any], *, fold_overheads: bool = True,
                   set_horizon: bool = True, **fit_options: Any) -> Calibration:
     """Fit ``base`` (a scenario path or dict) to the run in ``run_dir``.
@@ -106,6 +125,7 @@ def calibrate_run(run_dir: str | Path, base: str | Path | dict[str, Any], *, fol
     _rate(cal, "cold_start.registry_bandwidth", image_bytes, phases.get("pull"), "pull")
     _rate(cal, "cold_start.model.download_bandwidth", cs.model.size, phases.get("model_download"), "model_download")
     _rate(cal, "cold_start.model.bandwidth", cs.model.size, phases.get("model_load"), "model_load")
+    _missing_phases(cal, sc, workers)
     for phase, key in DIST_PHASES.items():
         f = fit_duration(phases.get(phase, []), **fit_options)
         if f is not None:

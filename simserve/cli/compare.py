@@ -91,7 +91,8 @@ def calibrate(
     cal = calibrate_run(run, scenario, fold_overheads=fold_overheads, constant_cv=constant_cv)
     sc = write_calibrated(cal, out)
     t = Table(title=f"calibrated {sc.name} from {run}")
-    for col in ("scenario key", "fitted", "samples", "why"):
+    t.add_column("scenario key", no_wrap=True)
+    for col in ("fitted", "samples", "why"):
         t.add_column(col)
     for key, f in cal.fits.items():
         t.add_row(key, f.describe(), str(f.n), f.reason)
