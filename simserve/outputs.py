@@ -54,6 +54,9 @@ def write_run(out_dir: str | Path, result: Any, summary: dict[str, Any] | None =
     write_frame(out / "actions.csv", result.actions)
     resolved = result.scenario.model_dump(mode="json")
     resolved.pop("base_dir", None)
+    arrivals = resolved.get("workload", {}).get("arrivals", {})
+    if arrivals.get("type") == "trace":  # keep the resolved file runnable from anywhere
+        arrivals["path"] = str(result.scenario.trace_path().resolve())
     _atomic_write(out / "scenario.resolved.yaml", yaml.safe_dump(resolved, sort_keys=False))
     write_json(out / "summary.json", summary if summary is not None else result.summary)
     return out
