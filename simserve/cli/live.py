@@ -80,6 +80,10 @@ def live(
     seed: Optional[int] = typer.Option(None, "--seed", help="override the scenario's seed"),
     set_: list[str] = typer.Option([], "--set", help="override a field: dotted.key=value (repeatable)"),
     store: Optional[Path] = typer.Option(None, "--store", help="image store / model files dir (default OUT/store)"),
+    image: Optional[str] = typer.Option(None, "--image", help="container image for --runtime docker|podman "
+                                        "(default: a small image built on first use)"),
+    evict_images: bool = typer.Option(False, "--evict-images", help="containers: remove the image on scale-down "
+                                      "(a host without an image cache)"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no live view, no summary"),
 ) -> None:
     """Replay a scenario's policy on real worker processes; write the simulator's tables."""
@@ -99,8 +103,17 @@ def live(
     out_dir = out or Path("runs") / f"live-{sc.name}"
     opts = LiveOptions(handler=handler, out_dir=out_dir, protocol=protocol, runtime=runtime, gpus=_gpus(gpus),
                        slots=slots, duration_s=duration_s, speed=speed, seed=seed, store=store)
+    if runtime not in ("process", "docker", "podman"):
+        raise UsageError(f"--runtime: expected process, docker or podman, got {runtime!r}")
+    rt = None
+    if runtime != "process":
+        from simserve.live import container
+
+        rt = container.build(runtime, image=image, evict_images=evict_images or None)
+    elif image or evict_images:
+        raise UsageError("--image and --evict-images need --runtime docker or podman")
     try:
-        ex = LiveExecutor(sc, opts)
+        ex = LiveExecutor(sc, opts, runtime=rt)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     run = asyncio.run(_drive(ex, quiet))

@@ -8,7 +8,7 @@ Never imports simpy, asyncio, time or a global random generator.
 
 from simserve.policy.actions import Action, Reject, StartWorkers, StopWorker
 from simserve.policy.autoscale import Autoscaler, PerRequest, QueueDelay, RequestCount, build_autoscaler
-from simserve.policy.placement import HostView, SlotView, choose_host, choose_revival
+from simserve.policy.placement import HostView, SlotView, choose_host, choose_retirement, choose_revival
 from simserve.policy.routing import NewestFirst
 from simserve.policy.view import EndpointView, WorkerView
 
@@ -28,5 +28,6 @@ __all__ = [
     "WorkerView",
     "build_autoscaler",
     "choose_host",
+    "choose_retirement",
     "choose_revival",
 ]
