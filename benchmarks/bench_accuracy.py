@@ -63,10 +63,10 @@ def write_base(name: str, horizon_s: float, work: Path) -> Path:
     return out
 
 
-def run_live(base: Path, out: Path, speed: float) -> float:
-    """``simserve live`` with the sleep handler; returns wall seconds."""
+def run_live(base: Path, out: Path, speed: float, handler: str = "examples/handlers/sleep.py") -> float:
+    """``simserve live`` with ``handler`` (default: the sleep handler); returns wall seconds."""
     t0 = time.monotonic()
-    cmd = [sys.executable, "-m", "simserve", "live", str(base), "--handler", str(ROOT / "examples/handlers/sleep.py"),
+    cmd = [sys.executable, "-m", "simserve", "live", str(base), "--handler", str(ROOT / handler),
            "--out", str(out), "--speed", repr(speed), "-q"]
     subprocess.run(cmd, check=True, cwd=ROOT)
     return time.monotonic() - t0
@@ -94,7 +94,8 @@ def within(err: dict[str, float]) -> bool:
     return all(abs(err[k]) <= t for k, t in TARGETS.items()) and abs(err["cold_start.fraction"]) <= COLD_POINTS
 
 
-def bench_one(name: str, horizon_s: float, speed: float, root: Path) -> dict[str, Any]:
+def bench_one(name: str, horizon_s: float, speed: float, root: Path,
+              handler: str = "examples/handlers/sleep.py") -> dict[str, Any]:
     from simserve.api import simulate
     from simserve.calibrate import calibrate_run, load_replay, write_calibrated
     from simserve.compare import write_compare
@@ -104,7 +105,7 @@ def bench_one(name: str, horizon_s: float, speed: float, root: Path) -> dict[str
     work.mkdir(parents=True, exist_ok=True)
     base = write_base(name, horizon_s, work)
     live_dir = work / "live"
-    wall = run_live(base, live_dir, speed)
+    wall = run_live(base, live_dir, speed, handler)
     live = read_run(live_dir)["summary"]
     seed, horizon = int(live["seed"]), float(live["horizon_s"])
     cal = calibrate_run(live_dir, base)
@@ -134,7 +135,7 @@ def print_table(results: list[dict[str, Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title="simulated vs live (sleep handler, process runtime, CPU)")
+    t = Table(title="simulated vs live (process runtime, CPU)")
     for col in ("scenario", "run", "p50 s", "p95 s", "cold %", "cost $", "err p50", "err p95", "Δcold pts",
                 "err cost", "targets"):
         t.add_column(col, justify="left" if col in ("scenario", "run") else "right")
@@ -156,8 +157,10 @@ def main() -> int:
     ap.add_argument("--speed", type=float, default=1.0, help="scenario seconds per wall second (live)")
     ap.add_argument("--only", action="append", choices=sorted(SCENARIOS), help="scenario(s) to run")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench_accuracy")
+    ap.add_argument("--handler", default="examples/handlers/sleep.py",
+                    help="handler file, relative to the repository (e.g. examples/handlers/runpod_sdk.py)")
     args = ap.parse_args()
-    results = [bench_one(n, args.horizon, args.speed, args.out) for n in (args.only or list(SCENARIOS))]
+    results = [bench_one(n, args.horizon, args.speed, args.out, args.handler) for n in (args.only or list(SCENARIOS))]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
     print_table(results)

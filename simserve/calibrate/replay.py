@@ -67,10 +67,10 @@ def load_replay(run_dir: str | Path, *, fold_overheads: bool = False) -> Jobs:
 
         d = pickup_delays(jobs, run["workers"]).set_index("job_id")["delay_s"]
         pickup = d.reindex(jobs["job_id"]).to_numpy(float)
-    return replay_jobs(jobs, pickup, _requested(Path(run_dir), jobs))
+    return replay_jobs(jobs, pickup, requested_service(Path(run_dir), jobs))
 
 
-def _requested(run_dir: Path, jobs: pd.DataFrame) -> np.ndarray | None:
+def requested_service(run_dir: Path, jobs: pd.DataFrame) -> np.ndarray | None:
     """Service times a live run asked its handler for (``trace.csv``), when they match the jobs."""
     path = run_dir / "trace.csv"
     if not path.is_file():
@@ -83,4 +83,4 @@ def _requested(run_dir: Path, jobs: pd.DataFrame) -> np.ndarray | None:
     return trace["service_s"].to_numpy(float)
 
 
-__all__ = ["load_replay", "replay_jobs"]
+__all__ = ["load_replay", "replay_jobs", "requested_service"]

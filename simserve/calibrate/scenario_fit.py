@@ -22,6 +22,7 @@ import yaml
 
 from simserve.calibrate.fit import Fit, fit_duration
 from simserve.calibrate.measure import cold_start_episodes, overhead_summary, phase_samples, pickup_delays
+from simserve.calibrate.replay import requested_service
 from simserve.outputs import read_run
 from simserve.scenario import Scenario, ScenarioError, TraceArrivals, load_scenario
 
@@ -49,7 +50,8 @@ class Calibration:
         for key, (bw, n) in self.rates.items():
             lines.append(f"{key}: {bw / 1e6:.4g} MB/s (from {n} samples)")
         for kind, o in self.overheads.items():
-            lines.append(f"pickup delay [{kind}]: mean {o['mean_s']:.4g} s, p95 {o['p95_s']:.4g} s (n={o['n']})")
+            what = "execution_s minus requested service" if kind == "in_execution" else f"pickup delay [{kind}]"
+            lines.append(f"{what}: mean {o['mean_s']:.4g} s, p95 {o['p95_s']:.4g} s (n={o['n']})")
         lines += self.notes
         return "".join(f"# {line}\n" for line in lines)
 
@@ -135,6 +137,12 @@ def calibrate_run(run_dir: str | Path, base: str | Path | dict[str, Any], *, fol
         delays = pickup_delays(jobs, workers)
         cal.overheads = overhead_summary(delays)
         done = jobs[(jobs["status"].astype(str) == "completed") & jobs["execution_s"].notna()]
+        requested = requested_service(Path(run_dir), jobs)
+        if requested is not None and len(done):  # what the handler was asked for vs what was measured
+            extra = done["execution_s"].to_numpy(float) - requested[done.index.to_numpy()]
+            cal.overheads["in_execution"] = {"n": int(len(extra)), "mean_s": float(extra.mean()),
+                                             "p50_s": float(np.percentile(extra, 50)),
+                                             "p95_s": float(np.percentile(extra, 95))}
         service = done["execution_s"].to_numpy(float)
         if fold_overheads and len(delays):
             d = delays.set_index("job_id")["delay_s"].reindex(done["job_id"]).fillna(0.0).to_numpy(float)

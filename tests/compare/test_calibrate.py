@@ -127,12 +127,12 @@ def test_cli_calibrate_and_replay(synthetic_run: tuple[Path, Path], tmp_path: Pa
 
 
 def test_replay_prefers_a_live_trace_for_unmeasured_jobs(tmp_path: Path) -> None:
-    from simserve.calibrate.replay import _requested
+    from simserve.calibrate.replay import requested_service
 
     jobs = pd.DataFrame({"job_id": [0, 1], "arrival_s": [0.0, 1.0], "start_s": [0.5, np.nan],
                          "end_s": [1.5, 2.0], "status": ["completed", "cancelled"], "execution_s": [1.0, np.nan]})
     (tmp_path / "trace.csv").write_text("arrival_s,service_s\n0,0.9\n1,4.5\n")
-    req = _requested(tmp_path, jobs)
+    req = requested_service(tmp_path, jobs)
     assert replay_jobs(jobs, requested_s=req).service_s.tolist() == [1.0, 4.5]
     (tmp_path / "trace.csv").write_text("arrival_s,service_s\n0,0.9\n")  # does not match the jobs
-    assert _requested(tmp_path, jobs) is None
+    assert requested_service(tmp_path, jobs) is None
