@@ -5,7 +5,8 @@ current docs, where image pull and cached-model download are not billed), explic
 and per-phase overrides, per-GPU prices from the catalog (flex or active rate, times GPUs per
 worker) and per-second billing with partial seconds rounded up per billing session (the
 rounding remainder is charged on the session's last interval, so total = sum of cost_usd).
-Active workers are billed in every state except throttled and unhealthy.
+Active workers are billed in every state except throttled, unhealthy and idle (an active worker
+is idle only once removed: a `set` event lowering active workers, or a slot given up).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ PRESETS: dict[str, dict[str, bool]] = {
         "outdated": True, "outdated.warm": False, "unhealthy": False,
     },
 }
-NEVER_BILLED_ACTIVE = frozenset({"throttled", "unhealthy"})
+NEVER_BILLED_ACTIVE = frozenset({"throttled", "unhealthy", "idle"})
 
 
 def billing_table(preset: str, overrides: Mapping[str, bool] | None = None) -> dict[str, bool]:

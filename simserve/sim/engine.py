@@ -398,9 +398,18 @@ class Engine:
         self._trim_slots(now)
 
     def _trim_slots(self, now: float) -> None:
-        """Retire the least recently scaled-down slots while slots exceed max + extra workers."""
+        """Retire the least recently scaled-down slots while slots exceed max + extra workers.
+
+        A slot scaled down at this very instant is kept for now (its idle row would be empty); it
+        can only be first in line after a ``set`` event lowered max workers below the alive count.
+        """
         while self.n_alive + self.n_parked + self.n_held > self.slots_max and self.n_parked:
             old = self._unpark(right=False)
+            if old.since >= now:
+                old.parked = True
+                self.parked.appendleft(old)
+                self.n_parked += 1
+                break
             close(self.rec, old, now)
             old.retired = True
             self.counters["retired"] = self.counters.get("retired", 0) + 1

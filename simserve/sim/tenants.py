@@ -6,7 +6,8 @@ GPUs, redrawn as Binomial(gpus_per_host, utilization) at exponential intervals o
 their demand, first claim on GPUs our workers give back, and never preempt a running worker.
 A scaled-down slot revived on a full host becomes ``throttled`` (not billed) until a GPU frees
 there (it starts on it, FlashBoot if eligible) or ``move_after`` passes (the platform moves it:
-a cold start on another host). All GPU changes go through ``Host.take/release``.
+a cold start on another host); it starts only if jobs still wait, else it returns to ``idle``.
+All GPU changes go through ``Host.take/release``.
 """
 
 from __future__ import annotations
@@ -143,10 +144,11 @@ class Tenants:
         self._leave(w, host)
 
     def _leave(self, w: Worker, host: Host | None) -> None:
-        """End the throttle episode of ``w``: start it on ``host`` if the endpoint still has room, else scale it down."""
+        """End the throttle episode of ``w``: start it on ``host`` if jobs still wait and max workers allows,
+        else it goes back to ``idle`` (scaled down; an extra worker took over or the demand passed)."""
         eng = self.eng
         eng.n_held -= 1
-        if host is not None and eng.n_alive < eng.cap:
+        if host is not None and eng.n_alive < eng.cap and eng.qh < len(eng.queue):
             eng._start(w, host)
             return
         now = eng.env._now  # type: ignore[attr-defined]
