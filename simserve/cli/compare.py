@@ -66,9 +66,7 @@ def compare(
             worst = max(bad, key=lambda r: abs(r.rel_error or 0.0))
             console.print(f"[red]{len(bad)} figure(s) over {fail_over:g}%[/red] (worst {worst.key} "
                           f"{fmt_error(worst.rel_error)}): " + ", ".join(r.key for r in bad))
-            # SystemExit, not typer.Exit: main() runs click with standalone_mode=False, where
-            # click turns Exit into a return value that main() drops
-            raise SystemExit(1)
+            raise typer.Exit(1)
         console.print(f"[green]all {len(checked)} checked figures within {fail_over:g}%[/green]")
 
 

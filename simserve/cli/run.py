@@ -90,9 +90,16 @@ def run(
     out_dir = out or Path("runs") / sc.name
     jobs = None
     if replay is not None:
-        from simserve.calibrate import load_replay  # provided by the compare/calibrate module
+        from simserve.calibrate import load_replay
+        from simserve.outputs import read_run
 
         jobs = load_replay(replay)
+        if not any(o.partition("=")[0].strip() == "horizon" for o in set_):
+            # replaying a run: simulate exactly the span it covered (unless --set horizon says otherwise)
+            horizon = read_run(replay)["summary"].get("horizon_s")
+            if horizon:
+                sc = load_scenario(scenario, [*set_, f"horizon={horizon}",
+                                              f"warmup={min(sc.warmup, float(horizon) / 2)}"])
     if reps == 1 or jobs is not None:
         from simserve.api import simulate
 
