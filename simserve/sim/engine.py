@@ -5,14 +5,14 @@ arrivals, job completions, cold-start phases and idle timers are plain callbacks
 on SimPy's event queue (SimPy's monotone event id breaks ties deterministically), while the
 autoscaler's control loop is an ordinary SimPy process. Per-event work is O(log workers):
 free workers sit in a heap keyed by the routing policy. Decisions come only from
-``simserve.policy``; records go to a ``Recorder``.
+``simserve.policy``; records go to a ``Recorder``. Platform dynamics (other tenants, the
+events timeline, faults) live in ``tenants.py``, ``timeline.py`` and ``faults.py`` and hook in
+at worker start, readiness, scale-down and job end; each is ``None`` when its section is absent.
 """
 
 from __future__ import annotations
 
-import math
 from collections import deque
-from bisect import bisect_right
 from heapq import heappop, heappush
 from typing import Any, Callable
 
@@ -30,38 +30,24 @@ from simserve.policy import (
     WorkerView,
     build_autoscaler,
 )
-from simserve.records import (
-    J_DONE, J_PROGRESS, J_QUEUE, J_REJECTED, J_TIMED_OUT,
-    P_BUSY, P_CONTAINER, P_FLASHBOOT, P_HANDLER, P_MODEL_DL, P_MODEL_LOAD, P_NONE, P_PULL, P_WARM,
-    S_IDLE, S_INIT, S_OUTDATED, S_RUN, STATES, Recorder, WorkerMeta,
-)
 from simserve.policy.placement import SPREAD_FROM, choose_pool
+from simserve.records import (
+    J_DONE, J_PROGRESS, J_QUEUE, J_REJECTED, J_TIMED_OUT, P_BUSY, P_HANDLER, P_MODEL_DL, P_NONE, P_PULL, P_WARM,
+    S_IDLE, S_INIT, S_OUTDATED, S_RUN, Recorder, WorkerMeta,
+)
 from simserve.rng import Draws, RandomStreams
 from simserve.scenario import Scenario
+from simserve.sim.coldstart import cold_phases
 from simserve.sim.faults import Faults
 from simserve.sim.hosts import Host, HostIndex, build_hosts
+from simserve.sim.loop import NORMAL, Call, step_until
 from simserve.sim.tenants import Tenants
 from simserve.sim.timeline import Timeline
+from simserve.sim.views import endpoint_view, worker_view
 from simserve.sim.worker import Worker, close, enter
 from simserve.workload import Jobs, generate
 
-_NORMAL = 1
 ALIVE_STATES = frozenset({S_INIT, S_RUN, S_OUTDATED})
-
-
-class _Call:
-    """A bare callback on SimPy's event queue: ``fn(arg)`` at its time (no process, no Timeout).
-
-    The engine steps the SimPy environment itself (``Engine._loop``): ``_Call`` entries run
-    their function directly, every other entry (the control loop's timeouts and process
-    events) goes through SimPy's callback protocol unchanged.
-    """
-
-    __slots__ = ("fn", "arg")
-
-    def __init__(self, fn: Callable[[Any], None], arg: Any) -> None:
-        self.fn = fn
-        self.arg = arg
 
 
 class Engine:
@@ -124,7 +110,7 @@ class Engine:
     def at(self, delay: float, fn: Callable[[Any], None], arg: Any) -> None:
         """Run ``fn(arg)`` after ``delay`` seconds (ties: FIFO by SimPy's event id)."""
         env = self.env
-        heappush(env._queue, (env._now + delay, _NORMAL, next(env._eid), _Call(fn, arg)))  # type: ignore[attr-defined]
+        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), Call(fn, arg)))  # type: ignore[attr-defined]
 
     def run(self) -> Recorder:
         sc = self.sc
@@ -136,44 +122,9 @@ class Engine:
             self._scale_up("active", kind="active")
         if self.scaler.uses_ticks:
             self.env.process(self._control_loop())
-        self._loop(sc.horizon)
+        step_until(self.env, self.arr, self._on_arrival, sc.horizon)
         self._finish(sc.horizon)
         return self.rec
-
-    def _loop(self, until: float) -> None:
-        """Step the SimPy environment up to ``until``, merging pre-drawn arrivals into the event stream.
-
-        Equivalent to ``env.run(until)`` with an arrival process, without a heap entry per
-        arrival: at equal times queued events run before the arrival.
-        """
-        env = self.env
-        q = env._queue  # type: ignore[attr-defined]
-        arr, n = self.arr, self.n
-        arrive = self._on_arrival
-        i = 0
-        next_arr = arr[0] if n else math.inf
-        call = _Call
-        while True:
-            if q and q[0][0] <= next_arr:
-                if q[0][0] >= until:
-                    break
-                env._now, _, _, ev = heappop(q)  # type: ignore[attr-defined]
-                if ev.__class__ is call:
-                    ev.fn(ev.arg)
-                    continue
-                callbacks, ev.callbacks = ev.callbacks, None
-                for cb in callbacks:
-                    cb(ev)
-                if not ev._ok and not hasattr(ev, "_defused"):
-                    raise ev._value
-            else:
-                if next_arr >= until:
-                    break
-                env._now = next_arr  # type: ignore[attr-defined]
-                arrive(i)
-                i += 1
-                next_arr = arr[i] if i < n else math.inf
-        env._now = until  # type: ignore[attr-defined]
 
     def _control_loop(self) -> Any:
         interval = self.sc.endpoint.scaler_interval
@@ -184,27 +135,10 @@ class Engine:
 
     # ------------------------------------------------------------------ views
     def view(self) -> EndpointView:
-        now = self.env._now
-        q, qh = self.queue, self.qh
-        in_queue = len(q) - qh
-        over = 0
-        if in_queue and self.scaler.delay_s != math.inf:
-            over = bisect_right(q, now - self.scaler.delay_s, lo=qh, key=self.arr.__getitem__) - qh
-        idle_ids: tuple[int, ...] = ()
-        if self.scaler.wants_idle_ids:
-            idle_ids = tuple(w.wid for w in self.workers
-                             if w.kind == "flex" and w.state == S_RUN and w.jobs == 0 and not w.retired)
-        return EndpointView(
-            now_s=now, in_queue=in_queue, in_progress=self.in_progress, queued_over_delay=over,
-            oldest_wait_s=(now - self.arr[q[qh]]) if in_queue else 0.0,
-            n_starting=self.n_starting, n_ready=self.n_ready, n_free=self.n_free, n_alive=self.n_alive,
-            n_scaled_down=self.n_parked, active_workers=self.sc.endpoint.active_workers,
-            cap=self.cap, idle_flex_ids=idle_ids,
-        )
+        return endpoint_view(self)
 
     def worker_view(self, w: Worker) -> WorkerView:
-        return WorkerView(w.wid, w.kind, STATES[w.state], w.jobs, w.seq, w.idle_since,
-                          w.host.host_id if w.host else -1)
+        return worker_view(w)
 
     # ------------------------------------------------------------------ actions
     def _apply(self, actions: list[Action]) -> None:
@@ -315,30 +249,14 @@ class Engine:
     def _begin_cold(self, w: Worker, flash: bool, now: float) -> None:
         """Draw the cold-start phases of ``w`` on its host and enter the first (earlier phase events go stale)."""
         assert w.host is not None
-        w.phases = self._cold_phases(w.host, flash)
+        w.phases = cold_phases(self.sc.cold_start, w.host.cache, self.image_key, flash,
+                               self.d_container, self.d_handler, self.d_flash)
         w.epoch += 1
         if self.faults is not None:
             self.faults.on_start(w, sum(d for _, d in w.phases))
         phase, dur = w.phases.pop(0) if w.phases else (P_HANDLER, 0.0)
         enter(self.rec, w, S_INIT, phase, now)
         self.at(dur, self._on_phase_done, (w, w.epoch))
-
-    def _cold_phases(self, host: Host, flash: bool) -> list[tuple[int, float]]:
-        cs = self.sc.cold_start
-        if flash:
-            return [(P_FLASHBOOT, self.d_flash.next())]
-        model = cs.model
-        image_bytes = cs.image_size + (model.size if model.placement == "baked" else 0.0)
-        phases: list[tuple[int, float]] = []
-        if self.image_key not in host.cache:
-            phases.append((P_PULL, image_bytes / cs.registry_bandwidth))
-        phases.append((P_CONTAINER, self.d_container.next()))
-        if model.placement == "cached" and "model" not in host.cache and model.size > 0:
-            phases.append((P_MODEL_DL, model.size / (model.download_bandwidth or cs.registry_bandwidth)))
-        if model.placement != "none" and model.size > 0:
-            phases.append((P_MODEL_LOAD, model.size / model.load_bandwidth))
-        phases.append((P_HANDLER, self.d_handler.next()))
-        return [(p, d) for p, d in phases if d > 0] or [(P_HANDLER, 0.0)]
 
     def _on_phase_done(self, arg: tuple[Worker, int]) -> None:
         w, epoch = arg
@@ -514,9 +432,9 @@ class Engine:
         env = self.env
         if s > self.exec_timeout or now + s > self.arr[j] + self.ttl:
             limit = max(min(self.exec_timeout, self.arr[j] + self.ttl - now), 0.0)
-            heappush(env._queue, (now + limit, _NORMAL, next(env._eid), _Call(self._on_timeout, j)))  # type: ignore[attr-defined]
+            heappush(env._queue, (now + limit, NORMAL, next(env._eid), Call(self._on_timeout, j)))  # type: ignore[attr-defined]
         else:
-            heappush(env._queue, (now + s, _NORMAL, next(env._eid), _Call(self._finish_job, j)))  # type: ignore[attr-defined]
+            heappush(env._queue, (now + s, NORMAL, next(env._eid), Call(self._finish_job, j)))  # type: ignore[attr-defined]
 
     def _on_timeout(self, j: int) -> None:
         self._finish_job(j, J_TIMED_OUT)

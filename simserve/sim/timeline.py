@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from simserve.policy import build_autoscaler
 from simserve.records import P_NONE, P_WARM, S_IDLE, S_INIT, S_OUTDATED, S_RUN
+from simserve.rng import Draws
 from simserve.sim.worker import Worker, enter
 
 if TYPE_CHECKING:
@@ -52,6 +53,11 @@ class Timeline:
         self.counts["deploys"] += 1
         cs = eng.sc.cold_start.model_copy(update=changes)
         eng.sc = eng.sc.model_copy(update={"cold_start": cs})
+        rng = eng.streams.get("cold_start")
+        if "container_start" in changes:
+            eng.d_container = Draws(cs.container_start, rng)
+        if "handler_init" in changes:
+            eng.d_handler = Draws(cs.handler_init, rng)
         eng.version += 1
         eng.image_key = f"image:{eng.version}"
         eng.host_index.rebuild(eng.image_key)
