@@ -51,10 +51,12 @@ def ranked_table(result: PlanResult) -> pd.DataFrame:
         elif v is None:
             row.update(status="not run", reason=result.notes.get(c.index, ""), replications=0)
         else:
-            reason = v.reason
-            if v.status == UNDECIDED:
+            status, reason = v.status, v.reason
+            if v.status == UNDECIDED and c.index in result.notes:
+                status, reason = "infeasible", f"{result.notes[c.index]} ({v.reason})"
+            elif v.status == UNDECIDED:
                 reason += " (stopped: cost above the recommended with confidence)"
-            row.update(status=v.status, reason=reason, replications=v.replications)
+            row.update(status=status, reason=reason, replications=v.replications)
             row.update(cost_per_month=_num(v.cost.mean), cost_per_month_lo=_num(v.cost.lo),
                        cost_per_month_hi=_num(v.cost.hi))
             for text, fig in v.figures.items():
@@ -136,6 +138,7 @@ def balance_tier(result: PlanResult) -> dict[str, Any] | None:
     needed = catalog.balance_needed(sc.endpoint.max_workers)
     return {"max_workers": sc.endpoint.max_workers, "balance_usd": needed,
             "text": (f"max workers {sc.endpoint.max_workers} needs an account balance of ${needed:,.0f}+"
+                     if needed else f"max workers {sc.endpoint.max_workers} fits the default cap (any balance)"
                      if needed is not None else
                      f"max workers {sc.endpoint.max_workers} exceeds every balance tier (largest cap "
                      f"{catalog.BALANCE_CAPS[0][1]})")}

@@ -53,14 +53,23 @@ class PlanResult:
         return None if self.recommended is None else dict(self.candidates[self.recommended].overrides)
 
 
+@dataclass(frozen=True)
+class _Open:
+    status: str = "open"
+
+
+_OPEN = _Open()
+
+
 class _Book:
     """What is known so far: summaries by candidate, verdicts, inferred and pruned candidates."""
 
-    def __init__(self, cands: list[Candidate], slos: list[Slo], spec: PlanSpec) -> None:
-        self.cands, self.slos, self.spec = cands, slos, spec
+    def __init__(self, cands: list[Candidate], slos: list[Slo], spec: PlanSpec, mono_keys: list[str]) -> None:
+        self.cands, self.slos, self.spec, self.mono_keys = cands, slos, spec, mono_keys
         self.summaries: dict[int, list[dict[str, Any]]] = {}
         self.verdicts: dict[int, Verdict] = {}
         self.ruled_out: dict[int, str] = {}  # unrun candidates: why they need no run
+        self.sampling: list[Candidate] = []  # too close to call and still worth more runs
 
     def record(self, index: int, summaries: list[dict[str, Any]]) -> None:
         got = self.summaries.setdefault(index, [])
@@ -73,19 +82,25 @@ class _Book:
         return min(feas) if feas else None
 
     def infer(self) -> None:
-        """Rule out unrun candidates below (above) one that violates a decreasing SLO."""
-        for i, v in self.verdicts.items():
-            for text in v.violated:
-                direction = propagates(next(s for s in self.slos if s.text == text))
-                if direction is None:
+        """Rule out candidates below (above) one that fails a decreasing SLO, run or not."""
+        for i, v in sorted(self.verdicts.items()):
+            if v.status != INFEASIBLE:
+                continue
+            for slo in v.clearly_failed(self.slos):
+                how = propagates(slo)
+                if how is None:
                     continue
+                direction, keys = how
+                free = None if keys is None else tuple(k in keys for k in self.mono_keys)
                 src = self.cands[i]
                 for c in self.cands:
-                    if c.error or c.index in self.verdicts or c.index in self.ruled_out:
+                    if c.error or c.index in self.ruled_out or c.index == i:
                         continue
-                    if (c.below(src) if direction == "down" else src.below(c)):
-                        self.ruled_out[c.index] = f"inferred infeasible: {'below' if direction == 'down' else 'above'}" \
-                                                  f" #{i}, which violates {text}"
+                    if self.verdicts.get(c.index, _OPEN).status not in (UNDECIDED, "open"):
+                        continue
+                    if c.below(src, free) if direction == "down" else src.below(c, free):
+                        side = "below" if direction == "down" else "above"
+                        self.ruled_out[c.index] = f"inferred infeasible: {side} #{i}, which fails {slo.text}"
 
     def prune(self) -> None:
         best = self.best()
@@ -97,19 +112,34 @@ class _Book:
                 self.ruled_out[c.index] = (f"pruned: cost floor ${c.floor_usd_per_hour * 730.0:,.0f}/month is above the "
                                            f"best feasible ${best[0]:,.0f}/month (#{best[1]})")
 
+    def _settles(self, index: int, best_usd: float) -> bool:
+        """Whether a verdict on ``index`` could rule out an unrun candidate that may still win."""
+        src = self.cands[index]
+        return any(c.below(src) and c.floor_usd_per_hour * 730.0 < best_usd for c in self.open())
+
     def open(self) -> list[Candidate]:
         return [c for c in self.cands if c.error is None and c.index not in self.verdicts
                 and c.index not in self.ruled_out]
 
-    def extensions(self, prune_by_cost: bool) -> list[tuple[int, int]]:
-        """(candidate, replications to add) for every candidate too close to call."""
+    def extensions(self, smart: bool) -> list[tuple[int, int]]:
+        """(candidate, replications to add) for candidates too close to call.
+
+        The smart search skips one costlier than the best feasible with confidence, and one
+        below another candidate being extended (that one's verdict may settle it).
+        """
         best = self.best()
-        out = []
+        todo = []
         for i, v in sorted(self.verdicts.items()):
-            if v.status != UNDECIDED:
+            if v.status != UNDECIDED or i in self.ruled_out:
                 continue
-            if prune_by_cost and best is not None and v.cost.lo > best[0]:
-                continue  # costlier than the best feasible with confidence: more runs cannot help
+            if smart and best is not None and v.cost.lo > best[0] and not self._settles(i, best[0]):
+                continue  # costlier than the best feasible with confidence and settles nothing else
+            todo.append(i)
+        self.sampling = [self.cands[i] for i in todo]
+        if smart:
+            todo = [i for i in todo if not any(j != i and self.cands[i].below(self.cands[j]) for j in todo)]
+        out = []
+        for i in todo:
             n = len(self.summaries[i])
             out.append((i, min(self.spec.max_replications, n + self.spec.replications) - n))
         return out
@@ -132,12 +162,11 @@ def _bisection_probes(book: _Book, dims: list[Dim]) -> list[Candidate]:
         waiting = False
         for c in chain:
             v = book.verdicts.get(c.index)
-            if (v is not None and v.status == INFEASIBLE and v.violated) or \
-                    book.ruled_out.get(c.index, "").startswith("inferred"):
+            if (v is not None and v.status == INFEASIBLE) or book.ruled_out.get(c.index, "").startswith("inferred"):
                 lo = max(lo, c.rank[0] + 1)
             elif (v is not None and v.status == FEASIBLE) or c.index in book.ruled_out:
                 hi = min(hi, c.rank[0])
-            elif v is not None and v.status == UNDECIDED:
+            elif v is not None and v.status == UNDECIDED and c.index not in book.ruled_out:
                 waiting = True
         unknown = [c for c in chain if lo <= c.rank[0] < hi and c.index not in book.verdicts
                    and c.index not in book.ruled_out]
@@ -146,13 +175,14 @@ def _bisection_probes(book: _Book, dims: list[Dim]) -> list[Candidate]:
     return probes
 
 
-def _fill(book: _Book, limit: int, taken: set[int]) -> list[Candidate]:
-    """Best-first: lowest cost floor, then the largest configuration; skip ones below a pick."""
+def _fill(book: _Book, limit: int, busy: list[Candidate]) -> list[Candidate]:
+    """Best-first: lowest cost floor, then the largest configuration; skip any candidate below
+    a pick or below one sampled further this round (their verdicts may settle it)."""
     picks: list[Candidate] = []
     for c in sorted(book.open(), key=lambda c: (c.floor_usd_per_hour, -sum(c.rank), c.index)):
         if len(picks) >= limit:
             break
-        if c.index in taken or any(c.below(p) for p in picks):
+        if any(c.below(p) for p in picks) or any(c.below(b) for b in busy):
             continue
         picks.append(c)
     return picks
@@ -163,14 +193,13 @@ def _propose(book: _Book, dims: list[Dim], smart: bool) -> list[tuple[int, int, 
     if smart:
         book.infer()
         book.prune()
-    runs = [(i, len(book.summaries[i]), k) for i, k in book.extensions(prune_by_cost=smart)]
+    runs = [(i, len(book.summaries[i]), k) for i, k in book.extensions(smart)]
     R = book.spec.replications
     if not smart:
         return runs + [(c.index, 0, R) for c in book.open()]
     probes = _bisection_probes(book, dims)
     if not probes:
-        room = max(0, book.spec.batch - len(runs))
-        probes = _fill(book, room, set()) if room or not runs else []
+        probes = _fill(book, max(0, book.spec.batch - len(runs)), book.sampling)
     return runs + [(c.index, 0, R) for c in probes]
 
 
@@ -186,6 +215,8 @@ def resolve_spec(scenario: Scenario, spec: PlanSpec | None = None, *, slo: list[
     if vary:
         data["vary"] = dict(vary) if isinstance(vary, dict) else dict(parse_vary(v) for v in vary)
     data.update({k: v for k, v in settings.items() if v is not None})
+    if settings.get("replications") and not settings.get("max_replications"):
+        data["max_replications"] = max(data["max_replications"], data["replications"])
     try:
         return PlanSpec.model_validate(data)
     except ValueError as exc:
@@ -209,7 +240,7 @@ def plan(scenario: Scenario | str | dict[str, Any], spec: PlanSpec | None = None
     base_seed = sc.seed if seed is None else int(seed)
     dims = build_dims({k: parse_values(k, v) for k, v in spec.vary.items()}, spec.monotone)
     cands = build_space(data, dims, base_seed, spec.replications)
-    book = _Book(cands, slos, spec)
+    book = _Book(cands, slos, spec, [d.key for d in dims if d.monotone])
     own = executor is None
     ex = executor or LocalExecutor()
     runs_used, rounds, done, known = 0, 0, 0, 0

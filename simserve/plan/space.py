@@ -28,7 +28,7 @@ MONOTONE_KEYS = ("endpoint.active_workers", "endpoint.max_workers", "endpoint.id
                  "endpoint.extra_workers", "endpoint.account_balance_usd")
 # safety margins of the cost floor: active workers are billed all the time; the offered load
 # must be billed on flex workers beyond the active ones (horizon effects take a little off)
-ACTIVE_MARGIN, LOAD_MARGIN = 0.95, 0.8
+ACTIVE_MARGIN, LOAD_MARGIN = 0.99, 0.8
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,14 @@ class Candidate:
     error: str | None
     floor_usd_per_hour: float
 
-    def below(self, other: "Candidate") -> bool:
-        """True when ``other`` has at least as much of every monotone key in the same slice."""
-        return self.slice_key == other.slice_key and all(a <= b for a, b in zip(self.rank, other.rank))
+    def below(self, other: "Candidate", free: tuple[bool, ...] | None = None) -> bool:
+        """True when ``other`` has at least as much of every monotone key in the same slice;
+        with ``free``, monotone keys marked False must be equal."""
+        if self.slice_key != other.slice_key:
+            return False
+        if free is None:
+            return all(a <= b for a, b in zip(self.rank, other.rank))
+        return all(a <= b if f else a == b for a, b, f in zip(self.rank, other.rank, free))
 
 
 def build_dims(vary: dict[str, list[Any]], monotone: list[str] | None = None) -> list[Dim]:

@@ -16,10 +16,15 @@ from simserve.plan.grammar import Slo, cost_per_month_usd
 from simserve.replicate import t_interval
 
 FEASIBLE, INFEASIBLE, UNDECIDED = "feasible", "infeasible", "undecided"
-# figures that never rise when an endpoint gets more workers or longer warm periods
-DECREASING = frozenset({"latency_mean", "latency_p50", "latency_p90", "latency_p95", "latency_p99", "latency_max",
-                        "queue_wait_mean", "queue_wait_p50", "queue_wait_p95", "queue_wait_p99",
-                        "cold_start_fraction", "failed", "gpu_utilization"})
+# figures that never rise when an endpoint gets more of a monotone key (more workers, longer
+# warm periods); cold starts only fall with active workers and idle timeout (a larger max
+# starts more workers, and more requests wait on their cold starts)
+DECREASING: dict[str, frozenset[str] | None] = {
+    **{f"latency_{q}": None for q in ("mean", "p50", "p90", "p95", "p99", "max")},
+    **{f"queue_wait_{q}": None for q in ("mean", "p50", "p95", "p99")},
+    "failed": None,
+    "cold_start_fraction": frozenset({"endpoint.active_workers", "endpoint.idle_timeout"}),
+}
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,21 @@ class Verdict:
     cost: Figure
     figures: dict[str, Figure] = field(default_factory=dict)
     violated: tuple[str, ...] = ()
+    unshown: tuple[str, ...] = ()  # too close to call after the last allowed replication
+
+    def clearly_failed(self, slos: list[Slo]) -> list[Slo]:
+        """SLOs failed firmly enough to spread by monotonicity: violated (the whole interval
+        on the wrong side), or not shown after the last replication with the mean on the
+        wrong side. A near-tie (mean inside, interval across) spreads nothing."""
+        out = []
+        for slo in slos:
+            fig = self.figures.get(slo.text)
+            if slo.text in self.violated:
+                out.append(slo)
+            elif slo.text in self.unshown and fig is not None and \
+                    (fig.mean > slo.threshold if slo.upper else fig.mean < slo.threshold):
+                out.append(slo)
+        return out
 
 
 def interval(values: list[float], confidence: float) -> Figure:
@@ -51,11 +71,12 @@ def interval(values: list[float], confidence: float) -> Figure:
     return Figure(sum(values) / len(values), lo, hi)
 
 
-def propagates(slo: Slo) -> str | None:
-    """'down' when a violation implies one for every candidate below; 'up' for above; else None."""
+def propagates(slo: Slo) -> tuple[str, frozenset[str] | None] | None:
+    """How a failed SLO spreads by monotonicity: ('down' below it | 'up' above it, the keys
+    along which it spreads, None meaning every monotone key); None when it does not."""
     if slo.metric not in DECREASING:
         return None
-    return "down" if slo.upper else "up"
+    return ("down" if slo.upper else "up"), DECREASING[slo.metric]
 
 
 def _fmt(v: float) -> str:
@@ -88,7 +109,7 @@ def judge(summaries: list[dict[str, Any]], slos: list[Slo], confidence: float, *
     if close:
         if final:
             return Verdict(INFEASIBLE, f"not shown at {confidence:.0%} after {n} replications: " + ", ".join(close),
-                           n, cost, figures)
+                           n, cost, figures, unshown=tuple(close))
         return Verdict(UNDECIDED, "too close to call: " + ", ".join(close), n, cost, figures)
     return Verdict(FEASIBLE, "meets every SLO" if slos else "no SLO given", n, cost, figures)
 

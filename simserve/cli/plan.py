@@ -1,0 +1,123 @@
+"""``simserve plan``: the cheapest endpoint configuration that meets the SLOs.
+
+Owns the command's options (``--slo``, ``--vary``, ``--cluster``, replications), the progress
+bar and the ranked table on the terminal. The search lives in ``simserve.plan``; bad SLO or
+``--vary`` syntax becomes a one-line usage error (exit 2).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from simserve.cli import UsageError, app
+
+console = Console()
+
+
+def _pm(mean: Any, lo: Any, hi: Any, money: bool = False) -> str:
+    """``mean ±half-width`` of a 95% interval, compact for the terminal."""
+    def bad(v: Any) -> bool:
+        return v is None or (isinstance(v, float) and not math.isfinite(v))
+    if bad(mean):
+        return "-"
+    f = (lambda v: f"{v:,.0f}") if money else (lambda v: f"{v:.3g}")
+    return f(mean) if bad(lo) or bad(hi) else f"{f(mean)} ±{f((hi - lo) / 2)}"
+
+
+def render_plan(result: Any, table: Any, top: int) -> None:
+    """Print the ranked candidates and the recommendation."""
+    from simserve.plan.report import balance_tier
+
+    t = Table(title=f"plan for {result.base.get('name')}: top {min(top, len(table))} of {len(table)} "
+                    f"(config = {' / '.join(d.key.split('.')[-1] for d in result.dims)})")
+    for col in ["#", "config", "status", "reps", "$/month ±95%", *[s.text for s in result.slos], "why"]:
+        t.add_column(col, overflow="fold", no_wrap=col != "why", min_width=16 if col == "why" else None)
+    for _, row in table.head(top).iterrows():
+        style = "green" if row["status"] == "feasible" else ("dim" if row["status"] in ("not run", "invalid") else "")
+        cells = [str(row["candidate"]), " ".join(str(row[d.key]) for d in result.dims), row["status"],
+                 str(row["replications"]),
+                 _pm(row.get("cost_per_month"), row.get("cost_per_month_lo"), row.get("cost_per_month_hi"), True),
+                 *[_pm(row.get(s.text), row.get(f"{s.text} lo"), row.get(f"{s.text} hi")) for s in result.slos],
+                 "" if row["status"] == "feasible" else str(row["reason"])[:70]]
+        t.add_row(*cells, style=style + (" bold" if row["recommended"] else ""))
+    console.print(t)
+    console.print(f"runs used: {result.runs_used} (full grid: {result.full_grid_runs} = "
+                  f"{sum(1 for c in result.candidates if c.error is None)} valid candidates x "
+                  f"{result.spec.replications} replications), {result.rounds} rounds")
+    if result.recommended is None:
+        console.print("[red]no candidate meets every SLO at the requested confidence[/red]")
+        return
+    v = result.verdicts[result.recommended]
+    chosen = ", ".join(f"{k}={val}" for k, val in result.recommended_overrides.items())
+    console.print(f"[bold green]recommended[/bold green] #{result.recommended}: {chosen}: "
+                  f"${v.cost.mean:,.0f}/month [{v.cost.lo:,.0f}, {v.cost.hi:,.0f}]")
+    tier = balance_tier(result)
+    if tier:
+        console.print(f"balance: {tier['text']}")
+
+
+@app.command()
+def plan(
+    scenario: Path = typer.Argument(..., help="scenario YAML file (its plan: section is the default search)"),
+    slo: list[str] = typer.Option([], "--slo", help='objective, e.g. "latency_p95<=8s" or "failed<=0.1%" (repeatable)'),
+    vary: list[str] = typer.Option([], "--vary", help='search dimension, e.g. endpoint.max_workers=3,5,10 or '
+                                                      'endpoint.active_workers=0..4 (repeatable)'),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="output directory (default plans/<name>)"),
+    cluster: Optional[str] = typer.Option(None, "--cluster", help="Dask scheduler address, e.g. tcp://host:8786"),
+    replications: Optional[int] = typer.Option(None, "--replications", "-r", help="replications per candidate (>= 2)"),
+    max_replications: Optional[int] = typer.Option(None, "--max-replications", help="most replications for a close call"),
+    search: Optional[str] = typer.Option(None, "--search", help="smart (default) or grid (every point)"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="override the scenario's seed"),
+    processes: Optional[int] = typer.Option(None, "--processes", "-j", help="local processes (default: all cores)"),
+    set_: list[str] = typer.Option([], "--set", help="override a field: dotted.key=value (repeatable)"),
+    top: int = typer.Option(15, "--top", help="rows of the ranked table to print"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing but errors"),
+) -> None:
+    """Find the cheapest configuration that meets every SLO; write plan.csv, plan.json,
+    recommended.yaml and pareto.png."""
+    import yaml
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from simserve.plan.executors import make_executor
+    from simserve.plan.grammar import PlanError
+    from simserve.plan.report import ranked_table, write_plan
+    from simserve.plan.search import plan as run_plan, resolve_spec
+    from simserve.scenario import load_scenario, parse_override
+
+    if search not in (None, "smart", "grid"):
+        raise UsageError(f"--search {search!r}: expected smart or grid")
+    if replications is not None and replications < 2:
+        raise UsageError(f"--replications {replications}: expected 2 or more (intervals need two runs)")
+    sc = load_scenario(scenario, set_)
+    try:
+        spec = resolve_spec(sc, slo=slo, vary=vary, replications=replications, search=search,
+                            max_replications=max_replications)
+        source = yaml.safe_load(scenario.read_text())
+        for item in set_:
+            key, value = parse_override(item)
+            node = source
+            for k in key.split(".")[:-1]:
+                node = node.setdefault(k, {})
+            node[key.split(".")[-1]] = value
+        with make_executor(cluster, processes) as ex, \
+                Progress(TextColumn("planning"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
+                         TimeElapsedColumn(), console=console, transient=True, disable=quiet) as progress:
+            task = progress.add_task("plan", total=None)
+            result = run_plan(sc, spec, executor=ex, seed=seed,
+                              on_progress=lambda done, known: progress.update(task, completed=done, total=known))
+    except PlanError as exc:
+        raise UsageError(str(exc)) from None
+    out_dir = out or Path("plans") / sc.name
+    paths = write_plan(out_dir, result, source)
+    if not quiet:
+        render_plan(result, ranked_table(result), top)
+        console.print(f"[dim]wrote {', '.join(str(p) for p in paths.values())}[/dim]")
+
+
+__all__ = ["plan", "render_plan"]
