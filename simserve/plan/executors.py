@@ -98,7 +98,7 @@ class DaskExecutor:
         futures = self._client.map(_run_task, list(tasks), pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
         results: list[Any] = [None] * len(tasks)
-        for fut in dask_completed(futures):
+        for fut in dask_completed(futures, loop=self._client.loop):
             results[index[fut.key]] = fut.result()
             if on_done:
                 on_done()
