@@ -82,7 +82,7 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing but errors"),
 ) -> None:
     """Simulate a scenario and write summary.json, jobs.csv and workers.csv."""
-    from simserve.outputs import write_json, write_run
+    from simserve.outputs import write_run
     from simserve.replicate import combine, run_replications
 
     sc = load_scenario(scenario, set_)

@@ -11,15 +11,14 @@ asyncio executor performs. Synchronous, so the parity test can drive it with a f
 from __future__ import annotations
 
 import math
-from bisect import bisect_right, insort
 from dataclasses import dataclass
 from typing import Any, Union
 
+from simserve.endpoint import JobQueue, make_endpoint_view
 from simserve.policy import (
     Action, Autoscaler, EndpointView, HostView, Reject, SlotView, StartWorkers, StopWorker, WorkerView,
-    choose_host, choose_revival,
+    choose_host, choose_retirement, choose_revival,
 )
-from simserve.policy.placement import choose_retirement
 from simserve.records import (
     J_CANCELLED, J_DONE, J_FAILED, J_PROGRESS, J_QUEUE, J_REJECTED, J_TIMED_OUT, P_BUSY, P_CONTAINER,
     P_NONE, P_PULL, P_WARM, PHASES, S_IDLE, S_INIT, S_OUTDATED, S_RUN, S_UNHEALTHY, STATES, TRANSITIONS,
@@ -98,8 +97,7 @@ class Dispatcher:
         self.host_cached: set[int] = set()
         self.workers: list[LiveWorker] = []
         self.scaled_down: list[LiveWorker] = []
-        self.queue: list[int] = []
-        self.qh = 0
+        self.queue = JobQueue(self.arr, self.ttl, self._expire)  # the simulator's queue class
         self.in_progress = self.n_starting = self.n_ready = self.n_alive = 0
         self._seq = 0
         self._stop_seq = 0
@@ -112,21 +110,14 @@ class Dispatcher:
         return sum(1 for w in self.workers if w.state == S_RUN and len(w.jobs) < self.conc)
 
     def view(self, now: float) -> EndpointView:
-        q, qh = self.queue, self.qh
-        in_queue = len(q) - qh
-        over = 0
-        if in_queue and self.scaler.delay_s != math.inf:
-            over = bisect_right(q, now - self.scaler.delay_s, lo=qh, key=self.arr.__getitem__) - qh
         idle_ids: tuple[int, ...] = ()
         if self.scaler.wants_idle_ids:
             idle_ids = tuple(w.wid for w in self.workers
                              if w.kind == "flex" and w.state == S_RUN and not w.jobs and not w.retired)
-        return EndpointView(
-            now_s=now, in_queue=in_queue, in_progress=self.in_progress, queued_over_delay=over,
-            oldest_wait_s=(now - self.arr[q[qh]]) if in_queue else 0.0,
-            n_starting=self.n_starting, n_ready=self.n_ready, n_free=self.n_free, n_alive=self.n_alive,
-            n_scaled_down=len(self.scaled_down), active_workers=self.sc.endpoint.active_workers,
-            cap=self.cap, idle_flex_ids=idle_ids,
+        return make_endpoint_view(
+            now, self.queue, self.scaler.delay_s, in_progress=self.in_progress, n_starting=self.n_starting,
+            n_ready=self.n_ready, n_free=self.n_free, n_alive=self.n_alive, n_scaled_down=len(self.scaled_down),
+            active_workers=self.sc.endpoint.active_workers, cap=self.cap, idle_flex_ids=idle_ids,
         )
 
     def worker_view(self, w: LiveWorker) -> WorkerView:
@@ -264,7 +255,7 @@ class Dispatcher:
         for j in bound:
             self._begin_job(w, j, now, True, out)
         while len(w.jobs) < self.conc:
-            j = self._next_queued(now)
+            j = self.queue.pop(now)
             if j < 0:
                 break
             self._begin_job(w, j, now, True, out)
@@ -302,7 +293,7 @@ class Dispatcher:
         for j in lost:
             self._requeue(j, now, out)
         out.append(Timer(now + self.unhealthy_retry_s, "recover", w.wid))
-        if self.scaler.queues and self.n_alive == 0 and self.qh < len(self.queue):
+        if self.scaler.queues and self.n_alive == 0 and self.queue:
             self.apply(self.scaler.on_arrival(self.view(now)), now, out)
         return out
 
@@ -315,7 +306,7 @@ class Dispatcher:
             if w is not None:
                 self._begin_job(w, j, now, False, out)
             else:
-                insort(self.queue, j, lo=self.qh, key=self.arr.__getitem__)
+                self.queue.requeue(j)
         else:
             self._route_unqueued(j, now, out)
 
@@ -366,23 +357,9 @@ class Dispatcher:
 
     def tick(self, now: float) -> list[Effect]:
         out: list[Effect] = []
-        q = self.queue
-        while self.qh < len(q) and self.arr[q[self.qh]] + self.ttl <= now:
-            self._expire(q[self.qh])
-            self.qh += 1
+        self.queue.purge(now)
         self.apply(self.scaler.tick(self.view(now)), now, out)
         return out
-
-    def _next_queued(self, now: float) -> int:
-        q = self.queue
-        while self.qh < len(q):
-            j = q[self.qh]
-            self.qh += 1
-            if self.arr[j] + self.ttl <= now:
-                self._expire(j)
-                continue
-            return j
-        return -1
 
     def _expire(self, j: int) -> None:
         self.rec.status[j] = J_TIMED_OUT
@@ -422,8 +399,8 @@ class Dispatcher:
             for other in others:
                 self._requeue(other, now, out)
             return out
-        if self.qh < len(self.queue):
-            nj = self._next_queued(now)
+        if self.queue:
+            nj = self.queue.pop(now)
             if nj >= 0:
                 self._begin_job(w, nj, now, False, out)
                 return out
@@ -467,13 +444,11 @@ class Dispatcher:
             if w.state in (S_INIT, S_RUN, S_OUTDATED):
                 w.epoch += 1
                 out.append(Halt(w.wid))
-        for k in range(self.qh, len(self.queue)):
-            j = self.queue[k]
+        for j in self.queue.drain():
             if self.arr[j] + self.ttl <= now:
                 self._expire(j)
             else:
                 rec.status[j], rec.end_s[j] = J_CANCELLED, now
-        self.qh = len(self.queue)
         self.in_progress = 0
         rec.notes.update(self.counters)
         return out

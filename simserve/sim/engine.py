@@ -39,6 +39,7 @@ from simserve.rng import Draws, RandomStreams
 from simserve.scenario import Scenario
 from simserve.sim.coldstart import cold_phases
 from simserve.sim.faults import Faults
+from simserve.endpoint import JobQueue
 from simserve.sim.hosts import Host, HostIndex, build_hosts
 from simserve.sim.loop import NORMAL, Call, step_until
 from simserve.sim.tenants import Tenants
@@ -85,8 +86,7 @@ class Engine:
         self.n_starting = 0
         self.n_ready = 0
         self.in_progress = 0
-        self.queue: list[int] = []
-        self.qh = 0  # head index into queue
+        self.queue = JobQueue(self.arr, self.ttl, self._expire)  # shared with the live driver
         self.parked: deque[Worker] = deque()  # scaled-down slots in stop order (lazy deletion)
         self.n_parked = 0
         self._stop_seq = 0
@@ -130,7 +130,7 @@ class Engine:
         interval = self.sc.endpoint.scaler_interval
         while True:
             yield self.env.timeout(interval)
-            self._purge_expired(self.env._now)
+            self.queue.purge(self.env._now)  # type: ignore[attr-defined]
             self._apply(self.scaler.tick(self.view()))
 
     # ------------------------------------------------------------------ views
@@ -293,7 +293,7 @@ class Engine:
         for j in bound:
             self._begin_job(w, j, now, cold=True)
         while w.jobs < self.conc:
-            j = self._next_queued(now)
+            j = self.queue.pop(now)
             if j < 0:
                 break
             self._begin_job(w, j, now, cold=True)
@@ -389,29 +389,9 @@ class Engine:
                 nw.bound.append(j)
                 return
 
-    def _next_queued(self, now: float) -> int:
-        q = self.queue
-        while self.qh < len(q):
-            j = q[self.qh]
-            self.qh += 1
-            if self.arr[j] + self.ttl <= now:
-                self._expire(j)
-                continue
-            if self.qh > 4096 and self.qh * 2 > len(q):
-                del q[: self.qh]
-                self.qh = 0
-            return j
-        return -1
-
     def _expire(self, j: int) -> None:
         self.rec.status[j] = J_TIMED_OUT
         self.rec.end_s[j] = self.arr[j] + self.ttl
-
-    def _purge_expired(self, now: float) -> None:
-        q = self.queue
-        while self.qh < len(q) and self.arr[q[self.qh]] + self.ttl <= now:
-            self._expire(q[self.qh])
-            self.qh += 1
 
     def _begin_job(self, w: Worker, j: int, now: float, cold: bool) -> None:
         """Start job ``j`` on ``w`` at ``now``; its completion (or timeout) is one event carrying ``j``."""
@@ -449,8 +429,8 @@ class Engine:
         if w.drain:  # outdated or retiring: takes no new job
             self.timeline.on_drained(w)  # type: ignore[union-attr]
             return
-        if self.qh < len(self.queue):
-            nj = self._next_queued(now)
+        if self.queue:
+            nj = self.queue.pop(now)
             if nj >= 0:
                 self._begin_job(w, nj, now, cold=False)
                 return
@@ -493,8 +473,7 @@ class Engine:
         for w in self.workers:
             if not w.retired:
                 close(rec, w, horizon)
-        for k in range(self.qh, len(self.queue)):
-            j = self.queue[k]
+        for j in self.queue.drain():
             if self.arr[j] + self.ttl <= horizon:
                 self._expire(j)
             else:

@@ -4,8 +4,8 @@ Owns the ``faults:`` section at run time. A cold start fails at its end with pro
 ``init_failure_prob``, or is cut at ``init_timeout``; a ready worker (running or outdated)
 crashes at ``crash_rate_per_hour``. Either way the worker becomes ``unhealthy`` (not billed),
 keeps its slot, and is retried after ``unhealthy_retry`` doubling per consecutive failure,
-until ``unhealthy_give_up``. Jobs on a crashed worker go back to the front of the queue (a
-retry) up to ``retry_limit`` times, then fail. Imports no simpy: it schedules on the engine.
+until ``unhealthy_give_up``. Jobs on a crashed worker go back to the queue in arrival order (a retry,
+normally at the front) up to ``retry_limit`` times, then fail. Imports no simpy: it schedules on the engine.
 """
 
 from __future__ import annotations
@@ -177,28 +177,23 @@ class Faults:
             for j in keep:
                 eng._on_arrival(j)
             return
-        q = eng.queue
-        for j in sorted(keep, key=eng.arr.__getitem__, reverse=True):
-            if eng.qh > 0:
-                eng.qh -= 1
-                q[eng.qh] = j
-            else:
-                q.insert(0, j)
+        for j in keep:
+            eng.queue.requeue(j)
         self.dispatch(now)
 
     def dispatch(self, now: float) -> None:
         """Hand queued jobs to free workers (the queue only holds jobs while none is free), or start one."""
         eng = self.eng
-        while eng.n_free and eng.qh < len(eng.queue):
+        while eng.n_free and eng.queue:
             w = eng._pop_free()
             if w is None:
                 break
-            j = eng._next_queued(now)
+            j = eng.queue.pop(now)
             if j < 0:
                 eng._mark_free(w)
                 break
             eng._begin_job(w, j, now, False)
             if w.jobs < eng.conc:
                 eng._mark_free(w)
-        if eng.qh < len(eng.queue) and eng.n_alive == 0:
+        if eng.queue and eng.n_alive == 0:
             eng._apply(eng.scaler.on_arrival(eng.view()))

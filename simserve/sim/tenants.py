@@ -148,7 +148,7 @@ class Tenants:
         else it goes back to ``idle`` (scaled down; an extra worker took over or the demand passed)."""
         eng = self.eng
         eng.n_held -= 1
-        if host is not None and eng.n_alive < eng.cap and eng.qh < len(eng.queue):
+        if host is not None and eng.n_alive < eng.cap and eng.queue:
             eng._start(w, host)
             return
         now = eng.env._now  # type: ignore[attr-defined]

@@ -79,7 +79,6 @@ class Timeline:
 
     def pump(self) -> None:
         """Replace job-free outdated workers while fewer than ``batch`` replacements are under way."""
-        eng = self.eng
         self.replacing = {wid: (w, e) for wid, (w, e) in self.replacing.items() if w.state == S_INIT and w.epoch == e}
         self.outdated = [w for w in self.outdated if w.state == S_OUTDATED]
         for w in list(self.outdated):

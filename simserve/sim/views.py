@@ -6,10 +6,9 @@ of ``simserve.policy.view`` (the same views the live executor builds). Read-only
 
 from __future__ import annotations
 
-import math
-from bisect import bisect_right
 from typing import TYPE_CHECKING
 
+from simserve.endpoint import make_endpoint_view
 from simserve.policy import EndpointView, WorkerView
 from simserve.records import S_RUN, STATES
 
@@ -20,21 +19,14 @@ if TYPE_CHECKING:
 
 def endpoint_view(eng: Engine) -> EndpointView:
     """The endpoint at the engine's current time."""
-    now = eng.env._now  # type: ignore[attr-defined]
-    q, qh = eng.queue, eng.qh
-    in_queue = len(q) - qh
-    over = 0
-    if in_queue and eng.scaler.delay_s != math.inf:
-        over = bisect_right(q, now - eng.scaler.delay_s, lo=qh, key=eng.arr.__getitem__) - qh
     idle_ids: tuple[int, ...] = ()
     if eng.scaler.wants_idle_ids:
         idle_ids = tuple(w.wid for w in eng.workers
                          if w.kind == "flex" and w.state == S_RUN and w.jobs == 0 and not w.retired)
-    return EndpointView(
-        now_s=now, in_queue=in_queue, in_progress=eng.in_progress, queued_over_delay=over,
-        oldest_wait_s=(now - eng.arr[q[qh]]) if in_queue else 0.0,
-        n_starting=eng.n_starting, n_ready=eng.n_ready, n_free=eng.n_free, n_alive=eng.n_alive,
-        n_scaled_down=eng.n_parked, active_workers=eng.sc.endpoint.active_workers,
+    return make_endpoint_view(
+        eng.env._now, eng.queue, eng.scaler.delay_s,  # type: ignore[attr-defined]
+        in_progress=eng.in_progress, n_starting=eng.n_starting, n_ready=eng.n_ready, n_free=eng.n_free,
+        n_alive=eng.n_alive, n_scaled_down=eng.n_parked, active_workers=eng.sc.endpoint.active_workers,
         cap=eng.cap, idle_flex_ids=idle_ids,
     )
 
