@@ -35,10 +35,16 @@ def test_build_push_pull_roundtrip(engine, registry, sleep_handler, no_leaks):
         t0 = time.monotonic()
         client.images.pull(remote)
         assert time.monotonic() - t0 < 30
-        out = client.containers.run(remote, ["/bin/sh", "-c", "ls /app; echo ok"], remove=True,
+        # detached + bounded wait: an attached log stream can block forever if the engine stalls
+        ctr = client.containers.run(remote, ["/bin/sh", "-c", "ls /app; echo ok"], detach=True,
                                     network_mode="none")
-        assert out.split() == [b"sleep.py", b"ok"]
+        try:
+            assert ctr.wait(timeout=60)["StatusCode"] == 0
+            assert ctr.logs().split() == [b"sleep.py", b"ok"]
+        finally:
+            ctr.remove(force=True)
     finally:
         for ref in (built.ref, f"{registry.address}/simserve-sleep:6mb"):
             images.remove_image(client, ref)
-    assert all(not r["ref"].endswith(":6mb") for r in images.list_images(client))
+    refs = {r["ref"] for r in images.list_images(client)}
+    assert built.ref not in refs and f"{registry.address}/simserve-sleep:6mb" not in refs
