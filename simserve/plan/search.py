@@ -75,7 +75,8 @@ class _Book:
         got = self.summaries.setdefault(index, [])
         got.extend(summaries)
         final = len(got) >= self.spec.max_replications
-        self.verdicts[index] = judge(got, self.slos, self.spec.confidence, final=final)
+        self.verdicts[index] = judge(got, self.slos, self.spec.confidence, final=final,
+                                     max_replications=self.spec.max_replications)
 
     def best(self) -> tuple[float, int] | None:
         feas = [(v.cost.mean, i) for i, v in self.verdicts.items() if v.status == FEASIBLE]

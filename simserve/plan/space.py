@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from simserve import catalog
 from simserve.billing import billing_table, is_billed, price_usd_per_s
 from simserve.plan.grammar import PlanError, order_key
 from simserve.replicate import replication_seed
@@ -90,7 +91,10 @@ def offered_load(sc: Scenario, seeds: list[int]) -> float:
 def cost_floor_usd_per_hour(sc: Scenario, load_workers: float) -> float:
     """Lower bound on the expected $/h of ``sc`` when it serves ``load_workers`` of offered load."""
     ep = sc.endpoint
-    gpus = ep.gpu
+    # default host pools hold every worker on the first GPU of the priority list; explicit
+    # pools may place workers on any listed GPU that has a pool, so the cheapest bounds the price
+    pools = {catalog.lookup(h.gpu).pool for h in sc.hosts}
+    gpus = [g for g in ep.gpu if catalog.lookup(g).pool in pools] or ep.gpu if sc.hosts else ep.gpu[:1]
     active = min(price_usd_per_s(g, "active", ep.gpus_per_worker, sc.pricing) for g in gpus)
     flex = min(price_usd_per_s(g, "flex", ep.gpus_per_worker, sc.pricing) for g in gpus)
     table = billing_table(sc.billing.preset, sc.billing.states)

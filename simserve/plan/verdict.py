@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from scipy import stats
+
 from simserve.plan.grammar import Slo, cost_per_month_usd
 from simserve.replicate import t_interval
 
@@ -83,9 +85,19 @@ def _fmt(v: float) -> str:
     return "n/a" if math.isinf(v) else f"{v:.4g}"
 
 
+def futile(fig: Figure, threshold: float, n: int, max_n: int, confidence: float) -> bool:
+    """Whether a close call is expected to stay close even after ``max_n`` replications: the
+    mean is nearer the threshold than the interval's projected half-width at ``max_n``."""
+    if n < 2 or n >= max_n:
+        return False
+    sd = (fig.hi - fig.lo) / 2 * math.sqrt(n) / stats.t.ppf(0.5 + confidence / 2, n - 1)
+    return abs(fig.mean - threshold) < stats.t.ppf(0.5 + confidence / 2, max_n - 1) * sd / math.sqrt(max_n)
+
+
 def judge(summaries: list[dict[str, Any]], slos: list[Slo], confidence: float, *,
-          final: bool = False) -> Verdict:
-    """Verdict of one candidate; ``final`` turns a too-close-to-call result into infeasible."""
+          final: bool = False, max_replications: int | None = None) -> Verdict:
+    """Verdict of one candidate; ``final`` turns a too-close-to-call result into infeasible,
+    and so does a close call that ``max_replications`` could not settle (futility)."""
     cost = interval([cost_per_month_usd(s) for s in summaries], confidence)
     figures: dict[str, Figure] = {}
     violated: list[str] = []
@@ -110,6 +122,12 @@ def judge(summaries: list[dict[str, Any]], slos: list[Slo], confidence: float, *
         if final:
             return Verdict(INFEASIBLE, f"not shown at {confidence:.0%} after {n} replications: " + ", ".join(close),
                            n, cost, figures, unshown=tuple(close))
+        slo_of = {slo.text: slo for slo in slos}
+        hopeless = [t for t in close if max_replications and
+                    futile(figures[t], slo_of[t].threshold, n, max_replications, confidence)]
+        if hopeless:
+            return Verdict(INFEASIBLE, f"not shown at {confidence:.0%}, and {max_replications} replications would "
+                           f"not settle it: " + ", ".join(hopeless), n, cost, figures, unshown=tuple(hopeless))
         return Verdict(UNDECIDED, "too close to call: " + ", ".join(close), n, cost, figures)
     return Verdict(FEASIBLE, "meets every SLO" if slos else "no SLO given", n, cost, figures)
 

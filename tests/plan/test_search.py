@@ -45,9 +45,17 @@ def _interval(values: list[float]) -> tuple[float, float]:
     return arr.mean() - half, arr.mean() + half
 
 
+def _futile(lo: float, hi: float, threshold: float, n: int, rmax: int) -> bool:
+    """A close call whose interval at ``rmax`` replications would still straddle the threshold."""
+    if not lo <= threshold <= hi or not math.isfinite(hi):
+        return False
+    sd = (hi - lo) / 2 * math.sqrt(n) / stats.t.ppf(0.975, n - 1)
+    return abs((lo + hi) / 2 - threshold) < stats.t.ppf(0.975, rmax - 1) * sd / math.sqrt(rmax)
+
+
 def brute_force(data: dict[str, Any], slos: list[str], r0: int, rmax: int) -> tuple[int | None, int]:
-    """Run every point (adding replications while a point is too close to call, as the
-    planner's rule says); return the cheapest feasible point's index and the runs used."""
+    """Run every point (adding replications while a point is too close to call and more could
+    settle it, as the planner's rule says); return the cheapest feasible point and runs used."""
     seed = load_scenario(data).seed
     vary = {k: parse_values(k, v) for k, v in data["plan"]["vary"].items()}
     best: tuple[float, int] | None = None
@@ -67,7 +75,8 @@ def brute_force(data: dict[str, Any], slos: list[str], r0: int, rmax: int) -> tu
             bounds = [_interval([_figure(s, slo) for s in summaries]) for slo in slos]
             met = all(hi <= _threshold(slo) for (lo, hi), slo in zip(bounds, slos))
             violated = any(lo > _threshold(slo) for (lo, hi), slo in zip(bounds, slos))
-            if met or violated or n >= rmax:
+            if met or violated or n >= rmax or any(_futile(lo, hi, _threshold(slo), n, rmax)
+                                                   for (lo, hi), slo in zip(bounds, slos)):
                 break
             n = min(rmax, n + r0)
         if met:
