@@ -323,7 +323,7 @@ class LiveExecutor:
                 gpu = rec.host_gpu[int(host)] if host >= 0 else self.sc.endpoint.gpu[0]
                 cost += (b - a) * price_usd_per_s(gpu, rec.workers[int(wid)].kind, gpw, pricing)
         return {
-            "now_s": now, "end_s": self.end_s, "workers": by_state, "in_queue": len(d.queue) - d.qh,
+            "now_s": now, "end_s": self.end_s, "workers": by_state, "in_queue": len(d.queue),
             "in_progress": d.in_progress, "arrived": arrived, "completed": len(lat),
             "latency_p50_s": float(np.median(lat)) if lat else math.nan,
             "latency_p95_s": float(np.percentile(lat, 95)) if lat else math.nan,
