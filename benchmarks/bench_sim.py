@@ -87,10 +87,15 @@ def ciw_mmc(n_jobs: int, c: int = 8, rho: float = 0.8) -> tuple[float, int]:
 
 
 def peak_rss_mb(n_jobs: int) -> float:
+    """Peak RSS of a fresh process running the M/M/c case.
+
+    Read from /proc/self/status VmHWM, not ru_maxrss: Linux carries the parent's high-water
+    mark into a forked-then-exec'd child's ru_maxrss, which would count this big process.
+    """
     code = (
-        "import resource, sys; sys.path.insert(0, 'benchmarks'); import bench_sim; "
+        "import sys; sys.path.insert(0, 'benchmarks'); import bench_sim; "
         f"bench_sim.sim_mmc({n_jobs}); "
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+        "print([int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')][0] / 1024)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout.strip().splitlines()[-1])
