@@ -87,6 +87,7 @@ class Engine:
         self.n_ready = 0
         self.in_progress = 0
         self.queue = JobQueue(self.arr, self.ttl, self._expire)  # shared with the live driver
+        self.queues = self.scaler.queues
         self.parked: deque[Worker] = deque()  # scaled-down slots in stop order (lazy deletion)
         self.n_parked = 0
         self._stop_seq = 0
@@ -122,7 +123,7 @@ class Engine:
             self._scale_up("active", kind="active")
         if self.scaler.uses_ticks:
             self.env.process(self._control_loop())
-        step_until(self.env, self.arr, self._on_arrival, sc.horizon)
+        step_until(self.env, self.arr, self._on_arrival, self._finish_job, sc.horizon)
         self._finish(sc.horizon)
         return self.rec
 
@@ -414,7 +415,7 @@ class Engine:
             limit = max(min(self.exec_timeout, self.arr[j] + self.ttl - now), 0.0)
             heappush(env._queue, (now + limit, NORMAL, next(env._eid), Call(self._on_timeout, j)))  # type: ignore[attr-defined]
         else:
-            heappush(env._queue, (now + s, NORMAL, next(env._eid), Call(self._finish_job, j)))  # type: ignore[attr-defined]
+            heappush(env._queue, (now + s, NORMAL, next(env._eid), j))  # type: ignore[attr-defined]  # bare j: completion
 
     def _on_timeout(self, j: int) -> None:
         self._finish_job(j, J_TIMED_OUT)
@@ -429,7 +430,7 @@ class Engine:
         if w.drain:  # outdated or retiring: takes no new job
             self.timeline.on_drained(w)  # type: ignore[union-attr]
             return
-        if self.queue:
+        if self.queues and self.queue:
             nj = self.queue.pop(now)
             if nj >= 0:
                 self._begin_job(w, nj, now, cold=False)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from simserve.records import J_FAILED, P_NONE, S_IDLE, S_INIT, S_OUTDATED, S_RUN, S_UNHEALTHY
+from simserve.sim.loop import Call
 from simserve.sim.worker import Worker, enter
 
 if TYPE_CHECKING:
@@ -142,14 +143,21 @@ class Faults:
         if not w.jobs:
             return []
         eng = self.eng
-        fns = (eng._finish_job, eng._on_timeout)
         owner, wid = eng.job_worker, w.wid
         jobs: list[int] = []
-        for entry in eng.env._queue:  # type: ignore[attr-defined]
+        queue = eng.env._queue  # type: ignore[attr-defined]
+        for k, entry in enumerate(queue):
             ev = entry[3]
-            if getattr(ev, "fn", None) in fns and owner[ev.arg] == wid:
-                ev.fn = _noop
-                jobs.append(ev.arg)
+            if ev.__class__ is int:  # a bare job index: that job's completion
+                j = ev
+            elif getattr(ev, "fn", None) == eng._on_timeout:
+                j = ev.arg
+            else:
+                continue
+            if owner[j] == wid:
+                # same (time, priority, id) key, so the heap order is untouched
+                queue[k] = (entry[0], entry[1], entry[2], Call(_noop, j))
+                jobs.append(j)
         return jobs
 
     def requeue(self, jobs: list[int], now: float) -> None:

@@ -1,7 +1,8 @@
 """The event loop: SimPy's queue stepped by hand, with pre-drawn arrivals merged in.
 
 Owns ``Call`` (a bare ``fn(arg)`` entry on SimPy's event queue: no process, no Timeout) and
-``step_until``, which pops that queue itself: ``Call`` entries run their function directly,
+``step_until``, which pops that queue itself: a bare job index is a job completion, ``Call``
+entries run their function directly,
 every other entry (the control loop's timeouts and process events) goes through SimPy's
 callback protocol unchanged. Arrivals never enter the heap. Imports nothing of simserve.
 """
@@ -25,11 +26,13 @@ class Call:
         self.arg = arg
 
 
-def step_until(env: Any, arr: list[float], arrive: Callable[[int], None], until: float) -> None:
+def step_until(env: Any, arr: list[float], arrive: Callable[[int], None], done: Callable[[int], None],
+               until: float) -> None:
     """Step ``env`` up to ``until``, calling ``arrive(i)`` at each pre-drawn arrival time ``arr[i]``.
 
     Equivalent to ``env.run(until)`` with an arrival process, without a heap entry per
-    arrival: at equal times queued events run before the arrival.
+    arrival: at equal times queued events run before the arrival. A heap entry whose event is
+    a bare ``int`` is a job completion: ``done(j)`` runs (the most common event allocates nothing).
     """
     q = env._queue
     n = len(arr)
@@ -41,7 +44,11 @@ def step_until(env: Any, arr: list[float], arrive: Callable[[int], None], until:
             if q[0][0] >= until:
                 break
             env._now, _, _, ev = heappop(q)
-            if ev.__class__ is call:
+            cls = ev.__class__
+            if cls is int:
+                done(ev)
+                continue
+            if cls is call:
                 ev.fn(ev.arg)
                 continue
             callbacks, ev.callbacks = ev.callbacks, None
