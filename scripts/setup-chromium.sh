@@ -6,21 +6,6 @@ set -u
 if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
   exit 0
 fi
-if ! command -v apt-get >/dev/null 2>&1; then
-  echo "setup-chromium: apt-get not available; the HTML screenshot test will skip" >&2
-  exit 0
-fi
-SUDO=""
-if [ "$(id -u)" != "0" ]; then
-  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; else
-    echo "setup-chromium: not root and no sudo; the HTML screenshot test will skip" >&2
-    exit 0
-  fi
-fi
-export DEBIAN_FRONTEND=noninteractive
-if ! $SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null 2>&1; then
-  $SUDO apt-get update -qq >/dev/null 2>&1 || true
-  $SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null 2>&1 \
-    || echo "setup-chromium: apt-get install chromium failed; the HTML screenshot test will skip" >&2
-fi
+. "$(dirname "$0")/apt-install.sh"
+apt_install setup-chromium "the HTML screenshot test" chromium fonts-dejavu-core
 exit 0

@@ -17,26 +17,10 @@ have_all() {
 }
 
 if ! have_all; then
-  if ! command -v apt-get >/dev/null 2>&1; then
-    echo "setup-podman: apt-get not available; the container tests will skip" >&2
-    exit 0
-  fi
-  SUDO=""
-  if [ "$(id -u)" != "0" ]; then
-    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo -n"; else
-      echo "setup-podman: not root and no sudo; the container tests will skip" >&2
-      exit 0
-    fi
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  APT_OPTS="-y -qq --no-install-recommends -o DPkg::Lock::Timeout=180"
+  . "$(dirname "$0")/apt-install.sh"
   # podman's recommends pull in crun/slirp etc.; we need conmon, netavark and runc explicitly
-  EXTRA="conmon netavark aardvark-dns uidmap fuse-overlayfs iptables"
-  if ! $SUDO apt-get install $APT_OPTS $PKGS $EXTRA >/dev/null 2>&1; then
-    $SUDO apt-get update -qq -o DPkg::Lock::Timeout=180 >/dev/null 2>&1 || true
-    $SUDO apt-get install $APT_OPTS $PKGS $EXTRA >/dev/null 2>&1 \
-      || { echo "setup-podman: apt-get install failed; the container tests will skip" >&2; exit 0; }
-  fi
+  apt_install setup-podman "the container tests" $PKGS conmon netavark aardvark-dns uidmap fuse-overlayfs iptables \
+    || exit 0
   # the docker-registry postinst cannot start a service without systemd; simserve starts its own
 fi
 
