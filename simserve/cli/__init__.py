@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rc = app(args=argv, standalone_mode=False)
         if isinstance(rc, int):  # typer.Exit(n) comes back as a return value without standalone mode
+            if rc == 130:  # typer turns Ctrl-C into Exit(130) silently
+                print("interrupted", file=sys.stderr)
             return rc
     except (ScenarioError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
