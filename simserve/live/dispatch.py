@@ -14,9 +14,9 @@ import math
 from dataclasses import dataclass
 from typing import Any, Union
 
-from simserve.endpoint import JobQueue, make_endpoint_view
+from simserve.endpoint import JobQueue, apply_actions, make_endpoint_view
 from simserve.policy import (
-    Action, Autoscaler, EndpointView, HostView, Reject, SlotView, StartWorkers, StopWorker, WorkerView,
+    Action, Autoscaler, EndpointView, HostView, Reject, SlotView, StartWorkers, WorkerView,
     choose_host, choose_retirement, choose_revival,
 )
 from simserve.records import (
@@ -140,20 +140,13 @@ class Dispatcher:
         return out
 
     def apply(self, actions: list[Action], now: float, out: list[Effect]) -> None:
-        for a in actions:
-            if isinstance(a, StartWorkers):
-                started = 0
-                for _ in range(a.count):
-                    if self.n_alive >= self.cap or self._scale_up(a.reason, now, out) is None:
-                        break
-                    started += 1
-                if started:
-                    self.rec.action(now, "start_workers", started, a.reason)
-            elif isinstance(a, StopWorker):
-                w = self.workers[a.worker_id]
-                if w.state == S_RUN and not w.jobs and w.kind == "flex":
-                    self._scale_down(w, now, out)
-                    self.rec.action(now, "stop_worker", a.worker_id, a.reason)
+        """Carry out actions exactly as the simulator does (``simserve.endpoint.apply_actions``)."""
+        apply_actions(
+            actions, at_cap=lambda: self.n_alive >= self.cap,
+            scale_up=lambda r: self._scale_up(r, now, out) is not None,
+            can_stop=lambda wid: (w := self.workers[wid]).state == S_RUN and not w.jobs and w.kind == "flex",
+            stop=lambda wid: self._scale_down(self.workers[wid], now, out),
+            record=lambda kind, value, reason: self.rec.action(now, kind, value, reason))
 
     def _scale_up(self, reason: str, now: float, out: list[Effect], kind: str = "flex") -> LiveWorker | None:
         """As ``Engine._scale_up``: revive the most recently scaled-down slot (own host if free), else a new worker."""

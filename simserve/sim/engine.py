@@ -26,7 +26,6 @@ from simserve.policy import (
     NewestFirst,
     Reject,
     StartWorkers,
-    StopWorker,
     WorkerView,
     build_autoscaler,
 )
@@ -39,7 +38,7 @@ from simserve.rng import Draws, RandomStreams
 from simserve.scenario import Scenario
 from simserve.sim.coldstart import cold_phases
 from simserve.sim.faults import Faults
-from simserve.endpoint import JobQueue
+from simserve.endpoint import JobQueue, apply_actions
 from simserve.sim.hosts import Host, HostIndex, build_hosts
 from simserve.sim.loop import NORMAL, Call, step_until
 from simserve.sim.tenants import Tenants
@@ -143,21 +142,16 @@ class Engine:
 
     # ------------------------------------------------------------------ actions
     def _apply(self, actions: list[Action]) -> None:
-        now = self.env._now
-        for a in actions:
-            if isinstance(a, StartWorkers):
-                started = 0
-                for _ in range(a.count):
-                    if self.n_alive >= self.cap or not self._scale_up(a.reason):
-                        break
-                    started += 1
-                if started:
-                    self.rec.action(now, "start_workers", started, a.reason)
-            elif isinstance(a, StopWorker):
-                w = self.workers[a.worker_id]
-                if w.state == S_RUN and w.jobs == 0 and w.kind == "flex":
-                    self._scale_down(w)
-                    self.rec.action(now, "stop_worker", a.worker_id, a.reason)
+        now = self.env._now  # type: ignore[attr-defined]
+        apply_actions(
+            actions, at_cap=lambda: self.n_alive >= self.cap, scale_up=lambda r: self._scale_up(r) is not None,
+            can_stop=lambda wid: self._stoppable(self.workers[wid]),
+            stop=lambda wid: self._scale_down(self.workers[wid]),
+            record=lambda kind, value, reason: self.rec.action(now, kind, value, reason))
+
+    @staticmethod
+    def _stoppable(w: Worker) -> bool:
+        return w.state == S_RUN and w.jobs == 0 and w.kind == "flex"
 
     def _scale_up(self, reason: str, kind: str = "flex") -> Worker | None:
         """Revive the most recently scaled-down slot (on its host if it has room, else moved), else start a new worker.
