@@ -67,7 +67,8 @@ def _codes(column: Any, categories: Any) -> np.ndarray:
     """Integer codes of a column against ``categories`` (works for categorical and plain columns)."""
     import pandas as pd
 
-    return pd.Categorical(column, categories=list(categories)).codes.astype(np.int64)
+    codes: np.ndarray = np.asarray(pd.Categorical(column, categories=list(categories)).codes, dtype=np.int64)
+    return codes
 
 
 def apply_billing(frame: Any, table: Mapping[str, bool], gpus_per_worker: int,
