@@ -63,7 +63,7 @@ class LiveWorker:
     """One worker slot; survives scale-down as an ``idle`` slot whose host keeps the image."""
 
     __slots__ = ("wid", "kind", "seq", "host", "state", "phase", "since", "jobs", "idle_since",
-                 "expiry_pending", "stopped_at", "stop_seq", "epoch", "bound", "retired", "crash_tail")
+                 "expiry_pending", "stopped_at", "stop_seq", "epoch", "bound", "retired", "crash_tail", "fails")
 
     def __init__(self, wid: int, kind: str, seq: int, now: float) -> None:
         self.wid, self.kind, self.seq = wid, kind, seq
@@ -78,6 +78,7 @@ class LiveWorker:
         self.bound: list[int] = []
         self.retired = False
         self.crash_tail = ""
+        self.fails = 0  # consecutive faults since the worker was last ready (retry backoff)
 
 
 class Dispatcher:
@@ -244,6 +245,7 @@ class Dispatcher:
         self.n_ready += 1
         self._enter(w, S_RUN, P_WARM, now)
         w.idle_since = now
+        w.fails = 0
         bound, w.bound = w.bound, []
         for j in bound:
             self._begin_job(w, j, now, True, out)
@@ -285,7 +287,8 @@ class Dispatcher:
         w.jobs, w.bound = set(), []
         for j in lost:
             self._requeue(j, now, out)
-        out.append(Timer(now + self.unhealthy_retry_s, "recover", w.wid))
+        w.fails += 1  # as the simulator: the retry delay doubles with each consecutive failure
+        out.append(Timer(now + self.unhealthy_retry_s * 2.0 ** (w.fails - 1), "recover", w.wid))
         if self.scaler.queues and self.n_alive == 0 and self.queue:
             self.apply(self.scaler.on_arrival(self.view(now)), now, out)
         return out
