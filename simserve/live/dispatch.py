@@ -20,7 +20,7 @@ from simserve.policy import (
     choose_host, choose_retirement, choose_revival,
 )
 from simserve.records import (
-    J_CANCELLED, J_DONE, J_FAILED, J_PROGRESS, J_QUEUE, J_REJECTED, J_TIMED_OUT, P_BUSY, P_CONTAINER,
+    J_CANCELLED, J_DONE, J_FAILED, J_PROGRESS, J_QUEUE, J_REJECTED, J_TIMED_OUT, P_BUSY, P_CONTAINER, P_FLASHBOOT,
     P_NONE, P_PULL, P_WARM, PHASES, S_IDLE, S_INIT, S_OUTDATED, S_RUN, S_UNHEALTHY, STATES, TRANSITIONS,
     IllegalTransition, Recorder, WorkerMeta,
 )
@@ -50,20 +50,36 @@ class Halt:
 
 
 @dataclass(frozen=True)
-class Timer:
-    at_s: float
-    kind: str  # "idle" | "recover"
+class Suspend:
+    """FlashBoot: freeze a scaled-down worker's process instead of stopping it."""
+
     worker_id: int
 
 
-Effect = Union[Launch, Send, Halt, Timer]
+@dataclass(frozen=True)
+class Resume:
+    """FlashBoot: thaw a suspended worker on its own host; it is ready as soon as it runs."""
+
+    worker_id: int
+    epoch: int
+
+
+@dataclass(frozen=True)
+class Timer:
+    at_s: float
+    kind: str  # "idle" | "recover" | "evict"
+    worker_id: int
+
+
+Effect = Union[Launch, Send, Halt, Suspend, Resume, Timer]
 
 
 class LiveWorker:
     """One worker slot; survives scale-down as an ``idle`` slot whose host keeps the image."""
 
     __slots__ = ("wid", "kind", "seq", "host", "state", "phase", "since", "jobs", "idle_since",
-                 "expiry_pending", "stopped_at", "stop_seq", "epoch", "bound", "retired", "crash_tail", "fails")
+                 "expiry_pending", "stopped_at", "stop_seq", "epoch", "bound", "retired", "crash_tail", "fails",
+                 "suspended")
 
     def __init__(self, wid: int, kind: str, seq: int, now: float) -> None:
         self.wid, self.kind, self.seq = wid, kind, seq
@@ -79,6 +95,7 @@ class LiveWorker:
         self.retired = False
         self.crash_tail = ""
         self.fails = 0  # consecutive faults since the worker was last ready (retry backoff)
+        self.suspended = False  # FlashBoot: its process is frozen, resumable on its host
 
 
 class Dispatcher:
@@ -183,38 +200,73 @@ class Dispatcher:
         self.scaled_down.append(w)
 
     def _start(self, w: LiveWorker, host: int, now: float, out: list[Effect]) -> LiveWorker:
+        """Start ``w`` on ``host``: a FlashBoot resume when its frozen process is there and in the window
+        (as the simulator: same host, within ``cold_start.flashboot_window``), else a cold start."""
+        flash = w.suspended and host == w.host and now - w.stopped_at <= self.sc.cold_start.flashboot_window
+        for v in self.workers:  # a frozen process holds its host: evict it before another worker starts there
+            if v.suspended and v.host == host and v is not w:
+                self._evict(v, out)
+        if w.suspended and not flash:
+            self._evict(w, out)
         w.host = host
         self.host_free[host] = False
         w.epoch += 1
         self.n_alive += 1
         self.n_starting += 1
+        if flash:
+            w.suspended = False
+            self.counters["flashboot_resumes"] = self.counters.get("flashboot_resumes", 0) + 1
+            self._enter(w, S_INIT, P_FLASHBOOT, now)
+            out.append(Resume(w.wid, w.epoch))
+            return w
         self.counters["cold_starts"] += 1
         self._enter(w, S_INIT, P_CONTAINER if host in self.host_cached else P_PULL, now)
         out.append(Launch(w.wid, host, w.epoch))
         return w
 
+    def _evict(self, w: LiveWorker, out: list[Effect]) -> None:
+        """Drop a frozen FlashBoot process (window over, host needed, or slot retired)."""
+        if w.suspended:
+            w.suspended = False
+            out.append(Halt(w.wid))
+
+    def evict_check(self, wid: int, now: float) -> list[Effect]:
+        """The FlashBoot window of a scaled-down worker may be over: stop its frozen process."""
+        out: list[Effect] = []
+        w = self.workers[wid]
+        if w.suspended and now >= w.stopped_at + self.sc.cold_start.flashboot_window - 1e-9:
+            self._evict(w, out)
+        return out
+
     def _scale_down(self, w: LiveWorker, now: float, out: list[Effect]) -> None:
         self.n_ready -= 1
         self.n_alive -= 1
         self._enter(w, S_IDLE, P_NONE, now)
-        self._release(w, now, out)
+        self._release(w, now, out, suspend=self.sc.endpoint.flashboot)
         self._park(w)
         self.counters["scale_downs"] += 1
         while self.n_alive + len(self.scaled_down) > self.slots_max and self.scaled_down:
             wid = choose_retirement([SlotView(s.wid, s.host, s.stop_seq) for s in self.scaled_down])
             old = self.workers[wid]  # type: ignore[index]
             self.scaled_down.remove(old)
+            self._evict(old, out)
             self._close(old, now)
             old.retired = True
             self.counters["retired"] = self.counters.get("retired", 0) + 1
 
-    def _release(self, w: LiveWorker, now: float, out: list[Effect]) -> None:
-        """The worker's process goes away (scale-down or fault); its host keeps the image."""
+    def _release(self, w: LiveWorker, now: float, out: list[Effect], suspend: bool = False) -> None:
+        """The worker's process goes away (scale-down or fault), or is frozen for FlashBoot; its host
+        keeps the image."""
         self.host_free[w.host] = True
         w.stopped_at = now
         w.idle_since = -1.0
         w.epoch += 1
-        out.append(Halt(w.wid))
+        if suspend:
+            w.suspended = True
+            out.append(Suspend(w.wid))
+            out.append(Timer(now + self.sc.cold_start.flashboot_window, "evict", w.wid))
+        else:
+            out.append(Halt(w.wid))
 
     def _close(self, w: LiveWorker, now: float) -> None:
         if now > w.since:
@@ -440,6 +492,7 @@ class Dispatcher:
             if w.state in (S_INIT, S_RUN, S_OUTDATED):
                 w.epoch += 1
                 out.append(Halt(w.wid))
+            self._evict(w, out)
         for j in self.queue.drain():
             if self.arr[j] + self.ttl <= now:
                 self._expire(j)

@@ -24,7 +24,7 @@ import numpy as np
 
 from simserve.billing import billing_table, is_billed, price_usd_per_s
 from simserve.live.assets import DEFAULT_MAX_FILE_BYTES, prepare_assets
-from simserve.live.dispatch import Dispatcher, Effect, Halt, Launch, Send, Timer
+from simserve.live.dispatch import Dispatcher, Effect, Halt, Launch, Resume, Send, Suspend, Timer
 from simserve.live.gpus import make_slots
 from simserve.live.runtime import WorkerHandle, WorkerSpec, WorkerStartError, build_runtime, log_tail
 from simserve.policy import build_autoscaler
@@ -88,6 +88,7 @@ class LiveExecutor:
         self.runtime = runtime if runtime is not None else build_runtime(opts.runtime)
         self.broker: Any = None
         self.handles: dict[int, tuple[int, WorkerHandle]] = {}
+        self.suspended: dict[int, Any] = {}  # FlashBoot: frozen worker handles by worker id
         self.tasks: set[asyncio.Task[Any]] = set()
         self.timers: list[asyncio.TimerHandle] = []
         self.faults: list[dict[str, Any]] = []
@@ -180,6 +181,20 @@ class LiveExecutor:
                 entry = self.handles.pop(e.worker_id, None)
                 if entry is not None:
                     self._spawn(entry[1].stop(self.opts.stop_grace_s))
+                frozen = self.suspended.pop(e.worker_id, None)
+                if frozen is not None:
+                    frozen.resume()
+                    self._spawn(frozen.stop(self.opts.stop_grace_s))
+            elif isinstance(e, Suspend):
+                entry = self.handles.pop(e.worker_id, None)
+                if entry is not None:
+                    handle = entry[1]
+                    if getattr(handle, "suspend", None) is not None and handle.suspend():
+                        self.suspended[e.worker_id] = handle
+                    else:  # this runtime cannot freeze a worker: stop it (a later resume cold-starts)
+                        self._spawn(handle.stop(self.opts.stop_grace_s))
+            elif isinstance(e, Resume):
+                self._spawn(self._resume(e.worker_id, e.epoch))
             elif isinstance(e, Timer):
                 loop = asyncio.get_running_loop()
                 self.timers.append(loop.call_at(self.t0 + e.at_s / self.speed, self._on_timer, e))
@@ -189,6 +204,8 @@ class LiveExecutor:
             return
         if e.kind == "idle":
             self._perform(self.disp.idle_check(e.worker_id, self.now()))
+        elif e.kind == "evict":
+            self._perform(self.disp.evict_check(e.worker_id, self.now()))
         else:
             self.disp.recover(e.worker_id, max(e.at_s, 0.0))  # the retry time itself, not the wakeup
 
@@ -237,12 +254,34 @@ class LiveExecutor:
             return
         self.handles[wid] = (epoch, handle)
         self._perform(self.disp.ready(wid, epoch, self.now()))
+        await self._watch(wid, epoch, handle, spec.log_path)
+
+    async def _watch(self, wid: int, epoch: int, handle: WorkerHandle, log_path: Path) -> None:
+        """A ready worker's process exiting while it is still the current one is a crash."""
         code = await handle.wait_exit()
         if not self.finished and self.disp.current(wid, epoch):
-            tail = log_tail(spec.log_path)
+            tail = log_tail(log_path)
             self._fault(wid, "crashed", f"exit code {code}", tail)
             self.handles.pop(wid, None)
             self._perform(self.disp.crashed(wid, epoch, self.now(), tail))
+
+    async def _resume(self, wid: int, epoch: int) -> None:
+        """FlashBoot: thaw the worker's frozen process; it is ready once it runs again."""
+        handle = self.suspended.pop(wid, None)
+        host = self.disp.workers[wid].host
+        if handle is None:  # nothing frozen (the runtime could not suspend it): a cold start
+            await self._launch(wid, host, epoch)
+            return
+        handle.resume()
+        if self.finished or not self.disp.current(wid, epoch):
+            await handle.stop(self.opts.stop_grace_s)
+            return
+        if not handle.is_alive():
+            self._perform(self.disp.start_failed(wid, epoch, self.now(), "frozen worker gone"))
+            return
+        self.handles[wid] = (epoch, handle)
+        self._perform(self.disp.ready(wid, epoch, self.now()))
+        await self._watch(wid, epoch, handle, self.opts.out_dir / "logs" / f"{wid}.log")
 
     def _fault(self, wid: int, kind: str, message: str, tail: str) -> None:
         self.faults.append({"worker_id": wid, "time_s": round(self.now(), 6), "kind": kind,
@@ -276,6 +315,10 @@ class LiveExecutor:
         for epoch_handle in list(self.handles.values()):
             stops.append(epoch_handle[1].stop(self.opts.stop_grace_s))
         self.handles.clear()
+        for frozen in self.suspended.values():  # thaw, then stop, every FlashBoot snapshot left
+            frozen.resume()
+            stops.append(frozen.stop(self.opts.stop_grace_s))
+        self.suspended.clear()
         await asyncio.gather(*stops, return_exceptions=True)
         for t in list(self.tasks):
             t.cancel()

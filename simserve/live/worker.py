@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import time
 from pathlib import Path
@@ -115,6 +116,24 @@ class _Attached:
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
             self.proc.kill()
+
+    def suspend(self) -> bool:
+        """FlashBoot: freeze the worker's process group (SIGSTOP); False where that is not possible."""
+        return self._signal_group(signal.SIGSTOP)
+
+    def resume(self) -> bool:
+        """Thaw a frozen worker (SIGCONT)."""
+        return self._signal_group(signal.SIGCONT)
+
+    def _signal_group(self, sig: int) -> bool:
+        pid = getattr(self.proc, "pid", None)  # container adapters have none: no FlashBoot there
+        if not isinstance(pid, int) or not self.is_alive():
+            return False
+        try:
+            os.killpg(pid, sig)  # workers run in their own session: the group is the worker
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
 
     async def wait_exit(self) -> int:
         return await asyncio.shield(self._exit)

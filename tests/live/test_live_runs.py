@@ -41,7 +41,7 @@ def test_sleep_handler_run_passes_invariants(scaler, out_dir):
 def test_scaled_down_worker_keeps_its_image_cache(out_dir):
     """Bursts separated by a gap longer than the idle timeout: the revived worker skips the pull."""
     sc = scenario({"type": "per_request"}, horizon=30.0, rate=0.3, max_workers=1, extra_workers=0,
-                  idle_timeout=1.0)
+                  idle_timeout=1.0, flashboot=False)
     ex, result = run_live(sc, "echo.py", out_dir, speed=6.0)
     check_invariants(sc, result)
     w = result.workers
@@ -50,3 +50,22 @@ def test_scaled_down_worker_keeps_its_image_cache(out_dir):
     assert len(starts) >= 2, "expected at least one scale-down and revival"
     assert len(pulls) == 1
     assert result.summary["counters"]["scale_downs"] >= 1
+
+
+def test_flashboot_resumes_a_frozen_worker_on_its_host(out_dir):
+    """FlashBoot on: a scaled-down worker's process is frozen (SIGSTOP), and a revival inside the
+    window thaws it (``flashboot_resume``, no container start, no new process); invariants hold."""
+    sc = scenario({"type": "per_request"}, horizon=30.0, rate=0.3, max_workers=1, extra_workers=0,
+                  idle_timeout=1.0, flashboot=True)
+    ex, result = run_live(sc, "echo.py", out_dir, speed=6.0)
+    check_invariants(sc, result)
+    w = result.workers
+    init = w[w["state"] == "initializing"]
+    assert (init["phase"] == "container_start").sum() == 1  # the only real start
+    resumes = init[init["phase"] == "flashboot_resume"]
+    assert len(resumes) >= 1 and result.summary["counters"]["flashboot_resumes"] == len(resumes)
+    assert (resumes["end_s"] - resumes["start_s"]).max() < 1.0  # a thaw, not a boot
+    assert not resumes["billed"].eq(False).any()  # seed preset: initializing is billed
+    # the jobs that woke it were served as cold starts by the same worker 0
+    done = result.jobs[result.jobs["status"] == "completed"]
+    assert set(done["worker_id"]) == {0}
