@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional, Union
 
@@ -409,6 +410,9 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
     return "".join(parts)
 
 
+_FIELD_PATH = re.compile(r"[A-Za-z_][\w.\[\]]*")
+
+
 def _first_error(err: ValidationError) -> tuple[str, str]:
     e = err.errors(include_url=False)[0]
     msg = e["msg"]
@@ -424,9 +428,9 @@ def _first_error(err: ValidationError) -> tuple[str, str]:
     elif "input" in e and e["type"] not in ("value_error",) and "got" not in msg:
         msg = f"{msg}; got {e['input']!r}"
     path = _format_loc(tuple(e["loc"]))
-    if path.startswith("horizon") or msg.startswith(("horizon:", "workload.arrivals.path:", "pricing:", "hosts:")):
-        head, _, rest = msg.partition(": ")
-        if rest and not path:
+    if not path:  # cross-field checks on the whole scenario name their field: "field.path: message"
+        head, sep, rest = msg.partition(": ")
+        if sep and _FIELD_PATH.fullmatch(head):
             return head, rest
     return path, msg
 

@@ -60,11 +60,9 @@ def summarize(jobs: pd.DataFrame, workers: pd.DataFrame, *, horizon_s: float, wa
     """
     window = max(horizon_s - warmup_s, 1e-12)
     j = jobs[jobs["arrival_s"] >= warmup_s]
-    status = j["status"].astype(str).to_numpy() if len(j) < 1000 else None
     vc = j["status"].value_counts()
     counts = {s: int(vc.get(s, 0)) for s in
               ("completed", "failed", "timed_out", "cancelled", "rejected", "in_queue", "in_progress")}
-    del status
     done = j[(j["status"] == "completed").to_numpy()]
     lat = done["latency_s"].to_numpy()
     started = j[~np.isnan(j["start_s"].to_numpy())]
