@@ -82,7 +82,9 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing but errors"),
 ) -> None:
     """Simulate a scenario and write summary.json, jobs.csv and workers.csv."""
-    from simserve.outputs import write_run
+    import pandas as pd
+
+    from simserve.outputs import write_frame, write_run
     from simserve.replicate import combine, run_replications
 
     sc = load_scenario(scenario, set_)
@@ -98,8 +100,7 @@ def run(
             # replaying a run: simulate exactly the span it covered (unless --set horizon says otherwise)
             horizon = read_run(replay)["summary"].get("horizon_s")
             if horizon:
-                sc = load_scenario(scenario, [*set_, f"horizon={horizon}",
-                                              f"warmup={min(sc.warmup, float(horizon) / 2)}"])
+                sc = load_scenario(sc.model_dump(), {"horizon": horizon, "warmup": min(sc.warmup, horizon / 2)})
     if reps == 1 or jobs is not None:
         from simserve.api import simulate
 
@@ -112,22 +113,15 @@ def run(
             task = progress.add_task(f"{reps} replications", total=reps)
             results = run_replications(sc, reps, seed, on_done=lambda i: progress.advance(task))
         summary = combine([r.summary for r in results])
-        import pandas as pd
-
         per_rep = pd.json_normalize([r.summary for r in results])
         per_rep.insert(0, "replication", range(reps))
-        from simserve.outputs import write_frame
-
         out_dir.mkdir(parents=True, exist_ok=True)
         write_frame(out_dir / "replications.csv", per_rep)
     write_run(out_dir, results[0], summary)
     if plots or svg or report:
-        try:
-            from simserve.report import write_plots
-        except ImportError:
-            write_plots = None
-        if write_plots is not None:
-            write_plots(results[0], out_dir, svg=svg)
+        from simserve.report import write_plots
+
+        write_plots(results[0], out_dir, svg=svg)
     if report:
         from simserve.report.html import write_report
 
