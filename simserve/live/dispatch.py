@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Union
 
 from simserve.endpoint import JobQueue, apply_actions, make_endpoint_view
 from simserve.policy import (
@@ -78,7 +78,7 @@ class LiveWorker:
     """One worker slot; survives scale-down as an ``idle`` slot whose host keeps the image."""
 
     __slots__ = ("wid", "kind", "seq", "host", "state", "phase", "since", "jobs", "idle_since",
-                 "expiry_pending", "stopped_at", "stop_seq", "epoch", "bound", "retired", "crash_tail", "fails",
+                 "expiry_pending", "stopped_at", "stop_seq", "epoch", "bound", "retired", "fails",
                  "suspended")
 
     def __init__(self, wid: int, kind: str, seq: int, now: float) -> None:
@@ -93,7 +93,6 @@ class LiveWorker:
         self.epoch = 0
         self.bound: list[int] = []
         self.retired = False
-        self.crash_tail = ""
         self.fails = 0  # consecutive faults since the worker was last ready (retry backoff)
         self.suspended = False  # FlashBoot: its process is frozen, resumable on its host
 
@@ -310,28 +309,27 @@ class Dispatcher:
             self._arm_idle(w, now, out)
         return out
 
-    def start_failed(self, wid: int, epoch: int, now: float, tail: str = "") -> list[Effect]:
+    def start_failed(self, wid: int, epoch: int, now: float) -> list[Effect]:
         """Init crashed or errored: the worker is ``unhealthy``; jobs waiting on it are retried."""
         w = self.workers[wid]
         if w.epoch != epoch or w.state != S_INIT:
             return []
         self.counters["start_failures"] += 1
         self.n_starting -= 1
-        return self._fault(w, max(now, w.since), tail)
+        return self._fault(w, max(now, w.since))
 
-    def crashed(self, wid: int, epoch: int, now: float, tail: str = "") -> list[Effect]:
+    def crashed(self, wid: int, epoch: int, now: float) -> list[Effect]:
         """The worker process died while ready: ``unhealthy``, its running jobs requeued."""
         w = self.workers[wid]
         if w.epoch != epoch or w.state not in (S_RUN, S_OUTDATED):
             return []
         self.counters["crashes"] += 1
         self.n_ready -= 1
-        return self._fault(w, max(now, w.since), tail)
+        return self._fault(w, max(now, w.since))
 
-    def _fault(self, w: LiveWorker, now: float, tail: str) -> list[Effect]:
+    def _fault(self, w: LiveWorker, now: float) -> list[Effect]:
         out: list[Effect] = []
         self.n_alive -= 1
-        w.crash_tail = tail
         self._enter(w, S_UNHEALTHY, P_NONE, now)
         self._release(w, now, out)
         lost = sorted(w.jobs) + w.bound
@@ -501,6 +499,3 @@ class Dispatcher:
         self.in_progress = 0
         rec.notes.update(self.counters)
         return out
-
-    def crash_tails(self) -> dict[str, Any]:
-        return {str(w.wid): w.crash_tail for w in self.workers if w.crash_tail}

@@ -247,7 +247,7 @@ class LiveExecutor:
             handle = await self.runtime.start(spec, on_phase)
         except WorkerStartError as exc:
             self._fault(wid, "init_failed", str(exc), exc.log_tail or log_tail(spec.log_path))
-            self._perform(self.disp.start_failed(wid, epoch, self.now(), exc.log_tail))
+            self._perform(self.disp.start_failed(wid, epoch, self.now()))
             return
         if self.finished or not self.disp.current(wid, epoch):
             await handle.stop(self.opts.stop_grace_s)
@@ -263,7 +263,7 @@ class LiveExecutor:
             tail = log_tail(log_path)
             self._fault(wid, "crashed", f"exit code {code}", tail)
             self.handles.pop(wid, None)
-            self._perform(self.disp.crashed(wid, epoch, self.now(), tail))
+            self._perform(self.disp.crashed(wid, epoch, self.now()))
 
     async def _resume(self, wid: int, epoch: int) -> None:
         """FlashBoot: thaw the worker's frozen process; it is ready once it runs again."""
@@ -277,7 +277,7 @@ class LiveExecutor:
             await handle.stop(self.opts.stop_grace_s)
             return
         if not handle.is_alive():
-            self._perform(self.disp.start_failed(wid, epoch, self.now(), "frozen worker gone"))
+            self._perform(self.disp.start_failed(wid, epoch, self.now()))
             return
         self.handles[wid] = (epoch, handle)
         self._perform(self.disp.ready(wid, epoch, self.now()))

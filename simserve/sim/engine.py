@@ -22,7 +22,6 @@ import simpy
 from simserve.policy import (
     Action,
     EndpointView,
-    HostView,
     NewestFirst,
     Reject,
     StartWorkers,
@@ -221,10 +220,6 @@ class Engine:
         self.workers.append(w)
         self.rec.workers.append(WorkerMeta(w.wid, kind, now))
         return w
-
-    def host_views(self) -> list[HostView]:
-        """Every host as placement sees it (the parity test compares ``choose_host`` on these with the index)."""
-        return [h.view(self.image_key) for h in self.hosts]
 
     def _start(self, w: Worker, host: Host) -> Worker:
         """Begin a cold start of ``w`` on ``host`` (FlashBoot when it comes back to its own host)."""
