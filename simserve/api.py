@@ -10,7 +10,7 @@ from typing import Any
 
 from simserve.result import RunResult
 from simserve.scenario import Scenario, load_scenario
-from simserve.sim.engine import simulate_tables
+from simserve.sim.driver import simulate_tables
 from simserve.workload import Jobs
 
 

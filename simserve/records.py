@@ -10,34 +10,65 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import Any
 
 import numpy as np
 
-STATES: tuple[str, ...] = ("initializing", "idle", "running", "throttled", "outdated", "unhealthy")
-PHASES: tuple[str, ...] = (
-    "", "pull", "container_start", "model_download", "model_load", "handler_init", "flashboot_resume",
-    "busy", "warm",
-)
-S_INIT, S_IDLE, S_RUN, S_THROTTLED, S_OUTDATED, S_UNHEALTHY = range(6)
-P_NONE, P_PULL, P_CONTAINER, P_MODEL_DL, P_MODEL_LOAD, P_HANDLER, P_FLASHBOOT, P_BUSY, P_WARM = range(9)
+class WorkerState(IntEnum):
+    """The six worker states (the seed's table); values index ``STATES``."""
+
+    INITIALIZING = 0
+    IDLE = 1
+    RUNNING = 2
+    THROTTLED = 3
+    OUTDATED = 4
+    UNHEALTHY = 5
+
+
+class Phase(IntEnum):
+    """Sub-phases of a state: cold-start phases while initializing, busy/warm while running."""
+
+    NONE = 0
+    PULL = 1
+    CONTAINER_START = 2
+    MODEL_DOWNLOAD = 3
+    MODEL_LOAD = 4
+    HANDLER_INIT = 5
+    FLASHBOOT_RESUME = 6
+    BUSY = 7
+    WARM = 8
+
+
+class JobStatus(IntEnum):
+    """Job states (the platform's, in lower case in all outputs)."""
+
+    IN_QUEUE = 0
+    IN_PROGRESS = 1
+    COMPLETED = 2
+    FAILED = 3
+    CANCELLED = 4
+    TIMED_OUT = 5
+    REJECTED = 6
+
+
+STATES: tuple[str, ...] = tuple(s.name.lower() for s in WorkerState)
+PHASES: tuple[str, ...] = tuple("" if p is Phase.NONE else p.name.lower() for p in Phase)
 COLD_PHASES: tuple[str, ...] = PHASES[1:7]
+JOB_STATUSES: tuple[str, ...] = tuple(j.name.lower() for j in JobStatus)
 
+_W = WorkerState
 #: legal state changes (a phase change inside a state is always legal)
-TRANSITIONS: dict[int, frozenset[int]] = {
-    S_INIT: frozenset({S_RUN, S_IDLE, S_THROTTLED, S_UNHEALTHY, S_OUTDATED}),
-    S_IDLE: frozenset({S_INIT, S_THROTTLED}),
-    S_RUN: frozenset({S_IDLE, S_THROTTLED, S_OUTDATED, S_UNHEALTHY}),
-    S_THROTTLED: frozenset({S_INIT, S_RUN, S_IDLE, S_UNHEALTHY}),
-    S_OUTDATED: frozenset({S_IDLE, S_UNHEALTHY}),
-    S_UNHEALTHY: frozenset({S_INIT, S_IDLE}),
+TRANSITIONS: dict[WorkerState, frozenset[WorkerState]] = {
+    _W.INITIALIZING: frozenset({_W.RUNNING, _W.IDLE, _W.THROTTLED, _W.UNHEALTHY, _W.OUTDATED}),
+    _W.IDLE: frozenset({_W.INITIALIZING, _W.THROTTLED}),
+    _W.RUNNING: frozenset({_W.IDLE, _W.THROTTLED, _W.OUTDATED, _W.UNHEALTHY}),
+    _W.THROTTLED: frozenset({_W.INITIALIZING, _W.RUNNING, _W.IDLE, _W.UNHEALTHY}),
+    _W.OUTDATED: frozenset({_W.IDLE, _W.UNHEALTHY}),
+    _W.UNHEALTHY: frozenset({_W.INITIALIZING, _W.IDLE}),
 }
-
-JOB_STATUSES: tuple[str, ...] = (
-    "in_queue", "in_progress", "completed", "failed", "cancelled", "timed_out", "rejected",
-)
-J_QUEUE, J_PROGRESS, J_DONE, J_FAILED, J_CANCELLED, J_TIMED_OUT, J_REJECTED = range(7)
-TERMINAL = frozenset({J_DONE, J_FAILED, J_CANCELLED, J_TIMED_OUT, J_REJECTED})
+TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.TIMED_OUT,
+                      JobStatus.REJECTED})
 
 JOB_COLUMNS = ("job_id", "arrival_s", "start_s", "end_s", "status", "worker_id", "cold_start",
                "queue_wait_s", "execution_s", "latency_s")

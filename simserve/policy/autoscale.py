@@ -29,6 +29,8 @@ class Autoscaler(Protocol):
 
     def on_idle_timeout(self, view: EndpointView, worker: WorkerView) -> list[Action]: ...
 
+    def idle_deadline_s(self, worker_kind: str, idle_since_s: float, idle_timeout_s: float) -> float: ...
+
 
 def _headroom(view: EndpointView) -> int:
     return max(0, view.cap - view.n_alive)
@@ -46,6 +48,13 @@ class _Base:
         if view.n_alive == 0 and view.cap > 0:
             return [StartWorkers(1, "first_request")]
         return []
+
+    def idle_deadline_s(self, worker_kind: str, idle_since_s: float, idle_timeout_s: float) -> float:
+        """When a worker job-free since ``idle_since_s`` is due for ``on_idle_timeout``: flex workers
+        after the idle timeout when this scaler uses it; never (inf) otherwise."""
+        if worker_kind == "flex" and self.uses_idle_timeout:
+            return idle_since_s + idle_timeout_s
+        return math.inf
 
     def on_idle_timeout(self, view: EndpointView, worker: WorkerView) -> list[Action]:
         """Scale a flex worker down once its idle timeout has passed."""

@@ -2,14 +2,21 @@
 
 Owns the placement rule: the highest-priority GPU pool with a free host first; within a
 pool, a host holding the image, then one holding the model, then the fullest host that
-still fits (packing), then the lowest host id. Revival takes the most recently scaled
-down slot (FlashBoot's best chance); retirement drops the least recent. Pure functions over views.
+still fits (packing), then the lowest host id (``host_rank``); from ``SPREAD_FROM`` workers on,
+new workers spread over the GPU priority list (``choose_pool``). Revival takes the most recently
+scaled-down slot (FlashBoot's best chance), retirement the least recent (``ScaledDownSlots``),
+and ``flashboot_eligible`` says when a start is a FlashBoot resume. ``HostIndex`` and
+``ScaledDownSlots`` are incremental indexes that both drivers use through the endpoint core:
+the rule and its fast structure are one thing. Pure: no simpy, asyncio or clock.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from heapq import heappop, heappush
+from typing import Generic, Protocol, TypeVar
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,33 +47,6 @@ def choose_host(hosts: Sequence[HostView], gpus_needed: int) -> int | None:
         if best_key is None or key < best_key:
             best, best_key = h, key
     return None if best is None else best.host_id
-
-
-@dataclass(frozen=True, slots=True)
-class SlotView:
-    """A scaled-down worker slot: its host and the order in which slots were scaled down."""
-
-    worker_id: int
-    host: int
-    stop_seq: int  # increases with every scale-down
-
-
-def choose_revival(slots: Sequence[SlotView]) -> int | None:
-    """The scaled-down slot to restart: the most recently stopped one (FlashBoot's best chance).
-
-    The driver restarts it on its own host when that host has room, else moves it to the
-    host ``choose_host`` picks (a fresh cold start there).
-    """
-    if not slots:
-        return None
-    return max(slots, key=lambda s: s.stop_seq).worker_id
-
-
-def choose_retirement(slots: Sequence[SlotView]) -> int | None:
-    """The scaled-down slot to drop when slots exceed max + extra workers: the least recently stopped."""
-    if not slots:
-        return None
-    return min(slots, key=lambda s: s.stop_seq).worker_id
 
 
 #: from this many workers on, new workers spread across the GPU priority list
@@ -103,3 +83,133 @@ def choose_pool(alive_by_pool: Sequence[int], has_room: Sequence[bool], spread_f
         return pools[0]
     shares = pool_shares(len(has_room))
     return max(pools, key=lambda i: (shares[i] * n - alive_by_pool[i], -i))
+
+
+def flashboot_eligible(enabled: bool, same_host: bool, stopped_at_s: float, now_s: float, window_s: float,
+                       image_cached: bool) -> bool:
+    """Whether a start is a FlashBoot resume: FlashBoot on, the slot restarts on the host it was
+    scaled down on, within ``window_s`` of that scale-down, and the host still caches the image.
+
+    >>> flashboot_eligible(True, True, 10.0, 600.0, 600.0, True)
+    True
+    >>> flashboot_eligible(True, True, 10.0, 611.0, 600.0, True)
+    False
+    """
+    return enabled and same_host and stopped_at_s >= 0 and now_s - stopped_at_s <= window_s and image_cached
+
+
+class RankedHost(Protocol):
+    """What ``HostIndex`` reads of a host (``simserve.endpoint.hosts.Host``)."""
+
+    host_id: int
+    priority: int
+    free: int
+    version: int
+
+    def view(self, image_key: str) -> HostView: ...
+
+
+H = TypeVar("H", bound=RankedHost)
+
+
+class HostIndex(Generic[H]):
+    """The best host for a new worker in O(log hosts): lazy heaps keyed by ``host_rank``.
+
+    One heap per GPU pool (priority), so ``best(pool)`` answers for one pool and ``best()``
+    for all (the first pool in priority order with room: priority leads ``host_rank``). The
+    owner calls ``push(host)`` after every change of a host (GPUs or cache); stale entries
+    (older version) and hosts without room are dropped when they surface. Gives the same
+    answer as ``choose_host`` over all hosts (a property test checks it).
+    """
+
+    def __init__(self, hosts: Sequence[H], gpus_needed: int, image_key: str) -> None:
+        self.hosts = hosts
+        self.gpus_needed = gpus_needed
+        self.n_pools = max((h.priority for h in hosts), default=-1) + 1
+        self.heaps: list[list[tuple[tuple[int, int, int, int, int], int, int]]] = []
+        self.rebuild(image_key)
+
+    def rebuild(self, image_key: str) -> None:
+        """Re-rank every host (after the image changes, e.g. a deploy)."""
+        self.image_key = image_key
+        self.heaps = [[] for _ in range(self.n_pools)]
+        for h in self.hosts:
+            self.push(h)
+
+    def push(self, h: H) -> None:
+        if h.free >= self.gpus_needed:
+            heappush(self.heaps[h.priority], (host_rank(h.view(self.image_key)), h.version, h.host_id))
+
+    def best(self, pool: int | None = None) -> H | None:
+        """The best host with room in ``pool`` (a priority index), or in any pool when None."""
+        for p in range(self.n_pools) if pool is None else (pool,):
+            heap = self.heaps[p]
+            while heap:
+                _, version, hid = heap[0]
+                h = self.hosts[hid]
+                if version == h.version and h.free >= self.gpus_needed:
+                    return h
+                heappop(heap)
+        return None
+
+    def has_room(self, pool: int) -> bool:
+        return pool < self.n_pools and self.best(pool) is not None
+
+
+class Slot(Protocol):
+    """What ``ScaledDownSlots`` reads and writes of a worker slot."""
+
+    parked: bool
+
+
+S = TypeVar("S", bound=Slot)
+
+
+class ScaledDownSlots(Generic[S]):
+    """Scaled-down slots in stop order: revival takes the most recent, retirement the least recent.
+
+    A deque with lazy deletion (a slot leaving by other means clears ``parked``), so both
+    choices are O(1) amortised. ``len()`` counts the slots still parked.
+    """
+
+    def __init__(self) -> None:
+        self._q: deque[S] = deque()
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def park(self, w: S) -> None:
+        """``w`` was scaled down now (it becomes the most recent)."""
+        w.parked = True
+        self._q.append(w)
+        self._n += 1
+
+    def unpark_back(self, w: S) -> None:
+        """Put back ``w`` (taken by ``retirement`` but kept) as the least recent."""
+        w.parked = True
+        self._q.appendleft(w)
+        self._n += 1
+
+    def discard(self, w: S) -> None:
+        """``w`` leaves the scaled-down set by another way (given up, dropped)."""
+        if w.parked:
+            w.parked = False
+            self._n -= 1
+
+    def _take(self, recent: bool) -> S:
+        pop = self._q.pop if recent else self._q.popleft
+        while True:
+            w = pop()
+            if w.parked:
+                w.parked = False
+                self._n -= 1
+                return w
+
+    def revival(self) -> S:
+        """Take the most recently scaled-down slot (FlashBoot's best chance). Needs ``len() > 0``."""
+        return self._take(True)
+
+    def retirement(self) -> S:
+        """Take the least recently scaled-down slot (dropped when slots exceed max + extra)."""
+        return self._take(False)

@@ -1,13 +1,16 @@
 """Which free worker takes the next job.
 
 Owns the routing order: the newest-created free worker first (SimFaaS and Lambda do this;
-it lets older workers reach their idle timeout). Drivers keep free workers in a heap keyed
-by ``order_key`` so each choice is O(log n).
+it lets older workers reach their idle timeout), kept as an incremental index
+(``FreeWorkers``: a heap keyed by ``NewestFirst.order_key`` with lazy deletion) that the
+endpoint core uses in both drivers, so each choice is O(log n). Pure: no simpy, asyncio or clock.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from heapq import heappop, heappush
+from typing import Generic, Protocol, TypeVar
 
 from simserve.policy.view import WorkerView
 
@@ -27,3 +30,50 @@ class NewestFirst:
         if not free:
             return None
         return max(free, key=lambda w: w.created_seq).worker_id
+
+
+class Routable(Protocol):
+    """What ``FreeWorkers`` reads and writes of a worker."""
+
+    seq: int
+    in_free: bool
+    free_epoch: int
+
+
+W = TypeVar("W", bound=Routable)
+
+
+class FreeWorkers(Generic[W]):
+    """Workers with a free job slot, in ``NewestFirst`` order. ``len()`` counts them."""
+
+    __slots__ = ("heap", "n")
+
+    def __init__(self) -> None:
+        self.heap: list[tuple[int, int, W]] = []
+        self.n = 0
+
+    def __len__(self) -> int:
+        return self.n
+
+    def add(self, w: W) -> None:
+        if not w.in_free:
+            w.in_free = True
+            self.n += 1
+            heappush(self.heap, (-w.seq, w.free_epoch, w))
+
+    def remove(self, w: W) -> None:
+        if w.in_free:
+            w.in_free = False
+            w.free_epoch += 1
+            self.n -= 1
+
+    def pop(self) -> W | None:
+        """Take the preferred free worker out of the index (None when there is none)."""
+        heap = self.heap
+        while heap:
+            _, epoch, w = heappop(heap)
+            if w.in_free and epoch == w.free_epoch:
+                w.in_free = False
+                self.n -= 1
+                return w
+        return None

@@ -1,9 +1,10 @@
-"""The SimPy model of a GPU serverless platform.
+"""The simulator: the endpoint core's decisions carried out in simulated time on SimPy.
 
-``simulate(scenario, seed=...)`` builds hosts, workers and the endpoint queue on a
-``simpy.Environment`` and returns a ``RunResult``. Only this package imports simpy.
+``simulate_tables(scenario, seed)`` runs one replication and returns its ``Recorder``.
+``kernel.py`` is the only module that touches SimPy internals; ``driver.py`` carries the
+core's effects out on it. Only this package imports simpy.
 """
 
-from simserve.sim.engine import simulate_tables
+from simserve.sim.driver import simulate_tables
 
 __all__ = ["simulate_tables"]

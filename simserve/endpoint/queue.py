@@ -1,20 +1,16 @@
-"""The endpoint's job queue and the policy's view of it, shared by the simulator and the live driver.
+"""The endpoint's job queue: FIFO in arrival order, with the job TTL.
 
-Owns ``JobQueue`` (FIFO of job indices kept in arrival order, with the job TTL: expired jobs
-are dropped and reported as they surface), ``make_endpoint_view`` (counters + queue -> the
-frozen ``EndpointView`` the autoscalers read) and ``apply_actions`` (how a policy's actions are
-carried out, up to the worker cap). Both drivers call these, so the same situation gives the
-same view and the same applied actions by construction. No simpy, asyncio or clock.
+Owns ``JobQueue`` (job indices kept in arrival order; expired jobs are dropped and reported
+as they surface; a retried job goes back in its place by arrival time). Used only by the
+endpoint core. No simpy, asyncio or clock.
 """
 
 from __future__ import annotations
 
 import math
 from bisect import bisect_right, insort
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 
-from simserve.policy.actions import Action, StartWorkers, StopWorker
-from simserve.policy.view import EndpointView
 
 
 class JobQueue:
@@ -28,6 +24,10 @@ class JobQueue:
         self._arr = arrival_s
         self._ttl = ttl_s
         self._on_expire = on_expire
+
+    def set_ttl(self, ttl_s: float) -> None:
+        """A ``set`` event changed the job TTL."""
+        self._ttl = ttl_s
 
     def __len__(self) -> int:
         return len(self._q) - self._head
@@ -77,36 +77,3 @@ class JobQueue:
         rest = self._q[self._head:]
         self._q, self._head = [], 0
         return rest
-
-
-def make_endpoint_view(now_s: float, queue: JobQueue, delay_s: float, *, in_progress: int, n_starting: int,
-                       n_ready: int, n_free: int, n_alive: int, n_scaled_down: int, active_workers: int,
-                       cap: int, idle_flex_ids: Iterable[int] = ()) -> EndpointView:
-    """The policy's view of the endpoint; ``delay_s`` is the scaler's queue-delay threshold."""
-    return EndpointView(
-        now_s=now_s, in_queue=len(queue), in_progress=in_progress,
-        queued_over_delay=queue.waited_at_least(now_s, delay_s), oldest_wait_s=queue.oldest_wait(now_s),
-        n_starting=n_starting, n_ready=n_ready, n_free=n_free, n_alive=n_alive, n_scaled_down=n_scaled_down,
-        active_workers=active_workers, cap=cap, idle_flex_ids=tuple(idle_flex_ids),
-    )
-
-
-def apply_actions(actions: Iterable[Action], *, at_cap: Callable[[], bool], scale_up: Callable[[str], bool],
-                  can_stop: Callable[[int], bool], stop: Callable[[int], None],
-                  record: Callable[[str, int, str], None]) -> None:
-    """Carry out a policy's actions through a driver's primitives.
-
-    ``StartWorkers(n)`` starts workers one by one until ``n``, the cap (``at_cap()``) or a
-    failed start; ``StopWorker(w)`` scales ``w`` down only if ``can_stop(w)`` (a ready,
-    job-free flex worker). Each applied action is recorded once: ``record(kind, value, reason)``.
-    """
-    for a in actions:
-        if isinstance(a, StartWorkers):
-            started = 0
-            while started < a.count and not at_cap() and scale_up(a.reason):
-                started += 1
-            if started:
-                record("start_workers", started, a.reason)
-        elif isinstance(a, StopWorker) and can_stop(a.worker_id):
-            stop(a.worker_id)
-            record("stop_worker", a.worker_id, a.reason)

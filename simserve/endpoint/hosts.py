@@ -2,17 +2,16 @@
 
 Owns ``Host`` (one machine: GPU type, free GPUs, an LRU cache keyed by item name with a
 byte size) and ``build_hosts`` (the scenario's pools, or ample default pools of the
-endpoint's GPU types). Cache bytes never exceed the disk. No simpy here: hosts are plain
-state mutated by the engine.
+endpoint's GPU types). Cache bytes never exceed the disk. Plain state changed only by the
+endpoint core; every change calls ``on_change`` (the placement index re-ranks the host).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from heapq import heappop, heappush
 
-from simserve.policy.placement import HostView, host_rank
+from simserve.policy.placement import HostView
 from simserve.scenario import Scenario
 
 
@@ -77,48 +76,6 @@ class Host:
         return HostView(self.host_id, self.gpu, self.priority, self.free, image_key in self.cache, "model" in self.cache)
 
 
-class HostIndex:
-    """The best host for a new worker in O(log hosts): lazy heaps keyed by the policy's ``host_rank``.
-
-    One heap per GPU pool (priority), so ``best(pool)`` answers for one pool and ``best()``
-    for all (the first pool in priority order with room: priority leads ``host_rank``). Every
-    host change pushes a fresh entry; stale entries (older version) and hosts without room are
-    dropped when they surface. Gives the same answer as ``policy.choose_host`` over all hosts
-    (a parity test checks it).
-    """
-
-    def __init__(self, hosts: list[Host], gpus_needed: int, image_key: str) -> None:
-        self.hosts = hosts
-        self.gpus_needed = gpus_needed
-        self.n_pools = max((h.priority for h in hosts), default=-1) + 1
-        self.rebuild(image_key)
-        for h in hosts:
-            h.on_change = self.push
-
-    def rebuild(self, image_key: str) -> None:
-        """Re-rank every host (after the image changes, e.g. a deploy)."""
-        self.image_key = image_key
-        self.heaps: list[list[tuple[tuple[int, int, int, int, int], int, int]]] = [[] for _ in range(self.n_pools)]
-        for h in self.hosts:
-            self.push(h)
-
-    def push(self, h: Host) -> None:
-        if h.free >= self.gpus_needed:
-            heappush(self.heaps[h.priority], (host_rank(h.view(self.image_key)), h.version, h.host_id))
-
-    def best(self, pool: int | None = None) -> Host | None:
-        """The best host with room in ``pool`` (a priority index), or in any pool when None."""
-        for p in range(self.n_pools) if pool is None else (pool,):
-            heap = self.heaps[p]
-            while heap:
-                _, version, hid = heap[0]
-                h = self.hosts[hid]
-                if version == h.version and h.free >= self.gpus_needed:
-                    return h
-                heappop(heap)
-        return None
-
-
 def build_hosts(scenario: Scenario) -> list[Host]:
     """Hosts of the scenario; by default, one single-worker host per possible worker per GPU type."""
     ep = scenario.endpoint
@@ -137,3 +94,11 @@ def build_hosts(scenario: Scenario) -> list[Host]:
         for _ in range(max(1, slots)):
             hosts.append(Host(len(hosts), gpu, prio, ep.gpus_per_worker, 2e12))
     return hosts
+
+
+def local_hosts(scenario: Scenario, n_slots: int, gpu: str) -> list[Host]:
+    """The live executor's hosts: one per local slot (a GPU set or a CPU slot), each fitting one worker,
+    of the endpoint's first GPU type, in the pool of the scenario's hosts for that type (for ``other_tenants``)."""
+    ep = scenario.endpoint
+    pool = next((i for i, p in enumerate(scenario.hosts) if p.gpu.upper() == gpu.upper()), -1)
+    return [Host(i, gpu, 0, ep.gpus_per_worker, 1e15, pool) for i in range(n_slots)]

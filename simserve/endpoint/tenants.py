@@ -7,7 +7,8 @@ their demand, first claim on GPUs our workers give back, and never preempt a run
 A scaled-down slot revived on a full host becomes ``throttled`` (not billed) until a GPU frees
 there (it starts on it, FlashBoot if eligible) or ``move_after`` passes (the platform moves it:
 a cold start on another host); it starts only if jobs still wait, else it returns to ``idle``.
-All GPU changes go through ``Host.take/release``.
+All GPU changes go through ``Host.take/release``; each change of tenant demand is also an effect
+(``Reserve``), so the live executor really withholds those slots. Uses only the core's public methods.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from simserve.records import P_NONE, S_IDLE, S_THROTTLED
-from simserve.sim.hosts import Host
-from simserve.sim.worker import Worker, enter
+from simserve.endpoint.effects import Reserve, TimerKind
+from simserve.endpoint.hosts import Host
+from simserve.records import Phase, WorkerState
 
 if TYPE_CHECKING:
+    from simserve.endpoint.core import EndpointCore
+    from simserve.endpoint.workers import Worker
     from simserve.scenario import OtherTenants
-    from simserve.sim.engine import Engine
 
 
 def read_utilization_csv(path: Path) -> list[tuple[float, float]]:
@@ -36,17 +38,17 @@ def read_utilization_csv(path: Path) -> list[tuple[float, float]]:
 class Tenants:
     """Tenant demand per host and the throttled slots waiting on each host."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.eng = engine
-        self.rng = engine.streams.get("tenants")
-        pools = engine.sc.hosts
+    def __init__(self, core: EndpointCore) -> None:
+        self.eng = core
+        self.rng = core.streams.get("tenants")
+        pools = core.sc.hosts
         self.cfg: dict[int, OtherTenants] = {}
-        for h in engine.hosts:
-            cfg = pools[h.pool].other_tenants if h.pool >= 0 else None
+        for h in core.hosts:
+            cfg = pools[h.pool].other_tenants if 0 <= h.pool < len(pools) else None
             if cfg is not None:
                 self.cfg[h.host_id] = cfg
-        self.demand = [0] * len(engine.hosts)
-        self.held = [0] * len(engine.hosts)
+        self.demand = [0] * len(core.hosts)
+        self.held = [0] * len(core.hosts)
         self.waiters: dict[int, deque[Worker]] = {hid: deque() for hid in self.cfg}
         self.counts = {"throttle_episodes": 0, "throttle_moves": 0}
 
@@ -58,7 +60,7 @@ class Tenants:
             h = eng.hosts[hid]
             if cfg.csv is None:
                 self._set(h, self._draw(h, cfg.mean_utilization))
-                eng.at(float(self.rng.exponential(cfg.time_scale)), self._on_change, hid)
+                eng.timer(float(self.rng.exponential(cfg.time_scale)), TimerKind.TENANT_DRAW, hid)
                 continue
             if h.pool not in csv_rows:
                 p = Path(cfg.csv)
@@ -68,16 +70,24 @@ class Tenants:
             self._set(h, self._draw(h, first[-1] if first else 0.0))
             for t, u in rows:
                 if t > 0:
-                    eng.at(t, self._on_row, (hid, u))
+                    eng.timer(t, TimerKind.TENANT_ROW, (hid, u))
 
     def _draw(self, h: Host, utilization: float) -> int:
         return int(self.rng.binomial(h.gpus, utilization)) if utilization > 0 else 0
+
+    def on_timer(self, kind: TimerKind, arg: object) -> None:
+        if kind == TimerKind.TENANT_DRAW:
+            self._on_change(arg)  # type: ignore[arg-type]
+        elif kind == TimerKind.TENANT_ROW:
+            self._on_row(arg)  # type: ignore[arg-type]
+        else:
+            self._on_move(arg)  # type: ignore[arg-type]
 
     def _on_change(self, hid: int) -> None:
         cfg = self.cfg[hid]
         h = self.eng.hosts[hid]
         self._set(h, self._draw(h, cfg.mean_utilization))
-        self.eng.at(float(self.rng.exponential(cfg.time_scale)), self._on_change, hid)
+        self.eng.timer(float(self.rng.exponential(cfg.time_scale)), TimerKind.TENANT_DRAW, hid)
 
     def _on_row(self, arg: tuple[int, float]) -> None:
         hid, utilization = arg
@@ -91,6 +101,7 @@ class Tenants:
         if surplus > 0:
             self.held[hid] = demand
             h.release(surplus)
+            self.eng.out.append(Reserve(hid, demand))
             self._serve(h)
         else:
             self._grab(h)
@@ -100,6 +111,7 @@ class Tenants:
         if n > 0:
             self.held[h.host_id] += n
             h.take(n)
+            self.eng.out.append(Reserve(h.host_id, self.held[h.host_id]))
 
     # ------------------------------------------------------------------ our workers
     def on_release(self, h: Host) -> None:
@@ -112,13 +124,13 @@ class Tenants:
         """A scaled-down slot was asked to start but its host is full: throttle it there."""
         eng = self.eng
         assert w.host is not None
-        enter(eng.rec, w, S_THROTTLED, P_NONE, eng.env._now)  # type: ignore[attr-defined]
+        eng.enter(w, WorkerState.THROTTLED, Phase.NONE)
         eng.n_held += 1
         w.epoch += 1
         self.counts["throttle_episodes"] += 1
         self.waiters.setdefault(w.host.host_id, deque()).append(w)
         cfg = self.cfg.get(w.host.host_id)
-        eng.at(cfg.move_after if cfg is not None else 300.0, self._on_move, (w, w.epoch))
+        eng.timer(cfg.move_after if cfg is not None else 300.0, TimerKind.THROTTLE_MOVE, (w.wid, w.epoch))
 
     def _serve(self, h: Host) -> None:
         """Start throttled slots waiting on ``h`` while it has room (FIFO)."""
@@ -126,18 +138,19 @@ class Tenants:
         waiting = self.waiters.get(h.host_id)
         while waiting and h.free >= eng.gpw:
             w = waiting.popleft()
-            if w.state == S_THROTTLED and w.host is h:
+            if w.state == WorkerState.THROTTLED and w.host is h:
                 self._leave(w, h)
 
-    def _on_move(self, arg: tuple[Worker, int]) -> None:
-        w, epoch = arg
+    def _on_move(self, arg: tuple[int, int]) -> None:
+        wid, epoch = arg
         eng = self.eng
-        if w.epoch != epoch or w.state != S_THROTTLED:
+        w = eng.workers[wid]
+        if w.epoch != epoch or w.state != WorkerState.THROTTLED:
             return
-        host = eng._place() if eng.n_alive < eng.cap else None
+        host = eng.place() if eng.n_alive < eng.cap else None
         if host is None and eng.n_alive < eng.cap:  # nowhere to go yet: wait another period
-            eng.at(self.cfg[w.host.host_id].move_after if w.host and w.host.host_id in self.cfg else 300.0,
-                   self._on_move, (w, w.epoch))
+            eng.timer(self.cfg[w.host.host_id].move_after if w.host and w.host.host_id in self.cfg else 300.0,
+                      TimerKind.THROTTLE_MOVE, (w.wid, w.epoch))
             return
         if host is not None:
             self.counts["throttle_moves"] += 1
@@ -149,12 +162,11 @@ class Tenants:
         eng = self.eng
         eng.n_held -= 1
         if host is not None and eng.n_alive < eng.cap and eng.queue:
-            eng._start(w, host)
+            eng.start_on(w, host)
             return
-        now = eng.env._now  # type: ignore[attr-defined]
-        enter(eng.rec, w, S_IDLE, P_NONE, now)
-        eng._park(w)
-        eng._trim_slots(now)
+        eng.enter(w, WorkerState.IDLE, Phase.NONE)
+        eng.park(w)
+        eng.trim_slots()
 
     def finish(self, counters: dict[str, int]) -> None:
         counters.update(self.counts)

@@ -5,7 +5,8 @@ every host), restarts cold starts in flight on the new version, and marks every 
 ``outdated``: it takes no new job and is billed only while processing. Outdated workers are
 replaced ``max(1, ceil(10% of max workers))`` at a time: a job-free one is stopped and its slot
 cold-starts the new version (the next one goes when a replacement is ready); a busy one
-finishes its jobs first. A ``set`` swaps endpoint settings (validated at load time).
+finishes its jobs first. A ``set`` swaps endpoint settings (validated at load time). Uses only
+the endpoint core's public methods.
 """
 
 from __future__ import annotations
@@ -13,22 +14,25 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from simserve.policy import build_autoscaler
-from simserve.records import P_NONE, P_WARM, S_IDLE, S_INIT, S_OUTDATED, S_RUN
+from simserve.endpoint.effects import StopWorker, TimerKind
+from simserve.records import Phase, WorkerState
 from simserve.rng import Draws
-from simserve.sim.worker import Worker, enter
 
 if TYPE_CHECKING:
+    from simserve.endpoint.core import EndpointCore
+    from simserve.endpoint.workers import Worker
     from simserve.scenario import Event
-    from simserve.sim.engine import Engine
+
+INIT, IDLE, RUNNING, OUTDATED = WorkerState.INITIALIZING, WorkerState.IDLE, WorkerState.RUNNING, WorkerState.OUTDATED
 
 
 class Timeline:
     """Scheduled deploys and setting changes, and the rolling replacement of outdated workers."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.eng = engine
-        self.events: list[Event] = sorted(engine.sc.events, key=lambda e: e.at)
+    def __init__(self, core: EndpointCore) -> None:
+        self.eng = core
+        self.batch = 1
+        self.events: list[Event] = sorted(core.sc.events, key=lambda e: e.at)
         self.outdated: list[Worker] = []  # awaiting replacement, in marking order
         self.replacing: dict[int, tuple[Worker, int]] = {}  # wid -> (worker, epoch) cold-starting the new version
         self.counts = {"deploys": 0, "replaced": 0, "settings_changed": 0}
@@ -36,9 +40,9 @@ class Timeline:
     def start(self) -> None:
         for i, ev in enumerate(self.events):
             if ev.at < self.eng.sc.horizon:
-                self.eng.at(ev.at, self._fire, i)
+                self.eng.timer(ev.at - self.eng.now, TimerKind.EVENT, i)
 
-    def _fire(self, i: int) -> None:
+    def fire(self, i: int) -> None:
         ev = self.events[i]
         if ev.deploy is not None:
             self.deploy(ev.deploy.model_dump(exclude_none=True))
@@ -49,7 +53,6 @@ class Timeline:
     def deploy(self, changes: dict[str, Any]) -> None:
         """Release a new version: new image key everywhere, outdated marks, rolling replacement."""
         eng = self.eng
-        now = eng.env._now  # type: ignore[attr-defined]
         self.counts["deploys"] += 1
         cs = eng.sc.cold_start.model_copy(update=changes)
         eng.sc = eng.sc.model_copy(update={"cold_start": cs})
@@ -65,13 +68,13 @@ class Timeline:
         for w in eng.workers:
             if w.retired or w.version == eng.version:
                 continue
-            if w.state == S_INIT:  # a cold start of the old version: start over on the new one
+            if w.state == INIT:  # a cold start of the old version: start over on the new one
                 w.version = eng.version
-                eng._begin_cold(w, False, now)
-            elif w.state == S_RUN:
-                eng._unmark_free(w)
+                eng.begin_cold(w, False)
+            elif w.state == RUNNING:
+                eng.free.remove(w)
                 eng.n_ready -= 1
-                enter(eng.rec, w, S_OUTDATED, w.phase, now)
+                eng.enter(w, OUTDATED, w.phase)
                 w.drain = True
                 w.idle_since = -1.0
                 self.outdated.append(w)
@@ -79,10 +82,10 @@ class Timeline:
 
     def pump(self) -> None:
         """Replace job-free outdated workers while fewer than ``batch`` replacements are under way."""
-        self.replacing = {wid: (w, e) for wid, (w, e) in self.replacing.items() if w.state == S_INIT and w.epoch == e}
-        self.outdated = [w for w in self.outdated if w.state == S_OUTDATED]
+        self.replacing = {wid: (w, e) for wid, (w, e) in self.replacing.items() if w.state == INIT and w.epoch == e}
+        self.outdated = [w for w in self.outdated if w.state == OUTDATED]
         for w in list(self.outdated):
-            if len(self.replacing) >= getattr(self, "batch", 1):
+            if len(self.replacing) >= self.batch:
                 return
             if w.jobs == 0:
                 self.outdated.remove(w)
@@ -90,20 +93,21 @@ class Timeline:
 
     def _replace(self, w: Worker) -> None:
         eng = self.eng
-        now = eng.env._now  # type: ignore[attr-defined]
         w.drain = False
         eng.n_alive -= 1
-        enter(eng.rec, w, S_IDLE, P_NONE, now)
-        eng._release(w)
+        eng.enter(w, IDLE, Phase.NONE)
+        eng.out.append(StopWorker(w.wid))
+        eng.release(w)
         w.stopped_at = -1.0
+        w.epoch += 1
         self.counts["replaced"] += 1
         assert w.host is not None
-        host = w.host if w.host.free >= eng.gpw else eng._place()
+        host = w.host if w.host.free >= eng.gpw else eng.place()
         if host is None or eng.n_alive >= eng.cap:
-            eng._park(w)
-            eng._trim_slots(now)
+            eng.park(w)
+            eng.trim_slots()
             return
-        eng._start(w, host)
+        eng.start_on(w, host)
         self.replacing[w.wid] = (w, w.epoch)
 
     def on_ready(self, w: Worker) -> None:
@@ -114,11 +118,10 @@ class Timeline:
 
     def on_drained(self, w: Worker) -> None:
         """A job ended on a draining (outdated or retiring) worker."""
-        if w.jobs:
+        if w.running:
             return
         eng = self.eng
-        now = eng.env._now  # type: ignore[attr-defined]
-        enter(eng.rec, w, w.state, P_WARM, now)  # job-free: outdated and warm is not billed
+        eng.enter(w, w.state, Phase.WARM)  # job-free: outdated and warm is not billed
         if w.retire_on_drain:
             self._retire(w)
         else:
@@ -138,40 +141,34 @@ class Timeline:
             node[parts[-1]] = value
         old_active = eng.sc.endpoint.active_workers
         new_ep = type(eng.sc.endpoint).model_validate(ep)
-        eng.sc = eng.sc.model_copy(update={"endpoint": new_ep})
-        eng.cap = new_ep.worker_cap
-        eng.slots_max = eng.cap + new_ep.extra_workers
-        eng.exec_timeout = new_ep.execution_timeout
-        eng.ttl = new_ep.job_ttl
-        eng.idle_timeout = new_ep.idle_timeout
-        eng.scaler = build_autoscaler(new_ep.scaler)
+        eng.settings(eng.sc.model_copy(update={"endpoint": new_ep}))
         if new_ep.active_workers > old_active:
             for _ in range(new_ep.active_workers - old_active):
-                if eng.n_alive >= eng.cap or eng._scale_up("active", kind="active") is None:
+                if eng.n_alive >= eng.cap or eng.scale_up("active", kind="active") is None:
                     break
         elif new_ep.active_workers < old_active:
             active = [w for w in eng.workers if w.kind == "active" and not w.retire_on_drain
-                      and w.state in (S_RUN, S_OUTDATED)]
+                      and w.state in (RUNNING, OUTDATED)]
             for w in sorted(active, key=lambda x: -x.seq)[: old_active - new_ep.active_workers]:
                 w.retire_on_drain = True
                 w.drain = True
-                if w.state == S_RUN:
-                    eng._unmark_free(w)
-                if w.jobs == 0:
+                if w.state == RUNNING:
+                    eng.free.remove(w)
+                if not w.running:
                     self._retire(w)
-        eng._trim_slots(eng.env._now)  # type: ignore[attr-defined]
-        if eng.faults is not None:
-            eng.faults.dispatch(eng.env._now)  # type: ignore[attr-defined]
+        eng.trim_slots()
+        eng.dispatch_queued()
 
     def _retire(self, w: Worker) -> None:
         """Stop an active worker removed by a ``set``: it leaves the endpoint (an idle row to the horizon)."""
         eng = self.eng
-        now = eng.env._now  # type: ignore[attr-defined]
-        if w.state == S_RUN:
+        if w.state == RUNNING:
             eng.n_ready -= 1
         eng.n_alive -= 1
-        enter(eng.rec, w, S_IDLE, P_NONE, now)
-        eng._release(w)
+        eng.enter(w, IDLE, Phase.NONE)
+        eng.out.append(StopWorker(w.wid))
+        eng.release(w)
+        w.epoch += 1
         w.dropped = True
         w.drain = w.retire_on_drain = False
         self.pump()

@@ -1,0 +1,557 @@
+"""The endpoint core: the platform's rules, once, for the simulator and the live executor.
+
+Owns one endpoint's state (job queue and TTL, worker slots with max + extra workers, hosts
+and their caches) and every rule that changes it: scale up, scale down and revival,
+placement, FlashBoot, idle deadlines, execution timeout, per_request routing and rejection,
+the end of a run. Throttling, the events timeline and faults live in ``tenants.py``,
+``timeline.py`` and ``faults.py`` and use only this class's public methods.
+
+Events come in as method calls with ``now`` (scenario seconds): ``start``, ``arrive``,
+``phase_started``, ``ready``, ``start_failed``, ``job_finished``, ``crashed``, ``on_timer``,
+``finish``. What must happen goes out as data: each call appends ``Effect``s to ``out``
+(``simserve.endpoint.effects``) that the driver carries out in order and then clears. Every
+decision the policy layer names (autoscaling, routing, placement, revival, FlashBoot) is taken by
+calling ``simserve.policy``. Records (jobs, state intervals, actions) are written here and only
+here. No simpy, asyncio or clock.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from simserve.endpoint.coldstart import cold_phases
+from simserve.endpoint.effects import Effect, RunJob, SetTimer, StartWorker, StopWorker, TimerKind
+from simserve.endpoint.hosts import Host
+from simserve.endpoint.queue import JobQueue
+from simserve.endpoint.workers import Worker
+from simserve.policy import (
+    Action, EndpointView, FreeWorkers, HostIndex, Reject, ScaledDownSlots, StartWorkers, StopWorker as StopAction,
+    WorkerView, build_autoscaler, choose_pool, flashboot_eligible,
+)
+from simserve.policy.placement import SPREAD_FROM
+from simserve.records import (
+    STATES, TRANSITIONS, IllegalTransition, JobStatus, Phase, Recorder, WorkerMeta, WorkerState,
+)
+from simserve.rng import Draws, RandomStreams
+from simserve.scenario import Scenario
+
+INIT, IDLE, RUNNING = WorkerState.INITIALIZING, WorkerState.IDLE, WorkerState.RUNNING
+THROTTLED, OUTDATED, UNHEALTHY = WorkerState.THROTTLED, WorkerState.OUTDATED, WorkerState.UNHEALTHY
+BUSY, WARM = Phase.BUSY, Phase.WARM
+IN_QUEUE, IN_PROGRESS, COMPLETED = JobStatus.IN_QUEUE, JobStatus.IN_PROGRESS, JobStatus.COMPLETED
+TIMED_OUT, REJECTED = JobStatus.TIMED_OUT, JobStatus.REJECTED
+ALIVE = frozenset({INIT, RUNNING, OUTDATED})
+
+
+class EndpointCore:
+    """One endpoint run: feed it events, carry out what it appends to ``out``.
+
+    ``hosts`` are the machines workers may run on (the scenario's pools in the simulator and
+    the simulated runtime; the local GPU or CPU slots live). ``rec`` receives every record.
+    """
+
+    def __init__(self, scenario: Scenario, streams: RandomStreams, rec: Recorder, hosts: Sequence[Host]) -> None:
+        from simserve.endpoint.faults import Faults
+        from simserve.endpoint.tenants import Tenants
+        from simserve.endpoint.timeline import Timeline
+
+        self.sc = scenario
+        ep = scenario.endpoint
+        self.streams = streams
+        self.rec = rec
+        self.arr: list[float] = rec.arrival_s.tolist()
+        self.n = len(self.arr)
+        self.start_s, self.end_s, self.status = rec.start_s, rec.end_s, rec.status
+        self.job_worker, self.iv_extend = rec.worker, rec.iv_extend
+        self.hosts = list(hosts)
+        rec.host_gpu = [h.gpu for h in self.hosts]
+        self.image_key = "image:0"
+        self.version = 0  # image version, bumped by each deploy
+        self.host_index: HostIndex[Host] = HostIndex(self.hosts, ep.gpus_per_worker, self.image_key)
+        for h in self.hosts:
+            h.on_change = self.host_index.push
+        self.pool_alive = [0] * len(ep.gpu)  # alive workers per GPU pool (priority index)
+        self.out: list[Effect] = []
+        self.now = 0.0
+        self.workers: list[Worker] = []
+        self.free: FreeWorkers[Worker] = FreeWorkers()
+        self.scaled_down: ScaledDownSlots[Worker] = ScaledDownSlots()
+        self.n_alive = self.n_starting = self.n_ready = self.in_progress = 0
+        self.n_held = 0  # throttled + unhealthy slots: they hold a slot but not a place under max workers
+        self._seq = 0
+        self.settings(scenario)
+        self.queue = JobQueue(self.arr, self.ttl, self._expire)
+        cs = scenario.cold_start
+        rng = streams.get("cold_start")
+        self.d_container = Draws(cs.container_start, rng)
+        self.d_handler = Draws(cs.handler_init, rng)
+        self.d_flash = Draws(cs.flashboot_resume, rng)
+        # job attempts: a job's first run reports with token == job; a retried job gets a fresh token
+        self.job_token: dict[int, int] = {}
+        self.token_job: dict[int, int] = {}
+        self.counters: dict[str, int] = {"cold_starts": 0, "flashboot_resumes": 0, "pulls": 0, "scale_downs": 0}
+        self.faults = Faults(self)
+        self.tenants = Tenants(self) if any(h.other_tenants for h in scenario.hosts) else None
+        self.timeline = Timeline(self) if scenario.events else None
+
+    def settings(self, scenario: Scenario) -> None:
+        """(Re)read the endpoint settings (at start and on a ``set`` event)."""
+        ep = scenario.endpoint
+        self.sc = scenario
+        self.cap = ep.worker_cap
+        self.slots_max = self.cap + ep.extra_workers
+        self.conc = ep.concurrency
+        self.gpw = ep.gpus_per_worker
+        self.exec_timeout = ep.execution_timeout
+        self.ttl = ep.job_ttl
+        self.idle_timeout = ep.idle_timeout
+        self.scaler = build_autoscaler(ep.scaler)
+        if hasattr(self, "queue"):
+            self.queue.set_ttl(self.ttl)
+
+    # ------------------------------------------------------------------ effects
+    def timer(self, delay_s: float, kind: TimerKind, arg: object = None) -> None:
+        """Ask the driver to call ``on_timer(kind, arg)`` after ``delay_s``."""
+        self.out.append(SetTimer(self.now + delay_s, kind, arg))
+
+    def on_timer(self, kind: TimerKind, arg: object, now: float) -> None:
+        self.now = now
+        if kind == TimerKind.IDLE:
+            self._on_idle_check(self.workers[arg])  # type: ignore[index]
+        elif kind == TimerKind.TICK:
+            self._on_tick()
+        elif kind in (TimerKind.TENANT_DRAW, TimerKind.TENANT_ROW, TimerKind.THROTTLE_MOVE):
+            assert self.tenants is not None
+            self.tenants.on_timer(kind, arg)
+        elif kind == TimerKind.EVENT:
+            assert self.timeline is not None
+            self.timeline.fire(arg)  # type: ignore[arg-type]
+        else:
+            self.faults.on_timer(kind, arg)
+
+    # ------------------------------------------------------------------ start of the run
+    def start(self, now: float = 0.0) -> None:
+        """The run begins: tenants take their GPUs, events are scheduled, active workers start."""
+        self.now = now
+        if self.tenants is not None:
+            self.tenants.start()
+        if self.timeline is not None:
+            self.timeline.start()
+        for _ in range(self.sc.endpoint.active_workers):
+            self.scale_up("active", kind="active")
+        if self.scaler.uses_ticks:
+            self.timer(self.sc.endpoint.scaler_interval, TimerKind.TICK)
+
+    def _on_tick(self) -> None:
+        self.queue.purge(self.now)
+        self.apply(self.scaler.tick(self.view()))
+        self.timer(self.sc.endpoint.scaler_interval, TimerKind.TICK)
+
+    # ------------------------------------------------------------------ views
+    def view(self) -> EndpointView:
+        """The endpoint as the policy sees it now."""
+        now, q = self.now, self.queue
+        idle_ids: tuple[int, ...] = ()
+        if self.scaler.wants_idle_ids:
+            idle_ids = tuple(w.wid for w in self.workers
+                             if w.is_flex and w.state == RUNNING and not w.running and not w.retired)
+        return EndpointView(
+            now_s=now, in_queue=len(q), in_progress=self.in_progress,
+            queued_over_delay=q.waited_at_least(now, self.scaler.delay_s), oldest_wait_s=q.oldest_wait(now),
+            n_starting=self.n_starting, n_ready=self.n_ready, n_free=len(self.free), n_alive=self.n_alive,
+            n_scaled_down=len(self.scaled_down), active_workers=self.sc.endpoint.active_workers, cap=self.cap,
+            idle_flex_ids=idle_ids,
+        )
+
+    @staticmethod
+    def worker_view(w: Worker) -> WorkerView:
+        return WorkerView(w.wid, w.kind, STATES[w.state], len(w.running), w.seq, w.idle_since,
+                          w.host.host_id if w.host else -1)
+
+    # ------------------------------------------------------------------ records
+    def enter(self, w: Worker, state: WorkerState, phase: Phase) -> None:
+        """Move ``w`` to ``state``/``phase`` now, writing the interval it leaves (not when empty)."""
+        if state != w.state and state not in TRANSITIONS[w.state]:
+            raise IllegalTransition(f"worker {w.wid}: {STATES[w.state]} -> {STATES[state]}")
+        now = self.now
+        if now > w.since:
+            self.iv_extend((w.wid, w.state, w.phase, w.since, now, w.host.host_id if w.host is not None else -1))
+            w.since = now
+        w.state = state
+        w.phase = phase
+
+    def close(self, w: Worker) -> None:
+        """Write the worker's open interval up to now (end of life or horizon)."""
+        now = self.now
+        if now > w.since:
+            self.iv_extend((w.wid, w.state, w.phase, w.since, now, w.host.host_id if w.host is not None else -1))
+            w.since = now
+
+    def count(self, name: str, by: int = 1) -> None:
+        self.counters[name] = self.counters.get(name, 0) + by
+
+    # ------------------------------------------------------------------ actions
+    def apply(self, actions: list[Action]) -> None:
+        """Carry out a policy's actions: ``StartWorkers(n)`` one by one until ``n``, the cap or a failed
+        start; ``StopWorker(w)`` only for a ready, job-free flex worker. Each applied action is recorded."""
+        now = self.now
+        for a in actions:
+            if isinstance(a, StartWorkers):
+                started = 0
+                while started < a.count and self.n_alive < self.cap and self.scale_up(a.reason) is not None:
+                    started += 1
+                if started:
+                    self.rec.action(now, "start_workers", started, a.reason)
+            elif isinstance(a, StopAction):
+                w = self.workers[a.worker_id]
+                if w.state == RUNNING and not w.running and w.is_flex:
+                    self.scale_down(w)
+                    self.rec.action(now, "stop_worker", a.worker_id, a.reason)
+
+    def scale_up(self, reason: str, kind: str = "flex") -> Worker | None:
+        """Revive the most recently scaled-down slot (on its host if it has room, else moved), else start a
+        new worker while slots allow; None when nothing could start."""
+        while len(self.scaled_down) and kind == "flex":
+            w = self.scaled_down.revival()
+            assert w.host is not None
+            if w.host.free < self.gpw and self.tenants is not None:
+                self.tenants.throttle(w)  # its host is taken: throttled; try the next slot (an extra worker)
+                continue
+            host = w.host if w.host.free >= self.gpw else self.place()
+            if host is None:
+                self.park(w)
+                self.count("no_capacity")
+                return None
+            return self.start_on(w, host)
+        if self.n_held and self.n_alive + len(self.scaled_down) + self.n_held >= self.slots_max:
+            self.count("no_slot")  # max + extra slots all held
+            return None
+        host = self.place()
+        if host is None:
+            self.count("no_capacity")
+            return None
+        return self.start_on(self._new_worker(kind), host)
+
+    def park(self, w: Worker) -> None:
+        """``w`` becomes a scaled-down slot (most recent first for revival)."""
+        self.scaled_down.park(w)
+
+    def place(self) -> Host | None:
+        """The host for a new worker: the best host of the first pool with room, spread from 5 workers on."""
+        index = self.host_index
+        if index.n_pools < 2 or self.n_alive + 1 < SPREAD_FROM:
+            return index.best()
+        room = [index.has_room(p) for p in range(len(self.pool_alive))]
+        pool = choose_pool(self.pool_alive, room)
+        return None if pool is None else index.best(pool)
+
+    def release(self, w: Worker) -> None:
+        """Give back the GPUs of ``w``, which is leaving the alive states."""
+        host = w.host
+        assert host is not None
+        host.release(self.gpw)
+        self.pool_alive[host.priority] -= 1
+        if self.tenants is not None:
+            self.tenants.on_release(host)
+
+    def _new_worker(self, kind: str) -> Worker:
+        w = Worker(len(self.workers), kind, self._seq, self.now)
+        self._seq += 1
+        self.workers.append(w)
+        self.rec.workers.append(WorkerMeta(w.wid, kind, self.now))
+        return w
+
+    def start_on(self, w: Worker, host: Host) -> Worker:
+        """Begin a start of ``w`` on ``host``: FlashBoot when eligible (``policy.flashboot_eligible``), else cold."""
+        flash = flashboot_eligible(self.sc.endpoint.flashboot, w.host is host, w.stopped_at, self.now,
+                                   self.sc.cold_start.flashboot_window, self.image_key in host.cache)
+        w.host = host
+        host.take(self.gpw)
+        self.pool_alive[host.priority] += 1
+        w.version = self.version
+        self.n_alive += 1
+        self.n_starting += 1
+        self.counters["flashboot_resumes" if flash else "cold_starts"] += 1
+        self.begin_cold(w, flash)
+        return w
+
+    def begin_cold(self, w: Worker, flash: bool) -> None:
+        """Draw the phases of a start of ``w`` on its host and enter the first (a start in flight goes stale)."""
+        host = w.host
+        assert host is not None
+        phases = cold_phases(self.sc.cold_start, host.cache, self.image_key, flash,
+                             self.d_container, self.d_handler, self.d_flash)
+        w.epoch += 1
+        self.faults.on_start(w, sum(d for _, d in phases))
+        self.enter(w, INIT, phases[0][0])
+        self.out.append(StartWorker(w.wid, w.epoch, host.host_id, phases, flash, w.init_fail, self.version))
+
+    def scale_down(self, w: Worker) -> None:
+        """A ready, job-free worker stops; its slot stays scaled down (image cached on its host)."""
+        now = self.now
+        self.free.remove(w)
+        self.n_ready -= 1
+        self.n_alive -= 1
+        self.enter(w, IDLE, Phase.NONE)
+        self.release(w)
+        w.stopped_at = now
+        w.idle_since = -1.0
+        w.epoch += 1
+        self.park(w)
+        flash = self.sc.endpoint.flashboot
+        self.out.append(StopWorker(w.wid, now + self.sc.cold_start.flashboot_window if flash else -1.0))
+        self.counters["scale_downs"] += 1
+        self.trim_slots()
+
+    def trim_slots(self) -> None:
+        """Retire the least recently scaled-down slots while slots exceed max + extra workers.
+
+        A slot scaled down at this very instant is kept for now (its idle row would be empty); it
+        can only be first in line after a ``set`` event lowered max workers below the alive count.
+        """
+        while self.n_alive + len(self.scaled_down) + self.n_held > self.slots_max and len(self.scaled_down):
+            old = self.scaled_down.retirement()
+            if old.since >= self.now:
+                self.scaled_down.unpark_back(old)
+                break
+            self.close(old)
+            old.retired = True
+            self.count("retired")
+
+    # ------------------------------------------------------------------ worker events
+    def current(self, wid: int, epoch: int) -> bool:
+        """Whether ``epoch`` is the start in flight (or the process running) of worker ``wid``."""
+        w = self.workers[wid]
+        return w.epoch == epoch and w.state in ALIVE
+
+    def phase_started(self, wid: int, epoch: int, phase: Phase, now: float) -> None:
+        """A cold-start phase of worker ``wid`` began (the previous one ended)."""
+        w = self.workers[wid]
+        if w.epoch != epoch or w.state != INIT or phase == w.phase:
+            return
+        self.now = max(now, w.since)
+        self._phase_ended(w)
+        self.enter(w, INIT, phase)
+
+    def _phase_ended(self, w: Worker) -> None:
+        host = w.host
+        assert host is not None
+        if w.phase == Phase.PULL:
+            cs = self.sc.cold_start
+            host.insert(self.image_key, cs.image_size + (cs.model.size if cs.model.placement == "baked" else 0.0))
+            self.counters["pulls"] += 1
+        elif w.phase == Phase.MODEL_DOWNLOAD:
+            host.insert("model", self.sc.cold_start.model.size)
+
+    def ready(self, wid: int, epoch: int, now: float) -> None:
+        """Worker ``wid`` finished its start: it takes its bound jobs, then queued ones."""
+        w = self.workers[wid]
+        if w.epoch != epoch or w.state != INIT:
+            return
+        now = self.now = max(now, w.since)
+        host = w.host
+        assert host is not None
+        self._phase_ended(w)
+        host.touch(self.image_key)
+        if w.init_fail:
+            self.faults.unhealthy(w, "init_failures")
+            return
+        self.n_starting -= 1
+        self.n_ready += 1
+        self.enter(w, RUNNING, WARM)
+        w.idle_since = now
+        self.faults.on_ready(w)
+        if self.timeline is not None:
+            self.timeline.on_ready(w)
+        bound, w.bound = w.bound, []
+        for j in bound:
+            self.begin_job(w, j, True)
+        while len(w.running) < self.conc:
+            j = self.queue.pop(now)
+            if j < 0:
+                break
+            self.begin_job(w, j, True)
+        if len(w.running) < self.conc:
+            self.free.add(w)
+        if not w.running:
+            self.arm_idle(w)
+
+    def start_failed(self, wid: int, epoch: int, now: float) -> None:
+        """The start of ``wid`` failed (a real worker exited or errored during its start)."""
+        w = self.workers[wid]
+        if w.epoch != epoch or w.state != INIT:
+            return
+        self.now = max(now, w.since)
+        self.faults.unhealthy(w, "init_failures")
+
+    def crashed(self, wid: int, epoch: int, now: float) -> None:
+        """The process of ready worker ``wid`` died (a real crash)."""
+        w = self.workers[wid]
+        if w.epoch != epoch or w.state not in (RUNNING, OUTDATED):
+            return
+        self.now = max(now, w.since)
+        self.faults.unhealthy(w, "crashes")
+
+    # ------------------------------------------------------------------ jobs
+    def arrive(self, j: int, now: float) -> None:
+        """Job ``j`` arrives: the newest free worker takes it, else it queues (or per_request starts a worker)."""
+        self.now = now
+        if self.free.n:  # the common, warm path
+            w = self.free.pop()
+            if w is not None:
+                self.begin_job(w, j, False)
+                if len(w.running) < self.conc:
+                    self.free.add(w)
+                return
+        if self.scaler.queues:
+            self.queue.append(j)
+            if self.n_alive == 0:
+                self.apply(self.scaler.on_arrival(self.view()))
+            return
+        self.route_unqueued(j)
+
+    def route_unqueued(self, j: int) -> None:
+        """per_request: start a worker for ``j`` (it waits bound to that start), or reject it."""
+        for a in self.scaler.on_arrival(self.view()):
+            if isinstance(a, Reject):
+                break
+            if isinstance(a, StartWorkers):
+                nw = self.scale_up(a.reason)
+                if nw is None:
+                    break
+                self.rec.action(self.now, "start_workers", 1, a.reason)
+                nw.bound.append(j)
+                return
+        self.status[j] = REJECTED
+        self.end_s[j] = self.now
+
+    def _expire(self, j: int) -> None:
+        self.status[j] = TIMED_OUT
+        self.end_s[j] = self.arr[j] + self.ttl
+
+    def begin_job(self, w: Worker, j: int, cold: bool) -> None:
+        """Start job ``j`` on ``w`` now (its end comes back through ``job_finished`` with the token)."""
+        now = self.now
+        self.start_s[j] = now
+        self.job_worker[j] = w.wid
+        self.status[j] = IN_PROGRESS
+        if cold:
+            self.rec.cold[j] = 1
+        if not w.running:
+            if w.phase != BUSY:  # a phase change inside the state (enter() inlined: per-job path)
+                if now > w.since:
+                    self.iv_extend((w.wid, w.state, w.phase, w.since, now, w.host.host_id))  # type: ignore[union-attr]
+                    w.since = now
+                w.phase = BUSY
+            w.idle_since = -1.0
+        w.running.add(j)
+        self.in_progress += 1
+        token = j
+        if self.job_token and j in self.job_token:  # a retry: a fresh token, so its earlier run's end is stale
+            token = self.n + len(self.token_job)
+            self.job_token[j] = token
+            self.token_job[token] = j
+        self.out.append(RunJob(w.wid, j, token, min(self.exec_timeout, self.arr[j] + self.ttl - now)))
+
+    def job_finished(self, token: int, status: JobStatus, now: float) -> None:
+        """A job's run ended: ``completed``, ``failed`` (the handler raised) or ``timed_out`` (over its limit)."""
+        if token < self.n and not (self.job_token and token in self.job_token):
+            j = token
+        else:
+            j = self.token_job.get(token, -1)
+            if j < 0 or self.job_token.get(j) != token:
+                return  # the run of an attempt that was requeued
+        if self.status[j] != IN_PROGRESS:
+            return
+        w = self.workers[self.job_worker[j]]
+        self.now = now
+        self.end_s[j] = now
+        self.status[j] = status
+        w.running.discard(j)
+        self.in_progress -= 1
+        if status == TIMED_OUT:
+            self.faults.restart(w)
+            return
+        if w.drain:  # outdated or retiring: takes no new job
+            assert self.timeline is not None
+            self.timeline.on_drained(w)
+            return
+        if self.queue:
+            nj = self.queue.pop(now)
+            if nj >= 0:
+                self.begin_job(w, nj, False)
+                return
+        if not w.running:
+            if now > w.since:  # enter() inlined: per-job path
+                self.iv_extend((w.wid, w.state, w.phase, w.since, now, w.host.host_id))  # type: ignore[union-attr]
+                w.since = now
+            w.phase = WARM
+            self.arm_idle(w)
+        self.free.add(w)
+
+    def requeue_token(self, j: int) -> None:
+        """``j`` will run again: its current run's end, if it comes, is stale."""
+        self.job_token[j] = -1
+
+    # ------------------------------------------------------------------ idle timeout
+    def arm_idle(self, w: Worker) -> None:
+        """``w`` became job-free while running: its idle deadline starts now (``policy``'s rule)."""
+        w.idle_since = self.now
+        if not w.expiry_pending and self.scaler.idle_deadline_s(w.kind, self.now, self.idle_timeout) < math.inf:
+            w.expiry_pending = True
+            self.timer(self.idle_timeout, TimerKind.IDLE, w.wid)
+
+    def _on_idle_check(self, w: Worker) -> None:
+        w.expiry_pending = False
+        if w.state != RUNNING or w.running or w.idle_since < 0:
+            return
+        deadline = self.scaler.idle_deadline_s(w.kind, w.idle_since, self.idle_timeout)
+        if self.now < deadline:
+            w.expiry_pending = True
+            self.timer(deadline - self.now, TimerKind.IDLE, w.wid)
+            return
+        self.apply(self.scaler.on_idle_timeout(self.view(), self.worker_view(w)))
+
+    # ------------------------------------------------------------------ queued jobs after a change
+    def dispatch_queued(self) -> None:
+        """Hand queued jobs to free workers (after a retry or a setting change), or start a first worker."""
+        now = self.now
+        while len(self.free) and self.queue:
+            w = self.free.pop()
+            if w is None:
+                break
+            j = self.queue.pop(now)
+            if j < 0:
+                self.free.add(w)
+                break
+            self.begin_job(w, j, False)
+            if len(w.running) < self.conc:
+                self.free.add(w)
+        if self.queue and self.n_alive == 0:
+            self.apply(self.scaler.on_arrival(self.view()))
+
+    # ------------------------------------------------------------------ end of run
+    def finish(self, now: float) -> None:
+        """The run ends at ``now``: intervals are closed, jobs still queued or running are in flight
+        (queued ones past their TTL timed out), every process is stopped."""
+        self.now = now
+        rec = self.rec
+        for w in self.workers:
+            if not w.retired:
+                self.close(w)
+            if w.state in ALIVE:
+                w.epoch += 1
+                self.out.append(StopWorker(w.wid))
+        for j in self.queue.drain():
+            if self.arr[j] + self.ttl <= now:
+                self._expire(j)
+            else:
+                rec.status[j] = IN_QUEUE
+        for w in self.workers:
+            for j in w.bound:
+                rec.status[j] = IN_QUEUE
+        for part in (self.faults, self.tenants, self.timeline):
+            if part is not None:
+                part.finish(self.counters)
+        rec.notes.update(self.counters)

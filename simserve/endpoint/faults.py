@@ -1,0 +1,208 @@
+"""Worker faults as state transitions: failed and over-long starts, crashes, restarts, job retries.
+
+Owns the ``faults:`` section and what happens when a worker fails, injected or real. A start
+fails at its end with probability ``init_failure_prob`` (or a real worker exits during its
+start), or is cut at ``init_timeout``; a ready worker (running or outdated) crashes at
+``crash_rate_per_hour`` (or its real process dies). Either way the worker becomes ``unhealthy``
+(not billed), keeps its slot, and is retried after ``unhealthy_retry`` doubling per consecutive
+failure, until ``unhealthy_give_up``. Jobs on a failed worker go back to the queue in arrival
+order (normally the front) up to ``retry_limit`` times, then fail. A job over its execution
+limit ends ``timed_out`` and its worker restarts in place (the platform stops a job by
+restarting its worker). Without a ``faults:`` section nothing is injected and the init timeout
+is not enforced, but real failures (live) follow the same rules with the section's defaults.
+Uses only the endpoint core's public methods.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from simserve.endpoint.effects import StopWorker, TimerKind
+from simserve.records import JobStatus, Phase, WorkerState
+from simserve.scenario import Faults as FaultsConfig
+
+if TYPE_CHECKING:
+    from simserve.endpoint.core import EndpointCore
+    from simserve.endpoint.workers import Worker
+
+INIT, IDLE, RUNNING = WorkerState.INITIALIZING, WorkerState.IDLE, WorkerState.RUNNING
+OUTDATED, UNHEALTHY = WorkerState.OUTDATED, WorkerState.UNHEALTHY
+
+
+class Faults:
+    """Fault injection and recovery for one endpoint run."""
+
+    def __init__(self, core: EndpointCore) -> None:
+        self.core = core
+        self.injected = core.sc.faults is not None
+        self.cfg = core.sc.faults if core.sc.faults is not None else FaultsConfig()
+        self.rng = core.streams.get("faults")
+        self.attempts: dict[int, int] = {}  # job -> times it was requeued
+        self.counts = {"crashes": 0, "init_failures": 0, "init_timeouts": 0, "retries": 0,
+                       "unhealthy_retries": 0, "gave_up": 0, "failed_after_retries": 0, "exec_timeouts": 0}
+
+    # ------------------------------------------------------------------ hooks from the core
+    def on_start(self, w: Worker, init_s: float) -> None:
+        """A start of ``init_s`` planned seconds begins: decide whether it fails, arm the init timeout."""
+        if not self.injected:
+            return
+        cfg = self.cfg
+        w.init_fail = cfg.init_failure_prob > 0 and float(self.rng.random()) < cfg.init_failure_prob
+        if init_s > cfg.init_timeout:
+            self.core.timer(cfg.init_timeout, TimerKind.INIT_TIMEOUT, (w.wid, w.epoch))
+
+    def on_ready(self, w: Worker) -> None:
+        """``w`` became ready: its failure run ends; draw its time to crash."""
+        w.fails = 0
+        w.first_fail_s = -1.0
+        if self.injected and self.cfg.crash_rate_per_hour > 0:
+            w.crash_epoch += 1
+            self.core.timer(float(self.rng.exponential(3600.0 / self.cfg.crash_rate_per_hour)), TimerKind.CRASH,
+                            (w.wid, w.crash_epoch))
+
+    def on_timer(self, kind: TimerKind, arg: object) -> None:
+        wid, epoch = arg  # type: ignore[misc]
+        w = self.core.workers[wid]
+        if kind == TimerKind.INIT_TIMEOUT:
+            if w.epoch == epoch and w.state == INIT:
+                self.unhealthy(w, "init_timeouts")
+        elif kind == TimerKind.CRASH:
+            if w.crash_epoch == epoch and w.state in (RUNNING, OUTDATED):
+                self.unhealthy(w, "crashes", kill=True)
+        elif w.epoch == epoch and w.state == UNHEALTHY:
+            if kind == TimerKind.UNHEALTHY_RETRY:
+                self._retry(w)
+            else:
+                self._give_up(w)
+
+    def finish(self, counters: dict[str, int]) -> None:
+        counters.update(self.counts)
+
+    # ------------------------------------------------------------------ transitions
+    def _take_out(self, w: Worker) -> list[int]:
+        """Leave the alive states: counters, routing index and GPUs; returns the jobs it held."""
+        core = self.core
+        jobs = sorted(w.running) + w.bound
+        w.bound = []
+        if w.state == INIT:
+            core.n_starting -= 1
+        elif w.state == RUNNING:
+            core.n_ready -= 1
+            core.free.remove(w)
+        core.n_alive -= 1
+        core.in_progress -= len(w.running)
+        w.running = set()
+        w.drain = False
+        w.epoch += 1  # pending phase and job events go stale
+        w.idle_since = -1.0
+        return jobs
+
+    def unhealthy(self, w: Worker, reason: str, kill: bool = False) -> None:
+        """Take ``w`` out of service as ``unhealthy``: free its GPUs, requeue its jobs, arm the retry."""
+        core = self.core
+        now = core.now
+        self.counts[reason] += 1
+        jobs = self._take_out(w)
+        w.retire_on_drain = False
+        core.enter(w, UNHEALTHY, Phase.NONE)
+        core.out.append(StopWorker(w.wid, kill=kill))
+        core.n_held += 1
+        core.release(w)
+        w.stopped_at = -1.0  # no FlashBoot from a failed worker
+        if w.fails == 0:
+            w.first_fail_s = now
+        w.fails += 1
+        delay = self.cfg.unhealthy_retry * 2.0 ** (w.fails - 1)
+        if now + delay - w.first_fail_s > self.cfg.unhealthy_give_up:
+            core.timer(max(0.0, w.first_fail_s + self.cfg.unhealthy_give_up - now), TimerKind.GIVE_UP,
+                       (w.wid, w.epoch))
+        else:
+            core.timer(delay, TimerKind.UNHEALTHY_RETRY, (w.wid, w.epoch))
+        self.requeue(jobs)
+        if core.timeline is not None:
+            core.timeline.pump()
+
+    def restart(self, w: Worker) -> None:
+        """A job on ``w`` overran its limit: the platform restarts the worker in place (a cold start on
+        its host, no FlashBoot); its other jobs are requeued. A retiring worker just retires."""
+        core = self.core
+        self.counts["exec_timeouts"] += 1
+        retire = w.retire_on_drain
+        jobs = self._take_out(w)
+        w.retire_on_drain = False
+        core.enter(w, IDLE, Phase.NONE)
+        core.out.append(StopWorker(w.wid, kill=True))
+        core.release(w)
+        w.stopped_at = -1.0
+        if retire:
+            w.dropped = True
+        else:
+            host = w.host
+            assert host is not None
+            target = host if host.free >= core.gpw else core.place()
+            if target is None:
+                core.park(w)
+                core.trim_slots()
+            else:
+                core.start_on(w, target)
+        self.requeue(jobs)
+        if core.timeline is not None:
+            core.timeline.pump()
+
+    def _retry(self, w: Worker) -> None:
+        """The platform retries an unhealthy slot: active workers start again, flex slots scale down to idle."""
+        core = self.core
+        self.counts["unhealthy_retries"] += 1
+        assert w.host is not None
+        if w.kind == "active":
+            host = w.host if w.host.free >= core.gpw else core.place()
+            if host is None or core.n_alive >= core.cap:  # no room now: the platform tries again later
+                core.timer(self.cfg.unhealthy_retry, TimerKind.UNHEALTHY_RETRY, (w.wid, w.epoch))
+                return
+            core.n_held -= 1
+            core.start_on(w, host)
+            return
+        core.n_held -= 1
+        core.enter(w, IDLE, Phase.NONE)
+        core.park(w)
+        core.trim_slots()
+
+    def _give_up(self, w: Worker) -> None:
+        self.counts["gave_up"] += 1
+        self.core.n_held -= 1
+        w.dropped = True  # stays as an idle row to the horizon; never revived
+        self.core.enter(w, IDLE, Phase.NONE)
+
+    # ------------------------------------------------------------------ jobs
+    def requeue(self, jobs: list[int]) -> None:
+        """Put jobs back at the front of the queue (oldest first), or fail those past the retry limit."""
+        core = self.core
+        rec = core.rec
+        now = core.now
+        keep: list[int] = []
+        for j in jobs:
+            n = self.attempts.get(j, 0) + 1
+            self.attempts[j] = n
+            core.requeue_token(j)
+            if n > self.cfg.retry_limit:
+                rec.status[j] = JobStatus.FAILED
+                rec.end_s[j] = now
+                self.counts["failed_after_retries"] += 1
+                continue
+            self.counts["retries"] += 1
+            rec.retries += 1
+            rec.status[j] = JobStatus.IN_QUEUE
+            rec.start_s[j] = math.nan
+            rec.cold[j] = 0
+            rec.worker[j] = -1
+            keep.append(j)
+        if not keep:
+            return
+        if not core.scaler.queues:  # per_request: a retried job is dispatched like a new arrival
+            for j in keep:
+                core.arrive(j, now)
+            return
+        for j in keep:
+            core.queue.requeue(j)
+        core.dispatch_queued()

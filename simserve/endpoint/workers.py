@@ -1,0 +1,58 @@
+"""A worker slot of the endpoint: plain state owned by the core.
+
+Owns ``Worker`` (kind, host, state and phase with the time it was entered, the jobs running on
+it, its place in the routing and scaled-down indexes, its cold-start epoch and fault history).
+A slot survives scale-down as an ``idle`` row whose host keeps the image. Only the endpoint
+core (and its dynamics modules, through the core's methods) changes it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from simserve.records import Phase, WorkerState
+
+if TYPE_CHECKING:
+    from simserve.endpoint.hosts import Host
+
+
+class Worker:
+    """One worker slot (flex or active)."""
+
+    __slots__ = (
+        "wid", "kind", "is_flex", "seq", "host", "state", "phase", "since", "running", "in_free", "free_epoch",
+        "idle_since", "expiry_pending", "stopped_at", "epoch", "bound", "retired", "version", "crash_epoch",
+        "parked", "drain", "retire_on_drain", "init_fail", "fails", "first_fail_s", "dropped",
+    )
+
+    def __init__(self, wid: int, kind: str, seq: int, now: float) -> None:
+        self.wid = wid
+        self.kind = kind
+        self.is_flex = kind == "flex"
+        self.seq = seq  # creation order (routing: newest first)
+        self.host: Host | None = None
+        self.state = WorkerState.IDLE
+        self.phase = Phase.NONE
+        self.since = now  # when the current (state, phase) was entered
+        self.running: set[int] = set()  # jobs running on it
+        self.in_free = False  # in the routing index (a ready worker with a free job slot)
+        self.free_epoch = 0
+        self.idle_since = -1.0  # when it last became job-free while running; -1 when busy or not running
+        self.expiry_pending = False  # an idle timer is armed
+        self.stopped_at = -1.0  # last scale-down (FlashBoot window); -1: no FlashBoot from here
+        self.epoch = 0  # bumped whenever a start in flight (and its pending events) goes stale
+        self.bound: list[int] = []  # jobs waiting for this worker's cold start (per_request)
+        self.retired = False  # slot dropped beyond max + extra workers
+        self.version = 0  # image version it runs
+        self.crash_epoch = 0
+        self.parked = False  # in the scaled-down index
+        self.drain = False  # takes no new job; the core calls back when its jobs finish (outdated, retiring)
+        self.retire_on_drain = False  # an active worker removed by a `set` event: stop once job-free
+        self.init_fail = False  # this cold start fails at its end (faults.init_failure_prob)
+        self.fails = 0  # consecutive unhealthy episodes (backoff exponent); reset when it becomes ready
+        self.first_fail_s = -1.0  # start of the current run of failures (for the give-up limit)
+        self.dropped = False  # left the endpoint (given up, or an active worker removed): idle to the horizon
+
+    @property
+    def jobs(self) -> int:
+        return len(self.running)

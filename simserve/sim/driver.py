@@ -1,0 +1,108 @@
+"""The simulator's driver: the endpoint core's effects carried out in simulated time.
+
+Owns ``SimDriver``: it feeds the core its events (pre-drawn arrivals merged into the kernel's
+queue, phase ends, readiness, job ends, timers) and performs each effect the core returns:
+a start's phases take their drawn durations, a job takes its drawn service time (or ends
+``timed_out`` at its limit), a timer fires at its time. Stopping, freezing and reserving are
+no-ops here (nothing real runs). It decides nothing: every rule is in ``simserve.endpoint``.
+"""
+
+from __future__ import annotations
+
+from simserve.endpoint import EndpointCore, RunJob, SetTimer, StartWorker, build_hosts
+from simserve.records import JobStatus, Phase, Recorder
+from simserve.rng import RandomStreams
+from simserve.scenario import Scenario
+from simserve.sim.kernel import Kernel
+from simserve.workload import Jobs, generate
+
+COMPLETED, TIMED_OUT = JobStatus.COMPLETED, JobStatus.TIMED_OUT
+
+
+class SimDriver:
+    """One simulation run. Build, ``run()``, then read ``rec``."""
+
+    def __init__(self, scenario: Scenario, seed: int, jobs: Jobs | None = None) -> None:
+        self.sc = scenario
+        streams = RandomStreams(seed)
+        self.jobs = jobs if jobs is not None else generate(scenario, streams)
+        self.svc: list[float] = self.jobs.service_s.tolist()
+        self.rec = Recorder(self.jobs.arrival_s)
+        self.core = EndpointCore(scenario, streams, self.rec, build_hosts(scenario))
+        self.env = Kernel()
+        self.env.on_done = self._on_done  # type: ignore[method-assign]
+        self.plans: dict[int, tuple[int, list[tuple[Phase, float]], int]] = {}  # wid -> (epoch, phases, next)
+
+    def run(self) -> Recorder:
+        core = self.core
+        core.start(0.0)
+        self._carry()
+        self.env.run_merged(core.arr, self._arrive, self.sc.horizon)
+        core.finish(self.sc.horizon)
+        core.out.clear()  # stops at the horizon: nothing runs here
+        return self.rec
+
+    # ------------------------------------------------------------------ events into the core
+    def _arrive(self, j: int) -> None:
+        self.core.arrive(j, self.env._now)
+        if self.core.out:
+            self._carry()
+
+    def _on_done(self, token: int) -> None:
+        self.core.job_finished(token, COMPLETED, self.env._now)
+        if self.core.out:
+            self._carry()
+
+    def _on_timeout(self, token: int) -> None:
+        self.core.job_finished(token, TIMED_OUT, self.env._now)
+        self._carry()
+
+    def _on_timer(self, t: SetTimer) -> None:
+        self.core.on_timer(t.kind, t.arg, self.env._now)
+        self._carry()
+
+    def _on_phase_end(self, arg: tuple[int, int]) -> None:
+        """The current phase of a start ended: the next begins, or the worker is ready."""
+        wid, epoch = arg
+        plan = self.plans.get(wid)
+        if plan is None or plan[0] != epoch:
+            return  # a start that was replaced (deploy) or cut (fault): its events are stale
+        _, phases, k = plan
+        core = self.core
+        if k < len(phases):
+            core.phase_started(wid, epoch, phases[k][0], self.env._now)
+            self.plans[wid] = (epoch, phases, k + 1)
+            self.env.call_at(self.env._now + phases[k][1], self._on_phase_end, arg)
+        else:
+            del self.plans[wid]
+            core.ready(wid, epoch, self.env._now)
+        self._carry()
+
+    # ------------------------------------------------------------------ effects out of the core
+    def _carry(self) -> None:
+        env, out = self.env, self.core.out
+        now = env._now
+        for e in out:
+            cls = e.__class__
+            if cls is RunJob:
+                s = self.svc[e.job]  # type: ignore[union-attr]
+                if s > e.limit_s:  # type: ignore[union-attr]
+                    env.call_at(now + e.limit_s, self._on_timeout, e.token)  # type: ignore[union-attr]
+                else:
+                    env.complete_at(now + s, e.token)  # type: ignore[union-attr]
+            elif cls is SetTimer:
+                env.call_at(e.at_s, self._on_timer, e)  # type: ignore[union-attr]
+            elif cls is StartWorker:
+                self._start(e)  # type: ignore[arg-type]
+            # StopWorker, Reserve: nothing real runs in a simulation
+        out.clear()
+
+    def _start(self, e: StartWorker) -> None:
+        """Carry out a start: its phases back to back, with their drawn durations."""
+        self.plans[e.worker_id] = (e.epoch, e.phases, 1)
+        self.env.call_at(self.env._now + e.phases[0][1], self._on_phase_end, (e.worker_id, e.epoch))
+
+
+def simulate_tables(scenario: Scenario, seed: int | None = None, jobs: Jobs | None = None) -> Recorder:
+    """Run one replication and return its recorder (no files, no printing)."""
+    return SimDriver(scenario, scenario.seed if seed is None else seed, jobs=jobs).run()
