@@ -38,9 +38,11 @@ from simserve.scenario import Scenario
 
 INIT, IDLE, RUNNING = WorkerState.INITIALIZING, WorkerState.IDLE, WorkerState.RUNNING
 THROTTLED, OUTDATED, UNHEALTHY = WorkerState.THROTTLED, WorkerState.OUTDATED, WorkerState.UNHEALTHY
-BUSY, WARM = Phase.BUSY, Phase.WARM
+BUSY, WARM = int(Phase.BUSY), int(Phase.WARM)  # plain ints on the per-job path
 IN_QUEUE, IN_PROGRESS, COMPLETED = JobStatus.IN_QUEUE, JobStatus.IN_PROGRESS, JobStatus.COMPLETED
 TIMED_OUT, REJECTED = JobStatus.TIMED_OUT, JobStatus.REJECTED
+_IN_PROGRESS = int(IN_PROGRESS)  # plain int on the per-job path
+_new_tuple = tuple.__new__
 ALIVE = frozenset({INIT, RUNNING, OUTDATED})
 
 
@@ -107,6 +109,9 @@ class EndpointCore:
         self.ttl = ep.job_ttl
         self.idle_timeout = ep.idle_timeout
         self.scaler = build_autoscaler(ep.scaler)
+        self.queues = self.scaler.queues
+        # per kind (index: is_flex), whether job-free workers expire: the policy's rule, read once
+        self.expires = (self.scaler.idle_timeout_applies("active"), self.scaler.idle_timeout_applies("flex"))
         if hasattr(self, "queue"):
             self.queue.set_ttl(self.ttl)
 
@@ -435,7 +440,7 @@ class EndpointCore:
         now = self.now
         self.start_s[j] = now
         self.job_worker[j] = w.wid
-        self.status[j] = IN_PROGRESS
+        self.status[j] = _IN_PROGRESS
         if cold:
             self.rec.cold[j] = 1
         if not w.running:
@@ -452,9 +457,10 @@ class EndpointCore:
             token = self.n + len(self.token_job)
             self.job_token[j] = token
             self.token_job[token] = j
-        self.out.append(RunJob(w.wid, j, token, min(self.exec_timeout, self.arr[j] + self.ttl - now)))
+        left = self.arr[j] + self.ttl - now
+        self.out.append(_new_tuple(RunJob, (w.wid, j, token, left if left < self.exec_timeout else self.exec_timeout)))
 
-    def job_finished(self, token: int, status: JobStatus, now: float) -> None:
+    def job_finished(self, token: int, now: float, status: JobStatus = COMPLETED) -> None:
         """A job's run ended: ``completed``, ``failed`` (the handler raised) or ``timed_out`` (over its limit)."""
         if token < self.n and not (self.job_token and token in self.job_token):
             j = token
@@ -462,7 +468,7 @@ class EndpointCore:
             j = self.token_job.get(token, -1)
             if j < 0 or self.job_token.get(j) != token:
                 return  # the run of an attempt that was requeued
-        if self.status[j] != IN_PROGRESS:
+        if self.status[j] != _IN_PROGRESS:
             return
         w = self.workers[self.job_worker[j]]
         self.now = now
@@ -477,7 +483,7 @@ class EndpointCore:
             assert self.timeline is not None
             self.timeline.on_drained(w)
             return
-        if self.queue:
+        if self.queues:
             nj = self.queue.pop(now)
             if nj >= 0:
                 self.begin_job(w, nj, False)
@@ -487,7 +493,10 @@ class EndpointCore:
                 self.iv_extend((w.wid, w.state, w.phase, w.since, now, w.host.host_id))  # type: ignore[union-attr]
                 w.since = now
             w.phase = WARM
-            self.arm_idle(w)
+            w.idle_since = now
+            if not w.expiry_pending and self.expires[w.is_flex]:
+                w.expiry_pending = True
+                self.out.append(SetTimer(now + self.idle_timeout, TimerKind.IDLE, w.wid))
         self.free.add(w)
 
     def requeue_token(self, j: int) -> None:
@@ -498,7 +507,7 @@ class EndpointCore:
     def arm_idle(self, w: Worker) -> None:
         """``w`` became job-free while running: its idle deadline starts now (``policy``'s rule)."""
         w.idle_since = self.now
-        if not w.expiry_pending and self.scaler.idle_deadline_s(w.kind, self.now, self.idle_timeout) < math.inf:
+        if not w.expiry_pending and self.expires[w.is_flex]:
             w.expiry_pending = True
             self.timer(self.idle_timeout, TimerKind.IDLE, w.wid)
 

@@ -9,14 +9,14 @@ no-ops here (nothing real runs). It decides nothing: every rule is in ``simserve
 
 from __future__ import annotations
 
-from simserve.endpoint import EndpointCore, RunJob, SetTimer, StartWorker, build_hosts
+from simserve.endpoint import Effect, EndpointCore, RunJob, SetTimer, StartWorker, build_hosts
 from simserve.records import JobStatus, Phase, Recorder
 from simserve.rng import RandomStreams
 from simserve.scenario import Scenario
 from simserve.sim.kernel import Kernel
 from simserve.workload import Jobs, generate
 
-COMPLETED, TIMED_OUT = JobStatus.COMPLETED, JobStatus.TIMED_OUT
+TIMED_OUT = JobStatus.TIMED_OUT
 
 
 class SimDriver:
@@ -30,36 +30,28 @@ class SimDriver:
         self.rec = Recorder(self.jobs.arrival_s)
         self.core = EndpointCore(scenario, streams, self.rec, build_hosts(scenario))
         self.env = Kernel()
-        self.env.on_done = self._on_done  # type: ignore[method-assign]
+        self.out = self.core.out
+        self._carry = self.env.job_carrier(self.out, RunJob, self.svc, self._on_timeout, self._other)
         self.plans: dict[int, tuple[int, list[tuple[Phase, float]], int]] = {}  # wid -> (epoch, phases, next)
 
     def run(self) -> Recorder:
         core = self.core
         core.start(0.0)
-        self._carry()
-        self.env.run_merged(core.arr, self._arrive, self.sc.horizon)
+        self._carry(0.0)
+        self.env.run_merged(core.arr, core.arrive, core.job_finished, self.out, RunJob, self.svc, self._on_timeout,
+                            self._other, self.sc.horizon)
         core.finish(self.sc.horizon)
         core.out.clear()  # stops at the horizon: nothing runs here
         return self.rec
 
     # ------------------------------------------------------------------ events into the core
-    def _arrive(self, j: int) -> None:
-        self.core.arrive(j, self.env._now)
-        if self.core.out:
-            self._carry()
-
-    def _on_done(self, token: int) -> None:
-        self.core.job_finished(token, COMPLETED, self.env._now)
-        if self.core.out:
-            self._carry()
-
     def _on_timeout(self, token: int) -> None:
-        self.core.job_finished(token, TIMED_OUT, self.env._now)
-        self._carry()
+        self.core.job_finished(token, self.env.now, TIMED_OUT)
+        self._carry(self.env.now)
 
     def _on_timer(self, t: SetTimer) -> None:
-        self.core.on_timer(t.kind, t.arg, self.env._now)
-        self._carry()
+        self.core.on_timer(t.kind, t.arg, self.env.now)
+        self._carry(self.env.now)
 
     def _on_phase_end(self, arg: tuple[int, int]) -> None:
         """The current phase of a start ended: the next begins, or the worker is ready."""
@@ -70,37 +62,27 @@ class SimDriver:
         _, phases, k = plan
         core = self.core
         if k < len(phases):
-            core.phase_started(wid, epoch, phases[k][0], self.env._now)
+            core.phase_started(wid, epoch, phases[k][0], self.env.now)
             self.plans[wid] = (epoch, phases, k + 1)
-            self.env.call_at(self.env._now + phases[k][1], self._on_phase_end, arg)
+            self.env.call_at(self.env.now + phases[k][1], self._on_phase_end, arg)
         else:
             del self.plans[wid]
-            core.ready(wid, epoch, self.env._now)
-        self._carry()
+            core.ready(wid, epoch, self.env.now)
+        self._carry(self.env.now)
 
     # ------------------------------------------------------------------ effects out of the core
-    def _carry(self) -> None:
-        env, out = self.env, self.core.out
-        now = env._now
-        for e in out:
-            cls = e.__class__
-            if cls is RunJob:
-                s = self.svc[e.job]  # type: ignore[union-attr]
-                if s > e.limit_s:  # type: ignore[union-attr]
-                    env.call_at(now + e.limit_s, self._on_timeout, e.token)  # type: ignore[union-attr]
-                else:
-                    env.complete_at(now + s, e.token)  # type: ignore[union-attr]
-            elif cls is SetTimer:
-                env.call_at(e.at_s, self._on_timer, e)  # type: ignore[union-attr]
-            elif cls is StartWorker:
-                self._start(e)  # type: ignore[arg-type]
-            # StopWorker, Reserve: nothing real runs in a simulation
-        out.clear()
+    def _other(self, e: Effect, now: float) -> None:
+        """The effects other than ``RunJob`` (the kernel's carrier pushes those itself)."""
+        if e.__class__ is SetTimer:
+            self.env.call_at(e.at_s, self._on_timer, e)  # type: ignore[union-attr]
+        elif e.__class__ is StartWorker:
+            self._start(e)  # type: ignore[arg-type]
+        # StopWorker, Reserve: nothing real runs in a simulation
 
     def _start(self, e: StartWorker) -> None:
         """Carry out a start: its phases back to back, with their drawn durations."""
         self.plans[e.worker_id] = (e.epoch, e.phases, 1)
-        self.env.call_at(self.env._now + e.phases[0][1], self._on_phase_end, (e.worker_id, e.epoch))
+        self.env.call_at(self.env.now + e.phases[0][1], self._on_phase_end, (e.worker_id, e.epoch))
 
 
 def simulate_tables(scenario: Scenario, seed: int | None = None, jobs: Jobs | None = None) -> Recorder:

@@ -2,11 +2,13 @@
 
 Owns ``Kernel``, a ``simpy.Environment`` whose queue also carries two light entries besides
 SimPy events (the way ``simpy.rt`` extends the kernel by overriding ``step()``): a bare ``int``
-(a job completion token, handed to ``on_done``; the most common event allocates nothing but
-its heap tuple) and a ``Call`` (``fn(arg)``, no Event, no process). ``run_merged`` steps the
-queue with the pre-drawn arrival times merged in, so arrivals never enter the heap; at equal
-times queued entries run before an arrival. Ties break by SimPy's monotone event id, as in
-SimPy. Ordinary SimPy processes and events keep working on the same queue.
+(a job completion token, handed to ``done(token, now)``; the most common event allocates
+nothing but its heap tuple) and a ``Call`` (``fn(arg)``, no Event, no process). ``run_merged``
+steps the queue with the pre-drawn arrival times merged in, so arrivals never enter the heap;
+at equal times queued entries run before an arrival; after each arrival or completion it calls
+``after(now)`` when ``pending`` is non-empty (the driver carries out what the core decided). Ties
+break by SimPy's monotone event id, as in SimPy. Ordinary SimPy processes and events keep
+working on the same queue.
 """
 
 from __future__ import annotations
@@ -44,12 +46,13 @@ class Kernel(simpy.Environment):
     def step(self) -> None:
         """One entry of the queue (SimPy's ``step`` plus the two light kinds)."""
         self._now, _, _, ev = heappop(self._queue)
-        self._run_entry(ev)
+        if ev.__class__ is int:
+            self.on_done(ev, self._now)
+        else:
+            self._run_entry(ev)
 
     def _run_entry(self, ev: Any) -> None:
-        if ev.__class__ is int:
-            self.on_done(ev)
-        elif ev.__class__ is Call:
+        if ev.__class__ is Call:
             ev.fn(ev.arg)
         else:
             callbacks, ev.callbacks = ev.callbacks, None
@@ -58,16 +61,47 @@ class Kernel(simpy.Environment):
             if not ev._ok and not hasattr(ev, "_defused"):
                 raise ev._value
 
-    def on_done(self, token: int) -> None:  # replaced by the driver
+    def job_carrier(self, pending: list[Any], run_job: type, service_s: Sequence[float],
+                    on_timeout: Callable[[int], None], other: Callable[[Any, float], None]) -> Callable[[float], None]:
+        """A function that empties ``pending`` at ``now``: each ``run_job`` entry ``(worker, job, token,
+        limit_s)`` completes after ``service_s[job]`` (a bare token on the queue) or, past its limit, calls
+        ``on_timeout(token)`` at the limit; any other entry goes to ``other(entry, now)``. The per-job path
+        pushes onto the heap directly (no method call per job)."""
+        q, eid, call = self._queue, self._eid, Call
+
+        def carry(now: float) -> None:
+            for e in pending:
+                if e.__class__ is run_job:
+                    _, j, token, limit_s = e
+                    s = service_s[j]
+                    if s > limit_s:
+                        heappush(q, (now + limit_s, NORMAL, next(eid), call(on_timeout, token)))
+                    else:
+                        heappush(q, (now + s, NORMAL, next(eid), token))
+                else:
+                    other(e, now)
+            pending.clear()
+
+        return carry
+
+    def on_done(self, token: int, now: float) -> None:
+        """A completion token came due (``run_merged`` and ``step`` hand it over)."""
         raise NotImplementedError
 
-    def run_merged(self, arrival_s: Sequence[float], arrive: Callable[[int], None], until: float) -> None:
-        """Step up to ``until``, calling ``arrive(i)`` at each pre-drawn ``arrival_s[i]``."""
-        q = self._queue
+    def run_merged(self, arrival_s: Sequence[float], arrive: Callable[[int, float], None],
+                   done: Callable[[int, float], None], pending: list[Any], run_job: type,
+                   service_s: Sequence[float], on_timeout: Callable[[int], None],
+                   other: Callable[[Any, float], None], until: float) -> None:
+        """Step up to ``until``, calling ``arrive(i, now)`` at each pre-drawn ``arrival_s[i]`` and
+        ``done(token, now)`` for each completion token. After each, ``pending`` is emptied: a
+        ``run_job`` entry ``(worker, job, token, limit_s)`` completes after ``service_s[job]`` (a bare
+        token on the queue) or, past its limit, calls ``on_timeout(token)`` at the limit; any other
+        entry goes to ``other(entry, now)``. The per-job path pushes onto the heap here, inline."""
+        self.on_done = done  # type: ignore[method-assign]
+        q, eid = self._queue, self._eid
         n = len(arrival_s)
         i = 0
         next_arr = arrival_s[0] if n else math.inf
-        done = self.on_done
         call = Call
         while True:
             if q and q[0][0] <= next_arr:
@@ -76,16 +110,31 @@ class Kernel(simpy.Environment):
                 self._now, _, _, ev = heappop(q)
                 cls = ev.__class__
                 if cls is int:
-                    done(ev)
+                    done(ev, self._now)
                 elif cls is call:
                     ev.fn(ev.arg)
+                    continue
                 else:
                     self._run_entry(ev)
+                    continue
             else:
                 if next_arr >= until:
                     break
                 self._now = next_arr
-                arrive(i)
+                arrive(i, next_arr)
                 i += 1
                 next_arr = arrival_s[i] if i < n else math.inf
+            if pending:
+                now = self._now
+                for e in pending:
+                    if e.__class__ is run_job:
+                        _, j, token, limit_s = e
+                        s = service_s[j]
+                        if s > limit_s:
+                            heappush(q, (now + limit_s, NORMAL, next(eid), call(on_timeout, token)))
+                        else:
+                            heappush(q, (now + s, NORMAL, next(eid), token))
+                    else:
+                        other(e, now)
+                pending.clear()
         self._now = until
