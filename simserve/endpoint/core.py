@@ -288,7 +288,7 @@ class EndpointCore:
         phases = cold_phases(self.sc.cold_start, host.cache, self.image_key, flash,
                              self.d_container, self.d_handler, self.d_flash)
         w.epoch += 1
-        self.faults.on_start(w, sum(d for _, d in phases))
+        self.faults.on_start(w)
         self.enter(w, INIT, phases[0][0])
         self.out.append(StartWorker(w.wid, w.epoch, host.host_id, phases, flash, w.init_fail, self.version))
 

@@ -8,8 +8,9 @@ start), or is cut at ``init_timeout``; a ready worker (running or outdated) cras
 failure, until ``unhealthy_give_up``. Jobs on a failed worker go back to the queue in arrival
 order (normally the front) up to ``retry_limit`` times, then fail. A job over its execution
 limit ends ``timed_out`` and its worker restarts in place (the platform stops a job by
-restarting its worker). Without a ``faults:`` section nothing is injected and the init timeout
-is not enforced, but real failures (live) follow the same rules with the section's defaults.
+restarting its worker). Without a ``faults:`` section nothing is injected, but the init timeout
+(7 min by default, the platform's limit) still applies to every start; real failures (live) follow
+the same rules with the section's defaults.
 Uses only the endpoint core's public methods.
 """
 
@@ -43,14 +44,12 @@ class Faults:
                        "unhealthy_retries": 0, "gave_up": 0, "failed_after_retries": 0, "exec_timeouts": 0}
 
     # ------------------------------------------------------------------ hooks from the core
-    def on_start(self, w: Worker, init_s: float) -> None:
-        """A start of ``init_s`` planned seconds begins: decide whether it fails, arm the init timeout."""
-        if not self.injected:
-            return
+    def on_start(self, w: Worker) -> None:
+        """A start begins: decide whether it fails (injected), arm the init timeout (every start: a real
+        one may last longer than planned)."""
         cfg = self.cfg
-        w.init_fail = cfg.init_failure_prob > 0 and float(self.rng.random()) < cfg.init_failure_prob
-        if init_s > cfg.init_timeout:
-            self.core.timer(cfg.init_timeout, TimerKind.INIT_TIMEOUT, (w.wid, w.epoch))
+        w.init_fail = self.injected and cfg.init_failure_prob > 0 and float(self.rng.random()) < cfg.init_failure_prob
+        self.core.timer(cfg.init_timeout, TimerKind.INIT_TIMEOUT, (w.wid, w.epoch))
 
     def on_ready(self, w: Worker) -> None:
         """``w`` became ready: its failure run ends; draw its time to crash."""
@@ -66,7 +65,7 @@ class Faults:
         w = self.core.workers[wid]
         if kind == TimerKind.INIT_TIMEOUT:
             if w.epoch == epoch and w.state == INIT:
-                self.unhealthy(w, "init_timeouts")
+                self.unhealthy(w, "init_timeouts", kill=True)
         elif kind == TimerKind.CRASH:
             if w.crash_epoch == epoch and w.state in (RUNNING, OUTDATED):
                 self.unhealthy(w, "crashes", kill=True)

@@ -1,0 +1,122 @@
+"""The live driver: the endpoint core's effects carried out on a runtime, its events fed back.
+
+Owns ``LiveDriver``: it hands the core arrivals, timers and what the runtime reports (a phase
+began, a worker is ready, a start failed, a job ended, a process died), each with the clock's
+``now``, and passes every effect the core returns, in order, to the runtime (start, run a job,
+stop or freeze, reserve) or to the clock (timers). It decides nothing: the rules are in
+``simserve.endpoint``. The same driver runs real workers on asyncio (``executor.py``) and the
+simulated runtime on a virtual clock (``simulated.py``), which is how parity with the simulator
+is proven byte for byte.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from simserve.endpoint import EndpointCore, Reserve, RunJob, SetTimer, StartWorker, StopWorker
+from simserve.live.clock import Clock
+from simserve.records import PHASES, JobStatus, Phase
+
+STATUS = {"completed": JobStatus.COMPLETED, "failed": JobStatus.FAILED, "timed_out": JobStatus.TIMED_OUT}
+
+
+class Runtime(Protocol):
+    """What the live driver asks of a runtime (it reports back through the driver's methods)."""
+
+    def launch(self, e: StartWorker) -> None: ...
+
+    def run(self, e: RunJob) -> None: ...
+
+    def stop(self, e: StopWorker) -> None: ...
+
+    def reserve(self, e: Reserve) -> None: ...
+
+
+class LiveDriver:
+    """Feeds one endpoint core from a clock and a runtime; carries out its effects."""
+
+    def __init__(self, core: EndpointCore, clock: Clock) -> None:
+        self.core = core
+        self.clock = clock
+        self.runtime: Runtime | None = None
+        self.finished = False
+
+    # ------------------------------------------------------------------ effects
+    def perform(self) -> None:
+        """Carry out what the core decided, in order."""
+        out = self.core.out
+        if not out:
+            return
+        effects = list(out)
+        out.clear()
+        rt = self.runtime
+        assert rt is not None
+        for e in effects:
+            cls = e.__class__
+            if cls is RunJob:
+                rt.run(e)  # type: ignore[arg-type]
+            elif cls is SetTimer:
+                self.clock.call_at(e.at_s, self._on_timer, e)  # type: ignore[union-attr]
+            elif cls is StartWorker:
+                rt.launch(e)  # type: ignore[arg-type]
+            elif cls is StopWorker:
+                rt.stop(e)  # type: ignore[arg-type]
+            elif cls is Reserve:
+                rt.reserve(e)  # type: ignore[arg-type]
+
+    def _on_timer(self, t: SetTimer) -> None:
+        if self.finished:
+            return
+        self.core.on_timer(t.kind, t.arg, max(self.clock.now(), t.at_s))
+        self.perform()
+
+    # ------------------------------------------------------------------ events
+    def start(self) -> None:
+        self.core.start(self.clock.now())
+        self.perform()
+
+    def arrive(self, j: int) -> None:
+        if self.finished:
+            return
+        self.core.arrive(j, self.clock.now())
+        self.perform()
+
+    def phase(self, wid: int, epoch: int, name: str, now: float) -> None:
+        """A runtime measured the start of cold-start phase ``name`` of worker ``wid``."""
+        if self.finished or name not in PHASES:
+            return
+        self.core.phase_started(wid, epoch, Phase(PHASES.index(name)), now)
+
+    def ready(self, wid: int, epoch: int, now: float) -> None:
+        if self.finished:
+            return
+        self.core.ready(wid, epoch, now)
+        self.perform()
+
+    def start_failed(self, wid: int, epoch: int, now: float) -> None:
+        if self.finished:
+            return
+        self.core.start_failed(wid, epoch, now)
+        self.perform()
+
+    def crashed(self, wid: int, epoch: int, now: float) -> None:
+        if self.finished:
+            return
+        self.core.crashed(wid, epoch, now)
+        self.perform()
+
+    def job_done(self, token: int, status: str, now: float) -> None:
+        """A job's run ended: ``completed``, ``failed`` or ``timed_out``."""
+        if self.finished:
+            return
+        self.core.job_finished(token, now, STATUS[status])
+        self.perform()
+
+    def current(self, wid: int, epoch: int) -> bool:
+        return not self.finished and self.core.current(wid, epoch)
+
+    def finish(self, now: float) -> None:
+        """The run ends: the core closes the books and stops every worker."""
+        self.core.finish(now)
+        self.perform()
+        self.finished = True
