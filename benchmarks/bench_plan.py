@@ -25,7 +25,7 @@ from simserve import load_scenario
 from simserve.plan.executors import LocalExecutor
 from simserve.plan.report import ranked_table
 from simserve.plan.search import plan
-from simserve.plan.spec import PlanSpec
+from simserve.planspec import PlanSpec
 
 SDXL = "scenarios/sdxl-bursty.yaml"
 QUICKSTART_PLAN = PlanSpec(slo=["latency_p95<=6s", "failed<=0.1%"],

@@ -81,8 +81,9 @@ def apply_billing(frame: Any, table: Mapping[str, bool], gpus_per_worker: int,
     phase = _codes(frame["phase"], PHASES)
     kinds = ("flex", "active")
     kind = _codes(frame["kind"], kinds)
-    lookup = np.array([[[(STATES[s] not in NEVER_BILLED_ACTIVE) if k == "active" else is_billed(table, STATES[s], PHASES[p])
-                         for p in range(len(PHASES))] for s in range(len(STATES))] for k in kinds], dtype=bool)
+    lookup = np.array([[[(STATES[s] not in NEVER_BILLED_ACTIVE) if k == "active"
+                          else is_billed(table, STATES[s], PHASES[p])
+                          for p in range(len(PHASES))] for s in range(len(STATES))] for k in kinds], dtype=bool)
     billed = lookup[kind, state, phase] if n else np.zeros(0, dtype=bool)
     gpu_cat = pd.Categorical(frame["gpu"])
     gpu_code = gpu_cat.codes.astype(np.int64)
@@ -111,3 +112,14 @@ def apply_billing(frame: Any, table: Mapping[str, bool], gpus_per_worker: int,
     out["billed"] = billed
     out["cost_usd"] = cost
     return out
+
+
+def running_cost(scenario: Any, rec: Any, open_rows: list[tuple[int, int, int, float, float, int]]) -> float:
+    """The bill so far of a run in progress: the recorder's closed intervals plus the ``open_rows``
+    (worker, state, phase, start, now, host), billed as ``apply_billing`` bills a finished run."""
+    frame = rec.intervals_frame([r for r in open_rows if r[4] > r[3]])
+    if not len(frame):
+        return 0.0
+    table = billing_table(scenario.billing.preset, scenario.billing.states)
+    billed = apply_billing(frame, table, scenario.endpoint.gpus_per_worker, scenario.pricing)
+    return float(billed["cost_usd"].sum())

@@ -8,7 +8,7 @@ draws all service times of a run up front. Imports pydantic and numpy only.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -107,7 +107,7 @@ class Empirical(_DistBase):
         return float(np.mean(self.values))
 
 
-DistSpec = Union[Constant, Exponential, LogNormal, Gamma, Empirical]
+DistSpec = Constant | Exponential | LogNormal | Gamma | Empirical
 _KINDS: dict[str, type[_DistBase]] = {
     "constant": Constant,
     "exponential": Exponential,

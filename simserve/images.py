@@ -21,9 +21,12 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsRead
 
 MIB = 1 << 20
 LABEL = "io.simserve.image"
@@ -97,7 +100,7 @@ def _static_busybox() -> Path | None:
     return None
 
 
-def _base_entries() -> Iterator[tuple[tarfile.TarInfo, BinaryIO | None]]:
+def _base_entries() -> Iterator[tuple[tarfile.TarInfo, SupportsRead[bytes] | None]]:
     for d in (*SKELETON_DIRS, "bin"):
         yield _info(d, tarfile.DIRTYPE, mode=0o1777 if d == "tmp" else 0o755), None
     for link, target in (("lib", "usr/lib"), ("lib64", "usr/lib64"), ("sbin", "bin")):
@@ -114,7 +117,7 @@ def _base_entries() -> Iterator[tuple[tarfile.TarInfo, BinaryIO | None]]:
             yield _info(f"bin/{applet}", tarfile.SYMTYPE, mode=0o777, link="busybox"), None
 
 
-def _write_layer(path: Path, entries: Iterator[tuple[tarfile.TarInfo, BinaryIO | None]]
+def _write_layer(path: Path, entries: Iterator[tuple[tarfile.TarInfo, SupportsRead[bytes] | None]]
                  ) -> tuple[str, int]:
     """Write an uncompressed layer tar; return (sha256 hex of it, bytes)."""
     with path.open("wb") as raw:

@@ -2,22 +2,24 @@
 
 Owns replication seeds (replication 0 uses the scenario seed, replication i > 0 a child of
 ``SeedSequence([seed, i])``, so a one-replication run equals the plain run), running them on
-a local process pool (results come back sorted by index), and the Student-t intervals that
-become ``<key>_ci`` entries next to each summary figure.
+a local process pool (``simserve.parallel``: results come back sorted by index), and the
+Student-t intervals that become ``<key>_ci`` entries next to each summary figure.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import stats
 
+from simserve.parallel import ordered_map
 from simserve.scenario import Scenario
+
+if TYPE_CHECKING:
+    from simserve.result import RunResult
 
 
 def replication_seed(seed: int, index: int) -> int:
@@ -62,46 +64,29 @@ def combine(summaries: Sequence[dict[str, Any]], level: float = 0.95) -> dict[st
         return head
 
     skip = {"scenario", "seed", "engine", "horizon_s", "simserve_version", "scenario_digest"}
-    merged = merge([{k: v for k, v in s.items() if k not in skip} for s in summaries])
+    merged: dict[str, Any] = merge([{k: v for k, v in s.items() if k not in skip} for s in summaries])
     merged.update({k: first[k] for k in skip if k in first})
     merged["replications"] = len(summaries)
     merged["seeds"] = [s.get("seed") for s in summaries]
     return merged
 
 
-def _one(args: tuple[dict[str, Any], int]) -> Any:
+def _one(args: tuple[dict[str, Any], int]) -> RunResult:
     from simserve.api import simulate
-    from simserve.scenario import Scenario as _S
 
     data, seed = args
-    return simulate(_S.model_validate(data), seed=seed)
+    return simulate(Scenario.model_validate(data), seed=seed)
 
 
 def run_replications(scenario: Scenario, replications: int, seed: int | None = None, *,
                      processes: int | None = None,
-                     on_done: Callable[[int], None] | None = None) -> list[Any]:
-    """Run ``replications`` replications (a process pool when more than one core helps).
+                     on_done: Callable[[int], None] | None = None) -> list[RunResult]:
+    """Run ``replications`` replications on a local process pool (``processes``: default all cores).
 
-    Returns the ``RunResult`` list sorted by replication index.
+    Returns the ``RunResult`` list sorted by replication index; ``on_done(index)`` is called
+    as each one finishes.
     """
     base = scenario.seed if seed is None else seed
-    seeds = [replication_seed(base, i) for i in range(replications)]
     data = scenario.model_dump()
-    procs = processes if processes is not None else min(replications, os.cpu_count() or 1)
-    results: list[Any] = [None] * replications
-    if procs <= 1 or replications == 1:
-        for i, s in enumerate(seeds):
-            results[i] = _one((data, s))
-            if on_done:
-                on_done(i)
-        return results
-    with ProcessPoolExecutor(max_workers=procs) as pool:
-        futures = {pool.submit(_one, (data, s)): i for i, s in enumerate(seeds)}
-        from concurrent.futures import as_completed
-
-        for fut in as_completed(futures):
-            i = futures[fut]
-            results[i] = fut.result()
-            if on_done:
-                on_done(i)
-    return results
+    tasks = [(data, replication_seed(base, i)) for i in range(replications)]
+    return ordered_map(_one, tasks, processes=processes, on_done=on_done)

@@ -4,7 +4,7 @@ Owns the YAML schema of DESIGN.md (every model ``extra="forbid"``, ``frozen=True
 units parsed into seconds, bytes and per-second rates) and ``load_scenario``, which turns a
 path or dict plus ``dotted.key=value`` overrides into a validated ``Scenario`` or raises
 ``ScenarioError`` with one line naming the file, the field path and what was expected.
-Imports pydantic, yaml and simserve's units/dists/catalog only.
+Imports pydantic, yaml and simserve's units/dists/catalog/planspec only.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -29,8 +29,8 @@ from pydantic import (
 
 from simserve import catalog
 from simserve.dists import Constant, Dist, Duration
+from simserve.planspec import PlanSpec
 from simserve.units import parse_bandwidth, parse_rate, parse_size
-from simserve.plan.spec import PlanSpec
 
 Size = Annotated[float, BeforeValidator(parse_size)]
 Rate = Annotated[float, BeforeValidator(parse_rate)]
@@ -62,7 +62,7 @@ class PerRequestScaler(_Model):
     type: Literal["per_request"]
 
 
-Scaler = Annotated[Union[QueueDelayScaler, RequestCountScaler, PerRequestScaler], Field(discriminator="type")]
+Scaler = Annotated[QueueDelayScaler | RequestCountScaler | PerRequestScaler, Field(discriminator="type")]
 
 
 def _gpu_list(v: Any) -> Any:
@@ -78,7 +78,7 @@ class Endpoint(_Model):
     gpus_per_worker: int = Field(1, ge=1, le=8, description="GPUs per worker")
     active_workers: int = Field(0, ge=0, description="always-on workers, billed 24/7 at the active rate")
     max_workers: int = Field(3, ge=0, description="maximum workers (flex + active)")
-    account_balance_usd: Optional[float] = Field(None, ge=0, description="caps max workers by the balance table")
+    account_balance_usd: float | None = Field(None, ge=0, description="caps max workers by the balance table")
     extra_workers: int = Field(2, ge=0, description="image-cached standby slots beyond max workers")
     idle_timeout: Duration = Field(5.0, description="seconds a worker stays warm (billed) after its last job")
     execution_timeout: Duration = Field(600.0, description="a job running longer ends timed_out")
@@ -108,7 +108,7 @@ class Endpoint(_Model):
         return v
 
     @model_validator(mode="after")
-    def _active_le_max(self) -> "Endpoint":
+    def _active_le_max(self) -> Endpoint:
         if self.active_workers > self.max_workers:
             raise ValueError(
                 f"active_workers ({self.active_workers}) must not exceed max_workers ({self.max_workers})"
@@ -130,10 +130,10 @@ class Model(_Model):
     placement: Literal["cached", "baked", "network_volume", "none"] = Field(
         "none", description="cached (host model cache), baked (in the image), network_volume, none"
     )
-    bandwidth: Optional[Bandwidth] = Field(
+    bandwidth: Bandwidth | None = Field(
         None, description="load bandwidth; default 2GB/s (cached, baked) or 300MB/s (network_volume)"
     )
-    download_bandwidth: Optional[Bandwidth] = Field(
+    download_bandwidth: Bandwidth | None = Field(
         None, description="cached placement: download speed when the host lacks the model (default: registry bandwidth)"
     )
 
@@ -150,7 +150,7 @@ class ColdStart(_Model):
     image_size: Size = Field(8e9, description="container image size")
     registry_bandwidth: Bandwidth = Field(200e6, description="image pull bandwidth")
     container_start: Dist = Field(default_factory=lambda: Constant(value=2.0))
-    model: Model = Field(default_factory=lambda: Model())
+    model: Model = Field(default_factory=Model)
     handler_init: Dist = Field(default_factory=lambda: Constant(value=3.0))
     flashboot_resume: Dist = Field(default_factory=lambda: Constant(value=1.0))
     flashboot_window: Duration = Field(600.0, description="how long after scale-down FlashBoot can resume")
@@ -163,9 +163,10 @@ def _tenants_shorthand(v: Any) -> Any:
 class OtherTenants(_Model):
     """Other tenants' GPU use on a host pool, the cause of throttling (simserve.sim.tenants)."""
 
-    mean_utilization: float = Field(0.0, ge=0.0, le=1.0, description="mean share of each host's GPUs other tenants want")
+    mean_utilization: float = Field(0.0, ge=0.0, le=1.0,
+                                    description="mean share of each host's GPUs other tenants want")
     time_scale: Duration = Field(1800.0, gt=0, description="mean time between changes of a host's tenant demand")
-    csv: Optional[str] = Field(
+    csv: str | None = Field(
         None, description="CSV with columns time_s, utilization (relative to the YAML); replaces mean_utilization")
     move_after: Duration = Field(
         300.0, gt=0, description="how long a throttled worker waits for its host before the platform moves it")
@@ -178,7 +179,7 @@ class Host(_Model):
     count: int = Field(ge=1, description="hosts in the pool")
     gpus_per_host: int = Field(8, ge=1)
     disk: Size = Field(2e12, description="disk for the LRU image and model cache")
-    other_tenants: Annotated[Optional[OtherTenants], BeforeValidator(_tenants_shorthand)] = Field(
+    other_tenants: Annotated[OtherTenants | None, BeforeValidator(_tenants_shorthand)] = Field(
         None, description="other tenants' GPU use: {mean_utilization, time_scale} or a CSV path")
 
     @field_validator("gpu")
@@ -226,7 +227,7 @@ class TraceArrivals(_Model):
 
 
 Arrivals = Annotated[
-    Union[PoissonArrivals, DiurnalArrivals, BurstyArrivals, TraceArrivals], Field(discriminator="type")
+    PoissonArrivals | DiurnalArrivals | BurstyArrivals | TraceArrivals, Field(discriminator="type")
 ]
 
 
@@ -237,7 +238,7 @@ class Workload(_Model):
 
 class PriceOverride(_Model):
     flex: float = Field(ge=0, description="USD per GPU per second, flex workers")
-    active: Optional[float] = Field(None, ge=0, description="USD per GPU per second, active workers")
+    active: float | None = Field(None, ge=0, description="USD per GPU per second, active workers")
 
 
 BILLING_STATES = ("initializing", "idle", "running", "throttled", "outdated", "unhealthy")
@@ -272,9 +273,9 @@ class Faults(_Model):
 class Deploy(_Model):
     """A new release: a new image version (a cache miss on every host), optionally resized."""
 
-    image_size: Optional[Size] = Field(None, description="the new image's size (default: unchanged)")
-    container_start: Optional[Dist] = None
-    handler_init: Optional[Dist] = None
+    image_size: Size | None = Field(None, description="the new image's size (default: unchanged)")
+    container_start: Dist | None = None
+    handler_init: Dist | None = None
 
 
 #: endpoint settings an ``events[].set`` may change during a run
@@ -287,11 +288,11 @@ class Event(_Model):
     """One timeline entry: at ``at``, a ``deploy`` (rolling update) or a ``set`` of endpoint settings."""
 
     at: Duration = Field(description="time of the event")
-    deploy: Optional[Deploy] = None
-    set: Optional[dict[str, Any]] = Field(None, description="dotted endpoint keys -> new values")
+    deploy: Deploy | None = None
+    set: dict[str, Any] | None = Field(None, description="dotted endpoint keys -> new values")
 
     @model_validator(mode="after")
-    def _one_kind(self) -> "Event":
+    def _one_kind(self) -> Event:
         if (self.deploy is None) == (self.set is None):
             raise ValueError("expected exactly one of deploy or set")
         if self.at < 0:
@@ -316,14 +317,14 @@ class Scenario(_Model):
     workload: Workload
     pricing: dict[str, PriceOverride] = Field(default_factory=dict)
     billing: Billing = Field(default_factory=Billing)
-    faults: Optional[Faults] = Field(None, description="worker faults; absent: workers never fail")
+    faults: Faults | None = Field(None, description="worker faults; absent: workers never fail")
     events: list[Event] = Field(default_factory=list, description="timeline of deploys and setting changes")
-    plan: Optional[PlanSpec] = Field(
+    plan: PlanSpec | None = Field(
         None, exclude=True, description="capacity-planner SLOs and search space (read by `simserve plan`)")
     base_dir: str = Field(".", description="directory trace paths are relative to (set by the loader)")
 
     @model_validator(mode="after")
-    def _cross_checks(self) -> "Scenario":
+    def _cross_checks(self) -> Scenario:
         if self.horizon <= 0:
             raise ValueError("horizon: expected a duration greater than zero")
         if self.warmup >= self.horizon:
@@ -368,8 +369,10 @@ class Scenario(_Model):
                     raise ValueError(f"events: set at {ev.at:g}s: {e['msg'].removeprefix('Value error, ')}") from None
 
     def trace_path(self) -> Path:
+        """The trace file of ``workload.arrivals`` (relative paths against ``base_dir``)."""
         arrivals = self.workload.arrivals
-        assert isinstance(arrivals, TraceArrivals)
+        if not isinstance(arrivals, TraceArrivals):
+            raise TypeError(f"workload.arrivals is {arrivals.type!r}, not a trace: no trace file")
         p = Path(arrivals.path)
         return p if p.is_absolute() else Path(self.base_dir) / p
 

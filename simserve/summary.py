@@ -68,10 +68,10 @@ def summarize(jobs: pd.DataFrame, workers: pd.DataFrame, *, horizon_s: float, wa
     started = j[~np.isnan(j["start_s"].to_numpy())]
     wait = started["queue_wait_s"].to_numpy()
     execd = done["execution_s"].to_numpy()
-    served = int(len(started))
+    served = len(started)
     cold_n = int(started["cold_start"].sum())
     requests = {
-        "arrived": int(len(j)),
+        "arrived": len(j),
         "completed": counts["completed"],
         "failed": counts["failed"],
         "timed_out": counts["timed_out"],

@@ -14,6 +14,9 @@ Seconds = float
 Bytes = float
 PerSecond = float
 
+#: hours in the month the cost views and the planner quote ($/month = $/hour x 730)
+HOURS_PER_MONTH = 730.0
+
 _DURATION_UNITS: dict[str, float] = {
     "ms": 0.001,
     "s": 1.0,
@@ -34,7 +37,9 @@ _SIZE_UNITS: dict[str, float] = {
     "gib": 2.0**30,
     "tib": 2.0**40,
 }
-_RATE_UNITS: dict[str, float] = {"s": 1.0, "sec": 1.0, "min": 1 / 60.0, "m": 1 / 60.0, "h": 1 / 3600.0, "d": 1 / 86400.0}
+_RATE_UNITS: dict[str, float] = {
+    "s": 1.0, "sec": 1.0, "min": 1 / 60.0, "m": 1 / 60.0, "h": 1 / 3600.0, "d": 1 / 86400.0,
+}
 
 _NUM = r"([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)"
 _DURATION_RE = re.compile(rf"^\s*{_NUM}\s*([a-zA-Z]*)\s*$")

@@ -114,7 +114,7 @@ def generate(scenario: Scenario, streams: RandomStreams) -> Jobs:
         times, trace_service = read_trace(scenario.trace_path())
         if a.loop and len(times):
             span = max(float(times[-1]), 1e-9) + (float(np.mean(np.diff(times))) if len(times) > 1 else 1.0)
-            reps = int(math.ceil(horizon / span))
+            reps = math.ceil(horizon / span)
             times = np.concatenate([times + k * span for k in range(reps)])
             if trace_service is not None:
                 trace_service = np.tile(trace_service, reps)

@@ -118,4 +118,4 @@ def fit_duration(values: Any, *, constant_cv: float = 0.05, min_samples: int = 8
     return Fit(best, fits[best][3], n, mean, cv, f"lowest AIC; KS p={p:.2g}", aic, ks, p)
 
 
-__all__ = ["Fit", "PARAMETRIC", "fit_duration"]
+__all__ = ["PARAMETRIC", "Fit", "fit_duration"]

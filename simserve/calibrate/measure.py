@@ -110,7 +110,7 @@ def overhead_summary(delays: pd.DataFrame) -> dict[str, dict[str, float]]:
     for kind, g in groups:
         d = g["delay_s"].to_numpy(float)
         if len(d):
-            out[str(kind)] = {"n": int(len(d)), "mean_s": float(d.mean()),
+            out[str(kind)] = {"n": len(d), "mean_s": float(d.mean()),
                               "p50_s": float(np.percentile(d, 50)), "p95_s": float(np.percentile(d, 95))}
     return out
 

@@ -140,7 +140,7 @@ def calibrate_run(run_dir: str | Path, base: str | Path | dict[str, Any], *, fol
         requested = requested_service(Path(run_dir), jobs)
         if requested is not None and len(done):  # what the handler was asked for vs what was measured
             extra = done["execution_s"].to_numpy(float) - requested[done.index.to_numpy()]
-            cal.overheads["in_execution"] = {"n": int(len(extra)), "mean_s": float(extra.mean()),
+            cal.overheads["in_execution"] = {"n": len(extra), "mean_s": float(extra.mean()),
                                              "p50_s": float(np.percentile(extra, 50)),
                                              "p95_s": float(np.percentile(extra, 95))}
         service = done["execution_s"].to_numpy(float)
@@ -181,4 +181,4 @@ def write_calibrated(cal: Calibration, out_path: str | Path) -> Scenario:
     return sc
 
 
-__all__ = ["Calibration", "DIST_PHASES", "calibrate_run", "write_calibrated"]
+__all__ = ["DIST_PHASES", "Calibration", "calibrate_run", "write_calibrated"]

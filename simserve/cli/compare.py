@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -30,9 +29,9 @@ def _run_dir(path: Path) -> Path:
 def compare(
     run_a: Path = typer.Argument(..., help="reference run directory (A), e.g. the live run"),
     run_b: Path = typer.Argument(..., help="run directory to compare with it (B)"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="write compare.html, compare.csv and PNGs here"),
-    fail_over: Optional[float] = typer.Option(None, "--fail-over", min=0.0,
-                                              help="exit 1 when a checked figure's |error| exceeds PCT percent"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="write compare.html, compare.csv and PNGs here"),
+    fail_over: float | None = typer.Option(None, "--fail-over", min=0.0,
+                                           help="exit 1 when a checked figure's |error| exceeds PCT percent"),
     check: list[str] = typer.Option([], "--check", help="figures --fail-over checks (fnmatch pattern, repeatable; "
                                                         "default: the headline figures)"),
     all_rows: bool = typer.Option(False, "--all", help="print every figure, not only the headline ones"),

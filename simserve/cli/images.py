@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -30,7 +30,7 @@ app.add_typer(images_app, name="images")
 PORT_HELP = "registry port on 127.0.0.1 (default $SIMSERVE_REGISTRY_PORT or 5000)"
 
 
-def _port(port: Optional[int]) -> int:
+def _port(port: int | None) -> int:
     from simserve.live.local_registry import registry_env_port
 
     return port or registry_env_port()
@@ -63,7 +63,7 @@ def build(
     handler: Path = typer.Argument(..., help="handler file copied into the image at /app"),
     size_mb: str = typer.Option("16", "--size-mb", help="image size(s) in MB, e.g. 16,256,1024"),
     push: bool = typer.Option(False, "--push", help="also push to the loopback registry (started if needed)"),
-    port: Optional[int] = typer.Option(None, "--port", help=PORT_HELP),
+    port: int | None = typer.Option(None, "--port", help=PORT_HELP),
     engine: str = typer.Option("auto", "--engine", help="auto | docker | podman"),
 ) -> None:
     """Build example images (busybox + N MB padding + handler), tagged localhost/simserve-<name>:<N>mb."""
@@ -88,7 +88,7 @@ def build(
 @images_app.command("push")
 def push(
     ref: str = typer.Argument(..., help="local image, e.g. localhost/simserve-sleep:256mb"),
-    port: Optional[int] = typer.Option(None, "--port", help=PORT_HELP),
+    port: int | None = typer.Option(None, "--port", help=PORT_HELP),
     engine: str = typer.Option("auto", "--engine", help="auto | docker | podman"),
 ) -> None:
     """Push an image to the loopback registry (started if it is not running)."""
@@ -126,7 +126,7 @@ def rm(refs: list[str] = typer.Argument(..., help="images to remove"),
 
 
 @registry_app.command("start")
-def registry_start(port: Optional[int] = typer.Option(None, "--port", help=PORT_HELP)) -> None:
+def registry_start(port: int | None = typer.Option(None, "--port", help=PORT_HELP)) -> None:
     """Start the loopback registry in the background (kept until `registry stop`)."""
     from simserve.live.local_registry import LocalRegistry, RegistryError
 
@@ -139,7 +139,7 @@ def registry_start(port: Optional[int] = typer.Option(None, "--port", help=PORT_
 
 
 @registry_app.command("stop")
-def registry_stop(port: Optional[int] = typer.Option(None, "--port", help=PORT_HELP)) -> None:
+def registry_stop(port: int | None = typer.Option(None, "--port", help=PORT_HELP)) -> None:
     """Stop the loopback registry simserve started (by its pid)."""
     from simserve.live.local_registry import LocalRegistry
 
@@ -149,7 +149,7 @@ def registry_stop(port: Optional[int] = typer.Option(None, "--port", help=PORT_H
 
 
 @registry_app.command("ls")
-def registry_ls(port: Optional[int] = typer.Option(None, "--port", help=PORT_HELP)) -> None:
+def registry_ls(port: int | None = typer.Option(None, "--port", help=PORT_HELP)) -> None:
     """List repositories and tags in the loopback registry."""
     from simserve.live.local_registry import LocalRegistry
 

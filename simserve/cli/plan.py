@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -68,13 +68,13 @@ def plan(
     slo: list[str] = typer.Option([], "--slo", help='objective, e.g. "latency_p95<=8s" or "failed<=0.1%" (repeatable)'),
     vary: list[str] = typer.Option([], "--vary", help='search dimension, e.g. endpoint.max_workers=3,5,10 or '
                                                       'endpoint.active_workers=0..4 (repeatable)'),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="output directory (default plans/<name>)"),
-    cluster: Optional[str] = typer.Option(None, "--cluster", help="Dask scheduler address, e.g. tcp://host:8786"),
-    replications: Optional[int] = typer.Option(None, "--replications", "-r", help="replications per candidate (>= 2)"),
-    max_replications: Optional[int] = typer.Option(None, "--max-replications", help="most replications for a close call"),
-    search: Optional[str] = typer.Option(None, "--search", help="smart (default) or grid (every point)"),
-    seed: Optional[int] = typer.Option(None, "--seed", help="override the scenario's seed"),
-    processes: Optional[int] = typer.Option(None, "--processes", "-j", help="local processes (default: all cores)"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="output directory (default plans/<name>)"),
+    cluster: str | None = typer.Option(None, "--cluster", help="Dask scheduler address, e.g. tcp://host:8786"),
+    replications: int | None = typer.Option(None, "--replications", "-r", help="replications per candidate (>= 2)"),
+    max_replications: int | None = typer.Option(None, "--max-replications", help="most replications for a close call"),
+    search: str | None = typer.Option(None, "--search", help="smart (default) or grid (every point)"),
+    seed: int | None = typer.Option(None, "--seed", help="override the scenario's seed"),
+    processes: int | None = typer.Option(None, "--processes", "-j", help="local processes (default: all cores)"),
     set_: list[str] = typer.Option([], "--set", help="override a field: dotted.key=value (repeatable)"),
     top: int = typer.Option(15, "--top", help="rows of the ranked table to print"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing but errors"),
@@ -85,9 +85,9 @@ def plan(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from simserve.plan.executors import make_executor
-    from simserve.plan.grammar import PlanError
     from simserve.plan.report import ranked_table, write_plan
     from simserve.plan.search import plan as run_plan, resolve_spec
+    from simserve.planspec import PlanError
     from simserve.scenario import load_scenario, parse_override
 
     if search not in (None, "smart", "grid"):

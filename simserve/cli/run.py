@@ -2,14 +2,15 @@
 
 Owns loading with overrides, replications with a progress bar, writing the run directory
 and the readable terminal summary. Library work is delegated to ``simserve.api``,
-``simserve.replicate`` and ``simserve.outputs``.
+``simserve.replicate``, ``simserve.outputs`` and, for ``--report``, ``simserve.report`` with
+the break-even sweep of ``simserve.plan.breakeven``.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -70,15 +71,16 @@ def render_summary(summary: dict[str, Any], out_dir: Path | None = None) -> None
 @app.command()
 def run(
     scenario: Path = typer.Argument(..., help="scenario YAML file"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="output directory (default runs/<name>)"),
-    seed: Optional[int] = typer.Option(None, "--seed", help="override the scenario's seed"),
-    replications: Optional[int] = typer.Option(None, "--replications", "-r", min=1,
-                                               help="independent replications (95% CIs when > 1)"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="output directory (default runs/<name>)"),
+    seed: int | None = typer.Option(None, "--seed", help="override the scenario's seed"),
+    replications: int | None = typer.Option(None, "--replications", "-r", min=1,
+                                            help="independent replications (95% CIs when > 1)"),
     set_: list[str] = typer.Option([], "--set", help="override a field: dotted.key=value (repeatable)"),
     report: bool = typer.Option(False, "--report", help="also write report.html"),
     svg: bool = typer.Option(False, "--svg", help="also write plots as SVG"),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="write PNG plots"),
-    replay: Optional[Path] = typer.Option(None, "--replay", help="drive the simulator with a live run's arrivals and service times"),
+    replay: Path | None = typer.Option(None, "--replay",
+                                       help="drive the simulator with a live run's arrivals and service times"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing but errors"),
 ) -> None:
     """Simulate a scenario and write summary.json, jobs.csv and workers.csv."""
@@ -123,9 +125,11 @@ def run(
 
         write_plots(results[0], out_dir, svg=svg)
     if report:
+        from simserve.cli.report import break_even_table
         from simserve.report.html import write_report
 
-        write_report(out_dir)
+        # the break-even sweep re-simulates the scenario (same seed) with 0..max active workers
+        write_report(out_dir, break_even=break_even_table(sc, int(summary.get("seed", sc.seed)), quiet=quiet))
     if not quiet:
         render_summary(summary, out_dir)
 
@@ -144,4 +148,4 @@ def schema() -> None:
     typer.echo(json.dumps(scenario_json_schema(), indent=2))
 
 
-__all__ = ["render_summary", "run", "schema", "validate", "ScenarioError", "UsageError"]
+__all__ = ["ScenarioError", "UsageError", "render_summary", "run", "schema", "validate"]

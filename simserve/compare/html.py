@@ -75,7 +75,8 @@ def render_compare(cmp: Comparison, figures: dict[str, tuple[str, Any]], *, fail
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>simserve compare: {a} vs {b}</title>
 <style>{_CSS}</style></head><body>
 <h1>Simulated vs measured</h1>
-<p class="sub">A = {a} ({html.escape(cmp.a_engine)}), the reference &nbsp;·&nbsp; B = {b} ({html.escape(cmp.b_engine)})</p>
+<p class="sub">A = {a} ({html.escape(cmp.a_engine)}), the reference &nbsp;·&nbsp;
+B = {b} ({html.escape(cmp.b_engine)})</p>
 {verdict}
 <table><tr><th>figure</th><th>A</th><th>B</th><th>B − A</th><th>error (B − A)/|A|</th><th>95% CIs overlap</th></tr>
 {rows}

@@ -20,7 +20,7 @@ from simserve.calibrate.measure import phase_samples
 from simserve.records import COLD_PHASES, STATES
 from simserve.report.data import RunData, as_run_data
 from simserve.report.style import PHASE_LABELS, new_figure, time_unit
-from simserve.report.timeline import TIMELINE_COLORS, merged_intervals
+from simserve.report.timeline import TIMELINE_COLORS, interval_boxes, merged_intervals
 
 PAIR_COLORS = ("#1f77b4", "#d62728")  # run A, run B
 
@@ -107,8 +107,7 @@ def _draw_timeline(ax: Any, d: RunData, unit: float, max_workers: int) -> set[st
         seen.add(name)
         y = np.array([row[w] for w in wid[m]], dtype=float)
         x0, x1 = s[m] / unit, e[m] / unit
-        verts = np.stack([np.c_[x0, y - 0.38], np.c_[x0, y + 0.38], np.c_[x1, y + 0.38], np.c_[x1, y - 0.38]], axis=1)
-        ax.add_collection(PolyCollection(verts, facecolors=color, edgecolors="none"))
+        ax.add_collection(PolyCollection(interval_boxes(x0, x1, y), facecolors=color, edgecolors="none"))
     ax.set_ylim(len(ids) - 0.5, -0.5)
     ax.set_yticks(range(len(ids)), [f"w{w}" for w in ids], fontsize="x-small")
     return seen
@@ -117,14 +116,14 @@ def _draw_timeline(ax: Any, d: RunData, unit: float, max_workers: int) -> set[st
 def timelines_pair(a: Any, b: Any, labels: tuple[str, str] | None = None, max_workers: int = 30) -> Figure:
     """Worker-state timelines of both runs, one above the other, sharing the time axis."""
     runs = [as_run_data(a), as_run_data(b)]
-    horizon = max(max(d.horizon_s for d in runs), 1e-9)
+    horizon = max(*(d.horizon_s for d in runs), 1e-9)
     label, unit = time_unit(horizon)
     n_rows = [min(max(d.workers["worker_id"].nunique() if not d.workers.empty else 1, 1), max_workers)
               for d in runs]
     fig = new_figure(9, min(11.0, 2.2 + 0.22 * sum(n_rows)))
     axes = fig.subplots(2, 1, sharex=True, height_ratios=[max(n, 2) for n in n_rows])
     seen: set[str] = set()
-    for i, (ax, d) in enumerate(zip(axes, runs)):
+    for i, (ax, d) in enumerate(zip(axes, runs, strict=True)):
         seen |= _draw_timeline(ax, d, unit, max_workers)
         ax.set_title(_label(d, labels[i] if labels else None), fontsize="medium", loc="left")
         ax.set_ylabel("worker")

@@ -73,9 +73,9 @@ def _overlap(a: float | None, b: float | None, ca: tuple[float, float] | None,
         return None
     lo_a, hi_a = ca if ca is not None else (a, a)
     lo_b, hi_b = cb if cb is not None else (b, b)
-    if None in (lo_a, hi_a, lo_b, hi_b):
+    if lo_a is None or hi_a is None or lo_b is None or hi_b is None:
         return None
-    return bool(max(lo_a, lo_b) <= min(hi_a, hi_b))  # type: ignore[type-var]
+    return bool(max(lo_a, lo_b) <= min(hi_a, hi_b))
 
 
 @dataclass(frozen=True)

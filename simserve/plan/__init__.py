@@ -2,9 +2,10 @@
 
 ``plan(scenario, spec)`` searches a grid of dotted-key overrides with common random numbers,
 sequential sampling and a monotone/bound-pruned search, on a local process pool or a Dask
-cluster. Submodules: grammar (SLO/vary syntax), spec (the ``plan:`` section), space (grid,
-bounds), verdict (intervals, feasibility), search (rounds), executors, report (tables, plot).
-This package imports lazily so ``simserve.scenario`` can import ``simserve.plan.spec``.
+cluster. Submodules: space (grid, bounds), verdict (intervals, feasibility), search (rounds),
+executors, breakeven (the flex vs active sweep the report shows), report (tables, plot). The
+``plan:`` section and the SLO/vary syntax live in ``simserve.planspec``, below the scenario
+schema. This package loads its submodules lazily, on first use of a name.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ __all__ = ["PlanError", "PlanResult", "PlanSpec", "pareto_figure", "plan", "writ
 
 def __getattr__(name: str) -> Any:
     if name == "PlanError":
-        from simserve.plan.grammar import PlanError
+        from simserve.planspec import PlanError
         return PlanError
     if name == "PlanSpec":
-        from simserve.plan.spec import PlanSpec
+        from simserve.planspec import PlanSpec
         return PlanSpec
     if name in ("plan", "PlanResult"):
         from simserve.plan import search

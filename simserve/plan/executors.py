@@ -1,17 +1,20 @@
 """Where planner tasks run: a local process pool (default) or a Dask distributed cluster.
 
 Owns ``run_point`` (the task: a pure function of scenario dict, overrides and seed that
-returns the run's summary dict) and two executors with one method, ``map(args, on_done)``,
-which returns results in the order of ``args`` whatever order they finish in, so a plan is
-the same on one core, many cores or a cluster. Imports ``distributed`` only for a cluster.
+returns the run's summary dict; ``run_task`` takes them as one tuple) and two executors with
+one method, ``map(args, on_done)``, which returns results in the order of ``args`` whatever
+order they finish in, so a plan is the same on one core, many cores or a cluster. The local
+one wraps ``simserve.parallel.OrderedPool``. Imports ``distributed`` only for a cluster.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from types import TracebackType
 from typing import Any, Protocol
+
+from simserve.parallel import OrderedPool
+from simserve.planspec import PlanError
 
 Task = tuple[dict[str, Any], dict[str, Any], int]
 
@@ -23,7 +26,8 @@ def run_point(data: dict[str, Any], overrides: dict[str, Any], seed: int) -> dic
     return simulate(data, seed=seed, overrides=overrides).summary
 
 
-def _run_task(task: Task) -> dict[str, Any]:
+def run_task(task: Task) -> dict[str, Any]:
+    """``run_point`` of one ``(scenario dict, overrides, seed)`` task (what the pools map)."""
     return run_point(*task)
 
 
@@ -38,39 +42,24 @@ class Executor(Protocol):
 
 
 class LocalExecutor:
-    """A process pool on ``processes`` cores (default: all); one process runs in-line."""
+    """A process pool on ``processes`` cores (default: all), kept across rounds; one process runs in-line."""
 
     def __init__(self, processes: int | None = None) -> None:
-        self.workers = max(1, processes or os.cpu_count() or 1)
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool = OrderedPool(processes)
+        self.workers = self._pool.processes
 
     def map(self, tasks: Sequence[Task], on_done: Callable[[], None] | None = None) -> list[dict[str, Any]]:
-        results: list[Any] = [None] * len(tasks)
-        if self.workers == 1:
-            for i, task in enumerate(tasks):
-                results[i] = _run_task(task)
-                if on_done:
-                    on_done()
-            return results
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.workers)
-        futures = {self._pool.submit(_run_task, t): i for i, t in enumerate(tasks)}
-        for fut in as_completed(futures):
-            results[futures[fut]] = fut.result()
-            if on_done:
-                on_done()
-        return results
+        return self._pool.map(run_task, tasks, (lambda _i: on_done()) if on_done else None)
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-            self._pool = None
+        self._pool.close()
 
-    def __enter__(self) -> "LocalExecutor":
+    def __enter__(self) -> LocalExecutor:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._pool.__exit__(exc_type, exc, tb)  # on an exception: cancel, don't wait for running tasks
 
 
 class DaskExecutor:
@@ -80,14 +69,10 @@ class DaskExecutor:
         try:
             from distributed import Client
         except ImportError:  # pragma: no cover - depends on the extra being installed
-            from simserve.plan.grammar import PlanError
-
             raise PlanError("--cluster needs dask.distributed: pip install 'simserve[dask]'") from None
         try:
             self._client = Client(address, timeout=timeout_s, set_as_default=False)
         except (OSError, TimeoutError) as exc:
-            from simserve.plan.grammar import PlanError
-
             raise PlanError(f"--cluster {address}: cannot connect to a Dask scheduler ({exc})") from None
         info = self._client.scheduler_info()
         self.workers = max(1, sum(w.get("nthreads", 1) for w in info.get("workers", {}).values()))
@@ -95,7 +80,7 @@ class DaskExecutor:
     def map(self, tasks: Sequence[Task], on_done: Callable[[], None] | None = None) -> list[dict[str, Any]]:
         from distributed import as_completed as dask_completed
 
-        futures = self._client.map(_run_task, list(tasks), pure=False)
+        futures = self._client.map(run_task, list(tasks), pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
         results: list[Any] = [None] * len(tasks)
         for fut in dask_completed(futures, loop=self._client.loop):
@@ -107,7 +92,7 @@ class DaskExecutor:
     def close(self) -> None:
         self._client.close()
 
-    def __enter__(self) -> "DaskExecutor":
+    def __enter__(self) -> DaskExecutor:
         return self
 
     def __exit__(self, *exc: object) -> None:

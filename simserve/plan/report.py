@@ -18,10 +18,11 @@ import pandas as pd
 import yaml
 
 from simserve import catalog
-from simserve.plan.grammar import METRICS
 from simserve.plan.search import PlanResult
 from simserve.plan.verdict import FEASIBLE, UNDECIDED, interval
+from simserve.planspec import METRICS
 from simserve.scenario import load_scenario
+from simserve.units import HOURS_PER_MONTH
 
 
 def _num(v: float) -> float | None:
@@ -61,7 +62,7 @@ def ranked_table(result: PlanResult) -> pd.DataFrame:
                        cost_per_month_hi=_num(v.cost.hi))
             for text, fig in v.figures.items():
                 row.update({text: _num(fig.mean), f"{text} lo": _num(fig.lo), f"{text} hi": _num(fig.hi)})
-        row["cost_floor_per_month"] = round(c.floor_usd_per_hour * 730.0, 2) if not c.error else None
+        row["cost_floor_per_month"] = round(c.floor_usd_per_hour * HOURS_PER_MONTH, 2) if not c.error else None
         row["recommended"] = c.index == result.recommended
         rows.append(row)
     order = {FEASIBLE: 0, UNDECIDED: 1, "infeasible": 2, "not run": 3, "invalid": 4}
@@ -82,7 +83,7 @@ def pareto_front(result: PlanResult) -> list[int]:
         if math.isfinite(v.cost.mean) and math.isfinite(lat):
             pts.append((v.cost.mean, lat, i))
     front, best_lat = [], math.inf
-    for cost, lat, i in sorted(pts):
+    for _cost, lat, i in sorted(pts):
         if lat < best_lat:
             front.append(i)
             best_lat = lat
@@ -99,8 +100,8 @@ def pareto_figure(result: PlanResult) -> Any:
     fig = Figure(figsize=(7.5, 4.8), layout="constrained")
     ax = fig.add_subplot()
     name = latency_metric(result)
-    for status, style in ((FEASIBLE, dict(c="tab:green", marker="o", label="feasible")),
-                          ("other", dict(c="tab:gray", marker="x", label="infeasible / undecided"))):
+    for status, color, marker, label in ((FEASIBLE, "tab:green", "o", "feasible"),
+                                         ("other", "tab:gray", "x", "infeasible / undecided")):
         xs, ys = [], []
         for i, v in sorted(result.verdicts.items()):
             if (v.status == FEASIBLE) == (status == FEASIBLE):
@@ -108,7 +109,7 @@ def pareto_figure(result: PlanResult) -> Any:
                 if math.isfinite(lat) and math.isfinite(v.cost.mean):
                     xs.append(v.cost.mean)
                     ys.append(lat)
-        ax.scatter(xs, ys, s=28, alpha=0.8, **style)
+        ax.scatter(xs, ys, s=28, alpha=0.8, c=color, marker=marker, label=label)
     front = pareto_front(result)
     if front:
         ax.step([result.verdicts[i].cost.mean for i in front], [_latency(result, i) for i in front],
@@ -154,19 +155,20 @@ def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
 
 def recommended_yaml(result: PlanResult, source: dict[str, Any] | None = None) -> str | None:
     """A ready-to-run scenario YAML: ``source`` (the file as written) with the chosen overrides."""
-    if result.recommended is None:
+    overrides = result.recommended_overrides
+    if result.recommended is None or overrides is None:
         return None
     data = copy.deepcopy(source if source is not None else result.base)
     data.pop("plan", None)
     data.pop("base_dir", None)
-    for key, value in result.recommended_overrides.items():
+    for key, value in overrides.items():
         _set(data, key, value)
     arrivals = (data.get("workload") or {}).get("arrivals") or {}
     if arrivals.get("type") == "trace" and not Path(arrivals["path"]).is_absolute():
         arrivals["path"] = str((Path(result.base.get("base_dir", ".")) / arrivals["path"]).resolve())
     load_scenario(data)  # it must run as written
     v = result.verdicts[result.recommended]
-    chosen = ", ".join(f"{k}={val}" for k, val in result.recommended_overrides.items())
+    chosen = ", ".join(f"{k}={val}" for k, val in overrides.items())
     tier = balance_tier(result)
     head = [f"# Covers: the configuration `simserve plan` recommends for {result.base.get('name')}: the cheapest",
             f"#   meeting {', '.join(s.text for s in result.slos) or 'no SLO'} at {result.spec.confidence:.0%} "

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simserve.plan.executors import Executor, LocalExecutor, Task
-from simserve.plan.grammar import PlanError, Slo, parse_slo, parse_values
 from simserve.plan.space import Candidate, Dim, build_dims, build_space
-from simserve.plan.spec import PlanSpec
 from simserve.plan.verdict import FEASIBLE, INFEASIBLE, UNDECIDED, Verdict, judge, propagates
+from simserve.planspec import PlanError, PlanSpec, Slo, parse_slo, parse_values, parse_vary
 from simserve.replicate import replication_seed
 from simserve.scenario import Scenario, load_scenario
+from simserve.units import HOURS_PER_MONTH
 
 
 @dataclass
@@ -109,14 +109,15 @@ class _Book:
             return
         for c in self.cands:
             if c.error is None and c.index not in self.verdicts and c.index not in self.ruled_out \
-                    and c.floor_usd_per_hour * 730.0 >= best[0]:
-                self.ruled_out[c.index] = (f"pruned: cost floor ${c.floor_usd_per_hour * 730.0:,.0f}/month is above the "
+                    and c.floor_usd_per_hour * HOURS_PER_MONTH >= best[0]:
+                floor = c.floor_usd_per_hour * HOURS_PER_MONTH
+                self.ruled_out[c.index] = (f"pruned: cost floor ${floor:,.0f}/month is above the "
                                            f"best feasible ${best[0]:,.0f}/month (#{best[1]})")
 
     def _settles(self, index: int, best_usd: float) -> bool:
         """Whether a verdict on ``index`` could rule out an unrun candidate that may still win."""
         src = self.cands[index]
-        return any(c.below(src) and c.floor_usd_per_hour * 730.0 < best_usd for c in self.open())
+        return any(c.below(src) and c.floor_usd_per_hour * HOURS_PER_MONTH < best_usd for c in self.open())
 
     def open(self) -> list[Candidate]:
         return [c for c in self.cands if c.error is None and c.index not in self.verdicts
@@ -207,8 +208,6 @@ def _propose(book: _Book, dims: list[Dim], smart: bool) -> list[tuple[int, int, 
 def resolve_spec(scenario: Scenario, spec: PlanSpec | None = None, *, slo: list[str] | None = None,
                  vary: list[str] | dict[str, Any] | None = None, **settings: Any) -> PlanSpec:
     """The plan to run: the scenario's ``plan:`` section, with SLOs/vary replaced when given."""
-    from simserve.plan.grammar import parse_vary
-
     base = spec or scenario.plan or PlanSpec()
     data = base.model_dump()
     if slo:

@@ -18,7 +18,7 @@ import numpy as np
 
 from simserve import catalog
 from simserve.billing import billing_table, is_billed, price_usd_per_s
-from simserve.plan.grammar import PlanError, order_key
+from simserve.planspec import PlanError, order_key
 from simserve.replicate import replication_seed
 from simserve.rng import RandomStreams
 from simserve.scenario import Scenario, ScenarioError, load_scenario
@@ -52,25 +52,25 @@ class Candidate:
     error: str | None
     floor_usd_per_hour: float
 
-    def below(self, other: "Candidate", free: tuple[bool, ...] | None = None) -> bool:
+    def below(self, other: Candidate, free: tuple[bool, ...] | None = None) -> bool:
         """True when ``other`` has at least as much of every monotone key in the same slice;
         with ``free``, monotone keys marked False must be equal."""
         if self.slice_key != other.slice_key:
             return False
         if free is None:
-            return all(a <= b for a, b in zip(self.rank, other.rank))
-        return all(a <= b if f else a == b for a, b, f in zip(self.rank, other.rank, free))
+            return all(a <= b for a, b in zip(self.rank, other.rank, strict=True))
+        return all(a <= b if f else a == b for a, b, f in zip(self.rank, other.rank, free, strict=True))
 
 
 def build_dims(vary: dict[str, list[Any]], monotone: list[str] | None = None) -> list[Dim]:
     """Dimensions in the given key order; monotone keys with numeric values are sorted."""
     keys = MONOTONE_KEYS if monotone is None else tuple(monotone)
     dims: list[Dim] = []
-    for key, values in vary.items():
-        mono = key in keys
+    for key, given in vary.items():
+        values, mono = given, key in keys
         if mono:
             try:
-                values = sorted(values, key=order_key)
+                values = sorted(given, key=order_key)
             except ValueError:
                 mono = False  # not an ordered axis after all (e.g. names): a plain slice key
         dims.append(Dim(key, tuple(values), mono))
@@ -113,7 +113,7 @@ def build_space(data: dict[str, Any], dims: list[Dim], base_seed: int, replicati
     out: list[Candidate] = []
     first_error = ""
     for index, levels in enumerate(itertools.product(*(range(len(d.values)) for d in dims))):
-        overrides = {d.key: d.values[j] for d, j in zip(dims, levels)}
+        overrides = {d.key: d.values[j] for d, j in zip(dims, levels, strict=True)}
         try:
             sc = load_scenario(data, overrides)
         except ScenarioError as exc:

@@ -14,7 +14,7 @@ from typing import Any
 
 from scipy import stats
 
-from simserve.plan.grammar import Slo, cost_per_month_usd
+from simserve.planspec import Slo, cost_per_month_usd
 from simserve.replicate import t_interval
 
 FEASIBLE, INFEASIBLE, UNDECIDED = "feasible", "infeasible", "undecided"
@@ -57,10 +57,8 @@ class Verdict:
         out = []
         for slo in slos:
             fig = self.figures.get(slo.text)
-            if slo.text in self.violated:
-                out.append(slo)
-            elif slo.text in self.unshown and fig is not None and \
-                    (fig.mean > slo.threshold if slo.upper else fig.mean < slo.threshold):
+            if slo.text in self.violated or (slo.text in self.unshown and fig is not None and \
+                    (fig.mean > slo.threshold if slo.upper else fig.mean < slo.threshold)):
                 out.append(slo)
         return out
 

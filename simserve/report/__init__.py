@@ -3,7 +3,9 @@
 Every plot function takes a run (``RunResult``, a ``simserve.outputs.read_run`` dict, a run
 directory or ``RunData``) and returns a ``Figure`` (never shown), so the CLI, the HTML report
 and notebooks share them. ``write_plots`` writes the standard set after ``simserve run``;
-``simserve.report.html.write_report`` builds ``report.html``.
+``simserve.report.html.write_report`` builds ``report.html``. Reports draw what they are
+given and never simulate: the flex vs active break-even table comes from
+``simserve.plan.breakeven.break_even`` (the CLI computes it and passes it in).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from simserve.report.data import RunData, as_run_data
-from simserve.report.monthly import break_even, break_even_point, monthly_cost_figure, monthly_costs
+from simserve.report.monthly import break_even_point, monthly_cost_figure, monthly_costs
 from simserve.report.plots import cold_start_breakdown, cost_by_state, latency_cdf
 from simserve.report.timeline import queue_timeline, worker_timeline
 
@@ -45,7 +47,7 @@ def write_plots(result: Any, out_dir: str | Path, svg: bool = False) -> list[Pat
 
 
 __all__ = [
-    "PLOTS", "RunData", "as_run_data", "break_even", "break_even_point", "cold_start_breakdown",
+    "PLOTS", "RunData", "as_run_data", "break_even_point", "cold_start_breakdown",
     "cost_by_state", "latency_cdf", "monthly_cost_figure", "monthly_costs", "queue_timeline",
     "worker_timeline", "write_plots",
 ]

@@ -1,9 +1,11 @@
 """``report.html``: one self-contained page per run directory, something to send a colleague.
 
 Owns the page layout: the headline figures, the summary with 95% intervals (when the run
-had replications), the monthly cost view with the flex vs active break-even, every standard
-plot embedded as a base64 PNG, and the resolved scenario. Reads only the run directory
-(``simserve.outputs.read_run`` + ``scenario.resolved.yaml``); no network, no external assets.
+had replications), the monthly cost view with the flex vs active break-even (a table the
+caller computed with ``simserve.plan.breakeven``; this module never simulates), every
+standard plot embedded as a base64 PNG, and the resolved scenario. Reads only the run
+directory (``simserve.outputs.read_run`` + ``scenario.resolved.yaml``); no network, no
+external assets.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import yaml
 from matplotlib.figure import Figure
 
@@ -23,7 +26,8 @@ from simserve.report.data import RunData, as_run_data
 _CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1000px;color:#222}
 h1{margin-bottom:0.1em} .sub{color:#666;margin-top:0}
-table{border-collapse:collapse;margin:0.5em 0 1.5em} td,th{padding:3px 12px;border-bottom:1px solid #ddd;text-align:left}
+table{border-collapse:collapse;margin:0.5em 0 1.5em}
+td,th{padding:3px 12px;border-bottom:1px solid #ddd;text-align:left}
 td.n{text-align:right;font-variant-numeric:tabular-nums} th{background:#f4f4f4}
 .cards{display:flex;gap:12px;flex-wrap:wrap;margin:1em 0} .card{background:#f4f7fb;border-radius:8px;padding:10px 16px}
 .card b{display:block;font-size:1.4em} img{max-width:100%;border:1px solid #eee;margin:0.5em 0 1.5em}
@@ -82,7 +86,7 @@ def _summary_table(summary: dict[str, Any]) -> str:
     head = "<tr><th>figure</th><th>value</th>" + ("<th>95% interval</th>" if has_ci else "") + "</tr>"
     body = []
     for name, value, ci in rows:
-        cell = f"<td class='n'>[{_num(ci[0])}, {_num(ci[1])}]</td>" if has_ci and ci else ("<td></td>" if has_ci else "")
+        cell = ("" if not has_ci else f"<td class='n'>[{_num(ci[0])}, {_num(ci[1])}]</td>" if ci else "<td></td>")
         body.append(f"<tr><td>{html.escape(name)}</td><td class='n'>{_num(value)}</td>{cell}</tr>")
     return f"<table>{head}{''.join(body)}</table>"
 
@@ -99,52 +103,44 @@ def _cards(s: dict[str, Any]) -> str:
     return "<div class='cards'>" + "".join(f"<div class='card'>{k}<b>{v}</b></div>" for k, v in items) + "</div>"
 
 
-def _load_scenario(data: RunData) -> Any:
-    """The run's scenario re-validated from scenario.resolved.yaml, or None when it cannot be."""
-    from simserve.scenario import ScenarioError, load_scenario
-
+def _active_workers(data: RunData) -> int | None:
+    """The run's own number of always-on workers (from its scenario), or None when unknown."""
     if data.scenario is not None:
-        return data.scenario
-    if not data.resolved:
-        return None
-    for base in ([str(data.run_dir)] if data.run_dir else []) + ["."]:
-        try:
-            return load_scenario({**data.resolved, "base_dir": base})
-        except ScenarioError:
-            continue
-    return None
+        return int(data.scenario.endpoint.active_workers)
+    value = (data.resolved.get("endpoint") or {}).get("active_workers")
+    return None if value is None else int(value)
 
 
-def _monthly_section(data: RunData, break_even: bool) -> str:
-    from simserve.report.monthly import break_even as run_break_even
+def _monthly_section(data: RunData, break_even: pd.DataFrame | None) -> str:
     from simserve.report.monthly import monthly_cost_figure, monthly_costs
 
     table = monthly_costs(data)
     rows = "".join(f"<tr><td>{html.escape(k)}</td><td class='n'>{_num(v)}</td></tr>"
                    for k, v in table["value"].items())
     out = [f"<h2>Monthly cost at this traffic</h2><table>{rows}</table>"]
-    sc = _load_scenario(data) if break_even else None
-    if sc is None:
-        if break_even:
-            out.append("<p class='note'>Break-even not computed: the scenario could not be re-loaded.</p>")
+    if break_even is None:
         return "".join(out)
-    be = run_break_even(sc, seed=int(data.summary.get("seed", sc.seed)))
-    current = int(sc.endpoint.active_workers)
-    fig = monthly_cost_figure(be, current=current, title=data.name)
+    current = _active_workers(data)
+    fig = monthly_cost_figure(break_even, current=current, title=data.name)
     cols = ["active_workers", "cost_per_hour", "cost_per_month", "per_1k_requests", "p95_s", "cold_start_fraction"]
     head = "".join(f"<th>{c}</th>" for c in cols)
     body = "".join("<tr>" + "".join(f"<td class='n'>{_num(r[c])}</td>" for c in cols) + "</tr>"
-                   for r in be[cols].to_dict("records"))
+                   for r in break_even[cols].to_dict("records"))
+    uses = f" This run uses {current}." if current is not None else ""
     out.append("<h3>Flex vs active break-even</h3><p class='note'>The same jobs (same seed) simulated with "
-               "0 to max always-on active workers; the cheapest is where active workers stop paying off. "
-               f"This run uses {current}.</p>")
+               "0 to max always-on active workers; the cheapest is where active workers stop paying off."
+               f"{uses}</p>")
     out.append(f"<img alt='break-even' src='data:image/png;base64,{figure_to_base64(fig)}'>")
     out.append(f"<table><tr>{head}</tr>{body}</table>")
     return "".join(out)
 
 
-def render_report(run: Any, *, break_even: bool = True) -> str:
-    """The HTML text of a run's report (``run``: a run directory, ``read_run`` dict or result)."""
+def render_report(run: Any, *, break_even: pd.DataFrame | None = None) -> str:
+    """The HTML text of a run's report (``run``: a run directory, ``read_run`` dict or result).
+
+    ``break_even``: a break-even table (``simserve.plan.breakeven.break_even``) to show under
+    the monthly cost view; without one the page has no break-even section.
+    """
     from simserve.report import PLOTS
 
     data = as_run_data(run)
@@ -170,11 +166,20 @@ def render_report(run: Any, *, break_even: bool = True) -> str:
     return "\n".join(parts)
 
 
-def write_report(run_dir: str | Path, *, out: str | Path | None = None, break_even: bool = True) -> Path:
-    """Write ``report.html`` (or ``out``) for the run in ``run_dir``; returns its path."""
-    d = Path(run_dir)
-    text = render_report(d, break_even=break_even)
-    path = Path(out) if out is not None else d / "report.html"
+def write_report(run: str | Path | RunData, *, out: str | Path | None = None,
+                 break_even: pd.DataFrame | None = None) -> Path:
+    """Write ``report.html`` into the run directory (or to ``out``); returns its path.
+
+    ``run``: a run directory or its ``RunData``; ``break_even`` as for ``render_report``.
+    """
+    data = as_run_data(run)
+    if out is not None:
+        path = Path(out)
+    elif data.run_dir is not None:
+        path = data.run_dir / "report.html"
+    else:
+        raise ValueError("write_report: give out= for a run that has no run directory")
+    text = render_report(data, break_even=break_even)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)

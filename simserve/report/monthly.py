@@ -2,24 +2,22 @@
 the flex vs active break-even.
 
 ``monthly_costs`` scales a run's figures to a month (730 hours) at the same traffic;
-``break_even`` re-simulates the scenario with ``endpoint.active_workers`` varied (same seed:
-common random numbers, so every candidate sees the same jobs) and ``break_even_point`` picks
-the number of always-on workers that minimises monthly cost. ``monthly_cost_figure`` draws it.
+``break_even_point`` picks, from a break-even table (one row per number of always-on
+workers, as ``simserve.plan.breakeven.break_even`` computes it), the number of active workers
+that minimises monthly cost, and ``monthly_cost_figure`` draws the table. Nothing here
+simulates: the table comes in as data.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 from simserve.report.data import as_run_data
 from simserve.report.style import fmt_s, new_figure
-
-HOURS_PER_MONTH = 730.0
+from simserve.units import HOURS_PER_MONTH
 
 
 def monthly_costs(run: Any) -> pd.DataFrame:
@@ -39,44 +37,6 @@ def monthly_costs(run: Any) -> pd.DataFrame:
         ("latency p95 (s)", s["latency_s"].get("p95")),
     ]
     return pd.DataFrame(rows, columns=["figure", "value"]).set_index("figure")
-
-
-def candidate_active_workers(scenario: Any, limit: int = 9) -> list[int]:
-    """0 .. the worker cap, thinned to at most ``limit`` evenly spaced values."""
-    cap = int(scenario.endpoint.worker_cap)
-    if cap + 1 <= limit:
-        return list(range(cap + 1))
-    return sorted({int(round(x)) for x in np.linspace(0, cap, limit)})
-
-
-def break_even(scenario: Any, active_workers: Sequence[int] | None = None, *, seed: int | None = None,
-               overrides: dict[str, Any] | None = None) -> pd.DataFrame:
-    """Simulate ``scenario`` for each number of active workers (same seed for all).
-
-    Returns one row per candidate: ``active_workers``, ``cost_per_hour``, ``cost_per_month``,
-    ``per_1k_requests``, ``p95_s``, ``cold_start_fraction``. ``overrides`` apply to every run.
-    """
-    from simserve.api import simulate
-    from simserve.scenario import load_scenario
-
-    if hasattr(scenario, "model_dump"):  # a Scenario: re-validate with the overrides applied
-        sc = load_scenario(scenario.model_dump(), dict(overrides)) if overrides else scenario
-    else:
-        sc = load_scenario(scenario, dict(overrides or {}))
-    counts = list(active_workers) if active_workers is not None else candidate_active_workers(sc)
-    rows = []
-    for n in counts:
-        r = simulate(sc, seed=seed, overrides={"endpoint.active_workers": int(n)})
-        s = r.summary
-        rows.append({
-            "active_workers": int(n),
-            "cost_per_hour": float(s["cost_usd"]["per_hour"]),
-            "cost_per_month": float(s["cost_usd"]["per_hour"]) * HOURS_PER_MONTH,
-            "per_1k_requests": s["cost_usd"]["per_1k_requests"],
-            "p95_s": s["latency_s"]["p95"],
-            "cold_start_fraction": float(s["cold_start"]["fraction"]),
-        })
-    return pd.DataFrame(rows)
 
 
 def break_even_point(table: pd.DataFrame) -> int:

@@ -111,8 +111,8 @@ def cold_start_breakdown(run: Any) -> Figure:
         ax.barh(ypos, vals, left=left, color=PHASE_COLORS[phase], edgecolor="white", height=0.6,
                 label=PHASE_LABELS[phase])
         left = left + vals
-    for y, total in zip(ypos, left):
-        ax.text(total, y, f"  {fmt_s(float(total))}", va="center", fontsize="small")
+    for y, total in zip(ypos, left, strict=True):
+        ax.text(float(total), float(y), f"  {fmt_s(float(total))}", va="center", fontsize="small")
     ax.set_yticks(ypos, [f"{k}\n(n={int(counts[k]):,})" for k in kinds])
     ax.invert_yaxis()
     ax.set_xlim(0, float(left.max()) * 1.18 or 1.0)

@@ -8,7 +8,8 @@ any run form ``as_run_data`` accepts and return a ``Figure``.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 import numpy as np
 from matplotlib.collections import PolyCollection
@@ -56,6 +57,13 @@ def merged_intervals(workers: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, 
     return wid[new], cat[new], s[new], ends
 
 
+def interval_boxes(x0: np.ndarray, x1: np.ndarray, y: np.ndarray, half: float = 0.38) -> Sequence[np.ndarray]:
+    """Rectangles ``[x0, x1] x [y - half, y + half]`` as polygons for a ``PolyCollection``."""
+    verts = np.stack([np.c_[x0, y - half], np.c_[x0, y + half], np.c_[x1, y + half], np.c_[x1, y - half]], axis=1)
+    # one (n, 4, 2) array, which matplotlib takes whole (its fast path); its stub only names Sequence
+    return cast("Sequence[np.ndarray]", verts)
+
+
 def worker_timeline(run: Any, max_workers_shown: int = 60) -> Figure:
     """One row per worker (up to ``max_workers_shown``), state intervals coloured by category.
 
@@ -77,8 +85,7 @@ def worker_timeline(run: Any, max_workers_shown: int = 60) -> Figure:
             continue
         y = np.array([row[w] for w in wid[m]], dtype=float)
         x0, x1 = s[m] / unit, e[m] / unit
-        verts = np.stack([np.c_[x0, y - 0.38], np.c_[x0, y + 0.38], np.c_[x1, y + 0.38], np.c_[x1, y - 0.38]], axis=1)
-        ax.add_collection(PolyCollection(verts, facecolors=color, edgecolors="none", label=name))
+        ax.add_collection(PolyCollection(interval_boxes(x0, x1, y), facecolors=color, edgecolors="none", label=name))
         handles.append(Patch(color=color, label=PHASE_LABELS.get(name, name)))
     ax.set_xlim(0, data.horizon_s / unit)
     ax.set_ylim(len(ids) - 0.5, -0.5)

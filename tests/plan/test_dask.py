@@ -16,7 +16,7 @@ import yaml
 
 pytest.importorskip("distributed")
 
-from simserve.cli import main  # noqa: E402
+from simserve.cli import main
 
 DASK = str(Path(sys.executable).with_name("dask"))
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from simserve.plan.grammar import PlanError, parse_slo, parse_vary
 from simserve.plan.space import build_dims
+from simserve.planspec import PlanError, parse_slo, parse_vary
 from simserve.scenario import ScenarioError, load_scenario
 
 

@@ -14,9 +14,9 @@ from scipy import stats
 
 from simserve.api import simulate
 from simserve.plan.executors import LocalExecutor
-from simserve.plan.grammar import parse_values
 from simserve.plan.report import balance_tier, pareto_figure, pareto_front, ranked_table, write_plan
 from simserve.plan.search import plan
+from simserve.planspec import parse_values
 from simserve.replicate import replication_seed
 from simserve.scenario import ScenarioError, load_scenario
 
@@ -61,7 +61,7 @@ def brute_force(data: dict[str, Any], slos: list[str], r0: int, rmax: int) -> tu
     best: tuple[float, int] | None = None
     runs = 0
     for index, combo in enumerate(itertools.product(*vary.values())):
-        overrides = dict(zip(vary, combo))
+        overrides = dict(zip(vary, combo, strict=True))
         try:
             load_scenario(data, overrides)
         except ScenarioError:
@@ -70,13 +70,14 @@ def brute_force(data: dict[str, Any], slos: list[str], r0: int, rmax: int) -> tu
         n = r0
         while True:
             while len(summaries) < n:
-                summaries.append(simulate(data, seed=replication_seed(seed, len(summaries)), overrides=overrides).summary)
+                run_seed = replication_seed(seed, len(summaries))
+                summaries.append(simulate(data, seed=run_seed, overrides=overrides).summary)
                 runs += 1
             bounds = [_interval([_figure(s, slo) for s in summaries]) for slo in slos]
-            met = all(hi <= _threshold(slo) for (lo, hi), slo in zip(bounds, slos))
-            violated = any(lo > _threshold(slo) for (lo, hi), slo in zip(bounds, slos))
+            met = all(hi <= _threshold(slo) for (_lo, hi), slo in zip(bounds, slos, strict=True))
+            violated = any(lo > _threshold(slo) for (lo, _hi), slo in zip(bounds, slos, strict=True))
             if met or violated or n >= rmax or any(_futile(lo, hi, _threshold(slo), n, rmax)
-                                                   for (lo, hi), slo in zip(bounds, slos)):
+                                                   for (lo, hi), slo in zip(bounds, slos, strict=True)):
                 break
             n = min(rmax, n + r0)
         if met:
@@ -102,7 +103,7 @@ def test_common_random_numbers_and_sampling(tiny: dict) -> None:
         result = plan(tiny, executor=ex)
     seeds = [replication_seed(3, i) for i in range(len(result.seeds))]
     assert result.seeds == seeds
-    for index, summaries in result.summaries.items():
+    for summaries in result.summaries.values():
         assert [s["seed"] for s in summaries] == seeds[:len(summaries)]  # every candidate, same seeds
     reps = {v.replications for v in result.verdicts.values()}
     assert 3 in reps and max(reps) <= 6  # sequential sampling only where needed

@@ -57,7 +57,8 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.mark.skipif(_chromium() is None, reason="chromium not installed (scripts/setup-chromium.sh installs it with apt-get)")
+@pytest.mark.skipif(_chromium() is None,
+                    reason="chromium not installed (scripts/setup-chromium.sh installs it with apt-get)")
 def test_report_screenshot_in_headless_chromium(quick_run_dir: Path, tmp_path: Path):
     from matplotlib.image import imread
 

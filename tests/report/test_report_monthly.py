@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 import simserve
-from simserve.report import break_even, break_even_point, monthly_cost_figure, monthly_costs
+from simserve.plan.breakeven import break_even, candidate_active_workers
+from simserve.report import break_even_point, monthly_cost_figure, monthly_costs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,6 +41,23 @@ def test_break_even_table_and_point():
     from simserve.billing import price_usd_per_s
 
     assert full["cost_per_hour"] == pytest.approx(3 * 3600 * price_usd_per_s("H100", "active", 1), rel=1e-3)
+
+
+def test_break_even_in_one_process_matches_the_pool():
+    sc = simserve.load_scenario(ROOT / "scenarios" / "quickstart.yaml", {"horizon": 600})
+    done: list[int] = []
+    pooled = break_even(sc, [2, 0, 1], seed=3, processes=2, on_done=done.append)
+    inline = break_even(sc, [2, 0, 1], seed=3, processes=1)
+    assert list(pooled["active_workers"]) == [2, 0, 1]  # the order asked for, whatever order runs finish
+    assert sorted(done) == [0, 1, 2]
+    assert pooled.equals(inline)
+
+
+def test_candidate_active_workers_thins_large_caps():
+    sc = simserve.load_scenario(ROOT / "scenarios" / "quickstart.yaml", {"endpoint.max_workers": 40})
+    counts = candidate_active_workers(sc)
+    assert counts[0] == 0 and counts[-1] == sc.endpoint.worker_cap and len(counts) <= 9
+    assert counts == sorted(set(counts))
 
 
 def test_break_even_point_prefers_fewer_on_ties():

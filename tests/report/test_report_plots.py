@@ -43,7 +43,7 @@ def test_latency_cdf(short_results, name):
     y = np.asarray(cdf.get_ydata())
     assert y[0] == 0.0 and y[-1] == pytest.approx(1.0) and np.all(np.diff(y) >= 0)
     assert len(marks) == 3
-    for line, key in zip(marks, ("p50", "p95", "p99")):
+    for line, key in zip(marks, ("p50", "p95", "p99"), strict=True):
         assert line.get_xdata()[0] == pytest.approx(lat[key], rel=1e-12)
         assert line.get_label().startswith(key)
     # the CDF at the p95 mark is 0.95 up to one order statistic (linear interpolation)
@@ -76,7 +76,7 @@ def test_worker_timeline(short_results, name):
     ax = render(PLOTS["worker_timeline"], r).axes[0]
     n_workers = r.workers["worker_id"].nunique()
     assert len(ax.get_yticks()) == min(n_workers, 60)
-    wid, cat, s, e = merged_intervals(as_run_data(r).workers)
+    _wid, cat, s, e = merged_intervals(as_run_data(r).workers)
     present = [c for c in TIMELINE_COLORS if (cat == c).any()] if n_workers <= 60 else None
     labels = [c.get_label() for c in ax.collections]
     if present is not None:

@@ -1,24 +1,27 @@
-"""The planner's small languages: SLO expressions and search-space (``--vary``) values.
+"""The ``plan:`` section of a scenario and the planner's small languages (SLOs and ``--vary``).
 
-Owns ``parse_slo("latency_p95<=8s")`` -> ``Slo`` (metric name, operator, threshold in base
-units: seconds, fractions, USD), ``metric_value(summary, name)`` (one figure out of a run's
-summary dict; ``failed`` is failed + timed_out + rejected over arrived), and
+Owns ``PlanSpec``, a frozen pydantic model the scenario schema embeds as an optional field,
+``parse_slo("latency_p95<=8s")`` -> ``Slo`` (metric name, operator, threshold in base units:
+seconds, fractions, USD), ``Slo.value(summary)`` (its figure in a run's summary dict; ``failed``
+is failed + timed_out + rejected over arrived) and
 ``parse_vary("endpoint.max_workers=3,5,10")`` -> ``(key, values)``. Raises ``PlanError`` with
-one line saying what was expected. Imports the standard library and ``simserve.units`` only.
+one line saying what was expected, so a bad plan section fails at load time with its field
+path. Sits below ``simserve.scenario``: imports pydantic, yaml and ``simserve.units`` only
+(no scenario, no simulator, no ``simserve.plan``).
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Literal
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from simserve.units import parse_duration
-
-HOURS_PER_MONTH = 730.0
+from simserve.units import HOURS_PER_MONTH, parse_duration
 
 
 class PlanError(ValueError):
@@ -172,3 +175,43 @@ def order_key(value: Any) -> float:
     if isinstance(value, (int, float)):
         return float(value)
     return parse_duration(value)
+
+
+# ----------------------------------------------------------------------------- the plan: section
+class PlanSpec(BaseModel):
+    """What ``simserve plan`` searches for: the cheapest configuration meeting every SLO."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    slo: list[str] = Field(default_factory=list, description='objectives, e.g. ["latency_p95<=8s", "failed<=0.1%"]')
+    vary: dict[str, str | list[Any] | int | float] = Field(
+        default_factory=dict, description='search space: dotted key -> "a..b", "x,y,z" or a list')
+    replications: int = Field(3, ge=2, le=100, description="replications per candidate before sequential sampling")
+    max_replications: int = Field(10, ge=2, le=200, description="most replications a close candidate may get")
+    confidence: float = Field(0.95, gt=0.5, lt=1.0, description="confidence level of the intervals")
+    batch: int = Field(8, ge=1, le=1024,
+                       description="candidates per search round (fixed so local and cluster plans match)")
+    search: Literal["smart", "grid"] = Field("smart", description="smart (bisect, infer, prune) or grid (every point)")
+    monotone: list[str] | None = Field(
+        None, description="keys where a larger value never worsens latency or failures (default: built-in list)")
+
+    @field_validator("slo")
+    @classmethod
+    def _slo_syntax(cls, v: list[str]) -> list[str]:
+        for text in v:
+            parse_slo(text)
+        return v
+
+    @field_validator("vary")
+    @classmethod
+    def _vary_syntax(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for key, spec in v.items():
+            parse_values(key, spec)
+        return v
+
+    @model_validator(mode="after")
+    def _reps(self) -> PlanSpec:
+        if self.max_replications < self.replications:
+            raise ValueError(f"max_replications ({self.max_replications}) must be at least "
+                             f"replications ({self.replications})")
+        return self

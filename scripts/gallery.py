@@ -1,9 +1,10 @@
 """The README's scenario library: headline figures and one plot per example scenario.
 
-Owns ``gallery_markdown`` (simulate each ``scenarios/*.yaml`` at its own settings, write one
-PNG per scenario under ``docs/img/`` and return the markdown) and ``update_readme``, which
-replaces only the text between ``<!-- scenarios:start -->`` and ``<!-- scenarios:end -->``.
-Regenerate with ``python -m simserve.report.gallery`` from the repository root.
+A developer tool, not part of the package. Owns ``gallery_markdown`` (simulate each
+``scenarios/*.yaml`` at its own settings, write one PNG per scenario under ``docs/img/`` and
+return the markdown) and ``update_readme``, which replaces only the text between
+``<!-- scenarios:start -->`` and ``<!-- scenarios:end -->``. Regenerate with
+``python -m scripts.gallery`` (or ``python scripts/gallery.py``) from the repository root.
 """
 
 from __future__ import annotations
@@ -47,16 +48,18 @@ def gallery_markdown(scenario_dir: Path, img_dir: Path, repo_root: Path) -> str:
     """Simulate every scenario in ``scenario_dir``, write its plot into ``img_dir``, return markdown."""
     from simserve.api import simulate
     from simserve.report import PLOTS
+    from simserve.scenario import load_scenario
+    from simserve.units import HOURS_PER_MONTH
 
     img_dir.mkdir(parents=True, exist_ok=True)
     lines = ["## Scenario library", "",
              "Each file in `scenarios/` is documentation, a test input and a CLI example. Figures below are",
              "one run at the file's own settings (`simserve run scenarios/NAME.yaml`); regenerate this",
-             "section with `python -m simserve.report.gallery`.", "",
+             "section with `python -m scripts.gallery`.", "",
              "| scenario | p95 latency | cold-start requests | cost/hour |", "|---|---|---|---|"]
     sections = []
     for path in sorted(scenario_dir.glob("*.yaml")):
-        r = simulate(path)
+        r = simulate(load_scenario(path))
         s = r.summary
         p95 = s["latency_s"]["p95"]
         figures = (f"{p95:,.1f} s" if p95 is not None else "-",
@@ -71,10 +74,10 @@ def gallery_markdown(scenario_dir: Path, img_dir: Path, repo_root: Path) -> str:
         if scenario:
             sections += [scenario[:1].upper() + scenario[1:], ""]
         sections += [f"p95 {figures[0]} · {figures[1]} of requests waited on a cold start · {figures[2]}/hour "
-                     f"(${s['cost_usd']['per_hour'] * 730:,.0f}/month at this traffic) · "
+                     f"(${s['cost_usd']['per_hour'] * HOURS_PER_MONTH:,.0f}/month at this traffic) · "
                      f"{s['requests']['arrived']:,} requests in {s['horizon_s'] / 3600:g} h", "",
                      f"![{path.stem}: {plot.replace('_', ' ')}]({img.relative_to(repo_root).as_posix()})", ""]
-    return "\n".join(lines + [""] + sections)
+    return "\n".join([*lines, "", *sections])
 
 
 def update_readme(readme: Path, markdown: str) -> None:
