@@ -149,11 +149,14 @@ class Recorder:
             "latency_s": end - arrival,
         })
 
-    def intervals_frame(self) -> Any:
-        """Worker state intervals sorted by (worker, start), without billing columns (billing.py adds them)."""
+    def intervals_frame(self, open_rows: list[tuple[int, int, int, float, float, int]] | None = None) -> Any:
+        """Worker state intervals sorted by (worker, start), without billing columns (billing.py adds them);
+        ``open_rows`` adds intervals still open (a run in progress)."""
         import pandas as pd
 
         t = self.interval_table()
+        if open_rows:
+            t = np.vstack([t, np.asarray(open_rows, dtype=float).reshape(-1, 6)])
         wid = t[:, 0].astype(np.int64)
         order = np.argsort(wid, kind="stable")  # each worker's rows are appended in time order
         t, wid = t[order], wid[order]

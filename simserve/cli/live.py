@@ -69,9 +69,11 @@ async def _drive(ex: Any, quiet: bool) -> Any:
 @app.command()
 def live(
     scenario: Path = typer.Argument(..., help="scenario YAML file"),
-    handler: Path = typer.Option(..., "--handler", help="handler file: handler(job), or a Runpod SDK worker"),
+    handler: Optional[Path] = typer.Option(None, "--handler", help="handler file: handler(job), or a Runpod SDK "
+                                           "worker (not with --runtime simulated)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="output directory (default runs/live-<name>)"),
-    runtime: str = typer.Option("process", "--runtime", help="process (default), docker or podman"),
+    runtime: str = typer.Option("process", "--runtime", help="process (default), docker, podman, or simulated "
+                                "(a dry run on a virtual clock with the scenario's drawn times)"),
     gpus: Optional[str] = typer.Option(None, "--gpus", help="GPU indices, e.g. 0,1, or 'auto' (NVML / nvidia-smi)"),
     slots: Optional[int] = typer.Option(None, "--slots", min=1, help="CPU worker slots when no GPU is used"),
     duration: Optional[str] = typer.Option(None, "--duration", help="wall-clock limit, e.g. 2min (default: horizon/speed)"),
@@ -92,8 +94,16 @@ def live(
     from simserve.units import parse_duration
 
     sc = load_scenario(scenario, set_)
+    if runtime == "simulated":
+        _simulated(sc, scenario, handler, out, duration, speed, seed, quiet)
+        return
+    if handler is None:
+        raise UsageError("--handler: expected a handler file (or --runtime simulated for a dry run)")
     if not handler.is_file():
         raise UsageError(f"--handler: file not found: {handler}")
+    problem = unsupported_live(sc)
+    if problem:
+        raise UsageError(f"{scenario}: {problem}")
     if protocol not in ("auto", "native", "runpod"):
         raise UsageError(f"--protocol: expected auto, native or runpod, got {protocol!r}")
     try:
@@ -104,7 +114,7 @@ def live(
     opts = LiveOptions(handler=handler, out_dir=out_dir, protocol=protocol, runtime=runtime, gpus=_gpus(gpus),
                        slots=slots, duration_s=duration_s, speed=speed, seed=seed, store=store)
     if runtime not in ("process", "docker", "podman"):
-        raise UsageError(f"--runtime: expected process, docker or podman, got {runtime!r}")
+        raise UsageError(f"--runtime: expected process, docker, podman or simulated, got {runtime!r}")
     rt = None
     if runtime != "process":
         from simserve.live import container
@@ -128,3 +138,41 @@ def live(
         if f["log_tail"]:
             console.print(f"[dim]{f['log_tail']}[/dim]", markup=False, highlight=False)
     console.print(f"[dim]worker logs in {out_dir}/logs/[/dim]")
+
+
+def unsupported_live(sc: Any) -> str:
+    """The first scenario section a real live run cannot carry out ('' when all can), as 'field: why'."""
+    for i, ev in enumerate(sc.events):
+        d = ev.deploy
+        if d is not None:
+            for name in ("container_start", "handler_init"):
+                if getattr(d, name) is not None:
+                    return (f"events[{i}].deploy.{name}: a live run measures the real {name.replace('_', ' ')}; "
+                            "expected it left out (or --runtime simulated)")
+    return ""
+
+
+def _simulated(sc: Any, path: Path, handler: Optional[Path], out: Optional[Path], duration: Optional[str],
+               speed: float, seed: Optional[int], quiet: bool) -> None:
+    """``--runtime simulated``: the live driver on a virtual clock; the same tables as ``simserve run``."""
+    from simserve.live.executor import LiveRun
+    from simserve.live.report import save_live_run
+    from simserve.live.simulated import run_simulated
+    from simserve.units import parse_duration
+
+    if handler is not None:
+        console.print("[yellow]warning: --handler is not used with --runtime simulated[/yellow]")
+    try:
+        until = parse_duration(duration) * speed if duration else None
+    except ValueError as exc:
+        raise UsageError(f"--duration: {exc}") from None
+    run_seed = sc.seed if seed is None else seed
+    rec, jobs, horizon = run_simulated(sc, run_seed, until)
+    out_dir = out or Path("runs") / f"live-{sc.name}"
+    run = LiveRun(rec, horizon, jobs, {"runtime": "simulated", "speed": speed, "faults": [],
+                                       "retries": rec.retries})
+    result = save_live_run(sc, run_seed, run, out_dir)
+    if not quiet:
+        from simserve.cli.run import render_summary
+
+        render_summary(result.summary, out_dir)

@@ -31,11 +31,9 @@ RUN_LABEL = "io.simserve.live"
 
 def host_python_paths() -> list[Path]:
     """Host paths a container needs to run this interpreter, its venv and simserve (read-only)."""
-    import simserve
-
+    package_root = Path(__file__).resolve().parents[2]  # the directory holding the simserve package
     paths = {Path("/usr"), Path(sys.prefix), Path(sys.base_prefix),
-             Path(os.path.realpath(sys.executable)).parent.parent,
-             Path(simserve.__file__).resolve().parents[1]}
+             Path(os.path.realpath(sys.executable)).parent.parent, package_root}
     return _outermost(p for p in paths if p.exists() and p != Path("/"))
 
 

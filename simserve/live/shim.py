@@ -159,12 +159,20 @@ async def _serve(fn: Callable[..., Any], out: _Out, concurrency: int) -> None:
     pool.shutdown(wait=False)
 
 
+def _injected_init_failure() -> None:
+    """``faults.init_failure_prob`` drew a failure for this start: exit non-zero at its end."""
+    if os.environ.get("SIMSERVE_FAIL_INIT") == "1":
+        print("simserve: injected init failure (faults.init_failure_prob)", file=sys.stderr, flush=True)
+        os._exit(1)
+
+
 def runpod_main(path: str) -> None:
     """Boot an unmodified Runpod-SDK handler file; handler_init ends at its first job-take."""
     out = sys.stdout
     mark(out, "hello")
     boot_model(out)
     mark(out, "phase", phase="handler_init")
+    _injected_init_failure()
     sys.argv = [path]
     sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
     runpy.run_path(path, run_name="__main__")
@@ -183,6 +191,7 @@ def main(path: str) -> None:
         traceback.print_exc()
         mark(proto, "fatal", error=f"{type(exc).__name__}: {exc}")
         sys.exit(3)
+    _injected_init_failure()
     mark(proto, "ready")
     asyncio.run(_serve(fn, _Out(proto), int(os.environ.get("SIMSERVE_CONCURRENCY", "1"))))
 

@@ -1,0 +1,193 @@
+"""Real workers for the live driver: the core's effects carried out on a ``WorkerRuntime``.
+
+Owns ``RealRuntime``: a start launches a worker process or container (the image payload of the
+start's image version, so a deploy really pulls a new image; ``SIMSERVE_FAIL_INIT`` when the core
+drew an init failure, so the worker really exits non-zero at the end of its start) and reports
+each measured phase, readiness or the failure; a job is sent over the worker's protocol with its
+limit and its end reported; a stop stops the process, freezes it for FlashBoot (SIGSTOP, dropped
+at the window's end or when the host is needed) or kills it (an injected crash: SIGKILL); a
+reservation withholds a host's slot from frozen processes. A ready worker's process that exits is
+reported as a crash. Also the list of faults with log tails for the summary. No platform rule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from simserve.endpoint import Reserve, RunJob, StartWorker, StopWorker
+from simserve.live.clock import WallClock
+from simserve.live.driver import LiveDriver
+from simserve.live.runtime import WorkerHandle, WorkerSpec, WorkerStartError, log_tail
+
+SHIM = Path(__file__).with_name("shim.py")
+
+
+class RealRuntime:
+    """Worker processes (or containers) for one live run."""
+
+    def __init__(self, driver: LiveDriver, clock: WallClock, runtime: Any, make_spec: Callable[[StartWorker], WorkerSpec],
+                 service_s: list[float], speed: float, stop_grace_s: float = 3.0) -> None:
+        self.driver = driver
+        self.clock = clock
+        self.runtime = runtime
+        self.make_spec = make_spec
+        self.service_s = service_s
+        self.speed = speed
+        self.stop_grace_s = stop_grace_s
+        self.name: str = getattr(runtime, "name", "?")
+        self.handles: dict[int, tuple[int, WorkerHandle]] = {}  # wid -> (epoch, handle) of ready workers
+        self.starting: dict[int, asyncio.Task[Any]] = {}  # wid -> its start in flight
+        self.frozen: dict[int, tuple[int, WorkerHandle]] = {}  # FlashBoot: wid -> (host, frozen handle)
+        self.host_of: dict[int, int] = {}
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.faults: list[dict[str, Any]] = []
+        self.reserved: dict[int, int] = {}  # host -> GPUs other tenants hold
+
+    # ------------------------------------------------------------------ effects
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    def launch(self, e: StartWorker) -> None:
+        wid = e.worker_id
+        self._cancel_start(wid)
+        old = self.handles.pop(wid, None)
+        if old is not None:  # still running (a restart): it goes first
+            self._spawn(old[1].stop(self.stop_grace_s))
+        for other, (host, handle) in list(self.frozen.items()):  # a frozen process holds its host's slot
+            if host == e.host and other != wid:
+                self._drop_frozen(other)
+        frozen = self.frozen.pop(wid, None)
+        self.host_of[wid] = e.host
+        if e.resume and frozen is not None and frozen[0] == e.host:
+            self.starting[wid] = self._spawn(self._thaw(wid, e.epoch, frozen[1]))
+            return
+        if frozen is not None:
+            frozen[1].resume()
+            self._spawn(frozen[1].stop(self.stop_grace_s))
+        self.starting[wid] = self._spawn(self._start(e))
+
+    def _cancel_start(self, wid: int) -> None:
+        task = self.starting.pop(wid, None)
+        if task is not None and not task.done():
+            task.cancel()
+
+    def run(self, e: RunJob) -> None:
+        self._spawn(self._run(e))
+
+    def stop(self, e: StopWorker) -> None:
+        wid = e.worker_id
+        self._cancel_start(wid)
+        entry = self.handles.pop(wid, None)
+        if entry is None:
+            return
+        handle = entry[1]
+        if e.kill:
+            handle.kill()
+            return
+        if e.freeze_until_s >= 0 and getattr(handle, "suspend", None) is not None and handle.suspend():
+            self.frozen[wid] = (self.host_of.get(wid, -1), handle)
+            self.clock.call_at(e.freeze_until_s, self._window_over, (wid, handle))
+            return
+        self._spawn(handle.stop(self.stop_grace_s))
+
+    def reserve(self, e: Reserve) -> None:
+        """Other tenants hold ``e.gpus`` GPUs of the host: a frozen process there gives its slot up."""
+        self.reserved[e.host] = e.gpus
+        if e.gpus > 0:
+            for wid, (host, _) in list(self.frozen.items()):
+                if host == e.host:
+                    self._drop_frozen(wid)
+
+    def _window_over(self, arg: tuple[int, WorkerHandle]) -> None:
+        wid, handle = arg
+        entry = self.frozen.get(wid)
+        if entry is not None and entry[1] is handle:
+            self._drop_frozen(wid)
+
+    def _drop_frozen(self, wid: int) -> None:
+        entry = self.frozen.pop(wid, None)
+        if entry is not None:
+            entry[1].resume()
+            self._spawn(entry[1].stop(self.stop_grace_s))
+
+    # ------------------------------------------------------------------ workers
+    async def _start(self, e: StartWorker) -> None:
+        wid, epoch = e.worker_id, e.epoch
+        spec = self.make_spec(e)
+        driver, clock = self.driver, self.clock
+
+        def on_phase(name: str, t: float) -> None:
+            driver.phase(wid, epoch, name, clock.to_s(t))
+
+        try:
+            handle = await self.runtime.start(spec, on_phase)
+        except WorkerStartError as exc:
+            self.fault(wid, "init_failed", str(exc), exc.log_tail or log_tail(spec.log_path))
+            driver.start_failed(wid, epoch, clock.now())
+            return
+        await self._became_ready(wid, epoch, handle, spec.log_path)
+
+    async def _thaw(self, wid: int, epoch: int, handle: WorkerHandle) -> None:
+        handle.resume()  # type: ignore[attr-defined]
+        if not handle.is_alive():
+            self.driver.start_failed(wid, epoch, self.clock.now())
+            return
+        await self._became_ready(wid, epoch, handle, handle.log_path)
+
+    async def _became_ready(self, wid: int, epoch: int, handle: WorkerHandle, log_path: Path) -> None:
+        self.starting.pop(wid, None)
+        if not self.driver.current(wid, epoch):
+            await handle.stop(self.stop_grace_s)
+            return
+        self.handles[wid] = (epoch, handle)
+        self.driver.ready(wid, epoch, self.clock.now())
+        code = await handle.wait_exit()  # a ready worker's process exiting while current is a crash
+        if self.driver.current(wid, epoch):
+            self.handles.pop(wid, None)
+            self.fault(wid, "crashed", f"exit code {code}", log_tail(log_path))
+            self.driver.crashed(wid, epoch, self.clock.now())
+
+    async def _run(self, e: RunJob) -> None:
+        entry = self.handles.get(e.worker_id)
+        if entry is None:
+            return  # the worker went away before the job could be sent; the core requeued it
+        svc = self.service_s[e.job]
+        payload = {"job": e.job, "service_s": svc / self.speed, "scenario_service_s": svc}
+        out = await entry[1].run_job(str(e.job), payload, max(e.limit_s, 0.0) / self.speed)
+        if out.status == "crashed" or out.status == "cancelled":
+            return  # the exit watcher reports the crash and the core requeues
+        self.driver.job_done(e.token, out.status, self.clock.now())
+
+    def fault(self, wid: int, kind: str, message: str, tail: str) -> None:
+        self.faults.append({"worker_id": wid, "time_s": round(self.clock.now(), 6), "kind": kind,
+                            "message": message, "log_tail": tail})
+
+    # ------------------------------------------------------------------ end of run
+    async def close(self) -> None:
+        """Stop every worker (ready, starting or frozen) and wait for them."""
+        for task in list(self.starting.values()):
+            task.cancel()
+        stops = [h.stop(self.stop_grace_s) for _, h in self.handles.values()]
+        self.handles.clear()
+        for _, h in self.frozen.values():
+            h.resume()  # type: ignore[attr-defined]
+            stops.append(h.stop(self.stop_grace_s))
+        self.frozen.clear()
+        await asyncio.gather(*stops, return_exceptions=True)
+        for t in list(self.tasks):
+            t.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+def shim_argv(handler: Path, protocol: str) -> tuple[str, ...]:
+    """The command that boots a worker: the simserve shim around the user's handler file."""
+    if protocol == "runpod":
+        return (sys.executable, str(SHIM), "--runpod", str(handler))
+    return (sys.executable, str(SHIM), str(handler))
