@@ -5,10 +5,9 @@ Public API: ``load_scenario``, ``simulate``, ``RunResult``. See README.md.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from simserve.scenario import Scenario, ScenarioError, load_scenario  # noqa: E402
-from simserve.result import RunResult  # noqa: E402
-from simserve.api import simulate  # noqa: E402
+from simserve.api import simulate
+from simserve.result import RunResult
+from simserve.scenario import Scenario, ScenarioError, load_scenario
+from simserve.version import __version__
 
 __all__ = ["RunResult", "Scenario", "ScenarioError", "__version__", "load_scenario", "simulate"]

@@ -3,7 +3,8 @@
 Owns the billing presets (``seed``: the seed table's billing column; ``runpod-2026-08``: the
 current docs, where image pull and cached-model download are not billed), explicit per-state
 and per-phase overrides, per-GPU prices from the catalog (flex or active rate, times GPUs per
-worker) and per-second billing with partial seconds rounded up per billing session (the
+worker) and per-second billing with partial seconds rounded up per billing session (billed time of one worker
+on one host without a gap; the
 rounding remainder is charged on the session's last interval, so total = sum of cost_usd).
 Active workers are billed in every state except throttled, unhealthy and idle (an active worker
 is idle only once removed: a `set` event lowering active workers, or a slot given up).
@@ -96,8 +97,9 @@ def apply_billing(frame: Any, table: Mapping[str, bool], gpus_per_worker: int,
     cost = np.where(billed, dur * rate, 0.0)
     if n:
         wid = frame["worker_id"].to_numpy()
-        # a billing session: consecutive billed intervals of one worker with no gap
-        cont = (wid[1:] == wid[:-1]) & billed[:-1] & billed[1:] & (start[1:] == end[:-1])
+        host = frame["host"].to_numpy()
+        # a billing session: consecutive billed intervals of one worker on one host with no gap
+        cont = (wid[1:] == wid[:-1]) & (host[1:] == host[:-1]) & billed[:-1] & billed[1:] & (start[1:] == end[:-1])
         prev_same = np.r_[False, cont]
         next_same = np.r_[cont, False]
         session_start = billed & ~prev_same

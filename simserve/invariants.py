@@ -46,16 +46,16 @@ def expected_cost(workers: pd.DataFrame, gpus_per_worker: int, pricing: dict | N
     """Σ over billing sessions of rate × ceil(session seconds), computed independently of billing.py."""
     total = 0.0
     for _, g in workers.groupby("worker_id", sort=True):
-        session, rate, prev_end = 0.0, 0.0, None
+        session, rate, prev_end, prev_host = 0.0, 0.0, None, None
         for row in g.itertuples():
-            contiguous = prev_end is not None and abs(row.start_s - prev_end) < 1e-12
+            contiguous = prev_end is not None and abs(row.start_s - prev_end) < 1e-12 and row.host == prev_host
             if not (row.billed and contiguous and session > 0):
                 total += rate * math.ceil(round(session, 9))  # close the open session (0 when none)
                 session = 0.0
             if row.billed:
                 rate = price_usd_per_s(row.gpu, row.kind, gpus_per_worker, pricing)
                 session += row.end_s - row.start_s
-            prev_end = row.end_s
+            prev_end, prev_host = row.end_s, row.host
         total += rate * math.ceil(round(session, 9))
     return total
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from simserve import __version__
+from simserve.version import __version__
 from simserve.billing import apply_billing, billing_table
 from simserve.records import STATES, Recorder
 from simserve.scenario import Scenario

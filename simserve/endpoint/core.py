@@ -17,7 +17,6 @@ here. No simpy, asyncio or clock.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from simserve.endpoint.coldstart import cold_phases
@@ -123,7 +122,8 @@ class EndpointCore:
     def on_timer(self, kind: TimerKind, arg: object, now: float) -> None:
         self.now = now
         if kind == TimerKind.IDLE:
-            self._on_idle_check(self.workers[arg])  # type: ignore[index]
+            assert isinstance(arg, int)
+            self._on_idle_check(self.workers[arg])
         elif kind == TimerKind.TICK:
             self._on_tick()
         elif kind in (TimerKind.TENANT_DRAW, TimerKind.TENANT_ROW, TimerKind.THROTTLE_MOVE):
@@ -175,7 +175,7 @@ class EndpointCore:
                           w.host.host_id if w.host else -1)
 
     # ------------------------------------------------------------------ records
-    def enter(self, w: Worker, state: WorkerState, phase: Phase) -> None:
+    def enter(self, w: Worker, state: WorkerState, phase: int) -> None:
         """Move ``w`` to ``state``/``phase`` now, writing the interval it leaves (not when empty)."""
         if state != w.state and state not in TRANSITIONS[w.state]:
             raise IllegalTransition(f"worker {w.wid}: {STATES[w.state]} -> {STATES[state]}")
@@ -371,7 +371,10 @@ class EndpointCore:
             self.timeline.on_ready(w)
         bound, w.bound = w.bound, []
         for j in bound:
-            self.begin_job(w, j, True)
+            if self.arr[j] + self.ttl <= now:  # its TTL ran out during the cold start
+                self._expire(j)
+            else:
+                self.begin_job(w, j, True)
         while len(w.running) < self.conc:
             j = self.queue.pop(now)
             if j < 0:

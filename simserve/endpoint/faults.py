@@ -61,7 +61,8 @@ class Faults:
                             (w.wid, w.crash_epoch))
 
     def on_timer(self, kind: TimerKind, arg: object) -> None:
-        wid, epoch = arg  # type: ignore[misc]
+        assert isinstance(arg, tuple)
+        wid, epoch = arg
         w = self.core.workers[wid]
         if kind == TimerKind.INIT_TIMEOUT:
             if w.epoch == epoch and w.state == INIT:

@@ -22,7 +22,7 @@ class Worker:
     __slots__ = (
         "wid", "kind", "is_flex", "seq", "host", "state", "phase", "since", "running", "in_free", "free_epoch",
         "idle_since", "expiry_pending", "stopped_at", "epoch", "bound", "retired", "version", "crash_epoch",
-        "parked", "drain", "retire_on_drain", "init_fail", "fails", "first_fail_s", "dropped",
+        "parked", "stop_seq", "drain", "retire_on_drain", "init_fail", "fails", "first_fail_s", "dropped",
     )
 
     def __init__(self, wid: int, kind: str, seq: int, now: float) -> None:
@@ -31,8 +31,8 @@ class Worker:
         self.is_flex = kind == "flex"
         self.seq = seq  # creation order (routing: newest first)
         self.host: Host | None = None
-        self.state = WorkerState.IDLE
-        self.phase = Phase.NONE
+        self.state: WorkerState = WorkerState.IDLE
+        self.phase: int = Phase.NONE  # a Phase value (plain ints on the per-job path)
         self.since = now  # when the current (state, phase) was entered
         self.running: set[int] = set()  # jobs running on it
         self.in_free = False  # in the routing index (a ready worker with a free job slot)
@@ -46,6 +46,7 @@ class Worker:
         self.version = 0  # image version it runs
         self.crash_epoch = 0
         self.parked = False  # in the scaled-down index
+        self.stop_seq = -1  # its place in the scaled-down index
         self.drain = False  # takes no new job; the core calls back when its jobs finish (outdated, retiring)
         self.retire_on_drain = False  # an active worker removed by a `set` event: stop once job-free
         self.init_fail = False  # this cold start fails at its end (faults.init_failure_prob)

@@ -66,15 +66,15 @@ class VirtualClock:
     """A deterministic clock: timers in (time, scheduling order), arrivals merged in."""
 
     def __init__(self) -> None:
-        self._now = 0.0
+        self._time = 0.0
         self._heap: list[tuple[float, int, Callable[[Any], None], Any]] = []
         self._seq = itertools.count()
 
     def now(self) -> float:
-        return self._now
+        return self._time
 
     def call_at(self, at_s: float, fn: Callable[[Any], None], arg: Any) -> None:
-        heappush(self._heap, (at_s if at_s > self._now else self._now, next(self._seq), fn, arg))
+        heappush(self._heap, (at_s if at_s > self._time else self._time, next(self._seq), fn, arg))
 
     def run(self, arrival_s: Sequence[float], arrive: Callable[[int], None], until: float) -> None:
         """Run timers and arrivals in time order up to ``until`` (exclusive), then stop there."""
@@ -86,13 +86,13 @@ class VirtualClock:
             if heap and heap[0][0] <= next_arr:
                 if heap[0][0] >= until:
                     break
-                self._now, _, fn, arg = heappop(heap)
+                self._time, _, fn, arg = heappop(heap)
                 fn(arg)
             else:
                 if next_arr >= until:
                     break
-                self._now = next_arr
+                self._time = next_arr
                 arrive(i)
                 i += 1
                 next_arr = arrival_s[i] if i < n else math.inf
-        self._now = until
+        self._time = until

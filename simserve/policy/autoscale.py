@@ -31,6 +31,8 @@ class Autoscaler(Protocol):
 
     def idle_deadline_s(self, worker_kind: str, idle_since_s: float, idle_timeout_s: float) -> float: ...
 
+    def idle_timeout_applies(self, worker_kind: str) -> bool: ...
+
 
 def _headroom(view: EndpointView) -> int:
     return max(0, view.cap - view.n_alive)
@@ -49,12 +51,13 @@ class _Base:
             return [StartWorkers(1, "first_request")]
         return []
 
+    def idle_timeout_applies(self, worker_kind: str) -> bool:
+        """Whether a job-free worker of this kind ever expires: flex workers, when this scaler uses the idle timeout."""
+        return worker_kind == "flex" and self.uses_idle_timeout
+
     def idle_deadline_s(self, worker_kind: str, idle_since_s: float, idle_timeout_s: float) -> float:
-        """When a worker job-free since ``idle_since_s`` is due for ``on_idle_timeout``: flex workers
-        after the idle timeout when this scaler uses it; never (inf) otherwise."""
-        if worker_kind == "flex" and self.uses_idle_timeout:
-            return idle_since_s + idle_timeout_s
-        return math.inf
+        """When a worker job-free since ``idle_since_s`` is due for ``on_idle_timeout`` (inf: never)."""
+        return idle_since_s + idle_timeout_s if self.idle_timeout_applies(worker_kind) else math.inf
 
     def on_idle_timeout(self, view: EndpointView, worker: WorkerView) -> list[Action]:
         """Scale a flex worker down once its idle timeout has passed."""

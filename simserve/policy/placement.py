@@ -160,6 +160,7 @@ class Slot(Protocol):
     """What ``ScaledDownSlots`` reads and writes of a worker slot."""
 
     parked: bool
+    stop_seq: int
 
 
 S = TypeVar("S", bound=Slot)
@@ -168,13 +169,14 @@ S = TypeVar("S", bound=Slot)
 class ScaledDownSlots(Generic[S]):
     """Scaled-down slots in stop order: revival takes the most recent, retirement the least recent.
 
-    A deque with lazy deletion (a slot leaving by other means clears ``parked``), so both
-    choices are O(1) amortised. ``len()`` counts the slots still parked.
+    A deque of ``(stop_seq, slot)`` with lazy deletion (an entry is live while its slot is parked
+    with that ``stop_seq``), so both choices are O(1) amortised. ``len()`` counts parked slots.
     """
 
     def __init__(self) -> None:
-        self._q: deque[S] = deque()
+        self._q: deque[tuple[int, S]] = deque()
         self._n = 0
+        self._seq = 0
 
     def __len__(self) -> int:
         return self._n
@@ -182,17 +184,19 @@ class ScaledDownSlots(Generic[S]):
     def park(self, w: S) -> None:
         """``w`` was scaled down now (it becomes the most recent)."""
         w.parked = True
-        self._q.append(w)
+        w.stop_seq = self._seq
+        self._seq += 1
+        self._q.append((w.stop_seq, w))
         self._n += 1
 
     def unpark_back(self, w: S) -> None:
-        """Put back ``w`` (taken by ``retirement`` but kept) as the least recent."""
+        """Put back ``w`` (just taken by ``retirement`` but kept) as the least recent."""
         w.parked = True
-        self._q.appendleft(w)
+        self._q.appendleft((w.stop_seq, w))
         self._n += 1
 
     def discard(self, w: S) -> None:
-        """``w`` leaves the scaled-down set by another way (given up, dropped)."""
+        """``w`` leaves the scaled-down set another way."""
         if w.parked:
             w.parked = False
             self._n -= 1
@@ -200,8 +204,8 @@ class ScaledDownSlots(Generic[S]):
     def _take(self, recent: bool) -> S:
         pop = self._q.pop if recent else self._q.popleft
         while True:
-            w = pop()
-            if w.parked:
+            seq, w = pop()
+            if w.parked and seq == w.stop_seq:
                 w.parked = False
                 self._n -= 1
                 return w
