@@ -465,12 +465,14 @@ class EndpointCore:
 
     def job_finished(self, token: int, now: float, status: JobStatus = COMPLETED) -> None:
         """A job's run ended: ``completed``, ``failed`` (the handler raised) or ``timed_out`` (over its limit)."""
-        if token < self.n and not (self.job_token and token in self.job_token):
-            j = token
-        else:
-            j = self.token_job.get(token, -1)
-            if j < 0 or self.job_token.get(j) != token:
-                return  # the run of an attempt that was requeued
+        j = token
+        if self.job_token:  # some job was requeued: its earlier runs' ends are stale
+            if token >= self.n:
+                j = self.token_job.get(token, -1)
+                if j < 0 or self.job_token.get(j) != token:
+                    return
+            elif token in self.job_token:
+                return
         if self.status[j] != _IN_PROGRESS:
             return
         w = self.workers[self.job_worker[j]]

@@ -91,7 +91,7 @@ class RealRuntime:
         if e.kill:
             handle.kill()
             return
-        if e.freeze_until_s >= 0 and getattr(handle, "suspend", None) is not None and handle.suspend():
+        if e.freeze_until_s >= 0 and handle.suspend():
             self.frozen[wid] = (self.host_of.get(wid, -1), handle)
             self.clock.call_at(e.freeze_until_s, self._window_over, (wid, handle))
             return
@@ -135,7 +135,7 @@ class RealRuntime:
         await self._became_ready(wid, epoch, handle, spec.log_path)
 
     async def _thaw(self, wid: int, epoch: int, handle: WorkerHandle) -> None:
-        handle.resume()  # type: ignore[attr-defined]
+        handle.resume()
         if not handle.is_alive():
             self.driver.start_failed(wid, epoch, self.clock.now())
             return
@@ -177,7 +177,7 @@ class RealRuntime:
         stops = [h.stop(self.stop_grace_s) for _, h in self.handles.values()]
         self.handles.clear()
         for _, h in self.frozen.values():
-            h.resume()  # type: ignore[attr-defined]
+            h.resume()
             stops.append(h.stop(self.stop_grace_s))
         self.frozen.clear()
         await asyncio.gather(*stops, return_exceptions=True)

@@ -108,6 +108,14 @@ class WorkerHandle(Protocol):
         """SIGKILL now (crash injection, Ctrl-C)."""
         ...
 
+    def suspend(self) -> bool:
+        """FlashBoot: freeze the worker (SIGSTOP); False where the runtime cannot."""
+        ...
+
+    def resume(self) -> bool:
+        """Thaw a frozen worker."""
+        ...
+
     async def wait_exit(self) -> int:
         """Wait until the worker process exits; returns its exit code (used to detect crashes)."""
         ...

@@ -31,7 +31,6 @@ class SimDriver:
         self.core = EndpointCore(scenario, streams, self.rec, build_hosts(scenario))
         self.env = Kernel()
         self.out = self.core.out
-        self._carry = self.env.job_carrier(self.out, RunJob, self.svc, self._on_timeout, self._other)
         self.plans: dict[int, tuple[int, list[tuple[Phase, float]], int]] = {}  # wid -> (epoch, phases, next)
 
     def run(self) -> Recorder:
@@ -71,6 +70,20 @@ class SimDriver:
         self._carry(self.env.now)
 
     # ------------------------------------------------------------------ effects out of the core
+    def _carry(self, now: float) -> None:
+        """Carry out the pending effects (outside the kernel's loop: after timers and phase ends)."""
+        env, out = self.env, self.out
+        for e in out:
+            if isinstance(e, RunJob):
+                s = self.svc[e.job]
+                if s > e.limit_s:
+                    env.call_at(now + e.limit_s, self._on_timeout, e.token)
+                else:
+                    env.complete_at(now + s, e.token)
+            else:
+                self._other(e, now)
+        out.clear()
+
     def _other(self, e: Effect, now: float) -> None:
         """The effects other than ``RunJob`` (the kernel's carrier pushes those itself)."""
         if e.__class__ is SetTimer:

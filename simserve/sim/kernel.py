@@ -37,15 +37,18 @@ class Kernel(simpy.Environment):
 
     def call_at(self, at_s: float, fn: Callable[[Any], None], arg: Any) -> None:
         """Run ``fn(arg)`` at ``at_s`` (not before now)."""
-        heappush(self._queue, (at_s if at_s > self._now else self._now, NORMAL, next(self._eid), Call(fn, arg)))
+        q: list[Any] = self._queue
+        heappush(q, (at_s if at_s > self._now else self._now, NORMAL, next(self._eid), Call(fn, arg)))
 
     def complete_at(self, at_s: float, token: int) -> None:
         """Hand ``token`` to ``on_done`` at ``at_s``."""
-        heappush(self._queue, (at_s, NORMAL, next(self._eid), token))
+        q: list[Any] = self._queue
+        heappush(q, (at_s, NORMAL, next(self._eid), token))
 
     def step(self) -> None:
         """One entry of the queue (SimPy's ``step`` plus the two light kinds)."""
-        self._now, _, _, ev = heappop(self._queue)
+        q: list[Any] = self._queue
+        self._now, _, _, ev = heappop(q)
         if ev.__class__ is int:
             self.on_done(ev, self._now)
         else:
@@ -61,35 +64,12 @@ class Kernel(simpy.Environment):
             if not ev._ok and not hasattr(ev, "_defused"):
                 raise ev._value
 
-    def job_carrier(self, pending: list[Any], run_job: type, service_s: Sequence[float],
-                    on_timeout: Callable[[int], None], other: Callable[[Any, float], None]) -> Callable[[float], None]:
-        """A function that empties ``pending`` at ``now``: each ``run_job`` entry ``(worker, job, token,
-        limit_s)`` completes after ``service_s[job]`` (a bare token on the queue) or, past its limit, calls
-        ``on_timeout(token)`` at the limit; any other entry goes to ``other(entry, now)``. The per-job path
-        pushes onto the heap directly (no method call per job)."""
-        q, eid, call = self._queue, self._eid, Call
-
-        def carry(now: float) -> None:
-            for e in pending:
-                if e.__class__ is run_job:
-                    _, j, token, limit_s = e
-                    s = service_s[j]
-                    if s > limit_s:
-                        heappush(q, (now + limit_s, NORMAL, next(eid), call(on_timeout, token)))
-                    else:
-                        heappush(q, (now + s, NORMAL, next(eid), token))
-                else:
-                    other(e, now)
-            pending.clear()
-
-        return carry
-
     def on_done(self, token: int, now: float) -> None:
         """A completion token came due (``run_merged`` and ``step`` hand it over)."""
         raise NotImplementedError
 
     def run_merged(self, arrival_s: Sequence[float], arrive: Callable[[int, float], None],
-                   done: Callable[[int, float], None], pending: list[Any], run_job: type,
+                   done: Callable[[int, float], None], pending: list[Any], run_job: Any,
                    service_s: Sequence[float], on_timeout: Callable[[int], None],
                    other: Callable[[Any, float], None], until: float) -> None:
         """Step up to ``until``, calling ``arrive(i, now)`` at each pre-drawn ``arrival_s[i]`` and
@@ -97,8 +77,9 @@ class Kernel(simpy.Environment):
         ``run_job`` entry ``(worker, job, token, limit_s)`` completes after ``service_s[job]`` (a bare
         token on the queue) or, past its limit, calls ``on_timeout(token)`` at the limit; any other
         entry goes to ``other(entry, now)``. The per-job path pushes onto the heap here, inline."""
-        self.on_done = done  # type: ignore[method-assign]
-        q, eid = self._queue, self._eid
+        self.on_done = done  # type: ignore[method-assign,assignment]
+        q: list[Any] = self._queue
+        eid = self._eid
         n = len(arrival_s)
         i = 0
         next_arr = arrival_s[0] if n else math.inf
@@ -126,8 +107,12 @@ class Kernel(simpy.Environment):
                 next_arr = arrival_s[i] if i < n else math.inf
             if pending:
                 now = self._now
+                e: Any
                 for e in pending:
                     if e.__class__ is run_job:
+                        j: int
+                        token: int
+                        limit_s: float
                         _, j, token, limit_s = e
                         s = service_s[j]
                         if s > limit_s:

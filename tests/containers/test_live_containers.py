@@ -17,13 +17,13 @@ import pytest
 from simserve import images
 from simserve.billing import apply_billing, billing_table
 from simserve.live.docker_runtime import DockerRuntime
-from simserve.records import J_PROGRESS, TERMINAL
+from simserve.records import TERMINAL, JobStatus
 
 executor_mod = pytest.importorskip("simserve.live.executor", reason="simserve live (#6) not present")
 pytestmark = [pytest.mark.container, pytest.mark.timeout(120)]
 
 
-def _scenario(tmp_path, arrivals, service_s, idle_s=1.0, horizon_s=10.0):
+def _scenario(tmp_path, arrivals, service_s, idle_s=1.0, horizon_s=10.0, faults=None):
     from simserve.scenario import load_scenario
 
     trace = tmp_path / "trace.csv"
@@ -37,6 +37,7 @@ def _scenario(tmp_path, arrivals, service_s, idle_s=1.0, horizon_s=10.0):
         "workload": {"arrivals": {"type": "trace", "path": str(trace)},
                      "service": {"dist": "constant", "value": f"{service_s}s"}},
         "billing": {"preset": "seed"},
+        "faults": faults,
     })
 
 
@@ -126,15 +127,15 @@ def test_pulled_and_present_images(engine, registry, sleep_handler, tmp_path, no
 def test_killed_container_is_unhealthy_and_job_retried(engine, sleep_handler, tmp_path, no_leaks):
     client = engine.client
     built = images.build_image(client, sleep_handler, 4)
-    sc = _scenario(tmp_path, [0.2], 3.0, idle_s=1.0, horizon_s=12.0)
+    sc = _scenario(tmp_path, [0.2], 3.0, idle_s=1.0, horizon_s=12.0, faults={"unhealthy_retry": 2.0})
     rt = DockerRuntime(image=built.ref, session=engine)
     killed = {}
 
     async def kill_mid_job(ex):
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            if ex.rec.status[0] == J_PROGRESS and ex.handles:
-                wid = next(iter(ex.handles))
+            if ex.rec.status[0] == JobStatus.IN_PROGRESS and ex.rt is not None and ex.rt.handles:
+                wid = next(iter(ex.rt.handles))
                 cid = rt.container_id(wid)
                 await asyncio.sleep(0.3)
                 await asyncio.to_thread(lambda: client.containers.get(cid).kill())
@@ -143,8 +144,7 @@ def test_killed_container_is_unhealthy_and_job_retried(engine, sleep_handler, tm
             await asyncio.sleep(0.05)
 
     try:
-        _, run = _run(sc, sleep_handler, tmp_path / "kill", rt, during=kill_mid_job,
-                      unhealthy_retry_s=2.0)
+        _, run = _run(sc, sleep_handler, tmp_path / "kill", rt, during=kill_mid_job)
     finally:
         images.remove_image(client, built.ref)
     assert killed, "no job reached a worker"

@@ -1,32 +1,44 @@
-"""Live dispatcher: an unhealthy slot's retry delay doubles per consecutive failure, as in the simulator."""
+"""The endpoint core: an unhealthy slot's retry delay doubles per consecutive failure and resets when ready.
+
+Driven as a live driver would (events in with ``now``, effects out), so this is the rule both
+engines carry out.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
 import simserve
-from simserve.live.dispatch import Dispatcher, Launch, Timer
-from simserve.policy import build_autoscaler
+from simserve.endpoint import EndpointCore, SetTimer, StartWorker, StopWorker, TimerKind, build_hosts
 from simserve.records import Recorder
+from simserve.rng import RandomStreams
+
+
+def _retry_timers(out: list) -> list[SetTimer]:
+    return [e for e in out if isinstance(e, SetTimer) and e.kind == TimerKind.UNHEALTHY_RETRY]
 
 
 def test_retry_backoff_doubles_and_resets_when_ready() -> None:
-    sc = simserve.load_scenario("scenarios/quickstart.yaml", {"endpoint.active_workers": 1})
-    rec = Recorder(np.asarray([1000.0]))
-    d = Dispatcher(sc, rec, build_autoscaler(sc.endpoint.scaler), ["H100"] * 2, unhealthy_retry_s=10.0)
-    now = 0.0
-    delays = []
-    launch = next(e for e in d.start(now) if isinstance(e, Launch))
-    for _ in range(3):  # three failed inits in a row: 10, 20, 40 s
-        timer = next(e for e in d.start_failed(launch.worker_id, launch.epoch, now) if isinstance(e, Timer))
+    sc = simserve.load_scenario("scenarios/quickstart.yaml", {"endpoint.active_workers": 1,
+                                                              "faults": {"unhealthy_retry": 10}})
+    core = EndpointCore(sc, RandomStreams(0), Recorder(np.asarray([1000.0])), build_hosts(sc))
+    core.start(0.0)
+    start = next(e for e in core.out if isinstance(e, StartWorker))
+    core.out.clear()
+    now, delays = 0.0, []
+    for _ in range(3):  # three failed starts in a row: 10, 20, 40 s
+        core.start_failed(start.worker_id, start.epoch, now)
+        assert any(isinstance(e, StopWorker) for e in core.out)
+        timer = _retry_timers(core.out)[0]
         delays.append(timer.at_s - now)
+        core.out.clear()
         now = timer.at_s
-        d.recover(launch.worker_id, now)
-        out: list = []
-        d._scale_up("retry", now, out)  # revive the slot (the most recently scaled-down one)
-        launch = next(e for e in out if isinstance(e, Launch))
+        core.on_timer(timer.kind, timer.arg, now)  # an active worker starts again at its retry
+        start = next(e for e in core.out if isinstance(e, StartWorker))
+        core.out.clear()
     assert delays == [10.0, 20.0, 40.0]
-    d.ready(launch.worker_id, launch.epoch, now + 1)  # ready again: the count resets
-    out = d.crashed(launch.worker_id, launch.epoch, now + 2)
-    timer = next(e for e in out if isinstance(e, Timer) and e.kind == "recover")
-    assert timer.at_s - (now + 2) == 10.0
+    core.ready(start.worker_id, start.epoch, now + 1)  # ready again: the count resets
+    core.out.clear()
+    core.crashed(start.worker_id, start.epoch, now + 2)
+    assert _retry_timers(core.out)[0].at_s - (now + 2) == 10.0
+    assert core.faults.counts["init_failures"] == 3 and core.faults.counts["crashes"] == 1

@@ -14,22 +14,22 @@ pytestmark = [pytest.mark.live, pytest.mark.timeout(90)]
 
 
 def test_killed_worker_is_unhealthy_and_its_job_is_retried(out_dir):
-    sc = scenario({"type": "queue_delay", "value": 1.0}, horizon=40.0, rate=1.0)
+    sc = scenario({"type": "queue_delay", "value": 1.0}, horizon=40.0, rate=1.0, faults={"unhealthy_retry": 10.0})
     killed: dict = {}
 
     async def kill_busy_worker(ex):
-        while not ex.t0:
+        while ex.rt is None:
             await asyncio.sleep(0.01)
         while ex.now() < 30:
             await asyncio.sleep(0.02)
-            for wid, (_, handle) in list(ex.handles.items()):
-                w = ex.disp.workers[wid]
-                if w.jobs and ex.now() > 8:
-                    killed.update(wid=wid, job=min(w.jobs), t=ex.now())
+            for wid, (_, handle) in list(ex.rt.handles.items()):
+                w = ex.core.workers[wid]
+                if w.running and ex.now() > 8:
+                    killed.update(wid=wid, job=min(w.running), t=ex.now())
                     os.kill(handle.proc.pid, signal.SIGKILL)
                     return
 
-    ex, result = run_live(sc, "sleep.py", out_dir, speed=8.0, during=kill_busy_worker, unhealthy_retry_s=10.0)
+    ex, result = run_live(sc, "sleep.py", out_dir, speed=8.0, during=kill_busy_worker)
     assert killed, "no busy worker to kill"
     check_invariants(sc, result)
     jobs, workers = result.jobs, result.workers
@@ -53,8 +53,9 @@ def test_failed_init_is_unhealthy_with_log_tail(tmp_path, out_dir):
 
     bad = tmp_path / "bad.py"
     bad.write_text("raise RuntimeError('weights missing: /models/x.safetensors')\n")
-    sc = scenario({"type": "queue_delay", "value": 1.0}, horizon=12.0, rate=1.0, max_workers=1, extra_workers=0)
-    ex = LiveExecutor(sc, LiveOptions(handler=bad, out_dir=out_dir, speed=6.0, unhealthy_retry_s=1.0))
+    sc = scenario({"type": "queue_delay", "value": 1.0}, horizon=12.0, rate=1.0, max_workers=1, extra_workers=0,
+                  faults={"unhealthy_retry": 1.0})
+    ex = LiveExecutor(sc, LiveOptions(handler=bad, out_dir=out_dir, speed=6.0))
     run = asyncio.run(asyncio.wait_for(ex.run(), 60))
     result = save_live_run(sc, ex.seed, run, out_dir)
     check_invariants(sc, result)
