@@ -66,23 +66,41 @@ def write_base(name: str, horizon_s: float, work: Path) -> Path:
 def run_live(base: Path, out: Path, speed: float, handler: str = "examples/handlers/sleep.py") -> float:
     """``simserve live`` with ``handler`` (default: the sleep handler); returns wall seconds."""
     t0 = time.monotonic()
-    cmd = [sys.executable, "-m", "simserve", "live", str(base), "--handler", str(ROOT / handler),
-           "--out", str(out), "--speed", repr(speed), "-q"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "simserve",
+        "live",
+        str(base),
+        "--handler",
+        str(ROOT / handler),
+        "--out",
+        str(out),
+        "--speed",
+        repr(speed),
+        "-q",
+    ]
     subprocess.run(cmd, check=True, cwd=ROOT)
     return time.monotonic() - t0
 
 
 def figures(summary: dict[str, Any]) -> dict[str, float]:
-    return {"latency_s.p50": summary["latency_s"]["p50"], "latency_s.p95": summary["latency_s"]["p95"],
-            "cold_start.fraction": summary["cold_start"]["fraction"], "cost_usd.total": summary["cost_usd"]["total"]}
+    return {
+        "latency_s.p50": summary["latency_s"]["p50"],
+        "latency_s.p95": summary["latency_s"]["p95"],
+        "cold_start.fraction": summary["cold_start"]["fraction"],
+        "cost_usd.total": summary["cost_usd"]["total"],
+    }
 
 
 def errors(live: dict[str, float | None], sim: dict[str, float | None]) -> dict[str, float]:
     """Relative errors (sim - live) / live; cold-start fraction as a difference in points (nan: missing)."""
+
     def rel(a: float | None, b: float | None) -> float:
         if a is None or b is None:
             return math.nan
         return (b - a) / a if a else float(b != a) * math.inf
+
     out = {k: rel(live[k], sim[k]) for k in TARGETS}
     a, b = live["cold_start.fraction"], sim["cold_start.fraction"]
     out["cold_start.fraction"] = math.nan if a is None or b is None else b - a
@@ -94,8 +112,9 @@ def within(err: dict[str, float]) -> bool:
     return all(abs(err[k]) <= t for k, t in TARGETS.items()) and abs(err["cold_start.fraction"]) <= COLD_POINTS
 
 
-def bench_one(name: str, horizon_s: float, speed: float, root: Path,
-              handler: str = "examples/handlers/sleep.py") -> dict[str, Any]:
+def bench_one(
+    name: str, horizon_s: float, speed: float, root: Path, handler: str = "examples/handlers/sleep.py"
+) -> dict[str, Any]:
     from simserve.api import simulate
     from simserve.calibrate import calibrate_run, load_replay, write_calibrated
     from simserve.compare import write_compare
@@ -122,9 +141,16 @@ def bench_one(name: str, horizon_s: float, speed: float, root: Path,
         rows[label] = {"figures": f, "errors": errors(rows["live"]["figures"], f)}
         rows[label]["ok"] = within(rows[label]["errors"])
     write_compare(live_dir, work / "sim_calibrated_replay", work / "compare")
-    return {"scenario": name, "horizon_s": horizon, "live_wall_s": wall, "jobs": live["requests"]["arrived"],
-            "fits": {k: f.describe() for k, f in cal.fits.items()}, "notes": cal.notes,
-            "overheads": cal.overheads, "rows": rows}
+    return {
+        "scenario": name,
+        "horizon_s": horizon,
+        "live_wall_s": wall,
+        "jobs": live["requests"]["arrived"],
+        "fits": {k: f.describe() for k, f in cal.fits.items()},
+        "notes": cal.notes,
+        "overheads": cal.overheads,
+        "rows": rows,
+    }
 
 
 def _f(v: float | None, form: str) -> str:
@@ -136,18 +162,44 @@ def print_table(results: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
     t = Table(title="simulated vs live (process runtime, CPU)")
-    for col in ("scenario", "run", "p50 s", "p95 s", "cold %", "cost $", "err p50", "err p95", "Δcold pts",
-                "err cost", "targets"):
+    for col in (
+        "scenario",
+        "run",
+        "p50 s",
+        "p95 s",
+        "cold %",
+        "cost $",
+        "err p50",
+        "err p95",
+        "Δcold pts",
+        "err cost",
+        "targets",
+    ):
         t.add_column(col, justify="left" if col in ("scenario", "run") else "right")
     for r in results:
         for label, row in r["rows"].items():
             f, e = row["figures"], row.get("errors")
-            errs = ["", "", "", ""] if e is None else [
-                f"{100 * e['latency_s.p50']:+.1f}%", f"{100 * e['latency_s.p95']:+.1f}%",
-                f"{100 * e['cold_start.fraction']:+.1f}", f"{100 * e['cost_usd.total']:+.1f}%"]
+            errs = (
+                ["", "", "", ""]
+                if e is None
+                else [
+                    f"{100 * e['latency_s.p50']:+.1f}%",
+                    f"{100 * e['latency_s.p95']:+.1f}%",
+                    f"{100 * e['cold_start.fraction']:+.1f}",
+                    f"{100 * e['cost_usd.total']:+.1f}%",
+                ]
+            )
             ok = "" if e is None else ("[green]met[/green]" if row["ok"] else "[red]missed[/red]")
-            t.add_row(r["scenario"], label, _f(f["latency_s.p50"], "{:.3f}"), _f(f["latency_s.p95"], "{:.3f}"),
-                      _f(f["cold_start.fraction"], "{:.1%}"), _f(f["cost_usd.total"], "{:.4f}"), *errs, ok)
+            t.add_row(
+                r["scenario"],
+                label,
+                _f(f["latency_s.p50"], "{:.3f}"),
+                _f(f["latency_s.p95"], "{:.3f}"),
+                _f(f["cold_start.fraction"], "{:.1%}"),
+                _f(f["cost_usd.total"], "{:.4f}"),
+                *errs,
+                ok,
+            )
     Console(width=150).print(t)
 
 
@@ -157,8 +209,11 @@ def main() -> int:
     ap.add_argument("--speed", type=float, default=1.0, help="scenario seconds per wall second (live)")
     ap.add_argument("--only", action="append", choices=sorted(SCENARIOS), help="scenario(s) to run")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench_accuracy")
-    ap.add_argument("--handler", default="examples/handlers/sleep.py",
-                    help="handler file, relative to the repository (e.g. examples/handlers/runpod_sdk.py)")
+    ap.add_argument(
+        "--handler",
+        default="examples/handlers/sleep.py",
+        help="handler file, relative to the repository (e.g. examples/handlers/runpod_sdk.py)",
+    )
     args = ap.parse_args()
     results = [bench_one(n, args.horizon, args.speed, args.out, args.handler) for n in (args.only or list(SCENARIOS))]
     args.out.mkdir(parents=True, exist_ok=True)
@@ -169,8 +224,10 @@ def main() -> int:
             print(f"{r['scenario']}: {note}")
         o = r["overheads"].get("all")
         if o:
-            print(f"{r['scenario']}: live pickup delay mean {o['mean_s']:.4f} s, p95 {o['p95_s']:.4f} s "
-                  f"(folded into the replayed service times)")
+            print(
+                f"{r['scenario']}: live pickup delay mean {o['mean_s']:.4f} s, p95 {o['p95_s']:.4f} s "
+                f"(folded into the replayed service times)"
+            )
     print(f"wrote {args.out}/results.json and <scenario>/compare/compare.html")
     return 0 if all(r["rows"]["sim (calibrated, replay)"]["ok"] for r in results) else 1
 

@@ -43,7 +43,10 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-WORKTREES = {"current": Path("/tmp/simserve-current"), "baseline": Path("/tmp/simserve-base")}
+WORKTREES = {
+    "current": Path("/tmp/simserve-current"),  # noqa: S108 - scratch git worktrees of this benchmark
+    "baseline": Path("/tmp/simserve-base"),  # noqa: S108
+}
 CASE_NAMES = {"A": "per_request, SimFaaS workload", "B": "per_request, ~1000 workers", "C": "M/M/8, active only"}
 
 
@@ -53,27 +56,47 @@ def scenario(case: str, k: float, root: Path) -> Any:
     import simserve
 
     if case in "AB":
-        rate, service, horizon, expiration, cold = (0.9, 1.99, 1e6 * k, 600, 0.02) if case == "A" else \
-            (500, 2.0, 400 * k * 5, 60, 0.5)
-        return simserve.load_scenario(str(root / "scenarios" / "lambda-style.yaml"), {
-            "horizon": horizon, "workload.arrivals": {"type": "poisson", "rate": rate},
-            "workload.service": {"dist": "exponential", "mean": service},
-            "endpoint.idle_timeout": expiration, "cold_start.handler_init": cold, "endpoint.max_workers": 5000,
-        })
+        rate, service, horizon, expiration, cold = (
+            (0.9, 1.99, 1e6 * k, 600, 0.02) if case == "A" else (500, 2.0, 400 * k * 5, 60, 0.5)
+        )
+        return simserve.load_scenario(
+            str(root / "scenarios" / "lambda-style.yaml"),
+            {
+                "horizon": horizon,
+                "workload.arrivals": {"type": "poisson", "rate": rate},
+                "workload.service": {"dist": "exponential", "mean": service},
+                "endpoint.idle_timeout": expiration,
+                "cold_start.handler_init": cold,
+                "endpoint.max_workers": 5000,
+            },
+        )
     n_jobs, c, rho = int(1_000_000 * k), 8, 0.8
     lam = rho * c
-    return simserve.load_scenario({
-        "name": "mmc", "horizon": n_jobs / lam,
-        "endpoint": {"gpu": "A4000", "active_workers": c, "max_workers": c, "extra_workers": 0,
-                     "scaler": {"type": "queue_delay", "value": 1e9}, "scaler_interval": 1e9},
-        "cold_start": {"image_size": 0, "container_start": 0, "handler_init": 0},
-        "workload": {"arrivals": {"type": "poisson", "rate": lam}, "service": {"dist": "exponential", "mean": 1.0}},
-    })
+    return simserve.load_scenario(
+        {
+            "name": "mmc",
+            "horizon": n_jobs / lam,
+            "endpoint": {
+                "gpu": "A4000",
+                "active_workers": c,
+                "max_workers": c,
+                "extra_workers": 0,
+                "scaler": {"type": "queue_delay", "value": 1e9},
+                "scaler_interval": 1e9,
+            },
+            "cold_start": {"image_size": 0, "container_start": 0, "handler_init": 0},
+            "workload": {"arrivals": {"type": "poisson", "rate": lam}, "service": {"dist": "exponential", "mean": 1.0}},
+        }
+    )
 
 
 def figures(summary: dict[str, Any]) -> dict[str, float]:
-    return {"p_cold": summary["cold_start"]["fraction"], "mean_latency_s": summary["latency_s"]["mean"],
-            "mean_alive": summary["workers"]["mean_alive"], "arrived": summary["requests"]["arrived"]}
+    return {
+        "p_cold": summary["cold_start"]["fraction"],
+        "mean_latency_s": summary["latency_s"]["mean"],
+        "mean_alive": summary["workers"]["mean_alive"],
+        "arrived": summary["requests"]["arrived"],
+    }
 
 
 def time_simserve(sc: Any) -> tuple[float, Any]:
@@ -124,8 +147,19 @@ def worker_main(args: argparse.Namespace) -> None:
 
 def run_worker(root: Path, scen_root: Path, cases: str, k: float) -> dict[str, Any]:
     env = dict(os.environ, PYTHONPATH=str(root))
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--root", str(root),
-           "--scenario-root", str(scen_root), "--cases", cases, "--scale", repr(k)]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--worker",
+        "--root",
+        str(root),
+        "--scenario-root",
+        str(scen_root),
+        "--cases",
+        cases,
+        "--scale",
+        repr(k),
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(root), check=False)
     if out.returncode:
         raise SystemExit(f"worker for {root} failed:\n{out.stderr[-3000:]}")
@@ -134,8 +168,12 @@ def run_worker(root: Path, scen_root: Path, cases: str, k: float) -> dict[str, A
 
 def worktree(ref: str, path: Path) -> Path:
     """A detached worktree of ``ref`` at ``path`` (reused and moved to ``ref`` if it exists)."""
-    sha = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--verify", f"{ref}^{{commit}}"],
-                         capture_output=True, text=True, check=True).stdout.strip()
+    sha = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--verify", f"{ref}^{{commit}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     if (path / ".git").exists():
         subprocess.run(["git", "-C", str(path), "checkout", "--quiet", "--detach", sha], check=True)
     else:
@@ -163,9 +201,15 @@ def check_jobs(r: Any, h: dict[str, Any]) -> dict[str, Any]:
         same[col] = bool(np.array_equal(a, b, equal_nan=a.dtype.kind == "f"))
     same["status"] = bool(np.array_equal(jobs["status"].cat.codes.to_numpy(), hj["status"].astype(np.int8)))
     fs = figures(r.summary)
-    rel = {k: abs(fs[k] - h[k]) / abs(fs[k]) if fs[k] else abs(h[k]) for k in ("p_cold", "mean_latency_s", "mean_alive")}
-    return {"identical_columns": same, "rel_diff": rel, "simserve": fs,
-            "heapq": {k: h[k] for k in ("p_cold", "mean_latency_s", "mean_alive", "arrived")}}
+    rel = {
+        k: abs(fs[k] - h[k]) / abs(fs[k]) if fs[k] else abs(h[k]) for k in ("p_cold", "mean_latency_s", "mean_alive")
+    }
+    return {
+        "identical_columns": same,
+        "rel_diff": rel,
+        "simserve": fs,
+        "heapq": {k: h[k] for k in ("p_cold", "mean_latency_s", "mean_alive", "arrived")},
+    }
 
 
 def vs_heapq(case: str, k: float, root: Path, repeat: int) -> dict[str, Any]:
@@ -194,10 +238,17 @@ def vs_heapq(case: str, k: float, root: Path, repeat: int) -> dict[str, Any]:
         ratios.append(got["sim"][0] / got["heapq"][0])
         got.clear()
     n = len(arr)
-    return {"jobs": n, "ratio": statistics.median(ratios), "ratios": ratios,
-            "simserve_cpu_s": statistics.median(sims), "heapq_cpu_s": statistics.median(loops),
-            "simserve_us_per_job": statistics.median(sims) / n * 1e6, "heapq_us_per_job": statistics.median(loops) / n * 1e6,
-            "draw_cpu_s": draw_s, "check": check}
+    return {
+        "jobs": n,
+        "ratio": statistics.median(ratios),
+        "ratios": ratios,
+        "simserve_cpu_s": statistics.median(sims),
+        "heapq_cpu_s": statistics.median(loops),
+        "simserve_us_per_job": statistics.median(sims) / n * 1e6,
+        "heapq_us_per_job": statistics.median(loops) / n * 1e6,
+        "draw_cpu_s": draw_s,
+        "check": check,
+    }
 
 
 def vs_baseline(cur: Path, base: Path, scen_root: Path, cases: str, k: float, repeat: int) -> dict[str, Any]:
@@ -210,26 +261,37 @@ def vs_baseline(cur: Path, base: Path, scen_root: Path, cases: str, k: float, re
     for case in cases:
         c = [r[case] for r in runs["current"]]
         b = [r[case] for r in runs["baseline"]]
-        ratios = [x["cpu_s"] / y["cpu_s"] for x, y in zip(c, b)]
-        same = all(math.isclose(c[0][f], b[0][f], rel_tol=1e-9, abs_tol=1e-12)
-                   for f in ("p_cold", "mean_latency_s", "mean_alive", "arrived"))
-        out[case] = {"ratio": statistics.median(ratios), "ratios": ratios,
-                     "current_cpu_s": statistics.median(x["cpu_s"] for x in c),
-                     "baseline_cpu_s": statistics.median(y["cpu_s"] for y in b),
-                     "current_us_per_job": statistics.median(x["cpu_s"] for x in c) / c[0]["arrived"] * 1e6,
-                     "baseline_us_per_job": statistics.median(y["cpu_s"] for y in b) / b[0]["arrived"] * 1e6,
-                     "current_peak_rss_mb": max(x["peak_rss_mb"] for x in c),
-                     "baseline_peak_rss_mb": max(y["peak_rss_mb"] for y in b),
-                     "same_figures": same, "current_figures": {f: c[0][f] for f in ("p_cold", "mean_latency_s", "mean_alive")},
-                     "baseline_figures": {f: b[0][f] for f in ("p_cold", "mean_latency_s", "mean_alive")}}
+        ratios = [x["cpu_s"] / y["cpu_s"] for x, y in zip(c, b, strict=True)]
+        same = all(
+            math.isclose(c[0][f], b[0][f], rel_tol=1e-9, abs_tol=1e-12)
+            for f in ("p_cold", "mean_latency_s", "mean_alive", "arrived")
+        )
+        out[case] = {
+            "ratio": statistics.median(ratios),
+            "ratios": ratios,
+            "current_cpu_s": statistics.median(x["cpu_s"] for x in c),
+            "baseline_cpu_s": statistics.median(y["cpu_s"] for y in b),
+            "current_us_per_job": statistics.median(x["cpu_s"] for x in c) / c[0]["arrived"] * 1e6,
+            "baseline_us_per_job": statistics.median(y["cpu_s"] for y in b) / b[0]["arrived"] * 1e6,
+            "current_peak_rss_mb": max(x["peak_rss_mb"] for x in c),
+            "baseline_peak_rss_mb": max(y["peak_rss_mb"] for y in b),
+            "same_figures": same,
+            "current_figures": {f: c[0][f] for f in ("p_cold", "mean_latency_s", "mean_alive")},
+            "baseline_figures": {f: b[0][f] for f in ("p_cold", "mean_latency_s", "mean_alive")},
+        }
     return out
 
 
 def git_desc(root: Path) -> str:
-    head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--", "simserve"],
-                           capture_output=True, text=True, check=True).stdout.strip()
+    head = subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--", "simserve"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     return head + ("+dirty simserve/" if dirty else "")
 
 
@@ -254,8 +316,13 @@ def main() -> None:
     t0 = time.monotonic()
     cur = worktree(args.current, WORKTREES["current"]) if args.current else REPO
     use_simserve(cur)
-    out: dict[str, Any] = {"scale": k, "repeat": args.repeat, "current": {"root": str(cur), "rev": git_desc(cur)},
-                           "python": sys.version.split()[0], "cases": {}}
+    out: dict[str, Any] = {
+        "scale": k,
+        "repeat": args.repeat,
+        "current": {"root": str(cur), "rev": git_desc(cur)},
+        "python": sys.version.split()[0],
+        "cases": {},
+    }
     if not args.no_heapq:
         for case in args.cases:
             out["cases"].setdefault(case, {})["vs_heapq"] = vs_heapq(case, k, cur, args.repeat)
@@ -272,25 +339,38 @@ def main() -> None:
 
 def print_table(out: dict[str, Any]) -> None:
     base = out.get("baseline")
-    print(f"simserve {out['current']['rev']} ({out['current']['root']}), scale {out['scale']}, "
-          f"{out['repeat']} paired repeats, CPU time, medians" + (f"; baseline {base['ref']} = {base['rev']}" if base else ""))
-    head = f"{'case':<32} {'jobs':>8} {'sim us/job':>10} {'heapq us/job':>12} {'sim/heapq':>9} {'(<=1.5)':>7} {'exact':>5}"
+    print(
+        f"simserve {out['current']['rev']} ({out['current']['root']}), scale {out['scale']}, "
+        f"{out['repeat']} paired repeats, CPU time, medians"
+        + (f"; baseline {base['ref']} = {base['rev']}" if base else "")
+    )
+    head = (
+        f"{'case':<32} {'jobs':>8} {'sim us/job':>10} {'heapq us/job':>12} {'sim/heapq':>9} {'(<=1.5)':>7} {'exact':>5}"
+    )
     if base:
-        head += f" {'base us/job':>11} {'cur/base':>8} {'(<=1.3)':>7} {'min-max':>11} {'RSS cur/base MB':>16} {'same':>4}"
+        head += (
+            f" {'base us/job':>11} {'cur/base':>8} {'(<=1.3)':>7} {'min-max':>11} {'RSS cur/base MB':>16} {'same':>4}"
+        )
     print(head)
     for case, v in out["cases"].items():
         h, b = v.get("vs_heapq"), v.get("vs_baseline")
         line = f"{case + ' ' + CASE_NAMES[case]:<32}"
         if h:
             exact = all(h["check"]["identical_columns"].values())
-            line += (f" {h['jobs']:>8} {h['simserve_us_per_job']:>10.2f} {h['heapq_us_per_job']:>12.2f} "
-                     f"{h['ratio']:>9.2f} {'ok' if h['ratio'] <= 1.5 else 'MISS':>7} {'yes' if exact else 'NO':>5}")
+            line += (
+                f" {h['jobs']:>8} {h['simserve_us_per_job']:>10.2f} {h['heapq_us_per_job']:>12.2f} "
+                f"{h['ratio']:>9.2f} {'ok' if h['ratio'] <= 1.5 else 'MISS':>7} {'yes' if exact else 'NO':>5}"
+            )
         else:
             line += f" {'':>8} {'':>10} {'':>12} {'':>9} {'':>7} {'':>5}"
         if b:
-            line += (f" {b['baseline_us_per_job']:>11.2f} {b['ratio']:>8.3f} {'ok' if b['ratio'] <= 1.3 else 'MISS':>7} "
-                     f"{min(b['ratios']):>5.2f}-{max(b['ratios']):<5.2f} "
-                     f"{b['current_peak_rss_mb']:>7.0f}/{b['baseline_peak_rss_mb']:<8.0f} {'yes' if b['same_figures'] else 'NO':>4}")
+            line += (
+                f" {b['baseline_us_per_job']:>11.2f} {b['ratio']:>8.3f} "
+                f"{'ok' if b['ratio'] <= 1.3 else 'MISS':>7} "
+                f"{min(b['ratios']):>5.2f}-{max(b['ratios']):<5.2f} "
+                f"{b['current_peak_rss_mb']:>7.0f}/{b['baseline_peak_rss_mb']:<8.0f} "
+                f"{'yes' if b['same_figures'] else 'NO':>4}"
+            )
         print(line)
     print(f"wall {out['wall_s']:.0f} s")
 

@@ -30,11 +30,23 @@ async def bench(n: int) -> dict[str, float]:
         tmp = Path(d)
         (tmp / "store").mkdir()
         (tmp / "store" / "img").write_bytes(b"x" * 1024)
-        spec = WorkerSpec(worker_id=0, protocol="native",
-                          argv=(sys.executable, str(ROOT / "simserve" / "live" / "shim.py"),
-                                str(ROOT / "examples" / "handlers" / "echo.py")),
-                          env=dict(os.environ), cwd=tmp, host_id=0, gpus=(), image_key="img",
-                          image_store=tmp / "store", cache_dir=tmp / "cache", log_path=tmp / "w.log")
+        spec = WorkerSpec(
+            worker_id=0,
+            protocol="native",
+            argv=(
+                sys.executable,
+                str(ROOT / "simserve" / "live" / "shim.py"),
+                str(ROOT / "examples" / "handlers" / "echo.py"),
+            ),
+            env=dict(os.environ),
+            cwd=tmp,
+            host_id=0,
+            gpus=(),
+            image_key="img",
+            image_store=tmp / "store",
+            cache_dir=tmp / "cache",
+            log_path=tmp / "w.log",
+        )
         t0 = time.monotonic()
         handle = await ProcessRuntime().start(spec, lambda p, t: None)
         boot_s = time.monotonic() - t0
@@ -48,8 +60,13 @@ async def bench(n: int) -> dict[str, float]:
                 added.append(rtt - (out.ended_t - out.started_t))
         await handle.stop()
     added.sort()
-    return {"jobs": n, "boot_s": boot_s, "median_ms": statistics.median(added) * 1e3,
-            "p99_ms": added[int(0.99 * (len(added) - 1))] * 1e3, "mean_ms": statistics.fmean(added) * 1e3}
+    return {
+        "jobs": n,
+        "boot_s": boot_s,
+        "median_ms": statistics.median(added) * 1e3,
+        "p99_ms": added[int(0.99 * (len(added) - 1))] * 1e3,
+        "mean_ms": statistics.fmean(added) * 1e3,
+    }
 
 
 if __name__ == "__main__":

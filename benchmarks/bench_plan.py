@@ -28,18 +28,32 @@ from simserve.plan.search import plan
 from simserve.planspec import PlanSpec
 
 SDXL = "scenarios/sdxl-bursty.yaml"
-QUICKSTART_PLAN = PlanSpec(slo=["latency_p95<=6s", "failed<=0.1%"],
-                           vary={"endpoint.active_workers": "0..3", "endpoint.max_workers": [3, 5, 10],
-                                 "endpoint.idle_timeout": ["5s", "30s", "120s"]},
-                           replications=3, max_replications=9)
+QUICKSTART_PLAN = PlanSpec(
+    slo=["latency_p95<=6s", "failed<=0.1%"],
+    vary={
+        "endpoint.active_workers": "0..3",
+        "endpoint.max_workers": [3, 5, 10],
+        "endpoint.idle_timeout": ["5s", "30s", "120s"],
+    },
+    replications=3,
+    max_replications=9,
+)
 
 
 def case_a(horizon: str, repeat: int) -> dict[str, Any]:
     """Speed-up of the local pool with 2 processes over 1 on a 40-candidate, 80-task grid."""
     sc = load_scenario(SDXL, {"horizon": horizon})
-    spec = PlanSpec(slo=["latency_p95<=8s"], search="grid", replications=2, max_replications=2,
-                    vary={"endpoint.active_workers": "0..4", "endpoint.max_workers": [5, 10],
-                          "endpoint.idle_timeout": ["5s", "30s", "60s", "120s"]})
+    spec = PlanSpec(
+        slo=["latency_p95<=8s"],
+        search="grid",
+        replications=2,
+        max_replications=2,
+        vary={
+            "endpoint.active_workers": "0..4",
+            "endpoint.max_workers": [5, 10],
+            "endpoint.idle_timeout": ["5s", "30s", "60s", "120s"],
+        },
+    )
     times: dict[int, list[float]] = {1: [], 2: []}
     tables = {}
     for _ in range(repeat):
@@ -52,8 +66,16 @@ def case_a(horizon: str, repeat: int) -> dict[str, Any]:
     assert len(result.candidates) == 40 and result.runs_used == 80
     same = tables[1].equals(tables[2])
     t1, t2 = statistics.median(times[1]), statistics.median(times[2])
-    return {"candidates": 40, "tasks": 80, "horizon": horizon, "one_process_s": t1, "two_processes_s": t2,
-            "speedup": t1 / t2, "task_s": t1 / 80, "identical_tables": same}
+    return {
+        "candidates": 40,
+        "tasks": 80,
+        "horizon": horizon,
+        "one_process_s": t1,
+        "two_processes_s": t2,
+        "speedup": t1 / t2,
+        "task_s": t1 / 80,
+        "identical_tables": same,
+    }
 
 
 def case_b(name: str, sc: Any, spec: PlanSpec) -> dict[str, Any]:
@@ -63,8 +85,11 @@ def case_b(name: str, sc: Any, spec: PlanSpec) -> dict[str, Any]:
         for mode in ("smart", "grid"):
             t0 = time.perf_counter()
             r = plan(sc, spec.model_copy(update={"search": mode}), executor=ex)
-            out[mode] = {"runs": r.runs_used, "recommended": r.recommended_overrides,
-                         "seconds": round(time.perf_counter() - t0, 2)}
+            out[mode] = {
+                "runs": r.runs_used,
+                "recommended": r.recommended_overrides,
+                "seconds": round(time.perf_counter() - t0, 2),
+            }
             out["full_grid_runs"] = r.full_grid_runs
     out["same_choice"] = out["smart"]["recommended"] == out["grid"]["recommended"]
     out["smart_vs_full_grid"] = out["smart"]["runs"] / out["full_grid_runs"]
@@ -84,18 +109,24 @@ def main() -> None:
     if not args.skip_a:
         a = case_a("6h" if args.quick else "24h", 1 if args.quick else args.repeat)
         report["A"] = a
-        print(f"A  40 candidates, 80 tasks of ~{a['task_s']:.2f} s: 1 process {a['one_process_s']:.1f} s, "
-              f"2 processes {a['two_processes_s']:.1f} s -> speed-up {a['speedup']:.2f}x "
-              f"(target >= 1.7x); identical tables: {a['identical_tables']}")
+        print(
+            f"A  40 candidates, 80 tasks of ~{a['task_s']:.2f} s: 1 process {a['one_process_s']:.1f} s, "
+            f"2 processes {a['two_processes_s']:.1f} s -> speed-up {a['speedup']:.2f}x "
+            f"(target >= 1.7x); identical tables: {a['identical_tables']}"
+        )
     if not args.skip_b:
         sdxl = load_scenario(SDXL)
-        rows = [case_b("sdxl-bursty (plan: section)", sdxl, sdxl.plan),
-                case_b("quickstart + small plan", load_scenario("scenarios/quickstart.yaml"), QUICKSTART_PLAN)]
+        rows = [
+            case_b("sdxl-bursty (plan: section)", sdxl, sdxl.plan),
+            case_b("quickstart + small plan", load_scenario("scenarios/quickstart.yaml"), QUICKSTART_PLAN),
+        ]
         report["B"] = rows
         for b in rows:
-            print(f"B  {b['plan']}: smart {b['smart']['runs']} runs, full grid {b['full_grid_runs']} "
-                  f"({b['smart_vs_full_grid']:.2f}, target <= 0.33), exhaustive grid {b['grid']['runs']} "
-                  f"({b['smart_vs_exhaustive']:.2f}); same choice: {b['same_choice']} {b['smart']['recommended']}")
+            print(
+                f"B  {b['plan']}: smart {b['smart']['runs']} runs, full grid {b['full_grid_runs']} "
+                f"({b['smart_vs_full_grid']:.2f}, target <= 0.33), exhaustive grid {b['grid']['runs']} "
+                f"({b['smart_vs_exhaustive']:.2f}); same choice: {b['same_choice']} {b['smart']['recommended']}"
+            )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(report, fh, indent=2)

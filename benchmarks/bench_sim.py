@@ -35,12 +35,15 @@ def _cpu(fn):  # type: ignore[no-untyped-def]
     return time.process_time() - t, out
 
 
-def sim_per_request(rate: float, service_s: float, horizon_s: float, expiration_s: float,
-                    cold_extra_s: float, faults: bool) -> tuple[float, int]:
+def sim_per_request(
+    rate: float, service_s: float, horizon_s: float, expiration_s: float, cold_extra_s: float, faults: bool
+) -> tuple[float, int]:
     overrides = {
-        "horizon": horizon_s, "workload.arrivals": {"type": "poisson", "rate": rate},
+        "horizon": horizon_s,
+        "workload.arrivals": {"type": "poisson", "rate": rate},
         "workload.service": {"dist": "exponential", "mean": service_s},
-        "endpoint.idle_timeout": expiration_s, "cold_start.handler_init": cold_extra_s,
+        "endpoint.idle_timeout": expiration_s,
+        "cold_start.handler_init": cold_extra_s,
         "endpoint.max_workers": 5000,
     }
     if faults:
@@ -50,26 +53,42 @@ def sim_per_request(rate: float, service_s: float, horizon_s: float, expiration_
     return dt, r.summary["requests"]["arrived"]
 
 
-def simfaas_run(rate: float, service_s: float, horizon_s: float, expiration_s: float,
-                cold_s: float) -> tuple[float, int]:
+def simfaas_run(
+    rate: float, service_s: float, horizon_s: float, expiration_s: float, cold_s: float
+) -> tuple[float, int]:
     from simfaas.ServerlessSimulator import ServerlessSimulator
 
-    np.random.seed(1)
-    sim = ServerlessSimulator(arrival_rate=rate, warm_service_rate=1 / service_s, cold_service_rate=1 / cold_s,
-                              expiration_threshold=expiration_s, max_time=horizon_s, maximum_concurrency=5000)
+    np.random.seed(1)  # noqa: NPY002 - SimFaaS draws from numpy's global state
+    sim = ServerlessSimulator(
+        arrival_rate=rate,
+        warm_service_rate=1 / service_s,
+        cold_service_rate=1 / cold_s,
+        expiration_threshold=expiration_s,
+        max_time=horizon_s,
+        maximum_concurrency=5000,
+    )
     dt, _ = _cpu(lambda: sim.generate_trace(debug_print=False, progress=False))
     return dt, int(sim.get_result_dict()["reqs_total"])
 
 
 def sim_mmc(n_jobs: int, c: int = 8, rho: float = 0.8) -> tuple[float, int]:
     lam = rho * c
-    sc = simserve.load_scenario({
-        "name": "mmc", "horizon": n_jobs / lam,
-        "endpoint": {"gpu": "A4000", "active_workers": c, "max_workers": c, "extra_workers": 0,
-                     "scaler": {"type": "queue_delay", "value": 1e9}, "scaler_interval": 1e9},
-        "cold_start": {"image_size": 0, "container_start": 0, "handler_init": 0},
-        "workload": {"arrivals": {"type": "poisson", "rate": lam}, "service": {"dist": "exponential", "mean": 1.0}},
-    })
+    sc = simserve.load_scenario(
+        {
+            "name": "mmc",
+            "horizon": n_jobs / lam,
+            "endpoint": {
+                "gpu": "A4000",
+                "active_workers": c,
+                "max_workers": c,
+                "extra_workers": 0,
+                "scaler": {"type": "queue_delay", "value": 1e9},
+                "scaler_interval": 1e9,
+            },
+            "cold_start": {"image_size": 0, "container_start": 0, "handler_init": 0},
+            "workload": {"arrivals": {"type": "poisson", "rate": lam}, "service": {"dist": "exponential", "mean": 1.0}},
+        }
+    )
     dt, r = _cpu(lambda: simserve.simulate(sc, seed=1))
     return dt, r.summary["requests"]["arrived"]
 
@@ -78,8 +97,11 @@ def ciw_mmc(n_jobs: int, c: int = 8, rho: float = 0.8) -> tuple[float, int]:
     import ciw
 
     lam = rho * c
-    net = ciw.create_network(arrival_distributions=[ciw.dists.Exponential(lam)],
-                             service_distributions=[ciw.dists.Exponential(1.0)], number_of_servers=[c])
+    net = ciw.create_network(
+        arrival_distributions=[ciw.dists.Exponential(lam)],
+        service_distributions=[ciw.dists.Exponential(1.0)],
+        number_of_servers=[c],
+    )
     ciw.seed(1)
     q = ciw.Simulation(net)
     dt, _ = _cpu(lambda: q.simulate_until_max_customers(n_jobs, method="Complete"))
@@ -110,8 +132,12 @@ def paired(a, b, repeat: int) -> dict[str, float]:  # type: ignore[no-untyped-de
         rates_a.append(ra)
         rates_b.append(rb)
         ratios.append(ra / rb)
-    return {"simserve_jobs_per_s": statistics.median(rates_a), "peer_jobs_per_s": statistics.median(rates_b),
-            "ratio": statistics.median(ratios), "ratios": ratios}
+    return {
+        "simserve_jobs_per_s": statistics.median(rates_a),
+        "peer_jobs_per_s": statistics.median(rates_b),
+        "ratio": statistics.median(ratios),
+        "ratios": ratios,
+    }
 
 
 def main() -> None:
@@ -126,12 +152,16 @@ def main() -> None:
     if "A" in args.cases:
         out["A_per_request_simfaas_workload"] = paired(
             lambda: sim_per_request(0.9, 1.99, 1e6 * k, 600, 0.02, args.faults),
-            lambda: simfaas_run(0.9, 1.99, 1e6 * k, 600, 2.01), args.repeat)
+            lambda: simfaas_run(0.9, 1.99, 1e6 * k, 600, 2.01),
+            args.repeat,
+        )
     if "B" in args.cases:
         # SimFaaS is O(instances) per event: give it fewer arrivals; the ratio is of jobs per second
         out["B_per_request_1000_workers"] = paired(
             lambda: sim_per_request(500, 2.0, 400 * k * 5, 60, 0.5, args.faults),
-            lambda: simfaas_run(500, 2.0, 40 * k * 5, 60, 2.5), args.repeat)
+            lambda: simfaas_run(500, 2.0, 40 * k * 5, 60, 2.5),
+            args.repeat,
+        )
     if "C" in args.cases:
         n = int(1_000_000 * k)
         out["C_mmc_active_only"] = paired(lambda: sim_mmc(n), lambda: ciw_mmc(max(n // 5, 20_000)), args.repeat)

@@ -65,9 +65,16 @@ def per_request_params(sc: Any) -> dict[str, Any]:
     # the non-zero phases in simserve's order; a revived slot's host caches the image (no pull)
     new = tuple(d for d in (pull, cs.container_start.value, cs.handler_init.value) if d > 0)
     revive = tuple(d for d in (cs.container_start.value, cs.handler_init.value) if d > 0)
-    return {"horizon": sc.horizon, "cold_new": new, "cold_revive": revive, "idle_timeout": ep.idle_timeout,
-            "cap": ep.worker_cap, "slots_max": ep.worker_cap + ep.extra_workers,
-            "exec_timeout": ep.execution_timeout, "ttl": ep.job_ttl}
+    return {
+        "horizon": sc.horizon,
+        "cold_new": new,
+        "cold_revive": revive,
+        "idle_timeout": ep.idle_timeout,
+        "cap": ep.worker_cap,
+        "slots_max": ep.worker_cap + ep.extra_workers,
+        "exec_timeout": ep.execution_timeout,
+        "ttl": ep.job_ttl,
+    }
 
 
 def mmc_params(sc: Any) -> dict[str, Any]:
@@ -79,8 +86,16 @@ def mmc_params(sc: Any) -> dict[str, Any]:
     return {"horizon": sc.horizon, "c": ep.active_workers, "exec_timeout": ep.execution_timeout, "ttl": ep.job_ttl}
 
 
-def _figures(arr: list[float], start: list[float], end: list[float], status: bytearray, worker: list[int],
-             cold: bytearray, alive_area: float, horizon: float) -> dict[str, Any]:
+def _figures(
+    arr: list[float],
+    start: list[float],
+    end: list[float],
+    status: bytearray,
+    worker: list[int],
+    cold: bytearray,
+    alive_area: float,
+    horizon: float,
+) -> dict[str, Any]:
     """P(cold) (cold over started, as simserve's summary), mean latency of completed jobs, mean alive
     workers, and the per-job columns (under ``jobs``) for an exact comparison with simserve's table."""
     a = np.asarray(arr)
@@ -93,17 +108,35 @@ def _figures(arr: list[float], start: list[float], end: list[float], status: byt
     n_started = int(started.sum())
     n_cold = int(np.frombuffer(cold, dtype=np.uint8)[started].sum())
     lat = e[done] - a[done]
-    return {"p_cold": n_cold / n_started if n_started else 0.0,
-            "mean_latency_s": float(np.mean(lat)) if len(lat) else math.nan,
-            "mean_alive": alive_area / horizon, "arrived": len(arr), "completed": int(done.sum()),
-            "jobs": {"start_s": s, "end_s": e, "status": st, "worker_id": np.asarray(worker),
-                     "cold_start": np.frombuffer(cold, dtype=np.uint8).astype(bool)}}
+    return {
+        "p_cold": n_cold / n_started if n_started else 0.0,
+        "mean_latency_s": float(np.mean(lat)) if len(lat) else math.nan,
+        "mean_alive": alive_area / horizon,
+        "arrived": len(arr),
+        "completed": int(done.sum()),
+        "jobs": {
+            "start_s": s,
+            "end_s": e,
+            "status": st,
+            "worker_id": np.asarray(worker),
+            "cold_start": np.frombuffer(cold, dtype=np.uint8).astype(bool),
+        },
+    }
 
 
 # ---------------------------------------------------------------------------------- per_request
-def per_request_loop(arr: list[float], svc: list[float], horizon: float, cold_new: tuple[float, ...],
-                     cold_revive: tuple[float, ...], idle_timeout: float, cap: int, slots_max: int,
-                     exec_timeout: float, ttl: float) -> dict[str, Any]:
+def per_request_loop(
+    arr: list[float],
+    svc: list[float],
+    horizon: float,
+    cold_new: tuple[float, ...],
+    cold_revive: tuple[float, ...],
+    idle_timeout: float,
+    cap: int,
+    slots_max: int,
+    exec_timeout: float,
+    ttl: float,
+) -> dict[str, Any]:
     n = len(arr)
     nan = math.nan
     start = [nan] * n
@@ -133,7 +166,7 @@ def per_request_loop(arr: list[float], svc: list[float], horizon: float, cold_ne
             if q[0][0] >= horizon:
                 break
             now, _, kind, x = heappop(q)
-            if kind == EV_DONE or kind == EV_TIMEOUT:  # job x ends on its worker
+            if kind in (EV_DONE, EV_TIMEOUT):  # job x ends on its worker
                 w = worker[x]
                 end[x] = now
                 status[x] = J_DONE if kind == EV_DONE else J_TIMED_OUT
@@ -244,8 +277,9 @@ def per_request_loop(arr: list[float], svc: list[float], horizon: float, cold_ne
 
 
 # ---------------------------------------------------------------------------------------- M/M/c
-def mmc_loop(arr: list[float], svc: list[float], horizon: float, c: int, exec_timeout: float,
-             ttl: float) -> dict[str, Any]:
+def mmc_loop(
+    arr: list[float], svc: list[float], horizon: float, c: int, exec_timeout: float, ttl: float
+) -> dict[str, Any]:
     n = len(arr)
     nan = math.nan
     start = [nan] * n

@@ -52,31 +52,47 @@ def gallery_markdown(scenario_dir: Path, img_dir: Path, repo_root: Path) -> str:
     from simserve.units import HOURS_PER_MONTH
 
     img_dir.mkdir(parents=True, exist_ok=True)
-    lines = ["## Scenario library", "",
-             "Each file in `scenarios/` is documentation, a test input and a CLI example. Figures below are",
-             "one run at the file's own settings (`simserve run scenarios/NAME.yaml`); regenerate this",
-             "section with `python -m scripts.gallery`.", "",
-             "| scenario | p95 latency | cold-start requests | cost/hour |", "|---|---|---|---|"]
+    lines = [
+        "## Scenario library",
+        "",
+        "Each file in `scenarios/` is documentation, a test input and a CLI example. Figures below are",
+        "one run at the file's own settings (`simserve run scenarios/NAME.yaml`); regenerate this",
+        "section with `python -m scripts.gallery`.",
+        "",
+        "| scenario | p95 latency | cold-start requests | cost/hour |",
+        "|---|---|---|---|",
+    ]
     sections = []
     for path in sorted(scenario_dir.glob("*.yaml")):
         r = simulate(load_scenario(path))
         s = r.summary
         p95 = s["latency_s"]["p95"]
-        figures = (f"{p95:,.1f} s" if p95 is not None else "-",
-                   f"{100 * s['cold_start']['fraction']:.1f}%", f"${s['cost_usd']['per_hour']:,.2f}")
+        figures = (
+            f"{p95:,.1f} s" if p95 is not None else "-",
+            f"{100 * s['cold_start']['fraction']:.1f}%",
+            f"${s['cost_usd']['per_hour']:,.2f}",
+        )
         lines.append(f"| [{path.stem}](#{path.stem}) | " + " | ".join(figures) + " |")
         plot = PLOT_FOR.get(path.stem, "queue_timeline")
         img = img_dir / f"{path.stem}.png"
         PLOTS[plot](r).savefig(img, dpi=70)
         covers, scenario = header_comment(path)
-        sections += [f"### {path.stem}", "",
-                     f"`scenarios/{path.name}`: {covers}" if covers else f"`scenarios/{path.name}`", ""]
+        sections += [
+            f"### {path.stem}",
+            "",
+            f"`scenarios/{path.name}`: {covers}" if covers else f"`scenarios/{path.name}`",
+            "",
+        ]
         if scenario:
             sections += [scenario[:1].upper() + scenario[1:], ""]
-        sections += [f"p95 {figures[0]} · {figures[1]} of requests waited on a cold start · {figures[2]}/hour "
-                     f"(${s['cost_usd']['per_hour'] * HOURS_PER_MONTH:,.0f}/month at this traffic) · "
-                     f"{s['requests']['arrived']:,} requests in {s['horizon_s'] / 3600:g} h", "",
-                     f"![{path.stem}: {plot.replace('_', ' ')}]({img.relative_to(repo_root).as_posix()})", ""]
+        sections += [
+            f"p95 {figures[0]} · {figures[1]} of requests waited on a cold start · {figures[2]}/hour "
+            f"(${s['cost_usd']['per_hour'] * HOURS_PER_MONTH:,.0f}/month at this traffic) · "
+            f"{s['requests']['arrived']:,} requests in {s['horizon_s'] / 3600:g} h",
+            "",
+            f"![{path.stem}: {plot.replace('_', ' ')}]({img.relative_to(repo_root).as_posix()})",
+            "",
+        ]
     return "\n".join([*lines, "", *sections])
 
 

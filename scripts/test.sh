@@ -9,4 +9,8 @@ PY=${PYTHON:-python3}
 for step in scripts/setup-*.sh; do
   [ -f "$step" ] && bash "$step"
 done
+# habits: lint and format (ruff, rules in pyproject.toml) and types (mypy on the whole package)
+.venv/bin/ruff check simserve tests benchmarks scripts notebooks
+.venv/bin/ruff format --check simserve tests benchmarks scripts notebooks
+.venv/bin/mypy simserve
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

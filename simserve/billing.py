@@ -22,13 +22,24 @@ from simserve.records import PHASES, STATES
 
 PRESETS: dict[str, dict[str, bool]] = {
     "seed": {
-        "initializing": True, "idle": False, "running": True, "throttled": False,
-        "outdated": True, "outdated.warm": False, "unhealthy": False,
+        "initializing": True,
+        "idle": False,
+        "running": True,
+        "throttled": False,
+        "outdated": True,
+        "outdated.warm": False,
+        "unhealthy": False,
     },
     "runpod-2026-08": {
-        "initializing": True, "initializing.pull": False, "initializing.model_download": False,
-        "idle": False, "running": True, "throttled": False,
-        "outdated": True, "outdated.warm": False, "unhealthy": False,
+        "initializing": True,
+        "initializing.pull": False,
+        "initializing.model_download": False,
+        "idle": False,
+        "running": True,
+        "throttled": False,
+        "outdated": True,
+        "outdated.warm": False,
+        "unhealthy": False,
     },
 }
 NEVER_BILLED_ACTIVE = frozenset({"throttled", "unhealthy", "idle"})
@@ -72,8 +83,9 @@ def _codes(column: Any, categories: Any) -> np.ndarray:
     return codes
 
 
-def apply_billing(frame: Any, table: Mapping[str, bool], gpus_per_worker: int,
-                  overrides: Mapping[str, Any] | None = None) -> Any:
+def apply_billing(
+    frame: Any, table: Mapping[str, bool], gpus_per_worker: int, overrides: Mapping[str, Any] | None = None
+) -> Any:
     """Add ``billed`` and ``cost_usd`` columns to a worker-interval frame (sorted by worker, start)."""
     import pandas as pd
 
@@ -82,14 +94,26 @@ def apply_billing(frame: Any, table: Mapping[str, bool], gpus_per_worker: int,
     phase = _codes(frame["phase"], PHASES)
     kinds = ("flex", "active")
     kind = _codes(frame["kind"], kinds)
-    lookup = np.array([[[(STATES[s] not in NEVER_BILLED_ACTIVE) if k == "active"
-                          else is_billed(table, STATES[s], PHASES[p])
-                          for p in range(len(PHASES))] for s in range(len(STATES))] for k in kinds], dtype=bool)
+    lookup = np.array(
+        [
+            [
+                [
+                    (STATES[s] not in NEVER_BILLED_ACTIVE) if k == "active" else is_billed(table, STATES[s], PHASES[p])
+                    for p in range(len(PHASES))
+                ]
+                for s in range(len(STATES))
+            ]
+            for k in kinds
+        ],
+        dtype=bool,
+    )
     billed = lookup[kind, state, phase] if n else np.zeros(0, dtype=bool)
     gpu_cat = pd.Categorical(frame["gpu"])
     gpu_code = gpu_cat.codes.astype(np.int64)
-    rates = np.array([[price_usd_per_s(g, k, gpus_per_worker, overrides) if g else 0.0 for k in kinds]
-                      for g in gpu_cat.categories] or [[0.0, 0.0]])
+    rates = np.array(
+        [[price_usd_per_s(g, k, gpus_per_worker, overrides) if g else 0.0 for k in kinds] for g in gpu_cat.categories]
+        or [[0.0, 0.0]]
+    )
     rate = rates[gpu_code, kind] if n else np.zeros(0)
     start = frame["start_s"].to_numpy()
     end = frame["end_s"].to_numpy()

@@ -38,13 +38,25 @@ _POOLS: dict[str, GpuPrice] = {
 
 # names users type -> pool id (case-insensitive lookup)
 _ALIASES: dict[str, str] = {
-    "A4000": "AMPERE_16", "A4500": "AMPERE_16", "RTX4000": "AMPERE_16", "RTX2000": "AMPERE_16",
-    "L4": "AMPERE_24", "A5000": "AMPERE_24", "3090": "AMPERE_24", "RTX3090": "AMPERE_24",
-    "4090": "ADA_24", "RTX4090": "ADA_24",
-    "5090": "ADA_32_PRO", "RTX5090": "ADA_32_PRO",
-    "A6000": "AMPERE_48", "A40": "AMPERE_48",
-    "L40": "ADA_48_PRO", "L40S": "ADA_48_PRO", "6000ADA": "ADA_48_PRO",
-    "A100": "AMPERE_80", "A100-80GB": "AMPERE_80",
+    "A4000": "AMPERE_16",
+    "A4500": "AMPERE_16",
+    "RTX4000": "AMPERE_16",
+    "RTX2000": "AMPERE_16",
+    "L4": "AMPERE_24",
+    "A5000": "AMPERE_24",
+    "3090": "AMPERE_24",
+    "RTX3090": "AMPERE_24",
+    "4090": "ADA_24",
+    "RTX4090": "ADA_24",
+    "5090": "ADA_32_PRO",
+    "RTX5090": "ADA_32_PRO",
+    "A6000": "AMPERE_48",
+    "A40": "AMPERE_48",
+    "L40": "ADA_48_PRO",
+    "L40S": "ADA_48_PRO",
+    "6000ADA": "ADA_48_PRO",
+    "A100": "AMPERE_80",
+    "A100-80GB": "AMPERE_80",
     "H100": "ADA_80_PRO",
     "RTXPRO6000": "BLACKWELL_96",
     "H200": "HOPPER_141",
@@ -78,7 +90,13 @@ def lookup(name: str) -> GpuPrice:
 
 # account balance (USD) -> max workers (flex + active), runpod.md §1.2
 BALANCE_CAPS: tuple[tuple[float, int], ...] = (
-    (900.0, 60), (700.0, 50), (500.0, 40), (300.0, 30), (200.0, 20), (100.0, 10), (0.0, 5),
+    (900.0, 60),
+    (700.0, 50),
+    (500.0, 40),
+    (300.0, 30),
+    (200.0, 20),
+    (100.0, 10),
+    (0.0, 5),
 )
 
 

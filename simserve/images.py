@@ -86,8 +86,9 @@ class _HashingWriter(io.RawIOBase):
         return self._raw.write(data)
 
 
-def _info(name: str, kind: bytes = tarfile.REGTYPE, size: int = 0, mode: int = 0o644,
-          link: str = "") -> tarfile.TarInfo:
+def _info(
+    name: str, kind: bytes = tarfile.REGTYPE, size: int = 0, mode: int = 0o644, link: str = ""
+) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
     info.type, info.size, info.mode, info.linkname, info.mtime = kind, size, mode, link, 0
     return info
@@ -117,8 +118,7 @@ def _base_entries() -> Iterator[tuple[tarfile.TarInfo, SupportsRead[bytes] | Non
             yield _info(f"bin/{applet}", tarfile.SYMTYPE, mode=0o777, link="busybox"), None
 
 
-def _write_layer(path: Path, entries: Iterator[tuple[tarfile.TarInfo, SupportsRead[bytes] | None]]
-                 ) -> tuple[str, int]:
+def _write_layer(path: Path, entries: Iterator[tuple[tarfile.TarInfo, SupportsRead[bytes] | None]]) -> tuple[str, int]:
     """Write an uncompressed layer tar; return (sha256 hex of it, bytes)."""
     with path.open("wb") as raw:
         writer = _HashingWriter(raw)
@@ -146,27 +146,26 @@ def write_archive(handler: Path, size_mb: int, out: Path, ref: str | None = None
     layers.append(("app", *_write_layer(work / "app.tar", iter([(app, io.BytesIO(code))]))))
     arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
     config = {
-        "architecture": arch, "os": "linux", "created": "1970-01-01T00:00:00Z",
+        "architecture": arch,
+        "os": "linux",
+        "created": "1970-01-01T00:00:00Z",
         "config": {
-            "Env": ["PATH=/usr/local/bin:/usr/bin:/bin"], "WorkingDir": "/app",
+            "Env": ["PATH=/usr/local/bin:/usr/bin:/bin"],
+            "WorkingDir": "/app",
             "Cmd": ["/bin/sh"],
-            "Labels": {LABEL: "1", "io.simserve.size_mb": str(size_mb),
-                       "io.simserve.handler": handler.name},
+            "Labels": {LABEL: "1", "io.simserve.size_mb": str(size_mb), "io.simserve.handler": handler.name},
         },
         "rootfs": {"type": "layers", "diff_ids": [f"sha256:{sha}" for _, sha, _ in layers]},
-        "history": [{"created": "1970-01-01T00:00:00Z", "created_by": f"simserve images: {n}"}
-                    for n, _, _ in layers],
+        "history": [{"created": "1970-01-01T00:00:00Z", "created_by": f"simserve images: {n}"} for n, _, _ in layers],
     }
     config_bytes = json.dumps(config, sort_keys=True).encode()
     config_name = hashlib.sha256(config_bytes).hexdigest() + ".json"
-    manifest = [{"Config": config_name, "RepoTags": [ref],
-                 "Layers": [f"{sha}/layer.tar" for _, sha, _ in layers]}]
+    manifest = [{"Config": config_name, "RepoTags": [ref], "Layers": [f"{sha}/layer.tar" for _, sha, _ in layers]}]
     with tarfile.open(out, "w", format=tarfile.PAX_FORMAT) as tar:
         for name, sha, nbytes in layers:  # fixed metadata: same inputs, same archive bytes
             with (work / f"{name}.tar").open("rb") as layer:
                 tar.addfile(_info(f"{sha}/layer.tar", size=nbytes), layer)
-        for name, data in ((config_name, config_bytes),
-                           ("manifest.json", json.dumps(manifest).encode())):
+        for name, data in ((config_name, config_bytes), ("manifest.json", json.dumps(manifest).encode())):
             tar.addfile(_info(name, size=len(data)), io.BytesIO(data))
     for name, _, _ in layers:
         (work / f"{name}.tar").unlink()
@@ -174,8 +173,7 @@ def write_archive(handler: Path, size_mb: int, out: Path, ref: str | None = None
     return out
 
 
-def build_image(client: Any, handler: Path, size_mb: int, scratch: Path | None = None
-                ) -> BuiltImage:
+def build_image(client: Any, handler: Path, size_mb: int, scratch: Path | None = None) -> BuiltImage:
     """Build the example image for ``handler`` at ``size_mb`` MB and load it into ``client``'s engine."""
     handler = Path(handler)
     if not handler.is_file():
@@ -189,8 +187,13 @@ def build_image(client: Any, handler: Path, size_mb: int, scratch: Path | None =
         with archive.open("rb") as fh:
             client.images.load(fh)
     image = client.images.get(ref)
-    return BuiltImage(ref=ref, image_id=image.id, size_mb=size_mb,
-                      size_bytes=int(image.attrs.get("Size", 0)), build_s=time.monotonic() - t0)
+    return BuiltImage(
+        ref=ref,
+        image_id=image.id,
+        size_mb=size_mb,
+        size_bytes=int(image.attrs.get("Size", 0)),
+        build_s=time.monotonic() - t0,
+    )
 
 
 def push_image(client: Any, ref: str, registry: str, keep_local_tag: bool = False) -> str:
@@ -216,8 +219,14 @@ def list_images(client: Any) -> list[dict[str, Any]]:
     for image in client.images.list(filters={"label": LABEL}):
         labels = image.attrs.get("Config", {}).get("Labels") or image.labels or {}
         for tag in image.tags or ["<none>"]:
-            rows.append({"ref": tag, "id": image.short_id, "handler": labels.get("io.simserve.handler", ""),
-                         "size_mb": round(int(image.attrs.get("Size", 0)) / MIB, 1)})
+            rows.append(
+                {
+                    "ref": tag,
+                    "id": image.short_id,
+                    "handler": labels.get("io.simserve.handler", ""),
+                    "size_mb": round(int(image.attrs.get("Size", 0)) / MIB, 1),
+                }
+            )
     return sorted(rows, key=lambda r: r["ref"])
 
 

@@ -38,8 +38,7 @@ class OrderedPool:
         self.processes = max(1, processes or default_processes())
         self._pool: ProcessPoolExecutor | None = None
 
-    def map(self, fn: Callable[[T], R], tasks: Sequence[T],
-            on_done: Callable[[int], None] | None = None) -> list[R]:
+    def map(self, fn: Callable[[T], R], tasks: Sequence[T], on_done: Callable[[int], None] | None = None) -> list[R]:
         """``[fn(t) for t in tasks]``, computed on the pool; ``on_done(i)`` after each task."""
         if self.processes == 1 or len(tasks) <= 1:
             out: list[R] = []
@@ -81,16 +80,22 @@ class OrderedPool:
     def __enter__(self) -> OrderedPool:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc is None:
             self.close()
         else:
             self._abandon()
 
 
-def ordered_map(fn: Callable[[T], R], tasks: Sequence[T], *, processes: int | None = None,
-                on_done: Callable[[int], None] | None = None) -> list[R]:
+def ordered_map(
+    fn: Callable[[T], R],
+    tasks: Sequence[T],
+    *,
+    processes: int | None = None,
+    on_done: Callable[[int], None] | None = None,
+) -> list[R]:
     """Run ``fn`` over ``tasks`` on a fresh local pool (at most one process per task).
 
     Results come back in task order; ``on_done(index)`` is called as each task finishes.

@@ -32,6 +32,7 @@ def _get(section: str, key: str) -> Callable[[dict[str, Any]], float]:
     def get(summary: dict[str, Any]) -> float:
         v = (summary.get(section) or {}).get(key)
         return math.nan if v is None else float(v)
+
     return get
 
 
@@ -58,10 +59,11 @@ METRICS: dict[str, tuple[Callable[[dict[str, Any]], float], str, str]] = {
     "cost_per_month": (cost_per_month_usd, "usd", "$/month"),
     "cost_per_1k": (_get("cost_usd", "per_1k_requests"), "usd", "$/1k"),
 }
-SLO_FORM = ('NAME<=VALUE (or <, >=, >), e.g. "latency_p95<=8s" or "failed<=0.1%", with NAME one of '
-            + ", ".join(METRICS))
-VARY_FORM = ('dotted.key=VALUES with VALUES a..b (integers), comma-separated values or a YAML list, '
-             'e.g. "endpoint.max_workers=3,5,10" or "endpoint.active_workers=0..4"')
+SLO_FORM = 'NAME<=VALUE (or <, >=, >), e.g. "latency_p95<=8s" or "failed<=0.1%", with NAME one of ' + ", ".join(METRICS)
+VARY_FORM = (
+    "dotted.key=VALUES with VALUES a..b (integers), comma-separated values or a YAML list, "
+    'e.g. "endpoint.max_workers=3,5,10" or "endpoint.active_workers=0..4"'
+)
 _SLO_RE = re.compile(r"^\s*([a-z0-9_]+)\s*(<=|>=|<|>|=<|=>)\s*(\S.*?)\s*$")
 _RANGE_RE = re.compile(r"^\s*(-?\d+)\s*\.\.\s*(-?\d+)\s*$")
 
@@ -118,8 +120,11 @@ def parse_slo(text: str) -> Slo:
     try:
         threshold = _threshold(kind, raw)
     except ValueError:
-        want = {"duration": 'a duration like "8s" or "500ms"', "fraction": 'a fraction like "0.001" or "0.1%"',
-                "usd": 'a dollar amount like "500" or "$500"'}[kind]
+        want = {
+            "duration": 'a duration like "8s" or "500ms"',
+            "fraction": 'a fraction like "0.001" or "0.1%"',
+            "usd": 'a dollar amount like "500" or "$500"',
+        }[kind]
         raise PlanError(f"--slo {text!r}: expected {want} after {op}; got {raw!r}") from None
     return Slo(str(text).strip(), name, op, threshold)
 
@@ -185,15 +190,18 @@ class PlanSpec(BaseModel):
 
     slo: list[str] = Field(default_factory=list, description='objectives, e.g. ["latency_p95<=8s", "failed<=0.1%"]')
     vary: dict[str, str | list[Any] | int | float] = Field(
-        default_factory=dict, description='search space: dotted key -> "a..b", "x,y,z" or a list')
+        default_factory=dict, description='search space: dotted key -> "a..b", "x,y,z" or a list'
+    )
     replications: int = Field(3, ge=2, le=100, description="replications per candidate before sequential sampling")
     max_replications: int = Field(10, ge=2, le=200, description="most replications a close candidate may get")
     confidence: float = Field(0.95, gt=0.5, lt=1.0, description="confidence level of the intervals")
-    batch: int = Field(8, ge=1, le=1024,
-                       description="candidates per search round (fixed so local and cluster plans match)")
+    batch: int = Field(
+        8, ge=1, le=1024, description="candidates per search round (fixed so local and cluster plans match)"
+    )
     search: Literal["smart", "grid"] = Field("smart", description="smart (bisect, infer, prune) or grid (every point)")
     monotone: list[str] | None = Field(
-        None, description="keys where a larger value never worsens latency or failures (default: built-in list)")
+        None, description="keys where a larger value never worsens latency or failures (default: built-in list)"
+    )
 
     @field_validator("slo")
     @classmethod
@@ -212,6 +220,7 @@ class PlanSpec(BaseModel):
     @model_validator(mode="after")
     def _reps(self) -> PlanSpec:
         if self.max_replications < self.replications:
-            raise ValueError(f"max_replications ({self.max_replications}) must be at least "
-                             f"replications ({self.replications})")
+            raise ValueError(
+                f"max_replications ({self.max_replications}) must be at least replications ({self.replications})"
+            )
         return self

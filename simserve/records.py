@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+
 class WorkerState(IntEnum):
     """The six worker states (the seed's table); values index ``STATES``."""
 
@@ -67,11 +68,22 @@ TRANSITIONS: dict[WorkerState, frozenset[WorkerState]] = {
     _W.OUTDATED: frozenset({_W.IDLE, _W.UNHEALTHY}),
     _W.UNHEALTHY: frozenset({_W.INITIALIZING, _W.IDLE}),
 }
-TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.TIMED_OUT,
-                      JobStatus.REJECTED})
+TERMINAL = frozenset(
+    {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.TIMED_OUT, JobStatus.REJECTED}
+)
 
-JOB_COLUMNS = ("job_id", "arrival_s", "start_s", "end_s", "status", "worker_id", "cold_start",
-               "queue_wait_s", "execution_s", "latency_s")
+JOB_COLUMNS = (
+    "job_id",
+    "arrival_s",
+    "start_s",
+    "end_s",
+    "status",
+    "worker_id",
+    "cold_start",
+    "queue_wait_s",
+    "execution_s",
+    "latency_s",
+)
 WORKER_COLUMNS = ("worker_id", "kind", "host", "gpu", "state", "phase", "start_s", "end_s", "billed", "cost_usd")
 
 
@@ -136,18 +148,20 @@ class Recorder:
         worker = np.asarray(self.worker, dtype=np.int64)
         executed = ~np.isnan(start)
         exec_s = np.where(executed & ~np.isnan(end), end - start, np.nan)
-        return pd.DataFrame({
-            "job_id": np.arange(len(arrival), dtype=np.int64),
-            "arrival_s": arrival,
-            "start_s": start,
-            "end_s": end,
-            "status": pd.Categorical.from_codes(status_codes.astype(np.int8), categories=list(JOB_STATUSES)),
-            "worker_id": worker,
-            "cold_start": np.frombuffer(bytes(self.cold), dtype=np.uint8).astype(bool),
-            "queue_wait_s": start - arrival,
-            "execution_s": exec_s,
-            "latency_s": end - arrival,
-        })
+        return pd.DataFrame(
+            {
+                "job_id": np.arange(len(arrival), dtype=np.int64),
+                "arrival_s": arrival,
+                "start_s": start,
+                "end_s": end,
+                "status": pd.Categorical.from_codes(status_codes.astype(np.int8), categories=list(JOB_STATUSES)),
+                "worker_id": worker,
+                "cold_start": np.frombuffer(bytes(self.cold), dtype=np.uint8).astype(bool),
+                "queue_wait_s": start - arrival,
+                "execution_s": exec_s,
+                "latency_s": end - arrival,
+            }
+        )
 
     def intervals_frame(self, open_rows: list[tuple[int, int, int, float, float, int]] | None = None) -> Any:
         """Worker state intervals sorted by (worker, start), without billing columns (billing.py adds them);
@@ -162,18 +176,20 @@ class Recorder:
         t, wid = t[order], wid[order]
         host = t[:, 5].astype(np.int64)
         kind_code = np.array([1 if m.kind == "flex" else 0 for m in self.workers] or [1], dtype=np.int8)
-        gpu_names = sorted(set(self.host_gpu)) + [""]
+        gpu_names = [*sorted(set(self.host_gpu)), ""]
         gpu_code = np.array([gpu_names.index(g) for g in self.host_gpu] + [len(gpu_names) - 1], dtype=np.int16)
-        return pd.DataFrame({
-            "worker_id": wid,
-            "kind": pd.Categorical.from_codes(kind_code[wid], categories=["active", "flex"]),
-            "host": host,
-            "gpu": pd.Categorical.from_codes(gpu_code[host], categories=gpu_names),
-            "state": pd.Categorical.from_codes(t[:, 1].astype(np.int8), categories=list(STATES)),
-            "phase": pd.Categorical.from_codes(t[:, 2].astype(np.int8), categories=list(PHASES)),
-            "start_s": t[:, 3].copy(),
-            "end_s": t[:, 4].copy(),
-        })
+        return pd.DataFrame(
+            {
+                "worker_id": wid,
+                "kind": pd.Categorical.from_codes(kind_code[wid], categories=["active", "flex"]),
+                "host": host,
+                "gpu": pd.Categorical.from_codes(gpu_code[host], categories=gpu_names),
+                "state": pd.Categorical.from_codes(t[:, 1].astype(np.int8), categories=list(STATES)),
+                "phase": pd.Categorical.from_codes(t[:, 2].astype(np.int8), categories=list(PHASES)),
+                "start_s": t[:, 3].copy(),
+                "end_s": t[:, 4].copy(),
+            }
+        )
 
     def actions_frame(self) -> Any:
         import pandas as pd

@@ -78,9 +78,14 @@ def _one(args: tuple[dict[str, Any], int]) -> RunResult:
     return simulate(Scenario.model_validate(data), seed=seed)
 
 
-def run_replications(scenario: Scenario, replications: int, seed: int | None = None, *,
-                     processes: int | None = None,
-                     on_done: Callable[[int], None] | None = None) -> list[RunResult]:
+def run_replications(
+    scenario: Scenario,
+    replications: int,
+    seed: int | None = None,
+    *,
+    processes: int | None = None,
+    on_done: Callable[[int], None] | None = None,
+) -> list[RunResult]:
     """Run ``replications`` replications on a local process pool (``processes``: default all cores).
 
     Returns the ``RunResult`` list sorted by replication index; ``on_done(index)`` is called

@@ -11,11 +11,11 @@ from typing import Any
 
 import pandas as pd
 
-from simserve.version import __version__
 from simserve.billing import apply_billing, billing_table
 from simserve.records import STATES, Recorder
 from simserve.scenario import Scenario
 from simserve.summary import summarize
+from simserve.version import __version__
 
 
 @dataclass
@@ -36,22 +36,31 @@ class RunResult:
         return pd.Series(self.summary["cost_usd"]["by_state"], name="cost_usd").reindex(list(STATES))
 
 
-def build_result(scenario: Scenario, seed: int, rec: Recorder, *, engine: str = "sim",
-                 horizon_s: float | None = None) -> RunResult:
+def build_result(
+    scenario: Scenario, seed: int, rec: Recorder, *, engine: str = "sim", horizon_s: float | None = None
+) -> RunResult:
     """Turn a recorder into a ``RunResult`` (billing applied, summary computed)."""
     horizon = scenario.horizon if horizon_s is None else horizon_s
     jobs = rec.jobs_frame()
     table = billing_table(scenario.billing.preset, scenario.billing.states)
     workers = apply_billing(rec.intervals_frame(), table, scenario.endpoint.gpus_per_worker, scenario.pricing)
-    summary = summarize(jobs, workers, horizon_s=horizon, warmup_s=min(scenario.warmup, horizon * 0.999),
-                        gpus_per_worker=scenario.endpoint.gpus_per_worker, counters=rec.notes)
+    summary = summarize(
+        jobs,
+        workers,
+        horizon_s=horizon,
+        warmup_s=min(scenario.warmup, horizon * 0.999),
+        gpus_per_worker=scenario.endpoint.gpus_per_worker,
+        counters=rec.notes,
+    )
     summary["counters"] = dict(sorted(rec.notes.items()))
-    summary.update({
-        "scenario": scenario.name,
-        "seed": int(seed),
-        "engine": engine,
-        "horizon_s": float(horizon),
-        "simserve_version": __version__,
-        "scenario_digest": scenario.digest(),
-    })
+    summary.update(
+        {
+            "scenario": scenario.name,
+            "seed": int(seed),
+            "engine": engine,
+            "horizon_s": float(horizon),
+            "simserve_version": __version__,
+            "scenario_digest": scenario.digest(),
+        }
+    )
     return RunResult(scenario, int(seed), engine, summary, jobs, workers, rec.actions_frame(), dict(rec.notes))

@@ -110,9 +110,7 @@ class Endpoint(_Model):
     @model_validator(mode="after")
     def _active_le_max(self) -> Endpoint:
         if self.active_workers > self.max_workers:
-            raise ValueError(
-                f"active_workers ({self.active_workers}) must not exceed max_workers ({self.max_workers})"
-            )
+            raise ValueError(f"active_workers ({self.active_workers}) must not exceed max_workers ({self.max_workers})")
         return self
 
     @property
@@ -163,13 +161,16 @@ def _tenants_shorthand(v: Any) -> Any:
 class OtherTenants(_Model):
     """Other tenants' GPU use on a host pool, the cause of throttling (simserve.sim.tenants)."""
 
-    mean_utilization: float = Field(0.0, ge=0.0, le=1.0,
-                                    description="mean share of each host's GPUs other tenants want")
+    mean_utilization: float = Field(
+        0.0, ge=0.0, le=1.0, description="mean share of each host's GPUs other tenants want"
+    )
     time_scale: Duration = Field(1800.0, gt=0, description="mean time between changes of a host's tenant demand")
     csv: str | None = Field(
-        None, description="CSV with columns time_s, utilization (relative to the YAML); replaces mean_utilization")
+        None, description="CSV with columns time_s, utilization (relative to the YAML); replaces mean_utilization"
+    )
     move_after: Duration = Field(
-        300.0, gt=0, description="how long a throttled worker waits for its host before the platform moves it")
+        300.0, gt=0, description="how long a throttled worker waits for its host before the platform moves it"
+    )
 
 
 class Host(_Model):
@@ -180,7 +181,8 @@ class Host(_Model):
     gpus_per_host: int = Field(8, ge=1)
     disk: Size = Field(2e12, description="disk for the LRU image and model cache")
     other_tenants: Annotated[OtherTenants | None, BeforeValidator(_tenants_shorthand)] = Field(
-        None, description="other tenants' GPU use: {mean_utilization, time_scale} or a CSV path")
+        None, description="other tenants' GPU use: {mean_utilization, time_scale} or a CSV path"
+    )
 
     @field_validator("gpu")
     @classmethod
@@ -226,9 +228,7 @@ class TraceArrivals(_Model):
     loop: bool = Field(False, description="repeat the trace until the horizon")
 
 
-Arrivals = Annotated[
-    PoissonArrivals | DiurnalArrivals | BurstyArrivals | TraceArrivals, Field(discriminator="type")
-]
+Arrivals = Annotated[PoissonArrivals | DiurnalArrivals | BurstyArrivals | TraceArrivals, Field(discriminator="type")]
 
 
 class Workload(_Model):
@@ -279,9 +279,17 @@ class Deploy(_Model):
 
 
 #: endpoint settings an ``events[].set`` may change during a run
-SETTABLE = ("endpoint.max_workers", "endpoint.active_workers", "endpoint.extra_workers",
-            "endpoint.account_balance_usd", "endpoint.idle_timeout", "endpoint.execution_timeout",
-            "endpoint.job_ttl", "endpoint.scaler.value", "endpoint.flashboot")
+SETTABLE = (
+    "endpoint.max_workers",
+    "endpoint.active_workers",
+    "endpoint.extra_workers",
+    "endpoint.account_balance_usd",
+    "endpoint.idle_timeout",
+    "endpoint.execution_timeout",
+    "endpoint.job_ttl",
+    "endpoint.scaler.value",
+    "endpoint.flashboot",
+)
 
 
 class Event(_Model):
@@ -320,7 +328,8 @@ class Scenario(_Model):
     faults: Faults | None = Field(None, description="worker faults; absent: workers never fail")
     events: list[Event] = Field(default_factory=list, description="timeline of deploys and setting changes")
     plan: PlanSpec | None = Field(
-        None, exclude=True, description="capacity-planner SLOs and search space (read by `simserve plan`)")
+        None, exclude=True, description="capacity-planner SLOs and search space (read by `simserve plan`)"
+    )
     base_dir: str = Field(".", description="directory trace paths are relative to (set by the loader)")
 
     @model_validator(mode="after")
@@ -404,9 +413,21 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
     for item in loc:
         if isinstance(item, int):
             parts.append(f"[{item}]")
-        elif item in ("constant", "exponential", "lognormal", "gamma", "empirical", "poisson", "diurnal",
-                      "bursty", "trace", "queue_delay", "request_count", "per_request",
-                      "function-before[_coerce_dist()]") or str(item).startswith("function-"):
+        elif item in (
+            "constant",
+            "exponential",
+            "lognormal",
+            "gamma",
+            "empirical",
+            "poisson",
+            "diurnal",
+            "bursty",
+            "trace",
+            "queue_delay",
+            "request_count",
+            "per_request",
+            "function-before[_coerce_dist()]",
+        ) or str(item).startswith("function-"):
             continue  # union tags and validator wrappers are not field names users wrote
         else:
             parts.append(("." if parts else "") + str(item))
@@ -421,7 +442,7 @@ def _first_error(err: ValidationError) -> tuple[str, str]:
     msg = e["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         if msg.startswith(prefix):
-            msg = msg[len(prefix):]
+            msg = msg[len(prefix) :]
     if e["type"] == "extra_forbidden":
         msg = "unknown key (not part of the scenario format; see `simserve schema`)"
     elif e["type"] == "missing":

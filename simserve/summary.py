@@ -50,8 +50,15 @@ def merge_runs(wid: np.ndarray, start: np.ndarray, end: np.ndarray) -> tuple[np.
     return start[first], end[last]
 
 
-def summarize(jobs: pd.DataFrame, workers: pd.DataFrame, *, horizon_s: float, warmup_s: float = 0.0,
-              gpus_per_worker: int = 1, counters: dict[str, Any] | None = None) -> dict[str, Any]:
+def summarize(
+    jobs: pd.DataFrame,
+    workers: pd.DataFrame,
+    *,
+    horizon_s: float,
+    warmup_s: float = 0.0,
+    gpus_per_worker: int = 1,
+    counters: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Summary figures of one run (no provenance keys; the caller adds those).
 
     ``counters`` are the engine's notes: when they carry platform-dynamics counts (a run with
@@ -61,8 +68,10 @@ def summarize(jobs: pd.DataFrame, workers: pd.DataFrame, *, horizon_s: float, wa
     window = max(horizon_s - warmup_s, 1e-12)
     j = jobs[jobs["arrival_s"] >= warmup_s]
     vc = j["status"].value_counts()
-    counts = {s: int(vc.get(s, 0)) for s in
-              ("completed", "failed", "timed_out", "cancelled", "rejected", "in_queue", "in_progress")}
+    counts = {
+        s: int(vc.get(s, 0))
+        for s in ("completed", "failed", "timed_out", "cancelled", "rejected", "in_queue", "in_progress")
+    }
     done = j[(j["status"] == "completed").to_numpy()]
     lat = done["latency_s"].to_numpy()
     started = j[~np.isnan(j["start_s"].to_numpy())]
@@ -105,8 +114,14 @@ def summarize(jobs: pd.DataFrame, workers: pd.DataFrame, *, horizon_s: float, wa
     billed_gpu_s = float(ov[billed].sum()) * gpus_per_worker
     out = {
         "requests": requests,
-        "latency_s": {"mean": _mean(lat), "p50": _pct(lat, 50), "p90": _pct(lat, 90), "p95": _pct(lat, 95),
-                      "p99": _pct(lat, 99), "max": float(lat.max()) if len(lat) else None},
+        "latency_s": {
+            "mean": _mean(lat),
+            "p50": _pct(lat, 50),
+            "p90": _pct(lat, 90),
+            "p95": _pct(lat, 95),
+            "p99": _pct(lat, 99),
+            "max": float(lat.max()) if len(lat) else None,
+        },
         "queue_wait_s": {"mean": _mean(wait), "p50": _pct(wait, 50), "p95": _pct(wait, 95), "p99": _pct(wait, 99)},
         "execution_s": {"mean": _mean(execd), "p50": _pct(execd, 50), "p95": _pct(execd, 95)},
         "cold_start": {"requests": cold_n, "fraction": (cold_n / served) if served else 0.0},
@@ -129,8 +144,19 @@ def summarize(jobs: pd.DataFrame, workers: pd.DataFrame, *, horizon_s: float, wa
     return out
 
 
-DYNAMICS_KEYS = ("throttle_episodes", "throttle_moves", "crashes", "init_failures", "init_timeouts", "retries",
-                 "failed_after_retries", "unhealthy_retries", "deploys", "replaced", "settings_changed")
+DYNAMICS_KEYS = (
+    "throttle_episodes",
+    "throttle_moves",
+    "crashes",
+    "init_failures",
+    "init_timeouts",
+    "retries",
+    "failed_after_retries",
+    "unhealthy_retries",
+    "deploys",
+    "replaced",
+    "settings_changed",
+)
 
 
 def add_dynamics(summary: dict[str, Any], counters: dict[str, Any]) -> None:

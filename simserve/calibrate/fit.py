@@ -66,8 +66,7 @@ def _parametric(x: np.ndarray) -> dict[str, tuple[float, float, Any, dict[str, A
     if sigma > 0:
         ln = stats.lognorm(sigma, scale=math.exp(mu))
         # the mean is the sample mean (keeps total busy time, hence cost); the shape is the MLE's
-        spec = {"dist": "lognormal", "mean": _round(mean),
-                "cv": _round(math.sqrt(math.expm1(sigma**2)))}
+        spec = {"dist": "lognormal", "mean": _round(mean), "cv": _round(math.sqrt(math.expm1(sigma**2)))}
         out["lognormal"] = (float(ln.logpdf(x).sum()), 2, ln, spec)
     try:
         shape, _, scale = stats.gamma.fit(x, floc=0)
@@ -80,8 +79,9 @@ def _parametric(x: np.ndarray) -> dict[str, tuple[float, float, Any, dict[str, A
     return out
 
 
-def fit_duration(values: Any, *, constant_cv: float = 0.05, min_samples: int = 8, alpha: float = 0.01,
-                 max_empirical: int = 500) -> Fit | None:
+def fit_duration(
+    values: Any, *, constant_cv: float = 0.05, min_samples: int = 8, alpha: float = 0.01, max_empirical: int = 500
+) -> Fit | None:
     """Fit a duration distribution (seconds) to ``values``; ``None`` when there are none.
 
     - fewer than ``min_samples`` values, or a coefficient of variation at most ``constant_cv``:
@@ -98,14 +98,27 @@ def fit_duration(values: Any, *, constant_cv: float = 0.05, min_samples: int = 8
     mean = float(x.mean())
     cv = float(x.std() / mean) if mean > 0 else 0.0
     if cv <= constant_cv:
-        return Fit("constant", {"dist": "constant", "value": _round(max(mean, 0.0))}, n, mean, cv,
-                   f"cv {cv:.3g} <= {constant_cv}")
+        return Fit(
+            "constant",
+            {"dist": "constant", "value": _round(max(mean, 0.0))},
+            n,
+            mean,
+            cv,
+            f"cv {cv:.3g} <= {constant_cv}",
+        )
     if n < min_samples:
-        return Fit("empirical", {"dist": "empirical", "values": _empirical(x, max_empirical)}, n, mean, cv,
-                   f"only {n} samples")
+        return Fit(
+            "empirical", {"dist": "empirical", "values": _empirical(x, max_empirical)}, n, mean, cv, f"only {n} samples"
+        )
     if np.any(x <= 0):
-        return Fit("empirical", {"dist": "empirical", "values": _empirical(np.clip(x, 0, None), max_empirical)},
-                   n, mean, cv, "values <= 0 rule out the parametric families")
+        return Fit(
+            "empirical",
+            {"dist": "empirical", "values": _empirical(np.clip(x, 0, None), max_empirical)},
+            n,
+            mean,
+            cv,
+            "values <= 0 rule out the parametric families",
+        )
     fits = _parametric(x)
     aic = {k: 2 * k_params - 2 * ll for k, (ll, k_params, _, _) in fits.items()}
     ks_stats = {k: stats.kstest(x, d.cdf) for k, (_, _, d, _) in fits.items()}
@@ -113,8 +126,17 @@ def fit_duration(values: Any, *, constant_cv: float = 0.05, min_samples: int = 8
     ks = {k: float(r.statistic) for k, r in ks_stats.items()}
     p = float(ks_stats[best].pvalue)
     if p < alpha:
-        return Fit("empirical", {"dist": "empirical", "values": _empirical(x, max_empirical)}, n, mean, cv,
-                   f"best family {best} rejected by KS (p={p:.2g} < {alpha})", aic, ks, p)
+        return Fit(
+            "empirical",
+            {"dist": "empirical", "values": _empirical(x, max_empirical)},
+            n,
+            mean,
+            cv,
+            f"best family {best} rejected by KS (p={p:.2g} < {alpha})",
+            aic,
+            ks,
+            p,
+        )
     return Fit(best, fits[best][3], n, mean, cv, f"lowest AIC; KS p={p:.2g}", aic, ks, p)
 
 

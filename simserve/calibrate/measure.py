@@ -23,8 +23,7 @@ def merged_intervals(workers: pd.DataFrame) -> pd.DataFrame:
     """
     if workers is None or workers.empty:
         return pd.DataFrame(columns=["worker_id", "state", "phase", "start_s", "end_s", "last"])
-    w = workers.assign(state=workers["state"].astype(str),
-                       phase=workers["phase"].fillna("").astype(str))
+    w = workers.assign(state=workers["state"].astype(str), phase=workers["phase"].fillna("").astype(str))
     w = w.sort_values(["worker_id", "start_s", "end_s"], kind="mergesort").reset_index(drop=True)
     wid = w["worker_id"].to_numpy()
     key = (w["state"] + "." + w["phase"]).to_numpy()
@@ -33,11 +32,20 @@ def merged_intervals(workers: pd.DataFrame) -> pd.DataFrame:
     if len(w) > 1:
         new[1:] = (wid[1:] != wid[:-1]) | (key[1:] != key[:-1]) | (np.abs(start[1:] - end[:-1]) > 1e-9)
     group = np.cumsum(new)
-    out = pd.DataFrame({"worker_id": wid, "state": w["state"], "phase": w["phase"], "start_s": start,
-                        "end_s": end, "g": group})
-    out = out.groupby("g", sort=True).agg(worker_id=("worker_id", "first"), state=("state", "first"),
-                                          phase=("phase", "first"), start_s=("start_s", "min"),
-                                          end_s=("end_s", "max")).reset_index(drop=True)
+    out = pd.DataFrame(
+        {"worker_id": wid, "state": w["state"], "phase": w["phase"], "start_s": start, "end_s": end, "g": group}
+    )
+    out = (
+        out.groupby("g", sort=True)
+        .agg(
+            worker_id=("worker_id", "first"),
+            state=("state", "first"),
+            phase=("phase", "first"),
+            start_s=("start_s", "min"),
+            end_s=("end_s", "max"),
+        )
+        .reset_index(drop=True)
+    )
     wid_m = out["worker_id"].to_numpy()
     last = np.ones(len(out), dtype=bool)
     if len(out) > 1:
@@ -110,8 +118,12 @@ def overhead_summary(delays: pd.DataFrame) -> dict[str, dict[str, float]]:
     for kind, g in groups:
         d = g["delay_s"].to_numpy(float)
         if len(d):
-            out[str(kind)] = {"n": len(d), "mean_s": float(d.mean()),
-                              "p50_s": float(np.percentile(d, 50)), "p95_s": float(np.percentile(d, 95))}
+            out[str(kind)] = {
+                "n": len(d),
+                "mean_s": float(d.mean()),
+                "p50_s": float(np.percentile(d, 50)),
+                "p95_s": float(np.percentile(d, 95)),
+            }
     return out
 
 
@@ -133,8 +145,13 @@ def cold_start_episodes(workers: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for _, g in e.groupby("episode", sort=True):
         phases = set(g["phase"])
-        rows.append({"worker_id": int(g["worker_id"].iloc[0]), "start_s": float(g["start_s"].min()),
-                     **{p: p in phases for p in COLD_PHASES}})
+        rows.append(
+            {
+                "worker_id": int(g["worker_id"].iloc[0]),
+                "start_s": float(g["start_s"].min()),
+                **{p: p in phases for p in COLD_PHASES},
+            }
+        )
     out = pd.DataFrame(rows, columns=["worker_id", "start_s", *COLD_PHASES])
     out.insert(2, "restart", out.groupby("worker_id").cumcount().to_numpy() > 0)
     return out[cols]

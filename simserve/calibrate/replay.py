@@ -18,8 +18,7 @@ from simserve.outputs import read_run
 from simserve.workload import Jobs
 
 
-def replay_jobs(jobs: pd.DataFrame, pickup_s: np.ndarray | None = None,
-                requested_s: np.ndarray | None = None) -> Jobs:
+def replay_jobs(jobs: pd.DataFrame, pickup_s: np.ndarray | None = None, requested_s: np.ndarray | None = None) -> Jobs:
     """``Jobs`` from a jobs table (sorted by arrival; ties keep job order).
 
     Service time of a job, by what the run saw:

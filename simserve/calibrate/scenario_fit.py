@@ -27,8 +27,11 @@ from simserve.outputs import read_run
 from simserve.scenario import Scenario, ScenarioError, TraceArrivals, load_scenario
 
 #: cold-start phases fitted as distributions, and the scenario key each one sets
-DIST_PHASES = {"container_start": "cold_start.container_start", "handler_init": "cold_start.handler_init",
-               "flashboot_resume": "cold_start.flashboot_resume"}
+DIST_PHASES = {
+    "container_start": "cold_start.container_start",
+    "handler_init": "cold_start.handler_init",
+    "flashboot_resume": "cold_start.flashboot_resume",
+}
 
 
 @dataclass
@@ -99,17 +102,26 @@ def _missing_phases(cal: Calibration, sc: Scenario, workers: Any) -> None:
     restarts = ep[ep["restart"] & ~ep["pull"]]
     if sc.endpoint.flashboot and len(restarts) and not ep["flashboot_resume"].any():
         _set(cal.data, "endpoint.flashboot", False)
-        cal.notes.append(f"endpoint.flashboot: false: the run restarted workers {len(restarts)} times, never "
-                         "with a FlashBoot resume")
+        cal.notes.append(
+            f"endpoint.flashboot: false: the run restarted workers {len(restarts)} times, never with a FlashBoot resume"
+        )
     model = sc.cold_start.model
     if model.placement == "cached" and model.size > 0 and ep["pull"].any() and not ep["model_download"].any():
         _set(cal.data, "cold_start.model.download_bandwidth", f"{model.size / 1e-3 / 1e6:.6g}MB/s")
-        cal.notes.append("cold_start.model.download_bandwidth: the run never downloaded the model on a first "
-                         "start; the download is made negligible (1 ms)")
+        cal.notes.append(
+            "cold_start.model.download_bandwidth: the run never downloaded the model on a first "
+            "start; the download is made negligible (1 ms)"
+        )
 
 
-def calibrate_run(run_dir: str | Path, base: str | Path | dict[str, Any], *, fold_overheads: bool = True,
-                  set_horizon: bool = True, **fit_options: Any) -> Calibration:
+def calibrate_run(
+    run_dir: str | Path,
+    base: str | Path | dict[str, Any],
+    *,
+    fold_overheads: bool = True,
+    set_horizon: bool = True,
+    **fit_options: Any,
+) -> Calibration:
     """Fit ``base`` (a scenario path or dict) to the run in ``run_dir``.
 
     ``fold_overheads`` adds each completed job's pickup delay to its service sample (the
@@ -140,9 +152,12 @@ def calibrate_run(run_dir: str | Path, base: str | Path | dict[str, Any], *, fol
         requested = requested_service(Path(run_dir), jobs)
         if requested is not None and len(done):  # what the handler was asked for vs what was measured
             extra = done["execution_s"].to_numpy(float) - requested[done.index.to_numpy()]
-            cal.overheads["in_execution"] = {"n": len(extra), "mean_s": float(extra.mean()),
-                                             "p50_s": float(np.percentile(extra, 50)),
-                                             "p95_s": float(np.percentile(extra, 95))}
+            cal.overheads["in_execution"] = {
+                "n": len(extra),
+                "mean_s": float(extra.mean()),
+                "p50_s": float(np.percentile(extra, 50)),
+                "p95_s": float(np.percentile(extra, 95)),
+            }
         service = done["execution_s"].to_numpy(float)
         if fold_overheads and len(delays):
             d = delays.set_index("job_id")["delay_s"].reindex(done["job_id"]).fillna(0.0).to_numpy(float)

@@ -30,10 +30,12 @@ def compare(
     run_a: Path = typer.Argument(..., help="reference run directory (A), e.g. the live run"),
     run_b: Path = typer.Argument(..., help="run directory to compare with it (B)"),
     out: Path | None = typer.Option(None, "--out", "-o", help="write compare.html, compare.csv and PNGs here"),
-    fail_over: float | None = typer.Option(None, "--fail-over", min=0.0,
-                                           help="exit 1 when a checked figure's |error| exceeds PCT percent"),
-    check: list[str] = typer.Option([], "--check", help="figures --fail-over checks (fnmatch pattern, repeatable; "
-                                                        "default: the headline figures)"),
+    fail_over: float | None = typer.Option(
+        None, "--fail-over", min=0.0, help="exit 1 when a checked figure's |error| exceeds PCT percent"
+    ),
+    check: list[str] = typer.Option(
+        [], "--check", help="figures --fail-over checks (fnmatch pattern, repeatable; default: the headline figures)"
+    ),
     all_rows: bool = typer.Option(False, "--all", help="print every figure, not only the headline ones"),
 ) -> None:
     """Put two runs side by side: every summary figure, both values and the relative error (B - A)/|A|."""
@@ -63,8 +65,10 @@ def compare(
         bad = cmp.exceeding(fail_over, sorted(checked))
         if bad:
             worst = max(bad, key=lambda r: abs(r.rel_error or 0.0))
-            console.print(f"[red]{len(bad)} figure(s) over {fail_over:g}%[/red] (worst {worst.key} "
-                          f"{fmt_error(worst.rel_error)}): " + ", ".join(r.key for r in bad))
+            console.print(
+                f"[red]{len(bad)} figure(s) over {fail_over:g}%[/red] (worst {worst.key} "
+                f"{fmt_error(worst.rel_error)}): " + ", ".join(r.key for r in bad)
+            )
             raise typer.Exit(1)
         console.print(f"[green]all {len(checked)} checked figures within {fail_over:g}%[/green]")
 
@@ -74,10 +78,14 @@ def calibrate(
     run: Path = typer.Argument(..., help="run directory to fit (usually a live run)"),
     scenario: Path = typer.Option(..., "--scenario", "-s", help="the scenario the run used (the base to fit)"),
     out: Path = typer.Option(..., "--out", "-o", help="calibrated scenario YAML to write"),
-    fold_overheads: bool = typer.Option(True, "--fold-overheads/--no-fold-overheads",
-                                        help="add measured pickup (dispatch/polling) delay to service time"),
-    constant_cv: float = typer.Option(0.05, "--constant-cv", min=0.0,
-                                      help="samples with cv at most this fit a constant"),
+    fold_overheads: bool = typer.Option(
+        True,
+        "--fold-overheads/--no-fold-overheads",
+        help="add measured pickup (dispatch/polling) delay to service time",
+    ),
+    constant_cv: float = typer.Option(
+        0.05, "--constant-cv", min=0.0, help="samples with cv at most this fit a constant"
+    ),
 ) -> None:
     """Fit a scenario's cold-start phases, service time and overheads to a run; write a valid scenario."""
     from simserve.calibrate import calibrate_run, write_calibrated
@@ -98,11 +106,19 @@ def calibrate(
     for kind, o in cal.overheads.items():
         if not math.isclose(o["mean_s"], 0.0) or kind == "all":
             if kind == "in_execution":
-                t.add_row("execution_s − requested", f"mean {o['mean_s']:.4g} s, p95 {o['p95_s']:.4g} s",
-                          str(o["n"]), "protocol overhead inside execution_s (trace.csv); already in service")
+                t.add_row(
+                    "execution_s − requested",
+                    f"mean {o['mean_s']:.4g} s, p95 {o['p95_s']:.4g} s",
+                    str(o["n"]),
+                    "protocol overhead inside execution_s (trace.csv); already in service",
+                )
                 continue
-            t.add_row(f"pickup delay ({kind})", f"mean {o['mean_s']:.4g} s, p95 {o['p95_s']:.4g} s", str(o["n"]),
-                      "folded into service" if fold_overheads and kind == "all" else "measured")
+            t.add_row(
+                f"pickup delay ({kind})",
+                f"mean {o['mean_s']:.4g} s, p95 {o['p95_s']:.4g} s",
+                str(o["n"]),
+                "folded into service" if fold_overheads and kind == "all" else "measured",
+            )
     console.print(t)
     for note in cal.notes:
         console.print(f"[yellow]note:[/yellow] {note}")

@@ -20,10 +20,10 @@ from rich.table import Table
 from simserve.cli import UsageError, app
 
 console = Console()
-images_app = typer.Typer(help="Build example worker images, push them to a loopback registry.",
-                         no_args_is_help=True)
-registry_app = typer.Typer(help="A loopback OCI registry on 127.0.0.1 (Debian's docker-registry).",
-                           no_args_is_help=True)
+images_app = typer.Typer(help="Build example worker images, push them to a loopback registry.", no_args_is_help=True)
+registry_app = typer.Typer(
+    help="A loopback OCI registry on 127.0.0.1 (Debian's docker-registry).", no_args_is_help=True
+)
 images_app.add_typer(registry_app, name="registry")
 app.add_typer(images_app, name="images")
 
@@ -115,8 +115,10 @@ def ls(engine: str = typer.Option("auto", "--engine", help="auto | docker | podm
 
 
 @images_app.command("rm")
-def rm(refs: list[str] = typer.Argument(..., help="images to remove"),
-       engine: str = typer.Option("auto", "--engine", help="auto | docker | podman")) -> None:
+def rm(
+    refs: list[str] = typer.Argument(..., help="images to remove"),
+    engine: str = typer.Option("auto", "--engine", help="auto | docker | podman"),
+) -> None:
     """Remove images from the engine."""
     from simserve.images import remove_image
 
@@ -144,8 +146,11 @@ def registry_stop(port: int | None = typer.Option(None, "--port", help=PORT_HELP
     from simserve.live.local_registry import LocalRegistry
 
     registry = LocalRegistry(port=_port(port))
-    console.print(f"stopped registry on {registry.address}" if registry.stop()
-                  else f"no simserve registry running on {registry.address}")
+    console.print(
+        f"stopped registry on {registry.address}"
+        if registry.stop()
+        else f"no simserve registry running on {registry.address}"
+    )
 
 
 @registry_app.command("ls")

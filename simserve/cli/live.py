@@ -12,7 +12,7 @@ import asyncio
 import math
 import signal
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -30,8 +30,10 @@ def _view(st: dict[str, Any]) -> Table:
     t.add_column(style="bold cyan")
     t.add_column()
     t.add_row("workers", ", ".join(f"{k} {v}" for k, v in st["workers"].items() if v) or "-")
-    t.add_row("queue", f"{st['in_queue']} waiting, {st['in_progress']} running, {st['arrived']} arrived, "
-                       f"{st['completed']} completed")
+    t.add_row(
+        "queue",
+        f"{st['in_queue']} waiting, {st['in_progress']} running, {st['arrived']} arrived, {st['completed']} completed",
+    )
     p50, p95 = st["latency_p50_s"], st["latency_p95_s"]
     t.add_row("latency", "-" if math.isnan(p50) else f"p50 {p50:.3f}s, p95 {p95:.3f}s")
     t.add_row("cost so far", f"${st['cost_usd']:.4f}")
@@ -40,7 +42,7 @@ def _view(st: dict[str, Any]) -> Table:
     return t
 
 
-def _gpus(text: Optional[str]) -> list[int] | None:
+def _gpus(text: str | None) -> list[int] | None:
     if not text:
         return None
     if text == "auto":
@@ -69,23 +71,32 @@ async def _drive(ex: Any, quiet: bool) -> Any:
 @app.command()
 def live(
     scenario: Path = typer.Argument(..., help="scenario YAML file"),
-    handler: Optional[Path] = typer.Option(None, "--handler", help="handler file: handler(job), or a Runpod SDK "
-                                           "worker (not with --runtime simulated)"),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="output directory (default runs/live-<name>)"),
-    runtime: str = typer.Option("process", "--runtime", help="process (default), docker, podman, or simulated "
-                                "(a dry run on a virtual clock with the scenario's drawn times)"),
-    gpus: Optional[str] = typer.Option(None, "--gpus", help="GPU indices, e.g. 0,1, or 'auto' (NVML / nvidia-smi)"),
-    slots: Optional[int] = typer.Option(None, "--slots", min=1, help="CPU worker slots when no GPU is used"),
-    duration: Optional[str] = typer.Option(None, "--duration", help="wall-clock limit, e.g. 2min (default: horizon/speed)"),
+    handler: Path | None = typer.Option(
+        None, "--handler", help="handler file: handler(job), or a Runpod SDK worker (not with --runtime simulated)"
+    ),
+    out: Path | None = typer.Option(None, "--out", "-o", help="output directory (default runs/live-<name>)"),
+    runtime: str = typer.Option(
+        "process",
+        "--runtime",
+        help="process (default), docker, podman, or simulated "
+        "(a dry run on a virtual clock with the scenario's drawn times)",
+    ),
+    gpus: str | None = typer.Option(None, "--gpus", help="GPU indices, e.g. 0,1, or 'auto' (NVML / nvidia-smi)"),
+    slots: int | None = typer.Option(None, "--slots", min=1, help="CPU worker slots when no GPU is used"),
+    duration: str | None = typer.Option(
+        None, "--duration", help="wall-clock limit, e.g. 2min (default: horizon/speed)"
+    ),
     speed: float = typer.Option(1.0, "--speed", min=0.001, help="time compression: scenario seconds per wall second"),
     protocol: str = typer.Option("auto", "--protocol", help="auto, native or runpod"),
-    seed: Optional[int] = typer.Option(None, "--seed", help="override the scenario's seed"),
+    seed: int | None = typer.Option(None, "--seed", help="override the scenario's seed"),
     set_: list[str] = typer.Option([], "--set", help="override a field: dotted.key=value (repeatable)"),
-    store: Optional[Path] = typer.Option(None, "--store", help="image store / model files dir (default OUT/store)"),
-    image: Optional[str] = typer.Option(None, "--image", help="container image for --runtime docker|podman "
-                                        "(default: a small image built on first use)"),
-    evict_images: bool = typer.Option(False, "--evict-images", help="containers: remove the image on scale-down "
-                                      "(a host without an image cache)"),
+    store: Path | None = typer.Option(None, "--store", help="image store / model files dir (default OUT/store)"),
+    image: str | None = typer.Option(
+        None, "--image", help="container image for --runtime docker|podman (default: a small image built on first use)"
+    ),
+    evict_images: bool = typer.Option(
+        False, "--evict-images", help="containers: remove the image on scale-down (a host without an image cache)"
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no live view, no summary"),
 ) -> None:
     """Replay a scenario's policy on real worker processes; write the simulator's tables."""
@@ -111,8 +122,18 @@ def live(
     except ValueError as exc:
         raise UsageError(f"--duration: {exc}") from None
     out_dir = out or Path("runs") / f"live-{sc.name}"
-    opts = LiveOptions(handler=handler, out_dir=out_dir, protocol=protocol, runtime=runtime, gpus=_gpus(gpus),
-                       slots=slots, duration_s=duration_s, speed=speed, seed=seed, store=store)
+    opts = LiveOptions(
+        handler=handler,
+        out_dir=out_dir,
+        protocol=protocol,
+        runtime=runtime,
+        gpus=_gpus(gpus),
+        slots=slots,
+        duration_s=duration_s,
+        speed=speed,
+        seed=seed,
+        store=store,
+    )
     if runtime not in ("process", "docker", "podman"):
         raise UsageError(f"--runtime: expected process, docker, podman or simulated, got {runtime!r}")
     rt = None
@@ -147,13 +168,23 @@ def unsupported_live(sc: Any) -> str:
         if d is not None:
             for name in ("container_start", "handler_init"):
                 if getattr(d, name) is not None:
-                    return (f"events[{i}].deploy.{name}: a live run measures the real {name.replace('_', ' ')}; "
-                            "expected it left out (or --runtime simulated)")
+                    return (
+                        f"events[{i}].deploy.{name}: a live run measures the real {name.replace('_', ' ')}; "
+                        "expected it left out (or --runtime simulated)"
+                    )
     return ""
 
 
-def _simulated(sc: Any, path: Path, handler: Optional[Path], out: Optional[Path], duration: Optional[str],
-               speed: float, seed: Optional[int], quiet: bool) -> None:
+def _simulated(
+    sc: Any,
+    path: Path,
+    handler: Path | None,
+    out: Path | None,
+    duration: str | None,
+    speed: float,
+    seed: int | None,
+    quiet: bool,
+) -> None:
     """``--runtime simulated``: the live driver on a virtual clock; the same tables as ``simserve run``."""
     from simserve.live.executor import LiveRun
     from simserve.live.report import save_live_run
@@ -169,8 +200,7 @@ def _simulated(sc: Any, path: Path, handler: Optional[Path], out: Optional[Path]
     run_seed = sc.seed if seed is None else seed
     rec, jobs, horizon = run_simulated(sc, run_seed, until)
     out_dir = out or Path("runs") / f"live-{sc.name}"
-    run = LiveRun(rec, horizon, jobs, {"runtime": "simulated", "speed": speed, "faults": [],
-                                       "retries": rec.retries})
+    run = LiveRun(rec, horizon, jobs, {"runtime": "simulated", "speed": speed, "faults": [], "retries": rec.retries})
     result = save_live_run(sc, run_seed, run, out_dir)
     if not quiet:
         from simserve.cli.run import render_summary

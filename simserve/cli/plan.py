@@ -22,8 +22,10 @@ console = Console()
 
 def _pm(mean: Any, lo: Any, hi: Any, money: bool = False) -> str:
     """``mean ±half-width`` of a 95% interval, compact for the terminal."""
+
     def bad(v: Any) -> bool:
         return v is None or (isinstance(v, float) and not math.isfinite(v))
+
     if bad(mean):
         return "-"
     f = (lambda v: f"{v:,.0f}") if money else (lambda v: f"{v:.3g}")
@@ -34,29 +36,39 @@ def render_plan(result: Any, table: Any, top: int) -> None:
     """Print the ranked candidates and the recommendation."""
     from simserve.plan.report import balance_tier
 
-    t = Table(title=f"plan for {result.base.get('name')}: top {min(top, len(table))} of {len(table)} "
-                    f"(config = {' / '.join(d.key.split('.')[-1] for d in result.dims)})")
+    t = Table(
+        title=f"plan for {result.base.get('name')}: top {min(top, len(table))} of {len(table)} "
+        f"(config = {' / '.join(d.key.split('.')[-1] for d in result.dims)})"
+    )
     for col in ["#", "config", "status", "reps", "$/month ±95%", *[s.text for s in result.slos], "why"]:
         t.add_column(col, overflow="fold", no_wrap=col != "why", min_width=16 if col == "why" else None)
     for _, row in table.head(top).iterrows():
         style = "green" if row["status"] == "feasible" else ("dim" if row["status"] in ("not run", "invalid") else "")
-        cells = [str(row["candidate"]), " ".join(str(row[d.key]) for d in result.dims), row["status"],
-                 str(row["replications"]),
-                 _pm(row.get("cost_per_month"), row.get("cost_per_month_lo"), row.get("cost_per_month_hi"), True),
-                 *[_pm(row.get(s.text), row.get(f"{s.text} lo"), row.get(f"{s.text} hi")) for s in result.slos],
-                 "" if row["status"] == "feasible" else str(row["reason"])[:70]]
+        cells = [
+            str(row["candidate"]),
+            " ".join(str(row[d.key]) for d in result.dims),
+            row["status"],
+            str(row["replications"]),
+            _pm(row.get("cost_per_month"), row.get("cost_per_month_lo"), row.get("cost_per_month_hi"), True),
+            *[_pm(row.get(s.text), row.get(f"{s.text} lo"), row.get(f"{s.text} hi")) for s in result.slos],
+            "" if row["status"] == "feasible" else str(row["reason"])[:70],
+        ]
         t.add_row(*cells, style=style + (" bold" if row["recommended"] else ""))
     console.print(t)
-    console.print(f"runs used: {result.runs_used} (full grid: {result.full_grid_runs} = "
-                  f"{sum(1 for c in result.candidates if c.error is None)} valid candidates x "
-                  f"{result.spec.replications} replications), {result.rounds} rounds")
+    console.print(
+        f"runs used: {result.runs_used} (full grid: {result.full_grid_runs} = "
+        f"{sum(1 for c in result.candidates if c.error is None)} valid candidates x "
+        f"{result.spec.replications} replications), {result.rounds} rounds"
+    )
     if result.recommended is None:
         console.print("[red]no candidate meets every SLO at the requested confidence[/red]")
         return
     v = result.verdicts[result.recommended]
     chosen = ", ".join(f"{k}={val}" for k, val in result.recommended_overrides.items())
-    console.print(f"[bold green]recommended[/bold green] #{result.recommended}: {chosen}: "
-                  f"${v.cost.mean:,.0f}/month [{v.cost.lo:,.0f}, {v.cost.hi:,.0f}]")
+    console.print(
+        f"[bold green]recommended[/bold green] #{result.recommended}: {chosen}: "
+        f"${v.cost.mean:,.0f}/month [{v.cost.lo:,.0f}, {v.cost.hi:,.0f}]"
+    )
     tier = balance_tier(result)
     if tier:
         console.print(f"balance: {tier['text']}")
@@ -66,8 +78,11 @@ def render_plan(result: Any, table: Any, top: int) -> None:
 def plan(
     scenario: Path = typer.Argument(..., help="scenario YAML file (its plan: section is the default search)"),
     slo: list[str] = typer.Option([], "--slo", help='objective, e.g. "latency_p95<=8s" or "failed<=0.1%" (repeatable)'),
-    vary: list[str] = typer.Option([], "--vary", help='search dimension, e.g. endpoint.max_workers=3,5,10 or '
-                                                      'endpoint.active_workers=0..4 (repeatable)'),
+    vary: list[str] = typer.Option(
+        [],
+        "--vary",
+        help="search dimension, e.g. endpoint.max_workers=3,5,10 or endpoint.active_workers=0..4 (repeatable)",
+    ),
     out: Path | None = typer.Option(None, "--out", "-o", help="output directory (default plans/<name>)"),
     cluster: str | None = typer.Option(None, "--cluster", help="Dask scheduler address, e.g. tcp://host:8786"),
     replications: int | None = typer.Option(None, "--replications", "-r", help="replications per candidate (>= 2)"),
@@ -96,8 +111,9 @@ def plan(
         raise UsageError(f"--replications {replications}: expected 2 or more (intervals need two runs)")
     sc = load_scenario(scenario, set_)
     try:
-        spec = resolve_spec(sc, slo=slo, vary=vary, replications=replications, search=search,
-                            max_replications=max_replications)
+        spec = resolve_spec(
+            sc, slo=slo, vary=vary, replications=replications, search=search, max_replications=max_replications
+        )
         source = yaml.safe_load(scenario.read_text())
         for item in set_:
             key, value = parse_override(item)
@@ -105,12 +121,27 @@ def plan(
             for k in key.split(".")[:-1]:
                 node = node.setdefault(k, {})
             node[key.split(".")[-1]] = value
-        with make_executor(cluster, processes) as ex, \
-                Progress(TextColumn("planning"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
-                         TimeElapsedColumn(), console=console, transient=True, disable=quiet) as progress:
+        with (
+            make_executor(cluster, processes) as ex,
+            Progress(
+                TextColumn("planning"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("runs"),
+                TimeElapsedColumn(),
+                console=console,
+                transient=True,
+                disable=quiet,
+            ) as progress,
+        ):
             task = progress.add_task("plan", total=None)
-            result = run_plan(sc, spec, executor=ex, seed=seed,
-                              on_progress=lambda done, known: progress.update(task, completed=done, total=known))
+            result = run_plan(
+                sc,
+                spec,
+                executor=ex,
+                seed=seed,
+                on_progress=lambda done, known: progress.update(task, completed=done, total=known),
+            )
     except PlanError as exc:
         raise UsageError(str(exc)) from None
     out_dir = out or Path("plans") / sc.name

@@ -52,8 +52,9 @@ def report(
     out: Path | None = typer.Option(None, "--out", "-o", help="HTML file to write (default DIR/report.html)"),
     plots: bool = typer.Option(False, "--plots", help="also (re)write the PNG plots into DIR"),
     svg: bool = typer.Option(False, "--svg", help="with --plots, also write SVG"),
-    break_even: bool = typer.Option(True, "--break-even/--no-break-even",
-                                    help="re-simulate with 0..max active workers for the break-even"),
+    break_even: bool = typer.Option(
+        True, "--break-even/--no-break-even", help="re-simulate with 0..max active workers for the break-even"
+    ),
 ) -> None:
     """Write a self-contained HTML report (summary, intervals, plots) for a run directory."""
     from simserve.outputs import read_run
@@ -71,8 +72,9 @@ def report(
     if break_even:
         sc = run_scenario(run_dir, data.resolved) if data.resolved else None
         if sc is None:
-            console.print(f"[yellow]no break-even: {run_dir}/scenario.resolved.yaml is missing or no longer "
-                          "loads[/yellow]")
+            console.print(
+                f"[yellow]no break-even: {run_dir}/scenario.resolved.yaml is missing or no longer loads[/yellow]"
+            )
         else:
             table = break_even_table(sc, int(data.summary.get("seed", sc.seed)))
     path = write_report(data, out=out, break_even=table)

@@ -51,16 +51,27 @@ def render_summary(summary: dict[str, Any], out_dir: Path | None = None) -> None
     for key in ("p50", "p95", "p99", "mean"):
         t.add_row(f"latency {key}", _with_ci(lat, key, " s"))
     t.add_row("queue wait p95", _with_ci(summary["queue_wait_s"], "p95", " s"))
-    t.add_row("cold starts", f"{_fmt(summary['cold_start']['requests'])} requests "
-                             f"({100 * (summary['cold_start']['fraction'] or 0):.2f}%)")
+    t.add_row(
+        "cold starts",
+        f"{_fmt(summary['cold_start']['requests'])} requests ({100 * (summary['cold_start']['fraction'] or 0):.2f}%)",
+    )
     t.add_row("workers", f"mean alive {_with_ci(wk, 'mean_alive')}, peak {_fmt(wk['peak_alive'])}")
-    states = ", ".join(f"{s} {v:.2f}" for s, v in wk["mean_by_state"].items()
-                       if not s.endswith("_ci") and isinstance(v, (int, float)) and v > 0)
+    states = ", ".join(
+        f"{s} {v:.2f}"
+        for s, v in wk["mean_by_state"].items()
+        if not s.endswith("_ci") and isinstance(v, (int, float)) and v > 0
+    )
     t.add_row("  by state", states or "-")
-    t.add_row("cost", f"${_with_ci(cost, 'total')} total, ${_fmt(cost['per_hour'])}/h, "
-                      f"${_fmt(cost['per_1k_requests'])} per 1k requests")
-    by = ", ".join(f"{s} ${v:.2f}" for s, v in cost["by_state"].items()
-                   if not s.endswith("_ci") and isinstance(v, (int, float)) and v > 0)
+    t.add_row(
+        "cost",
+        f"${_with_ci(cost, 'total')} total, ${_fmt(cost['per_hour'])}/h, "
+        f"${_fmt(cost['per_1k_requests'])} per 1k requests",
+    )
+    by = ", ".join(
+        f"{s} ${v:.2f}"
+        for s, v in cost["by_state"].items()
+        if not s.endswith("_ci") and isinstance(v, (int, float)) and v > 0
+    )
     t.add_row("  by state", by or "-")
     t.add_row("GPU utilization", f"{100 * (summary['gpu_utilization'] or 0):.1f}% of billed GPU time busy")
     console.print(t)
@@ -73,14 +84,16 @@ def run(
     scenario: Path = typer.Argument(..., help="scenario YAML file"),
     out: Path | None = typer.Option(None, "--out", "-o", help="output directory (default runs/<name>)"),
     seed: int | None = typer.Option(None, "--seed", help="override the scenario's seed"),
-    replications: int | None = typer.Option(None, "--replications", "-r", min=1,
-                                            help="independent replications (95% CIs when > 1)"),
+    replications: int | None = typer.Option(
+        None, "--replications", "-r", min=1, help="independent replications (95% CIs when > 1)"
+    ),
     set_: list[str] = typer.Option([], "--set", help="override a field: dotted.key=value (repeatable)"),
     report: bool = typer.Option(False, "--report", help="also write report.html"),
     svg: bool = typer.Option(False, "--svg", help="also write plots as SVG"),
     plots: bool = typer.Option(True, "--plots/--no-plots", help="write PNG plots"),
-    replay: Path | None = typer.Option(None, "--replay",
-                                       help="drive the simulator with a live run's arrivals and service times"),
+    replay: Path | None = typer.Option(
+        None, "--replay", help="drive the simulator with a live run's arrivals and service times"
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing but errors"),
 ) -> None:
     """Simulate a scenario and write summary.json, jobs.csv and workers.csv."""

@@ -37,8 +37,15 @@ def checked_keys(cmp: Comparison, patterns: list[str] | tuple[str, ...] | None =
     return {r.key for r in cmp.rows if any(fnmatch(r.key, p) for p in pats)}
 
 
-def write_compare(a: str | Path, b: str | Path, out_dir: str | Path, *, fail_over: float | None = None,
-                  check: list[str] | None = None, plots: bool = True) -> tuple[Comparison, Path]:
+def write_compare(
+    a: str | Path,
+    b: str | Path,
+    out_dir: str | Path,
+    *,
+    fail_over: float | None = None,
+    check: list[str] | None = None,
+    plots: bool = True,
+) -> tuple[Comparison, Path]:
     """Compare two run directories and write ``out_dir/compare.html``, ``compare.csv`` and PNGs.
 
     Returns the comparison and the HTML path. ``fail_over`` (percent) and ``check`` (fnmatch
@@ -50,8 +57,13 @@ def write_compare(a: str | Path, b: str | Path, out_dir: str | Path, *, fail_ove
     out.mkdir(parents=True, exist_ok=True)
     write_frame(out / "compare.csv", cmp.frame())
     figures: dict[str, tuple[str, Any]] = {}
-    if plots and ra["jobs"] is not None and rb["jobs"] is not None \
-            and ra["workers"] is not None and rb["workers"] is not None:
+    if (
+        plots
+        and ra["jobs"] is not None
+        and rb["jobs"] is not None
+        and ra["workers"] is not None
+        and rb["workers"] is not None
+    ):
         from simserve.compare.plots import COMPARE_PLOTS
 
         labels = (cmp.a_label, cmp.b_label)
@@ -68,5 +80,14 @@ def write_compare(a: str | Path, b: str | Path, out_dir: str | Path, *, fail_ove
     return cmp, page
 
 
-__all__ = ["HEADLINE", "Comparison", "Row", "checked_keys", "compare_runs", "compare_summaries", "flatten",
-           "relative_error", "write_compare"]
+__all__ = [
+    "HEADLINE",
+    "Comparison",
+    "Row",
+    "checked_keys",
+    "compare_runs",
+    "compare_summaries",
+    "flatten",
+    "relative_error",
+    "write_compare",
+]

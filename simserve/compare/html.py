@@ -52,25 +52,37 @@ def _row_html(r: Row, fail_over: float | None, checked: bool) -> str:
     if fail_over is not None and checked and r.rel_error is not None:
         cls = "bad" if abs(r.rel_error) * 100 > fail_over else "ok"
     overlap = "" if r.ci_overlap is None else ("yes" if r.ci_overlap else "no")
-    return (f"<tr class='{'head' if r.key in HEADLINE else ''}'><td>{html.escape(r.key)}</td>"
-            f"<td class='n'>{fmt_value(r.a)}{fmt_ci(r.a_ci)}</td><td class='n'>{fmt_value(r.b)}{fmt_ci(r.b_ci)}</td>"
-            f"<td class='n'>{fmt_value(r.diff)}</td><td class='n {cls}'>{fmt_error(r.rel_error)}</td>"
-            f"<td>{overlap}</td></tr>")
+    return (
+        f"<tr class='{'head' if r.key in HEADLINE else ''}'><td>{html.escape(r.key)}</td>"
+        f"<td class='n'>{fmt_value(r.a)}{fmt_ci(r.a_ci)}</td><td class='n'>{fmt_value(r.b)}{fmt_ci(r.b_ci)}</td>"
+        f"<td class='n'>{fmt_value(r.diff)}</td><td class='n {cls}'>{fmt_error(r.rel_error)}</td>"
+        f"<td>{overlap}</td></tr>"
+    )
 
 
-def render_compare(cmp: Comparison, figures: dict[str, tuple[str, Any]], *, fail_over: float | None = None,
-                   checked: set[str] | None = None) -> str:
+def render_compare(
+    cmp: Comparison,
+    figures: dict[str, tuple[str, Any]],
+    *,
+    fail_over: float | None = None,
+    checked: set[str] | None = None,
+) -> str:
     """The HTML page. ``figures``: stem -> (title, Figure); ``checked``: keys ``--fail-over`` applies to."""
     checked = checked if checked is not None else set(HEADLINE)
     rows = "\n".join(_row_html(r, fail_over, r.key in checked) for r in cmp.rows)
     bad = cmp.exceeding(fail_over, sorted(checked)) if fail_over is not None and checked else []
     verdict = ""
     if fail_over is not None:
-        verdict = (f"<p><b>{len(bad)} checked figure(s) differ by more than {fail_over:g}%</b>: "
-                   f"{html.escape(', '.join(r.key for r in bad))}</p>" if bad else
-                   f"<p class='ok'>All checked figures within {fail_over:g}%.</p>")
-    imgs = "\n".join(f"<h2>{html.escape(title)}</h2><img alt='{stem}' src='data:image/png;base64,"
-                     f"{figure_to_base64(fig)}'>" for stem, (title, fig) in figures.items())
+        verdict = (
+            f"<p><b>{len(bad)} checked figure(s) differ by more than {fail_over:g}%</b>: "
+            f"{html.escape(', '.join(r.key for r in bad))}</p>"
+            if bad
+            else f"<p class='ok'>All checked figures within {fail_over:g}%.</p>"
+        )
+    imgs = "\n".join(
+        f"<h2>{html.escape(title)}</h2><img alt='{stem}' src='data:image/png;base64,{figure_to_base64(fig)}'>"
+        for stem, (title, fig) in figures.items()
+    )
     a, b = html.escape(cmp.a_label), html.escape(cmp.b_label)
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>simserve compare: {a} vs {b}</title>
 <style>{_CSS}</style></head><body>

@@ -42,8 +42,14 @@ def latency_cdfs(a: Any, b: Any, labels: tuple[str, str] | None = None) -> Figur
         if len(lat):
             any_data = True
             y = np.arange(1, len(lat) + 1) / len(lat)
-            ax.step(lat, y, where="post", color=PAIR_COLORS[i], lw=1.6,
-                    label=f"{name}: p50 {np.percentile(lat, 50):.3g} s, p95 {np.percentile(lat, 95):.3g} s")
+            ax.step(
+                lat,
+                y,
+                where="post",
+                color=PAIR_COLORS[i],
+                lw=1.6,
+                label=f"{name}: p50 {np.percentile(lat, 50):.3g} s, p95 {np.percentile(lat, 95):.3g} s",
+            )
     if any_data:
         ax.set_xscale("log")
         ax.legend(loc="lower right", fontsize="small")
@@ -61,8 +67,12 @@ def latency_cdfs(a: Any, b: Any, labels: tuple[str, str] | None = None) -> Figur
 def cost_by_state_pair(a: Any, b: Any, labels: tuple[str, str] | None = None) -> Figure:
     """Billed USD per worker state (running split into busy and warm), both runs side by side."""
     runs = [as_run_data(a), as_run_data(b)]
-    cats = ["initializing", "running (busy)", "running (warm)", *[s for s in STATES if s not in
-                                                                  ("initializing", "running")]]
+    cats = [
+        "initializing",
+        "running (busy)",
+        "running (warm)",
+        *[s for s in STATES if s not in ("initializing", "running")],
+    ]
     values = []
     for d in runs:
         c = d.summary.get("cost_usd", {})
@@ -80,8 +90,13 @@ def cost_by_state_pair(a: Any, b: Any, labels: tuple[str, str] | None = None) ->
     for i, d in enumerate(runs):
         total = d.summary.get("cost_usd", {}).get("total") or 0.0
         ys = [values[i][k] for k in keep]
-        bars = ax.bar(x + (i - 0.5) * 0.38, ys, 0.38, color=PAIR_COLORS[i],
-                      label=f"{_label(d, labels[i] if labels else None)}: ${total:,.4g} total")
+        bars = ax.bar(
+            x + (i - 0.5) * 0.38,
+            ys,
+            0.38,
+            color=PAIR_COLORS[i],
+            label=f"{_label(d, labels[i] if labels else None)}: ${total:,.4g} total",
+        )
         ax.bar_label(bars, [f"${v:,.3g}" for v in ys], fontsize="x-small", padding=2)
     ax.set_xticks(x, [cats[k] for k in keep], fontsize="small")
     ax.set_ylabel("billed cost (USD)")
@@ -118,8 +133,7 @@ def timelines_pair(a: Any, b: Any, labels: tuple[str, str] | None = None, max_wo
     runs = [as_run_data(a), as_run_data(b)]
     horizon = max(*(d.horizon_s for d in runs), 1e-9)
     label, unit = time_unit(horizon)
-    n_rows = [min(max(d.workers["worker_id"].nunique() if not d.workers.empty else 1, 1), max_workers)
-              for d in runs]
+    n_rows = [min(max(d.workers["worker_id"].nunique() if not d.workers.empty else 1, 1), max_workers) for d in runs]
     fig = new_figure(9, min(11.0, 2.2 + 0.22 * sum(n_rows)))
     axes = fig.subplots(2, 1, sharex=True, height_ratios=[max(n, 2) for n in n_rows])
     seen: set[str] = set()
@@ -150,8 +164,15 @@ def cold_start_phases_pair(a: Any, b: Any, labels: tuple[str, str] | None = None
     for i, d in enumerate(runs):
         means = [float(np.mean(samples[i][p])) if p in samples[i] else 0.0 for p in phases]
         sds = [float(np.std(samples[i][p])) if p in samples[i] else 0.0 for p in phases]
-        bars = ax.bar(x + (i - 0.5) * 0.38, means, 0.38, yerr=sds, capsize=3, color=PAIR_COLORS[i],
-                      label=_label(d, labels[i] if labels else None))
+        bars = ax.bar(
+            x + (i - 0.5) * 0.38,
+            means,
+            0.38,
+            yerr=sds,
+            capsize=3,
+            color=PAIR_COLORS[i],
+            label=_label(d, labels[i] if labels else None),
+        )
         ax.bar_label(bars, [f"n={len(samples[i].get(p, []))}" for p in phases], fontsize="x-small", padding=2)
     ax.set_xticks(x, [PHASE_LABELS.get(p, p) for p in phases], fontsize="small")
     ax.set_ylabel("seconds per episode (mean ± sd)")

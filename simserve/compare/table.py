@@ -17,13 +17,28 @@ import pandas as pd
 
 #: figures checked by ``exceeding`` unless patterns are given
 HEADLINE: tuple[str, ...] = (
-    "latency_s.mean", "latency_s.p50", "latency_s.p95", "latency_s.p99",
-    "queue_wait_s.mean", "execution_s.mean", "cold_start.fraction", "workers.mean_alive",
-    "cost_usd.total", "gpu_utilization",
+    "latency_s.mean",
+    "latency_s.p50",
+    "latency_s.p95",
+    "latency_s.p99",
+    "queue_wait_s.mean",
+    "execution_s.mean",
+    "cold_start.fraction",
+    "workers.mean_alive",
+    "cost_usd.total",
+    "gpu_utilization",
 )
 #: summary sections compared, in display order (provenance and engine counters are not)
-SECTIONS: tuple[str, ...] = ("requests", "latency_s", "queue_wait_s", "execution_s", "cold_start", "workers",
-                             "cost_usd", "gpu_utilization")
+SECTIONS: tuple[str, ...] = (
+    "requests",
+    "latency_s",
+    "queue_wait_s",
+    "execution_s",
+    "cold_start",
+    "workers",
+    "cost_usd",
+    "gpu_utilization",
+)
 
 
 def _num(v: Any) -> float | None:
@@ -67,8 +82,9 @@ def relative_error(a: float | None, b: float | None) -> float | None:
     return (b - a) / abs(a)
 
 
-def _overlap(a: float | None, b: float | None, ca: tuple[float, float] | None,
-             cb: tuple[float, float] | None) -> bool | None:
+def _overlap(
+    a: float | None, b: float | None, ca: tuple[float, float] | None, cb: tuple[float, float] | None
+) -> bool | None:
     if ca is None and cb is None:
         return None
     lo_a, hi_a = ca if ca is not None else (a, a)
@@ -111,12 +127,24 @@ class Comparison:
 
     def frame(self) -> pd.DataFrame:
         """One row per figure: key, a, b, diff, ratio, rel_error, CIs, ci_overlap."""
-        return pd.DataFrame([{
-            "figure": r.key, "a": r.a, "b": r.b, "diff": r.diff, "ratio": r.ratio, "rel_error": r.rel_error,
-            "a_ci_low": r.a_ci[0] if r.a_ci else None, "a_ci_high": r.a_ci[1] if r.a_ci else None,
-            "b_ci_low": r.b_ci[0] if r.b_ci else None, "b_ci_high": r.b_ci[1] if r.b_ci else None,
-            "ci_overlap": r.ci_overlap,
-        } for r in self.rows])
+        return pd.DataFrame(
+            [
+                {
+                    "figure": r.key,
+                    "a": r.a,
+                    "b": r.b,
+                    "diff": r.diff,
+                    "ratio": r.ratio,
+                    "rel_error": r.rel_error,
+                    "a_ci_low": r.a_ci[0] if r.a_ci else None,
+                    "a_ci_high": r.a_ci[1] if r.a_ci else None,
+                    "b_ci_low": r.b_ci[0] if r.b_ci else None,
+                    "b_ci_high": r.b_ci[1] if r.b_ci else None,
+                    "ci_overlap": r.ci_overlap,
+                }
+                for r in self.rows
+            ]
+        )
 
     def exceeding(self, pct: float, patterns: tuple[str, ...] | list[str] | None = None) -> list[Row]:
         """Rows matching ``patterns`` (fnmatch; default ``HEADLINE``) with |error| > ``pct`` %."""
@@ -140,8 +168,9 @@ def compare_summaries(a: dict[str, Any], b: dict[str, Any], a_label: str = "A", 
         x, y = va.get(k), vb.get(k)
         diff = None if x is None or y is None else y - x
         ratio = None if x is None or y is None or x == 0 else y / x
-        rows.append(Row(k, x, y, diff, ratio, relative_error(x, y), ca.get(k), cb.get(k),
-                        _overlap(x, y, ca.get(k), cb.get(k))))
+        rows.append(
+            Row(k, x, y, diff, ratio, relative_error(x, y), ca.get(k), cb.get(k), _overlap(x, y, ca.get(k), cb.get(k)))
+        )
     return Comparison(a_label, b_label, str(a.get("engine", "?")), str(b.get("engine", "?")), tuple(rows))
 
 

@@ -15,8 +15,15 @@ from simserve.rng import Draws
 from simserve.scenario import ColdStart
 
 
-def cold_phases(cs: ColdStart, cache: Container[str], image_key: str, flash: bool,
-                d_container: Draws, d_handler: Draws, d_flash: Draws) -> list[tuple[Phase, float]]:
+def cold_phases(
+    cs: ColdStart,
+    cache: Container[str],
+    image_key: str,
+    flash: bool,
+    d_container: Draws,
+    d_handler: Draws,
+    d_flash: Draws,
+) -> list[tuple[Phase, float]]:
     """``[(phase code, seconds), ...]`` for a start on a host whose cache holds ``cache``."""
     if flash:
         return [(Phase.FLASHBOOT_RESUME, d_flash.next())]

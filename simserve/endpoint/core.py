@@ -25,12 +25,29 @@ from simserve.endpoint.hosts import Host
 from simserve.endpoint.queue import JobQueue
 from simserve.endpoint.workers import Worker
 from simserve.policy import (
-    Action, EndpointView, FreeWorkers, HostIndex, Reject, ScaledDownSlots, StartWorkers, StopWorker as StopAction,
-    WorkerView, build_autoscaler, choose_pool, flashboot_eligible,
+    Action,
+    EndpointView,
+    FreeWorkers,
+    HostIndex,
+    Reject,
+    ScaledDownSlots,
+    StartWorkers,
+    StopWorker as StopAction,
+    WorkerView,
+    build_autoscaler,
+    choose_pool,
+    flashboot_eligible,
 )
 from simserve.policy.placement import SPREAD_FROM
 from simserve.records import (
-    STATES, TRANSITIONS, IllegalTransition, JobStatus, Phase, Recorder, WorkerMeta, WorkerState,
+    STATES,
+    TRANSITIONS,
+    IllegalTransition,
+    JobStatus,
+    Phase,
+    Recorder,
+    WorkerMeta,
+    WorkerState,
 )
 from simserve.rng import Draws, RandomStreams
 from simserve.scenario import Scenario
@@ -159,20 +176,30 @@ class EndpointCore:
         now, q = self.now, self.queue
         idle_ids: tuple[int, ...] = ()
         if self.scaler.wants_idle_ids:
-            idle_ids = tuple(w.wid for w in self.workers
-                             if w.is_flex and w.state == RUNNING and not w.running and not w.retired)
+            idle_ids = tuple(
+                w.wid for w in self.workers if w.is_flex and w.state == RUNNING and not w.running and not w.retired
+            )
         return EndpointView(
-            now_s=now, in_queue=len(q), in_progress=self.in_progress,
-            queued_over_delay=q.waited_at_least(now, self.scaler.delay_s), oldest_wait_s=q.oldest_wait(now),
-            n_starting=self.n_starting, n_ready=self.n_ready, n_free=len(self.free), n_alive=self.n_alive,
-            n_scaled_down=len(self.scaled_down), active_workers=self.sc.endpoint.active_workers, cap=self.cap,
+            now_s=now,
+            in_queue=len(q),
+            in_progress=self.in_progress,
+            queued_over_delay=q.waited_at_least(now, self.scaler.delay_s),
+            oldest_wait_s=q.oldest_wait(now),
+            n_starting=self.n_starting,
+            n_ready=self.n_ready,
+            n_free=len(self.free),
+            n_alive=self.n_alive,
+            n_scaled_down=len(self.scaled_down),
+            active_workers=self.sc.endpoint.active_workers,
+            cap=self.cap,
             idle_flex_ids=idle_ids,
         )
 
     @staticmethod
     def worker_view(w: Worker) -> WorkerView:
-        return WorkerView(w.wid, w.kind, STATES[w.state], len(w.running), w.seq, w.idle_since,
-                          w.host.host_id if w.host else -1)
+        return WorkerView(
+            w.wid, w.kind, STATES[w.state], len(w.running), w.seq, w.idle_since, w.host.host_id if w.host else -1
+        )
 
     # ------------------------------------------------------------------ records
     def enter(self, w: Worker, state: WorkerState, phase: int) -> None:
@@ -269,8 +296,14 @@ class EndpointCore:
 
     def start_on(self, w: Worker, host: Host) -> Worker:
         """Begin a start of ``w`` on ``host``: FlashBoot when eligible (``policy.flashboot_eligible``), else cold."""
-        flash = flashboot_eligible(self.sc.endpoint.flashboot, w.host is host, w.stopped_at, self.now,
-                                   self.sc.cold_start.flashboot_window, self.image_key in host.cache)
+        flash = flashboot_eligible(
+            self.sc.endpoint.flashboot,
+            w.host is host,
+            w.stopped_at,
+            self.now,
+            self.sc.cold_start.flashboot_window,
+            self.image_key in host.cache,
+        )
         w.host = host
         host.take(self.gpw)
         self.pool_alive[host.priority] += 1
@@ -285,8 +318,9 @@ class EndpointCore:
         """Draw the phases of a start of ``w`` on its host and enter the first (a start in flight goes stale)."""
         host = w.host
         assert host is not None
-        phases = cold_phases(self.sc.cold_start, host.cache, self.image_key, flash,
-                             self.d_container, self.d_handler, self.d_flash)
+        phases = cold_phases(
+            self.sc.cold_start, host.cache, self.image_key, flash, self.d_container, self.d_handler, self.d_flash
+        )
         w.epoch += 1
         self.faults.on_start(w)
         self.enter(w, INIT, phases[0][0])

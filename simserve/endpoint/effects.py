@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import NamedTuple, Union
+from typing import NamedTuple
 
 from simserve.records import Phase
 
@@ -96,4 +96,4 @@ class Reserve:
     gpus: int
 
 
-Effect = Union[StartWorker, RunJob, StopWorker, SetTimer, Reserve]
+Effect = StartWorker | RunJob | StopWorker | SetTimer | Reserve

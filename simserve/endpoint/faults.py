@@ -40,8 +40,16 @@ class Faults:
         self.cfg = core.sc.faults if core.sc.faults is not None else FaultsConfig()
         self.rng = core.streams.get("faults")
         self.attempts: dict[int, int] = {}  # job -> times it was requeued
-        self.counts = {"crashes": 0, "init_failures": 0, "init_timeouts": 0, "retries": 0,
-                       "unhealthy_retries": 0, "gave_up": 0, "failed_after_retries": 0, "exec_timeouts": 0}
+        self.counts = {
+            "crashes": 0,
+            "init_failures": 0,
+            "init_timeouts": 0,
+            "retries": 0,
+            "unhealthy_retries": 0,
+            "gave_up": 0,
+            "failed_after_retries": 0,
+            "exec_timeouts": 0,
+        }
 
     # ------------------------------------------------------------------ hooks from the core
     def on_start(self, w: Worker) -> None:
@@ -57,8 +65,11 @@ class Faults:
         w.first_fail_s = -1.0
         if self.injected and self.cfg.crash_rate_per_hour > 0:
             w.crash_epoch += 1
-            self.core.timer(float(self.rng.exponential(3600.0 / self.cfg.crash_rate_per_hour)), TimerKind.CRASH,
-                            (w.wid, w.crash_epoch))
+            self.core.timer(
+                float(self.rng.exponential(3600.0 / self.cfg.crash_rate_per_hour)),
+                TimerKind.CRASH,
+                (w.wid, w.crash_epoch),
+            )
 
     def on_timer(self, kind: TimerKind, arg: object) -> None:
         assert isinstance(arg, tuple)
@@ -115,8 +126,7 @@ class Faults:
         w.fails += 1
         delay = self.cfg.unhealthy_retry * 2.0 ** (w.fails - 1)
         if now + delay - w.first_fail_s > self.cfg.unhealthy_give_up:
-            core.timer(max(0.0, w.first_fail_s + self.cfg.unhealthy_give_up - now), TimerKind.GIVE_UP,
-                       (w.wid, w.epoch))
+            core.timer(max(0.0, w.first_fail_s + self.cfg.unhealthy_give_up - now), TimerKind.GIVE_UP, (w.wid, w.epoch))
         else:
             core.timer(delay, TimerKind.UNHEALTHY_RETRY, (w.wid, w.epoch))
         self.requeue(jobs)

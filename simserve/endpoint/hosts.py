@@ -31,7 +31,7 @@ class Host:
         self.used = 0.0
         self.cache: OrderedDict[str, float] = OrderedDict()
         self.version = 0
-        self.on_change: Callable[["Host"], None] | None = None
+        self.on_change: Callable[[Host], None] | None = None
 
     def _changed(self) -> None:
         self.version += 1
@@ -73,7 +73,9 @@ class Host:
         return evicted
 
     def view(self, image_key: str) -> HostView:
-        return HostView(self.host_id, self.gpu, self.priority, self.free, image_key in self.cache, "model" in self.cache)
+        return HostView(
+            self.host_id, self.gpu, self.priority, self.free, image_key in self.cache, "model" in self.cache
+        )
 
 
 def build_hosts(scenario: Scenario) -> list[Host]:

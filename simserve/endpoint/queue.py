@@ -12,7 +12,6 @@ from bisect import bisect_right, insort
 from collections.abc import Callable, Sequence
 
 
-
 class JobQueue:
     """Queued job indices in arrival order; a job older than ``ttl_s`` expires via ``on_expire(j)``."""
 
@@ -74,6 +73,6 @@ class JobQueue:
 
     def drain(self) -> list[int]:
         """Remove and return every queued job, in order (end of a run)."""
-        rest = self._q[self._head:]
+        rest = self._q[self._head :]
         self._q, self._head = [], 0
         return rest

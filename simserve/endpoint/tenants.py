@@ -149,8 +149,11 @@ class Tenants:
             return
         host = eng.place() if eng.n_alive < eng.cap else None
         if host is None and eng.n_alive < eng.cap:  # nowhere to go yet: wait another period
-            eng.timer(self.cfg[w.host.host_id].move_after if w.host and w.host.host_id in self.cfg else 300.0,
-                      TimerKind.THROTTLE_MOVE, (w.wid, w.epoch))
+            eng.timer(
+                self.cfg[w.host.host_id].move_after if w.host and w.host.host_id in self.cfg else 300.0,
+                TimerKind.THROTTLE_MOVE,
+                (w.wid, w.epoch),
+            )
             return
         if host is not None:
             self.counts["throttle_moves"] += 1

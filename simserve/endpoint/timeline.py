@@ -147,8 +147,11 @@ class Timeline:
                 if eng.n_alive >= eng.cap or eng.scale_up("active", kind="active") is None:
                     break
         elif new_ep.active_workers < old_active:
-            active = [w for w in eng.workers if w.kind == "active" and not w.retire_on_drain
-                      and w.state in (RUNNING, OUTDATED)]
+            active = [
+                w
+                for w in eng.workers
+                if w.kind == "active" and not w.retire_on_drain and w.state in (RUNNING, OUTDATED)
+            ]
             for w in sorted(active, key=lambda x: -x.seq)[: old_active - new_ep.active_workers]:
                 w.retire_on_drain = True
                 w.drain = True

@@ -20,9 +20,33 @@ class Worker:
     """One worker slot (flex or active)."""
 
     __slots__ = (
-        "wid", "kind", "is_flex", "seq", "host", "state", "phase", "since", "running", "in_free", "free_epoch",
-        "idle_since", "expiry_pending", "stopped_at", "epoch", "bound", "retired", "version", "crash_epoch",
-        "parked", "stop_seq", "drain", "retire_on_drain", "init_fail", "fails", "first_fail_s", "dropped",
+        "wid",
+        "kind",
+        "is_flex",
+        "seq",
+        "host",
+        "state",
+        "phase",
+        "since",
+        "running",
+        "in_free",
+        "free_epoch",
+        "idle_since",
+        "expiry_pending",
+        "stopped_at",
+        "epoch",
+        "bound",
+        "retired",
+        "version",
+        "crash_epoch",
+        "parked",
+        "stop_seq",
+        "drain",
+        "retire_on_drain",
+        "init_fail",
+        "fails",
+        "first_fail_s",
+        "dropped",
     )
 
     def __init__(self, wid: int, kind: str, seq: int, now: float) -> None:

@@ -29,8 +29,16 @@ SHIM = Path(__file__).with_name("shim.py")
 class RealRuntime:
     """Worker processes (or containers) for one live run."""
 
-    def __init__(self, driver: LiveDriver, clock: WallClock, runtime: Any, make_spec: Callable[[StartWorker], WorkerSpec],
-                 service_s: list[float], speed: float, stop_grace_s: float = 3.0) -> None:
+    def __init__(
+        self,
+        driver: LiveDriver,
+        clock: WallClock,
+        runtime: Any,
+        make_spec: Callable[[StartWorker], WorkerSpec],
+        service_s: list[float],
+        speed: float,
+        stop_grace_s: float = 3.0,
+    ) -> None:
         self.driver = driver
         self.clock = clock
         self.runtime = runtime
@@ -60,7 +68,7 @@ class RealRuntime:
         old = self.handles.pop(wid, None)
         if old is not None:  # still running (a restart): it goes first
             self._spawn(old[1].stop(self.stop_grace_s))
-        for other, (host, handle) in list(self.frozen.items()):  # a frozen process holds its host's slot
+        for other, (host, _handle) in list(self.frozen.items()):  # a frozen process holds its host's slot
             if host == e.host and other != wid:
                 self._drop_frozen(other)
         frozen = self.frozen.pop(wid, None)
@@ -166,8 +174,9 @@ class RealRuntime:
         self.driver.job_done(e.token, out.status, self.clock.now())
 
     def fault(self, wid: int, kind: str, message: str, tail: str) -> None:
-        self.faults.append({"worker_id": wid, "time_s": round(self.clock.now(), 6), "kind": kind,
-                            "message": message, "log_tail": tail})
+        self.faults.append(
+            {"worker_id": wid, "time_s": round(self.clock.now(), 6), "kind": kind, "message": message, "log_tail": tail}
+        )
 
     # ------------------------------------------------------------------ end of run
     async def close(self) -> None:
@@ -181,9 +190,13 @@ class RealRuntime:
             stops.append(h.stop(self.stop_grace_s))
         self.frozen.clear()
         await asyncio.gather(*stops, return_exceptions=True)
-        for t in list(self.tasks):
-            t.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        while self.tasks:  # tasks may spawn stops while they unwind: until none is left
+            pending = list(self.tasks)
+            for t in pending:
+                t.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            self.tasks.difference_update(pending)
+        await asyncio.sleep(0.05)  # let the workers' readers see EOF and close their pipes
 
 
 def shim_argv(handler: Path, protocol: str) -> tuple[str, ...]:

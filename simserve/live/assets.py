@@ -46,8 +46,9 @@ def _ensure_file(path: Path, size: int) -> None:
     os.replace(tmp, path)
 
 
-def prepare_assets(scenario: Scenario, store: Path, speed: float,
-                   max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> Assets:
+def prepare_assets(
+    scenario: Scenario, store: Path, speed: float, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+) -> Assets:
     """Create (or reuse) the image payload and weights file for ``scenario``."""
     cs = scenario.cold_start
     sizes = [cs.image_size]

@@ -11,6 +11,7 @@ Any unknown path gets 204 (a 404 makes the SDK reconnect in a tight loop).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections import deque
@@ -181,10 +182,8 @@ class RunpodBroker:
             return 204, None
         if not w.stops:
             w.stop_wake.clear()
-            try:
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(w.stop_wake.wait(), self.long_poll_s)
-            except asyncio.TimeoutError:
-                pass
         if not w.stops:
             return 204, None
         ids, w.stops = w.stops, []

@@ -46,8 +46,9 @@ class _Stdin:
 class ContainerProcess:
     """A created (not yet started) container with its attach socket; call ``start()`` next."""
 
-    def __init__(self, api: Any, container_id: str, log: IO[bytes],
-                 loop: asyncio.AbstractEventLoop, remove_on_exit: bool = True) -> None:
+    def __init__(
+        self, api: Any, container_id: str, log: IO[bytes], loop: asyncio.AbstractEventLoop, remove_on_exit: bool = True
+    ) -> None:
         self._api = api
         self.container_id = container_id
         self._log = log
@@ -57,8 +58,7 @@ class ContainerProcess:
         self._exit: asyncio.Future[int] = self._loop.create_future()
         self.returncode: int | None = None
         self.removed = threading.Event()
-        raw = api.attach_socket(container_id, params={"stdin": 1, "stdout": 1, "stderr": 1,
-                                                      "stream": 1})
+        raw = api.attach_socket(container_id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
         self._holder = raw  # keeps the HTTP response (and so the socket) alive
         self._sock: socket.socket = getattr(raw, "_sock", raw)
         self._sock.settimeout(None)
@@ -70,8 +70,7 @@ class ContainerProcess:
         self._api.start(self.container_id)
         with contextlib.suppress(Exception):
             self.pid = int(self._api.inspect_container(self.container_id)["State"].get("Pid") or 0)
-        threading.Thread(target=self._pump, name=f"attach-{self.container_id[:12]}",
-                         daemon=True).start()
+        threading.Thread(target=self._pump, name=f"attach-{self.container_id[:12]}", daemon=True).start()
 
     # ------------------------------------------------------------------ reader thread
     def _recv_exact(self, n: int) -> bytes:
@@ -114,7 +113,7 @@ class ContainerProcess:
             try:
                 status = self._api.wait(self.container_id, timeout=3600)
                 return int(status.get("StatusCode", -1))
-            except Exception:  # noqa: BLE001 - engine hiccup or container already gone
+            except Exception:  # noqa: BLE001, S112 - engine hiccup or container already gone: ask again
                 continue
         return -1
 

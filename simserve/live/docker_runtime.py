@@ -32,8 +32,13 @@ RUN_LABEL = "io.simserve.live"
 def host_python_paths() -> list[Path]:
     """Host paths a container needs to run this interpreter, its venv and simserve (read-only)."""
     package_root = Path(__file__).resolve().parents[2]  # the directory holding the simserve package
-    paths = {Path("/usr"), Path(sys.prefix), Path(sys.base_prefix),
-             Path(os.path.realpath(sys.executable)).parent.parent, package_root}
+    paths = {
+        Path("/usr"),
+        Path(sys.prefix),
+        Path(sys.base_prefix),
+        Path(os.path.realpath(sys.executable)).parent.parent,
+        package_root,
+    }
     return _outermost(p for p in paths if p.exists() and p != Path("/"))
 
 
@@ -66,9 +71,15 @@ class DockerRuntime:
 
     name = "docker"
 
-    def __init__(self, image: str | None = None, evict_images: bool | None = None,
-                 engine: str = "auto", registries: tuple[str, ...] = (), session: Any = None,
-                 init_timeout_s: float = 420.0) -> None:
+    def __init__(
+        self,
+        image: str | None = None,
+        evict_images: bool | None = None,
+        engine: str = "auto",
+        registries: tuple[str, ...] = (),
+        session: Any = None,
+        init_timeout_s: float = 420.0,
+    ) -> None:
         self.init_timeout_s = init_timeout_s
         self.image = image or os.environ.get("SIMSERVE_LIVE_IMAGE") or None
         if evict_images is None:
@@ -120,7 +131,7 @@ class DockerRuntime:
             on_phase("pull", t0)
             try:
                 await asyncio.to_thread(_pull, client, ref)
-            except Exception as exc:  # noqa: BLE001 - reported as a failed start
+            except Exception as exc:
                 raise WorkerStartError(f"pull of {ref} failed: {exc}", phase="pull") from exc
             self.pulls.append((ref, time.monotonic() - t0))
         return ref
@@ -135,43 +146,50 @@ class DockerRuntime:
         log = open(spec.log_path, "ab")  # noqa: SIM115 - closed in close()
         self._logs.append(log)
         try:
-            proc = await asyncio.to_thread(self._create, client, ref, spec, log,
-                                           asyncio.get_running_loop())
-        except Exception as exc:  # noqa: BLE001
-            raise WorkerStartError(f"container create/start failed: {exc}",
-                                   phase="container_start") from exc
+            proc = await asyncio.to_thread(self._create, client, ref, spec, log, asyncio.get_running_loop())
+        except Exception as exc:
+            raise WorkerStartError(f"container create/start failed: {exc}", phase="container_start") from exc
         self._procs[spec.worker_id] = proc
         if self.evict_images:
             proc.wait_task = asyncio.ensure_future(self._evict_after(proc, client, ref))  # type: ignore[attr-defined]
         try:
-            return await attach_worker(spec, proc, on_phase, log,  # type: ignore[arg-type]
-                                       self.init_timeout_s)
+            # a ContainerProcess quacks like asyncio's Process (stdin/stdout/wait/kill/pid)
+            return await attach_worker(spec, proc, on_phase, log, self.init_timeout_s)  # type: ignore[arg-type]
         except BaseException:
             if proc.returncode is None:
                 proc.kill()
             raise
 
-    def _create(self, client: Any, ref: str, spec: WorkerSpec, log: IO[bytes],
-                loop: asyncio.AbstractEventLoop) -> ContainerProcess:
+    def _create(
+        self, client: Any, ref: str, spec: WorkerSpec, log: IO[bytes], loop: asyncio.AbstractEventLoop
+    ) -> ContainerProcess:
         import docker.types
 
         api = client.api
         rw = [spec.cwd.resolve()]
-        ro = [p for p in _outermost([*host_python_paths(), *_argv_dirs(spec.argv), *spec.mounts])
-              if not any(p == w or w in p.parents for w in rw)]
+        ro = [
+            p
+            for p in _outermost([*host_python_paths(), *_argv_dirs(spec.argv), *spec.mounts])
+            if not any(p == w or w in p.parents for w in rw)
+        ]
         binds = {str(p): {"bind": str(p), "mode": "ro"} for p in ro}
         binds.update({str(p): {"bind": str(p), "mode": "rw"} for p in rw})
         env = dict(spec.env)
         device_requests = None
         if spec.gpus:
-            device_requests = [docker.types.DeviceRequest(
-                device_ids=[str(g) for g in spec.gpus], capabilities=[["gpu"]])]
+            device_requests = [
+                docker.types.DeviceRequest(device_ids=[str(g) for g in spec.gpus], capabilities=[["gpu"]])
+            ]
             env["CUDA_VISIBLE_DEVICES"] = ",".join(str(i) for i in range(len(spec.gpus)))
-        host_config = api.create_host_config(
-            binds=binds, network_mode="host", device_requests=device_requests)
+        host_config = api.create_host_config(binds=binds, network_mode="host", device_requests=device_requests)
         created = api.create_container(
-            ref, list(spec.argv), stdin_open=True, detach=False, environment=env,
-            working_dir=str(spec.cwd), host_config=host_config,
+            ref,
+            list(spec.argv),
+            stdin_open=True,
+            detach=False,
+            environment=env,
+            working_dir=str(spec.cwd),
+            host_config=host_config,
             labels={RUN_LABEL: str(os.getpid()), "io.simserve.worker": str(spec.worker_id)},
             name=f"simserve-w{spec.worker_id}-{os.getpid()}-{time.monotonic_ns() % 10**9}",
         )

@@ -29,7 +29,7 @@ class EngineUnavailable(RuntimeError):
 
 def state_dir() -> Path:
     """simserve's podman state directory ($SIMSERVE_PODMAN_DIR, default /tmp/simserve-podman)."""
-    path = Path(os.environ.get("SIMSERVE_PODMAN_DIR", "/tmp/simserve-podman"))
+    path = Path(os.environ.get("SIMSERVE_PODMAN_DIR", "/tmp/simserve-podman"))  # noqa: S108 - issue #16
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -138,15 +138,17 @@ class PodmanService:
         """Start the service and wait until it answers ``_ping``; raise EngineUnavailable if not."""
         podman = shutil.which("podman")
         if podman is None:
-            raise EngineUnavailable(
-                "no Docker engine and no podman: install Docker, or run scripts/setup-podman.sh"
-            )
+            raise EngineUnavailable("no Docker engine and no podman: install Docker, or run scripts/setup-podman.sh")
         env = {**os.environ, **write_podman_config(self.directory, self.registries)}
         self.socket_path.unlink(missing_ok=True)
         log = open(self.directory / "podman-service.log", "ab")  # noqa: SIM115 - owned by the child
         self.process = subprocess.Popen(
             [podman, "system", "service", "--time=0", self.base_url],
-            env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
+            env=env,
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         log.close()
         deadline = time.monotonic() + timeout_s
@@ -205,8 +207,7 @@ def _kind_of(client: Any) -> str:
     return "podman" if "podman" in names else "docker"
 
 
-def connect(engine: str = "auto", registries: tuple[str, ...] = (), timeout_s: float = 300.0
-            ) -> EngineSession:
+def connect(engine: str = "auto", registries: tuple[str, ...] = (), timeout_s: float = 300.0) -> EngineSession:
     """Connect to ``engine`` ("auto", "docker" or "podman").
 
     auto: ``DOCKER_HOST`` when set, else ``/var/run/docker.sock`` when it answers, else a private

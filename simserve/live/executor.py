@@ -116,8 +116,15 @@ class LiveExecutor:
             await self.broker.start()
         self.clock = WallClock(self.speed)
         self.driver = LiveDriver(self.core, self.clock)
-        self.rt = RealRuntime(self.driver, self.clock, self.runtime, self._spec, self.jobs.service_s.tolist(),
-                              self.speed, opts.stop_grace_s)
+        self.rt = RealRuntime(
+            self.driver,
+            self.clock,
+            self.runtime,
+            self._spec,
+            self.jobs.service_s.tolist(),
+            self.speed,
+            opts.stop_grace_s,
+        )
         self.driver.runtime = self.rt
         self.driver.start()
         feeder = asyncio.create_task(self._arrivals())
@@ -149,30 +156,42 @@ class LiveExecutor:
             self.driver.arrive(j)
 
     def _spec(self, e: StartWorker) -> WorkerSpec:
-        opts, a = self.opts, self.assets
+        a = self.assets
         wid, host = e.worker_id, e.host
         gpus = self.slots[host]
         env = dict(os.environ)
-        env.update({
-            "CUDA_VISIBLE_DEVICES": ",".join(map(str, gpus)),
-            "PYTHONUNBUFFERED": "1",
-            "SIMSERVE_WORKER_ID": str(wid),
-            "SIMSERVE_CONCURRENCY": str(self.sc.endpoint.concurrency),
-            "SIMSERVE_SPEED": repr(self.speed),
-            "SIMSERVE_MODEL_PATH": str(a.model_path or ""),
-            "SIMSERVE_MODEL_BPS": repr(a.model_bytes_per_wall_s),
-            "SIMSERVE_FAIL_INIT": "1" if e.fail_at_end else "0",
-        })
+        env.update(
+            {
+                "CUDA_VISIBLE_DEVICES": ",".join(map(str, gpus)),
+                "PYTHONUNBUFFERED": "1",
+                "SIMSERVE_WORKER_ID": str(wid),
+                "SIMSERVE_CONCURRENCY": str(self.sc.endpoint.concurrency),
+                "SIMSERVE_SPEED": repr(self.speed),
+                "SIMSERVE_MODEL_PATH": str(a.model_path or ""),
+                "SIMSERVE_MODEL_BPS": repr(a.model_bytes_per_wall_s),
+                "SIMSERVE_FAIL_INIT": "1" if e.fail_at_end else "0",
+            }
+        )
         if self.protocol == "runpod":
             self.broker.register(wid)
             env.update(self.broker.sdk_env(wid))
         mounts = tuple(p for p in (self.handler.parent, Path(__file__).parent, self.store) if p)
         key = a.image_keys[min(e.image_version, len(a.image_keys) - 1)]
         return WorkerSpec(
-            worker_id=wid, protocol=self.protocol, argv=shim_argv(self.handler, self.protocol), env=env,
-            cwd=self.handler.parent, host_id=host, gpus=gpus, image_key=key, image_store=a.image_store,
-            cache_dir=self.out_dir / "hosts" / f"h{host}", log_path=self.out_dir / "logs" / f"{wid}.log",
-            mounts=mounts, concurrency=self.sc.endpoint.concurrency, broker=self.broker,
+            worker_id=wid,
+            protocol=self.protocol,
+            argv=shim_argv(self.handler, self.protocol),
+            env=env,
+            cwd=self.handler.parent,
+            host_id=host,
+            gpus=gpus,
+            image_key=key,
+            image_store=a.image_store,
+            cache_dir=self.out_dir / "hosts" / f"h{host}",
+            log_path=self.out_dir / "logs" / f"{wid}.log",
+            mounts=mounts,
+            concurrency=self.sc.endpoint.concurrency,
+            broker=self.broker,
         )
 
     # ------------------------------------------------------------------ end of run
@@ -204,9 +223,15 @@ class LiveExecutor:
 
     def _notes(self) -> dict[str, Any]:
         faults = self.rt.faults if self.rt is not None else []
-        return {"protocol": self.protocol, "runtime": getattr(self.runtime, "name", "?"), "speed": self.speed,
-                "slots": [list(s) for s in self.slots], "retries": self.rec.retries,
-                "faults": faults, "handler": str(self.opts.handler)}
+        return {
+            "protocol": self.protocol,
+            "runtime": getattr(self.runtime, "name", "?"),
+            "speed": self.speed,
+            "slots": [list(s) for s in self.slots],
+            "retries": self.rec.retries,
+            "faults": faults,
+            "handler": str(self.opts.handler),
+        }
 
     # ------------------------------------------------------------------ live view
     def status(self) -> dict[str, Any]:
@@ -221,13 +246,23 @@ class LiveExecutor:
         done = np.flatnonzero(st == JobStatus.COMPLETED)
         lat = np.asarray(rec.end_s, dtype=float)[done] - np.asarray(rec.arrival_s, dtype=float)[done]
         arrived = int(np.searchsorted(rec.arrival_s, now, side="right"))
-        open_rows = [(w.wid, int(w.state), int(w.phase), w.since, now, w.host.host_id if w.host else -1)
-                     for w in core.workers if not w.retired]
+        open_rows = [
+            (w.wid, int(w.state), int(w.phase), w.since, now, w.host.host_id if w.host else -1)
+            for w in core.workers
+            if not w.retired
+        ]
         faults = self.rt.faults if self.rt is not None else []
         return {
-            "now_s": now, "end_s": self.end_s, "workers": by_state, "in_queue": len(core.queue),
-            "in_progress": core.in_progress, "arrived": arrived, "completed": int(len(lat)),
+            "now_s": now,
+            "end_s": self.end_s,
+            "workers": by_state,
+            "in_queue": len(core.queue),
+            "in_progress": core.in_progress,
+            "arrived": arrived,
+            "completed": len(lat),
             "latency_p50_s": float(np.median(lat)) if len(lat) else math.nan,
             "latency_p95_s": float(np.percentile(lat, 95)) if len(lat) else math.nan,
-            "cost_usd": running_cost(self.sc, rec, open_rows), "faults": len(faults), "retries": rec.retries,
+            "cost_usd": running_cost(self.sc, rec, open_rows),
+            "faults": len(faults),
+            "retries": rec.retries,
         }

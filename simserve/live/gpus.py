@@ -22,13 +22,18 @@ def discover_gpus() -> list[int]:
             return list(range(pynvml.nvmlDeviceGetCount()))
         finally:
             pynvml.nvmlShutdown()
-    except Exception:  # noqa: BLE001 - no pynvml, no driver: fall back to nvidia-smi
+    except Exception:  # noqa: BLE001, S110 - no pynvml, no driver: fall back to nvidia-smi
         pass
     if shutil.which("nvidia-smi") is None:
         return []
     try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=10, check=True).stdout
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return []
     return [int(line) for line in out.split() if line.strip().isdigit()]
@@ -40,7 +45,7 @@ def make_slots(gpus: list[int] | None, gpus_per_worker: int, cpu_slots: int) -> 
         n = len(gpus) // gpus_per_worker
         if n == 0:
             raise ValueError(f"{len(gpus)} GPU(s) given, but a worker needs {gpus_per_worker}")
-        return [tuple(gpus[i * gpus_per_worker:(i + 1) * gpus_per_worker]) for i in range(n)]
+        return [tuple(gpus[i * gpus_per_worker : (i + 1) * gpus_per_worker]) for i in range(n)]
     if cpu_slots < 1:
         raise ValueError("--slots must be at least 1")
     return [()] * cpu_slots

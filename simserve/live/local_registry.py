@@ -30,9 +30,7 @@ def _binary() -> str:
         path = shutil.which(name)
         if path:
             return path
-    raise RegistryError(
-        "no registry binary: apt-get install docker-registry (scripts/setup-podman.sh does it)"
-    )
+    raise RegistryError("no registry binary: apt-get install docker-registry (scripts/setup-podman.sh does it)")
 
 
 def _get_json(url: str, timeout_s: float = 2.0) -> object:
@@ -94,8 +92,11 @@ class LocalRegistry:
         )
         log = open(self.directory / "registry.log", "ab")  # noqa: SIM115 - owned by the child
         proc = subprocess.Popen(
-            [_binary(), "serve", str(config)], stdout=log, stderr=log,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            [_binary(), "serve", str(config)],
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         log.close()
         self.pid_file.write_text(f"{proc.pid}\n")

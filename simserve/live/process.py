@@ -11,6 +11,7 @@ terminal reach only the executor. The protocol part is ``simserve.live.worker.at
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import time
@@ -45,21 +46,31 @@ class ProcessRuntime:
             on_phase("pull", time.monotonic())
             await asyncio.to_thread(pull_image, spec.image_store, spec.image_key, spec.cache_dir)
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(spec.log_path, "ab", buffering=0)
+        log = open(spec.log_path, "ab", buffering=0)  # noqa: SIM115 - the worker writes it for its whole life
         on_phase("container_start", time.monotonic())
         try:
             proc = await asyncio.create_subprocess_exec(
-                *spec.argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log,
-                env=dict(spec.env), cwd=str(spec.cwd), start_new_session=True, limit=16 << 20)
+                *spec.argv,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=log,
+                env=dict(spec.env),
+                cwd=str(spec.cwd),
+                start_new_session=True,
+                limit=16 << 20,
+            )
         except OSError as exc:
             log.close()
-            raise WorkerStartError(f"cannot start worker {spec.worker_id}: {exc}", log_tail(spec.log_path),
-                                   "container_start") from exc
+            raise WorkerStartError(
+                f"cannot start worker {spec.worker_id}: {exc}", log_tail(spec.log_path), "container_start"
+            ) from exc
         try:
             return await attach_worker(spec, proc, on_phase, log, self.init_timeout_s)
-        except BaseException:
+        except BaseException:  # a failed or cancelled start: the process goes, and is reaped before we leave
             if proc.returncode is None:
                 proc.kill()
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(asyncio.shield(proc.wait()), 5.0)
             raise
 
     async def close(self) -> None:

@@ -24,7 +24,7 @@ def measured_phases(workers: pd.DataFrame) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for phase, g in init.groupby("phase", observed=True):
         d = g["end_s"] - g["start_s"]
-        out[str(phase)] = {"n": int(len(d)), "mean_s": float(d.mean()), "max_s": float(d.max())}
+        out[str(phase)] = {"n": len(d), "mean_s": float(d.mean()), "max_s": float(d.max())}
     return out
 
 
@@ -37,7 +37,8 @@ def save_live_run(scenario: Scenario, seed: int, run: Any, out_dir: Path) -> Run
     result.notes.update(live)
     write_run(out_dir, result)
     n = len(run.recorder.arrival_s)
-    write_frame(out_dir / "trace.csv", pd.DataFrame({"arrival_s": run.jobs.arrival_s[:n],
-                                                     "service_s": run.jobs.service_s[:n]}))
+    write_frame(
+        out_dir / "trace.csv", pd.DataFrame({"arrival_s": run.jobs.arrival_s[:n], "service_s": run.jobs.service_s[:n]})
+    )
     write_json(out_dir / "summary.json", result.summary)
     return result

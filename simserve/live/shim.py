@@ -23,9 +23,9 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import IO, Any, Callable
-
+from typing import IO, Any
 
 MARK = "\x1e"
 CHUNK_BYTES = 4 << 20
@@ -41,7 +41,7 @@ def mark(stream: IO[str], event: str, **fields: Any) -> None:
 
 def load_model(path: str, bytes_per_s: float) -> tuple[int, str]:
     """Read ``path`` at most at ``bytes_per_s`` (0 = unthrottled); returns (bytes, device)."""
-    global MODEL
+    global MODEL  # noqa: PLW0603 - the loaded weights stay resident for the handler
     t0 = time.monotonic()
     chunks: list[bytes] = []
     total = 0
@@ -117,8 +117,19 @@ class _Out:
         try:
             line = MARK + json.dumps(fields) + "\n"
         except (TypeError, ValueError) as exc:
-            line = MARK + json.dumps({"ev": "result", "id": job_id, "t0": t0, "t1": time.monotonic(),
-                                      "error": f"output is not JSON serializable: {exc}"}) + "\n"
+            line = (
+                MARK
+                + json.dumps(
+                    {
+                        "ev": "result",
+                        "id": job_id,
+                        "t0": t0,
+                        "t1": time.monotonic(),
+                        "error": f"output is not JSON serializable: {exc}",
+                    }
+                )
+                + "\n"
+            )
         with self.lock:
             self.stream.write(line)
             self.stream.flush()
@@ -137,7 +148,7 @@ async def _serve(fn: Callable[..., Any], out: _Out, concurrency: int) -> None:
             t0 = time.monotonic()
             try:
                 output = await _run_one(fn, job, pool)
-            except Exception as exc:  # the handler's error becomes the job's error
+            except Exception as exc:  # noqa: BLE001 - the handler's error becomes the job's error
                 traceback.print_exc()
                 out.result(job["id"], t0, error=f"{type(exc).__name__}: {exc}")
                 return
@@ -187,7 +198,7 @@ def main(path: str) -> None:
         boot_model(proto)
         mark(proto, "phase", phase="handler_init")
         fn = _load_handler(path)
-    except BaseException as exc:
+    except BaseException as exc:  # noqa: BLE001 - any boot failure is reported, then the worker exits
         traceback.print_exc()
         mark(proto, "fatal", error=f"{type(exc).__name__}: {exc}")
         sys.exit(3)

@@ -68,8 +68,9 @@ class SimulatedRuntime:
         return None
 
 
-def run_simulated(scenario: Scenario, seed: int, until_s: float | None = None,
-                  jobs: Jobs | None = None) -> tuple[Recorder, Jobs, float]:
+def run_simulated(
+    scenario: Scenario, seed: int, until_s: float | None = None, jobs: Jobs | None = None
+) -> tuple[Recorder, Jobs, float]:
     """One live run on the virtual clock up to ``until_s`` (default: the horizon)."""
     streams = RandomStreams(seed)
     jobs = jobs if jobs is not None else generate(scenario, streams)

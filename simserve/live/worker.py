@@ -34,8 +34,9 @@ INIT_TIMEOUT_S = 420.0  # Runpod marks a worker unhealthy when init takes over 7
 class _Attached:
     """Common part: the stdout reader, exit watcher, stop and kill."""
 
-    def __init__(self, spec: WorkerSpec, proc: asyncio.subprocess.Process, on_phase: PhaseCallback,
-                 log: IO[bytes]) -> None:
+    def __init__(
+        self, spec: WorkerSpec, proc: asyncio.subprocess.Process, on_phase: PhaseCallback, log: IO[bytes]
+    ) -> None:
         self.worker_id = spec.worker_id
         self.log_path: Path = spec.log_path
         self.spec = spec
@@ -93,8 +94,11 @@ class _Attached:
         if not self._exit.done():
             self._exit.set_result(code)
         if not self._ready.done():
-            self._ready.set_exception(WorkerStartError(
-                f"worker {self.worker_id} exited with code {code} during init", log_tail(self.log_path)))
+            self._ready.set_exception(
+                WorkerStartError(
+                    f"worker {self.worker_id} exited with code {code} during init", log_tail(self.log_path)
+                )
+            )
         now = time.monotonic()
         for fut in self._pending.values():
             if not fut.done():
@@ -106,8 +110,9 @@ class _Attached:
             return await asyncio.wait_for(asyncio.shield(self._ready), timeout_s)
         except asyncio.TimeoutError:
             self.kill()
-            raise WorkerStartError(f"worker {self.worker_id}: init took over {timeout_s:.0f} s",
-                                   log_tail(self.log_path)) from None
+            raise WorkerStartError(
+                f"worker {self.worker_id}: init took over {timeout_s:.0f} s", log_tail(self.log_path)
+            ) from None
 
     # -------------------------------------------------------------- WorkerHandle
     def is_alive(self) -> bool:
@@ -151,8 +156,9 @@ class _Attached:
             self.kill()
             return await self.wait_exit()
 
-    async def _await_outcome(self, job_id: str, fut: asyncio.Future[JobOutcome], timeout_s: float,
-                             t_sent: float) -> JobOutcome:
+    async def _await_outcome(
+        self, job_id: str, fut: asyncio.Future[JobOutcome], timeout_s: float, t_sent: float
+    ) -> JobOutcome:
         try:
             return await asyncio.wait_for(asyncio.shield(fut), timeout_s)
         except asyncio.TimeoutError:
@@ -204,16 +210,22 @@ class RunpodWorker(_Attached):
         self.spec.broker.cancel(job_id)
 
 
-async def attach_worker(spec: WorkerSpec, proc: asyncio.subprocess.Process, on_phase: PhaseCallback,
-                        log: IO[bytes], init_timeout_s: float = INIT_TIMEOUT_S) -> NativeWorker | RunpodWorker:
+async def attach_worker(
+    spec: WorkerSpec,
+    proc: asyncio.subprocess.Process,
+    on_phase: PhaseCallback,
+    log: IO[bytes],
+    init_timeout_s: float = INIT_TIMEOUT_S,
+) -> NativeWorker | RunpodWorker:
     """Wrap a just-spawned worker process; returns once it is ready (raises ``WorkerStartError``)."""
     if spec.protocol == "runpod":
         handle: NativeWorker | RunpodWorker = RunpodWorker(spec, proc, on_phase, log)
         broker = spec.broker
         assert broker is not None
         take = asyncio.ensure_future(broker.first_take(spec.worker_id))  # type: ignore[attr-defined]
-        take.add_done_callback(lambda f: None if handle._ready.done() or f.cancelled()
-                               else handle._ready.set_result(f.result()))
+        take.add_done_callback(
+            lambda f: None if handle._ready.done() or f.cancelled() else handle._ready.set_result(f.result())
+        )
     else:
         handle = NativeWorker(spec, proc, on_phase, log)
     try:

@@ -18,14 +18,18 @@ __all__ = ["PlanError", "PlanResult", "PlanSpec", "pareto_figure", "plan", "writ
 def __getattr__(name: str) -> Any:
     if name == "PlanError":
         from simserve.planspec import PlanError
+
         return PlanError
     if name == "PlanSpec":
         from simserve.planspec import PlanSpec
+
         return PlanSpec
     if name in ("plan", "PlanResult"):
         from simserve.plan import search
+
         return getattr(search, name)
     if name in ("pareto_figure", "write_plan"):
         from simserve.plan import report
+
         return getattr(report, name)
     raise AttributeError(name)

@@ -44,9 +44,15 @@ def _row(active_workers: int, summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def break_even(scenario: Scenario | str | dict[str, Any], active_workers: Sequence[int] | None = None, *,
-               seed: int | None = None, overrides: dict[str, Any] | None = None, processes: int | None = None,
-               on_done: Callable[[int], None] | None = None) -> pd.DataFrame:
+def break_even(
+    scenario: Scenario | str | dict[str, Any],
+    active_workers: Sequence[int] | None = None,
+    *,
+    seed: int | None = None,
+    overrides: dict[str, Any] | None = None,
+    processes: int | None = None,
+    on_done: Callable[[int], None] | None = None,
+) -> pd.DataFrame:
     """Simulate ``scenario`` once per number of active workers (same seed for all).
 
     Returns one row per candidate with the columns of ``COLUMNS``, in the order of

@@ -36,8 +36,7 @@ def latency_metric(result: PlanResult) -> str:
 
 def _latency(result: PlanResult, index: int) -> float:
     get = METRICS[latency_metric(result)][0]
-    return interval([get(s) for s in result.summaries.get(index, [])] or [math.nan],
-                    result.spec.confidence).mean
+    return interval([get(s) for s in result.summaries.get(index, [])] or [math.nan], result.spec.confidence).mean
 
 
 def ranked_table(result: PlanResult) -> pd.DataFrame:
@@ -58,8 +57,9 @@ def ranked_table(result: PlanResult) -> pd.DataFrame:
             elif v.status == UNDECIDED:
                 reason += " (stopped: cost above the recommended with confidence)"
             row.update(status=status, reason=reason, replications=v.replications)
-            row.update(cost_per_month=_num(v.cost.mean), cost_per_month_lo=_num(v.cost.lo),
-                       cost_per_month_hi=_num(v.cost.hi))
+            row.update(
+                cost_per_month=_num(v.cost.mean), cost_per_month_lo=_num(v.cost.lo), cost_per_month_hi=_num(v.cost.hi)
+            )
             for text, fig in v.figures.items():
                 row.update({text: _num(fig.mean), f"{text} lo": _num(fig.lo), f"{text} hi": _num(fig.hi)})
         row["cost_floor_per_month"] = round(c.floor_usd_per_hour * HOURS_PER_MONTH, 2) if not c.error else None
@@ -100,8 +100,10 @@ def pareto_figure(result: PlanResult) -> Any:
     fig = Figure(figsize=(7.5, 4.8), layout="constrained")
     ax = fig.add_subplot()
     name = latency_metric(result)
-    for status, color, marker, label in ((FEASIBLE, "tab:green", "o", "feasible"),
-                                         ("other", "tab:gray", "x", "infeasible / undecided")):
+    for status, color, marker, label in (
+        (FEASIBLE, "tab:green", "o", "feasible"),
+        ("other", "tab:gray", "x", "infeasible / undecided"),
+    ):
         xs, ys = [], []
         for i, v in sorted(result.verdicts.items()):
             if (v.status == FEASIBLE) == (status == FEASIBLE):
@@ -112,20 +114,35 @@ def pareto_figure(result: PlanResult) -> Any:
         ax.scatter(xs, ys, s=28, alpha=0.8, c=color, marker=marker, label=label)
     front = pareto_front(result)
     if front:
-        ax.step([result.verdicts[i].cost.mean for i in front], [_latency(result, i) for i in front],
-                where="post", c="tab:blue", lw=1.2, label="Pareto front")
+        ax.step(
+            [result.verdicts[i].cost.mean for i in front],
+            [_latency(result, i) for i in front],
+            where="post",
+            c="tab:blue",
+            lw=1.2,
+            label="Pareto front",
+        )
     for slo in result.slos:
         if slo.metric == name:
             ax.axhline(slo.threshold, ls="--", c="tab:red", lw=1, label=f"SLO {slo.text}")
     if result.recommended is not None:
         v = result.verdicts[result.recommended]
-        ax.errorbar([v.cost.mean], [_latency(result, result.recommended)],
-                    xerr=[[v.cost.mean - v.cost.lo], [v.cost.hi - v.cost.mean]], fmt="*", ms=14,
-                    c="tab:orange", label=f"recommended #{result.recommended}")
+        ax.errorbar(
+            [v.cost.mean],
+            [_latency(result, result.recommended)],
+            xerr=[[v.cost.mean - v.cost.lo], [v.cost.hi - v.cost.mean]],
+            fmt="*",
+            ms=14,
+            c="tab:orange",
+            label=f"recommended #{result.recommended}",
+        )
     ax.set_xlabel("cost (USD per month)")
     ax.set_ylabel(f"{name} (s), mean of replications")
-    ax.set_title(f"{result.base.get('name', 'plan')}: cost vs latency "
-                 f"({result.runs_used} runs, full grid {result.full_grid_runs})", fontsize=10)
+    ax.set_title(
+        f"{result.base.get('name', 'plan')}: cost vs latency "
+        f"({result.runs_used} runs, full grid {result.full_grid_runs})",
+        fontsize=10,
+    )
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return fig
@@ -137,12 +154,18 @@ def balance_tier(result: PlanResult) -> dict[str, Any] | None:
         return None
     sc = load_scenario(result.base, result.recommended_overrides)
     needed = catalog.balance_needed(sc.endpoint.max_workers)
-    return {"max_workers": sc.endpoint.max_workers, "balance_usd": needed,
-            "text": (f"max workers {sc.endpoint.max_workers} needs an account balance of ${needed:,.0f}+"
-                     if needed else f"max workers {sc.endpoint.max_workers} fits the default cap (any balance)"
-                     if needed is not None else
-                     f"max workers {sc.endpoint.max_workers} exceeds every balance tier (largest cap "
-                     f"{catalog.BALANCE_CAPS[0][1]})")}
+    return {
+        "max_workers": sc.endpoint.max_workers,
+        "balance_usd": needed,
+        "text": (
+            f"max workers {sc.endpoint.max_workers} needs an account balance of ${needed:,.0f}+"
+            if needed
+            else f"max workers {sc.endpoint.max_workers} fits the default cap (any balance)"
+            if needed is not None
+            else f"max workers {sc.endpoint.max_workers} exceeds every balance tier (largest cap "
+            f"{catalog.BALANCE_CAPS[0][1]})"
+        ),
+    }
 
 
 def _set(data: dict[str, Any], dotted: str, value: Any) -> None:
@@ -170,11 +193,13 @@ def recommended_yaml(result: PlanResult, source: dict[str, Any] | None = None) -
     v = result.verdicts[result.recommended]
     chosen = ", ".join(f"{k}={val}" for k, val in overrides.items())
     tier = balance_tier(result)
-    head = [f"# Covers: the configuration `simserve plan` recommends for {result.base.get('name')}: the cheapest",
-            f"#   meeting {', '.join(s.text for s in result.slos) or 'no SLO'} at {result.spec.confidence:.0%} "
-            f"confidence ({v.replications} replications).",
-            f"# Scenario: {chosen}; ${v.cost.mean:,.0f}/month [{v.cost.lo:,.0f}, {v.cost.hi:,.0f}];",
-            f"#   {tier['text'] if tier else ''}."]
+    head = [
+        f"# Covers: the configuration `simserve plan` recommends for {result.base.get('name')}: the cheapest",
+        f"#   meeting {', '.join(s.text for s in result.slos) or 'no SLO'} at {result.spec.confidence:.0%} "
+        f"confidence ({v.replications} replications).",
+        f"# Scenario: {chosen}; ${v.cost.mean:,.0f}/month [{v.cost.lo:,.0f}, {v.cost.hi:,.0f}];",
+        f"#   {tier['text'] if tier else ''}.",
+    ]
     return "\n".join(head) + "\n" + yaml.safe_dump(data, sort_keys=False)
 
 
@@ -183,15 +208,26 @@ def plan_document(result: PlanResult, table: pd.DataFrame) -> dict[str, Any]:
     rec = None
     if result.recommended is not None:
         v = result.verdicts[result.recommended]
-        rec = {"candidate": result.recommended, "overrides": result.recommended_overrides,
-               "cost_per_month": [v.cost.mean, v.cost.lo, v.cost.hi],
-               "slo": {k: [f.mean, f.lo, f.hi] for k, f in v.figures.items()}, "replications": v.replications}
+        rec = {
+            "candidate": result.recommended,
+            "overrides": result.recommended_overrides,
+            "cost_per_month": [v.cost.mean, v.cost.lo, v.cost.hi],
+            "slo": {k: [f.mean, f.lo, f.hi] for k, f in v.figures.items()},
+            "replications": v.replications,
+        }
     return {
-        "scenario": result.base.get("name"), "spec": result.spec.model_dump(), "seeds": result.seeds,
-        "search": result.spec.search, "runs_used": result.runs_used, "full_grid_runs": result.full_grid_runs,
-        "rounds": result.rounds, "candidates": len(result.candidates),
+        "scenario": result.base.get("name"),
+        "spec": result.spec.model_dump(),
+        "seeds": result.seeds,
+        "search": result.spec.search,
+        "runs_used": result.runs_used,
+        "full_grid_runs": result.full_grid_runs,
+        "rounds": result.rounds,
+        "candidates": len(result.candidates),
         "valid_candidates": sum(1 for c in result.candidates if c.error is None),
-        "recommended": rec, "balance": balance_tier(result), "pareto_front": pareto_front(result),
+        "recommended": rec,
+        "balance": balance_tier(result),
+        "pareto_front": pareto_front(result),
         "table": table.to_dict(orient="records"),
     }
 

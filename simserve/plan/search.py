@@ -75,8 +75,9 @@ class _Book:
         got = self.summaries.setdefault(index, [])
         got.extend(summaries)
         final = len(got) >= self.spec.max_replications
-        self.verdicts[index] = judge(got, self.slos, self.spec.confidence, final=final,
-                                     max_replications=self.spec.max_replications)
+        self.verdicts[index] = judge(
+            got, self.slos, self.spec.confidence, final=final, max_replications=self.spec.max_replications
+        )
 
     def best(self) -> tuple[float, int] | None:
         feas = [(v.cost.mean, i) for i, v in self.verdicts.items() if v.status == FEASIBLE]
@@ -108,11 +109,17 @@ class _Book:
         if best is None:
             return
         for c in self.cands:
-            if c.error is None and c.index not in self.verdicts and c.index not in self.ruled_out \
-                    and c.floor_usd_per_hour * HOURS_PER_MONTH >= best[0]:
+            if (
+                c.error is None
+                and c.index not in self.verdicts
+                and c.index not in self.ruled_out
+                and c.floor_usd_per_hour * HOURS_PER_MONTH >= best[0]
+            ):
                 floor = c.floor_usd_per_hour * HOURS_PER_MONTH
-                self.ruled_out[c.index] = (f"pruned: cost floor ${floor:,.0f}/month is above the "
-                                           f"best feasible ${best[0]:,.0f}/month (#{best[1]})")
+                self.ruled_out[c.index] = (
+                    f"pruned: cost floor ${floor:,.0f}/month is above the "
+                    f"best feasible ${best[0]:,.0f}/month (#{best[1]})"
+                )
 
     def _settles(self, index: int, best_usd: float) -> bool:
         """Whether a verdict on ``index`` could rule out an unrun candidate that may still win."""
@@ -120,8 +127,9 @@ class _Book:
         return any(c.below(src) and c.floor_usd_per_hour * HOURS_PER_MONTH < best_usd for c in self.open())
 
     def open(self) -> list[Candidate]:
-        return [c for c in self.cands if c.error is None and c.index not in self.verdicts
-                and c.index not in self.ruled_out]
+        return [
+            c for c in self.cands if c.error is None and c.index not in self.verdicts and c.index not in self.ruled_out
+        ]
 
     def extensions(self, smart: bool) -> list[tuple[int, int]]:
         """(candidate, replications to add) for candidates too close to call.
@@ -170,8 +178,9 @@ def _bisection_probes(book: _Book, dims: list[Dim]) -> list[Candidate]:
                 hi = min(hi, c.rank[0])
             elif v is not None and v.status == UNDECIDED and c.index not in book.ruled_out:
                 waiting = True
-        unknown = [c for c in chain if lo <= c.rank[0] < hi and c.index not in book.verdicts
-                   and c.index not in book.ruled_out]
+        unknown = [
+            c for c in chain if lo <= c.rank[0] < hi and c.index not in book.verdicts and c.index not in book.ruled_out
+        ]
         if unknown and not waiting:
             probes.append(unknown[(len(unknown) - 1) // 2])
     return probes
@@ -205,8 +214,14 @@ def _propose(book: _Book, dims: list[Dim], smart: bool) -> list[tuple[int, int, 
     return runs + [(c.index, 0, R) for c in probes]
 
 
-def resolve_spec(scenario: Scenario, spec: PlanSpec | None = None, *, slo: list[str] | None = None,
-                 vary: list[str] | dict[str, Any] | None = None, **settings: Any) -> PlanSpec:
+def resolve_spec(
+    scenario: Scenario,
+    spec: PlanSpec | None = None,
+    *,
+    slo: list[str] | None = None,
+    vary: list[str] | dict[str, Any] | None = None,
+    **settings: Any,
+) -> PlanSpec:
     """The plan to run: the scenario's ``plan:`` section, with SLOs/vary replaced when given."""
     base = spec or scenario.plan or PlanSpec()
     data = base.model_dump()
@@ -223,9 +238,14 @@ def resolve_spec(scenario: Scenario, spec: PlanSpec | None = None, *, slo: list[
         raise PlanError(f"plan settings: {str(exc).splitlines()[-1].strip()}") from None
 
 
-def plan(scenario: Scenario | str | dict[str, Any], spec: PlanSpec | None = None, *,
-         executor: Executor | None = None, seed: int | None = None,
-         on_progress: Callable[[int, int], None] | None = None) -> PlanResult:
+def plan(
+    scenario: Scenario | str | dict[str, Any],
+    spec: PlanSpec | None = None,
+    *,
+    executor: Executor | None = None,
+    seed: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> PlanResult:
     """Find the cheapest configuration of ``scenario`` meeting every SLO of ``spec``.
 
     ``on_progress(done_runs, known_runs)`` is called after every run. The executor defaults
@@ -251,6 +271,7 @@ def plan(scenario: Scenario | str | dict[str, Any], spec: PlanSpec | None = None
         done += 1
         if on_progress:
             on_progress(done, known)
+
     try:
         while True:
             proposal = _propose(book, dims, spec.search == "smart")
@@ -265,7 +286,7 @@ def plan(scenario: Scenario | str | dict[str, Any], spec: PlanSpec | None = None
             results = ex.map(tasks, tick)
             pos = 0
             for i, _first, count in proposal:
-                book.record(i, results[pos:pos + count])
+                book.record(i, results[pos : pos + count])
                 pos += count
             runs_used += len(tasks)
             rounds += 1
@@ -273,5 +294,17 @@ def plan(scenario: Scenario | str | dict[str, Any], spec: PlanSpec | None = None
         if own:
             ex.close()
     best = book.best()
-    return PlanResult(spec, slos, dims, cands, book.verdicts, book.ruled_out, best[1] if best else None,
-                      runs_used, rounds, [seeds[r] for r in sorted(seeds)], data, book.summaries)
+    return PlanResult(
+        spec,
+        slos,
+        dims,
+        cands,
+        book.verdicts,
+        book.ruled_out,
+        best[1] if best else None,
+        runs_used,
+        rounds,
+        [seeds[r] for r in sorted(seeds)],
+        data,
+        book.summaries,
+    )

@@ -25,8 +25,13 @@ from simserve.scenario import Scenario, ScenarioError, load_scenario
 from simserve.workload import generate
 
 # keys where a larger value never raises latency, queue wait, cold starts or failures
-MONOTONE_KEYS = ("endpoint.active_workers", "endpoint.max_workers", "endpoint.idle_timeout",
-                 "endpoint.extra_workers", "endpoint.account_balance_usd")
+MONOTONE_KEYS = (
+    "endpoint.active_workers",
+    "endpoint.max_workers",
+    "endpoint.idle_timeout",
+    "endpoint.extra_workers",
+    "endpoint.account_balance_usd",
+)
 # safety margins of the cost floor: active workers are billed all the time; the offered load
 # must be billed on flex workers beyond the active ones (horizon effects take a little off)
 ACTIVE_MARGIN, LOAD_MARGIN = 0.99, 0.8
@@ -121,15 +126,25 @@ def build_space(data: dict[str, Any], dims: list[Dim], base_seed: int, replicati
             if exc.path in overrides and "unknown key" in exc.message:
                 raise PlanError(f"--vary {exc.path}: not a scenario field ({exc.message})") from None
             first_error = first_error or error
-            out.append(Candidate(index, overrides, tuple(levels[i] for i in other),
-                                 tuple(levels[i] for i in mono), error, 0.0))
+            out.append(
+                Candidate(index, overrides, tuple(levels[i] for i in other), tuple(levels[i] for i in mono), error, 0.0)
+            )
             continue
-        wkey = json.dumps([sc.workload.model_dump(mode="json"), sc.horizon, sc.warmup,
-                           sc.endpoint.concurrency], sort_keys=True)
+        wkey = json.dumps(
+            [sc.workload.model_dump(mode="json"), sc.horizon, sc.warmup, sc.endpoint.concurrency], sort_keys=True
+        )
         if wkey not in loads:
             loads[wkey] = offered_load(sc, seeds)
-        out.append(Candidate(index, overrides, tuple(levels[i] for i in other), tuple(levels[i] for i in mono),
-                             None, cost_floor_usd_per_hour(sc, loads[wkey])))
+        out.append(
+            Candidate(
+                index,
+                overrides,
+                tuple(levels[i] for i in other),
+                tuple(levels[i] for i in mono),
+                None,
+                cost_floor_usd_per_hour(sc, loads[wkey]),
+            )
+        )
     if out and all(c.error for c in out):
         raise PlanError(f"no candidate in the search space is a valid scenario; the first: {first_error}")
     return out

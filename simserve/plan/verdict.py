@@ -57,8 +57,11 @@ class Verdict:
         out = []
         for slo in slos:
             fig = self.figures.get(slo.text)
-            if slo.text in self.violated or (slo.text in self.unshown and fig is not None and \
-                    (fig.mean > slo.threshold if slo.upper else fig.mean < slo.threshold)):
+            if slo.text in self.violated or (
+                slo.text in self.unshown
+                and fig is not None
+                and (fig.mean > slo.threshold if slo.upper else fig.mean < slo.threshold)
+            ):
                 out.append(slo)
         return out
 
@@ -92,8 +95,14 @@ def futile(fig: Figure, threshold: float, n: int, max_n: int, confidence: float)
     return abs(fig.mean - threshold) < stats.t.ppf(0.5 + confidence / 2, max_n - 1) * sd / math.sqrt(max_n)
 
 
-def judge(summaries: list[dict[str, Any]], slos: list[Slo], confidence: float, *,
-          final: bool = False, max_replications: int | None = None) -> Verdict:
+def judge(
+    summaries: list[dict[str, Any]],
+    slos: list[Slo],
+    confidence: float,
+    *,
+    final: bool = False,
+    max_replications: int | None = None,
+) -> Verdict:
     """Verdict of one candidate; ``final`` turns a too-close-to-call result into infeasible,
     and so does a close call that ``max_replications`` could not settle (futility)."""
     cost = interval([cost_per_month_usd(s) for s in summaries], confidence)
@@ -118,14 +127,30 @@ def judge(summaries: list[dict[str, Any]], slos: list[Slo], confidence: float, *
         return Verdict(INFEASIBLE, "violates " + "; ".join(parts), n, cost, figures, tuple(violated))
     if close:
         if final:
-            return Verdict(INFEASIBLE, f"not shown at {confidence:.0%} after {n} replications: " + ", ".join(close),
-                           n, cost, figures, unshown=tuple(close))
+            return Verdict(
+                INFEASIBLE,
+                f"not shown at {confidence:.0%} after {n} replications: " + ", ".join(close),
+                n,
+                cost,
+                figures,
+                unshown=tuple(close),
+            )
         slo_of = {slo.text: slo for slo in slos}
-        hopeless = [t for t in close if max_replications and
-                    futile(figures[t], slo_of[t].threshold, n, max_replications, confidence)]
+        hopeless = [
+            t
+            for t in close
+            if max_replications and futile(figures[t], slo_of[t].threshold, n, max_replications, confidence)
+        ]
         if hopeless:
-            return Verdict(INFEASIBLE, f"not shown at {confidence:.0%}, and {max_replications} replications would "
-                           f"not settle it: " + ", ".join(hopeless), n, cost, figures, unshown=tuple(hopeless))
+            return Verdict(
+                INFEASIBLE,
+                f"not shown at {confidence:.0%}, and {max_replications} replications would "
+                f"not settle it: " + ", ".join(hopeless),
+                n,
+                cost,
+                figures,
+                unshown=tuple(hopeless),
+            )
         return Verdict(UNDECIDED, "too close to call: " + ", ".join(close), n, cost, figures)
     return Verdict(FEASIBLE, "meets every SLO" if slos else "no SLO given", n, cost, figures)
 

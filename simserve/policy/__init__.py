@@ -2,8 +2,9 @@
 
 Owns the autoscalers (queue_delay, request_count, per_request), the idle-timeout rule,
 routing order, host placement, revival order and FlashBoot eligibility, with the
-incremental indexes that make them O(log n) (``FreeWorkers``, ``HostIndex``, ``ScaledDownSlots``). Inputs are frozen views (``view.py``) and the time
-``now_s`` the driver passes in; outputs are ``Action`` dataclasses (``actions.py``).
+incremental indexes that make them O(log n) (``FreeWorkers``, ``HostIndex``,
+``ScaledDownSlots``). Inputs are frozen views (``view.py``) and the time ``now_s`` the driver
+passes in; outputs are ``Action`` dataclasses (``actions.py``).
 Never imports simpy, asyncio, time or a global random generator.
 """
 

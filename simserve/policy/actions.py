@@ -7,7 +7,6 @@ and record each applied action, so simulated and live action traces can be compa
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,4 +32,4 @@ class Reject:
     reason: str
 
 
-Action = Union[StartWorkers, StopWorker, Reject]
+Action = StartWorkers | StopWorker | Reject

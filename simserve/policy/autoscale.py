@@ -9,10 +9,12 @@ No simpy, asyncio or clock: ``now_s`` comes in the view.
 from __future__ import annotations
 
 import math
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from simserve.policy.actions import Action, Reject, StartWorkers, StopWorker
 from simserve.policy.view import EndpointView, WorkerView
+from simserve.scenario import PerRequestScaler, QueueDelayScaler, RequestCountScaler, Scaler
 
 
 class Autoscaler(Protocol):
@@ -125,13 +127,17 @@ class PerRequest(_Base):
         return [Reject("max_workers")]
 
 
-def build_autoscaler(scaler_cfg: object) -> Autoscaler:
-    """The autoscaler for a scenario's ``endpoint.scaler`` section."""
-    kind = getattr(scaler_cfg, "type")
-    if kind == "queue_delay":
-        return QueueDelay(float(getattr(scaler_cfg, "value")))
-    if kind == "request_count":
-        return RequestCount(int(getattr(scaler_cfg, "value")))
-    if kind == "per_request":
-        return PerRequest()
-    raise ValueError(f"unknown scaler type {kind!r}")
+#: the registry: a scenario's scaler config type -> how to build its autoscaler
+REGISTRY: dict[type, Callable[[Any], Autoscaler]] = {
+    QueueDelayScaler: lambda cfg: QueueDelay(float(cfg.value)),
+    RequestCountScaler: lambda cfg: RequestCount(int(cfg.value)),
+    PerRequestScaler: lambda cfg: PerRequest(),
+}
+
+
+def build_autoscaler(scaler_cfg: Scaler) -> Autoscaler:
+    """The autoscaler for a scenario's ``endpoint.scaler`` section (``REGISTRY``)."""
+    build = REGISTRY.get(type(scaler_cfg))
+    if build is None:
+        raise ValueError(f"no autoscaler for {type(scaler_cfg).__name__}")
+    return build(scaler_cfg)

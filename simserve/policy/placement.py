@@ -85,8 +85,9 @@ def choose_pool(alive_by_pool: Sequence[int], has_room: Sequence[bool], spread_f
     return max(pools, key=lambda i: (shares[i] * n - alive_by_pool[i], -i))
 
 
-def flashboot_eligible(enabled: bool, same_host: bool, stopped_at_s: float, now_s: float, window_s: float,
-                       image_cached: bool) -> bool:
+def flashboot_eligible(
+    enabled: bool, same_host: bool, stopped_at_s: float, now_s: float, window_s: float, image_cached: bool
+) -> bool:
     """Whether a start is a FlashBoot resume: FlashBoot on, the slot restarts on the host it was
     scaled down on, within ``window_s`` of that scale-down, and the host still caches the image.
 

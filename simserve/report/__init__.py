@@ -47,7 +47,16 @@ def write_plots(result: Any, out_dir: str | Path, svg: bool = False) -> list[Pat
 
 
 __all__ = [
-    "PLOTS", "RunData", "as_run_data", "break_even_point", "cold_start_breakdown",
-    "cost_by_state", "latency_cdf", "monthly_cost_figure", "monthly_costs", "queue_timeline",
-    "worker_timeline", "write_plots",
+    "PLOTS",
+    "RunData",
+    "as_run_data",
+    "break_even_point",
+    "cold_start_breakdown",
+    "cost_by_state",
+    "latency_cdf",
+    "monthly_cost_figure",
+    "monthly_costs",
+    "queue_timeline",
+    "worker_timeline",
+    "write_plots",
 ]

@@ -69,9 +69,14 @@ def as_run_data(run: Any) -> RunData:
         horizon = float(summary.get("horizon_s") or resolved.get("horizon") or 0.0)
         return RunData(
             name=str(summary.get("scenario") or resolved.get("name") or "run"),
-            summary=summary, jobs=_norm_jobs(run["jobs"]), workers=_norm_workers(run["workers"]),
-            horizon_s=horizon, warmup_s=float(resolved.get("warmup") or 0.0),
-            scenario=None, resolved=resolved, run_dir=d,
+            summary=summary,
+            jobs=_norm_jobs(run["jobs"]),
+            workers=_norm_workers(run["workers"]),
+            horizon_s=horizon,
+            warmup_s=float(resolved.get("warmup") or 0.0),
+            scenario=None,
+            resolved=resolved,
+            run_dir=d,
         )
     # a RunResult (duck-typed so live results work too)
     sc = run.scenario
@@ -79,9 +84,14 @@ def as_run_data(run: Any) -> RunData:
     resolved.pop("base_dir", None)
     horizon = float(run.summary.get("horizon_s") or sc.horizon)
     return RunData(
-        name=str(run.summary.get("scenario") or sc.name), summary=run.summary,
-        jobs=_norm_jobs(run.jobs), workers=_norm_workers(run.workers), horizon_s=horizon,
-        warmup_s=float(min(sc.warmup, horizon * 0.999)), scenario=sc, resolved=resolved,
+        name=str(run.summary.get("scenario") or sc.name),
+        summary=run.summary,
+        jobs=_norm_jobs(run.jobs),
+        workers=_norm_workers(run.workers),
+        horizon_s=horizon,
+        warmup_s=float(min(sc.warmup, horizon * 0.999)),
+        scenario=sc,
+        resolved=resolved,
     )
 
 

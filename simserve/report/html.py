@@ -36,8 +36,11 @@ pre{background:#f7f7f7;padding:1em;overflow-x:auto;font-size:0.85em} .note{color
 
 
 _TITLES = {
-    "latency_cdf": "Latency", "cost_by_state": "Cost by worker state", "worker_timeline": "Worker states",
-    "queue_timeline": "Queue, workers and arrivals", "cold_start_breakdown": "Cold starts by phase",
+    "latency_cdf": "Latency",
+    "cost_by_state": "Cost by worker state",
+    "worker_timeline": "Worker states",
+    "queue_timeline": "Queue, workers and arrivals",
+    "cold_start_breakdown": "Cold starts by phase",
 }
 
 
@@ -63,8 +66,17 @@ def _num(v: Any) -> str:
 def summary_rows(summary: dict[str, Any]) -> list[tuple[str, Any, list[Any] | None]]:
     """Flatten the summary into ``(dotted key, value, ci or None)`` rows (provenance keys left out)."""
     rows: list[tuple[str, Any, list[Any] | None]] = []
-    skip = {"scenario", "seed", "seeds", "engine", "horizon_s", "simserve_version", "scenario_digest",
-            "replications", "counters"}
+    skip = {
+        "scenario",
+        "seed",
+        "seeds",
+        "engine",
+        "horizon_s",
+        "simserve_version",
+        "scenario_digest",
+        "replications",
+        "counters",
+    }
 
     def walk(node: dict[str, Any], prefix: str) -> None:
         for key, value in node.items():
@@ -86,7 +98,7 @@ def _summary_table(summary: dict[str, Any]) -> str:
     head = "<tr><th>figure</th><th>value</th>" + ("<th>95% interval</th>" if has_ci else "") + "</tr>"
     body = []
     for name, value, ci in rows:
-        cell = ("" if not has_ci else f"<td class='n'>[{_num(ci[0])}, {_num(ci[1])}]</td>" if ci else "<td></td>")
+        cell = "" if not has_ci else f"<td class='n'>[{_num(ci[0])}, {_num(ci[1])}]</td>" if ci else "<td></td>"
         body.append(f"<tr><td>{html.escape(name)}</td><td class='n'>{_num(value)}</td>{cell}</tr>")
     return f"<table>{head}{''.join(body)}</table>"
 
@@ -115,8 +127,7 @@ def _monthly_section(data: RunData, break_even: pd.DataFrame | None) -> str:
     from simserve.report.monthly import monthly_cost_figure, monthly_costs
 
     table = monthly_costs(data)
-    rows = "".join(f"<tr><td>{html.escape(k)}</td><td class='n'>{_num(v)}</td></tr>"
-                   for k, v in table["value"].items())
+    rows = "".join(f"<tr><td>{html.escape(k)}</td><td class='n'>{_num(v)}</td></tr>" for k, v in table["value"].items())
     out = [f"<h2>Monthly cost at this traffic</h2><table>{rows}</table>"]
     if break_even is None:
         return "".join(out)
@@ -124,12 +135,16 @@ def _monthly_section(data: RunData, break_even: pd.DataFrame | None) -> str:
     fig = monthly_cost_figure(break_even, current=current, title=data.name)
     cols = ["active_workers", "cost_per_hour", "cost_per_month", "per_1k_requests", "p95_s", "cold_start_fraction"]
     head = "".join(f"<th>{c}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(f"<td class='n'>{_num(r[c])}</td>" for c in cols) + "</tr>"
-                   for r in break_even[cols].to_dict("records"))
+    body = "".join(
+        "<tr>" + "".join(f"<td class='n'>{_num(r[c])}</td>" for c in cols) + "</tr>"
+        for r in break_even[cols].to_dict("records")
+    )
     uses = f" This run uses {current}." if current is not None else ""
-    out.append("<h3>Flex vs active break-even</h3><p class='note'>The same jobs (same seed) simulated with "
-               "0 to max always-on active workers; the cheapest is where active workers stop paying off."
-               f"{uses}</p>")
+    out.append(
+        "<h3>Flex vs active break-even</h3><p class='note'>The same jobs (same seed) simulated with "
+        "0 to max always-on active workers; the cheapest is where active workers stop paying off."
+        f"{uses}</p>"
+    )
     out.append(f"<img alt='break-even' src='data:image/png;base64,{figure_to_base64(fig)}'>")
     out.append(f"<table><tr>{head}</tr>{body}</table>")
     return "".join(out)
@@ -146,17 +161,23 @@ def render_report(run: Any, *, break_even: pd.DataFrame | None = None) -> str:
     data = as_run_data(run)
     s = data.summary
     reps = int(s.get("replications", 1) or 1)
-    sub = (f"engine {s.get('engine', 'sim')} · seed {s.get('seed')} · horizon {_num(data.horizon_s)} s · "
-           f"warmup {_num(data.warmup_s)} s · simserve {html.escape(str(s.get('simserve_version', '')))}")
+    sub = (
+        f"engine {s.get('engine', 'sim')} · seed {s.get('seed')} · horizon {_num(data.horizon_s)} s · "
+        f"warmup {_num(data.warmup_s)} s · simserve {html.escape(str(s.get('simserve_version', '')))}"
+    )
     if reps > 1:
         sub += f" · {reps} replications (figures are means with 95% intervals; plots show replication 0)"
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>simserve report: {html.escape(data.name)}"
-             f"</title><style>{_CSS}</style></head><body>",
-             f"<h1>{html.escape(data.name)}</h1><p class='sub'>{sub}</p>", _cards(s)]
+    parts = [
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>simserve report: {html.escape(data.name)}"
+        f"</title><style>{_CSS}</style></head><body>",
+        f"<h1>{html.escape(data.name)}</h1><p class='sub'>{sub}</p>",
+        _cards(s),
+    ]
     for stem, fn in PLOTS.items():
         fig = fn(data)
-        parts.append(f"<h2>{_TITLES.get(stem, stem)}</h2>"
-                     f"<img alt='{stem}' src='data:image/png;base64,{figure_to_base64(fig)}'>")
+        parts.append(
+            f"<h2>{_TITLES.get(stem, stem)}</h2><img alt='{stem}' src='data:image/png;base64,{figure_to_base64(fig)}'>"
+        )
     parts.append(_monthly_section(data, break_even))
     parts.append("<h2>Summary</h2>" + _summary_table(s))
     if data.resolved:
@@ -166,8 +187,9 @@ def render_report(run: Any, *, break_even: pd.DataFrame | None = None) -> str:
     return "\n".join(parts)
 
 
-def write_report(run: str | Path | RunData, *, out: str | Path | None = None,
-                 break_even: pd.DataFrame | None = None) -> Path:
+def write_report(
+    run: str | Path | RunData, *, out: str | Path | None = None, break_even: pd.DataFrame | None = None
+) -> Path:
     """Write ``report.html`` into the run directory (or to ``out``); returns its path.
 
     ``run``: a run directory or its ``RunData``; ``break_even`` as for ``render_report``.

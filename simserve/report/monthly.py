@@ -58,8 +58,14 @@ def monthly_cost_figure(table: pd.DataFrame, *, current: int | None = None, titl
     cost = table["cost_per_month"].to_numpy(dtype=float)
     best = break_even_point(table)
     colors = ["#2ca02c" if n == best else "#9ecae1" for n in x]
-    bars = ax.bar(x, cost, color=colors, edgecolor=["black" if n == current else "none" for n in x],
-                  linewidth=1.5, label="cost per month (USD)")
+    bars = ax.bar(
+        x,
+        cost,
+        color=colors,
+        edgecolor=["black" if n == current else "none" for n in x],
+        linewidth=1.5,
+        label="cost per month (USD)",
+    )
     ax.bar_label(bars, labels=[f"${c:,.0f}" for c in cost], fontsize="x-small", padding=2)
     ax.set_xlabel("active (always-on) workers")
     ax.set_ylabel("cost per month (USD, 730 h)")
@@ -74,6 +80,8 @@ def monthly_cost_figure(table: pd.DataFrame, *, current: int | None = None, titl
     h2, l2 = ax2.get_legend_handles_labels()
     ax.legend(h1 + h2, l1 + l2, loc="lower left", fontsize="small")
     row = table[table["active_workers"] == best].iloc[0]
-    ax.set_title(f"{title + ': ' if title else ''}break-even at {best} active worker"
-                 f"{'s' if best != 1 else ''} (${row['cost_per_month']:,.0f}/month, p95 {fmt_s(row['p95_s'])})")
+    ax.set_title(
+        f"{title + ': ' if title else ''}break-even at {best} active worker"
+        f"{'s' if best != 1 else ''} (${row['cost_per_month']:,.0f}/month, p95 {fmt_s(row['p95_s'])})"
+    )
     return fig

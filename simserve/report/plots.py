@@ -72,8 +72,17 @@ def cost_by_state(run: Any, bins: int = 24) -> Figure:
     total = sum(float(v.sum()) for v in series.values())
     for cat, usd in series.items():
         rate = usd / width_s * 3600.0
-        ax.bar(left, rate, width=width_s / unit, bottom=bottom, align="edge", color=STATE_COLORS[cat],
-               edgecolor="white", linewidth=0.4, label=f"{cat}: ${usd.sum():,.2f}")
+        ax.bar(
+            left,
+            rate,
+            width=width_s / unit,
+            bottom=bottom,
+            align="edge",
+            color=STATE_COLORS[cat],
+            edgecolor="white",
+            linewidth=0.4,
+            label=f"{cat}: ${usd.sum():,.2f}",
+        )
         bottom = bottom + rate
     ax.set_xlabel(f"time ({label})")
     ax.set_ylabel("cost rate (USD/hour)")
@@ -108,8 +117,9 @@ def cold_start_breakdown(run: Any) -> Figure:
         vals = means[phase].to_numpy(dtype=float)
         if not vals.any():
             continue
-        ax.barh(ypos, vals, left=left, color=PHASE_COLORS[phase], edgecolor="white", height=0.6,
-                label=PHASE_LABELS[phase])
+        ax.barh(
+            ypos, vals, left=left, color=PHASE_COLORS[phase], edgecolor="white", height=0.6, label=PHASE_LABELS[phase]
+        )
         left = left + vals
     for y, total in zip(ypos, left, strict=True):
         ax.text(float(total), float(y), f"  {fmt_s(float(total))}", va="center", fontsize="small")

@@ -118,15 +118,21 @@ def queue_timeline(run: Any, bins: int = 60) -> Figure:
         faint = max(0.06, 0.35 * min(1.0, 1500 / max(len(t), 1)))  # long runs: a lighter haze
         ax.step(t / unit, n, where="post", color=color, lw=0.6, alpha=faint, label=f"_{name} (exact)")
         mean = bin_mean(t, n, edges)
-        ax.step(edges / unit, np.r_[mean, mean[-1:]], where="post", color=color, lw=1.8,
-                label=f"{name} (mean per bin)")
+        ax.step(edges / unit, np.r_[mean, mean[-1:]], where="post", color=color, lw=1.8, label=f"{name} (mean per bin)")
     ax.set_xlabel(f"time ({label})")
     ax.set_ylabel("count")
     ax.set_xlim(0, data.horizon_s / unit)
     ax.set_ylim(bottom=0)
     ax2 = ax.twinx()
-    ax2.step(edges / unit, np.r_[rate, rate[-1:]], where="post", color="#2ca02c", lw=1.0, alpha=0.8,
-             label=f"arrival rate (per s, {width:.0f} s bins)")
+    ax2.step(
+        edges / unit,
+        np.r_[rate, rate[-1:]],
+        where="post",
+        color="#2ca02c",
+        lw=1.0,
+        alpha=0.8,
+        label=f"arrival rate (per s, {width:.0f} s bins)",
+    )
     ax2.set_ylabel("arrivals per second")
     ax2.set_ylim(bottom=0)
     h1, l1 = ax.get_legend_handles_labels()

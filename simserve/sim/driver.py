@@ -37,8 +37,17 @@ class SimDriver:
         core = self.core
         core.start(0.0)
         self._carry(0.0)
-        self.env.run_merged(core.arr, core.arrive, core.job_finished, self.out, RunJob, self.svc, self._on_timeout,
-                            self._other, self.sc.horizon)
+        self.env.run_merged(
+            core.arr,
+            core.arrive,
+            core.job_finished,
+            self.out,
+            RunJob,
+            self.svc,
+            self._on_timeout,
+            self._other,
+            self.sc.horizon,
+        )
         core.finish(self.sc.horizon)
         core.out.clear()  # stops at the horizon: nothing runs here
         return self.rec

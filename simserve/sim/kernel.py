@@ -68,10 +68,18 @@ class Kernel(simpy.Environment):
         """A completion token came due (``run_merged`` and ``step`` hand it over)."""
         raise NotImplementedError
 
-    def run_merged(self, arrival_s: Sequence[float], arrive: Callable[[int, float], None],
-                   done: Callable[[int, float], None], pending: list[Any], run_job: Any,
-                   service_s: Sequence[float], on_timeout: Callable[[int], None],
-                   other: Callable[[Any, float], None], until: float) -> None:
+    def run_merged(
+        self,
+        arrival_s: Sequence[float],
+        arrive: Callable[[int, float], None],
+        done: Callable[[int, float], None],
+        pending: list[Any],
+        run_job: Any,
+        service_s: Sequence[float],
+        on_timeout: Callable[[int], None],
+        other: Callable[[Any, float], None],
+        until: float,
+    ) -> None:
         """Step up to ``until``, calling ``arrive(i, now)`` at each pre-drawn ``arrival_s[i]`` and
         ``done(token, now)`` for each completion token. After each, ``pending`` is emptied: a
         ``run_job`` entry ``(worker, job, token, limit_s)`` completes after ``service_s[job]`` (a bare

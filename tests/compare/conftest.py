@@ -20,13 +20,24 @@ BASE: dict[str, Any] = {
     "name": "cmp-base",
     "seed": 7,
     "horizon": "400s",
-    "endpoint": {"gpu": "H100", "max_workers": 2, "idle_timeout": "5s",
-                 "scaler": {"type": "queue_delay", "value": "1s"}},
-    "cold_start": {"image_size": "2GB", "registry_bandwidth": "500MB/s", "container_start": "1s",
-                   "model": {"size": "4GB", "placement": "cached", "bandwidth": "2GB/s"}, "handler_init": "2s"},
+    "endpoint": {
+        "gpu": "H100",
+        "max_workers": 2,
+        "idle_timeout": "5s",
+        "scaler": {"type": "queue_delay", "value": "1s"},
+    },
+    "cold_start": {
+        "image_size": "2GB",
+        "registry_bandwidth": "500MB/s",
+        "container_start": "1s",
+        "model": {"size": "4GB", "placement": "cached", "bandwidth": "2GB/s"},
+        "handler_init": "2s",
+    },
     "hosts": [{"gpu": "H100", "count": 2, "gpus_per_host": 8}],
-    "workload": {"arrivals": {"type": "poisson", "rate": "0.2/s"},
-                 "service": {"dist": "lognormal", "mean": "2s", "cv": 0.5}},
+    "workload": {
+        "arrivals": {"type": "poisson", "rate": "0.2/s"},
+        "service": {"dist": "lognormal", "mean": "2s", "cv": 0.5},
+    },
 }
 
 #: the "live" run calibration must recover: many full cold starts (no FlashBoot, short idle timeout)
@@ -34,15 +45,26 @@ SYNTHETIC: dict[str, Any] = {
     "name": "synthetic-live",
     "seed": 3,
     "horizon": "1h",
-    "endpoint": {"gpu": "H100", "max_workers": 4, "idle_timeout": "2s", "flashboot": False, "extra_workers": 0,
-                 "scaler": {"type": "queue_delay", "value": "1s"}},
-    "cold_start": {"image_size": "8GB", "registry_bandwidth": "200MB/s",
-                   "container_start": {"dist": "gamma", "mean": "2s", "cv": 0.3},
-                   "model": {"size": "16GB", "placement": "network_volume", "bandwidth": "400MB/s"},
-                   "handler_init": "3s"},
+    "endpoint": {
+        "gpu": "H100",
+        "max_workers": 4,
+        "idle_timeout": "2s",
+        "flashboot": False,
+        "extra_workers": 0,
+        "scaler": {"type": "queue_delay", "value": "1s"},
+    },
+    "cold_start": {
+        "image_size": "8GB",
+        "registry_bandwidth": "200MB/s",
+        "container_start": {"dist": "gamma", "mean": "2s", "cv": 0.3},
+        "model": {"size": "16GB", "placement": "network_volume", "bandwidth": "400MB/s"},
+        "handler_init": "3s",
+    },
     "hosts": [{"gpu": "H100", "count": 4, "gpus_per_host": 8}],
-    "workload": {"arrivals": {"type": "poisson", "rate": "0.3/s"},
-                 "service": {"dist": "lognormal", "mean": "2s", "cv": 0.5}},
+    "workload": {
+        "arrivals": {"type": "poisson", "rate": "0.3/s"},
+        "service": {"dist": "lognormal", "mean": "2s", "cv": 0.5},
+    },
 }
 
 

@@ -20,11 +20,14 @@ from simserve.scenario import load_scenario
 from .conftest import BASE
 
 
-@pytest.mark.parametrize("dist", [
-    LogNormal(dist="lognormal", mean=2.0, cv=0.5),
-    Gamma(dist="gamma", mean=2.0, cv=0.5),
-    Exponential(dist="exponential", mean=2.0),
-])
+@pytest.mark.parametrize(
+    "dist",
+    [
+        LogNormal(dist="lognormal", mean=2.0, cv=0.5),
+        Gamma(dist="gamma", mean=2.0, cv=0.5),
+        Exponential(dist="exponential", mean=2.0),
+    ],
+)
 def test_fit_picks_the_family_and_parameters(dist: object) -> None:
     x = dist.sample(np.random.default_rng(11), 3000)  # type: ignore[attr-defined]
     f = fit_duration(x)
@@ -73,16 +76,27 @@ def test_calibrate_recovers_the_synthetic_run(synthetic_run: tuple[Path, Path], 
 
 
 def test_pickup_delays_by_kind() -> None:
-    jobs = pd.DataFrame({
-        "job_id": [0, 1, 2], "arrival_s": [5.0, 20.0, 21.0], "start_s": [10.2, 20.3, 23.3],
-        "end_s": [12.0, 22.3, 24.0], "status": ["completed"] * 3, "worker_id": [0, 0, 0],
-        "cold_start": [True, False, False], "execution_s": [1.8, 2.0, 0.7],
-    })
-    workers = pd.DataFrame({
-        "worker_id": [0, 0, 0], "state": ["initializing", "initializing", "running"],
-        "phase": ["container_start", "handler_init", "warm"], "start_s": [0.0, 4.0, 10.0],
-        "end_s": [4.0, 10.0, 30.0],
-    })
+    jobs = pd.DataFrame(
+        {
+            "job_id": [0, 1, 2],
+            "arrival_s": [5.0, 20.0, 21.0],
+            "start_s": [10.2, 20.3, 23.3],
+            "end_s": [12.0, 22.3, 24.0],
+            "status": ["completed"] * 3,
+            "worker_id": [0, 0, 0],
+            "cold_start": [True, False, False],
+            "execution_s": [1.8, 2.0, 0.7],
+        }
+    )
+    workers = pd.DataFrame(
+        {
+            "worker_id": [0, 0, 0],
+            "state": ["initializing", "initializing", "running"],
+            "phase": ["container_start", "handler_init", "warm"],
+            "start_s": [0.0, 4.0, 10.0],
+            "end_s": [4.0, 10.0, 30.0],
+        }
+    )
     d = pickup_delays(jobs, workers)
     assert d["kind"].tolist() == ["cold", "dispatch", "queued"]
     assert d["delay_s"].to_numpy() == pytest.approx([0.2, 0.3, 1.0])
@@ -104,12 +118,16 @@ def test_replay_round_trip_is_exact(run_pair: tuple[Path, Path, Path], tmp_path:
 
 
 def test_replay_fallbacks() -> None:
-    jobs = pd.DataFrame({
-        "job_id": [0, 1, 2, 3, 4], "arrival_s": [0.0, 1.0, 2.0, 3.0, 4.0],
-        "start_s": [0.5, 1.5, 2.5, np.nan, 4.5], "end_s": [1.5, 4.5, 3.0, 3.0, np.nan],
-        "status": ["completed", "completed", "timed_out", "rejected", "in_progress"],
-        "execution_s": [1.0, 3.0, 0.5, np.nan, np.nan],
-    })
+    jobs = pd.DataFrame(
+        {
+            "job_id": [0, 1, 2, 3, 4],
+            "arrival_s": [0.0, 1.0, 2.0, 3.0, 4.0],
+            "start_s": [0.5, 1.5, 2.5, np.nan, 4.5],
+            "end_s": [1.5, 4.5, 3.0, 3.0, np.nan],
+            "status": ["completed", "completed", "timed_out", "rejected", "in_progress"],
+            "execution_s": [1.0, 3.0, 0.5, np.nan, np.nan],
+        }
+    )
     j = replay_jobs(jobs)
     assert j.service_s.tolist() == [1.0, 3.0, np.inf, 2.0, 2.0]  # timed out -> inf; unmeasured -> median
 
@@ -129,8 +147,16 @@ def test_cli_calibrate_and_replay(synthetic_run: tuple[Path, Path], tmp_path: Pa
 def test_replay_prefers_a_live_trace_for_unmeasured_jobs(tmp_path: Path) -> None:
     from simserve.calibrate.replay import requested_service
 
-    jobs = pd.DataFrame({"job_id": [0, 1], "arrival_s": [0.0, 1.0], "start_s": [0.5, np.nan],
-                         "end_s": [1.5, 2.0], "status": ["completed", "cancelled"], "execution_s": [1.0, np.nan]})
+    jobs = pd.DataFrame(
+        {
+            "job_id": [0, 1],
+            "arrival_s": [0.0, 1.0],
+            "start_s": [0.5, np.nan],
+            "end_s": [1.5, 2.0],
+            "status": ["completed", "cancelled"],
+            "execution_s": [1.0, np.nan],
+        }
+    )
     (tmp_path / "trace.csv").write_text("arrival_s,service_s\n0,0.9\n1,4.5\n")
     req = requested_service(tmp_path, jobs)
     assert replay_jobs(jobs, requested_s=req).service_s.tolist() == [1.0, 4.5]

@@ -57,8 +57,12 @@ def test_html_page_is_self_contained(run_pair: tuple[Path, Path, Path], tmp_path
     assert text.count("data:image/png;base64,") == 4
     assert "http://" not in text and "https://" not in text
     assert "execution_s.mean" in text and "+100.00%" in text
-    for stem in ("compare_latency_cdf", "compare_cost_by_state", "compare_worker_timelines",
-                 "compare_cold_start_phases"):
+    for stem in (
+        "compare_latency_cdf",
+        "compare_cost_by_state",
+        "compare_worker_timelines",
+        "compare_cold_start_phases",
+    ):
         assert (tmp_path / "cmp" / f"{stem}.png").stat().st_size > 1000
     csv = (tmp_path / "cmp" / "compare.csv").read_text().splitlines()
     assert csv[0].startswith("figure,a,b,diff,ratio,rel_error")
@@ -66,8 +70,14 @@ def test_html_page_is_self_contained(run_pair: tuple[Path, Path, Path], tmp_path
 
 
 def test_intervals_from_replications() -> None:
-    a = {"engine": "sim", "latency_s": {"p95": 10.0, "p95_ci": [9.0, 11.0]}, "gpu_utilization": 0.5,
-         "gpu_utilization_ci": [0.4, 0.6], "counters": {"pulls": 3}, "seed": 1}
+    a = {
+        "engine": "sim",
+        "latency_s": {"p95": 10.0, "p95_ci": [9.0, 11.0]},
+        "gpu_utilization": 0.5,
+        "gpu_utilization_ci": [0.4, 0.6],
+        "counters": {"pulls": 3},
+        "seed": 1,
+    }
     b = {"engine": "live", "latency_s": {"p95": 10.5}, "gpu_utilization": 0.9}
     values, cis = flatten(a)
     assert values == {"latency_s.p95": 10.0, "gpu_utilization": 0.5}  # counters and provenance left out

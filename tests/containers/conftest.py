@@ -38,8 +38,11 @@ def registry_port() -> int:
 
 @pytest.fixture(scope="session")
 def engine(registry_port: int) -> Iterator[EngineSession]:
-    if shutil.which("podman") is None and not os.environ.get("DOCKER_HOST") \
-            and not Path("/var/run/docker.sock").exists():
+    if (
+        shutil.which("podman") is None
+        and not os.environ.get("DOCKER_HOST")
+        and not Path("/var/run/docker.sock").exists()
+    ):
         pytest.skip("no container engine: run scripts/setup-podman.sh (or install Docker)")
     try:
         session = connect("auto", registries=(f"127.0.0.1:{registry_port}",))
@@ -79,7 +82,10 @@ def sleep_handler(tmp_path: Path) -> Path:
     path = tmp_path / "handlers" / "sleep.py"
     path.parent.mkdir()
     src = Path(__file__).resolve().parents[2] / "examples" / "handlers" / "sleep.py"
-    path.write_text(src.read_text() if src.exists() else
-                    "import time\n\ndef handler(job):\n"
-                    "    time.sleep(float(job['input'].get('service_s', 0)))\n    return {}\n")
+    path.write_text(
+        src.read_text()
+        if src.exists()
+        else "import time\n\ndef handler(job):\n"
+        "    time.sleep(float(job['input'].get('service_s', 0)))\n    return {}\n"
+    )
     return path

@@ -36,8 +36,7 @@ def test_build_push_pull_roundtrip(engine, registry, sleep_handler, no_leaks):
         client.images.pull(remote)
         assert time.monotonic() - t0 < 30
         # detached + bounded wait: an attached log stream can block forever if the engine stalls
-        ctr = client.containers.run(remote, ["/bin/sh", "-c", "ls /app; echo ok"], detach=True,
-                                    network_mode="none")
+        ctr = client.containers.run(remote, ["/bin/sh", "-c", "ls /app; echo ok"], detach=True, network_mode="none")
         try:
             assert ctr.wait(timeout=60)["StatusCode"] == 0
             assert ctr.logs().split() == [b"sleep.py", b"ok"]

@@ -8,16 +8,16 @@ unhealthy interval and a retried job. Tables pass the simulator's invariants.
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 
 import numpy as np
 import pytest
+from docker import errors as docker_errors
 
 from simserve import images
 from simserve.billing import apply_billing, billing_table
 from simserve.live.docker_runtime import DockerRuntime
-from simserve.records import TERMINAL, JobStatus
+from simserve.records import JobStatus
 
 executor_mod = pytest.importorskip("simserve.live.executor", reason="simserve live (#6) not present")
 pytestmark = [pytest.mark.container, pytest.mark.timeout(120)]
@@ -28,17 +28,33 @@ def _scenario(tmp_path, arrivals, service_s, idle_s=1.0, horizon_s=10.0, faults=
 
     trace = tmp_path / "trace.csv"
     trace.write_text("arrival_s\n" + "".join(f"{a}\n" for a in arrivals))
-    return load_scenario({
-        "name": "containers", "seed": 1, "horizon": f"{horizon_s}s",
-        "endpoint": {"gpu": ["A4000"], "max_workers": 3, "extra_workers": 0, "idle_timeout": f"{idle_s}s",
-                     "flashboot": False, "scaler": {"type": "per_request"}},
-        "cold_start": {"image_size": "1MB", "container_start": "0.3s", "model": {"placement": "none"},
-                       "handler_init": "0.1s"},
-        "workload": {"arrivals": {"type": "trace", "path": str(trace)},
-                     "service": {"dist": "constant", "value": f"{service_s}s"}},
-        "billing": {"preset": "seed"},
-        "faults": faults,
-    })
+    return load_scenario(
+        {
+            "name": "containers",
+            "seed": 1,
+            "horizon": f"{horizon_s}s",
+            "endpoint": {
+                "gpu": ["A4000"],
+                "max_workers": 3,
+                "extra_workers": 0,
+                "idle_timeout": f"{idle_s}s",
+                "flashboot": False,
+                "scaler": {"type": "per_request"},
+            },
+            "cold_start": {
+                "image_size": "1MB",
+                "container_start": "0.3s",
+                "model": {"placement": "none"},
+                "handler_init": "0.1s",
+            },
+            "workload": {
+                "arrivals": {"type": "trace", "path": str(trace)},
+                "service": {"dist": "constant", "value": f"{service_s}s"},
+            },
+            "billing": {"preset": "seed"},
+            "faults": faults,
+        }
+    )
 
 
 def _run(scenario, handler, out, runtime, during=None, **opts):
@@ -58,8 +74,15 @@ def _check_invariants(scenario, run):
     jobs = run.recorder.jobs_frame()
     iv = run.recorder.intervals_frame()
     # every job ends in one terminal state or is in flight at the horizon
-    assert set(jobs["status"].astype(str)) <= {"completed", "failed", "cancelled", "timed_out",
-                                              "rejected", "in_queue", "in_progress"}
+    assert set(jobs["status"].astype(str)) <= {
+        "completed",
+        "failed",
+        "cancelled",
+        "timed_out",
+        "rejected",
+        "in_queue",
+        "in_progress",
+    }
     # each worker's intervals tile its life: no gap, no overlap
     for _, w in iv.groupby("worker_id"):
         s, e = w["start_s"].to_numpy(), w["end_s"].to_numpy()
@@ -112,11 +135,13 @@ def test_pulled_and_present_images(engine, registry, sleep_handler, tmp_path, no
                 # start in phase pull until the runtime reports container_start (a few ms)
                 assert rt.pulls == [] and float(pulls["dur"].sum()) < 0.25 * max(1, len(pulls))
             assert len(rt.created_ids) == len(starts)
-            report[label] = {"pull_s": [round(x, 3) for x in pulls["dur"]],
-                             "container_start_s": [round(x, 3) for x in starts["dur"]],
-                             "wall_s": round(time.monotonic() - t0, 1)}
+            report[label] = {
+                "pull_s": [round(x, 3) for x in pulls["dur"]],
+                "container_start_s": [round(x, 3) for x in starts["dur"]],
+                "wall_s": round(time.monotonic() - t0, 1),
+            }
             for cid in rt.created_ids:  # gone, by id
-                with pytest.raises(Exception):
+                with pytest.raises(docker_errors.NotFound):
                     client.containers.get(cid)
     finally:
         for ref in (remote, present.ref, pulled.ref):
@@ -138,7 +163,7 @@ def test_killed_container_is_unhealthy_and_job_retried(engine, sleep_handler, tm
                 wid = next(iter(ex.rt.handles))
                 cid = rt.container_id(wid)
                 await asyncio.sleep(0.3)
-                await asyncio.to_thread(lambda: client.containers.get(cid).kill())
+                await asyncio.to_thread(lambda c=cid: client.containers.get(c).kill())
                 killed.update(worker=wid, container=cid)
                 return
             await asyncio.sleep(0.05)
@@ -155,7 +180,7 @@ def test_killed_container_is_unhealthy_and_job_retried(engine, sleep_handler, tm
     bad = iv[(iv["worker_id"] == killed["worker"]) & (iv["state"].astype(str) == "unhealthy")]
     assert len(bad) >= 1 and (bad["end_s"] - bad["start_s"]).sum() > 0
     assert any(f["kind"] == "crashed" for f in run.notes["faults"])
-    with pytest.raises(Exception):
+    with pytest.raises(docker_errors.NotFound):
         client.containers.get(killed["container"])
 
 
@@ -168,10 +193,22 @@ def test_concurrent_first_starts_share_one_engine_service(engine, sleep_handler,
 
     built = images.build_image(engine.client, sleep_handler, 2)
     shim = executor_mod.SHIM
-    specs = [WorkerSpec(worker_id=i, protocol="native", argv=(sys.executable, str(shim), str(sleep_handler)),
-                        env=dict(os.environ), cwd=sleep_handler.parent, host_id=i, gpus=(), image_key="x",
-                        image_store=tmp_path, cache_dir=tmp_path / f"c{i}", log_path=tmp_path / f"{i}.log")
-             for i in range(2)]
+    specs = [
+        WorkerSpec(
+            worker_id=i,
+            protocol="native",
+            argv=(sys.executable, str(shim), str(sleep_handler)),
+            env=dict(os.environ),
+            cwd=sleep_handler.parent,
+            host_id=i,
+            gpus=(),
+            image_key="x",
+            image_store=tmp_path,
+            cache_dir=tmp_path / f"c{i}",
+            log_path=tmp_path / f"{i}.log",
+        )
+        for i in range(2)
+    ]
     rt = DockerRuntime(image=built.ref, engine="podman" if engine.kind == "podman" else "auto")
 
     async def main():
@@ -188,8 +225,11 @@ def test_concurrent_first_starts_share_one_engine_service(engine, sleep_handler,
         images.remove_image(engine.client, built.ref)
     assert [o.status for o in outs] == ["completed", "completed"]
     assert rt.session is None and (session.service is None or session.service.process is None)
-    mine = [p for p in os.listdir("/proc") if p.isdigit() and str(os.getpid()) in
-            _cmdline(p) and "system service" in _cmdline(p)]
+    mine = [
+        p
+        for p in os.listdir("/proc")
+        if p.isdigit() and str(os.getpid()) in _cmdline(p) and "system service" in _cmdline(p)
+    ]
     assert len(mine) <= 1  # only the session fixture's service is left
 
 

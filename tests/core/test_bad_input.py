@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 import simserve
 from simserve.cli import main
@@ -37,15 +36,24 @@ CASES = {
     "malformed_yaml": (lambda t: _write(t, "name: x\nendpoint: [unclosed\n"), "", "malformed YAML"),
     "unknown_key": (lambda t: _with(t, endpoint__max_wrkers=3), "endpoint.max_wrkers", "unknown key"),
     "wrong_unit": (lambda t: _with(t, cold_start__image_size="8 parsecs"), "cold_start.image_size", "a size"),
-    "wrong_rate": (lambda t: _with(t, workload__arrivals={"type": "poisson", "rate": "5 per day"}),
-                   "workload.arrivals.rate", "a rate"),
+    "wrong_rate": (
+        lambda t: _with(t, workload__arrivals={"type": "poisson", "rate": "5 per day"}),
+        "workload.arrivals.rate",
+        "a rate",
+    ),
     "negative_duration": (lambda t: _with(t, endpoint__idle_timeout="-5s"), "endpoint.idle_timeout", "a duration"),
     "active_over_max": (lambda t: _with(t, endpoint__active_workers=5), "endpoint", "must not exceed max_workers"),
     "unknown_gpu": (lambda t: _with(t, endpoint__gpu=["H1000"]), "endpoint.gpu", "unknown GPU 'H1000'"),
-    "missing_trace": (lambda t: _with(t, workload__arrivals={"type": "trace", "path": "nope.csv"}),
-                      "workload.arrivals.path", "trace file not found"),
-    "bad_dist": (lambda t: _with(t, workload__service={"dist": "weibull", "mean": 2}), "workload.service",
-                 "expected 'dist' to be one of"),
+    "missing_trace": (
+        lambda t: _with(t, workload__arrivals={"type": "trace", "path": "nope.csv"}),
+        "workload.arrivals.path",
+        "trace file not found",
+    ),
+    "bad_dist": (
+        lambda t: _with(t, workload__service={"dist": "weibull", "mean": 2}),
+        "workload.service",
+        "expected 'dist' to be one of",
+    ),
     "top_level_list": (lambda t: _write(t, "- 1\n- 2\n"), "", "YAML mapping"),
 }
 
@@ -84,16 +92,41 @@ def test_missing_scenario_file(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 yaml_values = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(-10, 10**6), st.floats(allow_nan=True),
-              st.text(max_size=12), st.sampled_from(["5s", "8GB", "0.5/s", "-1s", "2h", "H100", "per_request"])),
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-10, 10**6),
+        st.floats(allow_nan=True),
+        st.text(max_size=12),
+        st.sampled_from(["5s", "8GB", "0.5/s", "-1s", "2h", "H100", "per_request"]),
+    ),
     lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
     max_leaves=8,
 )
-keys = st.sampled_from([
-    "name", "seed", "horizon", "warmup", "endpoint", "endpoint.gpu", "endpoint.max_workers", "endpoint.scaler",
-    "endpoint.idle_timeout", "cold_start", "cold_start.model", "cold_start.container_start", "hosts",
-    "workload", "workload.arrivals", "workload.service", "pricing", "billing", "billing.states", "bogus",
-])
+keys = st.sampled_from(
+    [
+        "name",
+        "seed",
+        "horizon",
+        "warmup",
+        "endpoint",
+        "endpoint.gpu",
+        "endpoint.max_workers",
+        "endpoint.scaler",
+        "endpoint.idle_timeout",
+        "cold_start",
+        "cold_start.model",
+        "cold_start.container_start",
+        "hosts",
+        "workload",
+        "workload.arrivals",
+        "workload.service",
+        "pricing",
+        "billing",
+        "billing.states",
+        "bogus",
+    ]
+)
 
 
 @given(st.dictionaries(keys, yaml_values, max_size=4))

@@ -15,16 +15,31 @@ H100 = 0.00116
 def _scenario(tmp_path: Path, preset: str = "seed") -> simserve.Scenario:
     trace = tmp_path / "trace.csv"
     trace.write_text("arrival_s,service_s\n10,4\n11,4\n30,2\n")
-    return simserve.load_scenario({
-        "name": "golden", "horizon": 50, "base_dir": str(tmp_path),
-        "endpoint": {"gpu": ["H100"], "max_workers": 1, "extra_workers": 0, "idle_timeout": "5s",
-                     "flashboot": False, "scaler": {"type": "queue_delay", "value": "4s"}},
-        "cold_start": {"image_size": "1GB", "registry_bandwidth": "1GB/s", "container_start": "2s",
-                       "model": {"placement": "none"}, "handler_init": "0.5s"},
-        "hosts": [{"gpu": "H100", "count": 1, "gpus_per_host": 1, "disk": "10GB"}],
-        "workload": {"arrivals": {"type": "trace", "path": "trace.csv"}, "service": "1s"},
-        "billing": {"preset": preset},
-    })
+    return simserve.load_scenario(
+        {
+            "name": "golden",
+            "horizon": 50,
+            "base_dir": str(tmp_path),
+            "endpoint": {
+                "gpu": ["H100"],
+                "max_workers": 1,
+                "extra_workers": 0,
+                "idle_timeout": "5s",
+                "flashboot": False,
+                "scaler": {"type": "queue_delay", "value": "4s"},
+            },
+            "cold_start": {
+                "image_size": "1GB",
+                "registry_bandwidth": "1GB/s",
+                "container_start": "2s",
+                "model": {"placement": "none"},
+                "handler_init": "0.5s",
+            },
+            "hosts": [{"gpu": "H100", "count": 1, "gpus_per_host": 1, "disk": "10GB"}],
+            "workload": {"arrivals": {"type": "trace", "path": "trace.csv"}, "service": "1s"},
+            "billing": {"preset": preset},
+        }
+    )
 
 
 EXPECTED_ROWS = [
@@ -44,8 +59,10 @@ EXPECTED_ROWS = [
 
 def test_exact_worker_trace(tmp_path: Path) -> None:
     r = simserve.simulate(_scenario(tmp_path))
-    rows = [(str(s), str(p), a, b) for s, p, a, b in
-            r.workers[["state", "phase", "start_s", "end_s"]].itertuples(index=False)]
+    rows = [
+        (str(s), str(p), a, b)
+        for s, p, a, b in r.workers[["state", "phase", "start_s", "end_s"]].itertuples(index=False)
+    ]
     assert rows == EXPECTED_ROWS
     assert set(r.workers["worker_id"]) == {0}
     jobs = r.jobs
@@ -56,12 +73,15 @@ def test_exact_worker_trace(tmp_path: Path) -> None:
     assert jobs["status"].astype(str).tolist() == ["completed"] * 3
 
 
-@pytest.mark.parametrize("preset, billed_seconds", [
-    # seed: billing runs from wake-up (pull included) to scale-down: 16.5 s -> 17 s, 9.5 s -> 10 s
-    ("seed", [17, 10]),
-    # runpod-2026-08: the image pull is not billed: 15.5 s -> 16 s, then 10 s
-    ("runpod-2026-08", [16, 10]),
-])
+@pytest.mark.parametrize(
+    "preset, billed_seconds",
+    [
+        # seed: billing runs from wake-up (pull included) to scale-down: 16.5 s -> 17 s, 9.5 s -> 10 s
+        ("seed", [17, 10]),
+        # runpod-2026-08: the image pull is not billed: 15.5 s -> 16 s, then 10 s
+        ("runpod-2026-08", [16, 10]),
+    ],
+)
 def test_bill_by_hand(tmp_path: Path, preset: str, billed_seconds: list[int]) -> None:
     r = simserve.simulate(_scenario(tmp_path, preset))
     total = sum(billed_seconds) * H100

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from simserve.endpoint.hosts import Host
 from simserve.endpoint.workers import Worker
 from simserve.policy import FreeWorkers, HostIndex, NewestFirst, ScaledDownSlots, WorkerView, choose_host
 
 
-@given(st.lists(st.tuples(st.integers(0, 2), st.integers(1, 8), st.booleans(), st.booleans()), min_size=1, max_size=30),
-       st.lists(st.tuples(st.integers(0, 29), st.integers(1, 3)), max_size=40), st.integers(1, 3))
+@given(
+    st.lists(st.tuples(st.integers(0, 2), st.integers(1, 8), st.booleans(), st.booleans()), min_size=1, max_size=30),
+    st.lists(st.tuples(st.integers(0, 29), st.integers(1, 3)), max_size=40),
+    st.integers(1, 3),
+)
 def test_host_index_equals_choose_host(specs: list, changes: list, need: int) -> None:
     hosts = []
     for i, (prio, gpus, img, model) in enumerate(specs):

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-STRICT = ["simserve/policy", "simserve/endpoint", "simserve/billing.py", "simserve/scenario.py",
-          "simserve/rng.py", "simserve/units.py", "simserve/catalog.py"]
+STRICT = [
+    "simserve/policy",
+    "simserve/endpoint",
+    "simserve/billing.py",
+    "simserve/scenario.py",
+    "simserve/rng.py",
+    "simserve/units.py",
+    "simserve/catalog.py",
+]
 
 
 def test_pure_layers_are_strictly_typed() -> None:
@@ -23,8 +30,13 @@ def test_policy_layer_imports_no_clock_or_engine() -> None:
     for path in list(Path("simserve/policy").glob("*.py")) + list(Path("simserve/endpoint").glob("*.py")):
         tree = ast.parse(path.read_text())
         for node in ast.walk(tree):
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             for name in names:
                 assert name.split(".")[0] not in banned, f"{path} imports {name}"
 
@@ -35,8 +47,11 @@ def test_only_the_kernel_touches_simpy_internals() -> None:
     from pathlib import Path
 
     private = re.compile(r"\._(queue|eid|now)\b")
-    offenders = [str(p) for p in Path("simserve").rglob("*.py")
-                 if p.as_posix() != "simserve/sim/kernel.py" and private.search(p.read_text())]
+    offenders = [
+        str(p)
+        for p in Path("simserve").rglob("*.py")
+        if p.as_posix() != "simserve/sim/kernel.py" and private.search(p.read_text())
+    ]
     assert offenders == []
 
 
@@ -52,8 +67,9 @@ def test_no_import_cycles() -> None:
         for node in ast.parse(path.read_text()).body:  # top level only: imports inside functions are deferred
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("simserve"):
                 subs = {f"{node.module}.{a.name}" for a in node.names}  # `from simserve import catalog`
-                known = {s for s in subs if Path(*s.split(".")).with_suffix(".py").exists()
-                         or Path(*s.split(".")).is_dir()}
+                known = {
+                    s for s in subs if Path(*s.split(".")).with_suffix(".py").exists() or Path(*s.split(".")).is_dir()
+                }
                 deps.update(known or {node.module})
             elif isinstance(node, ast.Import):
                 deps.update(a.name for a in node.names if a.name.startswith("simserve"))

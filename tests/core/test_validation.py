@@ -24,14 +24,26 @@ def erlang_c_wait(c: int, lam: float, mu: float) -> float:
 
 
 def mmc(c: int, rho: float, horizon_s: float, warmup_s: float, mean_s: float = 1.0) -> simserve.Scenario:
-    return simserve.load_scenario({
-        "name": f"mmc-{c}", "horizon": horizon_s, "warmup": warmup_s,
-        "endpoint": {"gpu": "A4000", "active_workers": c, "max_workers": c, "extra_workers": 0,
-                     "scaler": {"type": "queue_delay", "value": 1e9}, "scaler_interval": 1e6},
-        "cold_start": {"image_size": 0, "container_start": 0, "handler_init": 0},
-        "workload": {"arrivals": {"type": "poisson", "rate": rho * c / mean_s},
-                     "service": {"dist": "exponential", "mean": mean_s}},
-    })
+    return simserve.load_scenario(
+        {
+            "name": f"mmc-{c}",
+            "horizon": horizon_s,
+            "warmup": warmup_s,
+            "endpoint": {
+                "gpu": "A4000",
+                "active_workers": c,
+                "max_workers": c,
+                "extra_workers": 0,
+                "scaler": {"type": "queue_delay", "value": 1e9},
+                "scaler_interval": 1e6,
+            },
+            "cold_start": {"image_size": 0, "container_start": 0, "handler_init": 0},
+            "workload": {
+                "arrivals": {"type": "poisson", "rate": rho * c / mean_s},
+                "service": {"dist": "exponential", "mean": mean_s},
+            },
+        }
+    )
 
 
 @pytest.mark.slow
@@ -78,17 +90,24 @@ def test_per_request_matches_simfaas_workload_a() -> None:
 
 def test_per_request_rejects_at_the_cap() -> None:
     """With max 2 workers and 3 long requests at once, the third is rejected (no queue)."""
-    sc = simserve.load_scenario("scenarios/lambda-style.yaml", {
-        "horizon": 100, "endpoint.max_workers": 2,
-        "workload.arrivals": {"type": "trace", "path": str(DATA / "three_at_once.csv")}})
+    sc = simserve.load_scenario(
+        "scenarios/lambda-style.yaml",
+        {
+            "horizon": 100,
+            "endpoint.max_workers": 2,
+            "workload.arrivals": {"type": "trace", "path": str(DATA / "three_at_once.csv")},
+        },
+    )
     r = simserve.simulate(sc)
     assert r.jobs["status"].astype(str).tolist() == ["completed", "completed", "rejected"]
     assert r.summary["requests"]["rejected"] == 1
 
 
 def test_per_request_routes_to_newest_idle_worker() -> None:
-    sc = simserve.load_scenario("scenarios/lambda-style.yaml", {
-        "horizon": 100, "workload.arrivals": {"type": "trace", "path": str(DATA / "newest_first.csv")}})
+    sc = simserve.load_scenario(
+        "scenarios/lambda-style.yaml",
+        {"horizon": 100, "workload.arrivals": {"type": "trace", "path": str(DATA / "newest_first.csv")}},
+    )
     r = simserve.simulate(sc)
     # jobs 0 and 1 overlap -> workers 0 and 1; job 2 (after both are free) goes to worker 1, the newest
     assert r.jobs["worker_id"].tolist() == [0, 1, 1]
@@ -99,8 +118,11 @@ def test_fixed_pool_matches_ciw() -> None:
     """Fixed pool of 3 workers, M/M/3 at rho 0.75: mean wait within 10% of ciw's on the same load."""
     ciw = pytest.importorskip("ciw")
     c, lam = 3, 2.25
-    net = ciw.create_network(arrival_distributions=[ciw.dists.Exponential(lam)],
-                             service_distributions=[ciw.dists.Exponential(1.0)], number_of_servers=[c])
+    net = ciw.create_network(
+        arrival_distributions=[ciw.dists.Exponential(lam)],
+        service_distributions=[ciw.dists.Exponential(1.0)],
+        number_of_servers=[c],
+    )
     ciw.seed(3)
     q = ciw.Simulation(net)
     q.simulate_until_max_time(20_000)

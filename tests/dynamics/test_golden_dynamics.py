@@ -22,11 +22,23 @@ H100 = 0.00116  # flex USD per GPU-second
 
 def _base(**over: Any) -> dict[str, Any]:
     sc: dict[str, Any] = {
-        "name": "golden-dynamics", "horizon": 60,
-        "endpoint": {"gpu": ["H100"], "max_workers": 2, "extra_workers": 0, "idle_timeout": "100s",
-                     "flashboot": False, "scaler": {"type": "queue_delay", "value": "0.5s"}},
-        "cold_start": {"image_size": "1GB", "registry_bandwidth": "1GB/s", "container_start": "2s",
-                       "model": {"placement": "none"}, "handler_init": "0.5s"},
+        "name": "golden-dynamics",
+        "horizon": 60,
+        "endpoint": {
+            "gpu": ["H100"],
+            "max_workers": 2,
+            "extra_workers": 0,
+            "idle_timeout": "100s",
+            "flashboot": False,
+            "scaler": {"type": "queue_delay", "value": "0.5s"},
+        },
+        "cold_start": {
+            "image_size": "1GB",
+            "registry_bandwidth": "1GB/s",
+            "container_start": "2s",
+            "model": {"placement": "none"},
+            "handler_init": "0.5s",
+        },
         "hosts": [{"gpu": "H100", "count": 1, "gpus_per_host": 2, "disk": "10GB"}],
         "workload": {"arrivals": {"type": "poisson", "rate": 0.001}, "service": "1s"},
         "billing": {"preset": "seed"},
@@ -41,7 +53,9 @@ def _jobs(*pairs: tuple[float, float]) -> Jobs:
 
 def _rows(result: simserve.RunResult, wid: int) -> list[tuple[str, str, float, float, bool]]:
     g = result.workers[result.workers["worker_id"] == wid]
-    return [(str(r.state), str(r.phase), round(r.start_s, 6), round(r.end_s, 6), bool(r.billed)) for r in g.itertuples()]
+    return [
+        (str(r.state), str(r.phase), round(r.start_s, 6), round(r.end_s, 6), bool(r.billed)) for r in g.itertuples()
+    ]
 
 
 def test_rolling_update_outdated_billed_only_while_processing() -> None:
@@ -90,11 +104,19 @@ def test_crash_requeues_the_running_job() -> None:
     first, second = rng.exponential(100.0), rng.exponential(100.0)
     t = 3.5 + first  # w0 is ready at 3.5 and crashes `first` seconds later, in the middle of j0
     assert 10 < first < 90 and second > 300
-    sc = _base(horizon=300, endpoint={
-        "gpu": ["H100"], "max_workers": 1, "extra_workers": 1, "idle_timeout": "5s", "flashboot": False,
-        "scaler": {"type": "queue_delay", "value": "0.5s"}},
+    sc = _base(
+        horizon=300,
+        endpoint={
+            "gpu": ["H100"],
+            "max_workers": 1,
+            "extra_workers": 1,
+            "idle_timeout": "5s",
+            "flashboot": False,
+            "scaler": {"type": "queue_delay", "value": "0.5s"},
+        },
         hosts=[{"gpu": "H100", "count": 1, "gpus_per_host": 1, "disk": "10GB"}],
-        faults={"crash_rate_per_hour": 36, "retry_limit": 1})
+        faults={"crash_rate_per_hour": 36, "retry_limit": 1},
+    )
     r = simserve.simulate(sc, seed=CRASH_SEED, jobs=_jobs((0.0, 100.0)))
     assert _rows(r, 0) == [
         ("initializing", "pull", 0.0, 1.0, True),
@@ -122,11 +144,19 @@ def test_crash_requeues_the_running_job() -> None:
 
 
 def test_crash_past_the_retry_limit_fails_the_job() -> None:
-    sc = _base(horizon=300, endpoint={
-        "gpu": ["H100"], "max_workers": 1, "extra_workers": 1, "idle_timeout": "5s", "flashboot": False,
-        "scaler": {"type": "queue_delay", "value": "0.5s"}},
+    sc = _base(
+        horizon=300,
+        endpoint={
+            "gpu": ["H100"],
+            "max_workers": 1,
+            "extra_workers": 1,
+            "idle_timeout": "5s",
+            "flashboot": False,
+            "scaler": {"type": "queue_delay", "value": "0.5s"},
+        },
         hosts=[{"gpu": "H100", "count": 1, "gpus_per_host": 1, "disk": "10GB"}],
-        faults={"crash_rate_per_hour": 36, "retry_limit": 0})
+        faults={"crash_rate_per_hour": 36, "retry_limit": 0},
+    )
     r = simserve.simulate(sc, seed=CRASH_SEED, jobs=_jobs((0.0, 100.0)))
     job = r.jobs.iloc[0]
     assert str(job["status"]) == "failed"
@@ -136,10 +166,19 @@ def test_crash_past_the_retry_limit_fails_the_job() -> None:
 
 def test_throttle_episode(tmp_path: Path) -> None:
     (tmp_path / "tenants.csv").write_text("time_s,utilization\n0,0\n100,1\n300,0\n")
-    sc = _base(horizon=400, base_dir=str(tmp_path), endpoint={
-        "gpu": ["H100"], "max_workers": 1, "extra_workers": 1, "idle_timeout": "5s", "flashboot": True,
-        "scaler": {"type": "queue_delay", "value": "0.5s"}},
-        hosts=[{"gpu": "H100", "count": 1, "gpus_per_host": 1, "disk": "10GB", "other_tenants": "tenants.csv"}])
+    sc = _base(
+        horizon=400,
+        base_dir=str(tmp_path),
+        endpoint={
+            "gpu": ["H100"],
+            "max_workers": 1,
+            "extra_workers": 1,
+            "idle_timeout": "5s",
+            "flashboot": True,
+            "scaler": {"type": "queue_delay", "value": "0.5s"},
+        },
+        hosts=[{"gpu": "H100", "count": 1, "gpus_per_host": 1, "disk": "10GB", "other_tenants": "tenants.csv"}],
+    )
     r = simserve.simulate(sc, jobs=_jobs((0.0, 10.0), (150.0, 10.0)))
     # the tenant takes the host's only GPU at 100 (free since the scale-down at 18.5); the slot asked
     # to start at 150 is throttled (unbilled) until the tenant leaves at 300, then FlashBoots there
@@ -166,11 +205,22 @@ def test_throttle_episode(tmp_path: Path) -> None:
 def test_throttled_slot_is_taken_over_by_an_extra_worker(tmp_path: Path) -> None:
     """Same story with a second host: the extra slot starts there at once (a pull: that host lacks the image)."""
     (tmp_path / "tenants.csv").write_text("time_s,utilization\n0,0\n100,1\n300,0\n")
-    sc = _base(horizon=400, base_dir=str(tmp_path), endpoint={
-        "gpu": ["H100"], "max_workers": 1, "extra_workers": 1, "idle_timeout": "5s", "flashboot": True,
-        "scaler": {"type": "queue_delay", "value": "0.5s"}},
-        hosts=[{"gpu": "H100", "count": 1, "gpus_per_host": 1, "disk": "10GB", "other_tenants": "tenants.csv"},
-               {"gpu": "H100", "count": 1, "gpus_per_host": 1, "disk": "10GB"}])
+    sc = _base(
+        horizon=400,
+        base_dir=str(tmp_path),
+        endpoint={
+            "gpu": ["H100"],
+            "max_workers": 1,
+            "extra_workers": 1,
+            "idle_timeout": "5s",
+            "flashboot": True,
+            "scaler": {"type": "queue_delay", "value": "0.5s"},
+        },
+        hosts=[
+            {"gpu": "H100", "count": 1, "gpus_per_host": 1, "disk": "10GB", "other_tenants": "tenants.csv"},
+            {"gpu": "H100", "count": 1, "gpus_per_host": 1, "disk": "10GB"},
+        ],
+    )
     r = simserve.simulate(sc, jobs=_jobs((0.0, 10.0), (150.0, 10.0)))
     # w0 is throttled at 150; when its host frees at 300 no job waits, so it goes back to idle
     assert _rows(r, 0)[5:] == [

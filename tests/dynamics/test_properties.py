@@ -12,8 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 import simserve
 from simserve.invariants import check_alive_limit, check_jobs, check_tiling, expected_cost
@@ -27,43 +26,107 @@ def dynamic_scenarios(draw: st.DrawFn) -> dict[str, Any]:
     horizon = draw(st.floats(120, 900))
     max_workers = draw(st.integers(1, 6))
     active = draw(st.integers(0, min(2, max_workers)))
-    tenants = draw(st.one_of(st.none(), st.builds(
-        lambda u, ts, mv: {"mean_utilization": u, "time_scale": ts, "move_after": mv},
-        st.floats(0, 1), st.floats(5, 200), st.floats(5, 200))))
-    hosts = [{"gpu": "H100", "count": draw(st.integers(1, 4)), "gpus_per_host": draw(st.integers(1, 3)),
-              "disk": draw(st.sampled_from(["3GB", "20GB"])), "other_tenants": tenants}]
+    tenants = draw(
+        st.one_of(
+            st.none(),
+            st.builds(
+                lambda u, ts, mv: {"mean_utilization": u, "time_scale": ts, "move_after": mv},
+                st.floats(0, 1),
+                st.floats(5, 200),
+                st.floats(5, 200),
+            ),
+        )
+    )
+    hosts = [
+        {
+            "gpu": "H100",
+            "count": draw(st.integers(1, 4)),
+            "gpus_per_host": draw(st.integers(1, 3)),
+            "disk": draw(st.sampled_from(["3GB", "20GB"])),
+            "other_tenants": tenants,
+        }
+    ]
     if draw(st.booleans()):
         hosts.append({"gpu": "A100", "count": draw(st.integers(1, 4)), "gpus_per_host": 2, "disk": "20GB"})
-    faults = draw(st.one_of(st.none(), st.builds(
-        lambda p, c, it, rl, ur, gu: {"init_failure_prob": p, "crash_rate_per_hour": c, "init_timeout": it,
-                                      "retry_limit": rl, "unhealthy_retry": ur, "unhealthy_give_up": gu},
-        st.floats(0, 0.6), st.floats(0, 200), st.floats(3, 60), st.integers(0, 3), st.floats(5, 200),
-        st.floats(10, 2000))))
-    events = draw(st.lists(st.one_of(
-        st.builds(lambda t, size: {"at": t, "deploy": {"image_size": size}},
-                  st.floats(0, horizon), st.sampled_from(["1GB", "2GB"])),
-        st.builds(lambda t, m: {"at": t, "set": {"endpoint.max_workers": m}}, st.floats(0, horizon),
-                  st.integers(max(1, active), 6)),
-        st.builds(lambda t, a: {"at": t, "set": {"endpoint.active_workers": a}}, st.floats(0, horizon),
-                  st.integers(0, 1)),
-    ), max_size=4))
-    scaler = draw(st.sampled_from([{"type": "queue_delay", "value": 1}, {"type": "request_count", "value": 1},
-                                   {"type": "per_request"}]))
+    faults = draw(
+        st.one_of(
+            st.none(),
+            st.builds(
+                lambda p, c, it, rl, ur, gu: {
+                    "init_failure_prob": p,
+                    "crash_rate_per_hour": c,
+                    "init_timeout": it,
+                    "retry_limit": rl,
+                    "unhealthy_retry": ur,
+                    "unhealthy_give_up": gu,
+                },
+                st.floats(0, 0.6),
+                st.floats(0, 200),
+                st.floats(3, 60),
+                st.integers(0, 3),
+                st.floats(5, 200),
+                st.floats(10, 2000),
+            ),
+        )
+    )
+    events = draw(
+        st.lists(
+            st.one_of(
+                st.builds(
+                    lambda t, size: {"at": t, "deploy": {"image_size": size}},
+                    st.floats(0, horizon),
+                    st.sampled_from(["1GB", "2GB"]),
+                ),
+                st.builds(
+                    lambda t, m: {"at": t, "set": {"endpoint.max_workers": m}},
+                    st.floats(0, horizon),
+                    st.integers(max(1, active), 6),
+                ),
+                st.builds(
+                    lambda t, a: {"at": t, "set": {"endpoint.active_workers": a}},
+                    st.floats(0, horizon),
+                    st.integers(0, 1),
+                ),
+            ),
+            max_size=4,
+        )
+    )
+    scaler = draw(
+        st.sampled_from(
+            [{"type": "queue_delay", "value": 1}, {"type": "request_count", "value": 1}, {"type": "per_request"}]
+        )
+    )
     return {
-        "name": "prop-dynamics", "horizon": horizon, "seed": draw(st.integers(0, 10_000)),
-        "endpoint": {"gpu": ["H100", "A100"], "max_workers": max_workers, "active_workers": active,
-                     "extra_workers": draw(st.integers(0, 3)), "idle_timeout": draw(st.floats(1, 30)),
-                     "concurrency": draw(st.integers(1, 2)), "flashboot": draw(st.booleans()),
-                     "execution_timeout": draw(st.floats(5, 60)), "job_ttl": draw(st.floats(30, 2000)),
-                     "scaler": scaler},
-        "cold_start": {"image_size": "1GB", "registry_bandwidth": "500MB/s",
-                       "container_start": {"dist": "exponential", "mean": draw(st.floats(0.5, 10))},
-                       "model": {"placement": "none"}, "handler_init": draw(st.floats(0, 5))},
+        "name": "prop-dynamics",
+        "horizon": horizon,
+        "seed": draw(st.integers(0, 10_000)),
+        "endpoint": {
+            "gpu": ["H100", "A100"],
+            "max_workers": max_workers,
+            "active_workers": active,
+            "extra_workers": draw(st.integers(0, 3)),
+            "idle_timeout": draw(st.floats(1, 30)),
+            "concurrency": draw(st.integers(1, 2)),
+            "flashboot": draw(st.booleans()),
+            "execution_timeout": draw(st.floats(5, 60)),
+            "job_ttl": draw(st.floats(30, 2000)),
+            "scaler": scaler,
+        },
+        "cold_start": {
+            "image_size": "1GB",
+            "registry_bandwidth": "500MB/s",
+            "container_start": {"dist": "exponential", "mean": draw(st.floats(0.5, 10))},
+            "model": {"placement": "none"},
+            "handler_init": draw(st.floats(0, 5)),
+        },
         "hosts": hosts,
-        "workload": {"arrivals": {"type": "poisson", "rate": draw(st.floats(0.05, 2.0))},
-                     "service": {"dist": "exponential", "mean": draw(st.floats(0.5, 8))}},
+        "workload": {
+            "arrivals": {"type": "poisson", "rate": draw(st.floats(0.05, 2.0))},
+            "service": {"dist": "exponential", "mean": draw(st.floats(0.5, 8))},
+        },
         "billing": {"preset": draw(st.sampled_from(["seed", "runpod-2026-08"]))},
-        "faults": faults, "events": [e for e in events if "set" not in e or _valid_set(e, active, max_workers)],
+        "faults": faults,
+        "events": [e for e in events if "set" not in e or _valid_set(e, active, max_workers)],
     }
 
 
@@ -106,8 +169,9 @@ def test_invariants_under_random_dynamics(raw: dict[str, Any]) -> None:
     horizon = sc.horizon
     check_jobs(jobs)
     req = r.summary["requests"]
-    assert req["arrived"] == sum(req[k] for k in ("completed", "failed", "timed_out", "cancelled", "rejected",
-                                                  "in_flight"))
+    assert req["arrived"] == sum(
+        req[k] for k in ("completed", "failed", "timed_out", "cancelled", "rejected", "in_flight")
+    )
     check_tiling(workers, horizon)
     _check_jobs_on_ready_workers(jobs, workers)
     assert not workers.loc[workers["state"].astype(str).isin(UNBILLED), "billed"].any()

@@ -19,8 +19,9 @@ def _retry_timers(out: list) -> list[SetTimer]:
 
 
 def test_retry_backoff_doubles_and_resets_when_ready() -> None:
-    sc = simserve.load_scenario("scenarios/quickstart.yaml", {"endpoint.active_workers": 1,
-                                                              "faults": {"unhealthy_retry": 10}})
+    sc = simserve.load_scenario(
+        "scenarios/quickstart.yaml", {"endpoint.active_workers": 1, "faults": {"unhealthy_retry": 10}}
+    )
     core = EndpointCore(sc, RandomStreams(0), Recorder(np.asarray([1000.0])), build_hosts(sc))
     core.start(0.0)
     start = next(e for e in core.out if isinstance(e, StartWorker))

@@ -53,8 +53,14 @@ def test_failed_init_is_unhealthy_with_log_tail(tmp_path, out_dir):
 
     bad = tmp_path / "bad.py"
     bad.write_text("raise RuntimeError('weights missing: /models/x.safetensors')\n")
-    sc = scenario({"type": "queue_delay", "value": 1.0}, horizon=12.0, rate=1.0, max_workers=1, extra_workers=0,
-                  faults={"unhealthy_retry": 1.0})
+    sc = scenario(
+        {"type": "queue_delay", "value": 1.0},
+        horizon=12.0,
+        rate=1.0,
+        max_workers=1,
+        extra_workers=0,
+        faults={"unhealthy_retry": 1.0},
+    )
     ex = LiveExecutor(sc, LiveOptions(handler=bad, out_dir=out_dir, speed=6.0))
     run = asyncio.run(asyncio.wait_for(ex.run(), 60))
     result = save_live_run(sc, ex.seed, run, out_dir)
@@ -69,8 +75,14 @@ def test_failed_init_is_unhealthy_with_log_tail(tmp_path, out_dir):
 def test_execution_timeout_kills_the_job_and_restarts_the_worker(tmp_path, out_dir):
     from tests.live.conftest import HANDLERS
 
-    sc = scenario({"type": "queue_delay", "value": 1.0}, horizon=16.0, rate=0.5, max_workers=1, extra_workers=0,
-                  execution_timeout=1.5)
+    sc = scenario(
+        {"type": "queue_delay", "value": 1.0},
+        horizon=16.0,
+        rate=0.5,
+        max_workers=1,
+        extra_workers=0,
+        execution_timeout=1.5,
+    )
     ex, result = run_live(sc, "sleep.py", out_dir, speed=4.0)
     check_invariants(sc, result)
     jobs = result.jobs

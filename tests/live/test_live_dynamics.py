@@ -24,10 +24,11 @@ def _states(result: simserve.RunResult) -> set[str]:
 
 
 def test_rolling_update_live_shows_outdated_and_pulls_the_new_image(out_dir: Path) -> None:
-    sc = simserve.load_scenario("scenarios/rolling-update.yaml", {
-        "horizon": 300, "events": [{"at": 100, "deploy": {"image_size": "9GB"}}],
-        "cold_start.model.size": "1GB"})
-    ex, result = run_live(sc, "sleep.py", out_dir, speed=20.0, timeout_s=90)
+    sc = simserve.load_scenario(
+        "scenarios/rolling-update.yaml",
+        {"horizon": 300, "events": [{"at": 100, "deploy": {"image_size": "9GB"}}], "cold_start.model.size": "1GB"},
+    )
+    _ex, result = run_live(sc, "sleep.py", out_dir, speed=20.0, timeout_s=90)
     check_invariants(sc, result)
     assert "outdated" in _states(result)
     notes = result.summary["dynamics"]
@@ -39,10 +40,17 @@ def test_rolling_update_live_shows_outdated_and_pulls_the_new_image(out_dir: Pat
 
 
 def test_crash_loop_live_shows_unhealthy_and_retries(out_dir: Path) -> None:
-    sc = simserve.load_scenario("scenarios/crash-loop.yaml", {
-        "horizon": 600, "faults.crash_rate_per_hour": 60, "faults.unhealthy_retry": 60,
-        "cold_start.model.size": "1GB", "cold_start.image_size": "1GB"})
-    ex, result = run_live(sc, "sleep.py", out_dir, speed=30.0, timeout_s=90)
+    sc = simserve.load_scenario(
+        "scenarios/crash-loop.yaml",
+        {
+            "horizon": 600,
+            "faults.crash_rate_per_hour": 60,
+            "faults.unhealthy_retry": 60,
+            "cold_start.model.size": "1GB",
+            "cold_start.image_size": "1GB",
+        },
+    )
+    _ex, result = run_live(sc, "sleep.py", out_dir, speed=30.0, timeout_s=90)
     check_invariants(sc, result)
     assert "unhealthy" in _states(result)
     notes = result.summary["dynamics"]
@@ -56,13 +64,30 @@ def test_crash_loop_live_shows_unhealthy_and_retries(out_dir: Path) -> None:
 
 
 def test_busy_market_live_shows_throttled(out_dir: Path) -> None:
-    sc = simserve.load_scenario("scenarios/busy-market.yaml", {
-        "horizon": 900, "workload.arrivals": {"type": "bursty", "base_rate": 0.05, "burst_rate": 1.0,
-                                              "mean_burst": 60, "mean_gap": 60},
-        "hosts": [{"gpu": "H100", "count": 1, "gpus_per_host": 1,
-                   "other_tenants": {"mean_utilization": 0.7, "time_scale": 30, "move_after": 30}}],
-        "cold_start.model.size": "1GB", "cold_start.image_size": "1GB"})
-    ex, result = run_live(sc, "sleep.py", out_dir, speed=40.0, timeout_s=90)
+    sc = simserve.load_scenario(
+        "scenarios/busy-market.yaml",
+        {
+            "horizon": 900,
+            "workload.arrivals": {
+                "type": "bursty",
+                "base_rate": 0.05,
+                "burst_rate": 1.0,
+                "mean_burst": 60,
+                "mean_gap": 60,
+            },
+            "hosts": [
+                {
+                    "gpu": "H100",
+                    "count": 1,
+                    "gpus_per_host": 1,
+                    "other_tenants": {"mean_utilization": 0.7, "time_scale": 30, "move_after": 30},
+                }
+            ],
+            "cold_start.model.size": "1GB",
+            "cold_start.image_size": "1GB",
+        },
+    )
+    _ex, result = run_live(sc, "sleep.py", out_dir, speed=40.0, timeout_s=90)
     check_invariants(sc, result)
     assert "throttled" in _states(result)
     throttled = result.workers[result.workers["state"].astype(str) == "throttled"]

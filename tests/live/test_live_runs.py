@@ -40,9 +40,16 @@ def test_sleep_handler_run_passes_invariants(scaler, out_dir):
 
 def test_scaled_down_worker_keeps_its_image_cache(out_dir):
     """Bursts separated by a gap longer than the idle timeout: the revived worker skips the pull."""
-    sc = scenario({"type": "per_request"}, horizon=30.0, rate=0.3, max_workers=1, extra_workers=0,
-                  idle_timeout=1.0, flashboot=False)
-    ex, result = run_live(sc, "echo.py", out_dir, speed=6.0)
+    sc = scenario(
+        {"type": "per_request"},
+        horizon=30.0,
+        rate=0.3,
+        max_workers=1,
+        extra_workers=0,
+        idle_timeout=1.0,
+        flashboot=False,
+    )
+    _ex, result = run_live(sc, "echo.py", out_dir, speed=6.0)
     check_invariants(sc, result)
     w = result.workers
     starts = w[(w["state"] == "initializing") & (w["phase"] == "container_start")]
@@ -55,9 +62,16 @@ def test_scaled_down_worker_keeps_its_image_cache(out_dir):
 def test_flashboot_resumes_a_frozen_worker_on_its_host(out_dir):
     """FlashBoot on: a scaled-down worker's process is frozen (SIGSTOP), and a revival inside the
     window thaws it (``flashboot_resume``, no container start, no new process); invariants hold."""
-    sc = scenario({"type": "per_request"}, horizon=30.0, rate=0.3, max_workers=1, extra_workers=0,
-                  idle_timeout=1.0, flashboot=True)
-    ex, result = run_live(sc, "echo.py", out_dir, speed=6.0)
+    sc = scenario(
+        {"type": "per_request"},
+        horizon=30.0,
+        rate=0.3,
+        max_workers=1,
+        extra_workers=0,
+        idle_timeout=1.0,
+        flashboot=True,
+    )
+    _ex, result = run_live(sc, "echo.py", out_dir, speed=6.0)
     check_invariants(sc, result)
     w = result.workers
     init = w[w["state"] == "initializing"]

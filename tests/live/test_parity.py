@@ -25,7 +25,7 @@ from simserve.records import JOB_COLUMNS, WORKER_COLUMNS
 from simserve.result import build_result
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dynamics"))
-from test_properties import dynamic_scenarios  # noqa: E402
+from test_properties import dynamic_scenarios
 
 SCENARIOS = sorted(Path("scenarios").glob("*.yaml"))
 

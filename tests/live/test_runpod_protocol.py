@@ -10,17 +10,17 @@ import pytest
 
 pytest.importorskip("runpod")
 
-from simserve.live.broker import RunpodBroker  # noqa: E402
-from simserve.live.executor import detect_protocol  # noqa: E402
-from simserve.live.process import ProcessRuntime  # noqa: E402
-from simserve.live.runtime import WorkerSpec  # noqa: E402
-from tests.live.conftest import HANDLERS, check_invariants, run_live, scenario  # noqa: E402
+from simserve.live.broker import RunpodBroker
+from simserve.live.executor import detect_protocol
+from simserve.live.process import ProcessRuntime
+from simserve.live.runtime import WorkerSpec
+from tests.live.conftest import HANDLERS, check_invariants, run_live, scenario
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(90)]
 
 SHIM = Path(__file__).resolve().parents[2] / "simserve" / "live" / "shim.py"
 
-GENERATOR = '''
+GENERATOR = """
 import runpod
 
 def handler(job):
@@ -28,16 +28,16 @@ def handler(job):
         yield {"chunk": i, "n": job["input"]["n"]}
 
 runpod.serverless.start({"handler": handler, "return_aggregate_stream": True})
-'''
+"""
 
-SYNC_CONC = '''
+SYNC_CONC = """
 import runpod
 
 def handler(job):
     return {"twice": job["input"]["n"] * 2}
 
 runpod.serverless.start({"handler": handler, "concurrency_modifier": lambda c: 2})
-'''
+"""
 
 
 async def _serve_jobs(tmp: Path, source: str, jobs: list[dict]) -> tuple[list, dict, float]:
@@ -53,12 +53,23 @@ async def _serve_jobs(tmp: Path, source: str, jobs: list[dict]) -> tuple[list, d
     await broker.start()
     broker.register(0)
     env = dict(os.environ, **broker.sdk_env(0))
-    spec = WorkerSpec(worker_id=0, protocol="runpod", argv=(sys.executable, str(SHIM), "--runpod", str(handler)),
-                      env=env, cwd=tmp, host_id=0, gpus=(), image_key="img", image_store=store,
-                      cache_dir=tmp / "cache", log_path=tmp / "w.log", broker=broker)
+    spec = WorkerSpec(
+        worker_id=0,
+        protocol="runpod",
+        argv=(sys.executable, str(SHIM), "--runpod", str(handler)),
+        env=env,
+        cwd=tmp,
+        host_id=0,
+        gpus=(),
+        image_key="img",
+        image_store=store,
+        cache_dir=tmp / "cache",
+        log_path=tmp / "w.log",
+        broker=broker,
+    )
     phases: dict[str, float] = {}
     t0 = time.monotonic()
-    handle = await ProcessRuntime().start(spec, lambda p, t: phases.setdefault(p, t))
+    handle = await ProcessRuntime().start(spec, phases.setdefault)
     ready_s = time.monotonic() - t0
     try:
         outs = [await handle.run_job(f"j{i}", job, 20.0) for i, job in enumerate(jobs)]
@@ -72,8 +83,9 @@ async def _serve_jobs(tmp: Path, source: str, jobs: list[dict]) -> tuple[list, d
 
 
 def test_sync_sdk_handler_file_runs_unmodified(tmp_path):
-    outs, phases, ready_s = asyncio.run(_serve_jobs(tmp_path, (HANDLERS / "runpod_sdk.py").read_text(),
-                                                    [{"n": 1}, {"n": 2}]))
+    outs, phases, ready_s = asyncio.run(
+        _serve_jobs(tmp_path, (HANDLERS / "runpod_sdk.py").read_text(), [{"n": 1}, {"n": 2}])
+    )
     assert [o.status for o in outs] == ["completed", "completed"]
     assert outs[1].output["echo"] == {"n": 2}
     assert list(phases) == ["pull", "container_start", "handler_init"]

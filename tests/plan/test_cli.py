@@ -20,8 +20,22 @@ def tiny_yaml(tiny: dict, tmp_path: Path) -> Path:
 
 def test_plan_command_writes_everything(tiny_yaml: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "plan"
-    code = main(["plan", str(tiny_yaml), "--slo", "latency_p95<=7s", "--vary", "endpoint.active_workers=0..2",
-                 "--vary", "endpoint.max_workers=2,4", "--out", str(out), "--processes", "1"])
+    code = main(
+        [
+            "plan",
+            str(tiny_yaml),
+            "--slo",
+            "latency_p95<=7s",
+            "--vary",
+            "endpoint.active_workers=0..2",
+            "--vary",
+            "endpoint.max_workers=2,4",
+            "--out",
+            str(out),
+            "--processes",
+            "1",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "recommended" in printed and "runs used" in printed
@@ -32,18 +46,22 @@ def test_plan_command_writes_everything(tiny_yaml: Path, tmp_path: Path, capsys)
     assert main(["validate", str(out / "recommended.yaml")]) == 0
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--slo", "latency_p95<8x"], "--slo 'latency_p95<8x': expected a duration"),
-    (["--slo", "p95 under 8s"], "--slo 'p95 under 8s': expected NAME<=VALUE"),
-    (["--slo", "latency_p42<=8s"], "unknown figure 'latency_p42'"),
-    (["--vary", "endpoint.max_workers"], "--vary 'endpoint.max_workers': expected dotted.key=VALUES"),
-    (["--vary", "endpoint.max_workers=5..3"], "empty range"),
-    (["--vary", "endpoint.max_wrkers=3,5"], "--vary endpoint.max_wrkers: not a scenario field"),
-    (["--replications", "1"], "--replications 1: expected 2 or more"),
-    (["--search", "random"], "--search 'random': expected smart or grid"),
-])
-def test_bad_input_exits_2_with_one_line(tiny_yaml: Path, tmp_path: Path, capsys, args: list[str],
-                                         fragment: str) -> None:
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--slo", "latency_p95<8x"], "--slo 'latency_p95<8x': expected a duration"),
+        (["--slo", "p95 under 8s"], "--slo 'p95 under 8s': expected NAME<=VALUE"),
+        (["--slo", "latency_p42<=8s"], "unknown figure 'latency_p42'"),
+        (["--vary", "endpoint.max_workers"], "--vary 'endpoint.max_workers': expected dotted.key=VALUES"),
+        (["--vary", "endpoint.max_workers=5..3"], "empty range"),
+        (["--vary", "endpoint.max_wrkers=3,5"], "--vary endpoint.max_wrkers: not a scenario field"),
+        (["--replications", "1"], "--replications 1: expected 2 or more"),
+        (["--search", "random"], "--search 'random': expected smart or grid"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(
+    tiny_yaml: Path, tmp_path: Path, capsys, args: list[str], fragment: str
+) -> None:
     code = main(["plan", str(tiny_yaml), "--out", str(tmp_path / "x"), "--processes", "1", *args])
     err = capsys.readouterr().err
     assert code == 2

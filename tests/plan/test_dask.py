@@ -41,13 +41,44 @@ def cluster(tmp_path: Path):
     common = dict(cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     procs: list[subprocess.Popen] = []
     try:
-        procs.append(subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0",
-                                       "--dashboard-address", "127.0.0.1:0", "--scheduler-file", str(sched_file)],
-                                      **common))
+        procs.append(
+            subprocess.Popen(
+                [
+                    DASK,
+                    "scheduler",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                    "--dashboard-address",
+                    "127.0.0.1:0",
+                    "--scheduler-file",
+                    str(sched_file),
+                ],
+                **common,
+            )
+        )
         for name in ("w1", "w2"):
-            procs.append(subprocess.Popen([DASK, "worker", "--scheduler-file", str(sched_file), "--host", "127.0.0.1",
-                                           "--nthreads", "1", "--name", name, "--no-dashboard",
-                                           "--local-directory", str(tmp_path / name)], **common))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        DASK,
+                        "worker",
+                        "--scheduler-file",
+                        str(sched_file),
+                        "--host",
+                        "127.0.0.1",
+                        "--nthreads",
+                        "1",
+                        "--name",
+                        name,
+                        "--no-dashboard",
+                        "--local-directory",
+                        str(tmp_path / name),
+                    ],
+                    **common,
+                )
+            )
         from distributed import Client
 
         deadline = time.monotonic() + 60

@@ -9,27 +9,33 @@ from simserve.planspec import PlanError, parse_slo, parse_vary
 from simserve.scenario import ScenarioError, load_scenario
 
 
-@pytest.mark.parametrize("text, metric, op, threshold", [
-    ("latency_p95<=8s", "latency_p95", "<=", 8.0),
-    ("latency_p99 <= 1.5min", "latency_p99", "<=", 90.0),
-    ("queue_wait_p95<500ms", "queue_wait_p95", "<", 0.5),
-    ("failed<=0.1%", "failed", "<=", 0.001),
-    ("cold_start_fraction<=0.02", "cold_start_fraction", "<=", 0.02),
-    ("cost_per_month<=$1,500", "cost_per_month", "<=", 1500.0),
-    ("gpu_utilization>=50%", "gpu_utilization", ">=", 0.5),
-])
+@pytest.mark.parametrize(
+    "text, metric, op, threshold",
+    [
+        ("latency_p95<=8s", "latency_p95", "<=", 8.0),
+        ("latency_p99 <= 1.5min", "latency_p99", "<=", 90.0),
+        ("queue_wait_p95<500ms", "queue_wait_p95", "<", 0.5),
+        ("failed<=0.1%", "failed", "<=", 0.001),
+        ("cold_start_fraction<=0.02", "cold_start_fraction", "<=", 0.02),
+        ("cost_per_month<=$1,500", "cost_per_month", "<=", 1500.0),
+        ("gpu_utilization>=50%", "gpu_utilization", ">=", 0.5),
+    ],
+)
 def test_parse_slo(text: str, metric: str, op: str, threshold: float) -> None:
     slo = parse_slo(text)
     assert (slo.metric, slo.op) == (metric, op)
     assert slo.threshold == pytest.approx(threshold)
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ("latency_p95", "expected NAME<=VALUE"),
-    ("latency_p42<=8s", "unknown figure 'latency_p42'"),
-    ("latency_p95<=8 parsecs", 'expected a duration like "8s"'),
-    ("failed<=lots", 'expected a fraction like "0.001" or "0.1%"'),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        ("latency_p95", "expected NAME<=VALUE"),
+        ("latency_p42<=8s", "unknown figure 'latency_p42'"),
+        ("latency_p95<=8 parsecs", 'expected a duration like "8s"'),
+        ("failed<=lots", 'expected a fraction like "0.001" or "0.1%"'),
+    ],
+)
 def test_bad_slo_is_one_clear_line(text: str, fragment: str) -> None:
     with pytest.raises(PlanError) as err:
         parse_slo(text)
@@ -43,8 +49,18 @@ def test_parse_vary_forms() -> None:
     assert parse_vary("endpoint.gpu=[[H100, A100], [A100]]") == ("endpoint.gpu", [["H100", "A100"], ["A100"]])
 
 
-@pytest.mark.parametrize("text", ["endpoint.max_workers", "=3,5", "endpoint.max_workers=", "endpoint.max_workers=5..3",
-                                  "endpoint.max_workers=3,,5", "endpoint.max_workers=3,3", "bad key=1"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "endpoint.max_workers",
+        "=3,5",
+        "endpoint.max_workers=",
+        "endpoint.max_workers=5..3",
+        "endpoint.max_workers=3,,5",
+        "endpoint.max_workers=3,3",
+        "bad key=1",
+    ],
+)
 def test_bad_vary(text: str) -> None:
     with pytest.raises(PlanError) as err:
         parse_vary(text)

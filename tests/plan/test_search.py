@@ -76,8 +76,12 @@ def brute_force(data: dict[str, Any], slos: list[str], r0: int, rmax: int) -> tu
             bounds = [_interval([_figure(s, slo) for s in summaries]) for slo in slos]
             met = all(hi <= _threshold(slo) for (_lo, hi), slo in zip(bounds, slos, strict=True))
             violated = any(lo > _threshold(slo) for (lo, _hi), slo in zip(bounds, slos, strict=True))
-            if met or violated or n >= rmax or any(_futile(lo, hi, _threshold(slo), n, rmax)
-                                                   for (lo, hi), slo in zip(bounds, slos, strict=True)):
+            if (
+                met
+                or violated
+                or n >= rmax
+                or any(_futile(lo, hi, _threshold(slo), n, rmax) for (lo, hi), slo in zip(bounds, slos, strict=True))
+            ):
                 break
             n = min(rmax, n + r0)
         if met:
@@ -86,8 +90,16 @@ def brute_force(data: dict[str, Any], slos: list[str], r0: int, rmax: int) -> tu
     return (best[1] if best else None), runs
 
 
-@pytest.mark.parametrize("slos", [["latency_p95<=8s", "failed<=0.1%"], ["latency_p95<=7s"],
-                                  ["queue_wait_p95<=3s"], ["latency_p99<=12s"], ["latency_p95<=4s"]])
+@pytest.mark.parametrize(
+    "slos",
+    [
+        ["latency_p95<=8s", "failed<=0.1%"],
+        ["latency_p95<=7s"],
+        ["queue_wait_p95<=3s"],
+        ["latency_p99<=12s"],
+        ["latency_p95<=4s"],
+    ],
+)
 def test_choice_equals_brute_force(tiny: dict, slos: list[str]) -> None:
     tiny["plan"]["slo"] = slos
     want, brute_runs = brute_force(tiny, slos, 3, 6)
@@ -104,7 +116,7 @@ def test_common_random_numbers_and_sampling(tiny: dict) -> None:
     seeds = [replication_seed(3, i) for i in range(len(result.seeds))]
     assert result.seeds == seeds
     for summaries in result.summaries.values():
-        assert [s["seed"] for s in summaries] == seeds[:len(summaries)]  # every candidate, same seeds
+        assert [s["seed"] for s in summaries] == seeds[: len(summaries)]  # every candidate, same seeds
     reps = {v.replications for v in result.verdicts.values()}
     assert 3 in reps and max(reps) <= 6  # sequential sampling only where needed
 

@@ -25,7 +25,19 @@ def quick_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from simserve.cli import main
 
     out = tmp_path_factory.mktemp("quick")
-    rc = main(["run", str(ROOT / "scenarios" / "quickstart.yaml"), "--out", str(out), "--quiet",
-               "--report", "--set", "horizon=20min", "--set", "warmup=30s"])
+    rc = main(
+        [
+            "run",
+            str(ROOT / "scenarios" / "quickstart.yaml"),
+            "--out",
+            str(out),
+            "--quiet",
+            "--report",
+            "--set",
+            "horizon=20min",
+            "--set",
+            "warmup=30s",
+        ]
+    )
     assert rc == 0
     return out

@@ -34,16 +34,34 @@ def test_erlang_c_formula_known_value():
 
 
 def mmc_scenario():
-    return load_scenario({
-        "name": "mmc", "seed": 0, "horizon": 1300, "warmup": 100,
-        "endpoint": {"gpu": ["A100"], "active_workers": C, "max_workers": C, "extra_workers": 0,
-                     "idle_timeout": 5, "scaler": {"type": "queue_delay", "value": 4}},
-        "cold_start": {"image_size": "1GB", "registry_bandwidth": "1GB/s", "container_start": 1,
-                       "model": {"placement": "none"}, "handler_init": 1},
-        "hosts": [{"gpu": "A100", "count": 2, "gpus_per_host": 8}],
-        "workload": {"arrivals": {"type": "poisson", "rate": LAMBDA},
-                     "service": {"dist": "exponential", "mean": MEAN_SERVICE_S}},
-    })
+    return load_scenario(
+        {
+            "name": "mmc",
+            "seed": 0,
+            "horizon": 1300,
+            "warmup": 100,
+            "endpoint": {
+                "gpu": ["A100"],
+                "active_workers": C,
+                "max_workers": C,
+                "extra_workers": 0,
+                "idle_timeout": 5,
+                "scaler": {"type": "queue_delay", "value": 4},
+            },
+            "cold_start": {
+                "image_size": "1GB",
+                "registry_bandwidth": "1GB/s",
+                "container_start": 1,
+                "model": {"placement": "none"},
+                "handler_init": 1,
+            },
+            "hosts": [{"gpu": "A100", "count": 2, "gpus_per_host": 8}],
+            "workload": {
+                "arrivals": {"type": "poisson", "rate": LAMBDA},
+                "service": {"dist": "exponential", "mean": MEAN_SERVICE_S},
+            },
+        }
+    )
 
 
 @pytest.mark.slow

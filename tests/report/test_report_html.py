@@ -35,8 +35,23 @@ def test_run_report_is_self_contained(quick_run_dir: Path):
 def test_report_command_shows_intervals(tmp_path: Path):
     out = tmp_path / "reps"
     root = Path(__file__).resolve().parents[2]
-    assert main(["run", str(root / "scenarios" / "quickstart.yaml"), "--out", str(out), "-q", "--no-plots",
-                 "-r", "3", "--set", "horizon=10min"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(root / "scenarios" / "quickstart.yaml"),
+                "--out",
+                str(out),
+                "-q",
+                "--no-plots",
+                "-r",
+                "3",
+                "--set",
+                "horizon=10min",
+            ]
+        )
+        == 0
+    )
     assert main(["report", str(out), "--no-break-even", "--out", str(tmp_path / "r.html")]) == 0
     html = (tmp_path / "r.html").read_text()
     assert "<th>95% interval</th>" in html and "3 replications" in html
@@ -57,16 +72,28 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.mark.skipif(_chromium() is None,
-                    reason="chromium not installed (scripts/setup-chromium.sh installs it with apt-get)")
+@pytest.mark.skipif(
+    _chromium() is None, reason="chromium not installed (scripts/setup-chromium.sh installs it with apt-get)"
+)
 def test_report_screenshot_in_headless_chromium(quick_run_dir: Path, tmp_path: Path):
     from matplotlib.image import imread
 
     shot = tmp_path / "shot.png"
-    cmd = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-           "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-           "--hide-scrollbars", "--window-size=1100,2600", f"--screenshot={shot}",
-           (quick_run_dir / "report.html").as_uri()]
+    cmd = [
+        _chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--hide-scrollbars",
+        "--window-size=1100,2600",
+        f"--screenshot={shot}",
+        (quick_run_dir / "report.html").as_uri(),
+    ]
     subprocess.run(cmd, check=False, capture_output=True, timeout=90)
     assert shot.is_file(), "chromium wrote no screenshot"
     img = imread(shot)[..., :3]  # floats in [0, 1]

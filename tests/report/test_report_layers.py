@@ -26,8 +26,15 @@ def _under(name: str, roots: tuple[str, ...]) -> bool:
     return any(name == r or name.startswith(r + ".") for r in roots)
 
 
-SIMULATING = ("simserve.api", "simserve.sim", "simserve.live", "simserve.replicate", "simserve.parallel",
-              "simserve.plan", "simserve.simulate")
+SIMULATING = (
+    "simserve.api",
+    "simserve.sim",
+    "simserve.live",
+    "simserve.replicate",
+    "simserve.parallel",
+    "simserve.plan",
+    "simserve.simulate",
+)
 
 
 @pytest.mark.parametrize("path", sorted((PKG / "report").glob("*.py")), ids=lambda p: p.name)

@@ -17,8 +17,9 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 @pytest.mark.parametrize("name", ["cost_exploration.ipynb", "reading_a_run.ipynb"])
 def test_notebook_executes(name: str):
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
-    client = nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
-                                     resources={"metadata": {"path": str(NOTEBOOKS)}})
+    client = nbclient.NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+    )
     t0 = time.monotonic()
     client.execute()
     elapsed = time.monotonic() - t0

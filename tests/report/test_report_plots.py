@@ -64,9 +64,15 @@ def test_cost_by_state(short_results, name):
         for bar in container:
             drawn += bar.get_height() * bar.get_width() * 60.0 / 3600.0  # 15 min horizon -> minutes axis
     assert drawn == pytest.approx(cost["total"], rel=1e-9, abs=1e-12)
-    expected = [c for c, v in (("initializing", cost["by_state"]["initializing"]),
-                               ("running (busy)", cost["running_busy"]), ("running (warm)", cost["running_warm"]))
-                if v > 0]
+    expected = [
+        c
+        for c, v in (
+            ("initializing", cost["by_state"]["initializing"]),
+            ("running (busy)", cost["running_busy"]),
+            ("running (warm)", cost["running_warm"]),
+        )
+        if v > 0
+    ]
     assert [lab for lab in labels if lab in expected] == expected
 
 
