@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from simserve.endpoint import EndpointCore, Reserve, RunJob, StartWorker, StopWorker, build_hosts
+from simserve.endpoint.playback import PhasePlayback
 from simserve.live.clock import VirtualClock
 from simserve.live.driver import LiveDriver
 from simserve.records import Phase, Recorder
@@ -29,26 +30,13 @@ class SimulatedRuntime:
         self.driver = driver
         self.clock = clock
         self.service_s = service_s
-        self.plans: dict[int, tuple[int, list[tuple[Phase, float]], int]] = {}
+        self.starts = PhasePlayback(clock.call_at, clock.now, self._on_phase, driver.ready)
 
     def launch(self, e: StartWorker) -> None:
-        self.plans[e.worker_id] = (e.epoch, e.phases, 1)
-        self.clock.call_at(self.clock.now() + e.phases[0][1], self._phase_end, (e.worker_id, e.epoch))
+        self.starts.launch(e)
 
-    def _phase_end(self, arg: tuple[int, int]) -> None:
-        wid, epoch = arg
-        plan = self.plans.get(wid)
-        if plan is None or plan[0] != epoch:
-            return  # a start that was replaced or cut
-        _, phases, k = plan
-        now = self.clock.now()
-        if k < len(phases):
-            self.driver.phase(wid, epoch, phases[k][0].name.lower(), now)
-            self.plans[wid] = (epoch, phases, k + 1)
-            self.clock.call_at(now + phases[k][1], self._phase_end, arg)
-        else:
-            del self.plans[wid]
-            self.driver.ready(wid, epoch, now)
+    def _on_phase(self, wid: int, epoch: int, phase: Phase, now: float) -> None:
+        self.driver.phase(wid, epoch, phase.name.lower(), now)
 
     def run(self, e: RunJob) -> None:
         s = self.service_s[e.job]

@@ -10,6 +10,7 @@ no-ops here (nothing real runs). It decides nothing: every rule is in ``simserve
 from __future__ import annotations
 
 from simserve.endpoint import Effect, EndpointCore, RunJob, SetTimer, StartWorker, build_hosts
+from simserve.endpoint.playback import PhasePlayback
 from simserve.records import JobStatus, Phase, Recorder
 from simserve.rng import RandomStreams
 from simserve.scenario import Scenario
@@ -31,7 +32,7 @@ class SimDriver:
         self.core = EndpointCore(scenario, streams, self.rec, build_hosts(scenario))
         self.env = Kernel()
         self.out = self.core.out
-        self.plans: dict[int, tuple[int, list[tuple[Phase, float]], int]] = {}  # wid -> (epoch, phases, next)
+        self.starts = PhasePlayback(self.env.call_at, lambda: self.env.now, self._on_phase, self._on_ready)
 
     def run(self) -> Recorder:
         core = self.core
@@ -61,22 +62,12 @@ class SimDriver:
         self.core.on_timer(t.kind, t.arg, self.env.now)
         self._carry(self.env.now)
 
-    def _on_phase_end(self, arg: tuple[int, int]) -> None:
-        """The current phase of a start ended: the next begins, or the worker is ready."""
-        wid, epoch = arg
-        plan = self.plans.get(wid)
-        if plan is None or plan[0] != epoch:
-            return  # a start that was replaced (deploy) or cut (fault): its events are stale
-        _, phases, k = plan
-        core = self.core
-        if k < len(phases):
-            core.phase_started(wid, epoch, phases[k][0], self.env.now)
-            self.plans[wid] = (epoch, phases, k + 1)
-            self.env.call_at(self.env.now + phases[k][1], self._on_phase_end, arg)
-        else:
-            del self.plans[wid]
-            core.ready(wid, epoch, self.env.now)
-        self._carry(self.env.now)
+    def _on_phase(self, wid: int, epoch: int, phase: Phase, now: float) -> None:
+        self.core.phase_started(wid, epoch, phase, now)
+
+    def _on_ready(self, wid: int, epoch: int, now: float) -> None:
+        self.core.ready(wid, epoch, now)
+        self._carry(now)
 
     # ------------------------------------------------------------------ effects out of the core
     def _carry(self, now: float) -> None:
@@ -98,13 +89,8 @@ class SimDriver:
         if e.__class__ is SetTimer:
             self.env.call_at(e.at_s, self._on_timer, e)  # type: ignore[union-attr]
         elif e.__class__ is StartWorker:
-            self._start(e)  # type: ignore[arg-type]
+            self.starts.launch(e)  # type: ignore[arg-type]
         # StopWorker, Reserve: nothing real runs in a simulation
-
-    def _start(self, e: StartWorker) -> None:
-        """Carry out a start: its phases back to back, with their drawn durations."""
-        self.plans[e.worker_id] = (e.epoch, e.phases, 1)
-        self.env.call_at(self.env.now + e.phases[0][1], self._on_phase_end, (e.worker_id, e.epoch))
 
 
 def simulate_tables(scenario: Scenario, seed: int | None = None, jobs: Jobs | None = None) -> Recorder:
