@@ -192,7 +192,8 @@ def test_concurrent_first_starts_share_one_engine_service(engine, sleep_handler,
     from simserve.live.runtime import WorkerSpec
 
     built = images.build_image(engine.client, sleep_handler, 2)
-    shim = executor_mod.SHIM
+    from simserve.live.adapter import SHIM as shim
+
     specs = [
         WorkerSpec(
             worker_id=i,
