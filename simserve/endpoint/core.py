@@ -57,7 +57,7 @@ THROTTLED, OUTDATED, UNHEALTHY = WorkerState.THROTTLED, WorkerState.OUTDATED, Wo
 BUSY, WARM = int(Phase.BUSY), int(Phase.WARM)  # plain ints on the per-job path
 IN_QUEUE, IN_PROGRESS, COMPLETED = JobStatus.IN_QUEUE, JobStatus.IN_PROGRESS, JobStatus.COMPLETED
 TIMED_OUT, REJECTED = JobStatus.TIMED_OUT, JobStatus.REJECTED
-_IN_PROGRESS = int(IN_PROGRESS)  # plain int on the per-job path
+_IN_PROGRESS, _COMPLETED = int(IN_PROGRESS), int(COMPLETED)  # plain ints on the per-job path
 _new_tuple = tuple.__new__
 ALIVE = frozenset({INIT, RUNNING, OUTDATED})
 
@@ -497,7 +497,7 @@ class EndpointCore:
         left = self.arr[j] + self.ttl - now
         self.out.append(_new_tuple(RunJob, (w.wid, j, token, left if left < self.exec_timeout else self.exec_timeout)))
 
-    def job_finished(self, token: int, now: float, status: JobStatus = COMPLETED) -> None:
+    def job_finished(self, token: int, now: float, status: int = _COMPLETED) -> None:
         """A job's run ended: ``completed``, ``failed`` (the handler raised) or ``timed_out`` (over its limit)."""
         j = token
         if self.job_token:  # some job was requeued: its earlier runs' ends are stale
