@@ -99,9 +99,23 @@ def figures(summary: dict[str, Any]) -> dict[str, float]:
     }
 
 
+ENGINE_ONLY = False  # --engine: time the engine and its recorder only (jobs drawn beforehand), no tables
+
+
 def time_simserve(sc: Any) -> tuple[float, Any]:
     import simserve
 
+    if ENGINE_ONLY:
+        from simserve.result import build_result
+        from simserve.rng import RandomStreams
+        from simserve.sim import simulate_tables
+        from simserve.workload import generate
+
+        jobs = generate(sc, RandomStreams(1))
+        t = time.process_time()
+        rec = simulate_tables(sc, 1, jobs=jobs)
+        dt = time.process_time() - t
+        return dt, build_result(sc, 1, rec)
     t = time.process_time()
     r = simserve.simulate(sc, seed=1)
     return time.process_time() - t, r
@@ -133,6 +147,8 @@ def use_simserve(root: Path) -> None:
 # ------------------------------------------------------------------------------------ worker mode
 def worker_main(args: argparse.Namespace) -> None:
     """One subprocess run: time simserve on each case once, print JSON on the last line."""
+    global ENGINE_ONLY  # noqa: PLW0603 - set once from the command line
+    ENGINE_ONLY = args.engine
     use_simserve(Path(args.root))
     scen_root = Path(args.scenario_root)
     out: dict[str, Any] = {}
@@ -159,6 +175,7 @@ def run_worker(root: Path, scen_root: Path, cases: str, k: float) -> dict[str, A
         cases,
         "--scale",
         repr(k),
+        *(["--engine"] if ENGINE_ONLY else []),
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(root), check=False)
     if out.returncode:
@@ -304,11 +321,16 @@ def main() -> None:
     ap.add_argument("--baseline", metavar="REF", help="also measure current / REF in paired subprocesses")
     ap.add_argument("--no-heapq", action="store_true", help="skip the simserve / heapq ratios")
     ap.add_argument("--json", metavar="PATH")
+    ap.add_argument(
+        "--engine", action="store_true", help="time the engine and recorder only (jobs drawn first), not the tables"
+    )
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--root", help=argparse.SUPPRESS)
     ap.add_argument("--scenario-root", help=argparse.SUPPRESS)
     ap.add_argument("--scale", type=float, default=1.0, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    global ENGINE_ONLY  # noqa: PLW0603 - set once from the command line
+    ENGINE_ONLY = args.engine
     if args.worker:
         worker_main(args)
         return

@@ -163,15 +163,16 @@ class RealRuntime:
             self.driver.crashed(wid, epoch, self.clock.now())
 
     async def _run(self, e: RunJob) -> None:
-        entry = self.handles.get(e.worker_id)
+        wid, job, token, limit_s = e
+        entry = self.handles.get(wid)
         if entry is None:
             return  # the worker went away before the job could be sent; the core requeued it
-        svc = self.service_s[e.job]
-        payload = {"job": e.job, "service_s": svc / self.speed, "scenario_service_s": svc}
-        out = await entry[1].run_job(str(e.job), payload, max(e.limit_s, 0.0) / self.speed)
+        svc = self.service_s[job]
+        payload = {"job": job, "service_s": svc / self.speed, "scenario_service_s": svc}
+        out = await entry[1].run_job(str(job), payload, max(limit_s, 0.0) / self.speed)
         if out.status == "crashed" or out.status == "cancelled":
             return  # the exit watcher reports the crash and the core requeues
-        self.driver.job_done(e.token, out.status, self.clock.now())
+        self.driver.job_done(token, out.status, self.clock.now())
 
     def fault(self, wid: int, kind: str, message: str, tail: str) -> None:
         self.faults.append(

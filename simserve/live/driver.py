@@ -53,7 +53,7 @@ class LiveDriver:
         assert rt is not None
         for e in effects:
             cls = e.__class__
-            if cls is RunJob:
+            if cls is tuple:  # RunJob
                 rt.run(e)  # type: ignore[arg-type]
             elif cls is SetTimer:
                 self.clock.call_at(e.at_s, self._on_timer, e)  # type: ignore[union-attr]

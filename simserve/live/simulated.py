@@ -39,12 +39,13 @@ class SimulatedRuntime:
         self.driver.phase(wid, epoch, phase.name.lower(), now)
 
     def run(self, e: RunJob) -> None:
-        s = self.service_s[e.job]
+        _, job, token, limit_s = e
+        s = self.service_s[job]
         now = self.clock.now()
-        if s > e.limit_s:
-            self.clock.call_at(now + e.limit_s, self._done, (e.token, "timed_out"))
+        if s > limit_s:
+            self.clock.call_at(now + limit_s, self._done, (token, "timed_out"))
         else:
-            self.clock.call_at(now + s, self._done, (e.token, "completed"))
+            self.clock.call_at(now + s, self._done, (token, "completed"))
 
     def _done(self, arg: tuple[int, str]) -> None:
         self.driver.job_done(arg[0], arg[1], self.clock.now())

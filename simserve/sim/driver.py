@@ -9,7 +9,7 @@ no-ops here (nothing real runs). It decides nothing: every rule is in ``simserve
 
 from __future__ import annotations
 
-from simserve.endpoint import Effect, EndpointCore, RunJob, SetTimer, StartWorker, build_hosts
+from simserve.endpoint import Effect, EndpointCore, SetTimer, StartWorker, build_hosts
 from simserve.endpoint.playback import PhasePlayback
 from simserve.records import JobStatus, Phase, Recorder
 from simserve.rng import RandomStreams
@@ -43,7 +43,7 @@ class SimDriver:
             core.arrive,
             core.job_finished,
             self.out,
-            RunJob,
+            tuple,  # RunJob
             self.svc,
             self._on_timeout,
             self._other,
@@ -74,12 +74,13 @@ class SimDriver:
         """Carry out the pending effects (outside the kernel's loop: after timers and phase ends)."""
         env, out = self.env, self.out
         for e in out:
-            if isinstance(e, RunJob):
-                s = self.svc[e.job]
-                if s > e.limit_s:
-                    env.call_at(now + e.limit_s, self._on_timeout, e.token)
+            if e.__class__ is tuple:  # RunJob
+                _, j, token, limit_s = e  # type: ignore[misc]
+                s = self.svc[j]
+                if s > limit_s:
+                    env.call_at(now + limit_s, self._on_timeout, token)
                 else:
-                    env.complete_at(now + s, e.token)
+                    env.complete_at(now + s, token)
             else:
                 self._other(e, now)
         out.clear()
