@@ -149,3 +149,15 @@ def running_cost(scenario: Any, rec: Any, open_rows: list[tuple[int, int, int, f
     table = billing_table(scenario.billing.preset, scenario.billing.states)
     billed = apply_billing(frame, table, scenario.endpoint.gpus_per_worker, scenario.pricing)
     return float(billed["cost_usd"].sum())
+
+
+def least_cost_usd_per_s(scenario: Any, gpus: list[str], active_workers: float, busy_flex_workers: float) -> float:
+    """The least a second can cost: ``active_workers`` at the cheapest active rate among ``gpus``, plus
+    ``busy_flex_workers`` flex workers busy at the cheapest flex rate (zero when busy time is not billed).
+    The capacity planner's cost floor."""
+    ep = scenario.endpoint
+    active = min(price_usd_per_s(g, "active", ep.gpus_per_worker, scenario.pricing) for g in gpus)
+    flex = min(price_usd_per_s(g, "flex", ep.gpus_per_worker, scenario.pricing) for g in gpus)
+    table = billing_table(scenario.billing.preset, scenario.billing.states)
+    flex_busy = flex if is_billed(table, "running", "busy") else 0.0
+    return active_workers * active + busy_flex_workers * flex_busy

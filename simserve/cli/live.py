@@ -23,6 +23,7 @@ from simserve.cli import UsageError, app
 from simserve.scenario import load_scenario
 
 console = Console()
+errors = Console(stderr=True)
 
 
 def _view(st: dict[str, Any]) -> Table:
@@ -115,6 +116,8 @@ def live(
     problem = unsupported_live(sc)
     if problem:
         raise UsageError(f"{scenario}: {problem}")
+    for note in live_substitutions(sc):
+        errors.print(f"[yellow]warning: {scenario}: {note}[/yellow]")
     if protocol not in ("auto", "native", "runpod"):
         raise UsageError(f"--protocol: expected auto, native or runpod, got {protocol!r}")
     try:
@@ -173,6 +176,22 @@ def unsupported_live(sc: Any) -> str:
                         "expected it left out (or --runtime simulated)"
                     )
     return ""
+
+
+def live_substitutions(sc: Any) -> list[str]:
+    """What a real live run puts in place of a scenario setting (said as a warning, never silently)."""
+    notes = []
+    ep = sc.endpoint
+    if len(ep.gpu) > 1:
+        notes.append(
+            f"endpoint.gpu: the local slots stand in for the first type ({ep.gpu[0]}); {', '.join(ep.gpu[1:])} not used"
+        )
+    if sc.hosts:
+        notes.append(
+            "hosts: workers run on the local slots (--gpus / --slots); the pools' count, gpus_per_host "
+            "and disk are not used, their other_tenants are (for the first GPU type)"
+        )
+    return notes
 
 
 def _simulated(

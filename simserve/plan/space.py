@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from simserve import catalog
-from simserve.billing import billing_table, is_billed, price_usd_per_s
+from simserve.billing import least_cost_usd_per_s
 from simserve.planspec import PlanError, order_key
 from simserve.replicate import replication_seed
 from simserve.rng import RandomStreams
@@ -100,13 +100,8 @@ def cost_floor_usd_per_hour(sc: Scenario, load_workers: float) -> float:
     # pools may place workers on any listed GPU that has a pool, so the cheapest bounds the price
     pools = {catalog.lookup(h.gpu).pool for h in sc.hosts}
     gpus = [g for g in ep.gpu if catalog.lookup(g).pool in pools] or ep.gpu if sc.hosts else ep.gpu[:1]
-    active = min(price_usd_per_s(g, "active", ep.gpus_per_worker, sc.pricing) for g in gpus)
-    flex = min(price_usd_per_s(g, "flex", ep.gpus_per_worker, sc.pricing) for g in gpus)
-    table = billing_table(sc.billing.preset, sc.billing.states)
-    flex_busy = flex if is_billed(table, "running", "busy") else 0.0
-    per_s = ACTIVE_MARGIN * ep.active_workers * active
-    per_s += max(0.0, LOAD_MARGIN * load_workers - ep.active_workers) * flex_busy
-    return per_s * 3600.0
+    flex_busy = max(0.0, LOAD_MARGIN * load_workers - ep.active_workers)
+    return least_cost_usd_per_s(sc, gpus, ACTIVE_MARGIN * ep.active_workers, flex_busy) * 3600.0
 
 
 def build_space(data: dict[str, Any], dims: list[Dim], base_seed: int, replications: int) -> list[Candidate]:
