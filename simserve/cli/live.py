@@ -117,7 +117,7 @@ def live(
     if problem:
         raise UsageError(f"{scenario}: {problem}")
     for note in live_substitutions(sc):
-        errors.print(f"[yellow]warning: {scenario}: {note}[/yellow]")
+        errors.print(f"[yellow]warning: {scenario}: {note}[/yellow]", soft_wrap=True)
     if protocol not in ("auto", "native", "runpod"):
         raise UsageError(f"--protocol: expected auto, native or runpod, got {protocol!r}")
     try:
