@@ -11,6 +11,7 @@ is proven byte for byte.
 
 from __future__ import annotations
 
+import math
 from typing import Protocol
 
 from simserve.endpoint import EndpointCore, Reserve, RunJob, SetTimer, StartWorker, StopWorker
@@ -40,6 +41,7 @@ class LiveDriver:
         self.clock = clock
         self.runtime: Runtime | None = None
         self.finished = False
+        self.end_s = math.inf  # the run is over at this scenario time: later reports are not part of it
 
     # ------------------------------------------------------------------ effects
     def perform(self) -> None:
@@ -64,10 +66,14 @@ class LiveDriver:
             elif cls is Reserve:
                 rt.reserve(e)  # type: ignore[arg-type]
 
+    def _over(self, now: float) -> bool:
+        return self.finished or now >= self.end_s
+
     def _on_timer(self, t: SetTimer) -> None:
-        if self.finished:
+        now = max(self.clock.now(), t.at_s)
+        if self._over(now):
             return
-        self.core.on_timer(t.kind, t.arg, max(self.clock.now(), t.at_s))
+        self.core.on_timer(t.kind, t.arg, now)
         self.perform()
 
     # ------------------------------------------------------------------ events
@@ -76,38 +82,39 @@ class LiveDriver:
         self.perform()
 
     def arrive(self, j: int) -> None:
-        if self.finished:
+        now = self.clock.now()
+        if self._over(now):
             return
-        self.core.arrive(j, self.clock.now())
+        self.core.arrive(j, now)
         self.perform()
 
     def phase(self, wid: int, epoch: int, name: str, now: float) -> None:
         """A runtime measured the start of cold-start phase ``name`` of worker ``wid``."""
-        if self.finished or name not in PHASES:
+        if self._over(now) or name not in PHASES:
             return
         self.core.phase_started(wid, epoch, Phase(PHASES.index(name)), now)
 
     def ready(self, wid: int, epoch: int, now: float) -> None:
-        if self.finished:
+        if self._over(now):
             return
         self.core.ready(wid, epoch, now)
         self.perform()
 
     def start_failed(self, wid: int, epoch: int, now: float) -> None:
-        if self.finished:
+        if self._over(now):
             return
         self.core.start_failed(wid, epoch, now)
         self.perform()
 
     def crashed(self, wid: int, epoch: int, now: float) -> None:
-        if self.finished:
+        if self._over(now):
             return
         self.core.crashed(wid, epoch, now)
         self.perform()
 
     def job_done(self, token: int, status: str, now: float) -> None:
         """A job's run ended: ``completed``, ``failed`` or ``timed_out``."""
-        if self.finished:
+        if self._over(now):
             return
         self.core.job_finished(token, now, STATUS[status])
         self.perform()

@@ -116,6 +116,7 @@ class LiveExecutor:
             await self.broker.start()
         self.clock = WallClock(self.speed)
         self.driver = LiveDriver(self.core, self.clock)
+        self.driver.end_s = self.end_s
         self.rt = RealRuntime(
             self.driver,
             self.clock,

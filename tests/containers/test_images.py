@@ -9,7 +9,7 @@ import pytest
 
 from simserve import images
 
-pytestmark = pytest.mark.container
+pytestmark = [pytest.mark.container, pytest.mark.xdist_group("containers")]  # one engine service
 
 
 def test_archive_layers_and_size(tmp_path, sleep_handler):

@@ -20,7 +20,7 @@ from simserve.live.docker_runtime import DockerRuntime
 from simserve.records import JobStatus
 
 executor_mod = pytest.importorskip("simserve.live.executor", reason="simserve live (#6) not present")
-pytestmark = [pytest.mark.container, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.container, pytest.mark.timeout(120), pytest.mark.xdist_group("containers")]
 
 
 def _scenario(tmp_path, arrivals, service_s, idle_s=1.0, horizon_s=10.0, faults=None):
