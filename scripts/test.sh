@@ -13,4 +13,5 @@ done
 .venv/bin/ruff check simserve tests benchmarks scripts notebooks
 .venv/bin/ruff format --check simserve tests benchmarks scripts notebooks
 .venv/bin/mypy simserve
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# one pytest worker per core (xdist); container tests share one engine service (one xdist group)
+exec .venv/bin/python -m pytest -q -p no:cacheprovider -n "${SIMSERVE_TEST_WORKERS:-auto}" --dist loadgroup "$@"

@@ -116,8 +116,6 @@ def live(
     problem = unsupported_live(sc)
     if problem:
         raise UsageError(f"{scenario}: {problem}")
-    for note in live_substitutions(sc):
-        errors.print(f"[yellow]warning: {scenario}: {note}[/yellow]", soft_wrap=True)
     if protocol not in ("auto", "native", "runpod"):
         raise UsageError(f"--protocol: expected auto, native or runpod, got {protocol!r}")
     try:
@@ -150,6 +148,9 @@ def live(
         ex = LiveExecutor(sc, opts, runtime=rt)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    for note in live_substitutions(sc):
+        errors.print(f"[yellow]warning: {scenario}: {note}[/yellow]", soft_wrap=True)
+
     run = asyncio.run(_drive(ex, quiet))
     result = save_live_run(sc, ex.seed, run, out_dir)
     if quiet:

@@ -98,6 +98,7 @@ class RealRuntime:
         handle = entry[1]
         if e.kill:
             handle.kill()
+            self._spawn(handle.stop(self.stop_grace_s))  # reap it (a container is removed)
             return
         if e.freeze_until_s >= 0 and handle.suspend():
             self.frozen[wid] = (self.host_of.get(wid, -1), handle)
@@ -161,6 +162,7 @@ class RealRuntime:
             self.handles.pop(wid, None)
             self.fault(wid, "crashed", f"exit code {code}", log_tail(log_path))
             self.driver.crashed(wid, epoch, self.clock.now())
+            await handle.stop(self.stop_grace_s)  # reap it (a container is removed)
 
     async def _run(self, e: RunJob) -> None:
         wid, job, token, limit_s = e
