@@ -224,9 +224,19 @@ class DockerRuntime:
             await asyncio.to_thread(proc.removed.wait, 15)
         if self._session is not None:
             api = self._session.client.api
-            for cid in self.created_ids:
-                with contextlib.suppress(Exception):
-                    await asyncio.to_thread(api.remove_container, cid, force=True)
+            left = list(self.created_ids)
+            for attempt in range(5):  # a busy engine may refuse a removal for a moment: try again
+                still = []
+                for cid in left:
+                    try:
+                        await asyncio.to_thread(api.remove_container, cid, force=True)
+                    except Exception as exc:  # noqa: BLE001 - gone already (404) or the engine is busy
+                        if getattr(getattr(exc, "response", None), "status_code", None) != 404:
+                            still.append(cid)
+                left = still
+                if not left:
+                    break
+                await asyncio.sleep(0.2 * (attempt + 1))
         for log in self._logs:
             with contextlib.suppress(OSError):
                 log.close()
