@@ -56,17 +56,44 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
-    except Exception as exc:  # click usage errors and aborts
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
+    except Exception as exc:  # click's usage errors and aborts, from click or typer's vendored copy
+        clicks, aborts = _click_classes()
+        if isinstance(exc, aborts):
             print("interrupted", file=sys.stderr)
             return 130
+        if isinstance(exc, clicks):
+            return _usage(exc)
         raise
     return 0
+
+
+def _click_classes() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """``(ClickException classes, Abort classes)`` of click and of the copy typer >= 0.20 vendors."""
+    import importlib
+
+    clicks: list[type[BaseException]] = []
+    aborts: list[type[BaseException]] = []
+    for errors, abort in (("click.exceptions", "click.exceptions"), ("typer._click.exceptions", "typer.exceptions")):
+        try:
+            clicks.append(importlib.import_module(errors).ClickException)
+            aborts.append(importlib.import_module(abort).Abort)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(clicks), tuple(aborts)
+
+
+def _usage(exc: BaseException) -> int:
+    """A command-line usage error: one line on stderr and exit 2 (the help when no command was given)."""
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+        print(ctx.get_help(), file=sys.stderr)
+        return 2
+    message = exc.format_message() if hasattr(exc, "format_message") else str(exc)  # type: ignore[union-attr]
+    path = getattr(ctx, "command_path", None) if ctx is not None else None
+    where = f"{path}: " if path else ""
+    print(f"error: {where}{' '.join(message.split())}", file=sys.stderr)
+    code = getattr(exc, "exit_code", 2)
+    return 2 if code in (None, 1) else int(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

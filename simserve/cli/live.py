@@ -89,7 +89,7 @@ def live(
     ),
     speed: float = typer.Option(1.0, "--speed", min=0.001, help="time compression: scenario seconds per wall second"),
     protocol: str = typer.Option("auto", "--protocol", help="auto, native or runpod"),
-    seed: int | None = typer.Option(None, "--seed", help="override the scenario's seed"),
+    seed: int | None = typer.Option(None, "--seed", min=0, help="override the scenario's seed (an integer >= 0)"),
     set_: list[str] = typer.Option([], "--set", help="override a field: dotted.key=value (repeatable)"),
     store: Path | None = typer.Option(None, "--store", help="image store / model files dir (default OUT/store)"),
     image: str | None = typer.Option(

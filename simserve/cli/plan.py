@@ -88,7 +88,7 @@ def plan(
     replications: int | None = typer.Option(None, "--replications", "-r", help="replications per candidate (>= 2)"),
     max_replications: int | None = typer.Option(None, "--max-replications", help="most replications for a close call"),
     search: str | None = typer.Option(None, "--search", help="smart (default) or grid (every point)"),
-    seed: int | None = typer.Option(None, "--seed", help="override the scenario's seed"),
+    seed: int | None = typer.Option(None, "--seed", min=0, help="override the scenario's seed (an integer >= 0)"),
     processes: int | None = typer.Option(None, "--processes", "-j", help="local processes (default: all cores)"),
     set_: list[str] = typer.Option([], "--set", help="override a field: dotted.key=value (repeatable)"),
     top: int = typer.Option(15, "--top", help="rows of the ranked table to print"),

@@ -83,7 +83,7 @@ def render_summary(summary: dict[str, Any], out_dir: Path | None = None) -> None
 def run(
     scenario: Path = typer.Argument(..., help="scenario YAML file"),
     out: Path | None = typer.Option(None, "--out", "-o", help="output directory (default runs/<name>)"),
-    seed: int | None = typer.Option(None, "--seed", help="override the scenario's seed"),
+    seed: int | None = typer.Option(None, "--seed", min=0, help="override the scenario's seed (an integer >= 0)"),
     replications: int | None = typer.Option(
         None, "--replications", "-r", min=1, help="independent replications (95% CIs when > 1)"
     ),
