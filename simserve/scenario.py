@@ -399,6 +399,31 @@ class Scenario(_Model):
 
 
 # ----------------------------------------------------------------------------- loading
+#: a scenario file larger than this is refused before it is parsed
+MAX_SCENARIO_BYTES = 1 << 20
+
+
+def read_text_file(path: Path, label: str, max_bytes: int) -> str:
+    """The text of a UTF-8 file (a BOM is allowed), or a one-line ``ScenarioError``: unreadable, too large,
+    a directory, or not UTF-8 (naming the first bad byte)."""
+    try:
+        if path.is_dir():
+            raise ScenarioError(label, "", "expected a file, got a directory")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise ScenarioError(label, "", f"expected a file under {max_bytes // 1024} KiB; got {size} bytes")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(label, "", f"cannot read file ({exc.strerror or exc})") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ScenarioError(
+            label, "", f"expected UTF-8 text; byte 0x{data[exc.start]:02x} on line {line} is not UTF-8"
+        ) from None
+
+
 class ScenarioError(ValueError):
     """Bad scenario input: ``str(err)`` is one line naming the file, field path and expectation."""
 
@@ -497,10 +522,7 @@ def load_scenario(
     else:
         path = Path(source)
         label, base = str(path), path.parent
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            raise ScenarioError(label, "", f"cannot read file ({exc.strerror or exc})") from None
+        text = read_text_file(path, label, MAX_SCENARIO_BYTES)
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:

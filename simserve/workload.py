@@ -9,6 +9,7 @@ seed sees the same jobs (common random numbers). SimPy-free, clock-free.
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,9 @@ from simserve.scenario import (
     DiurnalArrivals,
     PoissonArrivals,
     Scenario,
+    ScenarioError,
     TraceArrivals,
+    read_text_file,
 )
 
 
@@ -76,26 +79,104 @@ def bursty_times(a: BurstyArrivals, horizon_s: float, rng: np.random.Generator) 
     return np.concatenate(chunks) if chunks else np.empty(0)
 
 
+#: a trace CSV larger than this is refused (a month of 100 requests/s fits comfortably)
+MAX_TRACE_BYTES = 2 << 30
+
+
 def read_trace(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """Read ``arrival_s`` (and optional ``service_s``) from a CSV; ``ValueError`` on bad rows."""
+    """Read ``arrival_s`` (and optional ``service_s``) from a CSV.
+
+    Bad input raises a one-line ``ScenarioError`` naming the file, the line and the column: not
+    UTF-8, no or wrong header, no rows, a non-number, NaN or infinity, a negative or unsorted
+    arrival, a negative service time.
+    """
+    field = "workload.arrivals.path"
+    label = str(path)
+    text = read_text_file(path, label, MAX_TRACE_BYTES)
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    names = [h.strip() for h in header] if header else []
+    if "arrival_s" not in names:
+        raise ScenarioError(
+            label,
+            field,
+            f"line 1: expected a CSV header with column arrival_s (and optional "
+            f"service_s); got {','.join(names)[:80]!r}",
+        )
+    a_col = names.index("arrival_s")
+    s_col = names.index("service_s") if "service_s" in names else -1
     arrivals: list[float] = []
     services: list[float] = []
-    with open(path, newline="") as fh:
-        reader = csv.DictReader(fh)
-        if reader.fieldnames is None or "arrival_s" not in reader.fieldnames:
-            raise ValueError(f"{path}: expected a CSV header with column arrival_s (and optional service_s)")
-        has_service = "service_s" in reader.fieldnames
-        for lineno, row in enumerate(reader, start=2):
+    prev = 0.0
+    for lineno, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        for col, out, name in ((a_col, arrivals, "arrival_s"), (s_col, services, "service_s")):
+            if col < 0:
+                continue
+            cell = row[col].strip() if col < len(row) else ""
             try:
-                arrivals.append(float(row["arrival_s"]))
-                if has_service:
-                    services.append(float(row["service_s"]))
-            except (TypeError, ValueError):
-                raise ValueError(f"{path}: line {lineno}: expected numbers in arrival_s/service_s") from None
-    arr = np.asarray(arrivals, dtype=float)
-    if len(arr) and (np.any(arr < 0) or np.any(np.diff(arr) < 0)):
-        raise ValueError(f"{path}: arrival_s must be non-negative and sorted ascending")
-    return arr, (np.asarray(services, dtype=float) if has_service else None)
+                value = float(cell)
+            except ValueError:
+                raise ScenarioError(
+                    label, field, f"line {lineno}, column {name}: expected a number; got {cell[:40]!r}"
+                ) from None
+            if not math.isfinite(value) or value < 0:
+                raise ScenarioError(
+                    label, field, f"line {lineno}, column {name}: expected a finite number >= 0; got {cell[:40]!r}"
+                )
+            out.append(value)
+        if arrivals[-1] < prev:
+            raise ScenarioError(
+                label,
+                field,
+                f"line {lineno}, column arrival_s: expected times in ascending order; got {arrivals[-1]} after {prev}",
+            )
+        prev = arrivals[-1]
+    if not arrivals:
+        raise ScenarioError(label, field, "expected at least one row after the header")
+    return np.asarray(arrivals, dtype=float), (np.asarray(services, dtype=float) if s_col >= 0 else None)
+
+
+def read_utilization_csv(path: Path) -> list[tuple[float, float]]:
+    """Rows ``(time_s, utilization)`` of an ``other_tenants`` CSV, sorted by time (utilization clipped to
+    [0, 1]); a one-line ``ScenarioError`` naming the file, line and column on bad input."""
+    field = "hosts[].other_tenants.csv"
+    label = str(path)
+    reader = csv.reader(io.StringIO(read_text_file(path, label, MAX_TRACE_BYTES)))
+    names = [h.strip() for h in next(reader, None) or []]
+    if "time_s" not in names or "utilization" not in names:
+        raise ScenarioError(label, field, "line 1: expected a CSV header with columns time_s, utilization")
+    cols = names.index("time_s"), names.index("utilization")
+    rows: list[tuple[float, float]] = []
+    for lineno, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        values = []
+        for col, name in zip(cols, ("time_s", "utilization"), strict=True):
+            cell = row[col].strip() if col < len(row) else ""
+            try:
+                v = float(cell)
+            except ValueError:
+                raise ScenarioError(
+                    label, field, f"line {lineno}, column {name}: expected a number; got {cell[:40]!r}"
+                ) from None
+            if not math.isfinite(v):
+                raise ScenarioError(label, field, f"line {lineno}, column {name}: expected a finite number")
+            values.append(v)
+        rows.append((values[0], min(max(values[1], 0.0), 1.0)))
+    return sorted(rows)
+
+
+def check_files(scenario: Scenario) -> None:
+    """Read every file the scenario names (trace, tenants CSVs) the way a run will, so ``validate`` finds
+    their problems; raises ``ScenarioError``."""
+    if isinstance(scenario.workload.arrivals, TraceArrivals):
+        read_trace(scenario.trace_path())
+    for pool in scenario.hosts:
+        if pool.other_tenants is not None and pool.other_tenants.csv is not None:
+            p = Path(pool.other_tenants.csv)
+            read_utilization_csv(p if p.is_absolute() else Path(scenario.base_dir) / p)
 
 
 def generate(scenario: Scenario, streams: RandomStreams) -> Jobs:

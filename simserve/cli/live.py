@@ -21,6 +21,7 @@ from rich.table import Table
 
 from simserve.cli import UsageError, app
 from simserve.scenario import load_scenario
+from simserve.workload import check_files
 
 console = Console()
 errors = Console(stderr=True)
@@ -106,6 +107,7 @@ def live(
     from simserve.units import parse_duration
 
     sc = load_scenario(scenario, set_)
+    check_files(sc)  # trace and tenants CSVs: bad rows are one line and exit 2, before any work
     if runtime == "simulated":
         _simulated(sc, scenario, handler, out, duration, speed, seed, quiet)
         return

@@ -104,12 +104,14 @@ def plan(
     from simserve.plan.search import plan as run_plan, resolve_spec
     from simserve.planspec import PlanError
     from simserve.scenario import load_scenario, parse_override
+    from simserve.workload import check_files
 
     if search not in (None, "smart", "grid"):
         raise UsageError(f"--search {search!r}: expected smart or grid")
     if replications is not None and replications < 2:
         raise UsageError(f"--replications {replications}: expected 2 or more (intervals need two runs)")
     sc = load_scenario(scenario, set_)
+    check_files(sc)  # trace and tenants CSVs: bad rows are one line and exit 2, before any work
     try:
         spec = resolve_spec(
             sc, slo=slo, vary=vary, replications=replications, search=search, max_replications=max_replications

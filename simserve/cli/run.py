@@ -18,6 +18,7 @@ from rich.table import Table
 
 from simserve.cli import UsageError, app
 from simserve.scenario import ScenarioError, load_scenario, scenario_json_schema
+from simserve.workload import check_files
 
 console = Console(stderr=False)
 
@@ -103,6 +104,7 @@ def run(
     from simserve.replicate import combine, run_replications
 
     sc = load_scenario(scenario, set_)
+    check_files(sc)  # trace and tenants CSVs: bad rows are one line and exit 2, before any work
     reps = replications or sc.replications
     out_dir = out or Path("runs") / sc.name
     jobs = None
@@ -152,6 +154,7 @@ def validate(scenarios: list[Path] = typer.Argument(..., help="scenario YAML fil
     """Check scenario files; exit 2 on the first bad one."""
     for path in scenarios:
         sc = load_scenario(path)
+        check_files(sc)
         console.print(f"[green]ok[/green] {path} ({sc.name})")
 
 

@@ -13,7 +13,6 @@ All GPU changes go through ``Host.take/release``; each change of tenant demand i
 
 from __future__ import annotations
 
-import csv
 from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,18 +20,12 @@ from typing import TYPE_CHECKING
 from simserve.endpoint.effects import Reserve, TimerKind
 from simserve.endpoint.hosts import Host
 from simserve.records import Phase, WorkerState
+from simserve.workload import read_utilization_csv
 
 if TYPE_CHECKING:
     from simserve.endpoint.core import EndpointCore
     from simserve.endpoint.workers import Worker
     from simserve.scenario import OtherTenants
-
-
-def read_utilization_csv(path: Path) -> list[tuple[float, float]]:
-    """Rows ``(time_s, utilization)`` of a tenants CSV, sorted by time."""
-    with path.open(newline="") as fh:
-        rows = [(float(r["time_s"]), min(max(float(r["utilization"]), 0.0), 1.0)) for r in csv.DictReader(fh)]
-    return sorted(rows)
 
 
 class Tenants:
