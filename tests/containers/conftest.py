@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -71,9 +72,18 @@ def registry(tmp_path_factory: pytest.TempPathFactory, registry_port: int) -> It
 @pytest.fixture
 def no_leaks(engine: EngineSession) -> Iterator[Any]:
     """Asserts that no container created during the test is left (checked by id)."""
-    before = {c.id for c in engine.client.containers.list(all=True)}
+
+    def ids() -> set[str]:  # ids only: a container removed while listing is not an error
+        return {c["Id"] for c in engine.client.api.containers(all=True, quiet=True)}
+
+    before = ids()
     yield engine
-    left = [c.id[:12] for c in engine.client.containers.list(all=True) if c.id not in before]
+    deadline = time.monotonic() + 20.0  # a busy engine finishes a removal it accepted a moment later
+    while True:
+        left = sorted(i[:12] for i in ids() - before)
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     assert left == [], f"containers left behind: {left}"
 
 
