@@ -133,7 +133,8 @@ def summarize(
         "cost_usd": {
             "total": total,
             "per_hour": total / window * 3600.0,
-            "per_1k_requests": (total / requests["arrived"] * 1000.0) if requests["arrived"] else None,
+            # over requests served (completed), not arrived: an overloaded endpoint must not look cheaper
+            "per_1k_requests": (total / requests["completed"] * 1000.0) if requests["completed"] else None,
             "by_state": cost_by_state,
             "running_busy": float(cost[running & (phase == busy_code)].sum()),
             "running_warm": float(cost[running & (phase == warm_code)].sum()),

@@ -135,3 +135,14 @@ def test_python_api_matches_cli(tmp_path: Path) -> None:
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["latency_s"]["p95"] == pytest.approx(r.summary["latency_s"]["p95"])
     assert r.cost_by_state().sum() == pytest.approx(r.summary["cost_usd"]["total"])
+
+
+def test_cost_per_1k_requests_is_over_requests_served() -> None:
+    """An overloaded endpoint (1 worker, far too much traffic) must not look cheaper per request."""
+    r = simserve.simulate(
+        "scenarios/quickstart.yaml",
+        overrides={"endpoint.max_workers": 1, "endpoint.job_ttl": "60s", "horizon": "20min"},
+    )
+    req, cost = r.summary["requests"], r.summary["cost_usd"]
+    assert req["completed"] < req["arrived"]  # really overloaded: requests timed out or wait
+    assert cost["per_1k_requests"] == pytest.approx(cost["total"] / req["completed"] * 1000.0)
