@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,6 +84,41 @@ def bursty_times(a: BurstyArrivals, horizon_s: float, rng: np.random.Generator) 
 MAX_TRACE_BYTES = 2 << 30
 
 
+def _csv_numbers(
+    path: Path, field: str, columns: tuple[str, ...], optional: tuple[str, ...], header_hint: str, nonneg: bool
+) -> Iterator[tuple[int, dict[str, float]]]:
+    """``(line number, {column: value})`` for each data row of a CSV of numbers; a one-line
+    ``ScenarioError`` naming the file, the line and the column on a missing header column, a cell
+    that is not a number, NaN or infinity (or a negative number with ``nonneg``)."""
+    label = str(path)
+    reader = csv.reader(io.StringIO(read_text_file(path, label, MAX_TRACE_BYTES)))
+    names = [h.strip() for h in next(reader, None) or []]
+    if any(c not in names for c in columns):
+        raise ScenarioError(
+            label, field, f"line 1: expected a CSV header with {header_hint}; got {','.join(names)[:80]!r}"
+        )
+    cols = {c: names.index(c) for c in (*columns, *(o for o in optional if o in names))}
+    expected = "a finite number >= 0" if nonneg else "a finite number"
+    for lineno, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        values: dict[str, float] = {}
+        for name, col in cols.items():
+            cell = row[col].strip() if col < len(row) else ""
+            try:
+                value = float(cell)
+            except ValueError:
+                raise ScenarioError(
+                    label, field, f"line {lineno}, column {name}: expected a number; got {cell[:40]!r}"
+                ) from None
+            if not math.isfinite(value) or (nonneg and value < 0):
+                raise ScenarioError(
+                    label, field, f"line {lineno}, column {name}: expected {expected}; got {cell[:40]!r}"
+                )
+            values[name] = value
+        yield lineno, values
+
+
 def read_trace(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     """Read ``arrival_s`` (and optional ``service_s``) from a CSV.
 
@@ -91,81 +127,32 @@ def read_trace(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     arrival, a negative service time.
     """
     field = "workload.arrivals.path"
-    label = str(path)
-    text = read_text_file(path, label, MAX_TRACE_BYTES)
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    names = [h.strip() for h in header] if header else []
-    if "arrival_s" not in names:
-        raise ScenarioError(
-            label,
-            field,
-            f"line 1: expected a CSV header with column arrival_s (and optional "
-            f"service_s); got {','.join(names)[:80]!r}",
-        )
-    a_col = names.index("arrival_s")
-    s_col = names.index("service_s") if "service_s" in names else -1
+    hint = "column arrival_s (and optional service_s)"
     arrivals: list[float] = []
     services: list[float] = []
-    prev = 0.0
-    for lineno, row in enumerate(reader, start=2):
-        if not row:
-            continue
-        for col, out, name in ((a_col, arrivals, "arrival_s"), (s_col, services, "service_s")):
-            if col < 0:
-                continue
-            cell = row[col].strip() if col < len(row) else ""
-            try:
-                value = float(cell)
-            except ValueError:
-                raise ScenarioError(
-                    label, field, f"line {lineno}, column {name}: expected a number; got {cell[:40]!r}"
-                ) from None
-            if not math.isfinite(value) or value < 0:
-                raise ScenarioError(
-                    label, field, f"line {lineno}, column {name}: expected a finite number >= 0; got {cell[:40]!r}"
-                )
-            out.append(value)
-        if arrivals[-1] < prev:
+    for lineno, v in _csv_numbers(path, field, ("arrival_s",), ("service_s",), hint, nonneg=True):
+        if arrivals and v["arrival_s"] < arrivals[-1]:
             raise ScenarioError(
-                label,
+                str(path),
                 field,
-                f"line {lineno}, column arrival_s: expected times in ascending order; got {arrivals[-1]} after {prev}",
+                f"line {lineno}, column arrival_s: expected times in ascending order; "
+                f"got {v['arrival_s']} after {arrivals[-1]}",
             )
-        prev = arrivals[-1]
+        arrivals.append(v["arrival_s"])
+        if "service_s" in v:
+            services.append(v["service_s"])
     if not arrivals:
-        raise ScenarioError(label, field, "expected at least one row after the header")
-    return np.asarray(arrivals, dtype=float), (np.asarray(services, dtype=float) if s_col >= 0 else None)
+        raise ScenarioError(str(path), field, "expected at least one row after the header")
+    return np.asarray(arrivals, dtype=float), (np.asarray(services, dtype=float) if services else None)
 
 
 def read_utilization_csv(path: Path) -> list[tuple[float, float]]:
     """Rows ``(time_s, utilization)`` of an ``other_tenants`` CSV, sorted by time (utilization clipped to
     [0, 1]); a one-line ``ScenarioError`` naming the file, line and column on bad input."""
-    field = "hosts[].other_tenants.csv"
-    label = str(path)
-    reader = csv.reader(io.StringIO(read_text_file(path, label, MAX_TRACE_BYTES)))
-    names = [h.strip() for h in next(reader, None) or []]
-    if "time_s" not in names or "utilization" not in names:
-        raise ScenarioError(label, field, "line 1: expected a CSV header with columns time_s, utilization")
-    cols = names.index("time_s"), names.index("utilization")
-    rows: list[tuple[float, float]] = []
-    for lineno, row in enumerate(reader, start=2):
-        if not row:
-            continue
-        values = []
-        for col, name in zip(cols, ("time_s", "utilization"), strict=True):
-            cell = row[col].strip() if col < len(row) else ""
-            try:
-                v = float(cell)
-            except ValueError:
-                raise ScenarioError(
-                    label, field, f"line {lineno}, column {name}: expected a number; got {cell[:40]!r}"
-                ) from None
-            if not math.isfinite(v):
-                raise ScenarioError(label, field, f"line {lineno}, column {name}: expected a finite number")
-            values.append(v)
-        rows.append((values[0], min(max(values[1], 0.0), 1.0)))
-    return sorted(rows)
+    rows = _csv_numbers(
+        path, "hosts[].other_tenants.csv", ("time_s", "utilization"), (), "columns time_s, utilization", nonneg=False
+    )
+    return sorted((v["time_s"], min(max(v["utilization"], 0.0), 1.0)) for _, v in rows)
 
 
 def check_files(scenario: Scenario) -> None:

@@ -98,8 +98,8 @@ class EndpointCore:
         self.n_alive = self.n_starting = self.n_ready = self.in_progress = 0
         self.n_held = 0  # throttled + unhealthy slots: they hold a slot but not a place under max workers
         self._seq = 0
+        self.queue = JobQueue(self.arr, scenario.endpoint.job_ttl, self._expire)
         self.settings(scenario)
-        self.queue = JobQueue(self.arr, self.ttl, self._expire)
         cs = scenario.cold_start
         rng = streams.get("cold_start")
         self.d_container = Draws(cs.container_start, rng)
@@ -128,8 +128,7 @@ class EndpointCore:
         self.queues = self.scaler.queues
         # per kind (index: is_flex), whether job-free workers expire: the policy's rule, read once
         self.expires = (self.scaler.idle_timeout_applies("active"), self.scaler.idle_timeout_applies("flex"))
-        if hasattr(self, "queue"):
-            self.queue.set_ttl(self.ttl)
+        self.queue.set_ttl(self.ttl)
 
     # ------------------------------------------------------------------ effects
     def timer(self, delay_s: float, kind: TimerKind, arg: object = None) -> None:
@@ -537,7 +536,7 @@ class EndpointCore:
                 self.iv_extend((w.wid, w.state, w.phase, w.since, now, w.host.host_id))  # type: ignore[union-attr]
                 w.since = now
             w.phase = WARM
-            w.idle_since = now
+            w.idle_since = now  # arm_idle(), inlined (per-job path)
             if not w.expiry_pending and self.expires[w.is_flex]:
                 w.expiry_pending = True
                 self.out.append(SetTimer(now + self.idle_timeout, TimerKind.IDLE, w.wid))

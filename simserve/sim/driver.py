@@ -33,22 +33,14 @@ class SimDriver:
         self.env = Kernel()
         self.out = self.core.out
         self.starts = PhasePlayback(self.env.call_at, lambda: self.env.now, self._on_phase, self._on_ready)
+        self.env.bind(self.out, tuple, self.svc, self._on_timeout, self._other)  # RunJob is a plain tuple
+        self._carry = self.env.carry
 
     def run(self) -> Recorder:
         core = self.core
         core.start(0.0)
         self._carry(0.0)
-        self.env.run_merged(
-            core.arr,
-            core.arrive,
-            core.job_finished,
-            self.out,
-            tuple,  # RunJob
-            self.svc,
-            self._on_timeout,
-            self._other,
-            self.sc.horizon,
-        )
+        self.env.run_merged(core.arr, core.arrive, core.job_finished, self.sc.horizon)
         core.finish(self.sc.horizon)
         core.out.clear()  # stops at the horizon: nothing runs here
         return self.rec
@@ -70,23 +62,8 @@ class SimDriver:
         self._carry(now)
 
     # ------------------------------------------------------------------ effects out of the core
-    def _carry(self, now: float) -> None:
-        """Carry out the pending effects (outside the kernel's loop: after timers and phase ends)."""
-        env, out = self.env, self.out
-        for e in out:
-            if e.__class__ is tuple:  # RunJob
-                _, j, token, limit_s = e  # type: ignore[misc]
-                s = self.svc[j]
-                if s > limit_s:
-                    env.call_at(now + limit_s, self._on_timeout, token)
-                else:
-                    env.complete_at(now + s, token)
-            else:
-                self._other(e, now)
-        out.clear()
-
     def _other(self, e: Effect, now: float) -> None:
-        """The effects other than ``RunJob`` (the kernel's carrier pushes those itself)."""
+        """The effects other than ``RunJob`` (``Kernel.carry`` pushes those itself)."""
         if e.__class__ is SetTimer:
             self.env.call_at(e.at_s, self._on_timer, e)  # type: ignore[union-attr]
         elif e.__class__ is StartWorker:

@@ -5,8 +5,9 @@ SimPy events (the way ``simpy.rt`` extends the kernel by overriding ``step()``):
 (a job completion token, handed to ``done(token, now)``; the most common event allocates
 nothing but its heap tuple) and a ``Call`` (``fn(arg)``, no Event, no process). ``run_merged``
 steps the queue with the pre-drawn arrival times merged in, so arrivals never enter the heap;
-at equal times queued entries run before an arrival; after each arrival or completion it calls
-``after(now)`` when ``pending`` is non-empty (the driver carries out what the core decided). Ties
+at equal times queued entries run before an arrival; after each arrival or completion it carries
+out the effects the core left pending (``bind``/``carry``: a job's completion straight onto the
+heap, the rest to the driver). Ties
 break by SimPy's monotone event id, as in SimPy. Ordinary SimPy processes and events keep
 working on the same queue.
 """
@@ -40,11 +41,6 @@ class Kernel(simpy.Environment):
         q: list[Any] = self._queue
         heappush(q, (at_s if at_s > self._now else self._now, NORMAL, next(self._eid), Call(fn, arg)))
 
-    def complete_at(self, at_s: float, token: int) -> None:
-        """Hand ``token`` to ``on_done`` at ``at_s``."""
-        q: list[Any] = self._queue
-        heappush(q, (at_s, NORMAL, next(self._eid), token))
-
     def step(self) -> None:
         """One entry of the queue (SimPy's ``step`` plus the two light kinds)."""
         q: list[Any] = self._queue
@@ -68,30 +64,59 @@ class Kernel(simpy.Environment):
         """A completion token came due (``run_merged`` and ``step`` hand it over)."""
         raise NotImplementedError
 
-    def run_merged(
+    def bind(
         self,
-        arrival_s: Sequence[float],
-        arrive: Callable[[int, float], None],
-        done: Callable[[int, float], None],
         pending: list[Any],
         run_job: Any,
         service_s: Sequence[float],
         on_timeout: Callable[[int], None],
         other: Callable[[Any, float], None],
+    ) -> None:
+        """Where ``carry`` takes effects from, and what it does with them (set once, by the driver)."""
+        self._pending, self._run_job, self._service_s = pending, run_job, service_s
+        self._on_timeout, self._other = on_timeout, other
+
+    def carry(self, now: float) -> None:
+        """Empty the bound ``pending`` list at ``now``: a ``run_job`` entry ``(worker, job, token,
+        limit_s)`` completes after ``service_s[job]`` (a bare token on the queue) or, past its limit,
+        calls ``on_timeout(token)`` at the limit; any other entry goes to ``other(entry, now)``. The
+        per-job path: it pushes onto the heap directly."""
+        q: list[Any] = self._queue
+        eid, call, run_job, service_s = self._eid, Call, self._run_job, self._service_s
+        pending = self._pending
+        e: Any
+        for e in pending:
+            if e.__class__ is run_job:
+                j: int
+                token: int
+                limit_s: float
+                _, j, token, limit_s = e
+                s = service_s[j]
+                if s > limit_s:
+                    heappush(q, (now + limit_s, NORMAL, next(eid), call(self._on_timeout, token)))
+                else:
+                    heappush(q, (now + s, NORMAL, next(eid), token))
+            else:
+                self._other(e, now)
+        pending.clear()
+
+    def run_merged(
+        self,
+        arrival_s: Sequence[float],
+        arrive: Callable[[int, float], None],
+        done: Callable[[int, float], None],
         until: float,
     ) -> None:
         """Step up to ``until``, calling ``arrive(i, now)`` at each pre-drawn ``arrival_s[i]`` and
-        ``done(token, now)`` for each completion token. After each, ``pending`` is emptied: a
-        ``run_job`` entry ``(worker, job, token, limit_s)`` completes after ``service_s[job]`` (a bare
-        token on the queue) or, past its limit, calls ``on_timeout(token)`` at the limit; any other
-        entry goes to ``other(entry, now)``. The per-job path pushes onto the heap here, inline."""
+        ``done(token, now)`` for each completion token, then carrying out the pending effects as
+        ``carry(now)`` does (inlined)."""
         self.on_done = done  # type: ignore[method-assign,assignment]
         q: list[Any] = self._queue
-        eid = self._eid
         n = len(arrival_s)
         i = 0
         next_arr = arrival_s[0] if n else math.inf
         call = Call
+        pending, eid, run_job, service_s = self._pending, self._eid, self._run_job, self._service_s
         while True:
             if q and q[0][0] <= next_arr:
                 if q[0][0] >= until:
@@ -113,7 +138,7 @@ class Kernel(simpy.Environment):
                 arrive(i, next_arr)
                 i += 1
                 next_arr = arrival_s[i] if i < n else math.inf
-            if pending:
+            if pending:  # carry(), inlined: a method call per job costs ~7 % here (bench_core.py --engine)
                 now = self._now
                 e: Any
                 for e in pending:
@@ -124,10 +149,10 @@ class Kernel(simpy.Environment):
                         _, j, token, limit_s = e
                         s = service_s[j]
                         if s > limit_s:
-                            heappush(q, (now + limit_s, NORMAL, next(eid), call(on_timeout, token)))
+                            heappush(q, (now + limit_s, NORMAL, next(eid), call(self._on_timeout, token)))
                         else:
                             heappush(q, (now + s, NORMAL, next(eid), token))
                     else:
-                        other(e, now)
+                        self._other(e, now)
                 pending.clear()
         self._now = until
