@@ -1,7 +1,8 @@
 """``RunResult``: one run's tables and summary, the shape both engines return.
 
 Owns the assembly of a run's outputs (jobs, billed worker intervals, actions, summary with
-provenance keys) and the Python-API conveniences notebooks use (``cost_by_state``).
+provenance keys and the scenario's ``warnings``, ``simserve.checks``) and the Python-API
+conveniences notebooks use (``cost_by_state``). Both engines build their summary here.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from simserve.billing import apply_billing, billing_table
+from simserve.checks import scenario_warnings
 from simserve.records import STATES, Recorder
 from simserve.scenario import Scenario
 from simserve.summary import summarize
@@ -53,6 +55,7 @@ def build_result(
         counters=rec.notes,
     )
     summary["counters"] = dict(sorted(rec.notes.items()))
+    summary["warnings"] = scenario_warnings(scenario)  # always present; [] when none
     summary.update(
         {
             "scenario": scenario.name,

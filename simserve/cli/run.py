@@ -39,8 +39,24 @@ def _with_ci(node: dict[str, Any], key: str, unit: str = "") -> str:
     return text
 
 
-def render_summary(summary: dict[str, Any], out_dir: Path | None = None) -> None:
-    """Print the readable summary of a run (sim or live)."""
+def render_warnings(summary: dict[str, Any]) -> None:
+    """Print the summary's ``warnings`` on stderr, one yellow ``warning: ...`` line each.
+
+    On stderr so that they show with ``--quiet`` too (a run's warnings say its figures may
+    mislead, like errors they are never silenced) and never mix into output a script parses.
+    """
+    from rich.markup import escape
+
+    from simserve.checks import summary_warnings
+
+    err = Console(stderr=True)
+    for line in summary_warnings(summary):
+        err.print(f"[yellow]warning: {escape(line)}[/yellow]", highlight=False, soft_wrap=True)
+
+
+def render_summary(summary: dict[str, Any], out_dir: Path | None = None, *, warnings: bool = True) -> None:
+    """Print the readable summary of a run (sim or live), then its warnings (``render_warnings``,
+    on stderr) unless ``warnings=False``."""
     req, lat, cost, wk = summary["requests"], summary["latency_s"], summary["cost_usd"], summary["workers"]
     title = f"{summary.get('scenario')} · {summary.get('engine')} · seed {summary.get('seed')}"
     if summary.get("replications", 1) > 1:
@@ -78,6 +94,8 @@ def render_summary(summary: dict[str, Any], out_dir: Path | None = None) -> None
     console.print(t)
     if out_dir is not None:
         console.print(f"[dim]wrote {out_dir}/summary.json, jobs.csv, workers.csv[/dim]")
+    if warnings:
+        render_warnings(summary)
 
 
 @app.command()
@@ -95,7 +113,7 @@ def run(
     replay: Path | None = typer.Option(
         None, "--replay", help="drive the simulator with a live run's arrivals and service times"
     ),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing but errors"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing but errors and warnings"),
 ) -> None:
     """Simulate a scenario and write summary.json, jobs.csv and workers.csv."""
     import pandas as pd
@@ -130,7 +148,8 @@ def run(
             task = progress.add_task(f"{reps} replications", total=reps)
             results = run_replications(sc, reps, seed, on_done=lambda i: progress.advance(task))
         summary = combine([r.summary for r in results])
-        per_rep = pd.json_normalize([r.summary for r in results])
+        # figures only: the warnings (the same scenario's) are in summary.json, not a CSV column
+        per_rep = pd.json_normalize([{k: v for k, v in r.summary.items() if k != "warnings"} for r in results])
         per_rep.insert(0, "replication", range(reps))
         out_dir.mkdir(parents=True, exist_ok=True)
         write_frame(out_dir / "replications.csv", per_rep)
@@ -145,7 +164,9 @@ def run(
 
         # the break-even sweep re-simulates the scenario (same seed) with 0..max active workers
         write_report(out_dir, break_even=break_even_table(sc, int(summary.get("seed", sc.seed)), quiet=quiet))
-    if not quiet:
+    if quiet:
+        render_warnings(summary)  # warnings show with --quiet too (stderr)
+    else:
         render_summary(summary, out_dir)
 
 
@@ -164,4 +185,4 @@ def schema() -> None:
     typer.echo(json.dumps(scenario_json_schema(), indent=2))
 
 
-__all__ = ["ScenarioError", "UsageError", "render_summary", "run", "schema", "validate"]
+__all__ = ["ScenarioError", "UsageError", "render_summary", "render_warnings", "run", "schema", "validate"]

@@ -1,9 +1,10 @@
 """``report.html``: one self-contained page per run directory, something to send a colleague.
 
-Owns the page layout: the headline figures, the summary with 95% intervals (when the run
-had replications), the monthly cost view with the flex vs active break-even (a table the
-caller computed with ``simserve.plan.breakeven``; this module never simulates), every
-standard plot embedded as a base64 PNG, and the resolved scenario. Reads only the run
+Owns the page layout: the run's warnings (a box under the title, ``summary["warnings"]``),
+the headline figures, the summary with 95% intervals (when the run had replications), the
+monthly cost view with the flex vs active break-even (a table the caller computed with
+``simserve.plan.breakeven``; this module never simulates), every standard plot embedded as a
+base64 PNG, and the resolved scenario. Reads only the run
 directory (``simserve.outputs.read_run`` + ``scenario.resolved.yaml``); no network, no
 external assets.
 """
@@ -32,6 +33,8 @@ td.n{text-align:right;font-variant-numeric:tabular-nums} th{background:#f4f4f4}
 .cards{display:flex;gap:12px;flex-wrap:wrap;margin:1em 0} .card{background:#f4f7fb;border-radius:8px;padding:10px 16px}
 .card b{display:block;font-size:1.4em} img{max-width:100%;border:1px solid #eee;margin:0.5em 0 1.5em}
 pre{background:#f7f7f7;padding:1em;overflow-x:auto;font-size:0.85em} .note{color:#666;font-size:0.9em}
+.warnings{background:#fff8e1;border:1px solid #f0c36d;border-radius:8px;padding:8px 16px;margin:1em 0}
+.warnings ul{margin:0.3em 0;padding-left:1.2em}
 """
 
 
@@ -115,6 +118,18 @@ def _cards(s: dict[str, Any]) -> str:
     return "<div class='cards'>" + "".join(f"<div class='card'>{k}<b>{v}</b></div>" for k, v in items) + "</div>"
 
 
+def _warnings_box(s: dict[str, Any]) -> str:
+    """The run's warnings as a visible box; empty when there are none."""
+    from simserve.checks import summary_warnings
+
+    lines = summary_warnings(s)
+    if not lines:
+        return ""
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+    title = "Warning" if len(lines) == 1 else f"{len(lines)} warnings"
+    return f"<div class='warnings' role='alert'><b>{title}</b><ul>{items}</ul></div>"
+
+
 def _active_workers(data: RunData) -> int | None:
     """The run's own number of always-on workers (from its scenario), or None when unknown."""
     if data.scenario is not None:
@@ -171,6 +186,7 @@ def render_report(run: Any, *, break_even: pd.DataFrame | None = None) -> str:
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>simserve report: {html.escape(data.name)}"
         f"</title><style>{_CSS}</style></head><body>",
         f"<h1>{html.escape(data.name)}</h1><p class='sub'>{sub}</p>",
+        _warnings_box(s),
         _cards(s),
     ]
     for stem, fn in PLOTS.items():
