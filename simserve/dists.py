@@ -24,7 +24,7 @@ Duration = Annotated[float, BeforeValidator(_dur)]
 
 
 class _DistBase(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -64,7 +64,7 @@ class LogNormal(_DistBase):
 
     dist: Literal["lognormal"]
     mean: Duration = Field(description="mean duration")
-    cv: float = Field(ge=0, description="coefficient of variation (std / mean)")
+    cv: float = Field(ge=0, le=100, description="coefficient of variation (std / mean), at most 100")
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         if self.mean == 0 or self.cv == 0:
@@ -82,7 +82,7 @@ class Gamma(_DistBase):
 
     dist: Literal["gamma"]
     mean: Duration = Field(description="mean duration")
-    cv: float = Field(gt=0, description="coefficient of variation (std / mean)")
+    cv: float = Field(ge=1e-6, le=100, description="coefficient of variation (std / mean), 1e-6 to 100")
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         if self.mean == 0:

@@ -18,9 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from simserve import limits
+from simserve.safe_yaml import YamlInputError, load_yaml
 from simserve.units import HOURS_PER_MONTH, parse_duration
 
 
@@ -131,8 +132,10 @@ def parse_slo(text: str) -> Slo:
 
 def _scalar(raw: str) -> Any:
     try:
-        return yaml.safe_load(raw)
-    except yaml.YAMLError:
+        return load_yaml(raw)
+    except YamlInputError as exc:
+        if not exc.malformed:
+            raise PlanError(f"--vary {raw[:40]!r}: {exc}") from None
         return raw
 
 
@@ -148,6 +151,10 @@ def parse_values(key: str, spec: Any) -> list[Any]:
             lo, hi = int(m.group(1)), int(m.group(2))
             if hi < lo:
                 raise PlanError(f"--vary {key}={spec}: empty range (expected a..b with a <= b)")
+            if hi - lo >= limits.MAX_VARY_VALUES:
+                raise PlanError(
+                    f"--vary {key}={spec}: {hi - lo + 1:,} values, expected at most {limits.MAX_VARY_VALUES:,} per key"
+                )
             values = list(range(lo, hi + 1))
         elif spec.strip().startswith("["):
             values = _scalar(spec)
@@ -157,6 +164,8 @@ def parse_values(key: str, spec: Any) -> list[Any]:
             values = [_scalar(v.strip()) for v in spec.split(",")]
     else:
         raise PlanError(f"--vary {key}={spec!r}: expected {VARY_FORM}")
+    if len(values) > limits.MAX_VARY_VALUES:
+        raise PlanError(f"--vary {key}: {len(values):,} values, expected at most {limits.MAX_VARY_VALUES:,} per key")
     if not values or any(v is None or v == "" for v in values):
         raise PlanError(f"--vary {key}={spec}: empty value; expected {VARY_FORM}")
     if len({repr(v) for v in values}) != len(values):
@@ -186,7 +195,7 @@ def order_key(value: Any) -> float:
 class PlanSpec(BaseModel):
     """What ``simserve plan`` searches for: the cheapest configuration meeting every SLO."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     slo: list[str] = Field(default_factory=list, description='objectives, e.g. ["latency_p95<=8s", "failed<=0.1%"]')
     vary: dict[str, str | list[Any] | int | float] = Field(

@@ -16,7 +16,6 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -27,9 +26,11 @@ from pydantic import (
     model_validator,
 )
 
-from simserve import catalog
+from simserve import catalog, limits
 from simserve.dists import Constant, Dist, Duration
 from simserve.planspec import PlanSpec
+from simserve.records import COLD_PHASES
+from simserve.safe_yaml import YamlInputError, load_yaml
 from simserve.units import parse_bandwidth, parse_rate, parse_size
 
 Size = Annotated[float, BeforeValidator(parse_size)]
@@ -37,8 +38,19 @@ Rate = Annotated[float, BeforeValidator(parse_rate)]
 Bandwidth = Annotated[float, BeforeValidator(parse_bandwidth)]
 
 
+def _not_bool(v: Any) -> Any:
+    """``count: true`` is not a count: YAML booleans are refused where a number is expected."""
+    if isinstance(v, bool):
+        raise ValueError(f"expected a number; got {v!r}")
+    return v
+
+
+Int = Annotated[int, BeforeValidator(_not_bool)]
+Float = Annotated[float, BeforeValidator(_not_bool)]
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # ----------------------------------------------------------------------------- scalers
@@ -53,7 +65,7 @@ class RequestCountScaler(_Model):
     """Target workers = ceil((in_queue + in_progress) / value); idle timeout not applied."""
 
     type: Literal["request_count"]
-    value: int = Field(4, ge=1, description="requests per worker")
+    value: Int = Field(4, ge=1, description="requests per worker")
 
 
 class PerRequestScaler(_Model):
@@ -65,8 +77,14 @@ class PerRequestScaler(_Model):
 Scaler = Annotated[QueueDelayScaler | RequestCountScaler | PerRequestScaler, Field(discriminator="type")]
 
 
+def _gpu_name(v: Any) -> Any:
+    """GPU names YAML reads as numbers (``4090``) are names all the same."""
+    return str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+
+
 def _gpu_list(v: Any) -> Any:
-    return [v] if isinstance(v, str) else v
+    v = _gpu_name(v)
+    return [v] if isinstance(v, str) else [_gpu_name(x) for x in v] if isinstance(v, list) else v
 
 
 class Endpoint(_Model):
@@ -75,15 +93,17 @@ class Endpoint(_Model):
     gpu: Annotated[list[str], BeforeValidator(_gpu_list)] = Field(
         default_factory=lambda: ["H100"], description="GPU priority list, 1 to 3 catalog names"
     )
-    gpus_per_worker: int = Field(1, ge=1, le=8, description="GPUs per worker")
-    active_workers: int = Field(0, ge=0, description="always-on workers, billed 24/7 at the active rate")
-    max_workers: int = Field(3, ge=0, description="maximum workers (flex + active)")
-    account_balance_usd: float | None = Field(None, ge=0, description="caps max workers by the balance table")
-    extra_workers: int = Field(2, ge=0, description="image-cached standby slots beyond max workers")
+    gpus_per_worker: Int = Field(1, ge=1, le=8, description="GPUs per worker")
+    active_workers: Int = Field(0, ge=0, description="always-on workers, billed 24/7 at the active rate")
+    max_workers: Int = Field(3, ge=0, le=limits.MAX_WORKERS, description="maximum workers (flex + active)")
+    account_balance_usd: Float | None = Field(None, ge=0, description="caps max workers by the balance table")
+    extra_workers: Int = Field(
+        2, ge=0, le=limits.MAX_WORKERS, description="image-cached standby slots beyond max workers"
+    )
     idle_timeout: Duration = Field(5.0, description="seconds a worker stays warm (billed) after its last job")
     execution_timeout: Duration = Field(600.0, description="a job running longer ends timed_out")
     job_ttl: Duration = Field(86400.0, description="a job older than this (queue + run) ends timed_out")
-    concurrency: int = Field(1, ge=1, description="jobs per worker at once")
+    concurrency: Int = Field(1, ge=1, le=limits.MAX_CONCURRENCY, description="jobs per worker at once")
     flashboot: bool = Field(True, description="resume recently scaled-down workers on the same host fast")
     scaler: Scaler = Field(default_factory=lambda: QueueDelayScaler(type="queue_delay", value=4.0))
     scaler_interval: Duration = Field(1.0, description="seconds between autoscaler checks")
@@ -93,6 +113,8 @@ class Endpoint(_Model):
     def _known_gpus(cls, v: list[str]) -> list[str]:
         if not 1 <= len(v) <= 3:
             raise ValueError(f"expected a priority list of 1 to 3 GPU names; got {len(v)}")
+        if len({name.upper() for name in v}) < len(v):
+            raise ValueError(f"expected each GPU once in the priority list; got {v}")
         for name in v:
             try:
                 catalog.lookup(name)
@@ -161,7 +183,7 @@ def _tenants_shorthand(v: Any) -> Any:
 class OtherTenants(_Model):
     """Other tenants' GPU use on a host pool, the cause of throttling (simserve.sim.tenants)."""
 
-    mean_utilization: float = Field(
+    mean_utilization: Float = Field(
         0.0, ge=0.0, le=1.0, description="mean share of each host's GPUs other tenants want"
     )
     time_scale: Duration = Field(1800.0, gt=0, description="mean time between changes of a host's tenant demand")
@@ -176,9 +198,9 @@ class OtherTenants(_Model):
 class Host(_Model):
     """A pool of identical GPU hosts."""
 
-    gpu: str = Field(description="catalog GPU name")
-    count: int = Field(ge=1, description="hosts in the pool")
-    gpus_per_host: int = Field(8, ge=1)
+    gpu: Annotated[str, BeforeValidator(_gpu_name)] = Field(description="catalog GPU name")
+    count: Int = Field(ge=1, le=limits.MAX_HOSTS, description="hosts in the pool")
+    gpus_per_host: Int = Field(8, ge=1, le=1024)
     disk: Size = Field(2e12, description="disk for the LRU image and model cache")
     other_tenants: Annotated[OtherTenants | None, BeforeValidator(_tenants_shorthand)] = Field(
         None, description="other tenants' GPU use: {mean_utilization, time_scale} or a CSV path"
@@ -205,8 +227,8 @@ class DiurnalArrivals(_Model):
 
     type: Literal["diurnal"]
     mean_rate: Rate
-    peak_to_trough: float = Field(4.0, ge=1.0, description="peak rate / trough rate")
-    period: Duration = Field(86400.0)
+    peak_to_trough: Float = Field(4.0, ge=1.0, le=1e6, description="peak rate / trough rate")
+    period: Duration = Field(86400.0, gt=0, description="length of one cycle")
     phase: Duration = Field(0.0, description="time of the peak within the period")
 
 
@@ -218,6 +240,17 @@ class BurstyArrivals(_Model):
     burst_rate: Rate
     mean_burst: Duration = Field(description="mean length of a burst")
     mean_gap: Duration = Field(description="mean time between bursts")
+
+    @model_validator(mode="after")
+    def _cycle(self) -> BurstyArrivals:
+        if self.mean_burst + self.mean_gap <= 0:
+            raise ValueError("mean_burst: expected mean_burst + mean_gap greater than zero (time would stand still)")
+        return self
+
+    @property
+    def mean_rate(self) -> float:
+        """Long-run arrivals per second."""
+        return limits.bursty_mean_rate(self.base_rate, self.burst_rate, self.mean_burst, self.mean_gap)
 
 
 class TraceArrivals(_Model):
@@ -237,11 +270,13 @@ class Workload(_Model):
 
 
 class PriceOverride(_Model):
-    flex: float = Field(ge=0, description="USD per GPU per second, flex workers")
-    active: float | None = Field(None, ge=0, description="USD per GPU per second, active workers")
+    flex: Float = Field(ge=0, le=1e6, description="USD per GPU per second, flex workers")
+    active: Float | None = Field(None, ge=0, le=1e6, description="USD per GPU per second, active workers")
 
 
 BILLING_STATES = ("initializing", "idle", "running", "throttled", "outdated", "unhealthy")
+#: the phases a ``billing.states`` key may name after its state (``running.warm``)
+BILLING_PHASES: dict[str, tuple[str, ...]] = {"initializing": COLD_PHASES, "running": ("busy", "warm")}
 
 
 class Billing(_Model):
@@ -254,18 +289,28 @@ class Billing(_Model):
     @classmethod
     def _known_states(cls, v: dict[str, bool]) -> dict[str, bool]:
         for key in v:
-            if key.split(".")[0] not in BILLING_STATES:
+            state, dot, phase = key.partition(".")
+            if state not in BILLING_STATES:
                 raise ValueError(f"unknown state {key!r}; expected one of {', '.join(BILLING_STATES)} (or state.phase)")
+            phases = BILLING_PHASES.get(state, ())
+            if dot and phase not in phases:
+                expected = f"one of {', '.join(f'{state}.{p}' for p in phases)}" if phases else "no phase"
+                raise ValueError(f"unknown phase {key!r}: {state} has {expected}")
         return v
 
 
 class Faults(_Model):
     """Worker faults (simserve.sim.faults): failed or slow cold starts and crashes make workers unhealthy."""
 
-    init_failure_prob: float = Field(0.0, ge=0.0, le=1.0, description="chance a cold start fails at handler init")
-    crash_rate_per_hour: float = Field(0.0, ge=0.0, description="crashes per hour of a ready (running/outdated) worker")
+    init_failure_prob: Float = Field(0.0, ge=0.0, le=1.0, description="chance a cold start fails at handler init")
+    crash_rate_per_hour: Float = Field(
+        0.0,
+        ge=0.0,
+        le=limits.MAX_CRASH_RATE_PER_HOUR,
+        description="crashes per hour of a ready (running/outdated) worker",
+    )
     init_timeout: Duration = Field(420.0, gt=0, description="a cold start longer than this makes the worker unhealthy")
-    retry_limit: int = Field(3, ge=0, description="times a job is requeued after its worker crashed before it fails")
+    retry_limit: Int = Field(3, ge=0, description="times a job is requeued after its worker crashed before it fails")
     unhealthy_retry: Duration = Field(3600.0, gt=0, description="first retry of an unhealthy slot; doubles each time")
     unhealthy_give_up: Duration = Field(604800.0, gt=0, description="an unhealthy slot is dropped after this long")
 
@@ -315,10 +360,10 @@ class Scenario(_Model):
     """A complete, validated scenario. Times in seconds, sizes in bytes, rates per second."""
 
     name: str = "scenario"
-    seed: int = Field(0, ge=0)
+    seed: Int = Field(0, ge=0)
     horizon: Duration = Field(7200.0, description="simulated time")
     warmup: Duration = Field(0.0, description="excluded from statistics")
-    replications: int = Field(1, ge=1)
+    replications: Int = Field(1, ge=1, le=limits.MAX_REPLICATIONS)
     endpoint: Endpoint = Field(default_factory=Endpoint)
     cold_start: ColdStart = Field(default_factory=ColdStart)
     hosts: list[Host] = Field(default_factory=list)
@@ -331,6 +376,14 @@ class Scenario(_Model):
         None, exclude=True, description="capacity-planner SLOs and search space (read by `simserve plan`)"
     )
     base_dir: str = Field(".", description="directory trace paths are relative to (set by the loader)")
+    max_arrivals: Int = Field(
+        limits.DEFAULT_MAX_ARRIVALS, ge=1, description="refuse a run that implies more arrivals than this"
+    )
+
+    @field_validator("pricing", mode="before")
+    @classmethod
+    def _gpu_keys(cls, v: Any) -> Any:
+        return {_gpu_name(k): x for k, x in v.items()} if isinstance(v, dict) else v
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Scenario:
@@ -346,6 +399,12 @@ class Scenario(_Model):
         arrivals = self.workload.arrivals
         if isinstance(arrivals, TraceArrivals) and not self.trace_path().is_file():
             raise ValueError(f"workload.arrivals.path: trace file not found: {self.trace_path()}")
+        if self.hosts and not any(h.gpu.upper() in {g.upper() for g in self.endpoint.gpu} for h in self.hosts):
+            raise ValueError(
+                f"endpoint.gpu: no host pool in hosts serves {', '.join(self.endpoint.gpu)}; expected a hosts entry "
+                f"with one of these GPUs (pools: {', '.join(sorted({h.gpu for h in self.hosts}))})"
+            )
+        self._check_bounds()
         for host in self.hosts:
             if host.gpus_per_host < self.endpoint.gpus_per_worker:
                 raise ValueError(
@@ -354,6 +413,48 @@ class Scenario(_Model):
                 )
         self._check_timeline()
         return self
+
+    def _check_bounds(self) -> None:
+        """How much work the scenario implies, against ``simserve.limits``: arrivals, autoscaler ticks,
+        bursty periods, tenant changes and hosts (a trace's arrivals are checked when it is read)."""
+        horizon = self.horizon
+        a = self.workload.arrivals
+        if not isinstance(a, TraceArrivals):
+            rate = a.rate if isinstance(a, PoissonArrivals) else a.mean_rate
+            expected = rate * horizon
+            if expected > self.max_arrivals:
+                raise ValueError(
+                    f"workload.arrivals: the scenario implies about {limits.format_count(expected)} arrivals "
+                    f"({rate:g}/s over a {horizon:g} s horizon), more than max_arrivals = "
+                    f"{limits.format_count(self.max_arrivals)}; shorten the horizon or raise the limit "
+                    f"(--set max_arrivals=N)"
+                )
+        if isinstance(a, BurstyArrivals) and horizon / (a.mean_burst + a.mean_gap) > limits.MAX_BURSTY_PERIODS:
+            raise ValueError(
+                f"workload.arrivals.mean_gap: {limits.format_count(horizon / (a.mean_burst + a.mean_gap))} burst "
+                f"cycles over the horizon, more than {limits.format_count(limits.MAX_BURSTY_PERIODS)}; expected "
+                f"mean_burst + mean_gap of at least {horizon / limits.MAX_BURSTY_PERIODS:g} s"
+            )
+        ticks = horizon / self.endpoint.scaler_interval
+        if ticks > limits.MAX_SCALER_TICKS:
+            raise ValueError(
+                f"endpoint.scaler_interval: {limits.format_count(ticks)} autoscaler ticks over the horizon, more "
+                f"than {limits.format_count(limits.MAX_SCALER_TICKS)}; expected an interval of at least "
+                f"{horizon / limits.MAX_SCALER_TICKS:g} s"
+            )
+        n_hosts = sum(h.count for h in self.hosts)
+        if n_hosts > limits.MAX_HOSTS:
+            raise ValueError(f"hosts: {n_hosts:,} hosts in all pools, more than {limits.MAX_HOSTS:,}")
+        changes = sum(
+            h.count * horizon / h.other_tenants.time_scale
+            for h in self.hosts
+            if h.other_tenants is not None and h.other_tenants.csv is None
+        )
+        if changes > limits.MAX_TENANT_CHANGES:
+            raise ValueError(
+                f"hosts: other_tenants.time_scale implies {limits.format_count(changes)} demand changes over the "
+                f"horizon, more than {limits.format_count(limits.MAX_TENANT_CHANGES)}; expected a longer time_scale"
+            )
 
     def _check_timeline(self) -> None:
         """Each ``set`` event, applied in time order, must leave a valid endpoint; CSV tenant files must exist."""
@@ -387,7 +488,7 @@ class Scenario(_Model):
 
     def digest(self) -> str:
         """Short hash of the resolved scenario, for provenance in results."""
-        data = self.model_dump(mode="json", exclude={"base_dir"})
+        data = self.model_dump(mode="json", exclude={"base_dir", "max_arrivals"})  # a guard, not the model
         for key in ("faults", "events"):  # absent dynamics sections leave digests of older scenarios unchanged
             if not data.get(key):
                 data.pop(key, None)
@@ -477,10 +578,10 @@ def _first_error(err: ValidationError) -> tuple[str, str]:
     elif "input" in e and e["type"] not in ("value_error",) and "got" not in msg:
         msg = f"{msg}; got {e['input']!r}"
     path = _format_loc(tuple(e["loc"]))
-    if not path:  # cross-field checks on the whole scenario name their field: "field.path: message"
+    if e["type"] == "value_error":  # cross-field checks of a model name their field: "field.path: message"
         head, sep, rest = msg.partition(": ")
         if sep and _FIELD_PATH.fullmatch(head):
-            return head, rest
+            return (f"{path}.{head}" if path else head), rest
     return path, msg
 
 
@@ -502,8 +603,10 @@ def parse_override(text: str) -> tuple[str, Any]:
     if not sep or not key.strip():
         raise ScenarioError("--set", text, "expected dotted.key=value, e.g. endpoint.max_workers=5")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
+        value = load_yaml(raw) if raw.strip() else None
+    except YamlInputError as exc:
+        if not exc.malformed:
+            raise ScenarioError("--set", key.strip(), str(exc)) from None
         value = raw
     return key.strip(), value
 
@@ -522,14 +625,10 @@ def load_scenario(
     else:
         path = Path(source)
         label, base = str(path), path.parent
-        text = read_text_file(path, label, MAX_SCENARIO_BYTES)
         try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-            problem = getattr(exc, "problem", None) or "malformed YAML"
-            raise ScenarioError(label, "", f"{where}malformed YAML ({problem})") from None
+            data = load_yaml(read_text_file(path, label, MAX_SCENARIO_BYTES))
+        except YamlInputError as exc:
+            raise ScenarioError(label, "", str(exc)) from None
         if not isinstance(data, dict):
             raise ScenarioError(label, "", "expected a YAML mapping of scenario keys at the top level")
     items = overrides.items() if isinstance(overrides, dict) else (parse_override(o) for o in overrides or [])

@@ -58,9 +58,19 @@ RATE_FORM = 'a rate: events per second as a number, or a string like "0.5/s", "3
 BANDWIDTH_FORM = 'a bandwidth: bytes per second as a number, or a string like "200MB/s", "2GB/s"'
 
 
-def _finite_nonneg(value: float, form: str) -> float:
+#: the largest values the parsers accept: far beyond any real figure, small enough that sums and
+#: products of them (cost = price x seconds, pull time = size / bandwidth) stay finite
+MAX_DURATION_S = 1e12
+MAX_SIZE_B = 1e18
+MAX_RATE_PER_S = 1e9
+MIN_BANDWIDTH_B_PER_S = 1.0
+
+
+def _finite_nonneg(value: float, form: str, most: float = math.inf) -> float:
     if isinstance(value, bool) or not math.isfinite(value) or value < 0:
         raise ValueError(f"expected {form}; got {value!r}")
+    if value > most:
+        raise ValueError(f"expected {form}, at most {most:g}; got {value:g}")
     return float(value)
 
 
@@ -71,13 +81,13 @@ def parse_duration(value: object) -> Seconds:
     (600.0, 2.5, 7200.0)
     """
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _finite_nonneg(float(value), DURATION_FORM)
+        return _finite_nonneg(float(value), DURATION_FORM, MAX_DURATION_S)
     if isinstance(value, str):
         m = _DURATION_RE.match(value)
         if m:
             unit = m.group(2).lower() or "s"
             if unit in _DURATION_UNITS:
-                return _finite_nonneg(float(m.group(1)) * _DURATION_UNITS[unit], DURATION_FORM)
+                return _finite_nonneg(float(m.group(1)) * _DURATION_UNITS[unit], DURATION_FORM, MAX_DURATION_S)
     raise ValueError(f"expected {DURATION_FORM}; got {value!r}")
 
 
@@ -88,13 +98,13 @@ def parse_size(value: object) -> Bytes:
     (8000000000.0, 1073741824.0)
     """
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _finite_nonneg(float(value), SIZE_FORM)
+        return _finite_nonneg(float(value), SIZE_FORM, MAX_SIZE_B)
     if isinstance(value, str):
         m = _SIZE_RE.match(value)
         if m:
             unit = m.group(2).lower() or "b"
             if unit in _SIZE_UNITS:
-                return _finite_nonneg(float(m.group(1)) * _SIZE_UNITS[unit], SIZE_FORM)
+                return _finite_nonneg(float(m.group(1)) * _SIZE_UNITS[unit], SIZE_FORM, MAX_SIZE_B)
     raise ValueError(f"expected {SIZE_FORM}; got {value!r}")
 
 
@@ -105,11 +115,11 @@ def parse_rate(value: object) -> PerSecond:
     (0.5, 0.5)
     """
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _finite_nonneg(float(value), RATE_FORM)
+        return _finite_nonneg(float(value), RATE_FORM, MAX_RATE_PER_S)
     if isinstance(value, str):
         m = _RATE_RE.match(value)
         if m and m.group(2).lower() in _RATE_UNITS:
-            return _finite_nonneg(float(m.group(1)) * _RATE_UNITS[m.group(2).lower()], RATE_FORM)
+            return _finite_nonneg(float(m.group(1)) * _RATE_UNITS[m.group(2).lower()], RATE_FORM, MAX_RATE_PER_S)
     raise ValueError(f"expected {RATE_FORM}; got {value!r}")
 
 
@@ -125,8 +135,11 @@ def parse_bandwidth(value: object) -> PerSecond:
         bw = float(m.group(1)) * _SIZE_UNITS[m.group(2).lower()]
     else:
         raise ValueError(f"expected {BANDWIDTH_FORM}; got {value!r}")
-    if bw <= 0:
-        raise ValueError(f"expected {BANDWIDTH_FORM} greater than zero; got {value!r}")
+    if not MIN_BANDWIDTH_B_PER_S <= bw <= MAX_SIZE_B:
+        raise ValueError(
+            f"expected {BANDWIDTH_FORM}, from {MIN_BANDWIDTH_B_PER_S:g} to {MAX_SIZE_B:g} bytes per second; "
+            f"got {value!r}"
+        )
     return bw
 
 

@@ -14,9 +14,11 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from simserve import limits
 from simserve.rng import RandomStreams
 from simserve.scenario import (
     BurstyArrivals,
@@ -84,6 +86,19 @@ def bursty_times(a: BurstyArrivals, horizon_s: float, rng: np.random.Generator) 
 MAX_TRACE_BYTES = 2 << 30
 
 
+def _checked_rows(reader: Any, label: str, field: str) -> Iterator[list[str]]:
+    """The rows of a ``csv.reader``; a one-line ``ScenarioError`` where the csv module gives up (a field
+    over its size limit, a NUL byte, an unclosed quote)."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ScenarioError(label, field, f"line {reader.line_num}: expected CSV of numbers ({exc})") from None
+        yield row
+
+
 def _csv_numbers(
     path: Path, field: str, columns: tuple[str, ...], optional: tuple[str, ...], header_hint: str, nonneg: bool
 ) -> Iterator[tuple[int, dict[str, float]]]:
@@ -91,7 +106,7 @@ def _csv_numbers(
     ``ScenarioError`` naming the file, the line and the column on a missing header column, a cell
     that is not a number, NaN or infinity (or a negative number with ``nonneg``)."""
     label = str(path)
-    reader = csv.reader(io.StringIO(read_text_file(path, label, MAX_TRACE_BYTES)))
+    reader = _checked_rows(csv.reader(io.StringIO(read_text_file(path, label, MAX_TRACE_BYTES))), label, field)
     names = [h.strip() for h in next(reader, None) or []]
     if any(c not in names for c in columns):
         raise ScenarioError(
@@ -155,11 +170,38 @@ def read_utilization_csv(path: Path) -> list[tuple[float, float]]:
     return sorted((v["time_s"], min(max(v["utilization"], 0.0), 1.0)) for _, v in rows)
 
 
+def trace_repeats(times: np.ndarray, horizon_s: float, loop: bool) -> tuple[int, float]:
+    """``(repeats, span_s)`` of a trace over the horizon: looped, it repeats every ``span_s`` (its last
+    arrival plus its mean gap) until the horizon; not looped, once."""
+    if not loop or not len(times):
+        return 1, 0.0
+    span = max(float(times[-1]), 1e-9) + (float(np.mean(np.diff(times))) if len(times) > 1 else 1.0)
+    return max(1, math.ceil(horizon_s / span)), span
+
+
+def check_trace_size(scenario: Scenario, times: np.ndarray) -> None:
+    """A one-line ``ScenarioError`` when replaying the trace (looped if asked) would draw more than the
+    scenario's ``max_arrivals``."""
+    a = scenario.workload.arrivals
+    assert isinstance(a, TraceArrivals)
+    repeats, span = trace_repeats(times, scenario.horizon, a.loop)
+    implied = len(times) * repeats
+    if implied > scenario.max_arrivals:
+        how = f"{len(times)} rows repeated every {span:g} s" if a.loop else f"{len(times)} rows"
+        raise ScenarioError(
+            str(scenario.trace_path()),
+            "workload.arrivals.path",
+            f"the trace implies about {limits.format_count(implied)} arrivals over the horizon ({how}), more than "
+            f"max_arrivals = {limits.format_count(scenario.max_arrivals)}; shorten the horizon or raise the limit "
+            f"(--set max_arrivals=N)",
+        )
+
+
 def check_files(scenario: Scenario) -> None:
     """Read every file the scenario names (trace, tenants CSVs) the way a run will, so ``validate`` finds
-    their problems; raises ``ScenarioError``."""
+    their problems (and a trace too large to replay); raises ``ScenarioError``."""
     if isinstance(scenario.workload.arrivals, TraceArrivals):
-        read_trace(scenario.trace_path())
+        check_trace_size(scenario, read_trace(scenario.trace_path())[0])
     for pool in scenario.hosts:
         if pool.other_tenants is not None and pool.other_tenants.csv is not None:
             p = Path(pool.other_tenants.csv)
@@ -180,10 +222,10 @@ def generate(scenario: Scenario, streams: RandomStreams) -> Jobs:
         times = bursty_times(a, horizon, rng)
     elif isinstance(a, TraceArrivals):
         times, trace_service = read_trace(scenario.trace_path())
-        if a.loop and len(times):
-            span = max(float(times[-1]), 1e-9) + (float(np.mean(np.diff(times))) if len(times) > 1 else 1.0)
-            reps = math.ceil(horizon / span)
-            times = np.concatenate([times + k * span for k in range(reps)])
+        check_trace_size(scenario, times)
+        reps, span = trace_repeats(times, horizon, a.loop)
+        if reps > 1:
+            times = (times[None, :] + span * np.arange(reps)[:, None]).ravel()
             if trace_service is not None:
                 trace_service = np.tile(trace_service, reps)
         keep = times < horizon

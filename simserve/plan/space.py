@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from simserve import catalog
+from simserve import catalog, limits
 from simserve.billing import least_cost_usd_per_s
 from simserve.planspec import PlanError, order_key
 from simserve.replicate import replication_seed
@@ -70,6 +71,13 @@ class Candidate:
 def build_dims(vary: dict[str, list[Any]], monotone: list[str] | None = None) -> list[Dim]:
     """Dimensions in the given key order; monotone keys with numeric values are sorted."""
     keys = MONOTONE_KEYS if monotone is None else tuple(monotone)
+    size = math.prod(len(v) for v in vary.values())
+    if size > limits.MAX_PLAN_CANDIDATES:
+        shape = " x ".join(f"{len(v)} {k}" for k, v in vary.items())
+        raise PlanError(
+            f"--vary: {size:,} candidates ({shape}), expected at most {limits.MAX_PLAN_CANDIDATES:,}; "
+            "narrow a range or vary fewer keys"
+        )
     dims: list[Dim] = []
     for key, given in vary.items():
         values, mono = given, key in keys
