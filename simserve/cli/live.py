@@ -3,7 +3,15 @@
 Owns option parsing (GPUs, slots, duration, speed, protocol), the rich live view (workers by
 state, queue, latency and cost so far), Ctrl-C handling (the run stops cleanly and still writes
 its tables), and writing the run directory with the same files as ``simserve run`` plus
-``logs/<worker_id>.log`` and ``trace.csv``. The work itself is ``simserve.live.executor``.
+``logs/<worker_id>.log``, ``trace.csv`` and ``job_errors.csv``. The work itself is
+``simserve.live.executor``.
+
+Exit codes: 0 the run ended (its duration, the horizon, or a Ctrl-C); 2 bad input, found
+before any worker starts — including an optional package the run needs and cannot import
+(``simserve.live.preflight``: ``runpod`` for a Runpod-SDK handler, the ``docker`` SDK for
+``--runtime docker|podman``); 1 the handler could not start: ``--max-init-failures`` real failed
+starts in a row stop the run, its tables are written as usual, and stderr gets one ``error:``
+line and the last lines of the failing worker's log.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import math
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +29,7 @@ from rich.live import Live
 from rich.table import Table
 
 from simserve.cli import UsageError, app
+from simserve.live.executor import MAX_INIT_FAILURES, WORKER_MEMORY_SHARE
 from simserve.scenario import load_scenario
 from simserve.workload import check_files
 
@@ -99,10 +109,24 @@ def live(
     evict_images: bool = typer.Option(
         False, "--evict-images", help="containers: remove the image on scale-down (a host without an image cache)"
     ),
+    max_init_failures: int = typer.Option(
+        MAX_INIT_FAILURES,
+        "--max-init-failures",
+        min=0,
+        help="stop the run (exit 1) after this many failed worker starts in a row; 0: never",
+    ),
+    worker_memory: str | None = typer.Option(
+        None,
+        "--worker-memory",
+        help="memory bound per worker, e.g. 4GB, or 'none' "
+        f"(default on CPU slots: {WORKER_MEMORY_SHARE:.0%} of this machine's memory split over the slots; "
+        "GPU slots: none)",
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no live view, no summary"),
 ) -> None:
     """Replay a scenario's policy on real worker processes; write the simulator's tables."""
-    from simserve.live.executor import LiveExecutor, LiveOptions
+    from simserve.live.executor import LiveExecutor, LiveOptions, detect_protocol
+    from simserve.live.preflight import missing_extra
     from simserve.live.report import save_live_run
     from simserve.units import parse_duration
 
@@ -125,6 +149,7 @@ def live(
     except ValueError as exc:
         raise UsageError(f"--duration: {exc}") from None
     out_dir = out or Path("runs") / f"live-{sc.name}"
+    memory_bytes = _memory(worker_memory)
     opts = LiveOptions(
         handler=handler,
         out_dir=out_dir,
@@ -136,9 +161,14 @@ def live(
         speed=speed,
         seed=seed,
         store=store,
+        max_init_failures=max_init_failures,
+        worker_memory_bytes=memory_bytes,
     )
     if runtime not in ("process", "docker", "podman"):
         raise UsageError(f"--runtime: expected process, docker, podman or simulated, got {runtime!r}")
+    missing = missing_extra(handler, detect_protocol(handler) if protocol == "auto" else protocol, runtime)
+    if missing:
+        raise UsageError(missing)
     rt = None
     if runtime != "process":
         from simserve.live import container
@@ -155,16 +185,52 @@ def live(
 
     run = asyncio.run(_drive(ex, quiet))
     result = save_live_run(sc, ex.seed, run, out_dir)
-    if quiet:
-        return
-    from simserve.cli.run import render_summary
+    stopped = run.notes.get("stopped")
+    if not quiet:
+        from simserve.cli.run import render_summary
 
-    render_summary(result.summary, out_dir)
-    for f in result.summary["live"]["faults"]:
-        console.print(f"[red]worker {f['worker_id']} {f['kind']} at t={f['time_s']:.2f}s: {f['message']}[/red]")
-        if f["log_tail"]:
-            console.print(f"[dim]{f['log_tail']}[/dim]", markup=False, highlight=False)
-    console.print(f"[dim]worker logs in {out_dir}/logs/[/dim]")
+        render_summary(result.summary, out_dir)
+        for f in result.summary["live"]["faults"]:
+            console.print(f"[red]worker {f['worker_id']} {f['kind']} at t={f['time_s']:.2f}s: {f['message']}[/red]")
+            last = stopped is not None and (f["worker_id"], f["time_s"]) == (stopped["worker_id"], stopped["time_s"])
+            if f["log_tail"] and not last:  # the last failure's tail goes to stderr below
+                console.print(f"[dim]{f['log_tail']}[/dim]", markup=False, highlight=False)
+        console.print(f"[dim]worker logs in {out_dir}/logs/[/dim]")
+    if stopped:
+        _report_stopped(stopped, out_dir)
+        raise typer.Exit(1)
+
+
+def _report_stopped(stopped: dict[str, Any], out_dir: Path) -> None:
+    """The handler could not start: one ``error:`` line, then the failing worker's log tail (stderr)."""
+    wid = stopped.get("worker_id")
+    print(
+        f"error: the handler failed to start {stopped.get('failures_in_row')} times in a row "
+        f"(worker {wid}: {' '.join(str(stopped.get('message', '')).split())}); "
+        f"run stopped at t={float(stopped.get('time_s', 0.0)):.2f}s, tables written to {out_dir}",
+        file=sys.stderr,
+    )
+    tail = str(stopped.get("log_tail") or "")
+    if tail:
+        print(f"last lines of {out_dir / 'logs' / f'{wid}.log'}:", file=sys.stderr)
+        print(tail, file=sys.stderr)
+
+
+def _memory(text: str | None) -> int | None:
+    """``--worker-memory``: bytes (None: the default share; 0: no bound)."""
+    if text is None:
+        return None
+    if text.strip().lower() in ("none", "0", "off", "unlimited"):
+        return 0
+    from simserve.units import parse_size
+
+    try:
+        value = parse_size(text)
+    except ValueError as exc:
+        raise UsageError(f"--worker-memory: {exc}") from None
+    if not value >= 64 << 20:
+        raise UsageError(f"--worker-memory: expected at least 64MB (or 'none'), got {text!r}")
+    return int(value)
 
 
 def unsupported_live(sc: Any) -> str:

@@ -7,7 +7,12 @@ each measured phase, readiness or the failure; a job is sent over the worker's p
 limit and its end reported; a stop stops the process, freezes it for FlashBoot (SIGSTOP, dropped
 at the window's end or when the host is needed) or kills it (an injected crash: SIGKILL); a
 reservation withholds a host's slot from frozen processes. A ready worker's process that exits is
-reported as a crash. Also the list of faults with log tails for the summary. No platform rule.
+reported as a crash. Also the list of faults with log tails for the summary, every job run that
+did not complete with its error (``job_errors``), and the executor's guard against a handler that
+cannot start at all: after ``max_init_failures`` real failed starts in a row (no start succeeding
+in between; injected ``faults.init_failure_prob`` failures do not count) it calls ``on_give_up``
+with the last failure. That guard is the executor's, not the platform's (which retries an
+unhealthy worker for days): a run whose handler never starts measures nothing. No platform rule.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any
 from simserve.endpoint import Reserve, RunJob, StartWorker, StopWorker
 from simserve.live.clock import WallClock
 from simserve.live.driver import LiveDriver
-from simserve.live.runtime import WorkerHandle, WorkerSpec, WorkerStartError, log_tail
+from simserve.live.runtime import WorkerHandle, WorkerSpec, WorkerStartError, log_size, log_tail
 
 SHIM = Path(__file__).with_name("shim.py")
 
@@ -53,14 +58,27 @@ class RealRuntime:
         self.host_of: dict[int, int] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
         self.faults: list[dict[str, Any]] = []
+        self.job_errors: list[dict[str, Any]] = []  # job runs that did not complete, with their error
         self.reserved: dict[int, int] = {}  # host -> GPUs other tenants hold
+        self.max_init_failures = 0  # real failed starts in a row before on_give_up (0: never)
+        self.init_failures_in_row = 0
+        self.on_give_up: Callable[[dict[str, Any]], None] | None = None
 
     # ------------------------------------------------------------------ effects
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(self._task_done)
         return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        """A worker task ended: an unexpected error in it is a fault in the summary, not a message at exit."""
+        self.tasks.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            self.fault(-1, "error", f"{type(exc).__name__}: {exc}", "")
 
     def launch(self, e: StartWorker) -> None:
         wid = e.worker_id
@@ -135,13 +153,28 @@ class RealRuntime:
         def on_phase(name: str, t: float) -> None:
             driver.phase(wid, epoch, name, clock.to_s(t))
 
+        offset = log_size(spec.log_path)  # the log is appended across restarts: this start's lines begin here
         try:
             handle = await self.runtime.start(spec, on_phase)
         except WorkerStartError as exc:
-            self.fault(wid, "init_failed", str(exc), exc.log_tail or log_tail(spec.log_path))
-            driver.start_failed(wid, epoch, clock.now())
+            self._start_failed(e, str(exc), log_tail(spec.log_path, start_byte=offset) or exc.log_tail)
+            return
+        except Exception as exc:  # noqa: BLE001 - the runtime itself failed (no engine, no image): a failed start
+            self._start_failed(e, f"{type(exc).__name__}: {exc}", log_tail(spec.log_path, start_byte=offset))
             return
         await self._became_ready(wid, epoch, handle, spec.log_path)
+
+    def _start_failed(self, e: StartWorker, message: str, tail: str) -> None:
+        """Report a failed start; count it towards giving up unless the core injected it."""
+        self.fault(e.worker_id, "init_failed", message, tail)
+        if not self.driver.current(e.worker_id, e.epoch):
+            return  # stopped meanwhile (scale-down, end of run): nothing to report
+        self.driver.start_failed(e.worker_id, e.epoch, self.clock.now())
+        if e.fail_at_end:
+            return  # faults.init_failure_prob asked for it
+        self.init_failures_in_row += 1
+        if 0 < self.max_init_failures <= self.init_failures_in_row and self.on_give_up is not None:
+            self.on_give_up({**self.faults[-1], "failures_in_row": self.init_failures_in_row})
 
     async def _thaw(self, wid: int, epoch: int, handle: WorkerHandle) -> None:
         handle.resume()
@@ -156,6 +189,7 @@ class RealRuntime:
             await handle.stop(self.stop_grace_s)
             return
         self.handles[wid] = (epoch, handle)
+        self.init_failures_in_row = 0
         self.driver.ready(wid, epoch, self.clock.now())
         code = await handle.wait_exit()  # a ready worker's process exiting while current is a crash
         if self.driver.current(wid, epoch):
@@ -172,6 +206,16 @@ class RealRuntime:
         svc = self.service_s[job]
         payload = {"job": job, "service_s": svc / self.speed, "scenario_service_s": svc}
         out = await entry[1].run_job(str(job), payload, max(limit_s, 0.0) / self.speed)
+        if out.status != "completed":
+            self.job_errors.append(
+                {
+                    "job_id": job,
+                    "worker_id": wid,
+                    "time_s": round(self.clock.now(), 6),
+                    "outcome": out.status,
+                    "error": out.error,
+                }
+            )
         if out.status == "crashed" or out.status == "cancelled":
             return  # the exit watcher reports the crash and the core requeues
         self.driver.job_done(token, out.status, self.clock.now())

@@ -6,8 +6,14 @@ version) and weights files, builds the endpoint core over the local slots (``loc
 (process, docker or podman), replays the pre-drawn arrivals, and on ``--duration``, the end of the
 horizon or ``request_stop()`` (Ctrl-C) ends the run: the core closes the books (jobs still queued
 or running are in flight, as in the simulator), every worker is stopped, and a complete
-``Recorder`` comes back. ``--runtime simulated`` is ``simserve.live.simulated``. No printing:
-``status()`` feeds the CLI.
+``Recorder`` comes back. The run also ends early, the same way, when the handler cannot start:
+``max_init_failures`` real failed starts in a row (``MAX_INIT_FAILURES`` by default; the run's
+notes then carry ``stopped`` with the last failure and its log tail, for the CLI's exit 1).
+Workers get a memory bound (``worker_memory_bytes``, applied by the shim as ``RLIMIT_DATA``; by
+default, on CPU slots, ``WORKER_MEMORY_SHARE`` of the machine's memory split over the slots, see
+``default_worker_memory_bytes``; GPU slots get one only when it is given, as the bound is not yet
+verified against a GPU driver's host-side mappings).
+``--runtime simulated`` is ``simserve.live.simulated``. No printing: ``status()`` feeds the CLI.
 """
 
 from __future__ import annotations
@@ -36,6 +42,30 @@ from simserve.rng import RandomStreams
 from simserve.scenario import Scenario
 from simserve.workload import Jobs, generate
 
+#: a live run stops after this many real failed starts in a row (no start succeeding in between)
+MAX_INIT_FAILURES = 5
+#: by default all worker slots together may use this share of the machine's physical memory
+WORKER_MEMORY_SHARE = 0.8
+#: ... but a worker's default bound is never below this
+MIN_WORKER_MEMORY_BYTES = 1 << 30
+
+
+def physical_memory_bytes() -> int:
+    """The machine's physical memory (0 when unknown)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return 0
+
+
+def default_worker_memory_bytes(n_slots: int) -> int:
+    """Each worker's memory bound when none is given: its share of ``WORKER_MEMORY_SHARE`` of the
+    machine's memory (0, no bound, when the machine's memory is unknown)."""
+    total = physical_memory_bytes()
+    if total <= 0:
+        return 0
+    return max(MIN_WORKER_MEMORY_BYTES, int(total * WORKER_MEMORY_SHARE / max(n_slots, 1)))
+
 
 def detect_protocol(handler: Path) -> str:
     """``runpod`` when the handler file calls ``runpod.serverless.start``, else ``native``."""
@@ -57,6 +87,8 @@ class LiveOptions:
     store: Path | None = None
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     stop_grace_s: float = 3.0
+    max_init_failures: int = MAX_INIT_FAILURES  # 0: never stop for failed starts
+    worker_memory_bytes: int | None = None  # None: default_worker_memory_bytes on CPU slots; 0: no bound
 
 
 @dataclass
@@ -65,6 +97,7 @@ class LiveRun:
     horizon_s: float
     jobs: Jobs
     notes: dict[str, Any] = field(default_factory=dict)
+    job_errors: list[dict[str, Any]] = field(default_factory=list)  # runs that did not complete, with the error
 
 
 class LiveExecutor:
@@ -86,6 +119,10 @@ class LiveExecutor:
         self.store = (opts.store or opts.out_dir / "store").resolve()
         self.protocol = detect_protocol(opts.handler) if opts.protocol == "auto" else opts.protocol
         self.slots = make_slots(opts.gpus, ep.gpus_per_worker, opts.slots or (ep.worker_cap + ep.extra_workers))
+        mem = opts.worker_memory_bytes
+        if mem is None:  # the default bound: CPU slots only (see the module docstring)
+            mem = 0 if any(self.slots) else default_worker_memory_bytes(len(self.slots))
+        self.worker_memory_bytes = max(int(mem), 0)
         self.core = EndpointCore(scenario, self.streams, self.rec, local_hosts(scenario, len(self.slots), ep.gpu[0]))
         self.runtime = runtime if runtime is not None else build_runtime(opts.runtime)
         if hasattr(self.runtime, "init_timeout_s"):
@@ -95,6 +132,7 @@ class LiveExecutor:
         self.rt: RealRuntime | None = None
         self.driver: LiveDriver | None = None
         self.error: BaseException | None = None
+        self.stopped: dict[str, Any] | None = None  # why the run ended early (the handler cannot start)
         self._stop = asyncio.Event()
 
     def now(self) -> float:
@@ -126,6 +164,8 @@ class LiveExecutor:
             self.speed,
             opts.stop_grace_s,
         )
+        self.rt.max_init_failures = max(int(opts.max_init_failures), 0)
+        self.rt.on_give_up = self._give_up
         self.driver.runtime = self.rt
         self.driver.start()
         feeder = asyncio.create_task(self._arrivals())
@@ -140,7 +180,14 @@ class LiveExecutor:
             await self._finish(horizon)
         if self.error is not None:
             raise self.error
-        return LiveRun(self._truncate(horizon), horizon, self.jobs, self._notes())
+        errors = self.rt.job_errors if self.rt is not None else []
+        return LiveRun(self._truncate(horizon), horizon, self.jobs, self._notes(), errors)
+
+    def _give_up(self, fault: dict[str, Any]) -> None:
+        """The handler failed to start too many times in a row: end the run now (the tables are kept)."""
+        if self.stopped is None:
+            self.stopped = {"reason": "init_failures", **fault}
+            self._stop.set()
 
     def _feeder_done(self, task: asyncio.Task[Any]) -> None:
         if not task.cancelled() and task.exception() is not None:
@@ -171,6 +218,7 @@ class LiveExecutor:
                 "SIMSERVE_MODEL_PATH": str(a.model_path or ""),
                 "SIMSERVE_MODEL_BPS": repr(a.model_bytes_per_wall_s),
                 "SIMSERVE_FAIL_INIT": "1" if e.fail_at_end else "0",
+                "SIMSERVE_MEMORY_BYTES": str(self.worker_memory_bytes),
             }
         )
         if self.protocol == "runpod":
@@ -224,7 +272,7 @@ class LiveExecutor:
 
     def _notes(self) -> dict[str, Any]:
         faults = self.rt.faults if self.rt is not None else []
-        return {
+        notes: dict[str, Any] = {
             "protocol": self.protocol,
             "runtime": getattr(self.runtime, "name", "?"),
             "speed": self.speed,
@@ -232,7 +280,11 @@ class LiveExecutor:
             "retries": self.rec.retries,
             "faults": faults,
             "handler": str(self.opts.handler),
+            "worker_memory_bytes": self.worker_memory_bytes,
         }
+        if self.stopped is not None:
+            notes["stopped"] = self.stopped
+        return notes
 
     # ------------------------------------------------------------------ live view
     def status(self) -> dict[str, Any]:

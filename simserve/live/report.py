@@ -2,8 +2,11 @@
 
 Owns ``save_live_run``: ``build_result(..., engine="live")`` over the measured recorder, a
 ``live`` section in summary.json (protocol, runtime, speed, slots, retries, faults with
-their log tails, measured cold-start phases), ``write_run``, and ``trace.csv`` (arrival and
-service times in scenario seconds) so the simulator can replay exactly these jobs.
+their log tails, measured cold-start phases), ``write_run``, ``trace.csv`` (arrival and
+service times in scenario seconds) so the simulator can replay exactly these jobs, and
+``job_errors.csv``: every job run that did not complete (``outcome`` failed, timed_out or
+crashed; a crashed run is retried or failed by the core) with the handler's or the runtime's
+error, which ``jobs.csv`` (the simulator's columns) has no place for.
 """
 
 from __future__ import annotations
@@ -16,6 +19,9 @@ import pandas as pd
 from simserve.outputs import write_frame, write_json, write_run
 from simserve.result import RunResult, build_result
 from simserve.scenario import Scenario
+
+#: columns of ``job_errors.csv`` (times in scenario seconds)
+JOB_ERROR_COLUMNS = ("job_id", "worker_id", "time_s", "outcome", "error")
 
 
 def measured_phases(workers: pd.DataFrame) -> dict[str, Any]:
@@ -40,5 +46,7 @@ def save_live_run(scenario: Scenario, seed: int, run: Any, out_dir: Path) -> Run
     write_frame(
         out_dir / "trace.csv", pd.DataFrame({"arrival_s": run.jobs.arrival_s[:n], "service_s": run.jobs.service_s[:n]})
     )
+    errors = getattr(run, "job_errors", [])
+    write_frame(out_dir / "job_errors.csv", pd.DataFrame(errors, columns=list(JOB_ERROR_COLUMNS)))
     write_json(out_dir / "summary.json", result.summary)
     return result

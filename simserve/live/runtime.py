@@ -136,10 +136,21 @@ class WorkerRuntime(Protocol):
         ...
 
 
-def log_tail(path: Path, lines: int = 20) -> str:
-    """The last ``lines`` lines of a worker log ('' when it does not exist)."""
+def log_size(path: Path) -> int:
+    """The size of a worker log now, in bytes (0 when it does not exist): where a new start's lines begin."""
     try:
-        data = path.read_bytes()[-16384:]
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def log_tail(path: Path, lines: int = 20, start_byte: int = 0) -> str:
+    """The last ``lines`` lines of a worker log written from ``start_byte`` on ('' when there are none)."""
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, 2)
+            f.seek(max(start_byte, size - 16384, 0))
+            data = f.read()
     except OSError:
         return ""
     return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])

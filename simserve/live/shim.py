@@ -10,11 +10,16 @@ stdout with ``\\x1e``-prefixed events: ``hello``, ``phase`` (model_load, handler
 ``ready``, ``result`` ``{"id", "output" | "error", "t0", "t1"}``. The user's prints go to
 stderr (the worker log). Sync, async, generator and async-generator handlers are supported;
 up to ``SIMSERVE_CONCURRENCY`` jobs run at once. EOF on stdin -> exit 0.
+``SIMSERVE_MEMORY_BYTES`` (> 0) bounds the worker's memory before anything else runs
+(``RLIMIT_DATA``, soft and hard: its private writable memory, so an allocation past the bound
+raises ``MemoryError`` in the handler instead of pushing the host into the OOM killer; address
+space a GPU driver only reserves is not counted, unlike ``RLIMIT_AS``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import json
 import os
@@ -146,11 +151,15 @@ async def _serve(fn: Callable[..., Any], out: _Out, concurrency: int) -> None:
     async def job_task(job: dict[str, Any]) -> None:
         async with sem:
             t0 = time.monotonic()
+            error = ""
             try:
                 output = await _run_one(fn, job, pool)
             except Exception as exc:  # noqa: BLE001 - the handler's error becomes the job's error
-                traceback.print_exc()
-                out.result(job["id"], t0, error=f"{type(exc).__name__}: {exc}")
+                error = f"{type(exc).__name__}: {exc}"
+                with contextlib.suppress(Exception):  # best effort: after a MemoryError even formatting may fail
+                    traceback.print_exc()
+            if error:  # outside the except block: the handler's frames (and what they hold) are gone
+                out.result(job["id"], t0, error=error)
                 return
             if isinstance(output, dict) and "error" in output and len(output) == 1:
                 out.result(job["id"], t0, error=str(output["error"]))  # Runpod's {"error": ...} convention
@@ -177,9 +186,29 @@ def _injected_init_failure() -> None:
         os._exit(1)
 
 
+def limit_memory() -> None:
+    """Apply ``SIMSERVE_MEMORY_BYTES`` (0 or unset: no bound) as this process's ``RLIMIT_DATA``."""
+    try:
+        limit = int(os.environ.get("SIMSERVE_MEMORY_BYTES", "0") or 0)
+    except ValueError:
+        limit = 0
+    if limit <= 0:
+        return
+    try:
+        import resource
+
+        hard = resource.getrlimit(resource.RLIMIT_DATA)[1]
+        if hard != resource.RLIM_INFINITY:
+            limit = min(limit, hard)
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    except (ImportError, ValueError, OSError) as exc:  # not POSIX, or not permitted: run unbounded
+        print(f"simserve: worker memory bound not applied: {exc}", file=sys.stderr, flush=True)
+
+
 def runpod_main(path: str) -> None:
     """Boot an unmodified Runpod-SDK handler file; handler_init ends at its first job-take."""
     out = sys.stdout
+    limit_memory()
     mark(out, "hello")
     boot_model(out)
     mark(out, "phase", phase="handler_init")
@@ -193,6 +222,7 @@ def main(path: str) -> None:
     proto = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # the handler's prints land in the worker log, not in the protocol
     sys.stdout = os.fdopen(1, "w", buffering=1)
+    limit_memory()
     mark(proto, "hello")
     try:
         boot_model(proto)

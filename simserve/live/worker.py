@@ -56,21 +56,33 @@ class _Attached:
         stdout = self.proc.stdout
         try:
             while True:
-                line = await stdout.readline()
+                try:
+                    line = await stdout.readline()
+                except (ValueError, asyncio.LimitOverrunError):  # an over-long line: dropped, keep reading
+                    continue
                 if not line:
                     break
                 if line[:1] == MARK:
-                    self._event(json.loads(line[1:]))
+                    try:
+                        event = json.loads(line[1:])
+                    except ValueError:  # a handler wrote our marker byte itself: log it, not an event
+                        self._write_log(line)
+                        continue
+                    self._event(event)
                 else:
-                    self._log.write(line)
-                    self._log.flush()
-        except (ValueError, asyncio.LimitOverrunError):  # an over-long log line: keep going
-            pass
-        code = await self.proc.wait()
-        with contextlib.suppress(Exception):
-            self._log.close()
-            self.proc._transport.close()  # type: ignore[attr-defined]  # pipes closed now, not at loop teardown
+                    self._write_log(line)
+            code = await self.proc.wait()
+        finally:  # also when cancelled at the end of the run: the pipes close while the loop still runs
+            with contextlib.suppress(Exception):
+                self._log.close()
+            with contextlib.suppress(Exception):
+                self.proc._transport.close()  # type: ignore[attr-defined]  # kills a child still running
         self._died(code)
+
+    def _write_log(self, line: bytes) -> None:
+        with contextlib.suppress(ValueError, OSError):
+            self._log.write(line)
+            self._log.flush()
 
     def _event(self, ev: dict[str, Any]) -> None:
         kind = ev.get("ev")
@@ -81,7 +93,7 @@ class _Attached:
         elif kind == "info":
             self.model_info.update({k: v for k, v in ev.items() if k not in ("ev", "t")})
         elif kind == "fatal" and not self._ready.done():
-            self._ready.set_exception(WorkerStartError(str(ev.get("error")), phase="handler_init"))
+            self._fail_ready(WorkerStartError(str(ev.get("error")), phase="handler_init"))
         elif kind == "result":
             fut = self._pending.pop(str(ev["id"]), None)
             if fut is not None and not fut.done():
@@ -94,7 +106,7 @@ class _Attached:
         if not self._exit.done():
             self._exit.set_result(code)
         if not self._ready.done():
-            self._ready.set_exception(
+            self._fail_ready(
                 WorkerStartError(
                     f"worker {self.worker_id} exited with code {code} during init", log_tail(self.log_path)
                 )
@@ -104,6 +116,12 @@ class _Attached:
             if not fut.done():
                 fut.set_result(JobOutcome("crashed", None, f"worker exited with code {code}", ended_t=now))
         self._pending.clear()
+
+    def _fail_ready(self, exc: WorkerStartError) -> None:
+        """The start failed: whoever waits for ready gets ``exc``; nobody waiting (a start cancelled at
+        the end of the run) is not an error to report at exit."""
+        self._ready.set_exception(exc)
+        self._ready.exception()  # marks it retrieved: no "Future exception was never retrieved"
 
     async def wait_ready(self, timeout_s: float) -> float:
         try:

@@ -1,0 +1,289 @@
+"""Bad handlers and missing extras through ``simserve live``: exit codes, stderr, nothing lost (#12).
+
+- a Runpod-SDK handler without an importable ``runpod``, or ``--runtime docker`` without the
+  docker SDK: exit 2 and one ``error:`` line, before any worker starts;
+- a handler that fails init on every try: the run stops after ``MAX_INIT_FAILURES`` failed starts
+  in a row, exit 1, the failing worker's log tail on stderr, the tables written;
+- a run that ends during a cold start: exit 0 and a clean stderr;
+- a fault matrix in one real run (``--runtime process``): a handler that raises, hangs past the
+  execution timeout, exits its process, prints megabytes, returns something JSON cannot encode,
+  or allocates until its memory bound stops it; every arrived job ends in exactly one state.
+
+The runs are subprocesses of ``python -m simserve`` so that stderr is all of it, including what
+an interpreter prints at exit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+
+from simserve.cli import main
+from simserve.invariants import TERMINAL, check_jobs, check_tiling
+from simserve.live.executor import MAX_INIT_FAILURES
+
+pytestmark = pytest.mark.live
+
+ROOT = Path(__file__).resolve().parents[2]
+HANDLERS = Path(__file__).resolve().parent / "handlers"
+NOISE = ("Traceback", "Exception ignored", "never retrieved", "Event loop is closed", "Error in atexit")
+
+
+def _scenario(tmp_path: Path, arrivals_s: list[float], horizon_s: float, faults: Any = None, **endpoint: Any) -> Path:
+    """A CPU scenario with no image or model to copy, replaying ``arrivals_s`` (50 ms jobs)."""
+    trace = tmp_path / "trace.csv"
+    pd.DataFrame({"arrival_s": arrivals_s, "service_s": [0.05] * len(arrivals_s)}).to_csv(trace, index=False)
+    raw = {
+        "name": "bad-handlers",
+        "seed": 1,
+        "horizon": horizon_s,
+        "endpoint": {
+            "gpu": ["A100"],
+            "max_workers": 3,
+            "extra_workers": 0,
+            "idle_timeout": 30.0,
+            "scaler": {"type": "request_count", "value": 1},
+            "scaler_interval": 0.25,
+            **endpoint,
+        },
+        "cold_start": {"image_size": 0, "model": {"size": 0, "placement": "cached"}},
+        "workload": {"arrivals": {"type": "trace", "path": str(trace)}, "service": {"dist": "constant", "value": 0.05}},
+        "faults": faults,
+    }
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def _live(*args: str, env: dict[str, str] | None = None, timeout_s: float = 60.0) -> subprocess.CompletedProcess[str]:
+    """``python -m simserve live ARGS -q`` in a fresh interpreter."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "simserve", "live", *args, "-q"],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+
+
+def _conserved(out: Path, arrived: int) -> pd.DataFrame:
+    """Every arrived job is in jobs.csv once, in exactly one state; the counts add up; workers tile."""
+    jobs = pd.read_csv(out / "jobs.csv")
+    summary = json.loads((out / "summary.json").read_text())
+    assert len(jobs) == jobs["job_id"].nunique() == summary["requests"]["arrived"] == arrived
+    check_jobs(jobs)
+    req = summary["requests"]
+    assert arrived == sum(req[k] for k in (*TERMINAL, "in_flight"))
+    in_flight = ~jobs["status"].isin(TERMINAL)
+    assert int(in_flight.sum()) == req["in_flight"]
+    check_tiling(pd.read_csv(out / "workers.csv"), summary["horizon_s"])
+    return jobs
+
+
+def _quiet(stderr: str) -> None:
+    lines = [ln for ln in stderr.splitlines() if not ln.startswith("warning:")]
+    for word in NOISE:
+        assert word not in stderr, stderr
+    assert not lines, stderr
+
+
+# ----------------------------------------------------------------------------- missing extras
+def test_runpod_handler_without_runpod_exits_2_before_any_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stub = tmp_path / "stub"
+    stub.mkdir()
+    (stub / "runpod.py").write_text("raise ImportError(\"No module named 'runpod' (a test stub)\")\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(stub), os.environ.get("PYTHONPATH")])))
+    out = tmp_path / "run"
+    rc = main(["live", "scenarios/quickstart.yaml", "--handler", "examples/handlers/runpod_sdk.py", "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert len(err) == 1 and err[0].startswith("error: ") and "runpod" in err[0]
+    assert "pip install 'simserve[live]'" in err[0]
+    assert not out.exists()  # nothing started, nothing written
+
+
+def test_docker_runtime_without_docker_sdk_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in [m for m in sys.modules if m == "docker" or m.startswith("docker.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "docker", None)  # `import docker` raises ImportError
+    out = tmp_path / "run"
+    rc = main(
+        [
+            "live",
+            "scenarios/quickstart.yaml",
+            "--handler",
+            "examples/handlers/sleep.py",
+            "--runtime",
+            "docker",
+            "--out",
+            str(out),
+        ]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert len(err) == 1 and err[0].startswith("error: --runtime docker needs the docker Python SDK")
+    assert "pip install 'simserve[live]'" in err[0]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("value", ["lots", "1kB"])
+def test_bad_worker_memory_exits_2(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--handler", "examples/handlers/sleep.py", "--worker-memory", value]
+    rc = main(["live", "scenarios/quickstart.yaml", *args])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "--worker-memory" in err[0]
+
+
+# ----------------------------------------------------------------------------- a handler that never starts
+@pytest.mark.timeout(60)
+def test_init_failing_on_every_try_stops_the_run_with_exit_1(tmp_path: Path) -> None:
+    assert MAX_INIT_FAILURES == 5
+    sc = _scenario(tmp_path, [0.0, 0.1, 0.2, 0.3, 0.4, 0.5], 30.0, faults={"unhealthy_retry": 0.2}, max_workers=3)
+    out = tmp_path / "run"
+    done = _live(str(sc), "--handler", str(HANDLERS / "broken_init.py"), "--out", str(out))
+    assert done.returncode == 1, done.stderr
+    lines = [ln for ln in done.stderr.splitlines() if not ln.startswith("warning:")]
+    assert lines[0].startswith(f"error: the handler failed to start {MAX_INIT_FAILURES} times in a row")
+    assert "weights missing" in lines[0] and str(out) in lines[0]
+    assert lines[1].startswith("last lines of ") and lines[1].endswith(".log:")
+    tail = lines[2:]
+    assert 0 < len(tail) <= 20 and tail[-1] == "RuntimeError: weights missing: /models/model.safetensors"
+    assert sum(ln.startswith("Traceback") for ln in tail) == 1  # this start's lines only, not earlier tries'
+    assert "never retrieved" not in done.stderr and "Exception ignored" not in done.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["horizon_s"] < 20.0  # stopped early, not at the 30 s horizon
+    stopped = summary["live"]["stopped"]
+    assert stopped["reason"] == "init_failures" and stopped["failures_in_row"] == MAX_INIT_FAILURES
+    assert sum(f["kind"] == "init_failed" for f in summary["live"]["faults"]) >= MAX_INIT_FAILURES
+    jobs = _conserved(out, 6)  # all six had arrived; none ran: in flight at the stop
+    assert (jobs["status"] == "in_queue").all()
+
+
+# ----------------------------------------------------------------------------- shutdown during a cold start
+@pytest.mark.timeout(60)
+def test_run_ending_during_cold_start_is_quiet(tmp_path: Path) -> None:
+    sc = _scenario(tmp_path, [0.0, 0.2, 0.4], 20.0)
+    out = tmp_path / "run"
+    done = _live(str(sc), "--handler", str(HANDLERS / "slow_init.py"), "--duration", "1.5s", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    _quiet(done.stderr)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["live"]["faults"] == []  # a start cut by the end of the run is no fault
+    workers = pd.read_csv(out / "workers.csv")
+    assert set(workers["state"]) == {"initializing"}
+    _conserved(out, 3)
+
+
+# ----------------------------------------------------------------------------- the fault matrix
+PLAN = ("ok", "raise", "hang", "exit", "print", "nonjson", "alloc", "ok")
+EXPECTED = {
+    "ok": "completed",
+    "raise": "failed",
+    "hang": "timed_out",
+    "exit": "failed",  # crashed on each try, retried faults.retry_limit times, then failed
+    "print": "completed",
+    "nonjson": "failed",
+    "alloc": "failed",
+}
+RETRY_LIMIT = 1
+
+
+@pytest.fixture(scope="module")
+def matrix(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One real run where job ``j`` does ``PLAN[j]``; the tables, stderr and exit code."""
+    tmp = tmp_path_factory.mktemp("matrix")
+    sc = _scenario(
+        tmp,
+        [0.1 * j for j in range(len(PLAN))],
+        5.0,
+        faults={"retry_limit": RETRY_LIMIT, "unhealthy_retry": 0.3},
+        execution_timeout=1.0,
+    )
+    out = tmp / "run"
+    args = ["--handler", str(HANDLERS / "faulty.py"), "--runtime", "process", "--worker-memory", "256MB"]
+    done = _live(str(sc), *args, "--out", str(out), env={"SIMSERVE_TEST_FAULTS": ",".join(PLAN)})
+    return {
+        "rc": done.returncode,
+        "stderr": done.stderr,
+        "out": out,
+        "jobs": pd.read_csv(out / "jobs.csv") if (out / "jobs.csv").is_file() else None,
+        "errors": pd.read_csv(out / "job_errors.csv") if (out / "job_errors.csv").is_file() else None,
+        "summary": json.loads((out / "summary.json").read_text()) if (out / "summary.json").is_file() else {},
+    }
+
+
+def test_fault_matrix_run_exits_0_quietly_and_conserves_jobs(matrix: dict[str, Any]) -> None:
+    assert matrix["rc"] == 0, matrix["stderr"]
+    _quiet(matrix["stderr"])
+    jobs = _conserved(matrix["out"], len(PLAN))
+    assert jobs["status"].isin(TERMINAL).all(), jobs  # every job ended: none left in flight
+    live = matrix["summary"]["live"]
+    assert live["worker_memory_bytes"] == 256_000_000
+    assert "stopped" not in live
+    # the only processes that died are the ones the `exit` job took down, once per try: the workers
+    # that ran the other faults (raise, print, nonjson, alloc) kept serving
+    exit_job = PLAN.index("exit")
+    crashed = matrix["errors"][matrix["errors"]["outcome"] == "crashed"]
+    assert list(crashed["job_id"]) == [exit_job] * (RETRY_LIMIT + 1)
+    assert [f["kind"] for f in live["faults"]] == ["crashed"] * (RETRY_LIMIT + 1)
+    for f in live["faults"]:
+        mine = crashed[crashed["worker_id"] == f["worker_id"]]
+        assert (abs(mine["time_s"] - f["time_s"]) < 0.25).any(), (f, crashed)
+    workers = pd.read_csv(matrix["out"] / "workers.csv")
+    assert (workers["state"] == "unhealthy").sum() == RETRY_LIMIT + 1
+
+
+@pytest.mark.parametrize("job", range(len(PLAN)), ids=[f"{j}-{f}" for j, f in enumerate(PLAN)])
+def test_fault_matrix_job(matrix: dict[str, Any], job: int) -> None:
+    fault = PLAN[job]
+    assert matrix["jobs"] is not None, matrix["stderr"]
+    row = matrix["jobs"].set_index("job_id").loc[job]
+    assert row["status"] == EXPECTED[fault], (fault, row.to_dict())
+    errors = matrix["errors"][matrix["errors"]["job_id"] == job]
+    outcomes = list(errors["outcome"])
+    messages = " | ".join(map(str, errors["error"]))
+    if fault in ("ok", "print"):
+        assert outcomes == []
+    elif fault == "raise":
+        assert outcomes == ["failed"] and f"RuntimeError: boom in job {job}" in messages
+    elif fault == "hang":
+        assert outcomes == ["timed_out"] and "execution timeout" in messages
+        assert row["end_s"] - row["start_s"] < 1.0 + 0.5
+    elif fault == "exit":
+        assert outcomes == ["crashed"] * (RETRY_LIMIT + 1) and "code 7" in messages
+    elif fault == "nonjson":
+        assert outcomes == ["failed"] and "not JSON serializable" in messages
+    elif fault == "alloc":
+        assert outcomes == ["failed"] and "MemoryError" in messages
+
+
+def test_default_worker_memory_bound(tmp_path: Path) -> None:
+    """CPU slots get their share of the machine's memory; GPU slots none unless given; 0 is no bound."""
+    from simserve.live.executor import LiveExecutor, LiveOptions, default_worker_memory_bytes
+    from tests.live.conftest import scenario
+
+    sc = scenario({"type": "queue_delay", "value": 1.0}, horizon=5.0)
+    handler = HANDLERS / "faulty.py"
+
+    def bound(**opts: Any) -> int:
+        return LiveExecutor(sc, LiveOptions(handler=handler, out_dir=tmp_path, **opts)).worker_memory_bytes
+
+    assert bound(slots=4) == default_worker_memory_bytes(4) >= 1 << 30
+    assert bound(gpus=[0, 1]) == 0
+    assert bound(gpus=[0], worker_memory_bytes=8 << 30) == 8 << 30
+    assert bound(slots=2, worker_memory_bytes=0) == 0
