@@ -1,26 +1,103 @@
 """Writing and reading run directories: summary.json, jobs.csv, workers.csv and friends.
 
 Owns the on-disk layout every command shares (``simserve run``, ``live``, ``compare``,
-``report``): files are written to a temporary name and renamed, so an interrupted run never
-leaves a half-written table, and CSVs are byte-identical for the same seed.
+``report``, ``calibrate``): files are written to a temporary name and renamed, so an
+interrupted run never leaves a half-written table, and CSVs are byte-identical for the same
+seed. Owns the checks on both sides as well: ``check_out_dir`` / ``check_out_file`` say up
+front whether an output path can be written, and ``read_run`` checks every file it reads
+(present, parseable, the expected header, keys and values). Both raise ``OutputsError``
+subclasses whose text is one line naming the path, the file, line and column where it
+applies, and what was expected; the CLI turns them into exit code 2.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import warnings
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
+import numpy as np
 import pandas as pd
 import yaml
 
-from simserve.records import JOB_COLUMNS, WORKER_COLUMNS
+from simserve.records import JOB_COLUMNS, JOB_STATUSES, PHASES, STATES, WORKER_COLUMNS
 
 FLOAT_FORMAT = "%.9g"
 
 
+class OutputsError(ValueError):
+    """A path ``simserve`` cannot read a run from or write output to: ``str(err)`` is one line."""
+
+
+class OutPathError(OutputsError):
+    """An output path that cannot be written (a file where a directory goes, no permission...)."""
+
+
+class RunDirError(OutputsError):
+    """A run directory that cannot be read: missing, or a file in it not as ``write_run`` writes it."""
+
+
+# ----------------------------------------------------------------------------- output paths
+def _nearest_existing(p: Path) -> Path:
+    """``p`` itself, or its nearest ancestor that exists (a dangling symlink counts as existing)."""
+    probe = p
+    while not os.path.lexists(probe) and probe.parent != probe:
+        probe = probe.parent
+    return probe
+
+
+def _check_writable(p: Path, option: str, expected: str, as_dir: bool) -> None:
+    """Raise ``OutPathError`` unless ``p`` (a directory when ``as_dir``, else a file) could be written."""
+
+    def bad(what: str) -> OutPathError:
+        return OutPathError(f"{option} {p}: {what}; expected {expected}")
+
+    try:
+        if not as_dir and p.is_dir():
+            raise bad("is a directory")
+        probe = _nearest_existing(p if as_dir else p.parent)
+        if not probe.exists():
+            raise bad(f"{probe} is a broken symbolic link")
+        if not probe.is_dir():
+            raise bad("is a file" if probe == p else f"{probe} is a file, not a directory")
+        if not os.access(probe, os.W_OK | os.X_OK):
+            raise bad("permission denied" if probe == p else f"{probe} is not writable (permission denied)")
+    except OSError as exc:
+        raise bad(f"cannot check it ({exc.strerror or exc})") from None
+
+
+def check_out_dir(path: str | Path, option: str = "--out") -> Path:
+    """``path`` as a ``Path`` when it is, or can be created as, a writable directory; else a one-line
+    ``OutPathError`` ("``option path``: what is wrong; expected a writable directory"). Creates nothing."""
+    p = Path(path)
+    _check_writable(p, option, "a writable directory", as_dir=True)
+    return p
+
+
+def check_out_file(path: str | Path, option: str = "--out") -> Path:
+    """``path`` as a ``Path`` when a file can be written there (its directory exists or can be created,
+    and is writable; the path is not a directory); else a one-line ``OutPathError``. Creates nothing."""
+    p = Path(path)
+    _check_writable(p, option, "a file path in a writable directory", as_dir=False)
+    return p
+
+
+def prepare_out_dir(path: str | Path, option: str = "output directory") -> Path:
+    """``check_out_dir``, then create the directory (and its parents); ``OutPathError`` on failure."""
+    p = check_out_dir(path, option)
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutPathError(f"{option} {p}: {exc.strerror or exc}; expected a writable directory") from None
+    return p
+
+
+# ----------------------------------------------------------------------------- writing
 def _clean(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: _clean(v) for k, v in obj.items()}
@@ -32,9 +109,21 @@ def _clean(obj: Any) -> Any:
 
 
 def _atomic_write(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file: the old file or the new one, never half of it
+    (the temporary file is removed when the write fails)."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a text file (UTF-8) atomically: readers see the old file or the whole new one."""
+    _atomic_write(path, text)
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -46,9 +135,11 @@ def write_frame(path: Path, frame: pd.DataFrame) -> None:
 
 
 def write_run(out_dir: str | Path, result: Any, summary: dict[str, Any] | None = None) -> Path:
-    """Write a run directory; ``summary`` overrides the result's (e.g. with replication CIs)."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    """Write a run directory; ``summary`` overrides the result's (e.g. with replication CIs).
+
+    ``OutPathError`` when ``out_dir`` cannot be a writable directory; summary.json is written last,
+    so a directory with one holds a whole run."""
+    out = prepare_out_dir(out_dir)
     write_frame(out / "jobs.csv", result.jobs[list(JOB_COLUMNS)])
     write_frame(out / "workers.csv", result.workers[list(WORKER_COLUMNS)])
     write_frame(out / "actions.csv", result.actions)
@@ -62,14 +153,218 @@ def write_run(out_dir: str | Path, result: Any, summary: dict[str, Any] | None =
     return out
 
 
+# ----------------------------------------------------------------------------- reading
+#: the files a run directory must hold
+RUN_FILES = ("summary.json", "jobs.csv", "workers.csv")
+#: summary keys every reader indexes (each an object)
+SUMMARY_KEYS = ("requests", "latency_s", "queue_wait_s", "cold_start", "workers", "cost_usd")
+
+#: what a column must hold: "id" an integer >= 0, "int" an integer, "num" a finite number, "time" a finite
+#: number >= 0,
+#: a trailing "?" allows empty cells; "bool" True or False; "text" anything; a tuple, one of its values
+Kind: TypeAlias = str | tuple[str, ...]
+
+JOB_SPEC: dict[str, Kind] = {
+    "job_id": "id",
+    "arrival_s": "time",
+    "start_s": "num?",
+    "end_s": "num?",
+    "status": JOB_STATUSES,
+    "worker_id": "int?",  # -1 (or empty) for a job no worker took
+    "cold_start": "bool",
+    "queue_wait_s": "num?",
+    "execution_s": "num?",
+    "latency_s": "num?",
+}
+WORKER_SPEC: dict[str, Kind] = {
+    "worker_id": "id",
+    "kind": "text",
+    "host": "text",
+    "gpu": "text",
+    "state": STATES,
+    "phase": PHASES,
+    "start_s": "num",
+    "end_s": "num?",
+    "billed": "bool",
+    "cost_usd": "num?",
+}
+ACTION_SPEC: dict[str, Kind] = {"time_s": "num", "action": "text"}
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def _line_of(path: Path, row: int) -> int:
+    """The line number of data row ``row`` (0-based) of a CSV, skipping blank lines as pandas does."""
+    seen = -1  # the header is non-blank line 0
+    with contextlib.suppress(OSError, UnicodeDecodeError), path.open(encoding="utf-8-sig") as f:
+        for lineno, line in enumerate(f, start=1):
+            if line.strip():
+                seen += 1
+                if seen == row + 1:
+                    return lineno
+    return row + 2
+
+
+def _cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "an empty cell"
+    return repr(str(value)[:40])
+
+
+def read_csv_checked(path: Path, spec: Mapping[str, Kind], *, optional: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Read a CSV and check it against ``spec`` (column -> kind, see ``Kind``); columns in ``optional``
+    are checked only when present. A one-line ``RunDirError`` naming the file, the line and the column
+    on an unreadable or empty file, a missing header column, or a cell of the wrong kind."""
+    required = [c for c in spec if c not in optional]
+    header = f"a CSV header with columns {', '.join(required)}"
+    try:
+        with warnings.catch_warnings():  # a first row longer than the header: an error, not a warning
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(path, encoding="utf-8-sig", index_col=False)
+    except pd.errors.ParserWarning:
+        raise RunDirError(f"{path}: line 2: expected as many fields as the header (line 1) has; got more") from None
+    except pd.errors.EmptyDataError:
+        raise RunDirError(f"{path}: the file is empty; expected {header}") from None
+    except UnicodeDecodeError as exc:
+        raise RunDirError(f"{path}: expected UTF-8 text; byte 0x{exc.object[exc.start]:02x} is not UTF-8") from None
+    except OSError as exc:
+        raise RunDirError(f"{path}: cannot read file ({exc.strerror or exc})") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise RunDirError(f"{path}: expected a CSV table; {_one_line(exc)}") from None
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        got = ",".join(str(c) for c in frame.columns)[:80]
+        raise RunDirError(f"{path}: line 1: expected {header}; missing {', '.join(missing)} (got {got!r})")
+    if frame.empty:
+        return frame
+    for column, kind in spec.items():
+        if column in frame.columns:
+            _check_column(path, frame, column, kind)
+    return frame
+
+
+def _check_column(path: Path, frame: pd.DataFrame, column: str, kind: Kind) -> None:
+    s = frame[column]
+
+    def fail(mask: Any, expected: str) -> None:
+        rows = np.flatnonzero(np.asarray(mask, dtype=bool))
+        if len(rows):
+            i = int(rows[0])
+            raise RunDirError(
+                f"{path}: line {_line_of(path, i)}, column {column}: expected {expected}; got {_cell(s.iloc[i])}"
+            )
+
+    if kind == "text":
+        return
+    if isinstance(kind, tuple):
+        allowed = set(kind)
+        values = s.astype(object).where(s.notna(), "").astype(str)
+        fail(~values.isin(allowed), "one of " + ", ".join(repr(v) if v == "" else v for v in kind))
+        return
+    if kind == "bool":
+        if s.dtype != bool:
+            fail(~s.astype(object).isin([True, False]), "True or False")
+        return
+    optional = kind.endswith("?")
+    base = kind.rstrip("?")
+    num = pd.to_numeric(s, errors="coerce")
+    what = {"id": "an integer >= 0", "int": "an integer", "time": "a finite number >= 0", "num": "a finite number"}[
+        base
+    ]
+    if not optional:
+        fail(s.isna(), what)
+    fail(s.notna() & num.isna(), what)
+    v = num.to_numpy(dtype=float, na_value=np.nan)
+    present = ~np.isnan(v)
+    fail(present & ~np.isfinite(v), what)
+    if base in ("id", "time"):
+        fail(present & (v < 0), what)
+    if base in ("id", "int"):
+        fail(present & np.isfinite(v) & (np.mod(v, 1) != 0), what)
+
+
+def _read_summary(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise RunDirError(f"{path}: cannot read file ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise RunDirError(f"{path}: expected UTF-8 JSON; byte 0x{exc.object[exc.start]:02x} is not UTF-8") from None
+    try:
+        summary = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RunDirError(f"{path}: line {exc.lineno}, column {exc.colno}: expected JSON; {exc.msg}") from None
+    if not isinstance(summary, dict):
+        raise RunDirError(f"{path}: expected a JSON object (the run's summary); got {type(summary).__name__}")
+    for key in SUMMARY_KEYS:
+        if not isinstance(summary.get(key), dict):
+            got = "nothing" if key not in summary else type(summary[key]).__name__
+            raise RunDirError(f"{path}: {key}: expected an object (the run's {key} figures); got {got}")
+    return summary
+
+
+def _check_resolved(path: Path) -> None:
+    """The run's scenario.resolved.yaml, when it has one, must be a YAML mapping (the report reads it)."""
+    try:
+        data = yaml.safe_load(path.read_bytes().decode("utf-8-sig"))
+    except OSError as exc:
+        raise RunDirError(f"{path}: cannot read file ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise RunDirError(f"{path}: expected UTF-8 YAML") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or exc
+        raise RunDirError(f"{path}: {where}expected YAML; {_one_line(problem)}") from None
+    if data is not None and not isinstance(data, dict):
+        raise RunDirError(f"{path}: expected a YAML mapping (the run's scenario); got {type(data).__name__}")
+
+
 def read_run(run_dir: str | Path) -> dict[str, Any]:
-    """Read a run directory: ``{"summary": dict, "jobs": DataFrame, "workers": DataFrame, "dir": Path}``."""
+    """Read a run directory: ``{"summary": dict, "jobs": DataFrame, "workers": DataFrame,
+    "actions": DataFrame | None, "dir": Path}``.
+
+    Every file read is checked first: ``RunDirError`` (one line naming the directory or the file,
+    the line and the column, and what was expected) when the directory is missing or not one,
+    summary.json, jobs.csv or workers.csv is missing, summary.json is not a JSON object with the
+    summary's sections, a CSV is empty, lacks a header column or holds a cell of the wrong kind,
+    or scenario.resolved.yaml (optional) is not a YAML mapping.
+    """
     d = Path(run_dir)
-    summary_path = d / "summary.json"
-    if not summary_path.is_file():
-        raise FileNotFoundError(f"{d}: not a run directory (no summary.json)")
-    out: dict[str, Any] = {"dir": d, "summary": json.loads(summary_path.read_text())}
-    for name in ("jobs", "workers", "actions"):
-        p = d / f"{name}.csv"
-        out[name] = pd.read_csv(p) if p.is_file() else None
+    files = f"{', '.join(RUN_FILES[:-1])} and {RUN_FILES[-1]} as `simserve run` or `simserve live` writes them"
+    try:
+        if not d.exists():
+            raise RunDirError(f"{d}: no such directory; expected a run directory with {files}")
+        if not d.is_dir():
+            raise RunDirError(f"{d}: not a directory; expected a run directory with {files}")
+        for name in RUN_FILES:
+            if not (d / name).is_file():
+                raise RunDirError(f"{d}: not a run directory (no {name}); expected {files}")
+    except OSError as exc:
+        raise RunDirError(f"{d}: cannot read it ({exc.strerror or exc}); expected a run directory") from None
+    out: dict[str, Any] = {"dir": d, "summary": _read_summary(d / "summary.json")}
+    out["jobs"] = read_csv_checked(d / "jobs.csv", JOB_SPEC)
+    out["workers"] = read_csv_checked(d / "workers.csv", WORKER_SPEC)
+    actions = d / "actions.csv"
+    out["actions"] = read_csv_checked(actions, ACTION_SPEC) if actions.is_file() else None
+    if (d / "scenario.resolved.yaml").is_file():
+        _check_resolved(d / "scenario.resolved.yaml")
     return out
+
+
+__all__ = [
+    "OutPathError",
+    "OutputsError",
+    "RunDirError",
+    "check_out_dir",
+    "check_out_file",
+    "prepare_out_dir",
+    "read_csv_checked",
+    "read_run",
+    "write_frame",
+    "write_json",
+    "write_run",
+    "write_text",
+]

@@ -4,7 +4,8 @@ Owns ``load_replay``, which ``simserve run --replay RUN_DIR`` calls. Each job ke
 ``arrival_s``; its service time is the ``execution_s`` the run measured. Jobs without a
 complete measurement fall back as documented on ``replay_jobs`` (first to a live run's
 ``trace.csv``: the service times it asked its handler for). Imports numpy, pandas and
-simserve's outputs/workload only.
+simserve's outputs/workload only; the run directory is checked by ``outputs.read_run`` (a bad
+one is a one-line ``RunDirError``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simserve.outputs import read_run
+from simserve.outputs import read_csv_checked, read_run
 from simserve.workload import Jobs
 
 
@@ -54,12 +55,11 @@ def load_replay(run_dir: str | Path, *, fold_overheads: bool = False) -> Jobs:
     """Arrival and service times (seconds) of the run in ``run_dir`` (see ``replay_jobs``).
 
     ``fold_overheads`` adds each job's measured pickup delay (``measure.pickup_delays``) to
-    its service time. Raises ``FileNotFoundError`` when ``run_dir`` has no run.
+    its service time. A one-line ``RunDirError`` (``simserve.outputs.read_run``) when
+    ``run_dir`` is not a readable run: missing, or a file in it missing or malformed.
     """
     run = read_run(run_dir)
     jobs = run["jobs"]
-    if jobs is None:
-        raise FileNotFoundError(f"{run_dir}: no jobs.csv to replay")
     pickup = None
     if fold_overheads:
         from simserve.calibrate.measure import pickup_delays
@@ -70,11 +70,13 @@ def load_replay(run_dir: str | Path, *, fold_overheads: bool = False) -> Jobs:
 
 
 def requested_service(run_dir: Path, jobs: pd.DataFrame) -> np.ndarray | None:
-    """Service times a live run asked its handler for (``trace.csv``), when they match the jobs."""
+    """Service times a live run asked its handler for (``trace.csv``), when they match the jobs.
+
+    A ``trace.csv`` that is there but malformed is a one-line ``RunDirError``."""
     path = run_dir / "trace.csv"
     if not path.is_file():
         return None
-    trace = pd.read_csv(path)
+    trace = read_csv_checked(path, {"arrival_s": "time", "service_s": "time?"}, optional=("service_s",))
     if "service_s" not in trace or len(trace) != len(jobs):
         return None
     if not np.allclose(trace["arrival_s"].to_numpy(float), jobs["arrival_s"].to_numpy(float), rtol=0, atol=1e-6):

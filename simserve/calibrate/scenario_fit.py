@@ -11,6 +11,7 @@ The base scenario's own YAML is kept and only those keys change.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 from dataclasses import dataclass, field
@@ -23,8 +24,8 @@ import yaml
 from simserve.calibrate.fit import Fit, fit_duration
 from simserve.calibrate.measure import cold_start_episodes, overhead_summary, phase_samples, pickup_delays
 from simserve.calibrate.replay import requested_service
-from simserve.outputs import read_run
-from simserve.scenario import Scenario, ScenarioError, TraceArrivals, load_scenario
+from simserve.outputs import check_out_file, read_run
+from simserve.scenario import Scenario, TraceArrivals, load_scenario
 
 #: cold-start phases fitted as distributions, and the scenario key each one sets
 DIST_PHASES = {
@@ -181,18 +182,22 @@ def calibrate_run(
 
 
 def write_calibrated(cal: Calibration, out_path: str | Path) -> Scenario:
-    """Write the calibrated YAML and return it validated (``ScenarioError`` if it is not)."""
-    out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    """Write the calibrated YAML and return it validated (``ScenarioError`` if it is not).
+
+    ``OutPathError`` (one line) when ``out_path`` cannot be written; nothing is left behind when
+    writing or validating fails."""
+    out = check_out_file(out_path)
     text = cal.header() + yaml.safe_dump(cal.data, sort_keys=False, default_flow_style=None, width=100)
     tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(text)
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
         sc = load_scenario(tmp)
-    except ScenarioError:
-        tmp.unlink(missing_ok=True)
+        tmp.replace(out)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
         raise
-    tmp.replace(out)
     return sc
 
 

@@ -1,7 +1,8 @@
 """The ``simserve`` command line: a typer app whose commands live one per module.
 
 Owns the app, the error policy (bad input -> one line on stderr and exit 2, never a
-traceback; Ctrl-C -> exit 130 after the command has saved what it had) and the registration
+traceback: scenario and usage errors, bad run directories and output paths, a file that cannot
+be read or written; Ctrl-C -> exit 130 after the command has saved what it had) and the registration
 of each command module. Commands are thin: load, call the library, render with rich.
 """
 
@@ -44,12 +45,16 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(rc, int):  # typer.Exit(n) comes back as a return value without standalone mode
             if rc == 130:  # typer turns Ctrl-C into Exit(130) silently
                 print("interrupted", file=sys.stderr)
+            if rc == 0 and _names_only_groups(sys.argv[1:] if argv is None else argv):
+                return 2  # click < 8.2 shows a group's help for no command with exit 0; no command is a usage error
             return rc
     except (ScenarioError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except OSError as exc:
+        if exc.filename is None and exc.errno is not None:  # a socket, a subprocess: not bad input
+            raise
+        print(f"error: {_os_error(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -57,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
     except Exception as exc:  # click's usage errors and aborts, from click or typer's vendored copy
+        if _is_outputs_error(exc):  # a bad run directory or output path
+            print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+            return 2
         clicks, aborts = _click_classes()
         if isinstance(exc, aborts):
             print("interrupted", file=sys.stderr)
@@ -65,6 +73,30 @@ def main(argv: list[str] | None = None) -> int:
             return _usage(exc)
         raise
     return 0
+
+
+def _names_only_groups(args: list[str]) -> bool:
+    """Whether ``args`` are only command-group names (``[]``, ``images``): no command was given."""
+    command: object = typer.main.get_command(app)
+    for arg in args:
+        command = getattr(command, "commands", {}).get(arg)
+        if command is None:
+            return False
+    return hasattr(command, "commands")
+
+
+def _is_outputs_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is a ``simserve.outputs.OutputsError`` (without importing pandas to ask)."""
+    outputs = sys.modules.get("simserve.outputs")
+    return outputs is not None and isinstance(exc, outputs.OutputsError)
+
+
+def _os_error(exc: OSError) -> str:
+    """One line for a file-system error: the file(s), then what went wrong."""
+    names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
+    if not names:  # raised with a message of its own, e.g. FileNotFoundError("handler file not found: x")
+        return " ".join(str(exc).split())
+    return " ".join(f"{' -> '.join(names)}: {exc.strerror or type(exc).__name__}".split())
 
 
 def _click_classes() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:

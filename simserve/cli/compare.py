@@ -1,7 +1,8 @@
 """``simserve compare`` and ``simserve calibrate``: simulated vs measured, and fitting one to the other.
 
 Owns the two commands' arguments, the rich terminal tables and the exit codes (``compare
---fail-over PCT`` exits 1 when a checked figure's error exceeds PCT). The work is done by
+--fail-over PCT`` exits 1 when a checked figure's error exceeds PCT; a bad run directory or an
+``--out`` that cannot be written is one line and exit 2, checked before any work). The work is done by
 ``simserve.compare`` and ``simserve.calibrate``.
 """
 
@@ -17,12 +18,6 @@ from rich.table import Table
 from simserve.cli import UsageError, app
 
 console = Console()
-
-
-def _run_dir(path: Path) -> Path:
-    if not (path / "summary.json").is_file():
-        raise UsageError(f"{path}: not a run directory (expected summary.json, jobs.csv, workers.csv)")
-    return path
 
 
 @app.command()
@@ -41,8 +36,11 @@ def compare(
     """Put two runs side by side: every summary figure, both values and the relative error (B - A)/|A|."""
     from simserve.compare import checked_keys, compare_runs, write_compare
     from simserve.compare.html import fmt_ci, fmt_error, fmt_value
+    from simserve.outputs import check_out_dir, read_run
 
-    a, b = _run_dir(run_a), _run_dir(run_b)
+    if out is not None:
+        check_out_dir(out, "--out")
+    a, b = read_run(run_a), read_run(run_b)  # a bad run directory is one line and exit 2 (RunDirError)
     if out is not None:
         cmp, page = write_compare(a, b, out, fail_over=fail_over, check=check or None)
     else:
@@ -89,10 +87,11 @@ def calibrate(
 ) -> None:
     """Fit a scenario's cold-start phases, service time and overheads to a run; write a valid scenario."""
     from simserve.calibrate import calibrate_run, write_calibrated
+    from simserve.outputs import check_out_file
 
-    _run_dir(run)
+    check_out_file(out, "--out")
     if not scenario.is_file():
-        raise UsageError(f"{scenario}: scenario file not found")
+        raise UsageError(f"--scenario {scenario}: expected a scenario file, found none")
     cal = calibrate_run(run, scenario, fold_overheads=fold_overheads, constant_cv=constant_cv)
     sc = write_calibrated(cal, out)
     t = Table(title=f"calibrated {sc.name} from {run}")

@@ -2,7 +2,8 @@
 
 Owns the command's options (``--slo``, ``--vary``, ``--cluster``, replications), the progress
 bar and the ranked table on the terminal. The search lives in ``simserve.plan``; bad SLO or
-``--vary`` syntax becomes a one-line usage error (exit 2).
+``--vary`` syntax, or an ``--out`` that cannot be a writable directory, becomes a one-line
+usage error (exit 2) before any run.
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ def plan(
     import yaml
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from simserve.outputs import check_out_dir
     from simserve.plan.executors import make_executor
     from simserve.plan.report import ranked_table, write_plan
     from simserve.plan.search import plan as run_plan, resolve_spec
@@ -112,6 +114,8 @@ def plan(
         raise UsageError(f"--replications {replications}: expected 2 or more (intervals need two runs)")
     sc = load_scenario(scenario, set_)
     check_files(sc)  # trace and tenants CSVs: bad rows are one line and exit 2, before any work
+    # an output path that cannot be a writable directory is one line and exit 2, before any work
+    out_dir = check_out_dir(out or Path("plans") / sc.name, "--out" if out is not None else "output directory")
     try:
         spec = resolve_spec(
             sc, slo=slo, vary=vary, replications=replications, search=search, max_replications=max_replications
@@ -146,7 +150,6 @@ def plan(
             )
     except PlanError as exc:
         raise UsageError(str(exc)) from None
-    out_dir = out or Path("plans") / sc.name
     paths = write_plan(out_dir, result, source)
     if not quiet:
         render_plan(result, ranked_table(result), top)

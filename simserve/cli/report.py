@@ -1,7 +1,9 @@
 """``simserve report DIR``: turn a run directory into one self-contained ``report.html``.
 
-Thin: checks the directory, re-loads the run's scenario and computes the flex vs active
-break-even with ``simserve.plan.breakeven`` (unless ``--no-break-even``), calls
+Thin: checks the directory (``simserve.outputs.read_run``) and that the page and plots can be
+written (``check_out_file`` / ``check_out_dir``; either is one line and exit 2), re-loads the
+run's scenario and computes the flex vs active break-even with ``simserve.plan.breakeven``
+(unless ``--no-break-even``), calls
 ``simserve.report.html.write_report`` with it (optionally writing the PNG/SVG plots next to
 it) and prints where the page went. ``break_even_table`` is shared with ``simserve run --report``.
 """
@@ -14,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 from rich.console import Console
 
-from simserve.cli import UsageError, app
+from simserve.cli import app
 from simserve.scenario import Scenario, ScenarioError, load_scenario
 
 if TYPE_CHECKING:
@@ -57,13 +59,16 @@ def report(
     ),
 ) -> None:
     """Write a self-contained HTML report (summary, intervals, plots) for a run directory."""
-    from simserve.outputs import read_run
+    from simserve.outputs import check_out_dir, check_out_file, read_run
     from simserve.report.data import as_run_data
     from simserve.report.html import write_report
 
-    if not (run_dir / "summary.json").is_file():
-        raise UsageError(f"{run_dir}: not a run directory (no summary.json); run `simserve run` first")
-    data = as_run_data(read_run(run_dir))
+    run = read_run(run_dir)  # a bad run directory is one line and exit 2 (RunDirError), before any work
+    if out is not None:
+        check_out_file(out, "--out")
+    if out is None or plots or svg:
+        check_out_dir(run_dir, "run directory")
+    data = as_run_data(run)
     if plots or svg:
         from simserve.report import write_plots
 
@@ -77,5 +82,7 @@ def report(
             )
         else:
             table = break_even_table(sc, int(data.summary.get("seed", sc.seed)))
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
     path = write_report(data, out=out, break_even=table)
     console.print(f"wrote {path} ({path.stat().st_size / 1024:,.0f} KiB)")

@@ -118,13 +118,14 @@ def run(
     """Simulate a scenario and write summary.json, jobs.csv and workers.csv."""
     import pandas as pd
 
-    from simserve.outputs import write_frame, write_run
+    from simserve.outputs import check_out_dir, write_frame, write_run
     from simserve.replicate import combine, run_replications
 
     sc = load_scenario(scenario, set_)
     check_files(sc)  # trace and tenants CSVs: bad rows are one line and exit 2, before any work
     reps = replications or sc.replications
-    out_dir = out or Path("runs") / sc.name
+    # a path that cannot be a writable directory is one line and exit 2, before any work
+    out_dir = check_out_dir(out or Path("runs") / sc.name, "--out" if out is not None else "output directory")
     jobs = None
     if replay is not None:
         from simserve.calibrate import load_replay

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from simserve.compare.table import HEADLINE, Comparison, Row, compare_summaries, flatten, relative_error
-from simserve.outputs import read_run, write_frame
+from simserve.outputs import prepare_out_dir, read_run, write_frame, write_text
 
 
 def _label(run: dict[str, Any]) -> str:
@@ -38,8 +38,8 @@ def checked_keys(cmp: Comparison, patterns: list[str] | tuple[str, ...] | None =
 
 
 def write_compare(
-    a: str | Path,
-    b: str | Path,
+    a: str | Path | dict[str, Any],
+    b: str | Path | dict[str, Any],
     out_dir: str | Path,
     *,
     fail_over: float | None = None,
@@ -48,13 +48,15 @@ def write_compare(
 ) -> tuple[Comparison, Path]:
     """Compare two run directories and write ``out_dir/compare.html``, ``compare.csv`` and PNGs.
 
-    Returns the comparison and the HTML path. ``fail_over`` (percent) and ``check`` (fnmatch
-    patterns) only mark figures on the page; the exit code is the CLI's business.
+    ``a`` and ``b``: run directories or ``read_run`` dicts. Returns the comparison and the HTML
+    path. ``fail_over`` (percent) and ``check`` (fnmatch patterns) only mark figures on the page;
+    the exit code is the CLI's business. ``RunDirError`` on a bad run directory and
+    ``OutPathError`` when ``out_dir`` cannot be a writable directory, both before writing anything.
     """
-    ra, rb = read_run(a), read_run(b)
+    ra = read_run(a) if not isinstance(a, dict) else a
+    rb = read_run(b) if not isinstance(b, dict) else b
     cmp = compare_runs(ra, rb)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_out_dir(out_dir)
     write_frame(out / "compare.csv", cmp.frame())
     figures: dict[str, tuple[str, Any]] = {}
     if (
@@ -74,9 +76,7 @@ def write_compare(
     from simserve.compare.html import render_compare
 
     page = out / "compare.html"
-    tmp = page.with_name(page.name + ".tmp")
-    tmp.write_text(render_compare(cmp, figures, fail_over=fail_over, checked=checked_keys(cmp, check)))
-    tmp.replace(page)
+    write_text(page, render_compare(cmp, figures, fail_over=fail_over, checked=checked_keys(cmp, check)))
     return cmp, page
 
 
