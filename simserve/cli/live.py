@@ -30,6 +30,7 @@ from rich.table import Table
 
 from simserve.cli import UsageError, app
 from simserve.live.executor import MAX_INIT_FAILURES, WORKER_MEMORY_SHARE
+from simserve.outputs import check_out_dir
 from simserve.scenario import load_scenario
 from simserve.workload import check_files
 
@@ -132,6 +133,7 @@ def live(
 
     sc = load_scenario(scenario, set_)
     check_files(sc)  # trace and tenants CSVs: bad rows are one line and exit 2, before any work
+    check_out_dir(out or Path("runs") / f"live-{sc.name}", "--out" if out else "output directory")
     if runtime == "simulated":
         _simulated(sc, scenario, handler, out, duration, speed, seed, quiet)
         return
@@ -186,7 +188,11 @@ def live(
     run = asyncio.run(_drive(ex, quiet))
     result = save_live_run(sc, ex.seed, run, out_dir)
     stopped = run.notes.get("stopped")
-    if not quiet:
+    if quiet:
+        from simserve.cli.run import render_warnings
+
+        render_warnings(result.summary)
+    else:
         from simserve.cli.run import render_summary
 
         render_summary(result.summary, out_dir)
@@ -290,7 +296,9 @@ def _simulated(
     out_dir = out or Path("runs") / f"live-{sc.name}"
     run = LiveRun(rec, horizon, jobs, {"runtime": "simulated", "speed": speed, "faults": [], "retries": rec.retries})
     result = save_live_run(sc, run_seed, run, out_dir)
-    if not quiet:
-        from simserve.cli.run import render_summary
+    from simserve.cli.run import render_summary, render_warnings
 
+    if quiet:
+        render_warnings(result.summary)
+    else:
         render_summary(result.summary, out_dir)

@@ -172,12 +172,18 @@ def run(
 
 
 @app.command()
-def validate(scenarios: list[Path] = typer.Argument(..., help="scenario YAML files")) -> None:
-    """Check scenario files; exit 2 on the first bad one."""
+def validate(
+    scenarios: list[Path] = typer.Argument(..., help="scenario YAML files"),
+    set_: list[str] = typer.Option([], "--set", help="override a field in each file: dotted.key=value (repeatable)"),
+) -> None:
+    """Check scenario files and the files they name, and the bounds of simserve.limits; exit 2 on the first bad one."""
     for path in scenarios:
-        sc = load_scenario(path)
+        sc = load_scenario(path, set_)
         check_files(sc)
         console.print(f"[green]ok[/green] {path} ({sc.name})")
+        from simserve.checks import scenario_warnings
+
+        render_warnings({"warnings": scenario_warnings(sc)})
 
 
 @app.command()

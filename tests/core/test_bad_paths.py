@@ -53,6 +53,14 @@ WRITERS: dict[str, tuple[Callable[[Path, Path, Path], list[str]], str]] = {
     "run -r 3": (lambda sc, run, out: ["run", str(sc), "-r", "3", "--out", str(out), "-q"], "a writable directory"),
     "plan": (lambda sc, run, out: ["plan", str(sc), "--out", str(out), "-q"], "a writable directory"),
     "compare": (lambda sc, run, out: ["compare", str(run), str(run), "--out", str(out)], "a writable directory"),
+    "live": (
+        lambda sc, run, out: ["live", str(sc), "--handler", "examples/handlers/echo.py", "--out", str(out), "-q"],
+        "a writable directory",
+    ),
+    "live simulated": (
+        lambda sc, run, out: ["live", str(sc), "--runtime", "simulated", "--out", str(out), "-q"],
+        "a writable directory",
+    ),
     "report": (
         lambda sc, run, out: ["report", str(run), "--no-break-even", "--out", str(out / "r.html")],
         "a file path in a writable directory",

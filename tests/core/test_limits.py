@@ -30,9 +30,7 @@ CASES: dict[str, tuple[list[str], str, str]] = {
     "rate_past_unit_bound": (["workload.arrivals.rate=1.0e+12"], "workload.arrivals.rate", "at most 1e+09"),
     "scaler_interval_tiny": (["endpoint.scaler_interval=0.000000001"], "endpoint.scaler_interval", "autoscaler ticks"),
     "bursty_cycle_tiny": (
-        [
-            "workload.arrivals={type: bursty, base_rate: 0.1, burst_rate: 1, mean_burst: 0.000001, mean_gap: 0.000000001}"
-        ],
+        ["workload.arrivals={type: bursty, base_rate: 0.1, burst_rate: 1, mean_burst: 1.0e-6, mean_gap: 1.0e-9}"],
         "workload.arrivals.mean_gap",
         "burst cycles",
     ),

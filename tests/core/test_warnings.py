@@ -131,3 +131,12 @@ def test_intervals_never_go_below_zero_or_above_one() -> None:
     assert merged["gpu_utilization_ci"][1] == 1.0 and merged["cold_start"]["fraction_ci"][1] == 1.0
     assert figure_bounds("cost_usd.total") == (0.0, float("inf"))
     assert figure_bounds("cold_start.fraction") == figure_bounds("gpu_utilization") == (0.0, 1.0)
+
+
+def test_validate_prints_the_scenarios_warnings(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "scenarios/quickstart.yaml", "--set", "workload.arrivals.rate=10"]) == 0
+    captured = capsys.readouterr()
+    assert "ok scenarios/quickstart.yaml" in captured.out
+    assert "warning: overload: offered load 20 workers (10 req/s x 2 s)" in captured.err
+    assert main(["validate", "scenarios/quickstart.yaml"]) == 0
+    assert "warning" not in capsys.readouterr().err
