@@ -68,17 +68,32 @@ def _gpus(text: str | None) -> list[int] | None:
         raise UsageError(f"--gpus: expected indices like 0,1 or 'auto', got {text!r}") from None
 
 
-async def _drive(ex: Any, quiet: bool) -> Any:
+#: exit codes of a run a signal ended (after its tables are written): 128 + the signal's number
+SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+async def _drive(ex: Any, quiet: bool) -> tuple[Any, int]:
+    """Run the executor; Ctrl-C or SIGTERM ends the run like ``--duration`` does. Returns the run and the
+    exit code it owes (0, or 130/143 when a signal ended it)."""
     loop = asyncio.get_running_loop()
-    loop.add_signal_handler(signal.SIGINT, ex.request_stop)
+    received: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        received.append(signum)
+        ex.request_stop()
+
+    for signum in SIGNAL_EXIT:
+        loop.add_signal_handler(signum, on_signal, signum)
     task = asyncio.create_task(ex.run())
     if quiet:
-        return await task
-    with Live(_view(ex.status()), console=console, refresh_per_second=4, transient=False) as live:
-        while not task.done():
-            await asyncio.wait({task}, timeout=0.25)
-            live.update(_view(ex.status()))
-    return task.result()
+        run = await task
+    else:
+        with Live(_view(ex.status()), console=console, refresh_per_second=4, transient=False) as live:
+            while not task.done():
+                await asyncio.wait({task}, timeout=0.25)
+                live.update(_view(ex.status()))
+        run = task.result()
+    return run, SIGNAL_EXIT[signal.Signals(received[0])] if received else 0
 
 
 @app.command()
@@ -185,7 +200,7 @@ def live(
     for note in live_substitutions(sc):
         errors.print(f"[yellow]warning: {scenario}: {note}[/yellow]", soft_wrap=True)
 
-    run = asyncio.run(_drive(ex, quiet))
+    run, exit_code = asyncio.run(_drive(ex, quiet))
     result = save_live_run(sc, ex.seed, run, out_dir)
     stopped = run.notes.get("stopped")
     if quiet:
@@ -205,6 +220,10 @@ def live(
     if stopped:
         _report_stopped(stopped, out_dir)
         raise typer.Exit(1)
+    if exit_code:
+        if exit_code != 130:  # main() says "interrupted" for 130 itself
+            print(f"stopped by signal; tables written to {out_dir}", file=sys.stderr)
+        raise typer.Exit(exit_code)
 
 
 def _report_stopped(stopped: dict[str, Any], out_dir: Path) -> None:
