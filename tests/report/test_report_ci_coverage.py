@@ -47,6 +47,8 @@ def mmc_scenario():
                 "extra_workers": 0,
                 "idle_timeout": 5,
                 "scaler": {"type": "queue_delay", "value": 4},
+                # all workers are active from t = 0 (the cap): the autoscaler can never act, so it need not tick
+                "scaler_interval": 1e6,
             },
             "cold_start": {
                 "image_size": "1GB",
