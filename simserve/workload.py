@@ -42,43 +42,62 @@ class Jobs:
         return len(self.arrival_s)
 
 
-def poisson_times(rate: float, horizon_s: float, rng: np.random.Generator, start_s: float = 0.0) -> np.ndarray:
-    """Arrival times of a homogeneous Poisson process on [start_s, horizon_s)."""
+#: most arrival times drawn at once: generation (and a streamed run's memory) stays bounded; runs with
+#: fewer arrivals than this draw exactly what one draw of the whole horizon gives
+DRAW_CHUNK = 1 << 20
+
+
+def poisson_chunks(
+    rate: float, horizon_s: float, rng: np.random.Generator, start_s: float = 0.0
+) -> Iterator[np.ndarray]:
+    """Arrival times of a homogeneous Poisson process on [start_s, horizon_s), in sorted chunks of at most
+    ``DRAW_CHUNK`` draws."""
     if rate <= 0 or horizon_s <= start_s:
-        return np.empty(0)
-    span = horizon_s - start_s
-    chunks: list[np.ndarray] = []
+        return
     t = start_s
     while t < horizon_s:
         expect = rate * (horizon_s - t)
-        n = int(expect + 6 * math.sqrt(expect) + 16)
+        n = min(int(expect + 6 * math.sqrt(expect) + 16), DRAW_CHUNK)
         times = t + np.cumsum(rng.exponential(1.0 / rate, n))
-        chunks.append(times)
         t = float(times[-1])
-    out = np.concatenate(chunks)
-    del span
-    return out[out < horizon_s]
+        yield times[times < horizon_s] if t >= horizon_s else times
+
+
+def poisson_times(rate: float, horizon_s: float, rng: np.random.Generator, start_s: float = 0.0) -> np.ndarray:
+    """Arrival times of a homogeneous Poisson process on [start_s, horizon_s)."""
+    chunks = list(poisson_chunks(rate, horizon_s, rng, start_s))
+    return np.concatenate(chunks) if chunks else np.empty(0)
+
+
+def diurnal_chunks(a: DiurnalArrivals, horizon_s: float, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Thinning of a sinusoidal rate: mean_rate * (1 + amp * cos(2 pi (t - phase) / period)), chunk by chunk."""
+    amp = (a.peak_to_trough - 1.0) / (a.peak_to_trough + 1.0)
+    peak = a.mean_rate * (1.0 + amp)
+    for cand in poisson_chunks(peak, horizon_s, rng):
+        rate = a.mean_rate * (1.0 + amp * np.cos(2 * math.pi * (cand - a.phase) / a.period))
+        keep = rng.random(len(cand)) * peak < rate
+        yield cand[keep]
 
 
 def diurnal_times(a: DiurnalArrivals, horizon_s: float, rng: np.random.Generator) -> np.ndarray:
-    """Thinning of a sinusoidal rate: mean_rate * (1 + amp * cos(2 pi (t - phase) / period))."""
-    amp = (a.peak_to_trough - 1.0) / (a.peak_to_trough + 1.0)
-    peak = a.mean_rate * (1.0 + amp)
-    cand = poisson_times(peak, horizon_s, rng)
-    rate = a.mean_rate * (1.0 + amp * np.cos(2 * math.pi * (cand - a.phase) / a.period))
-    keep = rng.random(len(cand)) * peak < rate
-    return cand[keep]
+    """All arrival times of a diurnal process (see ``diurnal_chunks``)."""
+    chunks = list(diurnal_chunks(a, horizon_s, rng))
+    return np.concatenate(chunks) if chunks else np.empty(0)
 
 
-def bursty_times(a: BurstyArrivals, horizon_s: float, rng: np.random.Generator) -> np.ndarray:
-    """Two-state MMPP: exponential gaps at base_rate, exponential bursts at burst_rate."""
-    chunks: list[np.ndarray] = []
+def bursty_chunks(a: BurstyArrivals, horizon_s: float, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Two-state MMPP: exponential gaps at base_rate, exponential bursts at burst_rate, period by period."""
     t, burst = 0.0, False
     while t < horizon_s:
         length = rng.exponential(a.mean_burst if burst else a.mean_gap)
         end = min(t + length, horizon_s)
-        chunks.append(poisson_times(a.burst_rate if burst else a.base_rate, end, rng, start_s=t))
+        yield from poisson_chunks(a.burst_rate if burst else a.base_rate, end, rng, start_s=t)
         t, burst = end, not burst
+
+
+def bursty_times(a: BurstyArrivals, horizon_s: float, rng: np.random.Generator) -> np.ndarray:
+    """All arrival times of a bursty process (see ``bursty_chunks``)."""
+    chunks = list(bursty_chunks(a, horizon_s, rng))
     return np.concatenate(chunks) if chunks else np.empty(0)
 
 
@@ -208,33 +227,69 @@ def check_files(scenario: Scenario) -> None:
             read_utilization_csv(p if p.is_absolute() else Path(scenario.base_dir) / p)
 
 
-def generate(scenario: Scenario, streams: RandomStreams) -> Jobs:
-    """All jobs of one run: arrival times in [0, horizon) and their service times."""
+def _arrival_chunks(scenario: Scenario, streams: RandomStreams) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    """``(arrival times, trace service times or None)`` chunks of the scenario's arrival process, in order."""
     a = scenario.workload.arrivals
     horizon = scenario.horizon
     rng = streams.get("arrivals")
-    trace_service: np.ndarray | None = None
-    if isinstance(a, PoissonArrivals):
-        times = poisson_times(a.rate, horizon, rng)
-    elif isinstance(a, DiurnalArrivals):
-        times = diurnal_times(a, horizon, rng)
-    elif isinstance(a, BurstyArrivals):
-        times = bursty_times(a, horizon, rng)
-    elif isinstance(a, TraceArrivals):
+    if isinstance(a, TraceArrivals):
         times, trace_service = read_trace(scenario.trace_path())
         check_trace_size(scenario, times)
         reps, span = trace_repeats(times, horizon, a.loop)
-        if reps > 1:
-            times = (times[None, :] + span * np.arange(reps)[:, None]).ravel()
-            if trace_service is not None:
-                trace_service = np.tile(trace_service, reps)
-        keep = times < horizon
-        times = times[keep]
-        if trace_service is not None:
-            trace_service = trace_service[keep]
+        for k in range(reps):
+            shifted = times + span * k if k else times
+            keep = shifted < horizon
+            yield shifted[keep], (trace_service[keep] if trace_service is not None else None)
+            if not keep.all():
+                break
+        return
+    if isinstance(a, PoissonArrivals):
+        chunks = poisson_chunks(a.rate, horizon, rng)
+    elif isinstance(a, DiurnalArrivals):
+        chunks = diurnal_chunks(a, horizon, rng)
+    elif isinstance(a, BurstyArrivals):
+        chunks = bursty_chunks(a, horizon, rng)
     else:  # pragma: no cover - the schema admits no other type
         raise TypeError(type(a).__name__)
-    service = scenario.workload.service.sample(streams.get("service"), len(times))
-    if trace_service is not None:
-        service = trace_service
-    return Jobs(np.ascontiguousarray(times, dtype=float), np.ascontiguousarray(service, dtype=float))
+    for c in chunks:
+        yield c, None
+
+
+def job_blocks(scenario: Scenario, streams: RandomStreams, block: int) -> Iterator[Jobs]:
+    """The run's jobs in blocks of exactly ``block`` (the last one shorter): arrival times and service
+    times, drawn chunk by chunk from the ``arrivals`` and ``service`` streams, so a streamed run holds
+    one block at a time. Concatenated, the blocks are ``generate``'s jobs, whatever ``block`` is."""
+    svc_rng = streams.get("service")
+    service = scenario.workload.service
+    pend_t: list[np.ndarray] = []
+    pend_s: list[np.ndarray] = []
+    n_pend = 0
+
+    def cut(n: int) -> Jobs:
+        nonlocal pend_t, pend_s, n_pend
+        t = np.concatenate(pend_t) if len(pend_t) > 1 else pend_t[0]
+        sv = np.concatenate(pend_s) if len(pend_s) > 1 else pend_s[0]
+        pend_t, pend_s = [t[n:]], [sv[n:]]
+        n_pend -= n
+        return Jobs(np.ascontiguousarray(t[:n], dtype=float), np.ascontiguousarray(sv[:n], dtype=float))
+
+    for times, trace_service in _arrival_chunks(scenario, streams):
+        if not len(times):
+            continue
+        pend_t.append(times)
+        pend_s.append(trace_service if trace_service is not None else service.sample(svc_rng, len(times)))
+        n_pend += len(times)
+        while n_pend >= block:
+            yield cut(block)
+    if n_pend:
+        yield cut(n_pend)
+
+
+def generate(scenario: Scenario, streams: RandomStreams) -> Jobs:
+    """All jobs of one run: arrival times in [0, horizon) and their service times."""
+    blocks = list(job_blocks(scenario, streams, DRAW_CHUNK))
+    if not blocks:
+        return Jobs(np.empty(0), np.empty(0))
+    if len(blocks) == 1:
+        return blocks[0]
+    return Jobs(np.concatenate([b.arrival_s for b in blocks]), np.concatenate([b.service_s for b in blocks]))
