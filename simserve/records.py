@@ -8,6 +8,7 @@ simulator and the live executor both write through it.
 
 from __future__ import annotations
 
+import math
 from array import array
 from dataclasses import dataclass, field
 from enum import IntEnum
@@ -127,6 +128,10 @@ class Recorder:
         self.worker = [-1] * n
         self.cold = bytearray(n)
 
+    def arrival_list(self) -> list[float]:
+        """Arrival times indexed by job (the endpoint core's view of them)."""
+        return self.arrival_s.tolist()  # type: ignore[no-any-return]
+
     def interval(self, worker_id: int, state: int, phase: int, start: float, end: float, host: int) -> None:
         self.iv_extend((worker_id, state, phase, start, end, host))
 
@@ -195,3 +200,85 @@ class Recorder:
         import pandas as pd
 
         return pd.DataFrame(self.actions, columns=["time_s", "action", "value", "reason"])
+
+
+#: jobs per block of a streamed run (``RingRecorder``), and per block of ``JobStats`` in every run
+STREAM_BLOCK = 1 << 17
+#: blocks a ring holds: a block is freed when the block this many later arrives
+RING_BLOCKS = 4
+
+
+class JobsInFlightError(RuntimeError):
+    """A streamed run had more jobs queued or running at once than its ring holds."""
+
+
+class RingRecorder(Recorder):
+    """A recorder whose job records live in a ring of ``RING_BLOCKS`` blocks of ``STREAM_BLOCK`` slots:
+    job ``g`` has slot ``g % capacity``. ``load(block_index, arrival_s)`` puts a block's arrivals in its
+    slots, first handing the block that held them before to ``sink`` (its jobs must all have ended:
+    else ``JobsInFlightError``); ``flush_all()`` hands over what is left at the end. Memory is bounded
+    by the ring, whatever the number of jobs; the worker intervals and actions are kept as usual."""
+
+    def __init__(
+        self,
+        sink: Any,
+        block: int = STREAM_BLOCK,
+        blocks: int = RING_BLOCKS,
+    ) -> None:
+        self.block, self.blocks, self.capacity = block, blocks, block * blocks
+        self.sink = sink
+        self.ring_arr: list[float] = [math.inf] * self.capacity
+        self.loaded: list[tuple[int, int]] = []  # (block index, jobs) of the blocks in the ring, in order
+        super().__init__(np.empty(self.capacity))
+        self.status = bytearray([int(JobStatus.REJECTED)]) * self.capacity  # free slots read as ended
+        self.job_token: dict[int, int] | None = None  # the core's retry tokens, forgotten with their slots
+
+    def arrival_list(self) -> list[float]:
+        return self.ring_arr
+
+    def slots(self, block_index: int) -> int:
+        return (block_index % self.blocks) * self.block
+
+    def load(self, block_index: int, arrival_s: np.ndarray, now_s: float) -> int:
+        """Make room for block ``block_index`` and put its arrivals in; returns its first slot."""
+        if len(self.loaded) == self.blocks:
+            self._flush(*self.loaded.pop(0), now_s=now_s)
+        base, n = self.slots(block_index), len(arrival_s)
+        end = base + n
+        self.ring_arr[base:end] = arrival_s.tolist()
+        nan = [math.nan] * n
+        self.start_s[base:end] = nan
+        self.end_s[base:end] = nan
+        self.status[base:end] = bytes(n)
+        self.worker[base:end] = [-1] * n
+        self.cold[base:end] = bytes(n)
+        self.loaded.append((block_index, n))
+        return base
+
+    def _flush(self, block_index: int, n: int, now_s: float | None) -> None:
+        base = self.slots(block_index)
+        end = base + n
+        status = np.frombuffer(bytes(self.status[base:end]), dtype=np.uint8)
+        if now_s is not None and np.any(status <= int(JobStatus.IN_PROGRESS)):
+            raise JobsInFlightError(
+                f"more than {(self.blocks - 1) * self.block:,} requests were queued or running at once "
+                f"(at t={now_s:.0f}s): a run without tables (--tables none|parquet) cannot hold them; "
+                "use --tables csv"
+            )
+        if self.job_token:
+            for j in [k for k in self.job_token if base <= k < end]:
+                del self.job_token[j]
+        self.sink(
+            block_index * self.block,
+            np.asarray(self.ring_arr[base:end], dtype=float),
+            np.asarray(self.start_s[base:end], dtype=float),
+            np.asarray(self.end_s[base:end], dtype=float),
+            status.copy(),
+            np.asarray(self.worker[base:end], dtype=np.int64),
+            np.frombuffer(bytes(self.cold[base:end]), dtype=np.uint8).astype(bool),
+        )
+
+    def flush_all(self) -> None:
+        """Hand every block still in the ring to the sink (the run has ended: jobs left are in flight)."""
+        while self.loaded:
+            self._flush(*self.loaded.pop(0), now_s=None)

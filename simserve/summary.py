@@ -13,17 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simserve.records import PHASES, STATES
+from simserve.jobstats import RELATIVE_ACCURACY, JobStats
+from simserve.records import JOB_STATUSES, PHASES, STATES, STREAM_BLOCK
 
 ALIVE = ("initializing", "running", "outdated")
-
-
-def _pct(values: np.ndarray, q: float) -> float | None:
-    return float(np.percentile(values, q)) if len(values) else None
-
-
-def _mean(values: np.ndarray) -> float | None:
-    return float(np.mean(values)) if len(values) else None
 
 
 def _overlap(start: np.ndarray, end: np.ndarray, lo: float, hi: float) -> np.ndarray:
@@ -50,44 +43,72 @@ def merge_runs(wid: np.ndarray, start: np.ndarray, end: np.ndarray) -> tuple[np.
     return start[first], end[last]
 
 
+def job_stats(jobs: pd.DataFrame, *, horizon_s: float, warmup_s: float, sketch: bool = False) -> JobStats:
+    """``JobStats`` of a whole jobs table, fed in ``STREAM_BLOCK`` blocks by job id exactly as a streamed
+    run feeds them, so counts and means agree to the last bit whichever way a run was made."""
+    stats = JobStats(warmup_s, horizon_s, sketched=sketch)
+    arrival = jobs["arrival_s"].to_numpy(dtype=float)
+    start = jobs["start_s"].to_numpy(dtype=float)
+    end = jobs["end_s"].to_numpy(dtype=float)
+    status = np.asarray(pd.Categorical(jobs["status"], categories=list(JOB_STATUSES)).codes, dtype=np.int64)
+    cold = jobs["cold_start"].to_numpy(dtype=bool)
+    for a in range(0, len(arrival), STREAM_BLOCK):
+        b = a + STREAM_BLOCK
+        stats.add_block(arrival[a:b], start[a:b], end[a:b], status[a:b], cold[a:b])
+    stats.finish()
+    return stats
+
+
 def summarize(
-    jobs: pd.DataFrame,
+    jobs: pd.DataFrame | None,
     workers: pd.DataFrame,
     *,
     horizon_s: float,
     warmup_s: float = 0.0,
     gpus_per_worker: int = 1,
     counters: dict[str, Any] | None = None,
+    stats: JobStats | None = None,
 ) -> dict[str, Any]:
     """Summary figures of one run (no provenance keys; the caller adds those).
 
-    ``counters`` are the engine's notes: when they carry platform-dynamics counts (a run with
-    ``faults``, ``events`` or other tenants) the summary gains ``requests.retried`` and a
-    ``dynamics`` section; without them the summary is unchanged.
+    The request figures come from ``stats`` (a streamed run's, made as it ran) or from the ``jobs``
+    table; percentiles are exact with the table (``quantiles.method: exact``) and from the sketches
+    without it (``ddsketch``, within ``quantiles.relative_accuracy``). ``counters`` are the engine's
+    notes: when they carry platform-dynamics counts (a run with ``faults``, ``events`` or other
+    tenants) the summary gains ``requests.retried`` and a ``dynamics`` section.
     """
     window = max(horizon_s - warmup_s, 1e-12)
-    j = jobs[jobs["arrival_s"] >= warmup_s]
-    vc = j["status"].value_counts()
-    counts = {
-        s: int(vc.get(s, 0))
-        for s in ("completed", "failed", "timed_out", "cancelled", "rejected", "in_queue", "in_progress")
-    }
-    done = j[(j["status"] == "completed").to_numpy()]
-    lat = done["latency_s"].to_numpy()
-    started = j[~np.isnan(j["start_s"].to_numpy())]
-    wait = started["queue_wait_s"].to_numpy()
-    execd = done["execution_s"].to_numpy()
-    served = len(started)
-    cold_n = int(started["cold_start"].sum())
+    if stats is None:
+        assert jobs is not None, "summarize needs the jobs table or the run's JobStats"
+        stats = job_stats(jobs, horizon_s=horizon_s, warmup_s=warmup_s)
+    exact = jobs is not None
+    if exact:
+        assert jobs is not None
+        j = jobs[jobs["arrival_s"].to_numpy() >= warmup_s]
+        done = (j["status"] == "completed").to_numpy()
+        lat = j["latency_s"].to_numpy()[done]
+        wait = j["queue_wait_s"].to_numpy()[~np.isnan(j["start_s"].to_numpy())]
+        execd = j["execution_s"].to_numpy()[done]
+
+        def pct(key: str, q: float) -> float | None:
+            v = {"latency": lat, "wait": wait, "exec": execd}[key]
+            return float(np.percentile(v, q)) if len(v) else None
+
+    else:
+
+        def pct(key: str, q: float) -> float | None:
+            return stats.sketches[key].quantile(q / 100.0)
+
     requests = {
-        "arrived": len(j),
-        "completed": counts["completed"],
-        "failed": counts["failed"],
-        "timed_out": counts["timed_out"],
-        "cancelled": counts["cancelled"],
-        "rejected": counts["rejected"],
-        "in_flight": counts["in_queue"] + counts["in_progress"],
+        "arrived": int(stats.counts.sum()),
+        "completed": stats.count("completed"),
+        "failed": stats.count("failed"),
+        "timed_out": stats.count("timed_out"),
+        "cancelled": stats.count("cancelled"),
+        "rejected": stats.count("rejected"),
+        "in_flight": stats.count("in_queue") + stats.count("in_progress"),
     }
+    served, cold_n = stats.served, stats.cold
 
     w = workers
     ws, we = w["start_s"].to_numpy(), w["end_s"].to_numpy()
@@ -115,15 +136,21 @@ def summarize(
     out = {
         "requests": requests,
         "latency_s": {
-            "mean": _mean(lat),
-            "p50": _pct(lat, 50),
-            "p90": _pct(lat, 90),
-            "p95": _pct(lat, 95),
-            "p99": _pct(lat, 99),
-            "max": float(lat.max()) if len(lat) else None,
+            "mean": stats.mean("latency"),
+            "p50": pct("latency", 50),
+            "p90": pct("latency", 90),
+            "p95": pct("latency", 95),
+            "p99": pct("latency", 99),
+            "max": stats.max_latency_s,
         },
-        "queue_wait_s": {"mean": _mean(wait), "p50": _pct(wait, 50), "p95": _pct(wait, 95), "p99": _pct(wait, 99)},
-        "execution_s": {"mean": _mean(execd), "p50": _pct(execd, 50), "p95": _pct(execd, 95)},
+        "queue_wait_s": {
+            "mean": stats.mean("wait"),
+            "p50": pct("wait", 50),
+            "p95": pct("wait", 95),
+            "p99": pct("wait", 99),
+        },
+        "execution_s": {"mean": stats.mean("exec"), "p50": pct("exec", 50), "p95": pct("exec", 95)},
+        "quantiles": {"method": "exact"} if exact else {"method": "ddsketch", "relative_accuracy": RELATIVE_ACCURACY},
         "cold_start": {"requests": cold_n, "fraction": (cold_n / served) if served else 0.0},
         "workers": {
             "mean_alive": float(ov[alive_mask].sum() / window),

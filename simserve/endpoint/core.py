@@ -78,7 +78,7 @@ class EndpointCore:
         ep = scenario.endpoint
         self.streams = streams
         self.rec = rec
-        self.arr: list[float] = rec.arrival_s.tolist()
+        self.arr: list[float] = rec.arrival_list()
         self.n = len(self.arr)
         self.start_s, self.end_s, self.status = rec.start_s, rec.end_s, rec.status
         self.job_worker, self.iv_extend = rec.worker, rec.iv_extend

@@ -9,41 +9,91 @@ no-ops here (nothing real runs). It decides nothing: every rule is in ``simserve
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
+import numpy as np
+
 from simserve.endpoint import Effect, EndpointCore, SetTimer, StartWorker, build_hosts
 from simserve.endpoint.playback import PhasePlayback
-from simserve.records import JobStatus, Phase, Recorder
+from simserve.records import STREAM_BLOCK, JobStatus, Phase, Recorder, RingRecorder
 from simserve.rng import RandomStreams
 from simserve.scenario import Scenario
 from simserve.sim.kernel import Kernel
-from simserve.workload import Jobs, generate
+from simserve.workload import Jobs, generate, job_blocks
+
+#: where a streamed run's finished blocks of job records go (see ``SimDriver``)
+BlockSink = Callable[[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]
 
 TIMED_OUT = JobStatus.TIMED_OUT
 
 
 class SimDriver:
-    """One simulation run. Build, ``run()``, then read ``rec``."""
+    """One simulation run. Build, ``run()``, then read ``rec``.
 
-    def __init__(self, scenario: Scenario, seed: int, jobs: Jobs | None = None) -> None:
+    With ``sink``, the run is streamed: jobs are drawn a block at a time into a ``RingRecorder``
+    and each block's records go to ``sink(first_job_id, arrival_s, start_s, end_s, status, worker_id,
+    cold)`` once its slots are needed again (and at the end), so memory does not grow with the jobs.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        seed: int,
+        jobs: Jobs | None = None,
+        sink: BlockSink | None = None,
+        block: int = STREAM_BLOCK,
+    ) -> None:
         self.sc = scenario
         streams = RandomStreams(seed)
-        self.jobs = jobs if jobs is not None else generate(scenario, streams)
-        self.svc: list[float] = self.jobs.service_s.tolist()
-        self.rec = Recorder(self.jobs.arrival_s)
+        self.ring: RingRecorder | None = None
+        if sink is None:
+            self.jobs = jobs if jobs is not None else generate(scenario, streams)
+            self.svc: list[float] = self.jobs.service_s.tolist()
+            self.rec: Recorder = Recorder(self.jobs.arrival_s)
+            self.blocks: Iterator[Jobs] | None = None
+        else:
+            self.ring = RingRecorder(sink, block=block)
+            self.rec = self.ring
+            self.svc = [0.0] * self.ring.capacity
+            self.blocks = job_blocks(scenario, streams, self.ring.block)
+            self.n_blocks = 0
         self.core = EndpointCore(scenario, streams, self.rec, build_hosts(scenario))
+        if self.ring is not None:
+            self.ring.job_token = self.core.job_token
         self.env = Kernel()
         self.out = self.core.out
         self.starts = PhasePlayback(self.env.call_at, lambda: self.env.now, self._on_phase, self._on_ready)
         self.env.bind(self.out, tuple, self.svc, self._on_timeout, self._other)  # RunJob is a plain tuple
         self._carry = self.env.carry
+        #: progress of a streamed run: ``on_block(jobs drawn so far, simulated time of the last)``
+        self.on_block: Callable[[int, float], None] | None = None
 
     def run(self) -> Recorder:
         core = self.core
         core.start(0.0)
         self._carry(0.0)
-        self.env.run_merged(core.arr, core.arrive, core.job_finished, self.sc.horizon)
+        if self.ring is None:
+            self.env.run_merged(core.arr, core.arrive, core.job_finished, self.sc.horizon)
+        else:
+            self.env.run_merged([], core.arrive, core.job_finished, self.sc.horizon, refill=self._refill)
         core.finish(self.sc.horizon)
         core.out.clear()  # stops at the horizon: nothing runs here
+        if self.ring is not None:
+            self.ring.flush_all()
         return self.rec
+
+    def _refill(self) -> tuple[list[float], int] | None:
+        """The next block of a streamed run, in its ring slots (the block they held goes to the sink)."""
+        assert self.ring is not None and self.blocks is not None
+        blk = next(self.blocks, None)
+        if blk is None:
+            return None
+        base = self.ring.load(self.n_blocks, blk.arrival_s, self.env.now)
+        self.svc[base : base + len(blk)] = blk.service_s.tolist()
+        self.n_blocks += 1
+        if self.on_block is not None:
+            self.on_block(self.n_blocks * self.ring.block, float(blk.arrival_s[-1]))
+        return self.ring.ring_arr[base : base + len(blk)], base
 
     # ------------------------------------------------------------------ events into the core
     def _on_timeout(self, token: int) -> None:
@@ -71,6 +121,8 @@ class SimDriver:
         # StopWorker, Reserve: nothing real runs in a simulation
 
 
-def simulate_tables(scenario: Scenario, seed: int | None = None, jobs: Jobs | None = None) -> Recorder:
-    """Run one replication and return its recorder (no files, no printing)."""
-    return SimDriver(scenario, scenario.seed if seed is None else seed, jobs=jobs).run()
+def simulate_tables(
+    scenario: Scenario, seed: int | None = None, jobs: Jobs | None = None, sink: BlockSink | None = None
+) -> Recorder:
+    """Run one replication and return its recorder (no files, no printing); streamed with ``sink``."""
+    return SimDriver(scenario, scenario.seed if seed is None else seed, jobs=jobs, sink=sink).run()

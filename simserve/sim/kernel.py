@@ -106,14 +106,19 @@ class Kernel(simpy.Environment):
         arrive: Callable[[int, float], None],
         done: Callable[[int, float], None],
         until: float,
+        refill: Callable[[], tuple[Sequence[float], int] | None] | None = None,
     ) -> None:
-        """Step up to ``until``, calling ``arrive(i, now)`` at each pre-drawn ``arrival_s[i]`` and
+        """Step up to ``until``, calling ``arrive(base + i, now)`` at each pre-drawn ``arrival_s[i]`` and
         ``done(token, now)`` for each completion token, then carrying out the pending effects as
-        ``carry(now)`` does (inlined)."""
+        ``carry(now)`` does (inlined). When ``arrival_s`` runs out, ``refill()`` may give the next block
+        of arrivals and its ``base`` (a streamed run); ``base`` is 0 until then."""
         self.on_done = done  # type: ignore[method-assign,assignment]
         q: list[Any] = self._queue
         n = len(arrival_s)
-        i = 0
+        i = base = 0
+        if not n and refill is not None and (nxt := refill()) is not None:
+            arrival_s, base = nxt
+            n = len(arrival_s)
         next_arr = arrival_s[0] if n else math.inf
         call = Call
         pending, eid, run_job, service_s = self._pending, self._eid, self._run_job, self._service_s
@@ -135,9 +140,16 @@ class Kernel(simpy.Environment):
                 if next_arr >= until:
                     break
                 self._now = next_arr
-                arrive(i, next_arr)
+                arrive(base + i, next_arr)
                 i += 1
-                next_arr = arrival_s[i] if i < n else math.inf
+                if i < n:
+                    next_arr = arrival_s[i]
+                elif refill is not None and (nxt := refill()) is not None:
+                    arrival_s, base = nxt
+                    n, i = len(arrival_s), 0
+                    next_arr = arrival_s[0] if n else math.inf
+                else:
+                    next_arr = math.inf
             if pending:  # carry(), inlined: a method call per job costs ~7 % here (bench_core.py --engine)
                 now = self._now
                 e: Any

@@ -1,0 +1,235 @@
+"""Job statistics computed online, block by block: what ``summary.json`` says about requests.
+
+Owns ``JobStats``. A run hands it its jobs in blocks (job-id order; each block's outcomes final):
+the streamed engine as it frees each block of its ring buffer, a run with tables by slicing its
+jobs table the same way, so counts and means come from the same arithmetic in both. It keeps:
+
+- exact counts by status, requests served, cold starts, and sums for the means;
+- latency, queue-wait and execution percentiles in DDSketch sketches (``ddsketch``, DataDog's
+  reference implementation) with relative accuracy ``RELATIVE_ACCURACY``: every reported
+  percentile is within that fraction of a value of the sample at that rank. Values are binned
+  with numpy a block at a time and handed to the sketch one bucket at a time (a sketch's add is
+  pure Python: one call per value would cost more than the simulation);
+- per-minute aggregates over the whole horizon (``MinuteSeries``): arrivals, completions, mean
+  queue length, and latency count, mean and percentiles of the jobs that arrived in each minute.
+
+Memory is O(buckets + minutes), not O(jobs). Imports numpy and ddsketch only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from ddsketch import DDSketch
+from ddsketch.mapping import LogarithmicMapping
+
+#: relative accuracy of every sketched percentile (0.1 %)
+RELATIVE_ACCURACY = 0.001
+#: length of one bucket of the per-minute series
+MINUTE_S = 60.0
+
+# job status codes (simserve.records.JobStatus; repeated as plain ints to keep this module leaf-level)
+IN_QUEUE, IN_PROGRESS, COMPLETED, FAILED, CANCELLED, TIMED_OUT, REJECTED = range(7)
+STATUS_NAMES = ("in_queue", "in_progress", "completed", "failed", "cancelled", "timed_out", "rejected")
+
+
+class Sketch:
+    """A DDSketch fed a numpy array at a time."""
+
+    def __init__(self) -> None:
+        self.sketch = DDSketch(RELATIVE_ACCURACY)
+        self.mapping = LogarithmicMapping(RELATIVE_ACCURACY)
+        self.log_gamma = math.log(self.mapping.gamma)
+
+    def add(self, values: np.ndarray) -> None:
+        """Add every value (non-negative) of ``values``."""
+        if not len(values):
+            return
+        tiny = values <= self.mapping.min_possible
+        n_zero = int(np.count_nonzero(tiny))
+        if n_zero:
+            self.sketch.add(0.0, float(n_zero))
+            values = values[~tiny]
+        if not len(values):
+            return
+        keys, counts = np.unique(np.ceil(np.log(values) / self.log_gamma).astype(np.int64), return_counts=True)
+        value = self.mapping.value
+        add = self.sketch.add
+        for k, c in zip(keys.tolist(), counts.tolist(), strict=True):
+            add(value(k), float(c))  # the bucket's representative value lands in bucket k
+
+    def quantile(self, q: float) -> float | None:
+        v = self.sketch.get_quantile_value(q)
+        return None if v is None else float(v)
+
+
+@dataclass
+class MinuteSeries:
+    """Per-minute aggregates over [0, horizon): counts, mean queue length, latency by arrival minute."""
+
+    horizon_s: float
+    n: int = field(init=False)
+    arrivals: np.ndarray = field(init=False)
+    completed: np.ndarray = field(init=False)
+    queue_area: np.ndarray = field(init=False)  # job-seconds waiting in each minute
+    lat_count: np.ndarray = field(init=False)
+    lat_sum: np.ndarray = field(init=False)
+    lat_p50: np.ndarray = field(init=False)
+    lat_p95: np.ndarray = field(init=False)
+    lat_p99: np.ndarray = field(init=False)
+    _carry_minute: int = -1
+    _carry: list[np.ndarray] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.n = max(1, math.ceil(self.horizon_s / MINUTE_S))
+        self.arrivals = np.zeros(self.n)
+        self.completed = np.zeros(self.n)
+        self.queue_area = np.zeros(self.n)
+        self.lat_count = np.zeros(self.n)
+        self.lat_sum = np.zeros(self.n)
+        self.lat_p50 = np.full(self.n, np.nan)
+        self.lat_p95 = np.full(self.n, np.nan)
+        self.lat_p99 = np.full(self.n, np.nan)
+
+    def _minute(self, t: np.ndarray) -> np.ndarray:
+        return np.clip((t // MINUTE_S).astype(np.int64), 0, self.n - 1)
+
+    def add_area(self, start: np.ndarray, end: np.ndarray) -> None:
+        """Add the time each interval [start, end) spends in each minute to ``queue_area``."""
+        keep = end > start
+        self.queue_area += interval_area(start[keep], end[keep], self.n, MINUTE_S)
+
+    def add(self, arrival: np.ndarray, end: np.ndarray, completed: np.ndarray, latency: np.ndarray) -> None:
+        """A block of jobs (arrival order): ``latency`` of those ``completed`` (a mask over the block)."""
+        self.arrivals += np.bincount(self._minute(arrival), minlength=self.n)
+        self.completed += np.bincount(self._minute(end[completed]), minlength=self.n)
+        am = self._minute(arrival[completed])
+        self.lat_count += np.bincount(am, minlength=self.n)
+        self.lat_sum += np.bincount(am, weights=latency, minlength=self.n)
+        # exact percentiles per arrival minute (minutes never decrease along job ids); the block's last
+        # minute may go on in the next block, so its values carry over until a later minute shows up
+        if not len(am):
+            return
+        cut = np.flatnonzero(np.diff(am)) + 1
+        groups = np.split(latency, cut)
+        minutes = am[np.r_[0, cut]].tolist()
+        if self._carry:
+            if minutes[0] == self._carry_minute:
+                groups[0] = np.concatenate([*self._carry, groups[0]])
+            else:
+                self._close(self._carry_minute, np.concatenate(self._carry))
+            self._carry = []
+        for m, g in zip(minutes[:-1], groups[:-1], strict=True):
+            self._close(m, g)
+        self._carry, self._carry_minute = [groups[-1]], minutes[-1]
+
+    def _close(self, minute: int, values: np.ndarray) -> None:
+        self.lat_p50[minute], self.lat_p95[minute], self.lat_p99[minute] = np.percentile(values, (50, 95, 99))
+
+    def finish(self) -> None:
+        if self._carry:
+            self._close(self._carry_minute, np.concatenate(self._carry))
+            self._carry = []
+
+    def frame(self) -> Any:
+        """The series as a DataFrame, one row per minute (``minute_start_s``)."""
+        import pandas as pd
+
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = self.lat_sum / self.lat_count
+        return pd.DataFrame(
+            {
+                "minute_start_s": np.arange(self.n) * MINUTE_S,
+                "arrivals": self.arrivals.astype(np.int64),
+                "completed": self.completed.astype(np.int64),
+                "queue_mean": self.queue_area / MINUTE_S,
+                "latency_count": self.lat_count.astype(np.int64),
+                "latency_mean_s": mean,
+                "latency_p50_s": self.lat_p50,
+                "latency_p95_s": self.lat_p95,
+                "latency_p99_s": self.lat_p99,
+            }
+        )
+
+
+def interval_area(
+    start: np.ndarray, end: np.ndarray, n: int, width: float, weight: np.ndarray | None = None
+) -> np.ndarray:
+    """``out[i]`` = Σ weight × |[start, end) ∩ [i·width, (i+1)·width)| for i < n, vectorised: the integral
+    up to each boundary B is Σ w·(clip(B − start) − clip(B − end)), from counts and sums of starts and ends
+    binned by bucket."""
+    w = np.ones(len(start)) if weight is None else weight
+    edges = np.arange(n + 1) * width
+
+    def ramp(t: np.ndarray) -> np.ndarray:  # Σ w · max(0, B − t) at every boundary B
+        b = np.clip(np.floor(t / width).astype(np.int64) + 1, 0, n + 1)  # first boundary strictly after t
+        cnt = np.cumsum(np.bincount(b, weights=w, minlength=n + 2))[: n + 1]
+        tot = np.cumsum(np.bincount(b, weights=w * t, minlength=n + 2))[: n + 1]
+        return edges * cnt - tot
+
+    integral = ramp(start) - ramp(end)
+    return np.diff(integral)
+
+
+@dataclass
+class JobStats:
+    """Counts, means and sketched percentiles of a run's jobs, fed block by block (see the module doc)."""
+
+    warmup_s: float
+    horizon_s: float
+    counts: np.ndarray = field(default_factory=lambda: np.zeros(7, dtype=np.int64))
+    served: int = 0
+    cold: int = 0
+    sums: dict[str, float] = field(default_factory=lambda: {"latency": 0.0, "wait": 0.0, "exec": 0.0})
+    n: dict[str, int] = field(default_factory=lambda: {"latency": 0, "wait": 0, "exec": 0})
+    max_latency_s: float | None = None
+    sketched: bool = True
+    sketches: dict[str, Sketch] = field(default_factory=lambda: {k: Sketch() for k in ("latency", "wait", "exec")})
+    minutes: MinuteSeries = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.minutes = MinuteSeries(self.horizon_s)
+
+    def add_block(
+        self, arrival: np.ndarray, start: np.ndarray, end: np.ndarray, status: np.ndarray, cold: np.ndarray
+    ) -> None:
+        """One block of jobs with their final outcomes (``status`` codes; ``start``/``end`` NaN when none)."""
+        completed = status == COMPLETED
+        latency_all = end - arrival
+        # minutes: all jobs, warmup included (the series covers the whole run)
+        waiting_until = np.where(np.isnan(start), np.where(np.isnan(end), self.horizon_s, end), start)
+        self.minutes.add_area(arrival, np.minimum(waiting_until, self.horizon_s))
+        self.minutes.add(arrival, end, completed, latency_all[completed])
+        # the statistics window
+        w = arrival >= self.warmup_s
+        if not w.all():
+            arrival, start, end, status, cold = arrival[w], start[w], end[w], status[w], cold[w]
+            completed, latency_all = completed[w], latency_all[w]
+        self.counts += np.bincount(status, minlength=7)[:7].astype(np.int64)
+        started = ~np.isnan(start)
+        self.served += int(np.count_nonzero(started))
+        self.cold += int(np.count_nonzero(cold[started]))
+        lat = latency_all[completed]
+        wait = (start - arrival)[started]
+        exe = (end - start)[completed]
+        for key, v in (("latency", lat), ("wait", wait), ("exec", exe)):
+            if len(v):
+                self.sums[key] += float(np.sum(v))
+                self.n[key] += len(v)
+                if self.sketched:
+                    self.sketches[key].add(v)
+        if len(lat):
+            m = float(np.max(lat))
+            self.max_latency_s = m if self.max_latency_s is None else max(self.max_latency_s, m)
+
+    def finish(self) -> None:
+        self.minutes.finish()
+
+    def mean(self, key: str) -> float | None:
+        return self.sums[key] / self.n[key] if self.n[key] else None
+
+    def count(self, status: str) -> int:
+        return int(self.counts[STATUS_NAMES.index(status)])
