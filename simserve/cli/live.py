@@ -165,7 +165,10 @@ def live(
         duration_s = parse_duration(duration) if duration else None
     except ValueError as exc:
         raise UsageError(f"--duration: {exc}") from None
-    out_dir = out or Path("runs") / f"live-{sc.name}"
+    # every path resolved once, absolute, before any worker starts (workers run in the handler's directory)
+    out_dir = (out or Path("runs") / f"live-{sc.name}").absolute()
+    handler = handler.resolve()
+    store = store.absolute() if store is not None else None
     memory_bytes = _memory(worker_memory)
     opts = LiveOptions(
         handler=handler,

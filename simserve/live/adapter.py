@@ -7,7 +7,9 @@ each measured phase, readiness or the failure; a job is sent over the worker's p
 limit and its end reported; a stop stops the process, freezes it for FlashBoot (SIGSTOP, dropped
 at the window's end or when the host is needed) or kills it (an injected crash: SIGKILL); a
 reservation withholds a host's slot from frozen processes. A ready worker's process that exits is
-reported as a crash. Also the list of faults with log tails for the summary, every job run that
+reported as a crash. Stops run in the background and ``close`` (the end of the run) waits for
+each of them — a worker that outlives its grace is killed with its process group — so no worker
+process outlives the run. Also the list of faults with log tails for the summary, every job run that
 did not complete with its error (``job_errors``), and the executor's guard against a handler that
 cannot start at all: after ``max_init_failures`` real failed starts in a row (no start succeeding
 in between; injected ``faults.init_failure_prob`` failures do not count) it calls ``on_give_up``
@@ -29,6 +31,8 @@ from simserve.live.driver import LiveDriver
 from simserve.live.runtime import WorkerHandle, WorkerSpec, WorkerStartError, log_size, log_tail
 
 SHIM = Path(__file__).with_name("shim.py")
+#: at the end of a run, how long past its grace a worker's stop may take before its process is killed
+STOP_MARGIN_S = 2.0
 
 
 class RealRuntime:
@@ -57,6 +61,8 @@ class RealRuntime:
         self.frozen: dict[int, tuple[int, WorkerHandle]] = {}  # FlashBoot: wid -> (host, frozen handle)
         self.host_of: dict[int, int] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
+        self.stopping: set[asyncio.Task[Any]] = set()  # stops in flight: awaited (never cancelled) at close
+        self.alive: set[WorkerHandle] = set()  # every handle whose process may still run
         self.faults: list[dict[str, Any]] = []
         self.job_errors: list[dict[str, Any]] = []  # job runs that did not complete, with their error
         self.reserved: dict[int, int] = {}  # host -> GPUs other tenants hold
@@ -80,12 +86,24 @@ class RealRuntime:
         if exc is not None:
             self.fault(-1, "error", f"{type(exc).__name__}: {exc}", "")
 
+    def _stop_later(self, handle: WorkerHandle) -> None:
+        """Stop a worker in the background; ``close`` waits for it."""
+        task = asyncio.ensure_future(handle.stop(self.stop_grace_s))
+        self.stopping.add(task)
+        task.add_done_callback(self._stop_done)
+
+    def _stop_done(self, task: asyncio.Task[Any]) -> None:
+        self.stopping.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            self.fault(-1, "error", f"stopping a worker: {type(exc).__name__}: {exc}", "")
+
     def launch(self, e: StartWorker) -> None:
         wid = e.worker_id
         self._cancel_start(wid)
         old = self.handles.pop(wid, None)
         if old is not None:  # still running (a restart): it goes first
-            self._spawn(old[1].stop(self.stop_grace_s))
+            self._stop_later(old[1])
         for other, (host, _handle) in list(self.frozen.items()):  # a frozen process holds its host's slot
             if host == e.host and other != wid:
                 self._drop_frozen(other)
@@ -96,7 +114,7 @@ class RealRuntime:
             return
         if frozen is not None:
             frozen[1].resume()
-            self._spawn(frozen[1].stop(self.stop_grace_s))
+            self._stop_later(frozen[1])
         self.starting[wid] = self._spawn(self._start(e))
 
     def _cancel_start(self, wid: int) -> None:
@@ -116,13 +134,13 @@ class RealRuntime:
         handle = entry[1]
         if e.kill:
             handle.kill()
-            self._spawn(handle.stop(self.stop_grace_s))  # reap it (a container is removed)
+            self._stop_later(handle)  # reap it (a container is removed)
             return
         if e.freeze_until_s >= 0 and handle.suspend():
             self.frozen[wid] = (self.host_of.get(wid, -1), handle)
             self.clock.call_at(e.freeze_until_s, self._window_over, (wid, handle))
             return
-        self._spawn(handle.stop(self.stop_grace_s))
+        self._stop_later(handle)
 
     def reserve(self, e: Reserve) -> None:
         """Other tenants hold ``e.gpus`` GPUs of the host: a frozen process there gives its slot up."""
@@ -142,7 +160,7 @@ class RealRuntime:
         entry = self.frozen.pop(wid, None)
         if entry is not None:
             entry[1].resume()
-            self._spawn(entry[1].stop(self.stop_grace_s))
+            self._stop_later(entry[1])
 
     # ------------------------------------------------------------------ workers
     async def _start(self, e: StartWorker) -> None:
@@ -176,6 +194,14 @@ class RealRuntime:
         if 0 < self.max_init_failures <= self.init_failures_in_row and self.on_give_up is not None:
             self.on_give_up({**self.faults[-1], "failures_in_row": self.init_failures_in_row})
 
+    def _track(self, handle: WorkerHandle) -> None:
+        """Remember ``handle`` until its process has exited (``close`` kills what is left)."""
+        if handle in self.alive:
+            return
+        self.alive.add(handle)
+        exit_task = asyncio.ensure_future(handle.wait_exit())
+        exit_task.add_done_callback(lambda _t: self.alive.discard(handle))
+
     async def _thaw(self, wid: int, epoch: int, handle: WorkerHandle) -> None:
         handle.resume()
         if not handle.is_alive():
@@ -185,6 +211,7 @@ class RealRuntime:
 
     async def _became_ready(self, wid: int, epoch: int, handle: WorkerHandle, log_path: Path) -> None:
         self.starting.pop(wid, None)
+        self._track(handle)
         if not self.driver.current(wid, epoch):
             await handle.stop(self.stop_grace_s)
             return
@@ -227,23 +254,32 @@ class RealRuntime:
 
     # ------------------------------------------------------------------ end of run
     async def close(self) -> None:
-        """Stop every worker (ready, starting or frozen) and wait for them."""
+        """Stop every worker (ready, starting, frozen or being stopped) and wait until each has exited."""
         for task in list(self.starting.values()):
             task.cancel()
-        stops = [h.stop(self.stop_grace_s) for _, h in self.handles.values()]
+        for _, h in self.handles.values():
+            self._stop_later(h)
         self.handles.clear()
         for _, h in self.frozen.values():
             h.resume()
-            stops.append(h.stop(self.stop_grace_s))
+            self._stop_later(h)
         self.frozen.clear()
-        await asyncio.gather(*stops, return_exceptions=True)
-        while self.tasks:  # tasks may spawn stops while they unwind: until none is left
+        while self.tasks or self.stopping:  # tasks may spawn stops while they unwind: until none is left
+            if self.stopping:
+                await asyncio.wait(list(self.stopping), timeout=self.stop_grace_s + STOP_MARGIN_S)
             pending = list(self.tasks)
             for t in pending:
                 t.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
             self.tasks.difference_update(pending)
-        await asyncio.sleep(0.05)  # let the workers' readers see EOF and close their pipes
+            if self.stopping and all(not t.done() for t in self.stopping) and not self.tasks:
+                break  # stops that outlived their grace: the kill below ends them
+        for h in list(self.alive):  # a stop that could not finish: the process (group) is killed
+            h.kill()
+        if self.alive:
+            await asyncio.wait([asyncio.ensure_future(h.wait_exit()) for h in self.alive], timeout=STOP_MARGIN_S)
+        for t in list(self.stopping):
+            t.cancel()
 
 
 def shim_argv(handler: Path, protocol: str) -> tuple[str, ...]:

@@ -36,6 +36,7 @@ from simserve.live.assets import DEFAULT_MAX_FILE_BYTES, prepare_assets
 from simserve.live.clock import WallClock
 from simserve.live.driver import LiveDriver
 from simserve.live.gpus import make_slots
+from simserve.live.procs import MARK_VAR, kill_marked, new_run_mark, worker_mark
 from simserve.live.runtime import WorkerSpec, build_runtime
 from simserve.records import STATES, JobStatus, Recorder
 from simserve.rng import RandomStreams
@@ -114,10 +115,11 @@ class LiveExecutor:
         self.end_s = float(end)
         n = int(np.searchsorted(self.jobs.arrival_s, self.end_s, side="left"))
         self.rec = Recorder(np.asarray(self.jobs.arrival_s[:n], dtype=float))
+        # paths are absolute from here on: a worker runs in its handler's directory
         self.handler = opts.handler.resolve()
-        self.out_dir = opts.out_dir.resolve()
-        self.store = (opts.store or opts.out_dir / "store").resolve()
-        self.protocol = detect_protocol(opts.handler) if opts.protocol == "auto" else opts.protocol
+        self.out_dir = opts.out_dir.absolute()
+        self.store = (opts.store or opts.out_dir / "store").absolute()
+        self.protocol = detect_protocol(self.handler) if opts.protocol == "auto" else opts.protocol
         self.slots = make_slots(opts.gpus, ep.gpus_per_worker, opts.slots or (ep.worker_cap + ep.extra_workers))
         mem = opts.worker_memory_bytes
         if mem is None:  # the default bound: CPU slots only (see the module docstring)
@@ -131,6 +133,9 @@ class LiveExecutor:
         self.clock: WallClock | None = None
         self.rt: RealRuntime | None = None
         self.driver: LiveDriver | None = None
+        self.run_mark = new_run_mark()  # every worker process carries it (simserve.live.procs)
+        self._starts = 0
+        self.strays_killed = 0  # processes left by workers, killed at the end of the run
         self.error: BaseException | None = None
         self.stopped: dict[str, Any] | None = None  # why the run ended early (the handler cannot start)
         self._stop = asyncio.Event()
@@ -219,8 +224,10 @@ class LiveExecutor:
                 "SIMSERVE_MODEL_BPS": repr(a.model_bytes_per_wall_s),
                 "SIMSERVE_FAIL_INIT": "1" if e.fail_at_end else "0",
                 "SIMSERVE_MEMORY_BYTES": str(self.worker_memory_bytes),
+                MARK_VAR: worker_mark(self.run_mark, wid, self._starts),
             }
         )
+        self._starts += 1
         if self.protocol == "runpod":
             self.broker.register(wid)
             env.update(self.broker.sdk_env(wid))
@@ -251,6 +258,8 @@ class LiveExecutor:
             self.clock.stop()
         if self.rt is not None:
             await self.rt.close()
+        # whatever a worker started and left running (in a session of its own): no process outlives the run
+        self.strays_killed += len(await asyncio.to_thread(kill_marked, self.run_mark, prefix=True))
         if self.broker is not None:
             await self.broker.close()
         with contextlib.suppress(Exception):
@@ -279,8 +288,9 @@ class LiveExecutor:
             "slots": [list(s) for s in self.slots],
             "retries": self.rec.retries,
             "faults": faults,
-            "handler": str(self.opts.handler),
+            "handler": str(self.handler),
             "worker_memory_bytes": self.worker_memory_bytes,
+            "strays_killed": self.strays_killed,
         }
         if self.stopped is not None:
             notes["stopped"] = self.stopped

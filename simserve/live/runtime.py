@@ -21,6 +21,9 @@ from typing import Any, Protocol, runtime_checkable
 #: phase names a runtime (or its worker) reports, in order; equal to ``simserve.records.PHASES`` names
 MEASURED_PHASES: tuple[str, ...] = ("pull", "container_start", "model_load", "handler_init")
 
+#: the largest job result a worker delivers: its JSON encoding, in bytes (a larger one fails the job at once)
+MAX_RESULT_BYTES = 64 << 20
+
 #: ``JobOutcome.status`` values
 OUTCOMES: tuple[str, ...] = ("completed", "failed", "timed_out", "crashed", "cancelled")
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from simserve.live.runtime import (
+    MAX_RESULT_BYTES,
     JobOutcome,
     PhaseCallback,
     WorkerSpec,
@@ -29,14 +30,45 @@ from simserve.live.runtime import (
 
 MARK = b"\x1e"
 INIT_TIMEOUT_S = 420.0  # Runpod marks a worker unhealthy when init takes over 7 min
+#: the longest line read from a worker's stdout: a result up to ``MAX_RESULT_BYTES`` and its envelope
+PIPE_LIMIT_BYTES = MAX_RESULT_BYTES + (1 << 20)
+#: after a worker's process exits, how long the lines it wrote before may still be read from its pipe
+DRAIN_S = 1.0
+
+
+#: fields each protocol event must carry, with their types (a line that lacks one is logged, not obeyed)
+_EVENT_FIELDS: dict[str, tuple[tuple[str, type | tuple[type, ...]], ...]] = {
+    "phase": (("phase", str), ("t", (int, float))),
+    "ready": (("t", (int, float)),),
+    "result": (("id", (str, int)), ("t0", (int, float)), ("t1", (int, float))),
+}
+
+
+def _parse_event(line: bytes) -> dict[str, Any] | None:
+    """A protocol event line (``\\x1e`` + a JSON object with the fields its kind needs), or None."""
+    try:
+        ev = json.loads(line[1:])
+    except ValueError:
+        return None
+    if not isinstance(ev, dict):
+        return None
+    for name, kind in _EVENT_FIELDS.get(str(ev.get("ev")), ()):
+        if not isinstance(ev.get(name), kind) or isinstance(ev.get(name), bool):
+            return None
+    return ev
 
 
 class _Attached:
-    """Common part: the stdout reader, exit watcher, stop and kill."""
+    """Common part: the stdout reader, exit watcher, stop and kill.
 
-    def __init__(
-        self, spec: WorkerSpec, proc: asyncio.subprocess.Process, on_phase: PhaseCallback, log: IO[bytes]
-    ) -> None:
+    The worker's exit is taken from its process (``proc.exited()`` where the runtime has it, else
+    ``proc.wait()``), never from the end of its stdout, which a child it started may keep open.
+    On exit, what the process left behind is killed (``proc.reap_strays()`` where the runtime has
+    it: the process group and the processes carrying the start's mark), the lines still in the pipe
+    are read (for up to ``DRAIN_S``), then pending jobs fail as ``crashed``.
+    """
+
+    def __init__(self, spec: WorkerSpec, proc: Any, on_phase: PhaseCallback, log: IO[bytes]) -> None:
         self.worker_id = spec.worker_id
         self.log_path: Path = spec.log_path
         self.spec = spec
@@ -48,35 +80,51 @@ class _Attached:
         self._pending: dict[str, asyncio.Future[JobOutcome]] = {}
         self._exit: asyncio.Future[int] = loop.create_future()
         self.model_info: dict[str, Any] = {}
+        self.strays: list[int] = []  # pids killed by mark after the worker exited
         self._reader = asyncio.create_task(self._read())
+        self._watcher = asyncio.create_task(self._watch())
 
     # -------------------------------------------------------------- events from the worker
     async def _read(self) -> None:
+        """Protocol events and other lines from the worker's stdout, until end of file."""
         assert self.proc.stdout is not None
         stdout = self.proc.stdout
+        while True:
+            try:
+                line = await stdout.readline()
+            except (ValueError, asyncio.LimitOverrunError):  # an over-long line: dropped, keep reading
+                self._write_log(b"simserve: a line over the pipe limit from the worker was dropped\n")
+                continue
+            if not line:
+                return
+            event = _parse_event(line) if line[:1] == MARK else None
+            if event is None:  # the worker's own output (or a malformed event): a line for the log
+                self._write_log(line)
+            else:
+                self._event(event)
+
+    async def _watch(self) -> None:
+        """Wait for the process to exit; then clear up after it and report the exit."""
+        exited = getattr(self.proc, "exited", None) or self.proc.wait
+        code = -1
         try:
-            while True:
-                try:
-                    line = await stdout.readline()
-                except (ValueError, asyncio.LimitOverrunError):  # an over-long line: dropped, keep reading
-                    continue
-                if not line:
-                    break
-                if line[:1] == MARK:
-                    try:
-                        event = json.loads(line[1:])
-                    except ValueError:  # a handler wrote our marker byte itself: log it, not an event
-                        self._write_log(line)
-                        continue
-                    self._event(event)
-                else:
-                    self._write_log(line)
-            code = await self.proc.wait()
+            code = await exited()
+            reap = getattr(self.proc, "reap_strays", None)
+            if reap is not None:
+                with contextlib.suppress(Exception):
+                    self.strays = await reap()
+            with contextlib.suppress(asyncio.TimeoutError):  # what the worker wrote before it went
+                await asyncio.wait_for(asyncio.shield(self._reader), DRAIN_S)
         finally:  # also when cancelled at the end of the run: the pipes close while the loop still runs
+            self._reader.cancel()
             with contextlib.suppress(Exception):
                 self._log.close()
+            close = getattr(self.proc, "close", None)
             with contextlib.suppress(Exception):
-                self.proc._transport.close()  # type: ignore[attr-defined]  # kills a child still running
+                if close is not None:
+                    close()
+                else:
+                    self.proc._transport.close()  # kills a child still running
         self._died(code)
 
     def _write_log(self, line: bytes) -> None:
@@ -85,9 +133,10 @@ class _Attached:
             self._log.flush()
 
     def _event(self, ev: dict[str, Any]) -> None:
+        """One protocol event, checked by ``_parse_event``."""
         kind = ev.get("ev")
         if kind == "phase":
-            self._on_phase(str(ev["phase"]), float(ev["t"]))
+            self._on_phase(ev["phase"], float(ev["t"]))
         elif kind == "ready" and not self._ready.done():
             self._ready.set_result(float(ev["t"]))
         elif kind == "info":
@@ -95,12 +144,13 @@ class _Attached:
         elif kind == "fatal" and not self._ready.done():
             self._fail_ready(WorkerStartError(str(ev.get("error")), phase="handler_init"))
         elif kind == "result":
+            t0, t1 = ev["t0"], ev["t1"]
             fut = self._pending.pop(str(ev["id"]), None)
             if fut is not None and not fut.done():
                 if "error" in ev:
-                    fut.set_result(JobOutcome("failed", None, str(ev["error"]), ev["t0"], ev["t1"]))
+                    fut.set_result(JobOutcome("failed", None, str(ev["error"]), t0, t1))
                 else:
-                    fut.set_result(JobOutcome("completed", ev.get("output"), "", ev["t0"], ev["t1"]))
+                    fut.set_result(JobOutcome("completed", ev.get("output"), "", t0, t1))
 
     def _died(self, code: int) -> None:
         if not self._exit.done():
@@ -137,6 +187,7 @@ class _Attached:
         return self.proc.returncode is None and not self._exit.done()
 
     def kill(self) -> None:
+        """SIGKILL the worker (its whole process group, where the runtime has one)."""
         with contextlib.suppress(ProcessLookupError):
             self.proc.kill()
 
@@ -230,7 +281,7 @@ class RunpodWorker(_Attached):
 
 async def attach_worker(
     spec: WorkerSpec,
-    proc: asyncio.subprocess.Process,
+    proc: Any,  # asyncio.subprocess.Process, process.WorkerProcess or container.ContainerProcess
     on_phase: PhaseCallback,
     log: IO[bytes],
     init_timeout_s: float = INIT_TIMEOUT_S,

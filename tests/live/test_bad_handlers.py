@@ -19,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -190,7 +191,7 @@ def test_run_ending_during_cold_start_is_quiet(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- the fault matrix
-PLAN = ("ok", "raise", "hang", "exit", "print", "nonjson", "alloc", "ok")
+PLAN = ("ok", "raise", "hang", "exit", "print", "nonjson", "alloc", "fork", "grandchild", "forkexit", "ok")
 EXPECTED = {
     "ok": "completed",
     "raise": "failed",
@@ -199,24 +200,59 @@ EXPECTED = {
     "print": "completed",
     "nonjson": "failed",
     "alloc": "failed",
+    "fork": "completed",  # the child it left is killed with its worker's process group
+    "grandchild": "completed",  # the sleeper in its own session is killed by the run's process mark
+    "forkexit": "failed",  # the worker's exit is seen although its child holds the pipes; as "exit"
 }
+CRASHING = ("exit", "forkexit")
 RETRY_LIMIT = 1
+MARK_VAR = "SIMSERVE_TEST_MARK"
+
+
+def marked(mark: str) -> list[int]:
+    """Pids of running processes whose environment holds ``SIMSERVE_TEST_MARK=mark`` (zombies left out)."""
+    needle = f"{MARK_VAR}={mark}\0".encode()
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            env = Path(f"/proc/{name}/environ").read_bytes()
+            state = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if needle in env and state != "Z":
+            found.append(int(name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 @pytest.fixture(scope="module")
 def matrix(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """One real run where job ``j`` does ``PLAN[j]``; the tables, stderr and exit code."""
+    """One real run where job ``j`` does ``PLAN[j]``; the tables, stderr, exit code, and the processes
+    carrying the run's test mark before and after it."""
     tmp = tmp_path_factory.mktemp("matrix")
+    pids = tmp / "pids"
+    pids.mkdir()
+    mark = f"matrix-{os.getpid()}-{time.monotonic_ns()}"
     sc = _scenario(
         tmp,
         [0.1 * j for j in range(len(PLAN))],
-        5.0,
+        6.0,
         faults={"retry_limit": RETRY_LIMIT, "unhealthy_retry": 0.3},
         execution_timeout=1.0,
     )
     out = tmp / "run"
     args = ["--handler", str(HANDLERS / "faulty.py"), "--runtime", "process", "--worker-memory", "256MB"]
-    done = _live(str(sc), *args, "--out", str(out), env={"SIMSERVE_TEST_FAULTS": ",".join(PLAN)})
+    before = marked(mark)
+    env = {"SIMSERVE_TEST_FAULTS": ",".join(PLAN), "SIMSERVE_TEST_PID_DIR": str(pids), MARK_VAR: mark}
+    done = _live(str(sc), *args, "--out", str(out), env=env)
     return {
         "rc": done.returncode,
         "stderr": done.stderr,
@@ -224,7 +260,20 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "jobs": pd.read_csv(out / "jobs.csv") if (out / "jobs.csv").is_file() else None,
         "errors": pd.read_csv(out / "job_errors.csv") if (out / "job_errors.csv").is_file() else None,
         "summary": json.loads((out / "summary.json").read_text()) if (out / "summary.json").is_file() else {},
+        "before": before,
+        "after": marked(mark),
+        "started": [int(p.name) for p in pids.iterdir()],
     }
+
+
+def test_no_process_the_run_started_outlives_it(matrix: dict[str, Any]) -> None:
+    """Listed by the mark every process of the run inherits: none before, none after; the children and
+    the grandchild in a session of its own that handlers started were running, and are gone."""
+    assert matrix["before"] == []
+    assert matrix["after"] == [], matrix["after"]
+    started = matrix["started"]
+    assert len(started) >= 2 + RETRY_LIMIT + 1, started  # fork, grandchild, and forkexit on each try
+    assert not [pid for pid in started if _alive(pid)]
 
 
 def test_fault_matrix_run_exits_0_quietly_and_conserves_jobs(matrix: dict[str, Any]) -> None:
@@ -237,15 +286,15 @@ def test_fault_matrix_run_exits_0_quietly_and_conserves_jobs(matrix: dict[str, A
     assert "stopped" not in live
     # the only processes that died are the ones the `exit` job took down, once per try: the workers
     # that ran the other faults (raise, print, nonjson, alloc) kept serving
-    exit_job = PLAN.index("exit")
+    crashing = sorted(PLAN.index(f) for f in CRASHING)
     crashed = matrix["errors"][matrix["errors"]["outcome"] == "crashed"]
-    assert list(crashed["job_id"]) == [exit_job] * (RETRY_LIMIT + 1)
-    assert [f["kind"] for f in live["faults"]] == ["crashed"] * (RETRY_LIMIT + 1)
+    assert sorted(crashed["job_id"]) == sorted(crashing * (RETRY_LIMIT + 1))
+    assert [f["kind"] for f in live["faults"]] == ["crashed"] * len(crashed)
     for f in live["faults"]:
         mine = crashed[crashed["worker_id"] == f["worker_id"]]
         assert (abs(mine["time_s"] - f["time_s"]) < 0.25).any(), (f, crashed)
     workers = pd.read_csv(matrix["out"] / "workers.csv")
-    assert (workers["state"] == "unhealthy").sum() == RETRY_LIMIT + 1
+    assert (workers["state"] == "unhealthy").sum() == len(crashed)
 
 
 @pytest.mark.parametrize("job", range(len(PLAN)), ids=[f"{j}-{f}" for j, f in enumerate(PLAN)])
@@ -257,14 +306,14 @@ def test_fault_matrix_job(matrix: dict[str, Any], job: int) -> None:
     errors = matrix["errors"][matrix["errors"]["job_id"] == job]
     outcomes = list(errors["outcome"])
     messages = " | ".join(map(str, errors["error"]))
-    if fault in ("ok", "print"):
+    if fault in ("ok", "print", "fork", "grandchild"):
         assert outcomes == []
     elif fault == "raise":
         assert outcomes == ["failed"] and f"RuntimeError: boom in job {job}" in messages
     elif fault == "hang":
         assert outcomes == ["timed_out"] and "execution timeout" in messages
         assert row["end_s"] - row["start_s"] < 1.0 + 0.5
-    elif fault == "exit":
+    elif fault in CRASHING:
         assert outcomes == ["crashed"] * (RETRY_LIMIT + 1) and "code 7" in messages
     elif fault == "nonjson":
         assert outcomes == ["failed"] and "not JSON serializable" in messages

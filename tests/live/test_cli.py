@@ -100,3 +100,27 @@ def test_a_signal_ends_the_run_with_its_tables_and_128_plus_signal(tmp_path: Pat
     assert summary["horizon_s"] < 60
     left = [pid for pid in children if Path(f"/proc/{pid}").exists()]
     assert not left, f"worker processes left: {left}"
+
+
+def test_readme_example_runs_from_another_directory_with_relative_paths(tmp_path: Path) -> None:
+    """The README's example (a model file to load, a relative --out) completes jobs when run from a
+    directory that is neither the repository nor the handler's: every path is made absolute before any
+    worker starts (a worker runs in its handler's directory)."""
+    import shutil
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / "handlers").mkdir()
+    shutil.copy(root / "examples" / "handlers" / "echo.py", tmp_path / "handlers" / "echo.py")
+    shutil.copy(root / "scenarios" / "quickstart.yaml", tmp_path / "quickstart.yaml")
+    args = ["live", "quickstart.yaml", "--handler", "handlers/echo.py", "--duration", "3s", "--speed", "30"]
+    args += ["--set", "cold_start.image_size=4MB", "--set", "cold_start.model.size=4MB", "--out", "runs/live-q", "-q"]
+    done = subprocess.run(
+        [sys.executable, "-m", "simserve", *args], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / "runs" / "live-q" / "summary.json").read_text())
+    assert summary["live"]["faults"] == []
+    assert summary["requests"]["completed"] > 0
+    assert summary["live"]["cold_start_phases"]["model_load"]["n"] > 0

@@ -6,11 +6,17 @@ raises), ``hang`` (sleeps far past any execution timeout), ``exit`` (the process
 ``os._exit``), ``print`` (megabytes on stdout and stderr, some of it looking like protocol
 lines), ``nonjson`` (returns something JSON cannot encode) and ``alloc`` (allocates and touches
 memory until the allocation fails; refuses to start without a memory bound, so a broken bound
-fails the test instead of the host).
+fails the test instead of the host), ``fork`` (starts a ``multiprocessing`` child that sleeps for
+an hour and returns), ``grandchild`` (starts a sleeper in a session of its own and returns),
+``forkexit`` (a child that holds the worker's pipes for an hour, then the worker exits),
+``big`` (returns 20 MB) and ``huge`` (returns more than a worker can deliver). The pids of the
+processes started are written as files into ``SIMSERVE_TEST_PID_DIR`` when it is set.
 """
 
+import multiprocessing
 import os
 import resource
+import subprocess
 import sys
 import time
 
@@ -23,8 +29,41 @@ def _fault(job):
     return plan[j] if 0 <= j < len(plan) else "ok"
 
 
+def _sleep_hour():
+    time.sleep(3600)
+
+
+def _child():
+    """A forked child that sleeps for an hour, holding every pipe of the worker."""
+    child = multiprocessing.get_context("fork").Process(target=_sleep_hour, daemon=False)
+    child.start()
+    return child.pid
+
+
+def _note(pid):
+    where = os.environ.get("SIMSERVE_TEST_PID_DIR")
+    if where:
+        with open(os.path.join(where, str(pid)), "w") as f:
+            f.write(str(pid))
+
+
 def handler(job):
     fault = _fault(job)
+    if fault == "fork":
+        _note(_child())
+    if fault == "grandchild":
+        code = "import time; time.sleep(3600)"
+        sleeper = subprocess.Popen(
+            [sys.executable, "-c", code], start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+        )
+        _note(sleeper.pid)
+    if fault == "forkexit":
+        _note(_child())
+        os._exit(7)
+    if fault == "big":
+        return {"blob": "b" * (20 << 20)}
+    if fault == "huge":
+        return {"blob": "h" * (80 << 20)}
     if fault == "raise":
         raise RuntimeError(f"boom in job {job['input'].get('job')}")
     if fault == "hang":
