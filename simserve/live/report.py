@@ -6,7 +6,10 @@ their log tails, measured cold-start phases), ``write_run``, ``trace.csv`` (arri
 service times in scenario seconds) so the simulator can replay exactly these jobs, and
 ``job_errors.csv``: every job run that did not complete (``outcome`` failed, timed_out or
 crashed; a crashed run is retried or failed by the core) with the handler's or the runtime's
-error, which ``jobs.csv`` (the simulator's columns) has no place for.
+error, which ``jobs.csv`` (the simulator's columns) has no place for. The summary's ``live``
+section says why each job that did not complete ended so (``failed_jobs``: the first
+``FAILED_JOBS_LISTED`` of them, with ``failed_jobs_total``): its tries and the last error —
+for a poison job, that its worker died on each of its ``faults.retry_limit + 1`` tries.
 """
 
 from __future__ import annotations
@@ -18,10 +21,33 @@ import pandas as pd
 
 from simserve.outputs import write_frame, write_json, write_run
 from simserve.result import RunResult, build_result
-from simserve.scenario import Scenario
+from simserve.scenario import Faults, Scenario
 
 #: columns of ``job_errors.csv`` (times in scenario seconds)
 JOB_ERROR_COLUMNS = ("job_id", "worker_id", "time_s", "outcome", "error")
+#: how many failed or timed-out jobs summary.json explains one by one (job_errors.csv has them all)
+FAILED_JOBS_LISTED = 100
+
+
+def failed_jobs(jobs: pd.DataFrame, errors: pd.DataFrame, retry_limit: int) -> list[dict[str, Any]]:
+    """Why each job that ended ``failed`` or ``timed_out`` did: ``{job_id, status, tries, reason}``, in
+    job order, from the runs of it in ``errors`` (``job_errors.csv``)."""
+    ended = jobs.loc[jobs["status"].isin(("failed", "timed_out")), ["job_id", "status"]]
+    if not len(ended):
+        return []
+    runs = errors.groupby("job_id", sort=False)
+    out = []
+    for job_id, status in ended.itertuples(index=False):
+        tries = runs.get_group(job_id) if job_id in runs.groups else errors.iloc[:0]
+        last = str(tries["error"].iloc[-1]) if len(tries) else "(no run recorded)"
+        if len(tries) and (tries["outcome"] == "crashed").all():
+            reason = (
+                f"its worker died on each of its {len(tries)} tries (faults.retry_limit {retry_limit}); last: {last}"
+            )
+        else:
+            reason = last
+        out.append({"job_id": int(job_id), "status": str(status), "tries": len(tries), "reason": reason})
+    return out
 
 
 def measured_phases(workers: pd.DataFrame) -> dict[str, Any]:
@@ -39,6 +65,10 @@ def save_live_run(scenario: Scenario, seed: int, run: Any, out_dir: Path) -> Run
     result = build_result(scenario, seed, run.recorder, engine="live", horizon_s=max(run.horizon_s, 1e-9))
     live = dict(run.notes)
     live["cold_start_phases"] = measured_phases(result.workers)
+    errors = pd.DataFrame(getattr(run, "job_errors", []), columns=list(JOB_ERROR_COLUMNS))
+    failed = failed_jobs(result.jobs, errors, (scenario.faults or Faults()).retry_limit)
+    live["failed_jobs_total"] = len(failed)
+    live["failed_jobs"] = failed[:FAILED_JOBS_LISTED]
     result.summary["live"] = live
     result.notes.update(live)
     write_run(out_dir, result)
@@ -46,7 +76,6 @@ def save_live_run(scenario: Scenario, seed: int, run: Any, out_dir: Path) -> Run
     write_frame(
         out_dir / "trace.csv", pd.DataFrame({"arrival_s": run.jobs.arrival_s[:n], "service_s": run.jobs.service_s[:n]})
     )
-    errors = getattr(run, "job_errors", [])
-    write_frame(out_dir / "job_errors.csv", pd.DataFrame(errors, columns=list(JOB_ERROR_COLUMNS)))
+    write_frame(out_dir / "job_errors.csv", errors)
     write_json(out_dir / "summary.json", result.summary)
     return result

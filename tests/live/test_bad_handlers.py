@@ -315,6 +315,8 @@ def test_fault_matrix_job(matrix: dict[str, Any], job: int) -> None:
         assert row["end_s"] - row["start_s"] < 1.0 + 0.5
     elif fault in CRASHING:
         assert outcomes == ["crashed"] * (RETRY_LIMIT + 1) and "code 7" in messages
+        (why,) = [f for f in matrix["summary"]["live"]["failed_jobs"] if f["job_id"] == job]
+        assert why["tries"] == RETRY_LIMIT + 1 and "died on each of its 2 tries (faults.retry_limit 1)" in why["reason"]
     elif fault == "nonjson":
         assert outcomes == ["failed"] and "not JSON serializable" in messages
     elif fault == "alloc":
@@ -336,3 +338,43 @@ def test_default_worker_memory_bound(tmp_path: Path) -> None:
     assert bound(gpus=[0, 1]) == 0
     assert bound(gpus=[0], worker_memory_bytes=8 << 30) == 8 << 30
     assert bound(slots=2, worker_memory_bytes=0) == 0
+
+
+# ----------------------------------------------------------------------------- a handler that exits on every third job
+@pytest.mark.timeout(60)
+def test_exit_on_every_third_job_is_bounded_by_slots_and_retry_limit(tmp_path: Path) -> None:
+    """Each worker process dies on its third job: the slots stay within max + extra workers (an unhealthy
+    slot keeps its place), a job is retried at most ``faults.retry_limit`` times, then fails with the reason
+    in summary.json; the retry counts agree; every arrived job is in jobs.csv once."""
+    retry_limit, max_workers, extra = 2, 3, 2
+    sc = _scenario(
+        tmp_path,
+        [0.1 * j for j in range(30)],
+        6.0,
+        faults={"retry_limit": retry_limit, "unhealthy_retry": 0.2},
+        max_workers=max_workers,
+        extra_workers=extra,
+    )
+    out = tmp_path / "run"
+    env = {"SIMSERVE_TEST_EXIT_EVERY": "3"}
+    done = _live(str(sc), "--handler", str(HANDLERS / "faulty.py"), "--out", str(out), env=env)
+    assert done.returncode == 0, done.stderr
+    _quiet(done.stderr)
+    jobs = _conserved(out, 30)
+    summary = json.loads((out / "summary.json").read_text())
+    workers = pd.read_csv(out / "workers.csv")
+    errors = pd.read_csv(out / "job_errors.csv")
+    assert workers["worker_id"].nunique() <= max_workers + extra
+    crashed = errors[errors["outcome"] == "crashed"]
+    assert len(crashed) >= 5  # the pattern really ran
+    tries = crashed.groupby("job_id").size()
+    assert tries.max() <= retry_limit + 1
+    assert summary["requests"]["retried"] == summary["live"]["retries"] == summary["dynamics"]["retries"]
+    # each crashed run of a job was either retried or failed the job (none was cut by the end of the run)
+    assert summary["dynamics"]["retries"] + summary["dynamics"]["failed_after_retries"] == len(crashed)
+    failed = summary["live"]["failed_jobs"]
+    assert summary["live"]["failed_jobs_total"] == len(failed) == int((jobs["status"] == "failed").sum())
+    for entry in failed:
+        assert entry["tries"] == retry_limit + 1
+        assert f"died on each of its {retry_limit + 1} tries (faults.retry_limit {retry_limit})" in entry["reason"]
+        assert "code 9" in entry["reason"]

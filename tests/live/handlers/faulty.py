@@ -10,7 +10,9 @@ fails the test instead of the host), ``fork`` (starts a ``multiprocessing`` chil
 an hour and returns), ``grandchild`` (starts a sleeper in a session of its own and returns),
 ``forkexit`` (a child that holds the worker's pipes for an hour, then the worker exits),
 ``big`` (returns 20 MB) and ``huge`` (returns more than a worker can deliver). The pids of the
-processes started are written as files into ``SIMSERVE_TEST_PID_DIR`` when it is set.
+processes started are written as files into ``SIMSERVE_TEST_PID_DIR`` when it is set. With
+``SIMSERVE_TEST_EXIT_EVERY=n`` a worker process exits (``os._exit(9)``) on every n-th job it gets,
+whatever the plan says (a poison pattern: the job is retried on another worker).
 """
 
 import multiprocessing
@@ -47,7 +49,14 @@ def _note(pid):
             f.write(str(pid))
 
 
+JOBS_SEEN = [0]
+
+
 def handler(job):
+    every = int(os.environ.get("SIMSERVE_TEST_EXIT_EVERY", "0") or 0)
+    JOBS_SEEN[0] += 1
+    if every and JOBS_SEEN[0] % every == 0:
+        os._exit(9)
     fault = _fault(job)
     if fault == "fork":
         _note(_child())
