@@ -5,7 +5,8 @@ Owns ``RunpodBroker``: a tiny asyncio HTTP/1.1 server answering every path the S
 poll for ``{"jobsToStop": [...]}``), ``job-done``/``job-stream`` (results and stream chunks)
 and ``ping`` — and ``sdk_env``, the environment that points an unmodified handler file at it.
 Jobs are queued per worker (the executor routes; the worker pulls), so policy stays in one place.
-Any unknown path gets 204 (a 404 makes the SDK reconnect in a tight loop).
+Any unknown path gets 204 (a 404 makes the SDK reconnect in a tight loop). A result (or the
+stream chunks of one job together) over ``MAX_RESULT_BYTES`` fails its job at once (413).
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from collections import deque
 from typing import Any
 from urllib.parse import urlsplit
 
-from simserve.live.runtime import JobOutcome
+from simserve.live.runtime import MAX_RESULT_BYTES, JobOutcome
 
 LONG_POLL_S = 2.0
+#: what a job-done body may hold besides the output (a result's limit is ``MAX_RESULT_BYTES``)
+RESULT_ENVELOPE_BYTES = 1 << 20
 
 
 class _Worker:
@@ -41,6 +44,7 @@ class RunpodBroker:
         self._results: dict[str, asyncio.Future[JobOutcome]] = {}
         self._started: dict[str, float] = {}
         self._streams: dict[str, list[Any]] = {}
+        self._stream_bytes: dict[str, int] = {}
         self._owner: dict[str, int] = {}
         self._server: asyncio.AbstractServer | None = None
         self._conns: set[asyncio.StreamWriter] = set()
@@ -104,6 +108,7 @@ class RunpodBroker:
         """Forget a job (timed out or its worker died) and tell its worker to stop it."""
         self._results.pop(job_id, None)
         self._streams.pop(job_id, None)
+        self._stream_bytes.pop(job_id, None)
         self._started.pop(job_id, None)
         wid = self._owner.pop(job_id, None)
         w = self._workers.get(wid) if wid is not None else None
@@ -124,8 +129,13 @@ class RunpodBroker:
                 for line in lines[1:]:
                     if line[:15].lower() == "content-length:":
                         length = int(line[15:].strip())
-                body = await reader.readexactly(length) if length else b""
                 self.requests += 1
+                if length > MAX_RESULT_BYTES + RESULT_ENVELOPE_BYTES:  # refused unread; the connection closes
+                    self._too_large(target, length)
+                    writer.write(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    await writer.drain()
+                    return
+                body = await reader.readexactly(length) if length else b""
                 status, payload = await self._route(method, target, body)
                 data = b"" if payload is None else json.dumps(payload).encode()
                 reason = {200: "OK", 204: "No Content"}.get(status, "OK")
@@ -189,17 +199,40 @@ class RunpodBroker:
         ids, w.stops = w.stops, []
         return 200, {"jobsToStop": ids}
 
+    def _too_large(self, target: str, size: int) -> None:
+        """A job-done or job-stream body over the limit: the job fails now, with the sizes in its error."""
+        parts = urlsplit(target).path.strip("/").split("/")
+        if len(parts) > 3 and parts[1] in ("job-done", "job-stream"):
+            self._fail(parts[3], f"output is {size} bytes; a worker delivers at most {MAX_RESULT_BYTES} bytes")
+
+    def _fail(self, job_id: str, message: str) -> None:
+        fut = self._results.pop(job_id, None)
+        self._owner.pop(job_id, None)
+        self._streams.pop(job_id, None)
+        self._stream_bytes.pop(job_id, None)
+        t0 = self._started.pop(job_id, float("nan"))
+        if fut is not None and not fut.done():
+            fut.set_result(JobOutcome("failed", None, message, t0, time.monotonic()))
+
     def _result(self, job_id: str, stream: bool, body: bytes) -> None:
         try:
             data = json.loads(body or b"{}")
         except ValueError:
             data = {"error": "unparseable result body"}
         if stream:
-            self._streams.setdefault(job_id, []).append(data.get("output"))
+            total = self._stream_bytes.get(job_id, 0) + len(body)
+            if total > MAX_RESULT_BYTES:
+                self._fail(
+                    job_id, f"streamed output is over {total} bytes; a worker delivers at most {MAX_RESULT_BYTES}"
+                )
+                return
+            self._stream_bytes[job_id] = total
+            self._streams.setdefault(job_id, []).append(data.get("output") if isinstance(data, dict) else data)
             return
         fut = self._results.pop(job_id, None)
         self._owner.pop(job_id, None)
         chunks = self._streams.pop(job_id, None)
+        self._stream_bytes.pop(job_id, None)
         t0 = self._started.pop(job_id, float("nan"))
         if fut is None or fut.done():
             return

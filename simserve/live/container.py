@@ -18,6 +18,8 @@ import struct
 import threading
 from typing import IO, Any
 
+from simserve.live.worker import PIPE_LIMIT_BYTES
+
 _HEADER = struct.Struct(">BxxxL")  # stream type (1 stdout, 2 stderr), payload length
 
 
@@ -54,7 +56,7 @@ class ContainerProcess:
         self._log = log
         self._remove_on_exit = remove_on_exit
         self._loop = loop  # the event loop of attach_worker (this may run in a worker thread)
-        self.stdout = asyncio.StreamReader(limit=1 << 24, loop=loop)
+        self.stdout = asyncio.StreamReader(limit=PIPE_LIMIT_BYTES, loop=loop)
         self._exit: asyncio.Future[int] = self._loop.create_future()
         self.returncode: int | None = None
         self.removed = threading.Event()

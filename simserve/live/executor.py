@@ -37,7 +37,7 @@ from simserve.live.clock import WallClock
 from simserve.live.driver import LiveDriver
 from simserve.live.gpus import make_slots
 from simserve.live.procs import MARK_VAR, kill_marked, new_run_mark, worker_mark
-from simserve.live.runtime import WorkerSpec, build_runtime
+from simserve.live.runtime import MAX_RESULT_BYTES, WorkerSpec, build_runtime
 from simserve.records import STATES, JobStatus, Recorder
 from simserve.rng import RandomStreams
 from simserve.scenario import Scenario
@@ -224,6 +224,7 @@ class LiveExecutor:
                 "SIMSERVE_MODEL_BPS": repr(a.model_bytes_per_wall_s),
                 "SIMSERVE_FAIL_INIT": "1" if e.fail_at_end else "0",
                 "SIMSERVE_MEMORY_BYTES": str(self.worker_memory_bytes),
+                "SIMSERVE_MAX_RESULT_BYTES": str(MAX_RESULT_BYTES),
                 MARK_VAR: worker_mark(self.run_mark, wid, self._starts),
             }
         )

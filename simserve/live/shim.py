@@ -7,7 +7,9 @@ Run by file path (no ``simserve`` import, so boot stays fast): ``python shim.py 
 GPU exist) and mark phases with the worker's own ``time.monotonic()``. Native protocol (newline-delimited JSON): the
 executor writes ``{"id", "input"}`` lines to stdin; the shim answers on its *original*
 stdout with ``\\x1e``-prefixed events: ``hello``, ``phase`` (model_load, handler_init),
-``ready``, ``result`` ``{"id", "output" | "error", "t0", "t1"}``. The user's prints go to
+``ready``, ``result`` ``{"id", "output" | "error", "t0", "t1"}`` (a result over
+``SIMSERVE_MAX_RESULT_BYTES`` of JSON, 64 MiB by default, is sent as an error instead: the job
+fails at once, it never waits out its execution timeout). The user's prints go to
 stderr (the worker log). Sync, async, generator and async-generator handlers are supported;
 up to ``SIMSERVE_CONCURRENCY`` jobs run at once. EOF on stdin -> exit 0.
 ``SIMSERVE_MEMORY_BYTES`` (> 0) bounds the worker's memory before anything else runs
@@ -34,6 +36,8 @@ from typing import IO, Any
 
 MARK = "\x1e"
 CHUNK_BYTES = 4 << 20
+#: the largest result delivered (JSON bytes); the executor passes its limit in SIMSERVE_MAX_RESULT_BYTES
+MAX_RESULT_BYTES = 64 << 20
 MODEL: Any = None  # the loaded weights (bytes, or a uint8 tensor on the GPU)
 
 
@@ -111,33 +115,36 @@ async def _run_one(fn: Callable[..., Any], job: dict[str, Any], pool: ThreadPool
 
 
 class _Out:
-    """Thread-safe event writer on the protocol stream."""
+    """Thread-safe event writer on the protocol stream; a result is at most ``max_result_bytes`` of JSON."""
 
-    def __init__(self, stream: IO[str]) -> None:
+    def __init__(self, stream: IO[str], max_result_bytes: int = MAX_RESULT_BYTES) -> None:
         self.stream = stream
         self.lock = threading.Lock()
+        self.max_result_bytes = max_result_bytes
 
     def result(self, job_id: str, t0: float, **fields: Any) -> None:
         fields.update(ev="result", id=job_id, t0=t0, t1=time.monotonic())
         try:
-            line = MARK + json.dumps(fields) + "\n"
+            body = json.dumps(fields)  # ASCII only: its length is its size in bytes
         except (TypeError, ValueError) as exc:
-            line = (
-                MARK
-                + json.dumps(
-                    {
-                        "ev": "result",
-                        "id": job_id,
-                        "t0": t0,
-                        "t1": time.monotonic(),
-                        "error": f"output is not JSON serializable: {exc}",
-                    }
-                )
-                + "\n"
+            body = self._error(job_id, t0, f"output is not JSON serializable: {exc}")
+        if len(body) > self.max_result_bytes:
+            size = len(body)
+            body = self._error(
+                job_id,
+                t0,
+                f"output is {size} bytes of JSON; a worker delivers at most {self.max_result_bytes} bytes "
+                f"({self.max_result_bytes / (1 << 20):g} MiB, simserve live's result limit)",
             )
-        with self.lock:
-            self.stream.write(line)
+        with self.lock:  # three writes, no copy of a large result
+            self.stream.write(MARK)
+            self.stream.write(body)
+            self.stream.write("\n")
             self.stream.flush()
+
+    @staticmethod
+    def _error(job_id: str, t0: float, message: str) -> str:
+        return json.dumps({"ev": "result", "id": job_id, "t0": t0, "t1": time.monotonic(), "error": message})
 
 
 async def _serve(fn: Callable[..., Any], out: _Out, concurrency: int) -> None:
@@ -234,7 +241,8 @@ def main(path: str) -> None:
         sys.exit(3)
     _injected_init_failure()
     mark(proto, "ready")
-    asyncio.run(_serve(fn, _Out(proto), int(os.environ.get("SIMSERVE_CONCURRENCY", "1"))))
+    limit = int(os.environ.get("SIMSERVE_MAX_RESULT_BYTES", "0") or 0) or MAX_RESULT_BYTES
+    asyncio.run(_serve(fn, _Out(proto, limit), int(os.environ.get("SIMSERVE_CONCURRENCY", "1"))))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ import yaml
 from simserve.cli import main
 from simserve.invariants import TERMINAL, check_jobs, check_tiling
 from simserve.live.executor import MAX_INIT_FAILURES
+from simserve.live.runtime import MAX_RESULT_BYTES
 
 pytestmark = pytest.mark.live
 
@@ -191,7 +192,8 @@ def test_run_ending_during_cold_start_is_quiet(tmp_path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------- the fault matrix
-PLAN = ("ok", "raise", "hang", "exit", "print", "nonjson", "alloc", "fork", "grandchild", "forkexit", "ok")
+PLAN = ("ok", "raise", "hang", "exit", "print", "nonjson", "alloc")
+PLAN += ("fork", "grandchild", "forkexit", "big", "huge", "ok")
 EXPECTED = {
     "ok": "completed",
     "raise": "failed",
@@ -203,6 +205,8 @@ EXPECTED = {
     "fork": "completed",  # the child it left is killed with its worker's process group
     "grandchild": "completed",  # the sleeper in its own session is killed by the run's process mark
     "forkexit": "failed",  # the worker's exit is seen although its child holds the pipes; as "exit"
+    "big": "completed",  # 20 MB of JSON, under the 64 MiB result limit
+    "huge": "failed",  # over the limit: failed at once, with the sizes in its error
 }
 CRASHING = ("exit", "forkexit")
 RETRY_LIMIT = 1
@@ -306,7 +310,7 @@ def test_fault_matrix_job(matrix: dict[str, Any], job: int) -> None:
     errors = matrix["errors"][matrix["errors"]["job_id"] == job]
     outcomes = list(errors["outcome"])
     messages = " | ".join(map(str, errors["error"]))
-    if fault in ("ok", "print", "fork", "grandchild"):
+    if fault in ("ok", "print", "fork", "grandchild", "big"):
         assert outcomes == []
     elif fault == "raise":
         assert outcomes == ["failed"] and f"RuntimeError: boom in job {job}" in messages
@@ -321,6 +325,9 @@ def test_fault_matrix_job(matrix: dict[str, Any], job: int) -> None:
         assert outcomes == ["failed"] and "not JSON serializable" in messages
     elif fault == "alloc":
         assert outcomes == ["failed"] and "MemoryError" in messages
+    elif fault == "huge":
+        assert outcomes == ["failed"] and f"at most {MAX_RESULT_BYTES} bytes" in messages
+        assert row["end_s"] - row["start_s"] < 0.9  # at once, not after the 1 s execution timeout
 
 
 def test_default_worker_memory_bound(tmp_path: Path) -> None:

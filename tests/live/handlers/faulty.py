@@ -72,7 +72,7 @@ def handler(job):
     if fault == "big":
         return {"blob": "b" * (20 << 20)}
     if fault == "huge":
-        return {"blob": "h" * (80 << 20)}
+        return {"blob": "h" * (64 << 20)}
     if fault == "raise":
         raise RuntimeError(f"boom in job {job['input'].get('job')}")
     if fault == "hang":
