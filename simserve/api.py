@@ -6,11 +6,15 @@ the CLI and the planner all call the same function.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
+from simserve.jobstats import JobStats
 from simserve.result import RunResult
 from simserve.scenario import Scenario, load_scenario
-from simserve.sim.driver import simulate_tables
+from simserve.sim.driver import BlockSink, SimDriver, simulate_tables
 from simserve.workload import Jobs
 
 
@@ -20,11 +24,17 @@ def simulate(
     *,
     overrides: dict[str, Any] | list[str] | None = None,
     jobs: Jobs | None = None,
+    tables: bool = True,
+    job_writer: BlockSink | None = None,
+    on_block: Callable[[int, float], None] | None = None,
 ) -> RunResult:
     """Simulate one replication of ``scenario`` and return its ``RunResult``.
 
     ``scenario`` may be a ``Scenario``, a YAML path or a dict. ``seed`` defaults to the
     scenario's. ``jobs`` replays given arrival and service times instead of drawing them.
+    ``tables=False`` streams the run: memory does not grow with the number of jobs, the summary's
+    percentiles come from sketches, the result has no jobs table (``job_writer`` gets each block of
+    job records, e.g. a parquet writer; ``on_block(jobs drawn, simulated time)`` reports progress).
     """
     sc = (
         scenario
@@ -32,7 +42,20 @@ def simulate(
         else load_scenario(scenario.model_dump() if isinstance(scenario, Scenario) else scenario, overrides)
     )
     run_seed = sc.seed if seed is None else int(seed)
-    rec = simulate_tables(sc, run_seed, jobs=jobs)
     from simserve.result import build_result
 
-    return build_result(sc, run_seed, rec, engine="sim")
+    if tables or jobs is not None:
+        return build_result(sc, run_seed, simulate_tables(sc, run_seed, jobs=jobs), engine="sim")
+    horizon = sc.horizon
+    stats = JobStats(min(sc.warmup, horizon * 0.999), horizon)
+
+    def sink(first: int, *cols: np.ndarray) -> None:
+        stats.add_block(cols[0], cols[1], cols[2], cols[3], cols[5])
+        if job_writer is not None:
+            job_writer(first, *cols)
+
+    driver = SimDriver(sc, run_seed, sink=sink)
+    driver.on_block = on_block
+    rec = driver.run()
+    stats.finish()
+    return build_result(sc, run_seed, rec, engine="sim", stats=stats)

@@ -134,14 +134,106 @@ def write_frame(path: Path, frame: pd.DataFrame) -> None:
     _atomic_write(path, frame.to_csv(index=False, float_format=FLOAT_FORMAT, lineterminator="\n"))
 
 
-def write_run(out_dir: str | Path, result: Any, summary: dict[str, Any] | None = None) -> Path:
+#: ``--tables``: how a run's jobs and workers tables are written
+TABLE_FORMATS = ("csv", "parquet", "none")
+
+
+class ParquetJobs:
+    """``jobs.parquet`` written a row group per block of jobs while a streamed run goes (the block sink of
+    ``simserve.api.simulate``), through a temporary file renamed into place by ``close()``."""
+
+    def __init__(self, out_dir: Path) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.pa = pa
+        self.path = out_dir / "jobs.parquet"
+        self.tmp = out_dir / "jobs.parquet.tmp"
+        self.schema = pa.schema(
+            [
+                ("job_id", pa.int64()),
+                ("arrival_s", pa.float64()),
+                ("start_s", pa.float64()),
+                ("end_s", pa.float64()),
+                ("status", pa.dictionary(pa.int8(), pa.string())),
+                ("worker_id", pa.int64()),
+                ("cold_start", pa.bool_()),
+                ("queue_wait_s", pa.float64()),
+                ("execution_s", pa.float64()),
+                ("latency_s", pa.float64()),
+            ]
+        )
+        self.writer = pq.ParquetWriter(self.tmp, self.schema)
+        self.statuses = pa.array(list(JOB_STATUSES), pa.string())
+
+    def __call__(
+        self,
+        first: int,
+        arrival: np.ndarray,
+        start: np.ndarray,
+        end: np.ndarray,
+        status: np.ndarray,
+        worker: np.ndarray,
+        cold: np.ndarray,
+    ) -> None:
+        pa = self.pa
+        n = len(arrival)
+        done = ~np.isnan(end) & ~np.isnan(start)
+        cols = [
+            pa.array(np.arange(first, first + n, dtype=np.int64)),
+            pa.array(arrival),
+            pa.array(start),
+            pa.array(end),
+            pa.DictionaryArray.from_arrays(pa.array(status.astype(np.int8)), self.statuses),
+            pa.array(worker),
+            pa.array(cold),
+            pa.array(start - arrival),
+            pa.array(np.where(done, end - start, np.nan)),
+            pa.array(end - arrival),
+        ]
+        self.writer.write_table(pa.Table.from_arrays(cols, schema=self.schema))
+
+    def close(self) -> None:
+        self.writer.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self.writer.close()
+        with contextlib.suppress(OSError):
+            self.tmp.unlink(missing_ok=True)
+
+
+def _write_parquet(path: Path, frame: pd.DataFrame) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        frame.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_run(out_dir: str | Path, result: Any, summary: dict[str, Any] | None = None, tables: str = "csv") -> Path:
     """Write a run directory; ``summary`` overrides the result's (e.g. with replication CIs).
 
+    ``tables`` (``TABLE_FORMATS``): the jobs and workers tables as CSV, as parquet (a streamed run's
+    ``jobs.parquet`` is already written by ``ParquetJobs``) or not at all; ``minutes.csv`` (the
+    per-minute series), ``actions.csv``, ``scenario.resolved.yaml`` and ``summary.json`` always.
     ``OutPathError`` when ``out_dir`` cannot be a writable directory; summary.json is written last,
     so a directory with one holds a whole run."""
     out = prepare_out_dir(out_dir)
-    write_frame(out / "jobs.csv", result.jobs[list(JOB_COLUMNS)])
-    write_frame(out / "workers.csv", result.workers[list(WORKER_COLUMNS)])
+    if tables == "csv":
+        if result.has_jobs:
+            write_frame(out / "jobs.csv", result.jobs[list(JOB_COLUMNS)])
+        write_frame(out / "workers.csv", result.workers[list(WORKER_COLUMNS)])
+    elif tables == "parquet":
+        if result.has_jobs:
+            _write_parquet(out / "jobs.parquet", result.jobs[list(JOB_COLUMNS)])
+        _write_parquet(out / "workers.parquet", result.workers[list(WORKER_COLUMNS)])
+    if result.minutes is not None:
+        write_frame(out / "minutes.csv", result.minutes)
     write_frame(out / "actions.csv", result.actions)
     resolved = result.scenario.model_dump(mode="json")
     resolved.pop("base_dir", None)
@@ -322,6 +414,26 @@ def _check_resolved(path: Path) -> None:
         raise RunDirError(f"{path}: expected a YAML mapping (the run's scenario); got {type(data).__name__}")
 
 
+def _read_table(d: Path, name: str, spec: Mapping[str, Kind]) -> pd.DataFrame:
+    """``name.csv`` (checked cell by cell) or ``name.parquet`` (checked for its columns)."""
+    if (d / f"{name}.csv").is_file():
+        return read_csv_checked(d / f"{name}.csv", spec)
+    path = d / f"{name}.parquet"
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises many kinds for a broken file
+        raise RunDirError(
+            f"{path}: expected a parquet table as `simserve run --tables parquet` writes; {_one_line(exc)}"
+        ) from None
+    missing = [c for c in spec if c not in frame.columns]
+    if missing:
+        raise RunDirError(f"{path}: expected columns {', '.join(spec)}; missing {', '.join(missing)}")
+    for c in ("status", "kind", "state", "phase", "gpu"):
+        if c in frame.columns:
+            frame[c] = frame[c].astype(str)
+    return frame
+
+
 def read_run(run_dir: str | Path) -> dict[str, Any]:
     """Read a run directory: ``{"summary": dict, "jobs": DataFrame, "workers": DataFrame,
     "actions": DataFrame | None, "dir": Path}``.
@@ -340,13 +452,19 @@ def read_run(run_dir: str | Path) -> dict[str, Any]:
         if not d.is_dir():
             raise RunDirError(f"{d}: not a directory; expected a run directory with {files}")
         for name in RUN_FILES:
-            if not (d / name).is_file():
+            if not (d / name).is_file() and not (d / name.replace(".csv", ".parquet")).is_file():
+                tables = [d / f"{t}.{ext}" for t in ("jobs", "workers") for ext in ("csv", "parquet")]
+                if name != "summary.json" and (d / "summary.json").is_file() and not any(p.exists() for p in tables):
+                    raise RunDirError(
+                        f"{d}: written with --tables none (no {name}); this needs the run's tables: "
+                        "run it again with --tables csv or --tables parquet"
+                    )
                 raise RunDirError(f"{d}: not a run directory (no {name}); expected {files}")
     except OSError as exc:
         raise RunDirError(f"{d}: cannot read it ({exc.strerror or exc}); expected a run directory") from None
     out: dict[str, Any] = {"dir": d, "summary": _read_summary(d / "summary.json")}
-    out["jobs"] = read_csv_checked(d / "jobs.csv", JOB_SPEC)
-    out["workers"] = read_csv_checked(d / "workers.csv", WORKER_SPEC)
+    out["jobs"] = _read_table(d, "jobs", JOB_SPEC)
+    out["workers"] = _read_table(d, "workers", WORKER_SPEC)
     actions = d / "actions.csv"
     out["actions"] = read_csv_checked(actions, ACTION_SPEC) if actions.is_file() else None
     if (d / "scenario.resolved.yaml").is_file():

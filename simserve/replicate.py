@@ -99,11 +99,11 @@ def combine(summaries: Sequence[dict[str, Any]], level: float = 0.95) -> dict[st
     return merged
 
 
-def _one(args: tuple[dict[str, Any], int]) -> RunResult:
+def _one(args: tuple[dict[str, Any], int, bool]) -> RunResult:
     from simserve.api import simulate
 
-    data, seed = args
-    return simulate(Scenario.model_validate(data), seed=seed)
+    data, seed, tables = args
+    return simulate(Scenario.model_validate(data), seed=seed, tables=tables)
 
 
 def run_replications(
@@ -113,13 +113,15 @@ def run_replications(
     *,
     processes: int | None = None,
     on_done: Callable[[int], None] | None = None,
+    tables: bool = True,
 ) -> list[RunResult]:
     """Run ``replications`` replications on a local process pool (``processes``: default all cores).
 
     Returns the ``RunResult`` list sorted by replication index; ``on_done(index)`` is called
-    as each one finishes.
+    as each one finishes. Replications after the first are streamed (summary only, no jobs table:
+    memory bounded); the first keeps its tables unless ``tables`` is False.
     """
     base = scenario.seed if seed is None else seed
     data = scenario.model_dump()
-    tasks = [(data, replication_seed(base, i)) for i in range(replications)]
+    tasks = [(data, replication_seed(base, i), tables and i == 0) for i in range(replications)]
     return ordered_map(_one, tasks, processes=processes, on_done=on_done)

@@ -14,9 +14,10 @@ import pandas as pd
 
 from simserve.billing import apply_billing, billing_table
 from simserve.checks import scenario_warnings
-from simserve.records import STATES, Recorder
+from simserve.jobstats import JobStats
+from simserve.records import JOB_COLUMNS, STATES, Recorder
 from simserve.scenario import Scenario
-from simserve.summary import summarize
+from simserve.summary import job_stats, minute_frame, summarize
 from simserve.version import __version__
 
 
@@ -32,6 +33,10 @@ class RunResult:
     workers: pd.DataFrame
     actions: pd.DataFrame
     notes: dict[str, Any] = field(default_factory=dict)
+    #: per-minute series (``summary.minute_frame``); kept for every run, the only job data of a streamed one
+    minutes: pd.DataFrame | None = None
+    #: False for a streamed run: ``jobs`` is empty, the job records went to ``JobStats`` (and parquet)
+    has_jobs: bool = True
 
     def cost_by_state(self) -> pd.Series:
         """USD by worker state over the statistics window."""
@@ -39,20 +44,34 @@ class RunResult:
 
 
 def build_result(
-    scenario: Scenario, seed: int, rec: Recorder, *, engine: str = "sim", horizon_s: float | None = None
+    scenario: Scenario,
+    seed: int,
+    rec: Recorder,
+    *,
+    engine: str = "sim",
+    horizon_s: float | None = None,
+    stats: JobStats | None = None,
 ) -> RunResult:
-    """Turn a recorder into a ``RunResult`` (billing applied, summary computed)."""
+    """Turn a recorder into a ``RunResult`` (billing applied, summary computed). With ``stats`` the run was
+    streamed: the request figures come from them and the result has no jobs table."""
     horizon = scenario.horizon if horizon_s is None else horizon_s
-    jobs = rec.jobs_frame()
+    warmup = min(scenario.warmup, horizon * 0.999)
+    jobs = rec.jobs_frame() if stats is None else pd.DataFrame({c: [] for c in JOB_COLUMNS})
     table = billing_table(scenario.billing.preset, scenario.billing.states)
     workers = apply_billing(rec.intervals_frame(), table, scenario.endpoint.gpus_per_worker, scenario.pricing)
+    if stats is None:
+        stats = job_stats(jobs, horizon_s=horizon, warmup_s=warmup)
+        table_jobs: pd.DataFrame | None = jobs
+    else:
+        table_jobs = None
     summary = summarize(
-        jobs,
+        table_jobs,
         workers,
         horizon_s=horizon,
-        warmup_s=min(scenario.warmup, horizon * 0.999),
+        warmup_s=warmup,
         gpus_per_worker=scenario.endpoint.gpus_per_worker,
         counters=rec.notes,
+        stats=stats,
     )
     summary["counters"] = dict(sorted(rec.notes.items()))
     summary["warnings"] = scenario_warnings(scenario)  # always present; [] when none
@@ -66,4 +85,15 @@ def build_result(
             "scenario_digest": scenario.digest(),
         }
     )
-    return RunResult(scenario, int(seed), engine, summary, jobs, workers, rec.actions_frame(), dict(rec.notes))
+    return RunResult(
+        scenario,
+        int(seed),
+        engine,
+        summary,
+        jobs,
+        workers,
+        rec.actions_frame(),
+        dict(rec.notes),
+        minutes=minute_frame(stats, workers),
+        has_jobs=table_jobs is not None,
+    )

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simserve.jobstats import RELATIVE_ACCURACY, JobStats
+from simserve.jobstats import MINUTE_S, RELATIVE_ACCURACY, JobStats, interval_area
 from simserve.records import JOB_STATUSES, PHASES, STATES, STREAM_BLOCK
 
 ALIVE = ("initializing", "running", "outdated")
@@ -194,3 +194,19 @@ def add_dynamics(summary: dict[str, Any], counters: dict[str, Any]) -> None:
         return
     summary["requests"]["retried"] = int(counters.get("retries", 0))
     summary["dynamics"] = {k: int(counters.get(k, 0)) for k in DYNAMICS_KEYS}
+
+
+def minute_frame(stats: JobStats, workers: pd.DataFrame) -> pd.DataFrame:
+    """The per-minute series of a run: the jobs' (``JobStats.minutes``) plus time-averaged workers by state
+    and the cost of each minute (an interval's cost spread evenly over it)."""
+    frame = stats.minutes.frame()
+    n = stats.minutes.n
+    ws, we = workers["start_s"].to_numpy(dtype=float), workers["end_s"].to_numpy(dtype=float)
+    state = np.asarray(pd.Categorical(workers["state"], categories=list(STATES)).codes)
+    for i, name in enumerate(STATES):
+        m = state == i
+        frame[f"workers_{name}"] = interval_area(ws[m], we[m], n, MINUTE_S) / MINUTE_S
+    dur = we - ws
+    rate = np.divide(workers["cost_usd"].to_numpy(dtype=float), dur, out=np.zeros_like(dur), where=dur > 0)
+    frame["cost_usd"] = interval_area(ws, we, n, MINUTE_S, weight=rate)
+    return frame

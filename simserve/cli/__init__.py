@@ -13,6 +13,7 @@ import sys
 
 import typer
 
+from simserve.records import JobsInFlightError
 from simserve.scenario import ScenarioError
 
 app = typer.Typer(
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             if rc == 0 and _names_only_groups(sys.argv[1:] if argv is None else argv):
                 return 2  # click < 8.2 shows a group's help for no command with exit 0; no command is a usage error
             return rc
-    except (ScenarioError, UsageError) as exc:
+    except (ScenarioError, UsageError, JobsInFlightError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

@@ -93,7 +93,9 @@ def render_summary(summary: dict[str, Any], out_dir: Path | None = None, *, warn
     t.add_row("GPU utilization", f"{100 * (summary['gpu_utilization'] or 0):.1f}% of billed GPU time busy")
     console.print(t)
     if out_dir is not None:
-        console.print(f"[dim]wrote {out_dir}/summary.json, jobs.csv, workers.csv[/dim]")
+        names = ("summary.json", "jobs.csv", "workers.csv", "jobs.parquet", "workers.parquet", "minutes.csv")
+        wrote = ", ".join(n for n in names if (out_dir / n).is_file())
+        console.print(f"[dim]wrote {out_dir}/{wrote}[/dim]")
     if warnings:
         render_warnings(summary)
 
@@ -114,13 +116,21 @@ def run(
         None, "--replay", help="drive the simulator with a live run's arrivals and service times"
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing but errors and warnings"),
+    tables: str = typer.Option(
+        "csv",
+        "--tables",
+        help="jobs and workers tables: csv (in memory, then written), parquet (streamed) or none (summary, "
+        "minutes.csv); parquet and none keep memory flat for runs of millions of jobs",
+    ),
 ) -> None:
-    """Simulate a scenario and write summary.json, jobs.csv and workers.csv."""
+    """Simulate a scenario and write summary.json, minutes.csv and the tables (jobs, workers)."""
     import pandas as pd
 
-    from simserve.outputs import check_out_dir, write_frame, write_run
+    from simserve.outputs import TABLE_FORMATS, check_out_dir, write_frame, write_run
     from simserve.replicate import combine, run_replications
 
+    if tables not in TABLE_FORMATS:
+        raise UsageError(f"--tables: expected one of {', '.join(TABLE_FORMATS)}; got {tables!r}")
     sc = load_scenario(scenario, set_)
     check_files(sc)  # trace and tenants CSVs: bad rows are one line and exit 2, before any work
     reps = replications or sc.replications
@@ -137,7 +147,12 @@ def run(
             horizon = read_run(replay)["summary"].get("horizon_s")
             if horizon:
                 sc = load_scenario(sc.model_dump(), {"horizon": horizon, "warmup": min(sc.warmup, horizon / 2)})
-    if reps == 1 or jobs is not None:
+    if jobs is not None and tables != "csv":
+        raise UsageError("--tables: a --replay run keeps its tables in memory; use --tables csv (the default)")
+    if reps == 1 and jobs is None and tables != "csv":
+        results = [_streamed(sc, seed, out_dir, tables, quiet)]
+        summary = results[0].summary
+    elif reps == 1 or jobs is not None:
         from simserve.api import simulate
 
         results = [simulate(sc, seed=seed, jobs=jobs)]
@@ -147,14 +162,23 @@ def run(
 
         with Progress(console=console, transient=True, disable=quiet) as progress:
             task = progress.add_task(f"{reps} replications", total=reps)
-            results = run_replications(sc, reps, seed, on_done=lambda i: progress.advance(task))
+            results = run_replications(
+                sc, reps, seed, on_done=lambda i: progress.advance(task), tables=tables != "none"
+            )
         summary = combine([r.summary for r in results])
         # figures only: the warnings (the same scenario's) are in summary.json, not a CSV column
         per_rep = pd.json_normalize([{k: v for k, v in r.summary.items() if k != "warnings"} for r in results])
         per_rep.insert(0, "replication", range(reps))
         out_dir.mkdir(parents=True, exist_ok=True)
         write_frame(out_dir / "replications.csv", per_rep)
-    write_run(out_dir, results[0], summary)
+    write_run(out_dir, results[0], summary, tables=tables)
+    if (plots or svg or report) and not results[0].has_jobs:
+        if not quiet:
+            console.print(
+                "[dim]plots and report need the jobs table: not drawn (the per-minute series is in "
+                "minutes.csv; use --tables csv for plots)[/dim]"
+            )
+        plots = svg = report = False
     if plots or svg or report:
         from simserve.report import write_plots
 
@@ -169,6 +193,44 @@ def run(
         render_warnings(summary)  # warnings show with --quiet too (stderr)
     else:
         render_summary(summary, out_dir)
+
+
+def _streamed(sc: Any, seed: int | None, out_dir: Path, tables: str, quiet: bool) -> Any:
+    """One streamed run (``--tables parquet|none``): jobs.parquet written block by block, progress in the
+    terminal (simulated time, jobs, rate, ETA; nothing when not a terminal)."""
+    import time
+
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from simserve.api import simulate
+    from simserve.outputs import ParquetJobs, prepare_out_dir
+
+    writer = ParquetJobs(prepare_out_dir(out_dir)) if tables == "parquet" else None
+    t0 = time.perf_counter()
+    columns = (
+        TextColumn("simulated {task.completed:,.0f} of {task.total:,.0f} s"),
+        BarColumn(),
+        TextColumn("{task.fields[jobs]:,} jobs, {task.fields[rate]:,.0f} jobs/s"),
+        TimeRemainingColumn(),
+    )
+    with Progress(
+        *columns, console=Console(stderr=True), transient=True, disable=quiet or not console.is_terminal
+    ) as progress:
+        task = progress.add_task("run", total=sc.horizon, jobs=0, rate=0.0)
+
+        def on_block(n_jobs: int, now_s: float) -> None:
+            rate = n_jobs / max(time.perf_counter() - t0, 1e-9)
+            progress.update(task, completed=min(now_s, sc.horizon), jobs=n_jobs, rate=rate)
+
+        try:
+            result = simulate(sc, seed=seed, tables=False, job_writer=writer, on_block=on_block)
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
+    if writer is not None:
+        writer.close()
+    return result
 
 
 @app.command()
