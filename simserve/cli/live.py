@@ -88,10 +88,10 @@ async def _drive(ex: Any, quiet: bool) -> tuple[Any, int]:
     if quiet:
         run = await task
     else:
-        with Live(_view(ex.status()), console=console, refresh_per_second=4, transient=False) as live:
+        with Live(_view(ex.status()), console=console, auto_refresh=False, transient=False) as live:
             while not task.done():
                 await asyncio.wait({task}, timeout=0.25)
-                live.update(_view(ex.status()))
+                live.update(_view(ex.status()), refresh=True)  # one render per update, no refresh thread
         run = task.result()
     return run, SIGNAL_EXIT[signal.Signals(received[0])] if received else 0
 

@@ -69,6 +69,7 @@ class RealRuntime:
         self.max_init_failures = 0  # real failed starts in a row before on_give_up (0: never)
         self.init_failures_in_row = 0
         self.on_give_up: Callable[[dict[str, Any]], None] | None = None
+        self.on_job_end: Callable[[int], None] | None = None  # job id, after the core has its outcome
 
     # ------------------------------------------------------------------ effects
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
@@ -246,6 +247,8 @@ class RealRuntime:
         if out.status == "crashed" or out.status == "cancelled":
             return  # the exit watcher reports the crash and the core requeues
         self.driver.job_done(token, out.status, self.clock.now())
+        if self.on_job_end is not None:
+            self.on_job_end(job)
 
     def fault(self, wid: int, kind: str, message: str, tail: str) -> None:
         self.faults.append(

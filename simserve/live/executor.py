@@ -29,7 +29,6 @@ from typing import Any
 
 import numpy as np
 
-from simserve.billing import running_cost
 from simserve.endpoint import EndpointCore, StartWorker, local_hosts
 from simserve.live.adapter import RealRuntime, shim_argv
 from simserve.live.assets import DEFAULT_MAX_FILE_BYTES, prepare_assets
@@ -38,7 +37,8 @@ from simserve.live.driver import LiveDriver
 from simserve.live.gpus import make_slots
 from simserve.live.procs import MARK_VAR, kill_marked, new_run_mark, worker_mark
 from simserve.live.runtime import MAX_RESULT_BYTES, WorkerSpec, build_runtime
-from simserve.records import STATES, JobStatus, Recorder
+from simserve.live.view import LiveStats
+from simserve.records import STATES, Recorder
 from simserve.rng import RandomStreams
 from simserve.scenario import Scenario
 from simserve.workload import Jobs, generate
@@ -126,6 +126,7 @@ class LiveExecutor:
             mem = 0 if any(self.slots) else default_worker_memory_bytes(len(self.slots))
         self.worker_memory_bytes = max(int(mem), 0)
         self.core = EndpointCore(scenario, self.streams, self.rec, local_hosts(scenario, len(self.slots), ep.gpu[0]))
+        self.stats = LiveStats(scenario, self.rec)  # the live view's running aggregates
         self.runtime = runtime if runtime is not None else build_runtime(opts.runtime)
         if hasattr(self.runtime, "init_timeout_s"):
             self.runtime.init_timeout_s = math.inf  # the core enforces faults.init_timeout on every start
@@ -171,6 +172,7 @@ class LiveExecutor:
         )
         self.rt.max_init_failures = max(int(opts.max_init_failures), 0)
         self.rt.on_give_up = self._give_up
+        self.rt.on_job_end = self.stats.job_ended
         self.driver.runtime = self.rt
         self.driver.start()
         feeder = asyncio.create_task(self._arrivals())
@@ -299,22 +301,17 @@ class LiveExecutor:
 
     # ------------------------------------------------------------------ live view
     def status(self) -> dict[str, Any]:
-        """A snapshot for the terminal: workers by state, queue, latency and cost so far."""
+        """A snapshot for the terminal: workers by state, queue, latency and cost so far.
+
+        O(1) in the number of jobs (``LiveStats`` keeps running aggregates): O(workers) at most."""
         now = min(self.now(), self.end_s)
-        core, rec = self.core, self.rec
+        core, rec, stats = self.core, self.rec, self.stats
         by_state = {s: 0 for s in STATES}
+        open_rows = []
         for w in core.workers:
             if not w.retired:
                 by_state[STATES[w.state]] += 1
-        st = np.frombuffer(bytes(rec.status), dtype=np.uint8)
-        done = np.flatnonzero(st == JobStatus.COMPLETED)
-        lat = np.asarray(rec.end_s, dtype=float)[done] - np.asarray(rec.arrival_s, dtype=float)[done]
-        arrived = int(np.searchsorted(rec.arrival_s, now, side="right"))
-        open_rows = [
-            (w.wid, int(w.state), int(w.phase), w.since, now, w.host.host_id if w.host else -1)
-            for w in core.workers
-            if not w.retired
-        ]
+                open_rows.append((w.wid, int(w.state), int(w.phase), w.since, now, w.host.host_id if w.host else -1))
         faults = self.rt.faults if self.rt is not None else []
         return {
             "now_s": now,
@@ -322,11 +319,11 @@ class LiveExecutor:
             "workers": by_state,
             "in_queue": len(core.queue),
             "in_progress": core.in_progress,
-            "arrived": arrived,
-            "completed": len(lat),
-            "latency_p50_s": float(np.median(lat)) if len(lat) else math.nan,
-            "latency_p95_s": float(np.percentile(lat, 95)) if len(lat) else math.nan,
-            "cost_usd": running_cost(self.sc, rec, open_rows),
+            "arrived": int(np.searchsorted(rec.arrival_s, now, side="right")),
+            "completed": stats.completed,
+            "latency_p50_s": stats.latency_quantile_s(0.5),
+            "latency_p95_s": stats.latency_quantile_s(0.95),
+            "cost_usd": stats.cost_usd(open_rows),
             "faults": len(faults),
             "retries": rec.retries,
         }

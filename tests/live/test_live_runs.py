@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from simserve.billing import price_usd_per_s
 from tests.live.conftest import check_invariants, run_live, scenario
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(90)]
@@ -36,6 +37,15 @@ def test_sleep_handler_run_passes_invariants(scaler, out_dir):
         assert (out_dir / name).is_file()
     assert json.loads((out_dir / "summary.json").read_text())["engine"] == "live"
     assert (out_dir / "logs" / "0.log").is_file()
+    # the live view's running aggregates agree with the tables: counts exactly, latency within its 1 %
+    # bins, the bill up to the per-second rounding of each billing session
+    view = ex.status()
+    completed = s["requests"]["completed"]
+    assert view["completed"] == completed
+    lat = done["latency_s"].sort_values().to_numpy()
+    assert lat[int(0.5 * (completed - 1))] * 0.98 <= view["latency_p50_s"] <= lat[-(-(completed - 1) // 2)] * 1.02
+    rounding = len(result.workers) * price_usd_per_s("A100", "flex", 1)  # < 1 s a session, < one a row
+    assert s["cost_usd"]["total"] - rounding <= view["cost_usd"] <= s["cost_usd"]["total"] + 1e-9
 
 
 def test_scaled_down_worker_keeps_its_image_cache(out_dir):
