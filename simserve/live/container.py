@@ -16,8 +16,9 @@ import signal
 import socket
 import struct
 import threading
-from typing import IO, Any
+from typing import Any
 
+from simserve.live.logs import LogSink
 from simserve.live.worker import PIPE_LIMIT_BYTES
 
 _HEADER = struct.Struct(">BxxxL")  # stream type (1 stdout, 2 stderr), payload length
@@ -49,7 +50,7 @@ class ContainerProcess:
     """A created (not yet started) container with its attach socket; call ``start()`` next."""
 
     def __init__(
-        self, api: Any, container_id: str, log: IO[bytes], loop: asyncio.AbstractEventLoop, remove_on_exit: bool = True
+        self, api: Any, container_id: str, log: LogSink, loop: asyncio.AbstractEventLoop, remove_on_exit: bool = True
     ) -> None:
         self._api = api
         self.container_id = container_id

@@ -19,9 +19,10 @@ import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from simserve.live.container import ContainerProcess
+from simserve.live.logs import CappedLog, LogSink
 from simserve.live.runtime import PhaseCallback, WorkerHandle, WorkerSpec, WorkerStartError
 from simserve.live.worker import attach_worker
 
@@ -92,7 +93,7 @@ class DockerRuntime:
         self._locks: dict[str, asyncio.Lock] = {}
         self._connect_lock = asyncio.Lock()
         self._procs: dict[int, ContainerProcess] = {}
-        self._logs: list[IO[bytes]] = []
+        self._logs: list[LogSink] = []
         self.created_ids: list[str] = []  # every container this runtime created (for audits)
         self.pulls: list[tuple[str, float]] = []  # (image ref, seconds) of each real pull
 
@@ -143,7 +144,7 @@ class DockerRuntime:
         ref = await self._ensure_image(client, spec, on_phase)
         on_phase("container_start", time.monotonic())
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(spec.log_path, "ab")  # noqa: SIM115 - closed in close()
+        log = CappedLog(spec.log_path)  # the container's stderr, size-bounded
         self._logs.append(log)
         try:
             proc = await asyncio.to_thread(self._create, client, ref, spec, log, asyncio.get_running_loop())
@@ -161,7 +162,7 @@ class DockerRuntime:
             raise
 
     def _create(
-        self, client: Any, ref: str, spec: WorkerSpec, log: IO[bytes], loop: asyncio.AbstractEventLoop
+        self, client: Any, ref: str, spec: WorkerSpec, log: LogSink, loop: asyncio.AbstractEventLoop
     ) -> ContainerProcess:
         import docker.types
 

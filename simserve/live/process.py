@@ -4,7 +4,8 @@ Owns ``ProcessRuntime``: the ``pull`` phase (copy the image payload from the loc
 store into the host's cache directory unless it is already there, atomically), the
 ``container_start`` phase (spawn of the interpreter until the shim's first phase marker), and
 the launch itself — ``spec.argv`` with ``spec.env`` (``CUDA_VISIBLE_DEVICES`` pins its GPUs),
-stdin/stdout pipes, stderr appended to ``spec.log_path``, its own session so signals from the
+stdin/stdout/stderr pipes (stderr copied into ``spec.log_path``, capped: ``simserve.live.logs``),
+its own session so signals from the
 terminal reach only the executor — and ``WorkerProcess``, the launched process as the worker
 handle sees it: its exit is known when the process itself exits (``exited``), not when its pipes
 close (a child it started may hold them for ever), and a signal or kill goes to its whole
@@ -23,6 +24,7 @@ import signal
 import time
 from pathlib import Path
 
+from simserve.live.logs import CappedLog
 from simserve.live.procs import MARK_VAR, kill_group, kill_marked
 from simserve.live.runtime import PhaseCallback, WorkerHandle, WorkerSpec, WorkerStartError, log_tail
 from simserve.live.worker import PIPE_LIMIT_BYTES, attach_worker
@@ -73,6 +75,7 @@ class WorkerProcess:
         self.pid = proc.pid
         self.stdin = proc.stdin
         self.stdout = proc.stdout
+        self.stderr = proc.stderr
 
     @property
     def returncode(self) -> int | None:
@@ -122,7 +125,7 @@ class ProcessRuntime:
             on_phase("pull", time.monotonic())
             await asyncio.to_thread(pull_image, spec.image_store, spec.image_key, spec.cache_dir)
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(spec.log_path, "ab", buffering=0)  # noqa: SIM115 - the worker writes it for its whole life
+        log = CappedLog(spec.log_path)  # the worker's stderr, copied from its pipe, size-bounded
         on_phase("container_start", time.monotonic())
         loop = asyncio.get_running_loop()
         try:
@@ -131,7 +134,7 @@ class ProcessRuntime:
                 *spec.argv,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
-                stderr=log,
+                stderr=asyncio.subprocess.PIPE,
                 env=dict(spec.env),
                 cwd=str(spec.cwd),
                 start_new_session=True,

@@ -64,7 +64,7 @@ class WorkerSpec:
     image_key: str  # name of the image payload file in ``image_store``
     image_store: Path  # the local "registry": <image_store>/<image_key>
     cache_dir: Path  # per-host image cache; survives scale-down (next start skips the pull)
-    log_path: Path  # stdout+stderr of the worker go here (appended across restarts)
+    log_path: Path  # stdout+stderr of the worker go here (appended across restarts, capped and rotated)
     mounts: tuple[Path, ...] = ()
     concurrency: int = 1
     broker: JobBroker | None = field(default=None, compare=False)  # set for protocol "runpod"
@@ -152,6 +152,8 @@ def log_tail(path: Path, lines: int = 20, start_byte: int = 0) -> str:
     try:
         with open(path, "rb") as f:
             size = f.seek(0, 2)
+            if start_byte > size:  # the log was rotated since (simserve.live.logs)
+                start_byte = 0
             f.seek(max(start_byte, size - 16384, 0))
             data = f.read()
     except OSError:

@@ -17,8 +17,9 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
+from simserve.live.logs import LogSink
 from simserve.live.runtime import (
     MAX_RESULT_BYTES,
     JobOutcome,
@@ -68,7 +69,7 @@ class _Attached:
     are read (for up to ``DRAIN_S``), then pending jobs fail as ``crashed``.
     """
 
-    def __init__(self, spec: WorkerSpec, proc: Any, on_phase: PhaseCallback, log: IO[bytes]) -> None:
+    def __init__(self, spec: WorkerSpec, proc: Any, on_phase: PhaseCallback, log: LogSink) -> None:
         self.worker_id = spec.worker_id
         self.log_path: Path = spec.log_path
         self.spec = spec
@@ -82,6 +83,8 @@ class _Attached:
         self.model_info: dict[str, Any] = {}
         self.strays: list[int] = []  # pids killed by mark after the worker exited
         self._reader = asyncio.create_task(self._read())
+        stderr = getattr(proc, "stderr", None)  # a pipe where the runtime copies stderr (process runtime)
+        self._err_reader = asyncio.create_task(self._copy_err(stderr)) if stderr is not None else None
         self._watcher = asyncio.create_task(self._watch())
 
     # -------------------------------------------------------------- events from the worker
@@ -103,6 +106,14 @@ class _Attached:
             else:
                 self._event(event)
 
+    async def _copy_err(self, stderr: asyncio.StreamReader) -> None:
+        """The worker's stderr into its log, until end of file."""
+        while True:
+            data = await stderr.read(1 << 16)
+            if not data:
+                return
+            self._write_log(data)
+
     async def _watch(self) -> None:
         """Wait for the process to exit; then clear up after it and report the exit."""
         exited = getattr(self.proc, "exited", None) or self.proc.wait
@@ -113,10 +124,12 @@ class _Attached:
             if reap is not None:
                 with contextlib.suppress(Exception):
                     self.strays = await reap()
-            with contextlib.suppress(asyncio.TimeoutError):  # what the worker wrote before it went
-                await asyncio.wait_for(asyncio.shield(self._reader), DRAIN_S)
+            readers = [t for t in (self._reader, self._err_reader) if t is not None]
+            await asyncio.wait(readers, timeout=DRAIN_S)  # what the worker wrote before it went
         finally:  # also when cancelled at the end of the run: the pipes close while the loop still runs
             self._reader.cancel()
+            if self._err_reader is not None:
+                self._err_reader.cancel()
             with contextlib.suppress(Exception):
                 self._log.close()
             close = getattr(self.proc, "close", None)
@@ -283,7 +296,7 @@ async def attach_worker(
     spec: WorkerSpec,
     proc: Any,  # asyncio.subprocess.Process, process.WorkerProcess or container.ContainerProcess
     on_phase: PhaseCallback,
-    log: IO[bytes],
+    log: LogSink,
     init_timeout_s: float = INIT_TIMEOUT_S,
 ) -> NativeWorker | RunpodWorker:
     """Wrap a just-spawned worker process; returns once it is ready (raises ``WorkerStartError``)."""

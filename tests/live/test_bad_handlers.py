@@ -30,6 +30,7 @@ import yaml
 from simserve.cli import main
 from simserve.invariants import TERMINAL, check_jobs, check_tiling
 from simserve.live.executor import MAX_INIT_FAILURES
+from simserve.live.logs import WORKER_LOG_BYTES
 from simserve.live.runtime import MAX_RESULT_BYTES
 
 pytestmark = pytest.mark.live
@@ -268,6 +269,19 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "after": marked(mark),
         "started": [int(p.name) for p in pids.iterdir()],
     }
+
+
+def test_worker_logs_are_capped(matrix: dict[str, Any]) -> None:
+    """The ``print`` job writes 11 MiB to stdout and stderr: its worker's log files (current and rotated)
+    hold at most ``WORKER_LOG_BYTES`` together, and the latest lines are kept."""
+    logs = matrix["out"] / "logs"
+    sizes: dict[str, int] = {}
+    for f in logs.iterdir():
+        wid = f.name.split(".")[0]
+        sizes[wid] = sizes.get(wid, 0) + f.stat().st_size
+    assert max(sizes.values()) <= WORKER_LOG_BYTES
+    assert any(f.name.endswith(".log.1") for f in logs.iterdir())  # the cap was reached: a rotation
+    assert sum(b"z" * 1024 in f.read_bytes() for f in logs.glob("*.log")) == 1  # the last lines written
 
 
 def test_no_process_the_run_started_outlives_it(matrix: dict[str, Any]) -> None:
