@@ -31,6 +31,7 @@ from simserve.scenario import (
     PoissonArrivals,
     Scenario,
     TraceArrivals,
+    WeeklyArrivals,
 )
 
 
@@ -150,6 +151,8 @@ def offered_load(sc: Scenario) -> Load | None:
     if isinstance(a, BurstyArrivals):
         rate = (a.base_rate * a.mean_gap + a.burst_rate * a.mean_burst) / (a.mean_gap + a.mean_burst)
         return Load(rate, service, "bursty, time-weighted mean")
+    if isinstance(a, WeeklyArrivals):
+        return Load(a.mean_rate, service, "weekly profile, mean over a week")
     if isinstance(a, TraceArrivals):
         path = sc.trace_path()
         try:

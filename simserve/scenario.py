@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -253,6 +254,48 @@ class BurstyArrivals(_Model):
         return limits.bursty_mean_rate(self.base_rate, self.burst_rate, self.mean_burst, self.mean_gap)
 
 
+HOURS_PER_WEEK = 168
+
+
+class WeeklyArrivals(_Model):
+    """A non-homogeneous Poisson process whose rate follows the hour of the week, looped over the horizon.
+
+    The shape is ``hourly`` (168 relative levels, Monday 00:00 first), or a ``csv`` with columns
+    ``hour_of_week, rate``, or else a daily cosine (``peak_to_trough``, ``peak_hour``) scaled by
+    ``weekend_level`` on Saturday and Sunday. It is scaled so that the week's mean is ``mean_rate``.
+    """
+
+    type: Literal["weekly"]
+    mean_rate: Rate = Field(description="mean arrival rate over a week")
+    hourly: list[Float] | None = Field(None, description="168 relative levels, one per hour of the week")
+    csv: str | None = Field(None, description="CSV with columns hour_of_week, rate (relative to the YAML)")
+    peak_to_trough: Float = Field(4.0, ge=1.0, le=1e6, description="daily peak / trough (no hourly or csv)")
+    peak_hour: Float = Field(14.0, ge=0.0, lt=24.0, description="hour of the day of the daily peak")
+    weekend_level: Float = Field(0.6, ge=0.0, le=1e6, description="weekend days' level relative to weekdays")
+    start_hour: Float = Field(0.0, ge=0.0, lt=HOURS_PER_WEEK, description="hour of the week at t = 0")
+
+    @model_validator(mode="after")
+    def _shape(self) -> WeeklyArrivals:
+        if self.hourly is not None and self.csv is not None:
+            raise ValueError("hourly: expected hourly or csv, not both")
+        if self.hourly is not None:
+            if len(self.hourly) != HOURS_PER_WEEK:
+                raise ValueError(f"hourly: expected {HOURS_PER_WEEK} levels (one per hour); got {len(self.hourly)}")
+            if any(v < 0 for v in self.hourly) or not any(v > 0 for v in self.hourly):
+                raise ValueError("hourly: expected levels >= 0, not all zero")
+        return self
+
+    def default_levels(self) -> list[float]:
+        """The cosine-with-weekends shape (when neither ``hourly`` nor ``csv`` is given), 168 levels."""
+        amp = (self.peak_to_trough - 1.0) / (self.peak_to_trough + 1.0)
+        out = []
+        for h in range(HOURS_PER_WEEK):
+            day, hour = divmod(h, 24)
+            level = self.weekend_level if day >= 5 else 1.0
+            out.append(level * (1.0 + amp * math.cos(2 * math.pi * (hour + 0.5 - self.peak_hour) / 24.0)))
+        return out
+
+
 class TraceArrivals(_Model):
     """Replay arrival times (and optionally service times) from a CSV."""
 
@@ -261,7 +304,9 @@ class TraceArrivals(_Model):
     loop: bool = Field(False, description="repeat the trace until the horizon")
 
 
-Arrivals = Annotated[PoissonArrivals | DiurnalArrivals | BurstyArrivals | TraceArrivals, Field(discriminator="type")]
+Arrivals = Annotated[
+    PoissonArrivals | DiurnalArrivals | BurstyArrivals | WeeklyArrivals | TraceArrivals, Field(discriminator="type")
+]
 
 
 class Workload(_Model):
@@ -399,6 +444,12 @@ class Scenario(_Model):
         arrivals = self.workload.arrivals
         if isinstance(arrivals, TraceArrivals) and not self.trace_path().is_file():
             raise ValueError(f"workload.arrivals.path: trace file not found: {self.trace_path()}")
+        if (
+            isinstance(arrivals, WeeklyArrivals)
+            and arrivals.csv is not None
+            and not self.data_path(arrivals.csv).is_file()
+        ):
+            raise ValueError(f"workload.arrivals.csv: weekly profile not found: {self.data_path(arrivals.csv)}")
         if self.hosts and not any(h.gpu.upper() in {g.upper() for g in self.endpoint.gpu} for h in self.hosts):
             raise ValueError(
                 f"endpoint.gpu: no host pool in hosts serves {', '.join(self.endpoint.gpu)}; expected a hosts entry "
@@ -478,6 +529,11 @@ class Scenario(_Model):
                     e = err.errors(include_url=False)[0]
                     raise ValueError(f"events: set at {ev.at:g}s: {e['msg'].removeprefix('Value error, ')}") from None
 
+    def data_path(self, path: str) -> Path:
+        """A file the scenario names (relative paths against ``base_dir``)."""
+        p = Path(path)
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
     def trace_path(self) -> Path:
         """The trace file of ``workload.arrivals`` (relative paths against ``base_dir``)."""
         arrivals = self.workload.arrivals
@@ -549,6 +605,7 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
             "diurnal",
             "bursty",
             "trace",
+            "weekly",
             "queue_delay",
             "request_count",
             "per_request",

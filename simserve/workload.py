@@ -27,6 +27,7 @@ from simserve.scenario import (
     Scenario,
     ScenarioError,
     TraceArrivals,
+    WeeklyArrivals,
     read_text_file,
 )
 
@@ -216,11 +217,54 @@ def check_trace_size(scenario: Scenario, times: np.ndarray) -> None:
         )
 
 
+def read_weekly_csv(path: Path) -> list[float]:
+    """The 168 levels of a weekly profile CSV (columns ``hour_of_week, rate``; every hour 0..167 once);
+    a one-line ``ScenarioError`` naming the file, line and column on bad input."""
+    field = "workload.arrivals.csv"
+    levels: dict[int, float] = {}
+    rows = _csv_numbers(path, field, ("hour_of_week", "rate"), (), "columns hour_of_week, rate", nonneg=True)
+    for lineno, v in rows:
+        h = v["hour_of_week"]
+        if h != int(h) or not 0 <= h < 168 or int(h) in levels:
+            raise ScenarioError(
+                str(path), field, f"line {lineno}, column hour_of_week: expected each hour 0..167 once; got {h:g}"
+            )
+        levels[int(h)] = v["rate"]
+    if len(levels) != 168 or not any(levels.values()):
+        raise ScenarioError(str(path), field, f"expected 168 rows (hours 0..167), not all zero; got {len(levels)}")
+    return [levels[h] for h in range(168)]
+
+
+def weekly_rates(scenario: Scenario, a: WeeklyArrivals) -> np.ndarray:
+    """Arrivals per second in each hour of the week (Monday 00:00 first), with the week's mean ``mean_rate``."""
+    if a.hourly is not None:
+        levels = np.asarray(a.hourly, dtype=float)
+    elif a.csv is not None:
+        levels = np.asarray(read_weekly_csv(scenario.data_path(a.csv)), dtype=float)
+    else:
+        levels = np.asarray(a.default_levels(), dtype=float)
+    return levels * (a.mean_rate / float(np.mean(levels)))
+
+
+def weekly_chunks(
+    a: WeeklyArrivals, rates: np.ndarray, horizon_s: float, rng: np.random.Generator
+) -> Iterator[np.ndarray]:
+    """Thinning of the hour-of-week rate (piecewise constant, looped over the horizon), chunk by chunk."""
+    peak = float(np.max(rates))
+    for cand in poisson_chunks(peak, horizon_s, rng):
+        hour = ((cand / 3600.0 + a.start_hour) % 168).astype(np.int64)
+        keep = rng.random(len(cand)) * peak < rates[np.minimum(hour, 167)]
+        yield cand[keep]
+
+
 def check_files(scenario: Scenario) -> None:
     """Read every file the scenario names (trace, tenants CSVs) the way a run will, so ``validate`` finds
     their problems (and a trace too large to replay); raises ``ScenarioError``."""
-    if isinstance(scenario.workload.arrivals, TraceArrivals):
+    a = scenario.workload.arrivals
+    if isinstance(a, TraceArrivals):
         check_trace_size(scenario, read_trace(scenario.trace_path())[0])
+    if isinstance(a, WeeklyArrivals) and a.csv is not None:
+        read_weekly_csv(scenario.data_path(a.csv))
     for pool in scenario.hosts:
         if pool.other_tenants is not None and pool.other_tenants.csv is not None:
             p = Path(pool.other_tenants.csv)
@@ -249,6 +293,8 @@ def _arrival_chunks(scenario: Scenario, streams: RandomStreams) -> Iterator[tupl
         chunks = diurnal_chunks(a, horizon, rng)
     elif isinstance(a, BurstyArrivals):
         chunks = bursty_chunks(a, horizon, rng)
+    elif isinstance(a, WeeklyArrivals):
+        chunks = weekly_chunks(a, weekly_rates(scenario, a), horizon, rng)
     else:  # pragma: no cover - the schema admits no other type
         raise TypeError(type(a).__name__)
     for c in chunks:
