@@ -1,9 +1,12 @@
 """Writing and reading run directories: summary.json, jobs.csv, workers.csv and friends.
 
 Owns the on-disk layout every command shares (``simserve run``, ``live``, ``compare``,
-``report``, ``calibrate``): files are written to a temporary name and renamed, so an
-interrupted run never leaves a half-written table, and CSVs are byte-identical for the same
-seed. Owns the checks on both sides as well: ``check_out_dir`` / ``check_out_file`` say up
+``report``, ``calibrate``): files are written to a temporary file created exclusively beside
+them and renamed, so an interrupted run never leaves a half-written table, and CSVs are
+byte-identical for the same seed; a whole run is written into a private directory beside its
+``--out`` and renamed into place at the end (``staged_out_dir``), so a directory holds one
+whole run or none; a default output directory made from a scenario's ``name`` stays under its
+base (``default_out_dir``). Owns the checks on both sides as well: ``check_out_dir`` / ``check_out_file`` say up
 front whether an output path can be written, and ``read_run`` checks every file it reads
 (present, parseable, the expected header, keys and values). Both raise ``OutputsError``
 subclasses whose text is one line naming the path, the file, line and column where it
@@ -16,8 +19,12 @@ import contextlib
 import json
 import math
 import os
+import re
+import secrets
+import shutil
+import tempfile
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -97,6 +104,89 @@ def prepare_out_dir(path: str | Path, option: str = "output directory") -> Path:
     return p
 
 
+def default_out_dir(base: str | Path, name: str, prefix: str = "") -> Path:
+    """``base/<prefix><name>`` with ``name`` (a scenario's, which anyone may write) made a plain file name:
+    letters, digits, ``.``, ``_`` and ``-`` only (others become ``_``), no leading dot, at most 100
+    characters, ``run`` when nothing is left. So ``name: ../../x`` or an absolute path stays under ``base``.
+
+    >>> default_out_dir("runs", "../../etc/x", "live-").as_posix()
+    'runs/live-etc_x'
+    """
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")[:100] or "run"
+    return Path(base) / f"{prefix}{safe}"
+
+
+#: a file ``staged_out_dir`` puts in each directory it installs: a later run may replace that directory whole
+RUN_MARK = ".simserve-output"
+
+
+@contextlib.contextmanager
+def staged_out_dir(out: str | Path, option: str = "output directory", carry: tuple[str, ...] = ()) -> Iterator[Path]:
+    """Yield a fresh private directory beside ``out`` to write a whole run into; when the block ends without
+    an exception it takes ``out``'s place, otherwise it is removed and ``out`` is left as it was. So a
+    directory holds one whole run or none, never two runs' files mixed (a Ctrl-C, a SIGTERM, a crash).
+
+    ``out`` missing or empty: the new directory is renamed to it. ``out`` written by an earlier
+    ``staged_out_dir`` (it holds ``RUN_MARK``): the earlier run is replaced whole. Any other directory
+    (files of the user's, or a run from before this rule) is not removed: the new files are moved
+    into it, summary.json last. ``carry``: entries of ``out`` moved into the new directory first (a
+    cache such as a live run's image store), and moved back if the run fails.
+    """
+    out = Path(out).absolute()
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    except OSError as exc:
+        if not out.is_dir():
+            raise OutPathError(f"{option} {out}: {exc.strerror or exc}; expected a writable directory") from None
+        work = Path(tempfile.mkdtemp(prefix=".simserve.", suffix=".partial", dir=out))  # a read-only parent
+    carried = [name for name in carry if out.is_dir() and os.path.lexists(out / name)]
+    try:
+        for name in carried:
+            os.rename(out / name, work / name)
+        yield work
+        _install(work, out)
+    except BaseException:
+        for name in carried:
+            if os.path.lexists(work / name) and out.is_dir() and not os.path.lexists(out / name):
+                with contextlib.suppress(OSError):
+                    os.rename(work / name, out / name)
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def _install(work: Path, out: Path) -> None:
+    """Put the finished run directory ``work`` in ``out``'s place (see ``staged_out_dir``)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(work, 0o777 & ~umask)  # mkdtemp made it private while it was being written
+    plain_dir = out.is_dir() and not out.is_symlink()
+    if not os.path.lexists(out) or (plain_dir and not any(out.iterdir())):
+        (work / RUN_MARK).touch()
+        try:
+            os.rename(work, out)
+            return
+        except OSError:  # created meanwhile: fall through to a move into it
+            (work / RUN_MARK).unlink()
+    if plain_dir and (out / RUN_MARK).is_file() and work.parent == out.parent:
+        (work / RUN_MARK).touch()
+        old = out.with_name(f".{out.name}.{secrets.token_hex(4)}.old")
+        os.rename(out, old)
+        os.rename(work, out)
+        shutil.rmtree(old, ignore_errors=True)
+        return
+    last = work / "summary.json"
+    for entry in sorted(work.iterdir(), key=lambda p: p == last):
+        dest = out / entry.name
+        if entry.is_dir() and not entry.is_symlink() and os.path.lexists(dest):
+            if dest.is_dir() and not dest.is_symlink():
+                shutil.rmtree(dest)
+            else:
+                dest.unlink()
+        os.replace(entry, dest)
+    work.rmdir()
+
+
 # ----------------------------------------------------------------------------- writing
 def _clean(obj: Any) -> Any:
     if isinstance(obj, dict):
@@ -108,10 +198,23 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
+def exclusive_temp(path: Path) -> Path:
+    """A new, empty temporary file beside ``path`` (``.<name>.<random>.tmp``), created exclusively (never an
+    existing file or a symbolic link planted there) with the permissions a plain new file gets."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes it 0600; the file it replaces would not be
+    finally:
+        os.close(fd)
+    return Path(name)
+
+
 def _atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file: the old file or the new one, never half of it
-    (the temporary file is removed when the write fails)."""
-    tmp = path.with_name(path.name + ".tmp")
+    """Write ``text`` to ``path`` through a temporary file created exclusively beside it: the old file or the
+    new one, never half of it (the temporary file is removed when the write fails)."""
+    tmp = exclusive_temp(path)
     try:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
@@ -148,7 +251,7 @@ class ParquetJobs:
 
         self.pa = pa
         self.path = out_dir / "jobs.parquet"
-        self.tmp = out_dir / "jobs.parquet.tmp"
+        self.tmp = exclusive_temp(self.path)
         self.schema = pa.schema(
             [
                 ("job_id", pa.int64()),
@@ -205,7 +308,7 @@ class ParquetJobs:
 
 
 def _write_parquet(path: Path, frame: pd.DataFrame) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = exclusive_temp(path)
     try:
         frame.to_parquet(tmp, index=False)
         os.replace(tmp, path)
@@ -478,9 +581,12 @@ __all__ = [
     "RunDirError",
     "check_out_dir",
     "check_out_file",
+    "default_out_dir",
+    "exclusive_temp",
     "prepare_out_dir",
     "read_csv_checked",
     "read_run",
+    "staged_out_dir",
     "write_frame",
     "write_json",
     "write_run",

@@ -3,19 +3,28 @@
 Owns ``OrderedPool`` (a ``ProcessPoolExecutor`` kept across ``map`` calls) and
 ``ordered_map`` (a pool for one call). ``map(fn, tasks, on_done)`` runs a picklable ``fn`` on
 each task and returns the results in task order whatever order they finish in, calling
-``on_done(index)`` as each finishes; one process (or one task) runs in-line. On Ctrl-C, or
-any other exception while waiting, pending tasks are cancelled and the pool is shut down
-without waiting for running ones, so the exception reaches the caller at once. Used by
-replications, the planner's local executor and the break-even sweep. Standard library only.
+``on_done(index)`` as each finishes; one process (or one task) runs in-line. On Ctrl-C, SIGTERM
+(``simserve.interrupts``), or any other exception while waiting, pending tasks are cancelled and
+the pool's processes are terminated (not waited for: a running replication may take minutes),
+so the exception reaches the caller at once and no pool process is left. Pool processes ignore
+SIGINT (a Ctrl-C reaches the whole process group; the parent ends them) and take SIGTERM's
+default. Used by replications, the planner's local executor and the break-even sweep. Standard
+library only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from types import TracebackType
 from typing import TypeVar
+
+from simserve.interrupts import pool_child_signals
+
+#: how long an abandoned pool's terminated process may take to exit
+ABANDON_JOIN_S = 2.0
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -48,7 +57,7 @@ class OrderedPool:
                     on_done(i)
             return out
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(max_workers=self.processes)
+            self._pool = ProcessPoolExecutor(max_workers=self.processes, initializer=pool_child_signals)
         futures: dict[Future[R], int] = {}
         results: dict[int, R] = {}
         try:
@@ -67,9 +76,18 @@ class OrderedPool:
         return [results[i] for i in range(len(tasks))]
 
     def _abandon(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        """Stop now: cancel what has not started, terminate the processes running the rest."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        procs = list((getattr(pool, "_processes", None) or {}).values())  # no public way before 3.14
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:
+            with contextlib.suppress(Exception):
+                proc.terminate()
+        for proc in procs:
+            with contextlib.suppress(Exception):
+                proc.join(ABANDON_JOIN_S)
 
     def close(self) -> None:
         """Shut the pool down (cancelling tasks not yet started); a later ``map`` starts a new one."""

@@ -29,8 +29,9 @@ from rich.live import Live
 from rich.table import Table
 
 from simserve.cli import UsageError, app
+from simserve.interrupts import SIGNAL_EXIT
 from simserve.live.executor import MAX_INIT_FAILURES, WORKER_MEMORY_SHARE
-from simserve.outputs import check_out_dir
+from simserve.outputs import check_out_dir, default_out_dir, staged_out_dir
 from simserve.scenario import load_scenario
 from simserve.workload import check_files
 
@@ -66,10 +67,6 @@ def _gpus(text: str | None) -> list[int] | None:
         return [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise UsageError(f"--gpus: expected indices like 0,1 or 'auto', got {text!r}") from None
-
-
-#: exit codes of a run a signal ended (after its tables are written): 128 + the signal's number
-SIGNAL_EXIT = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 async def _drive(ex: Any, quiet: bool) -> tuple[Any, int]:
@@ -148,9 +145,11 @@ def live(
 
     sc = load_scenario(scenario, set_)
     check_files(sc)  # trace and tenants CSVs: bad rows are one line and exit 2, before any work
-    check_out_dir(out or Path("runs") / f"live-{sc.name}", "--out" if out else "output directory")
+    # a default made from the scenario's name stays under runs/ (simserve.outputs.default_out_dir)
+    out_dir = check_out_dir(out or default_out_dir("runs", sc.name, "live-"), "--out" if out else "output directory")
+    out_dir = out_dir.absolute()
     if runtime == "simulated":
-        _simulated(sc, scenario, handler, out, duration, speed, seed, quiet)
+        _simulated(sc, scenario, handler, out_dir, duration, speed, seed, quiet)
         return
     if handler is None:
         raise UsageError("--handler: expected a handler file (or --runtime simulated for a dry run)")
@@ -166,13 +165,12 @@ def live(
     except ValueError as exc:
         raise UsageError(f"--duration: {exc}") from None
     # every path resolved once, absolute, before any worker starts (workers run in the handler's directory)
-    out_dir = (out or Path("runs") / f"live-{sc.name}").absolute()
     handler = handler.resolve()
     store = store.absolute() if store is not None else None
     memory_bytes = _memory(worker_memory)
     opts = LiveOptions(
         handler=handler,
-        out_dir=out_dir,
+        out_dir=out_dir,  # the staged directory in its place once the run starts (below)
         protocol=protocol,
         runtime=runtime,
         gpus=_gpus(gpus),
@@ -203,8 +201,12 @@ def live(
     for note in live_substitutions(sc):
         errors.print(f"[yellow]warning: {scenario}: {note}[/yellow]", soft_wrap=True)
 
-    run, exit_code = asyncio.run(_drive(ex, quiet))
-    result = save_live_run(sc, ex.seed, run, out_dir)
+    # the run (logs, host caches, tables) is written into a private directory beside out_dir and renamed
+    # into place at its end: a directory holds one whole run or none; the image store (a cache) is carried
+    with staged_out_dir(out_dir, carry=() if store is not None else ("store",)) as work:
+        ex.use_out_dir(work)
+        run, exit_code = asyncio.run(_drive(ex, quiet))
+        result = save_live_run(sc, ex.seed, run, work)
     stopped = run.notes.get("stopped")
     if quiet:
         from simserve.cli.run import render_warnings
@@ -295,7 +297,7 @@ def _simulated(
     sc: Any,
     path: Path,
     handler: Path | None,
-    out: Path | None,
+    out_dir: Path,
     duration: str | None,
     speed: float,
     seed: int | None,
@@ -315,9 +317,9 @@ def _simulated(
         raise UsageError(f"--duration: {exc}") from None
     run_seed = sc.seed if seed is None else seed
     rec, jobs, horizon = run_simulated(sc, run_seed, until)
-    out_dir = out or Path("runs") / f"live-{sc.name}"
     run = LiveRun(rec, horizon, jobs, {"runtime": "simulated", "speed": speed, "faults": [], "retries": rec.retries})
-    result = save_live_run(sc, run_seed, run, out_dir)
+    with staged_out_dir(out_dir) as work:
+        result = save_live_run(sc, run_seed, run, work)
     from simserve.cli.run import render_summary, render_warnings
 
     if quiet:

@@ -9,6 +9,8 @@ usage error (exit 2) before any run.
 from __future__ import annotations
 
 import math
+import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -97,15 +99,10 @@ def plan(
 ) -> None:
     """Find the cheapest configuration that meets every SLO; write plan.csv, plan.json,
     recommended.yaml and pareto.png."""
-    import yaml
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from simserve.outputs import check_out_dir
-    from simserve.plan.executors import make_executor
+    from simserve.interrupts import SIGNAL_EXIT, Terminated, sigterm_raises
+    from simserve.outputs import check_out_dir, default_out_dir, staged_out_dir
     from simserve.plan.report import ranked_table, write_plan
-    from simserve.plan.search import plan as run_plan, resolve_spec
-    from simserve.planspec import PlanError
-    from simserve.scenario import load_scenario, parse_override
+    from simserve.scenario import load_scenario
     from simserve.workload import check_files
 
     if search not in (None, "smart", "grid"):
@@ -115,7 +112,49 @@ def plan(
     sc = load_scenario(scenario, set_)
     check_files(sc)  # trace and tenants CSVs: bad rows are one line and exit 2, before any work
     # an output path that cannot be a writable directory is one line and exit 2, before any work
-    out_dir = check_out_dir(out or Path("plans") / sc.name, "--out" if out is not None else "output directory")
+    out_dir = check_out_dir(
+        out or default_out_dir("plans", sc.name), "--out" if out is not None else "output directory"
+    )
+    try:
+        # SIGTERM ends the plan as Ctrl-C does (the pool's processes terminated); then exit 143
+        with sigterm_raises():
+            result, source = _search(
+                scenario, sc, set_, slo, vary, replications, search, max_replications, cluster, processes, seed, quiet
+            )
+            with staged_out_dir(out_dir) as work:  # plan.csv and friends appear together, or not at all
+                paths = write_plan(work, result, source)
+    except Terminated:
+        print(f"stopped by signal; {out_dir} left as it was", file=sys.stderr)
+        raise typer.Exit(SIGNAL_EXIT[signal.SIGTERM]) from None
+    if not quiet:
+        render_plan(result, ranked_table(result), top)
+        console.print(f"[dim]wrote {', '.join(str(out_dir / p.name) for p in paths.values())}[/dim]")
+
+
+def _search(
+    scenario: Path,
+    sc: Any,
+    set_: list[str],
+    slo: list[str],
+    vary: list[str],
+    replications: int | None,
+    search: str | None,
+    max_replications: int | None,
+    cluster: str | None,
+    processes: int | None,
+    seed: int | None,
+    quiet: bool,
+) -> tuple[Any, Any]:
+    """Resolve the plan's spec and run the search with a progress bar; ``(result, scenario source)``.
+    A bad spec is a ``UsageError``."""
+    import yaml
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from simserve.plan.executors import make_executor
+    from simserve.plan.search import plan as run_plan, resolve_spec
+    from simserve.planspec import PlanError
+    from simserve.scenario import parse_override
+
     try:
         spec = resolve_spec(
             sc, slo=slo, vary=vary, replications=replications, search=search, max_replications=max_replications
@@ -150,10 +189,7 @@ def plan(
             )
     except PlanError as exc:
         raise UsageError(str(exc)) from None
-    paths = write_plan(out_dir, result, source)
-    if not quiet:
-        render_plan(result, ranked_table(result), top)
-        console.print(f"[dim]wrote {', '.join(str(p) for p in paths.values())}[/dim]")
+    return result, source
 
 
 __all__ = ["plan", "render_plan"]

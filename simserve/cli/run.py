@@ -9,6 +9,8 @@ the break-even sweep of ``simserve.plan.breakeven``.
 from __future__ import annotations
 
 import json
+import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -126,7 +128,8 @@ def run(
     """Simulate a scenario and write summary.json, minutes.csv and the tables (jobs, workers)."""
     import pandas as pd
 
-    from simserve.outputs import TABLE_FORMATS, check_out_dir, write_frame, write_run
+    from simserve.interrupts import SIGNAL_EXIT, Terminated, sigterm_raises
+    from simserve.outputs import TABLE_FORMATS, check_out_dir, default_out_dir, staged_out_dir, write_frame, write_run
     from simserve.replicate import combine, run_replications
 
     if tables not in TABLE_FORMATS:
@@ -135,7 +138,7 @@ def run(
     check_files(sc)  # trace and tenants CSVs: bad rows are one line and exit 2, before any work
     reps = replications or sc.replications
     # a path that cannot be a writable directory is one line and exit 2, before any work
-    out_dir = check_out_dir(out or Path("runs") / sc.name, "--out" if out is not None else "output directory")
+    out_dir = check_out_dir(out or default_out_dir("runs", sc.name), "--out" if out is not None else "output directory")
     jobs = None
     if replay is not None:
         from simserve.calibrate import load_replay
@@ -149,46 +152,52 @@ def run(
                 sc = load_scenario(sc.model_dump(), {"horizon": horizon, "warmup": min(sc.warmup, horizon / 2)})
     if jobs is not None and tables != "csv":
         raise UsageError("--tables: a --replay run keeps its tables in memory; use --tables csv (the default)")
-    if reps == 1 and jobs is None and tables != "csv":
-        results = [_streamed(sc, seed, out_dir, tables, quiet)]
-        summary = results[0].summary
-    elif reps == 1 or jobs is not None:
-        from simserve.api import simulate
+    # the whole run is written into a private directory beside out_dir, renamed into place at the end:
+    # Ctrl-C (exit 130) or SIGTERM (exit 143) leave out_dir as it was
+    try:
+        with sigterm_raises(), staged_out_dir(out_dir) as work:
+            if reps == 1 and jobs is None and tables != "csv":
+                results = [_streamed(sc, seed, work, tables, quiet)]
+                summary = results[0].summary
+            elif reps == 1 or jobs is not None:
+                from simserve.api import simulate
 
-        results = [simulate(sc, seed=seed, jobs=jobs)]
-        summary = results[0].summary
-    else:
-        from rich.progress import Progress
+                results = [simulate(sc, seed=seed, jobs=jobs)]
+                summary = results[0].summary
+            else:
+                from rich.progress import Progress
 
-        with Progress(console=console, transient=True, disable=quiet) as progress:
-            task = progress.add_task(f"{reps} replications", total=reps)
-            results = run_replications(
-                sc, reps, seed, on_done=lambda i: progress.advance(task), tables=tables != "none"
-            )
-        summary = combine([r.summary for r in results])
-        # figures only: the warnings (the same scenario's) are in summary.json, not a CSV column
-        per_rep = pd.json_normalize([{k: v for k, v in r.summary.items() if k != "warnings"} for r in results])
-        per_rep.insert(0, "replication", range(reps))
-        out_dir.mkdir(parents=True, exist_ok=True)
-        write_frame(out_dir / "replications.csv", per_rep)
-    write_run(out_dir, results[0], summary, tables=tables)
-    if (plots or svg or report) and not results[0].has_jobs:
-        if not quiet:
-            console.print(
-                "[dim]plots and report need the jobs table: not drawn (the per-minute series is in "
-                "minutes.csv; use --tables csv for plots)[/dim]"
-            )
-        plots = svg = report = False
-    if plots or svg or report:
-        from simserve.report import write_plots
+                with Progress(console=console, transient=True, disable=quiet) as progress:
+                    task = progress.add_task(f"{reps} replications", total=reps)
+                    results = run_replications(
+                        sc, reps, seed, on_done=lambda i: progress.advance(task), tables=tables != "none"
+                    )
+                summary = combine([r.summary for r in results])
+                # figures only: the warnings (the same scenario's) are in summary.json, not a CSV column
+                per_rep = pd.json_normalize([{k: v for k, v in r.summary.items() if k != "warnings"} for r in results])
+                per_rep.insert(0, "replication", range(reps))
+                write_frame(work / "replications.csv", per_rep)
+            write_run(work, results[0], summary, tables=tables)
+            if (plots or svg or report) and not results[0].has_jobs:
+                if not quiet:
+                    console.print(
+                        "[dim]plots and report need the jobs table: not drawn (the per-minute series is in "
+                        "minutes.csv; use --tables csv for plots)[/dim]"
+                    )
+                plots = svg = report = False
+            if plots or svg or report:
+                from simserve.report import write_plots
 
-        write_plots(results[0], out_dir, svg=svg)
-    if report:
-        from simserve.cli.report import break_even_table
-        from simserve.report.html import write_report
+                write_plots(results[0], work, svg=svg)
+            if report:
+                from simserve.cli.report import break_even_table
+                from simserve.report.html import write_report
 
-        # the break-even sweep re-simulates the scenario (same seed) with 0..max active workers
-        write_report(out_dir, break_even=break_even_table(sc, int(summary.get("seed", sc.seed)), quiet=quiet))
+                # the break-even sweep re-simulates the scenario (same seed) with 0..max active workers
+                write_report(work, break_even=break_even_table(sc, int(summary.get("seed", sc.seed)), quiet=quiet))
+    except Terminated:
+        print(f"stopped by signal; {out_dir} left as it was", file=sys.stderr)
+        raise typer.Exit(SIGNAL_EXIT[signal.SIGTERM]) from None
     if quiet:
         render_warnings(summary)  # warnings show with --quiet too (stderr)
     else:

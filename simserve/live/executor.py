@@ -141,6 +141,13 @@ class LiveExecutor:
         self.stopped: dict[str, Any] | None = None  # why the run ended early (the handler cannot start)
         self._stop = asyncio.Event()
 
+    def use_out_dir(self, out_dir: Path) -> None:
+        """Write the run's logs and host caches (and the image store, unless one was given) under ``out_dir``
+        (the CLI's staged directory); call before ``run``."""
+        self.out_dir = out_dir.absolute()
+        if self.opts.store is None:
+            self.store = self.out_dir / "store"
+
     def now(self) -> float:
         return self.clock.now() if self.clock is not None else 0.0
 

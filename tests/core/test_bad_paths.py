@@ -156,11 +156,12 @@ def test_a_write_that_fails_anyway_is_one_line_and_leaves_no_half_run(
     tiny: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "out"
-    (out / "summary.json.tmp").mkdir(parents=True)  # the last file's temporary name is taken by a directory
+    (out / "summary.json").mkdir(parents=True)  # the last file's name is taken by a directory
     assert main(["run", str(tiny[0]), "--out", str(out), "-q", "--no-plots"]) == 2
     err = _one_error_line(capsys)
-    assert "summary.json.tmp" in err and "Is a directory" in err, err
-    assert not (out / "summary.json").exists() and not list(out.glob("*.csv.tmp"))
+    assert "summary.json" in err and "Is a directory" in err, err
+    assert (out / "summary.json").is_dir() and not list(out.glob("*.tmp")) and not list(out.glob(".*"))
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # the staged run directory is removed
     assert main(["compare", str(out), str(out)]) == 2  # without summary.json it is not a run
     assert "not a run directory (no summary.json)" in _one_error_line(capsys)
 
