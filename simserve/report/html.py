@@ -143,7 +143,8 @@ def _monthly_section(data: RunData, break_even: pd.DataFrame | None) -> str:
 
     table = monthly_costs(data)
     rows = "".join(f"<tr><td>{html.escape(k)}</td><td class='n'>{_num(v)}</td></tr>" for k, v in table["value"].items())
-    out = [f"<h2>Monthly cost at this traffic</h2><table>{rows}</table>"]
+    basis = html.escape(str(table.attrs.get("basis", "")))
+    out = [f"<h2>Monthly cost at this traffic</h2><p class='note'>Monthly figures: {basis}.</p><table>{rows}</table>"]
     if break_even is None:
         return "".join(out)
     current = _active_workers(data)

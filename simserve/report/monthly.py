@@ -1,7 +1,9 @@
 """The monthly cost view: what the run's traffic costs per hour, month and 1k requests, and
 the flex vs active break-even.
 
-``monthly_costs`` scales a run's figures to a month (730 hours) at the same traffic;
+``monthly_costs`` scales a run's figures to a month (730 hours) at the same traffic and says
+whether they are the simulated month's own (a window of 30 days or more) or extrapolated from
+the hours simulated (``month_basis``, in ``table.attrs["basis"]``);
 ``break_even_point`` picks, from a break-even table (one row per number of always-on
 workers, as ``simserve.plan.breakeven.break_even`` computes it), the number of active workers
 that minimises monthly cost, and ``monthly_cost_figure`` draws the table. Nothing here
@@ -36,7 +38,20 @@ def monthly_costs(run: Any) -> pd.DataFrame:
         ("cost per 1k requests (USD)", cost.get("per_1k_requests")),
         ("latency p95 (s)", s["latency_s"].get("p95")),
     ]
-    return pd.DataFrame(rows, columns=["figure", "value"]).set_index("figure")
+    table = pd.DataFrame(rows, columns=["figure", "value"]).set_index("figure")
+    table.attrs["basis"] = month_basis(window_h)
+    return table
+
+
+#: a statistics window at least this long is a simulated month, not an extrapolation
+SIMULATED_MONTH_H = 30 * 24.0
+
+
+def month_basis(window_h: float) -> str:
+    """Where the monthly figures come from: the simulated month itself, or hours scaled up to 730."""
+    if window_h >= SIMULATED_MONTH_H:
+        return f"the simulated month ({window_h / 24:.0f} days of traffic, scaled to the platform's 730 h month)"
+    return f"extrapolated from {window_h:,.4g} hours of simulated traffic"
 
 
 def break_even_point(table: pd.DataFrame) -> int:

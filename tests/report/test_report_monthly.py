@@ -81,3 +81,13 @@ def test_monthly_cost_figure_content():
     assert "break-even at 1 active worker " in ax.get_title()
     assert list(ax2.lines[0].get_ydata()) == [9.0, 5.0, 4.0]
     assert ax.get_xlabel() == "active (always-on) workers"
+
+
+def test_monthly_figures_say_where_they_come_from(short_results):
+    from simserve.report.monthly import month_basis
+
+    r = short_results["quickstart"]
+    window_h = (r.scenario.horizon - r.scenario.warmup) / 3600
+    assert monthly_costs(r).attrs["basis"] == f"extrapolated from {window_h:,.4g} hours of simulated traffic"
+    assert month_basis(720.0).startswith("the simulated month (30 days")
+    assert month_basis(719.9).startswith("extrapolated from 719.9 hours")
