@@ -108,6 +108,21 @@ class Endpoint(_Model):
     flashboot: bool = Field(True, description="resume recently scaled-down workers on the same host fast")
     scaler: Scaler = Field(default_factory=lambda: QueueDelayScaler(type="queue_delay", value=4.0))
     scaler_interval: Duration = Field(1.0, description="seconds between autoscaler checks")
+    env: dict[str, str] = Field(
+        default_factory=dict,
+        description="environment variables every worker gets (the endpoint template's; simserve live passes "
+        "these, RUNPOD_* and the GPU selection to a handler, nothing of its own environment)",
+    )
+
+    @field_validator("env")
+    @classmethod
+    def _env_names(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, value in v.items():
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise ValueError(f"{name!r}: expected a variable name (letters, digits, _; not a digit first)")
+            if "\0" in value:
+                raise ValueError(f"{name}: expected a value without NUL characters")
+        return v
 
     @field_validator("gpu")
     @classmethod

@@ -5,7 +5,9 @@ Owns ``RunpodBroker``: a tiny asyncio HTTP/1.1 server answering every path the S
 poll for ``{"jobsToStop": [...]}``), ``job-done``/``job-stream`` (results and stream chunks)
 and ``ping`` — and ``sdk_env``, the environment that points an unmodified handler file at it.
 Jobs are queued per worker (the executor routes; the worker pulls), so policy stays in one place.
-Any unknown path gets 204 (a 404 makes the SDK reconnect in a tight loop). A result (or the
+Any unknown path gets 204 (a 404 makes the SDK reconnect in a tight loop). As on the platform,
+every request must carry the run's API key (``Authorization``, the SDK sends
+``RUNPOD_AI_API_KEY``; a key made for each run): another local process gets 401. A result (or the
 stream chunks of one job together) over ``MAX_RESULT_BYTES`` fails its job at once (413).
 """
 
@@ -13,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
+import secrets
 import time
 from collections import deque
 from typing import Any
@@ -38,8 +42,10 @@ class _Worker:
 class RunpodBroker:
     """Fake control plane for SDK workers; start with ``await broker.start()``."""
 
-    def __init__(self, long_poll_s: float = LONG_POLL_S) -> None:
+    def __init__(self, long_poll_s: float = LONG_POLL_S, api_key: str | None = None) -> None:
         self.long_poll_s = long_poll_s
+        self.api_key = api_key or secrets.token_urlsafe(24)  # the run's key: requests without it get 401
+        self._auth = {self.api_key.encode("latin-1"), b"Bearer " + self.api_key.encode("latin-1")}
         self._workers: dict[int, _Worker] = {}
         self._results: dict[str, asyncio.Future[JobOutcome]] = {}
         self._started: dict[str, float] = {}
@@ -51,6 +57,7 @@ class RunpodBroker:
         self._closing = False
         self.port = 0
         self.requests = 0
+        self.refused = 0  # requests without the run's API key
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -79,7 +86,7 @@ class RunpodBroker:
             "RUNPOD_WEBHOOK_POST_STREAM": f"{base}/v2/job-stream/$RUNPOD_POD_ID/$ID?gpu=local",
             "RUNPOD_WEBHOOK_PING": f"{base}/v2/ping/$RUNPOD_POD_ID?gpu=local",
             "RUNPOD_PING_INTERVAL": "10000",
-            "RUNPOD_AI_API_KEY": "simserve-local",
+            "RUNPOD_AI_API_KEY": self.api_key,
             "RUNPOD_ENDPOINT_ID": "simserve-live",
             "RUNPOD_SKIP_AUTO_SYSTEM_CHECKS": "true",
             "RUNPOD_SKIP_GPU_CHECK": "true",
@@ -126,10 +133,18 @@ class RunpodBroker:
                 lines = head.decode("latin-1").split("\r\n")
                 method, target, _ = lines[0].split(" ", 2)
                 length = 0
+                auth = b""
                 for line in lines[1:]:
                     if line[:15].lower() == "content-length:":
                         length = int(line[15:].strip())
+                    elif line[:14].lower() == "authorization:":
+                        auth = line[14:].strip().encode("latin-1")
                 self.requests += 1
+                if not any(hmac.compare_digest(auth, key) for key in self._auth):
+                    self.refused += 1
+                    writer.write(b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    await writer.drain()
+                    return
                 if length > MAX_RESULT_BYTES + RESULT_ENVELOPE_BYTES:  # refused unread; the connection closes
                     self._too_large(target, length)
                     writer.write(b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")

@@ -9,7 +9,8 @@ or running are in flight, as in the simulator), every worker is stopped, and a c
 ``Recorder`` comes back. The run also ends early, the same way, when the handler cannot start:
 ``max_init_failures`` real failed starts in a row (``MAX_INIT_FAILURES`` by default; the run's
 notes then carry ``stopped`` with the last failure and its log tail, for the CLI's exit 1).
-Workers get a memory bound (``worker_memory_bytes``, applied by the shim as ``RLIMIT_DATA``; by
+Workers get the platform's environment, not the executor's (``simserve.live.workerenv``), and a
+memory bound (``worker_memory_bytes``, applied by the shim as ``RLIMIT_DATA``; by
 default, on CPU slots, ``WORKER_MEMORY_SHARE`` of the machine's memory split over the slots, see
 ``default_worker_memory_bytes``; GPU slots get one only when it is given, as the bound is not yet
 verified against a GPU driver's host-side mappings).
@@ -38,6 +39,7 @@ from simserve.live.gpus import make_slots
 from simserve.live.procs import MARK_VAR, kill_marked, new_run_mark, worker_mark
 from simserve.live.runtime import MAX_RESULT_BYTES, WorkerSpec, build_runtime
 from simserve.live.view import LiveStats
+from simserve.live.workerenv import worker_env
 from simserve.records import STATES, Recorder
 from simserve.rng import RandomStreams
 from simserve.scenario import Scenario
@@ -160,6 +162,7 @@ class LiveExecutor:
         opts = self.opts
         self.assets = await asyncio.to_thread(prepare_assets, self.sc, self.store, self.speed, opts.max_file_bytes)
         (self.out_dir / "logs").mkdir(parents=True, exist_ok=True)
+        (self.out_dir / "home").mkdir(mode=0o700, parents=True, exist_ok=True)  # the workers' HOME
         if self.protocol == "runpod":
             from simserve.live.broker import RunpodBroker
 
@@ -221,26 +224,30 @@ class LiveExecutor:
         a = self.assets
         wid, host = e.worker_id, e.host
         gpus = self.slots[host]
-        env = dict(os.environ)
-        env.update(
-            {
-                "CUDA_VISIBLE_DEVICES": ",".join(map(str, gpus)),
-                "PYTHONUNBUFFERED": "1",
-                "SIMSERVE_WORKER_ID": str(wid),
-                "SIMSERVE_CONCURRENCY": str(self.sc.endpoint.concurrency),
-                "SIMSERVE_SPEED": repr(self.speed),
-                "SIMSERVE_MODEL_PATH": str(a.model_path or ""),
-                "SIMSERVE_MODEL_BPS": repr(a.model_bytes_per_wall_s),
-                "SIMSERVE_FAIL_INIT": "1" if e.fail_at_end else "0",
-                "SIMSERVE_MEMORY_BYTES": str(self.worker_memory_bytes),
-                "SIMSERVE_MAX_RESULT_BYTES": str(MAX_RESULT_BYTES),
-                MARK_VAR: worker_mark(self.run_mark, wid, self._starts),
-            }
-        )
+        internal = {
+            "SIMSERVE_WORKER_ID": str(wid),
+            "SIMSERVE_CONCURRENCY": str(self.sc.endpoint.concurrency),
+            "SIMSERVE_SPEED": repr(self.speed),
+            "SIMSERVE_MODEL_PATH": str(a.model_path or ""),
+            "SIMSERVE_MODEL_BPS": repr(a.model_bytes_per_wall_s),
+            "SIMSERVE_FAIL_INIT": "1" if e.fail_at_end else "0",
+            "SIMSERVE_MEMORY_BYTES": str(self.worker_memory_bytes),
+            "SIMSERVE_MAX_RESULT_BYTES": str(MAX_RESULT_BYTES),
+            MARK_VAR: worker_mark(self.run_mark, wid, self._starts),
+        }
         self._starts += 1
+        sdk_env = None
         if self.protocol == "runpod":
             self.broker.register(wid)
-            env.update(self.broker.sdk_env(wid))
+            sdk_env = self.broker.sdk_env(wid)
+        env = worker_env(  # the platform's environment for a worker, not the executor's
+            worker_id=wid,
+            gpus=gpus,
+            endpoint_env=self.sc.endpoint.env,
+            internal=internal,
+            sdk_env=sdk_env,
+            home=str(self.out_dir / "home") if getattr(self.runtime, "name", "") == "process" else None,
+        )
         mounts = tuple(p for p in (self.handler.parent, Path(__file__).parent, self.store) if p)
         key = a.image_keys[min(e.image_version, len(a.image_keys) - 1)]
         return WorkerSpec(

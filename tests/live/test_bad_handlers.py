@@ -194,7 +194,7 @@ def test_run_ending_during_cold_start_is_quiet(tmp_path: Path) -> None:
 
 # ----------------------------------------------------------------------------- the fault matrix
 PLAN = ("ok", "raise", "hang", "exit", "print", "nonjson", "alloc")
-PLAN += ("fork", "grandchild", "forkexit", "big", "huge", "ok")
+PLAN += ("fork", "grandchild", "forkexit", "big", "huge", "env", "ok")
 EXPECTED = {
     "ok": "completed",
     "raise": "failed",
@@ -208,6 +208,7 @@ EXPECTED = {
     "forkexit": "failed",  # the worker's exit is seen although its child holds the pipes; as "exit"
     "big": "completed",  # 20 MB of JSON, under the 64 MiB result limit
     "huge": "failed",  # over the limit: failed at once, with the sizes in its error
+    "env": "completed",  # it saw the platform's environment only (test_worker_environment)
 }
 CRASHING = ("exit", "forkexit")
 RETRY_LIMIT = 1
@@ -246,18 +247,19 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     pids = tmp / "pids"
     pids.mkdir()
     mark = f"matrix-{os.getpid()}-{time.monotonic_ns()}"
+    worker_env = {"SIMSERVE_TEST_FAULTS": ",".join(PLAN), "SIMSERVE_TEST_PID_DIR": str(pids), MARK_VAR: mark}
     sc = _scenario(
         tmp,
         [0.1 * j for j in range(len(PLAN))],
         6.0,
         faults={"retry_limit": RETRY_LIMIT, "unhealthy_retry": 0.3},
         execution_timeout=1.0,
+        env=worker_env,  # endpoint.env: the only way a handler gets a variable of the run's
     )
     out = tmp / "run"
     args = ["--handler", str(HANDLERS / "faulty.py"), "--runtime", "process", "--worker-memory", "256MB"]
     before = marked(mark)
-    env = {"SIMSERVE_TEST_FAULTS": ",".join(PLAN), "SIMSERVE_TEST_PID_DIR": str(pids), MARK_VAR: mark}
-    done = _live(str(sc), *args, "--out", str(out), env=env)
+    done = _live(str(sc), *args, "--out", str(out), env={"SIMSERVE_TEST_SECRET": "hunter2", MARK_VAR: mark})
     return {
         "rc": done.returncode,
         "stderr": done.stderr,
@@ -267,8 +269,24 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "summary": json.loads((out / "summary.json").read_text()) if (out / "summary.json").is_file() else {},
         "before": before,
         "after": marked(mark),
-        "started": [int(p.name) for p in pids.iterdir()],
+        "started": [int(p.name) for p in pids.iterdir() if p.name.isdigit()],
+        "worker_env": json.loads((pids / "env.json").read_text()) if (pids / "env.json").is_file() else None,
     }
+
+
+def test_worker_environment_is_the_platforms(matrix: dict[str, Any]) -> None:
+    """A handler sees endpoint.env, RUNPOD_*, the GPU selection, a private HOME and the shim's settings;
+    nothing else of the executor's environment (a secret there, the test's mark there)."""
+    env = matrix["worker_env"]
+    assert env is not None, matrix["stderr"]
+    assert "SIMSERVE_TEST_SECRET" not in env and "hunter2" not in json.dumps(env)
+    assert env["SIMSERVE_TEST_FAULTS"] == ",".join(PLAN)  # from endpoint.env
+    assert env["RUNPOD_POD_ID"].isdigit() and env["RUNPOD_ENDPOINT_ID"] and env["RUNPOD_GPU_COUNT"] == "0"
+    assert env["CUDA_VISIBLE_DEVICES"] == ""
+    assert Path(env["HOME"]).name == "home" and Path(env["HOME"]) != Path.home()
+    allowed = {"HOME", "PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "LD_LIBRARY_PATH"}
+    unexpected = {k for k in env if not k.startswith(("SIMSERVE_", "RUNPOD_")) and k not in allowed}
+    assert unexpected <= {"CUDA_VISIBLE_DEVICES", "PYTHONUNBUFFERED"}, unexpected
 
 
 def test_worker_logs_are_capped(matrix: dict[str, Any]) -> None:
@@ -324,7 +342,7 @@ def test_fault_matrix_job(matrix: dict[str, Any], job: int) -> None:
     errors = matrix["errors"][matrix["errors"]["job_id"] == job]
     outcomes = list(errors["outcome"])
     messages = " | ".join(map(str, errors["error"]))
-    if fault in ("ok", "print", "fork", "grandchild", "big"):
+    if fault in ("ok", "print", "fork", "grandchild", "big", "env"):
         assert outcomes == []
     elif fault == "raise":
         assert outcomes == ["failed"] and f"RuntimeError: boom in job {job}" in messages
@@ -375,10 +393,10 @@ def test_exit_on_every_third_job_is_bounded_by_slots_and_retry_limit(tmp_path: P
         faults={"retry_limit": retry_limit, "unhealthy_retry": 0.2},
         max_workers=max_workers,
         extra_workers=extra,
+        env={"SIMSERVE_TEST_EXIT_EVERY": "3"},
     )
     out = tmp_path / "run"
-    env = {"SIMSERVE_TEST_EXIT_EVERY": "3"}
-    done = _live(str(sc), "--handler", str(HANDLERS / "faulty.py"), "--out", str(out), env=env)
+    done = _live(str(sc), "--handler", str(HANDLERS / "faulty.py"), "--out", str(out))
     assert done.returncode == 0, done.stderr
     _quiet(done.stderr)
     jobs = _conserved(out, 30)

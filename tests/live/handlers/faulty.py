@@ -9,7 +9,8 @@ memory until the allocation fails; refuses to start without a memory bound, so a
 fails the test instead of the host), ``fork`` (starts a ``multiprocessing`` child that sleeps for
 an hour and returns), ``grandchild`` (starts a sleeper in a session of its own and returns),
 ``forkexit`` (a child that holds the worker's pipes for an hour, then the worker exits),
-``big`` (returns 20 MB) and ``huge`` (returns more than a worker can deliver). The pids of the
+``big`` (returns 20 MB), ``huge`` (returns more than a worker can deliver) and ``env`` (writes its
+environment to ``env.json`` in ``SIMSERVE_TEST_PID_DIR``). The pids of the
 processes started are written as files into ``SIMSERVE_TEST_PID_DIR`` when it is set. With
 ``SIMSERVE_TEST_EXIT_EVERY=n`` a worker process exits (``os._exit(9)``) on every n-th job it gets,
 whatever the plan says (a poison pattern: the job is retried on another worker).
@@ -69,6 +70,11 @@ def handler(job):
     if fault == "forkexit":
         _note(_child())
         os._exit(7)
+    if fault == "env":
+        import json
+
+        with open(os.path.join(os.environ["SIMSERVE_TEST_PID_DIR"], "env.json"), "w") as f:
+            json.dump(dict(os.environ), f)
     if fault == "big":
         return {"blob": "b" * (20 << 20)}
     if fault == "huge":
