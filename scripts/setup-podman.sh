@@ -3,12 +3,14 @@
 # (tests/containers, `simserve live --runtime docker` on a machine without Docker).
 # Idempotent and quick when already done; never fails the test run: without apt or root it prints
 # one line and the container tests skip with a reason. Writes its config under
-# $SIMSERVE_PODMAN_DIR (default /tmp/simserve-podman), never in /etc: containers.conf (runc, and
+# $SIMSERVE_PODMAN_DIR (default $XDG_RUNTIME_DIR/simserve or ${TMPDIR:-/tmp}/simserve-<uid>, a directory
+# private to the user, mode 0700; one of another user's is refused), never in /etc: containers.conf (runc, and
 # ulimits this machine can grant, see ../shared/reference/live-runtimes.md) and registries.conf
 # (the loopback registry 127.0.0.1:5000 as insecure). simserve.live.engine_service writes the same
 # files when they are missing. Users with a working Docker engine need none of this.
 set -u
-WORK=${SIMSERVE_PODMAN_DIR:-/tmp/simserve-podman}
+if [ -n "${XDG_RUNTIME_DIR:-}" ]; then DEFAULT_WORK="$XDG_RUNTIME_DIR/simserve"; else DEFAULT_WORK="${TMPDIR:-/tmp}/simserve-$(id -u)"; fi
+WORK=${SIMSERVE_PODMAN_DIR:-$DEFAULT_WORK}
 PKGS="podman runc docker-registry busybox-static"
 
 have_all() {
@@ -24,7 +26,12 @@ if ! have_all; then
   # the docker-registry postinst cannot start a service without systemd; simserve starts its own
 fi
 
-mkdir -p "$WORK" || exit 0
+mkdir -p -m 700 "$WORK" || exit 0
+if [ -L "$WORK" ] || [ "$(stat -c %u "$WORK")" != "$(id -u)" ]; then
+  echo "setup-podman: $WORK is a symbolic link or another user's; remove it or set SIMSERVE_PODMAN_DIR" >&2
+  exit 0
+fi
+chmod 700 "$WORK"
 NOFILE=$(ulimit -Hn)
 [ "$NOFILE" = unlimited ] && NOFILE=1048576
 NPROC=$(ulimit -Hu)

@@ -200,12 +200,16 @@ def push_image(client: Any, ref: str, registry: str, keep_local_tag: bool = Fals
     """Push ``ref`` to ``registry`` (``host:port``); return the registry reference.
 
     The registry tag is removed locally unless ``keep_local_tag``, so a later start really pulls.
+    A loopback registry simserve runs gets its credentials (``simserve.live.local_registry``).
     """
+    from simserve.live.local_registry import registry_auth
+
     repo_tag = ref.split("/", 1)[1] if "/" in ref.split(":", 1)[0] else ref
     remote = f"{registry}/{repo_tag}"
     repository, tag = remote.rsplit(":", 1)
     client.images.get(ref).tag(repository, tag)
-    for line in client.images.push(repository, tag=tag, stream=True, decode=True):
+    auth = registry_auth(remote)
+    for line in client.images.push(repository, tag=tag, stream=True, decode=True, auth_config=auth):
         if isinstance(line, dict) and line.get("error"):
             raise RuntimeError(f"push of {remote} failed: {line['error']}")
     if not keep_local_tag:

@@ -5,12 +5,14 @@ Owns ``prepare_assets``: the image store (``<store>/images/<key>``, a payload of
 weights file per placement directory (``<store>/models/<placement>/weights.bin``), plus the
 wall-clock read throttle that makes ``model_load`` last ``size / bandwidth`` scenario seconds
 (a file capped below the scenario's size is read proportionally slower; the time is measured).
-Files are written once and reused by later runs with the same store.
+Files are written once (through a temporary file created exclusively) and reused by later runs
+with the same store.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,9 +37,9 @@ def _ensure_file(path: Path, size: int) -> None:
     if path.is_file() and path.stat().st_size == size:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}.part")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)  # exclusive: no planted link
     block = os.urandom(1 << 20)
-    with open(tmp, "wb") as f:
+    with os.fdopen(fd, "wb") as f:
         left = size
         while left > 0:
             n = min(left, len(block))

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from simserve.live.container import ContainerProcess
+from simserve.live.local_registry import registry_auth
 from simserve.live.logs import CappedLog, LogSink
 from simserve.live.runtime import PhaseCallback, WorkerHandle, WorkerSpec, WorkerStartError
 from simserve.live.worker import attach_worker
@@ -251,7 +252,8 @@ def _pull(client: Any, ref: str) -> None:
     repository, _, tag = ref.rpartition(":")
     if "/" in tag or not repository:
         repository, tag = ref, "latest"
-    for line in client.api.pull(repository, tag=tag, stream=True, decode=True):
+    auth = registry_auth(ref)  # a loopback registry simserve runs wants its credentials
+    for line in client.api.pull(repository, tag=tag, stream=True, decode=True, auth_config=auth):
         if isinstance(line, dict) and line.get("error"):
             raise RuntimeError(line["error"])
     client.images.get(ref)  # raises ImageNotFound when the pull did not produce it

@@ -1,20 +1,25 @@
 """Connect to a container engine through the Docker Engine API, starting podman's service if needed.
 
 Owns: finding an engine (``DOCKER_HOST``, a live ``/var/run/docker.sock``, else rootful podman),
-the podman config files simserve writes under its state directory (never in /etc; the same
-content as ``scripts/setup-podman.sh``), and the life of a ``podman system service`` process that
-simserve started (stopped by its pid, never by name). Imports the optional ``docker`` SDK lazily;
+simserve's state directory (``state_dir``: private to the user, mode 0700, refused when it is a
+symbolic link or another user's), the podman config files simserve writes for each service it
+starts (never in /etc; the same content as ``scripts/setup-podman.sh``), in a private directory
+made for that service (``run_dir``) and removed with it, and the life of a ``podman system
+service`` process that simserve started (stopped by its pid, never by name). Imports the optional ``docker`` SDK lazily;
 nothing here knows about workers, images or policies.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import shutil
 import signal
 import socket
+import stat
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,10 +33,34 @@ class EngineUnavailable(RuntimeError):
 
 
 def state_dir() -> Path:
-    """simserve's podman state directory ($SIMSERVE_PODMAN_DIR, default /tmp/simserve-podman)."""
-    path = Path(os.environ.get("SIMSERVE_PODMAN_DIR", "/tmp/simserve-podman"))  # noqa: S108 - issue #16
-    path.mkdir(parents=True, exist_ok=True)
+    """simserve's private state directory for engine services and the loopback registry:
+    ``$SIMSERVE_PODMAN_DIR``, else ``$XDG_RUNTIME_DIR/simserve``, else ``<tmp>/simserve-<uid>``; see
+    ``private_dir``."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    default = Path(runtime) / "simserve" if runtime else Path(tempfile.gettempdir()) / f"simserve-{os.getuid()}"
+    return private_dir(Path(os.environ.get("SIMSERVE_PODMAN_DIR") or default))
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` as a directory only this user can enter (created with mode 0700; an existing one of ours
+    is made 0700); ``EngineUnavailable`` when it is a symbolic link, not a directory, or another user's."""
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=0o700, parents=True)
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode):
+        raise EngineUnavailable(f"{path}: not a directory (a symbolic link?); remove it or set SIMSERVE_PODMAN_DIR")
+    if st.st_uid != os.getuid():
+        raise EngineUnavailable(
+            f"{path}: owned by user {st.st_uid}, not this user; remove it or set SIMSERVE_PODMAN_DIR"
+        )
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        os.chmod(path, 0o700)
     return path
+
+
+def run_dir(prefix: str = "service-") -> Path:
+    """A new private directory under ``state_dir()`` for one service's socket, config and log."""
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=state_dir()))
 
 
 def _hard_limit(kind: int, cap: int) -> int:
@@ -65,9 +94,10 @@ def write_podman_config(directory: Path, registries: tuple[str, ...] = ()) -> di
     env: dict[str, str] = {}
     for var, (path, text) in files.items():
         if not path.exists() or path.read_text() != text:
-            tmp = path.with_suffix(f".tmp{os.getpid()}")
-            tmp.write_text(text)
-            tmp.replace(path)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)  # exclusive: no planted link
+            with os.fdopen(fd, "w") as f:
+                f.write(text)
+            os.replace(tmp, path)
         env[var] = str(path)
     return env
 
@@ -116,10 +146,12 @@ def stop_pid(pid: int, grace_s: float = 5.0) -> None:
 
 @dataclass
 class PodmanService:
-    """A ``podman system service`` simserve started on a private Unix socket."""
+    """A ``podman system service`` simserve started on a private Unix socket in ``directory``
+    (removed with the service when ``owns_directory``)."""
 
     directory: Path
     registries: tuple[str, ...] = ()
+    owns_directory: bool = False
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
     socket_path: Path = field(init=False)
 
@@ -171,6 +203,8 @@ class PodmanService:
             self.process.wait()
             self.process = None
         self.socket_path.unlink(missing_ok=True)
+        if self.owns_directory:
+            shutil.rmtree(self.directory, ignore_errors=True)
 
 
 @dataclass
@@ -228,8 +262,12 @@ def connect(engine: str = "auto", registries: tuple[str, ...] = (), timeout_s: f
                 "no Docker engine answers (DOCKER_HOST, /var/run/docker.sock) and podman is "
                 "not installed: run scripts/setup-podman.sh"
             )
-    service = PodmanService(state_dir(), registries)
-    service.start()
+    service = PodmanService(run_dir(), registries, owns_directory=True)  # private, made for this service
+    try:
+        service.start()
+    except BaseException:
+        service.stop()
+        raise
     try:
         client = docker.DockerClient(base_url=service.base_url, timeout=timeout_s)
     except Exception:

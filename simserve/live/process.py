@@ -21,6 +21,7 @@ import contextlib
 import os
 import shutil
 import signal
+import tempfile
 import time
 from pathlib import Path
 
@@ -36,8 +37,9 @@ def pull_image(store: Path, key: str, cache_dir: Path) -> bool:
     if dest.exists():
         return False
     cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{key}.{os.getpid()}.{time.monotonic_ns()}.part")
-    shutil.copyfile(store / key, tmp)
+    fd, tmp = tempfile.mkstemp(prefix=f".{key}.", suffix=".part", dir=cache_dir)  # exclusive: no planted link
+    with os.fdopen(fd, "wb") as out, open(store / key, "rb") as src:
+        shutil.copyfileobj(src, out, 1 << 20)
     os.replace(tmp, dest)
     return True
 

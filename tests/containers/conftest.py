@@ -50,10 +50,15 @@ def engine(registry_port: int) -> Iterator[EngineSession]:
     except EngineUnavailable as exc:
         pytest.skip(f"container engine unavailable: {exc}")
     pid = session.service.pid if session.service is not None else None
+    service_dir = session.service.directory if session.service is not None else None
+    if service_dir is not None:  # made for this service, private
+        assert service_dir.stat().st_mode & 0o777 == 0o700 and service_dir.parent.stat().st_mode & 0o777 == 0o700
     yield session
     session.close()
     if pid is not None:
         assert not _pid_alive(pid), f"podman service {pid} still running"
+    if service_dir is not None:
+        assert not service_dir.exists(), f"{service_dir} left behind"
 
 
 @pytest.fixture

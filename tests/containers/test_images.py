@@ -33,7 +33,7 @@ def test_build_push_pull_roundtrip(engine, registry, sleep_handler, no_leaks):
         remote = images.push_image(client, built.ref, registry.address)
         assert registry.repositories() == {"simserve-sleep": ["6mb"]}
         t0 = time.monotonic()
-        client.images.pull(remote)
+        client.images.pull(remote, auth_config=registry.auth_config)
         assert time.monotonic() - t0 < 30
         # detached + bounded wait: an attached log stream can block forever if the engine stalls
         ctr = client.containers.run(remote, ["/bin/sh", "-c", "ls /app; echo ok"], detach=True, network_mode="none")
@@ -47,3 +47,23 @@ def test_build_push_pull_roundtrip(engine, registry, sleep_handler, no_leaks):
             images.remove_image(client, ref)
     refs = {r["ref"] for r in images.list_images(client)}
     assert built.ref not in refs and f"{registry.address}/simserve-sleep:6mb" not in refs
+
+
+def test_registry_refuses_requests_without_the_runs_credentials(registry):
+    """The loopback registry lives in a private directory and answers only with the credentials made at its
+    start: another local user can neither list, push nor delete."""
+    import json
+    import stat
+    import urllib.error
+    import urllib.request
+
+    assert stat.S_IMODE(registry.credentials_file.stat().st_mode) == 0o600
+    auth = registry.auth_config
+    assert auth is not None and len(auth["password"]) >= 32
+    for method, path in [("GET", "/v2/_catalog"), ("POST", "/v2/x/blobs/uploads/"), ("DELETE", "/v2/x/manifests/y")]:
+        request = urllib.request.Request(f"http://{registry.address}{path}", method=method)
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(request, timeout=5)  # noqa: S310 - loopback http
+        assert err.value.code == 401, (method, path)
+    assert registry.is_up() and registry.repositories() == {}  # with its credentials it answers
+    assert json.loads(registry.credentials_file.read_text())["username"] == "simserve"
