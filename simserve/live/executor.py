@@ -70,6 +70,19 @@ def default_worker_memory_bytes(n_slots: int) -> int:
     return max(MIN_WORKER_MEMORY_BYTES, int(total * WORKER_MEMORY_SHARE / max(n_slots, 1)))
 
 
+def stop_time_s(now_s: float) -> float:
+    """The end of a run stopped early (a signal, failing starts): ``now_s`` rounded up to the 9 significant
+    digits the CSVs are written with, so the tables' last interval ends exactly at summary.json's horizon.
+
+    >>> stop_time_s(12.3456789012), stop_time_s(1234.5678901)
+    (12.345679, 1234.5679)
+    """
+    if now_s <= 0 or not math.isfinite(now_s):
+        return now_s
+    decimals = max(0, 9 - len(str(int(now_s))))
+    return math.ceil(now_s * 10**decimals) / 10**decimals
+
+
 def detect_protocol(handler: Path) -> str:
     """``runpod`` when the handler file calls ``runpod.serverless.start``, else ``native``."""
     text = handler.read_text(errors="replace")
@@ -193,7 +206,7 @@ class LiveExecutor:
             pass
         finally:
             feeder.cancel()
-            horizon = min(self.now(), self.end_s) if self._stop.is_set() else self.end_s
+            horizon = min(stop_time_s(self.now()), self.end_s) if self._stop.is_set() else self.end_s
             await self._finish(horizon)
         if self.error is not None:
             raise self.error

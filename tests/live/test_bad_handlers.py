@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -417,3 +418,74 @@ def test_exit_on_every_third_job_is_bounded_by_slots_and_retry_limit(tmp_path: P
         assert entry["tries"] == retry_limit + 1
         assert f"died on each of its {retry_limit + 1} tries (faults.retry_limit {retry_limit})" in entry["reason"]
         assert "code 9" in entry["reason"]
+
+
+# ----------------------------------------------------------------------------- slow init
+@pytest.mark.timeout(60)
+def test_init_slower_than_init_timeout_is_unhealthy_and_nothing_is_lost(tmp_path: Path) -> None:
+    """A handler whose import takes 3 s under ``faults.init_timeout`` 1 s: each start is cut at 1 s (worker
+    ``unhealthy``, its process group killed), retried after ``unhealthy_retry``; no job runs, none is lost."""
+    sc = _scenario(
+        tmp_path,
+        [0.0, 0.2, 0.4],
+        4.0,
+        faults={"init_timeout": 1.0, "unhealthy_retry": 0.5},
+        env={"SIMSERVE_TEST_INIT_S": "3"},
+    )
+    out = tmp_path / "run"
+    args = ["--handler", str(HANDLERS / "slow_init.py"), "--max-init-failures", "0"]
+    t0 = time.monotonic()
+    done = _live(str(sc), *args, "--out", str(out))
+    assert time.monotonic() - t0 < 20
+    assert done.returncode == 0, done.stderr
+    _quiet(done.stderr)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["dynamics"]["init_timeouts"] >= 1
+    workers = pd.read_csv(out / "workers.csv")
+    init = workers[workers["state"] == "initializing"]
+    assert (init.groupby("worker_id")["end_s"].max() - init.groupby("worker_id")["start_s"].min()).max() >= 0.9
+    assert (workers["state"] == "unhealthy").any()
+    jobs = _conserved(out, 3)
+    assert (jobs["status"] == "in_queue").all()  # never ran: in flight at the end, not lost
+
+
+# ----------------------------------------------------------------------------- a signal mid-run
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["ctrl-c", "sigterm"])
+def test_signal_mid_run_with_busy_workers(tmp_path: Path, signum: int, code: int) -> None:
+    """Ctrl-C or SIGTERM while every worker is busy (jobs that hang, children forked): the run stops at once
+    with 130 / 143, the tables are written and whole (running jobs in flight, nothing lost), and no process
+    the run started is left (listed by the run's test mark)."""
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    mark = f"signal-{os.getpid()}-{time.monotonic_ns()}"
+    plan = "fork,hang,hang,hang,hang,hang"
+    sc = _scenario(
+        tmp_path,
+        [0.2 * j for j in range(6)],
+        60.0,
+        env={"SIMSERVE_TEST_FAULTS": plan, "SIMSERVE_TEST_PID_DIR": str(pids), MARK_VAR: mark},
+    )
+    out = tmp_path / "run"
+    args = ["live", str(sc), "--handler", str(HANDLERS / "faulty.py"), "-q", "--out", str(out)]
+    p = subprocess.Popen(
+        [sys.executable, "-m", "simserve", *args],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while len(marked(mark)) < 4 and time.monotonic() < deadline:  # three busy workers and a forked child
+        time.sleep(0.1)
+    assert len(marked(mark)) >= 4, "the workers did not start"
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    p.send_signal(signum)
+    _, err = p.communicate(timeout=30)
+    assert p.returncode == code, err
+    assert time.monotonic() - t0 < 10
+    assert "Traceback" not in err
+    assert marked(mark) == []
+    jobs = _conserved(out, 6)
+    assert (jobs["status"] == "in_progress").sum() == 3  # the three busy workers' jobs, in flight
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staged directory left

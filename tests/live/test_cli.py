@@ -59,47 +59,7 @@ def test_live_bad_flags_exit_2(args: list[str], message: str, capsys: pytest.Cap
     assert rc == 2 and message in err and len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize(("signum", "code"), [(2, 130), (15, 143)], ids=["SIGINT", "SIGTERM"])
-def test_a_signal_ends_the_run_with_its_tables_and_128_plus_signal(tmp_path: Path, signum: int, code: int) -> None:
-    """Ctrl-C (or SIGTERM) ends a live run like --duration: tables written, every job accounted for, and
-    the exit code says a signal ended it; no worker process outlives it."""
-    import subprocess
-    import sys
-    import time
-
-    import pandas as pd
-
-    out = tmp_path / "live"
-    args = ["live", "scenarios/quickstart.yaml", "--handler", "examples/handlers/echo.py", "--duration", "60s"]
-    args += [
-        "--set",
-        "cold_start.image_size=0",
-        "--set",
-        "cold_start.model.size=0",
-        "--set",
-        "endpoint.active_workers=1",
-    ]
-    args += ["--out", str(out), "-q"]
-    p = subprocess.Popen([sys.executable, "-m", "simserve", *args], stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    children: list[str] = []
-    while not children and time.monotonic() < deadline:  # until a worker process runs
-        time.sleep(0.2)
-        children = subprocess.run(
-            ["pgrep", "-P", str(p.pid)], capture_output=True, text=True, check=False
-        ).stdout.split()
-    assert children, "no worker process was running"
-    time.sleep(0.5)
-    p.send_signal(signum)
-    _, err = p.communicate(timeout=30)
-    assert p.returncode == code, err
-    assert "Traceback" not in err
-    summary = json.loads((out / "summary.json").read_text())
-    jobs = pd.read_csv(out / "jobs.csv")
-    assert len(jobs) == summary["requests"]["arrived"]
-    assert summary["horizon_s"] < 60
-    left = [pid for pid in children if Path(f"/proc/{pid}").exists()]
-    assert not left, f"worker processes left: {left}"
+# Ctrl-C and SIGTERM mid-run: tests/live/test_bad_handlers.py::test_signal_mid_run_with_busy_workers
 
 
 def test_readme_example_runs_from_another_directory_with_relative_paths(tmp_path: Path) -> None:
