@@ -11,10 +11,12 @@ from typing import Any
 
 import numpy as np
 
+from simserve.billing import billing_table
 from simserve.jobstats import JobStats
 from simserve.result import RunResult
 from simserve.scenario import Scenario, load_scenario
 from simserve.sim.driver import BlockSink, SimDriver, simulate_tables
+from simserve.workerstats import IntervalBiller, WorkerStats
 from simserve.workload import Jobs
 
 
@@ -26,6 +28,7 @@ def simulate(
     jobs: Jobs | None = None,
     tables: bool = True,
     job_writer: BlockSink | None = None,
+    worker_writer: Callable[..., None] | None = None,
     on_block: Callable[[int, float], None] | None = None,
 ) -> RunResult:
     """Simulate one replication of ``scenario`` and return its ``RunResult``.
@@ -47,15 +50,37 @@ def simulate(
     if tables or jobs is not None:
         return build_result(sc, run_seed, simulate_tables(sc, run_seed, jobs=jobs), engine="sim")
     horizon = sc.horizon
-    stats = JobStats(min(sc.warmup, horizon * 0.999), horizon)
+    warmup = min(sc.warmup, horizon * 0.999)
+    stats = JobStats(warmup, horizon)
+    wstats = WorkerStats(warmup, horizon, sc.endpoint.gpus_per_worker)
 
     def sink(first: int, *cols: np.ndarray) -> None:
         stats.add_block(cols[0], cols[1], cols[2], cols[3], cols[5])
         if job_writer is not None:
             job_writer(first, *cols)
 
+    def billed(*cols: np.ndarray) -> None:  # worker, kind, host, gpu, state, phase, start, end, billed, cost
+        wstats.add(cols[0], cols[4], cols[5], cols[6], cols[7], cols[8], cols[9])
+        if worker_writer is not None:
+            worker_writer(*cols)
+
     driver = SimDriver(sc, run_seed, sink=sink)
+    rec = driver.rec
+    biller = IntervalBiller(
+        billing_table(sc.billing.preset, sc.billing.states),
+        sc.endpoint.gpus_per_worker,
+        sc.pricing,
+        rec.host_gpu,
+        billed,
+    )
+
+    def intervals(rows: np.ndarray, final: bool) -> None:
+        kinds = np.fromiter((m.kind == "active" for m in rec.workers), dtype=np.int64, count=len(rec.workers))
+        biller.add(rows, kinds, final)
+
+    assert driver.ring is not None
+    driver.ring.iv_sink = intervals
     driver.on_block = on_block
     rec = driver.run()
     stats.finish()
-    return build_result(sc, run_seed, rec, engine="sim", stats=stats)
+    return build_result(sc, run_seed, rec, engine="sim", stats=stats, wstats=wstats)

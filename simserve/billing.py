@@ -83,18 +83,10 @@ def _codes(column: Any, categories: Any) -> np.ndarray:
     return codes
 
 
-def apply_billing(
-    frame: Any, table: Mapping[str, bool], gpus_per_worker: int, overrides: Mapping[str, Any] | None = None
-) -> Any:
-    """Add ``billed`` and ``cost_usd`` columns to a worker-interval frame (sorted by worker, start)."""
-    import pandas as pd
-
-    n = len(frame)
-    state = _codes(frame["state"], STATES)
-    phase = _codes(frame["phase"], PHASES)
+def billed_lookup(table: Mapping[str, bool]) -> np.ndarray:
+    """``lookup[kind, state, phase]`` (kind 0 flex, 1 active): whether that interval is billed."""
     kinds = ("flex", "active")
-    kind = _codes(frame["kind"], kinds)
-    lookup = np.array(
+    return np.array(
         [
             [
                 [
@@ -107,33 +99,80 @@ def apply_billing(
         ],
         dtype=bool,
     )
-    billed = lookup[kind, state, phase] if n else np.zeros(0, dtype=bool)
-    gpu_cat = pd.Categorical(frame["gpu"])
-    gpu_code = gpu_cat.codes.astype(np.int64)
-    rates = np.array(
-        [[price_usd_per_s(g, k, gpus_per_worker, overrides) if g else 0.0 for k in kinds] for g in gpu_cat.categories]
+
+
+def rate_table(gpus: Any, gpus_per_worker: int, overrides: Mapping[str, Any] | None = None) -> np.ndarray:
+    """``rates[gpu index, kind]`` in USD per second (kind 0 flex, 1 active; an empty name costs nothing)."""
+    return np.array(
+        [[price_usd_per_s(g, k, gpus_per_worker, overrides) if g else 0.0 for k in ("flex", "active")] for g in gpus]
         or [[0.0, 0.0]]
     )
-    rate = rates[gpu_code, kind] if n else np.zeros(0)
-    start = frame["start_s"].to_numpy()
-    end = frame["end_s"].to_numpy()
+
+
+def session_costs(
+    wid: np.ndarray,
+    host: np.ndarray,
+    billed: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+    rate: np.ndarray,
+    carried_s: np.ndarray | None = None,
+    open_last: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(cost, session seconds at each row)`` of intervals sorted by (worker, start): billed time at the
+    rate, and each billing session (consecutive billed intervals of one worker on one host, no gap) rounded
+    up to a whole second, the remainder charged on its last interval.
+
+    A streamed run bills its intervals a chunk at a time: ``carried_s`` adds the seconds a session already
+    had in earlier chunks (at the row that continues it), and rows marked ``open_last`` may be continued by
+    the next chunk, so their session is not rounded yet."""
     dur = end - start
     cost = np.where(billed, dur * rate, 0.0)
-    if n:
-        wid = frame["worker_id"].to_numpy()
-        host = frame["host"].to_numpy()
-        # a billing session: consecutive billed intervals of one worker on one host with no gap
-        cont = (wid[1:] == wid[:-1]) & (host[1:] == host[:-1]) & billed[:-1] & billed[1:] & (start[1:] == end[:-1])
-        prev_same = np.r_[False, cont]
-        next_same = np.r_[cont, False]
-        session_start = billed & ~prev_same
-        session_id = np.cumsum(session_start) - 1
-        last = billed & ~next_same
-        if session_start.any():
-            session_secs = np.bincount(session_id[billed], weights=dur[billed])
-            remainder = np.ceil(np.round(session_secs, 9)) - session_secs
-            idx = np.flatnonzero(last)
-            cost[idx] += remainder[session_id[idx]] * rate[idx]
+    n = len(wid)
+    secs_at = np.zeros(n)
+    if not n:
+        return cost, secs_at
+    cont = (wid[1:] == wid[:-1]) & (host[1:] == host[:-1]) & billed[:-1] & billed[1:] & (start[1:] == end[:-1])
+    prev_same = np.r_[False, cont]
+    next_same = np.r_[cont, False]
+    session_start = billed & ~prev_same
+    if not session_start.any():
+        return cost, secs_at
+    session_id = np.cumsum(session_start) - 1
+    d = np.where(billed, dur, 0.0) if carried_s is None else np.where(billed, dur, 0.0) + carried_s * session_start
+    session_secs = np.bincount(session_id[billed], weights=d[billed])
+    last = billed & ~next_same
+    if open_last is not None:
+        last &= ~open_last
+    remainder = np.ceil(np.round(session_secs, 9)) - session_secs
+    idx = np.flatnonzero(last)
+    cost[idx] += remainder[session_id[idx]] * rate[idx]
+    secs_at[billed] = session_secs[session_id[billed]]
+    return cost, secs_at
+
+
+def apply_billing(
+    frame: Any, table: Mapping[str, bool], gpus_per_worker: int, overrides: Mapping[str, Any] | None = None
+) -> Any:
+    """Add ``billed`` and ``cost_usd`` columns to a worker-interval frame (sorted by worker, start)."""
+    import pandas as pd
+
+    n = len(frame)
+    state = _codes(frame["state"], STATES)
+    phase = _codes(frame["phase"], PHASES)
+    kind = _codes(frame["kind"], ("flex", "active"))
+    billed = billed_lookup(table)[kind, state, phase] if n else np.zeros(0, dtype=bool)
+    gpu_cat = pd.Categorical(frame["gpu"])
+    rates = rate_table(gpu_cat.categories, gpus_per_worker, overrides)
+    rate = rates[gpu_cat.codes.astype(np.int64), kind] if n else np.zeros(0)
+    cost, _ = session_costs(
+        frame["worker_id"].to_numpy(),
+        frame["host"].to_numpy(),
+        billed,
+        frame["start_s"].to_numpy(),
+        frame["end_s"].to_numpy(),
+        rate,
+    )
     out = frame.copy()
     out["billed"] = billed
     out["cost_usd"] = cost

@@ -307,6 +307,71 @@ class ParquetJobs:
             self.tmp.unlink(missing_ok=True)
 
 
+class ParquetWorkers:
+    """``workers.parquet`` written a row group per chunk of billed intervals while a streamed run goes
+    (rows grouped by chunk, sorted by worker within one), renamed into place by ``close()``."""
+
+    def __init__(self, out_dir: Path) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.pa = pa
+        self.path = out_dir / "workers.parquet"
+        self.tmp = out_dir / "workers.parquet.tmp"
+        text = pa.dictionary(pa.int8(), pa.string())
+        self.schema = pa.schema(
+            [
+                ("worker_id", pa.int64()),
+                ("kind", text),
+                ("host", pa.int64()),
+                ("gpu", pa.string()),
+                ("state", text),
+                ("phase", text),
+                ("start_s", pa.float64()),
+                ("end_s", pa.float64()),
+                ("billed", pa.bool_()),
+                ("cost_usd", pa.float64()),
+            ]
+        )
+        self.writer = pq.ParquetWriter(self.tmp, self.schema)
+        self.names = {
+            "kind": pa.array(["flex", "active"]),
+            "state": pa.array(list(STATES)),
+            "phase": pa.array(list(PHASES)),
+        }
+
+    def __call__(self, *cols: np.ndarray) -> None:
+        wid, kind, host, gpu, state, phase, start, end, billed, cost = cols
+        pa = self.pa
+
+        def coded(name: str, codes: np.ndarray) -> Any:
+            return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int8)), self.names[name])
+
+        arrays = [
+            pa.array(wid),
+            coded("kind", kind),
+            pa.array(host),
+            pa.array(gpu.astype(str)),
+            coded("state", state),
+            coded("phase", phase),
+            pa.array(start),
+            pa.array(end),
+            pa.array(billed),
+            pa.array(cost),
+        ]
+        self.writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
+
+    def close(self) -> None:
+        self.writer.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self.writer.close()
+        with contextlib.suppress(OSError):
+            self.tmp.unlink(missing_ok=True)
+
+
 def _write_parquet(path: Path, frame: pd.DataFrame) -> None:
     tmp = exclusive_temp(path)
     try:
@@ -330,11 +395,13 @@ def write_run(out_dir: str | Path, result: Any, summary: dict[str, Any] | None =
     if tables == "csv":
         if result.has_jobs:
             write_frame(out / "jobs.csv", result.jobs[list(JOB_COLUMNS)])
-        write_frame(out / "workers.csv", result.workers[list(WORKER_COLUMNS)])
+        if result.has_workers:
+            write_frame(out / "workers.csv", result.workers[list(WORKER_COLUMNS)])
     elif tables == "parquet":
         if result.has_jobs:
             _write_parquet(out / "jobs.parquet", result.jobs[list(JOB_COLUMNS)])
-        _write_parquet(out / "workers.parquet", result.workers[list(WORKER_COLUMNS)])
+        if result.has_workers:
+            _write_parquet(out / "workers.parquet", result.workers[list(WORKER_COLUMNS)])
     if result.minutes is not None:
         write_frame(out / "minutes.csv", result.minutes)
     write_frame(out / "actions.csv", result.actions)

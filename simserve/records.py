@@ -206,6 +206,8 @@ class Recorder:
 STREAM_BLOCK = 1 << 17
 #: blocks a ring holds: a block is freed when the block this many later arrives
 RING_BLOCKS = 4
+#: closed worker intervals a streamed run keeps before billing and folding them (48 bytes each)
+IV_FLUSH_ROWS = 1 << 18
 
 
 class JobsInFlightError(RuntimeError):
@@ -232,6 +234,9 @@ class RingRecorder(Recorder):
         super().__init__(np.empty(self.capacity))
         self.status = bytearray([int(JobStatus.REJECTED)]) * self.capacity  # free slots read as ended
         self.job_token: dict[int, int] | None = None  # the core's retry tokens, forgotten with their slots
+        #: where closed worker intervals go, ``iv_sink(rows n x 6, final)``, once ``IV_FLUSH_ROWS`` have
+        #: piled up (checked as each block loads) and at the end; None keeps them (``interval_table``)
+        self.iv_sink: Any = None
 
     def arrival_list(self) -> list[float]:
         return self.ring_arr
@@ -243,6 +248,8 @@ class RingRecorder(Recorder):
         """Make room for block ``block_index`` and put its arrivals in; returns its first slot."""
         if len(self.loaded) == self.blocks:
             self._flush(*self.loaded.pop(0), now_s=now_s)
+        if self.iv_sink is not None and len(self.iv) >= 6 * IV_FLUSH_ROWS:
+            self._flush_intervals(final=False)
         base, n = self.slots(block_index), len(arrival_s)
         end = base + n
         self.ring_arr[base:end] = arrival_s.tolist()
@@ -278,7 +285,15 @@ class RingRecorder(Recorder):
             np.frombuffer(bytes(self.cold[base:end]), dtype=np.uint8).astype(bool),
         )
 
+    def _flush_intervals(self, final: bool) -> None:
+        rows = np.frombuffer(self.iv, dtype=float).reshape(-1, 6).copy() if len(self.iv) else np.empty((0, 6))
+        del self.iv[:]  # the same array: the core's bound iv_extend keeps appending to it
+        self.iv_sink(rows, final)
+
     def flush_all(self) -> None:
-        """Hand every block still in the ring to the sink (the run has ended: jobs left are in flight)."""
+        """Hand every block still in the ring to the sink (the run has ended: jobs left are in flight), and
+        every interval left to ``iv_sink``."""
         while self.loaded:
             self._flush(*self.loaded.pop(0), now_s=None)
+        if self.iv_sink is not None:
+            self._flush_intervals(final=True)

@@ -15,10 +15,11 @@ import pandas as pd
 from simserve.billing import apply_billing, billing_table
 from simserve.checks import scenario_warnings
 from simserve.jobstats import JobStats
-from simserve.records import JOB_COLUMNS, STATES, Recorder
+from simserve.records import JOB_COLUMNS, STATES, WORKER_COLUMNS, Recorder
 from simserve.scenario import Scenario
-from simserve.summary import job_stats, minute_frame, summarize
+from simserve.summary import job_stats, minute_frame, summarize, worker_stats
 from simserve.version import __version__
+from simserve.workerstats import WorkerStats
 
 
 @dataclass
@@ -37,6 +38,8 @@ class RunResult:
     minutes: pd.DataFrame | None = None
     #: False for a streamed run: ``jobs`` is empty, the job records went to ``JobStats`` (and parquet)
     has_jobs: bool = True
+    #: False for a streamed run: ``workers`` is empty, the intervals went to ``WorkerStats`` (and parquet)
+    has_workers: bool = True
 
     def cost_by_state(self) -> pd.Series:
         """USD by worker state over the statistics window."""
@@ -51,14 +54,22 @@ def build_result(
     engine: str = "sim",
     horizon_s: float | None = None,
     stats: JobStats | None = None,
+    wstats: WorkerStats | None = None,
 ) -> RunResult:
     """Turn a recorder into a ``RunResult`` (billing applied, summary computed). With ``stats`` the run was
     streamed: the request figures come from them and the result has no jobs table."""
     horizon = scenario.horizon if horizon_s is None else horizon_s
     warmup = min(scenario.warmup, horizon * 0.999)
     jobs = rec.jobs_frame() if stats is None else pd.DataFrame({c: [] for c in JOB_COLUMNS})
-    table = billing_table(scenario.billing.preset, scenario.billing.states)
-    workers = apply_billing(rec.intervals_frame(), table, scenario.endpoint.gpus_per_worker, scenario.pricing)
+    gpw = scenario.endpoint.gpus_per_worker
+    if wstats is None:
+        table = billing_table(scenario.billing.preset, scenario.billing.states)
+        workers = apply_billing(rec.intervals_frame(), table, gpw, scenario.pricing)
+        wstats = worker_stats(workers, horizon_s=horizon, warmup_s=warmup, gpus_per_worker=gpw)
+        has_workers = True
+    else:  # a streamed run: its intervals were billed and folded into wstats as it went
+        workers = pd.DataFrame({c: [] for c in WORKER_COLUMNS})
+        has_workers = False
     if stats is None:
         stats = job_stats(jobs, horizon_s=horizon, warmup_s=warmup)
         table_jobs: pd.DataFrame | None = jobs
@@ -72,6 +83,7 @@ def build_result(
         gpus_per_worker=scenario.endpoint.gpus_per_worker,
         counters=rec.notes,
         stats=stats,
+        wstats=wstats,
     )
     summary["counters"] = dict(sorted(rec.notes.items()))
     summary["warnings"] = scenario_warnings(scenario)  # always present; [] when none
@@ -94,6 +106,7 @@ def build_result(
         workers,
         rec.actions_frame(),
         dict(rec.notes),
-        minutes=minute_frame(stats, workers),
+        minutes=minute_frame(stats, wstats),
         has_jobs=table_jobs is not None,
+        has_workers=has_workers,
     )

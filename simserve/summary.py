@@ -13,34 +13,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simserve.jobstats import MINUTE_S, RELATIVE_ACCURACY, JobStats, interval_area
+from simserve.jobstats import RELATIVE_ACCURACY, JobStats
 from simserve.records import JOB_STATUSES, PHASES, STATES, STREAM_BLOCK
+from simserve.workerstats import WorkerStats
 
 ALIVE = ("initializing", "running", "outdated")
-
-
-def _overlap(start: np.ndarray, end: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    return np.clip(np.minimum(end, hi) - np.maximum(start, lo), 0.0, None)
-
-
-def peak_concurrent(start: np.ndarray, end: np.ndarray) -> int:
-    """Largest number of intervals open at once (touching intervals do not overlap)."""
-    if len(start) == 0:
-        return 0
-    times = np.concatenate([start, end])
-    delta = np.concatenate([np.ones(len(start)), -np.ones(len(end))])
-    order = np.lexsort((delta, times))  # at equal times, ends (-1) before starts (+1)
-    return int(np.max(np.cumsum(delta[order])))
-
-
-def merge_runs(wid: np.ndarray, start: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Merge intervals of one worker that touch (rows sorted by worker, then start)."""
-    if len(start) == 0:
-        return start, end
-    cont = (wid[1:] == wid[:-1]) & (start[1:] == end[:-1])
-    first = np.r_[True, ~cont]
-    last = np.r_[~cont, True]
-    return start[first], end[last]
 
 
 def job_stats(jobs: pd.DataFrame, *, horizon_s: float, warmup_s: float, sketch: bool = False) -> JobStats:
@@ -68,6 +45,7 @@ def summarize(
     gpus_per_worker: int = 1,
     counters: dict[str, Any] | None = None,
     stats: JobStats | None = None,
+    wstats: WorkerStats | None = None,
 ) -> dict[str, Any]:
     """Summary figures of one run (no provenance keys; the caller adds those).
 
@@ -110,29 +88,10 @@ def summarize(
     }
     served, cold_n = stats.served, stats.cold
 
-    w = workers
-    ws, we = w["start_s"].to_numpy(), w["end_s"].to_numpy()
-    ov = _overlap(ws, we, warmup_s, horizon_s)
-    state_code = pd.Categorical(w["state"], categories=list(STATES)).codes
-    phase = np.asarray(pd.Categorical(w["phase"], categories=list(PHASES)).codes)
-    busy_code, warm_code = PHASES.index("busy"), PHASES.index("warm")
-    ov_by_state = np.bincount(state_code, weights=ov, minlength=len(STATES)) if len(ov) else np.zeros(len(STATES))
-    by_state = {s: float(ov_by_state[i] / window) for i, s in enumerate(STATES)}
-    alive_mask = np.isin(state_code, [STATES.index(s) for s in ALIVE])
-    # merge each worker's back-to-back alive intervals (busy/warm toggles), clip to the window
-    a_s, a_e = merge_runs(w["worker_id"].to_numpy()[alive_mask], ws[alive_mask], we[alive_mask])
-    a_s, a_e = np.maximum(a_s, warmup_s), np.minimum(a_e, horizon_s)
-    keep = a_e > a_s
-    dur = we - ws
-    frac = np.divide(ov, dur, out=np.zeros_like(ov), where=dur > 0)
-    cost = w["cost_usd"].to_numpy() * np.where(dur > 0, frac, 1.0)
-    billed = w["billed"].to_numpy().astype(bool)
-    cost_by = np.bincount(state_code, weights=cost, minlength=len(STATES)) if len(cost) else np.zeros(len(STATES))
-    cost_by_state = {s: float(cost_by[i]) for i, s in enumerate(STATES)}
-    running = state_code == STATES.index("running")
-    total = float(cost.sum())
-    busy_gpu_s = float(ov[phase == busy_code].sum()) * gpus_per_worker
-    billed_gpu_s = float(ov[billed].sum()) * gpus_per_worker
+    if wstats is None:
+        wstats = worker_stats(workers, horizon_s=horizon_s, warmup_s=warmup_s, gpus_per_worker=gpus_per_worker)
+    wpart = wstats.summary_part(window)
+    total = wpart["cost_usd"]["total"]
     out = {
         "requests": requests,
         "latency_s": {
@@ -152,21 +111,17 @@ def summarize(
         "execution_s": {"mean": stats.mean("exec"), "p50": pct("exec", 50), "p95": pct("exec", 95)},
         "quantiles": {"method": "exact"} if exact else {"method": "ddsketch", "relative_accuracy": RELATIVE_ACCURACY},
         "cold_start": {"requests": cold_n, "fraction": (cold_n / served) if served else 0.0},
-        "workers": {
-            "mean_alive": float(ov[alive_mask].sum() / window),
-            "peak_alive": peak_concurrent(a_s[keep], a_e[keep]),
-            "mean_by_state": by_state,
-        },
+        "workers": wpart["workers"],
         "cost_usd": {
             "total": total,
-            "per_hour": total / window * 3600.0,
+            "per_hour": wpart["cost_usd"]["per_hour"],
             # over requests served (completed), not arrived: an overloaded endpoint must not look cheaper
             "per_1k_requests": (total / requests["completed"] * 1000.0) if requests["completed"] else None,
-            "by_state": cost_by_state,
-            "running_busy": float(cost[running & (phase == busy_code)].sum()),
-            "running_warm": float(cost[running & (phase == warm_code)].sum()),
+            "by_state": wpart["cost_usd"]["by_state"],
+            "running_busy": wpart["cost_usd"]["running_busy"],
+            "running_warm": wpart["cost_usd"]["running_warm"],
         },
-        "gpu_utilization": (busy_gpu_s / billed_gpu_s) if billed_gpu_s > 0 else 0.0,
+        "gpu_utilization": wpart["gpu_utilization"],
     }
     add_dynamics(out, counters or {})
     return out
@@ -196,17 +151,25 @@ def add_dynamics(summary: dict[str, Any], counters: dict[str, Any]) -> None:
     summary["dynamics"] = {k: int(counters.get(k, 0)) for k in DYNAMICS_KEYS}
 
 
-def minute_frame(stats: JobStats, workers: pd.DataFrame) -> pd.DataFrame:
+def worker_stats(workers: pd.DataFrame, *, horizon_s: float, warmup_s: float, gpus_per_worker: int) -> WorkerStats:
+    """``WorkerStats`` of a whole billed workers table (sorted by worker, start), fed as one chunk."""
+    w = WorkerStats(warmup_s, horizon_s, gpus_per_worker)
+    w.add(
+        workers["worker_id"].to_numpy(dtype=np.int64),
+        np.asarray(pd.Categorical(workers["state"], categories=list(STATES)).codes, dtype=np.int64),
+        np.asarray(pd.Categorical(workers["phase"], categories=list(PHASES)).codes, dtype=np.int64),
+        workers["start_s"].to_numpy(dtype=float),
+        workers["end_s"].to_numpy(dtype=float),
+        workers["billed"].to_numpy(dtype=bool),
+        workers["cost_usd"].to_numpy(dtype=float),
+    )
+    return w
+
+
+def minute_frame(stats: JobStats, wstats: WorkerStats) -> pd.DataFrame:
     """The per-minute series of a run: the jobs' (``JobStats.minutes``) plus time-averaged workers by state
-    and the cost of each minute (an interval's cost spread evenly over it)."""
+    and the cost of each minute (an interval's cost spread evenly over it), from ``WorkerStats``."""
     frame = stats.minutes.frame()
-    n = stats.minutes.n
-    ws, we = workers["start_s"].to_numpy(dtype=float), workers["end_s"].to_numpy(dtype=float)
-    state = np.asarray(pd.Categorical(workers["state"], categories=list(STATES)).codes)
-    for i, name in enumerate(STATES):
-        m = state == i
-        frame[f"workers_{name}"] = interval_area(ws[m], we[m], n, MINUTE_S) / MINUTE_S
-    dur = we - ws
-    rate = np.divide(workers["cost_usd"].to_numpy(dtype=float), dur, out=np.zeros_like(dur), where=dur > 0)
-    frame["cost_usd"] = interval_area(ws, we, n, MINUTE_S, weight=rate)
+    for name, col in wstats.minute_columns().items():
+        frame[name] = col
     return frame

@@ -212,9 +212,9 @@ def _streamed(sc: Any, seed: int | None, out_dir: Path, tables: str, quiet: bool
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from simserve.api import simulate
-    from simserve.outputs import ParquetJobs, prepare_out_dir
+    from simserve.outputs import ParquetJobs, ParquetWorkers, prepare_out_dir
 
-    writer = ParquetJobs(prepare_out_dir(out_dir)) if tables == "parquet" else None
+    writers = (ParquetJobs(prepare_out_dir(out_dir)), ParquetWorkers(out_dir)) if tables == "parquet" else None
     t0 = time.perf_counter()
     columns = (
         TextColumn("simulated {task.completed:,.0f} of {task.total:,.0f} s"),
@@ -232,13 +232,20 @@ def _streamed(sc: Any, seed: int | None, out_dir: Path, tables: str, quiet: bool
             progress.update(task, completed=min(now_s, sc.horizon), jobs=n_jobs, rate=rate)
 
         try:
-            result = simulate(sc, seed=seed, tables=False, job_writer=writer, on_block=on_block)
+            result = simulate(
+                sc,
+                seed=seed,
+                tables=False,
+                job_writer=writers[0] if writers else None,
+                worker_writer=writers[1] if writers else None,
+                on_block=on_block,
+            )
         except BaseException:
-            if writer is not None:
-                writer.abort()
+            for w in writers or ():
+                w.abort()
             raise
-    if writer is not None:
-        writer.close()
+    for w in writers or ():
+        w.close()
     return result
 
 

@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 
+from simserve import records
 from simserve.endpoint import Effect, EndpointCore, SetTimer, StartWorker, build_hosts
 from simserve.endpoint.playback import PhasePlayback
-from simserve.records import STREAM_BLOCK, JobStatus, Phase, Recorder, RingRecorder
+from simserve.records import JobStatus, Phase, Recorder, RingRecorder
 from simserve.rng import RandomStreams
 from simserve.scenario import Scenario
 from simserve.sim.kernel import Kernel
@@ -41,7 +42,7 @@ class SimDriver:
         seed: int,
         jobs: Jobs | None = None,
         sink: BlockSink | None = None,
-        block: int = STREAM_BLOCK,
+        block: int | None = None,
     ) -> None:
         self.sc = scenario
         streams = RandomStreams(seed)
@@ -52,7 +53,7 @@ class SimDriver:
             self.rec: Recorder = Recorder(self.jobs.arrival_s)
             self.blocks: Iterator[Jobs] | None = None
         else:
-            self.ring = RingRecorder(sink, block=block)
+            self.ring = RingRecorder(sink, block=records.STREAM_BLOCK if block is None else block)
             self.rec = self.ring
             self.svc = [0.0] * self.ring.capacity
             self.blocks = job_blocks(scenario, streams, self.ring.block)
