@@ -178,11 +178,17 @@ def run(
                 per_rep.insert(0, "replication", range(reps))
                 write_frame(work / "replications.csv", per_rep)
             write_run(work, results[0], summary, tables=tables)
+            if (plots or svg) and results[0].minutes is not None:
+                from simserve.report.minutes import minutes_timeline
+
+                fig = minutes_timeline(results[0].minutes, title=f"{sc.name}: per-minute series")
+                for ext in ("png", "svg") if svg else ("png",):
+                    fig.savefig(work / f"minutes_timeline.{ext}", dpi=100 if ext == "png" else None)
             if (plots or svg or report) and not results[0].has_jobs:
                 if not quiet:
                     console.print(
-                        "[dim]plots and report need the jobs table: not drawn (the per-minute series is in "
-                        "minutes.csv; use --tables csv for plots)[/dim]"
+                        "[dim]the other plots and the report need the jobs table: drawn with --tables csv "
+                        "(minutes_timeline.png is drawn from minutes.csv)[/dim]"
                     )
                 plots = svg = report = False
             if plots or svg or report:

@@ -312,3 +312,35 @@ def test_intervals_billed_in_chunks_cost_what_the_whole_table_costs(name: str, m
     assert np.allclose(cost[order], w["cost_usd"].to_numpy(), rtol=1e-9, atol=1e-12)
     assert streamed.minutes is not None and exact.minutes is not None
     assert np.allclose(streamed.minutes["cost_usd"], exact.minutes["cost_usd"], rtol=1e-9, atol=1e-12)
+
+
+def test_streamed_run_plots_its_minutes(tmp_path: Path) -> None:
+    """A streamed run draws minutes_timeline.png from the per-minute series alone; a month is averaged
+    into at most MAX_POINTS buckets, request-weighted for the percentiles."""
+    from simserve.report.minutes import MAX_POINTS, _coarsen, minutes_timeline
+
+    assert (
+        main(
+            [
+                "run",
+                "scenarios/quickstart.yaml",
+                "--set",
+                "horizon=2h",
+                "--tables",
+                "none",
+                "-q",
+                "--out",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 0
+    )
+    assert (tmp_path / "r" / "minutes_timeline.png").stat().st_size > 10_000
+    m = pd.read_csv(tmp_path / "r" / "minutes.csv")
+    month = pd.concat([m] * 400, ignore_index=True)  # 48,000 minutes
+    month["minute_start_s"] = np.arange(len(month)) * 60.0
+    coarse, k = _coarsen(month)
+    assert len(coarse) <= MAX_POINTS and k == 24
+    assert coarse["arrivals"].sum() * k == pytest.approx(month["arrivals"].sum())
+    fig = minutes_timeline(month)
+    assert len(fig.axes) == 4 and "24-minute averages" in fig.axes[0].get_title()
