@@ -57,9 +57,13 @@ def main() -> int:
     ap.add_argument("--csv-upto", type=float, default=0.0, help="also run --tables csv up to this many jobs")
     ap.add_argument("--plot", type=Path)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--from-json", type=Path, help="only redraw --plot from an earlier --json")
     a = ap.parse_args()
     rows: list[dict[str, Any]] = []
-    for n in sorted(a.jobs):
+    if a.from_json:
+        rows = json.loads(a.from_json.read_text())
+        a.jobs = sorted({r["n"] for r in rows})
+    for n in sorted(a.jobs) if not a.from_json else []:
         horizon = n / RATE_PER_S
         modes = list(a.tables) + (["csv"] if n <= a.csv_upto else [])
         for tables in modes:
@@ -108,6 +112,7 @@ def main() -> int:
             ax1.plot([p[0] / 1e6 for p in pts], [p[1] for p in pts], "o-", label=label)
             ax2.plot([p[0] / 1e6 for p in pts], [p[2] for p in pts], "o-", label=label)
         ax1.set(xlabel="jobs (millions)", ylabel="peak RSS (MB)", title="memory")
+        ax1.set_ylim(bottom=0)
         ax2.set(xlabel="jobs (millions)", ylabel="wall time (s)", title="time")
         ax1.legend(fontsize=8)
         fig.tight_layout()
