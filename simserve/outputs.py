@@ -241,32 +241,57 @@ def write_frame(path: Path, frame: pd.DataFrame) -> None:
 TABLE_FORMATS = ("csv", "parquet", "none")
 
 
-class ParquetJobs:
-    """``jobs.parquet`` written a row group per block of jobs while a streamed run goes (the block sink of
-    ``simserve.api.simulate``), through a temporary file renamed into place by ``close()``."""
+class _ParquetStream:
+    """A parquet table written a row group at a time while a run goes, into an exclusively created
+    temporary file that ``close()`` renames into place (``abort()`` removes it)."""
 
-    def __init__(self, out_dir: Path) -> None:
+    def __init__(self, path: Path, fields: list[tuple[str, Any]]) -> None:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         self.pa = pa
-        self.path = out_dir / "jobs.parquet"
-        self.tmp = exclusive_temp(self.path)
-        self.schema = pa.schema(
+        self.path = path
+        self.tmp = exclusive_temp(path)
+        self.schema = pa.schema(fields)
+        self.writer = pq.ParquetWriter(self.tmp, self.schema)
+
+    def write(self, arrays: list[Any]) -> None:
+        self.writer.write_table(self.pa.Table.from_arrays(arrays, schema=self.schema))
+
+    def close(self) -> None:
+        self.writer.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self.writer.close()
+        with contextlib.suppress(OSError):
+            self.tmp.unlink(missing_ok=True)
+
+
+class ParquetJobs(_ParquetStream):
+    """``jobs.parquet`` written a row group per block of jobs while a streamed run goes (the block sink of
+    ``simserve.api.simulate``)."""
+
+    def __init__(self, out_dir: Path) -> None:
+        import pyarrow as pa
+
+        f64 = pa.float64()
+        super().__init__(
+            out_dir / "jobs.parquet",
             [
                 ("job_id", pa.int64()),
-                ("arrival_s", pa.float64()),
-                ("start_s", pa.float64()),
-                ("end_s", pa.float64()),
+                ("arrival_s", f64),
+                ("start_s", f64),
+                ("end_s", f64),
                 ("status", pa.dictionary(pa.int8(), pa.string())),
                 ("worker_id", pa.int64()),
                 ("cold_start", pa.bool_()),
-                ("queue_wait_s", pa.float64()),
-                ("execution_s", pa.float64()),
-                ("latency_s", pa.float64()),
-            ]
+                ("queue_wait_s", f64),
+                ("execution_s", f64),
+                ("latency_s", f64),
+            ],
         )
-        self.writer = pq.ParquetWriter(self.tmp, self.schema)
         self.statuses = pa.array(list(JOB_STATUSES), pa.string())
 
     def __call__(
@@ -294,32 +319,19 @@ class ParquetJobs:
             pa.array(np.where(done, end - start, np.nan)),
             pa.array(end - arrival),
         ]
-        self.writer.write_table(pa.Table.from_arrays(cols, schema=self.schema))
-
-    def close(self) -> None:
-        self.writer.close()
-        os.replace(self.tmp, self.path)
-
-    def abort(self) -> None:
-        with contextlib.suppress(Exception):
-            self.writer.close()
-        with contextlib.suppress(OSError):
-            self.tmp.unlink(missing_ok=True)
+        self.write(cols)
 
 
-class ParquetWorkers:
+class ParquetWorkers(_ParquetStream):
     """``workers.parquet`` written a row group per chunk of billed intervals while a streamed run goes
-    (rows grouped by chunk, sorted by worker within one), renamed into place by ``close()``."""
+    (rows grouped by chunk, sorted by worker within one)."""
 
     def __init__(self, out_dir: Path) -> None:
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
-        self.pa = pa
-        self.path = out_dir / "workers.parquet"
-        self.tmp = out_dir / "workers.parquet.tmp"
         text = pa.dictionary(pa.int8(), pa.string())
-        self.schema = pa.schema(
+        super().__init__(
+            out_dir / "workers.parquet",
             [
                 ("worker_id", pa.int64()),
                 ("kind", text),
@@ -331,9 +343,8 @@ class ParquetWorkers:
                 ("end_s", pa.float64()),
                 ("billed", pa.bool_()),
                 ("cost_usd", pa.float64()),
-            ]
+            ],
         )
-        self.writer = pq.ParquetWriter(self.tmp, self.schema)
         self.names = {
             "kind": pa.array(["flex", "active"]),
             "state": pa.array(list(STATES)),
@@ -359,17 +370,7 @@ class ParquetWorkers:
             pa.array(billed),
             pa.array(cost),
         ]
-        self.writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
-
-    def close(self) -> None:
-        self.writer.close()
-        os.replace(self.tmp, self.path)
-
-    def abort(self) -> None:
-        with contextlib.suppress(Exception):
-            self.writer.close()
-        with contextlib.suppress(OSError):
-            self.tmp.unlink(missing_ok=True)
+        self.write(arrays)
 
 
 def _write_parquet(path: Path, frame: pd.DataFrame) -> None:
