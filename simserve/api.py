@@ -13,7 +13,7 @@ import numpy as np
 
 from simserve.billing import billing_table
 from simserve.jobstats import JobStats
-from simserve.result import RunResult
+from simserve.result import RunResult, statistics_warmup
 from simserve.scenario import Scenario, load_scenario
 from simserve.sim.driver import BlockSink, SimDriver, simulate_tables
 from simserve.workerstats import IntervalBiller, WorkerStats
@@ -50,7 +50,7 @@ def simulate(
     if tables or jobs is not None:
         return build_result(sc, run_seed, simulate_tables(sc, run_seed, jobs=jobs), engine="sim")
     horizon = sc.horizon
-    warmup = min(sc.warmup, horizon * 0.999)
+    warmup = statistics_warmup(sc, horizon)
     stats = JobStats(warmup, horizon)
     wstats = WorkerStats(warmup, horizon, sc.endpoint.gpus_per_worker)
 

@@ -46,6 +46,11 @@ class RunResult:
         return pd.Series(self.summary["cost_usd"]["by_state"], name="cost_usd").reindex(list(STATES))
 
 
+def statistics_warmup(scenario: Scenario, horizon_s: float) -> float:
+    """The warmup the statistics leave out: the scenario's, kept short of a (stopped run's) horizon."""
+    return min(scenario.warmup, horizon_s * 0.999)
+
+
 def build_result(
     scenario: Scenario,
     seed: int,
@@ -59,7 +64,7 @@ def build_result(
     """Turn a recorder into a ``RunResult`` (billing applied, summary computed). With ``stats`` the run was
     streamed: the request figures come from them and the result has no jobs table."""
     horizon = scenario.horizon if horizon_s is None else horizon_s
-    warmup = min(scenario.warmup, horizon * 0.999)
+    warmup = statistics_warmup(scenario, horizon)
     jobs = rec.jobs_frame() if stats is None else pd.DataFrame({c: [] for c in JOB_COLUMNS})
     gpw = scenario.endpoint.gpus_per_worker
     if wstats is None:

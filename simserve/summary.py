@@ -17,8 +17,6 @@ from simserve.jobstats import RELATIVE_ACCURACY, JobStats
 from simserve.records import JOB_STATUSES, PHASES, STATES, STREAM_BLOCK
 from simserve.workerstats import WorkerStats
 
-ALIVE = ("initializing", "running", "outdated")
-
 
 def job_stats(jobs: pd.DataFrame, *, horizon_s: float, warmup_s: float, sketch: bool = False) -> JobStats:
     """``JobStats`` of a whole jobs table, fed in ``STREAM_BLOCK`` blocks by job id exactly as a streamed

@@ -18,6 +18,7 @@ import pandas as pd
 import yaml
 
 from simserve.records import COLD_PHASES
+from simserve.result import statistics_warmup
 
 ALIVE_STATES = ("initializing", "running", "outdated")
 
@@ -89,7 +90,7 @@ def as_run_data(run: Any) -> RunData:
         jobs=_norm_jobs(run.jobs),
         workers=_norm_workers(run.workers),
         horizon_s=horizon,
-        warmup_s=float(min(sc.warmup, horizon * 0.999)),
+        warmup_s=float(statistics_warmup(sc, horizon)),
         scenario=sc,
         resolved=resolved,
     )
