@@ -139,7 +139,10 @@ def _trace_stats(path: str, mtime_ns: int, size: int, horizon: float) -> tuple[i
 def offered_load(sc: Scenario) -> Load | None:
     """Mean arrival rate and mean service time of the workload over the run; None when unknown."""
     a = sc.workload.arrivals
-    service = sc.workload.service.mean_s()
+    llm_or_service = sc.workload.service
+    if sc.workload.llm is not None or (isinstance(a, TraceArrivals) and a.format != "simserve"):
+        return None  # a batching engine's capacity is no single service time; named formats: not read here
+    service = llm_or_service.mean_s()  # type: ignore[union-attr]
     if isinstance(a, PoissonArrivals):
         return Load(a.rate, service, "")
     if isinstance(a, DiurnalArrivals):

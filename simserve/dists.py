@@ -107,8 +107,23 @@ class Empirical(_DistBase):
         return float(np.mean(self.values))
 
 
-DistSpec = Constant | Exponential | LogNormal | Gamma | Empirical
+class Geometric(_DistBase):
+    """Geometric on 1, 2, 3, ... with the given mean (>= 1): the number of trials up to the first success
+    with success probability 1 / mean, e.g. output tokens when each token ends the reply with a fixed chance."""
+
+    dist: Literal["geometric"]
+    mean: float = Field(ge=1, le=1e9, description="mean count (at least 1)")
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return rng.geometric(1.0 / self.mean, n).astype(float)
+
+    def mean_s(self) -> float:
+        return self.mean
+
+
+DistSpec = Constant | Exponential | LogNormal | Gamma | Empirical | Geometric
 _KINDS: dict[str, type[_DistBase]] = {
+    "geometric": Geometric,
     "constant": Constant,
     "exponential": Exponential,
     "lognormal": LogNormal,

@@ -36,6 +36,19 @@ IN_QUEUE, IN_PROGRESS, COMPLETED, FAILED, CANCELLED, TIMED_OUT, REJECTED = range
 STATUS_NAMES = ("in_queue", "in_progress", "completed", "failed", "cancelled", "timed_out", "rejected")
 
 
+def token_times(
+    arrival: np.ndarray, end: np.ndarray, status: np.ndarray, output_tokens: np.ndarray, first_token_s: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(ttft_s, tpot_s)`` per job of an LLM run: arrival to first output token (NaN without one), and for
+    a completed job with more than one output token, (completion - first token) / (output tokens - 1)
+    (else NaN). The one definition, used by the jobs table and the summary."""
+    ttft = first_token_s - arrival
+    more = (status == COMPLETED) & (output_tokens > 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tpot = np.where(more, (end - first_token_s) / np.maximum(output_tokens - 1, 1), np.nan)
+    return ttft, tpot
+
+
 class Sketch:
     """A DDSketch fed a numpy array at a time."""
 
@@ -187,16 +200,30 @@ class JobStats:
     n: dict[str, int] = field(default_factory=lambda: {"latency": 0, "wait": 0, "exec": 0})
     max_latency_s: float | None = None
     sketched: bool = True
-    sketches: dict[str, Sketch] = field(default_factory=lambda: {k: Sketch() for k in ("latency", "wait", "exec")})
+    sketches: dict[str, Sketch] = field(
+        default_factory=lambda: {k: Sketch() for k in ("latency", "wait", "exec", "ttft", "tpot")}
+    )
     minutes: MinuteSeries = field(init=False)
+    #: an LLM run's token totals over completed jobs (None: not an LLM run)
+    tokens: dict[str, int] | None = None
 
     def __post_init__(self) -> None:
         self.minutes = MinuteSeries(self.horizon_s)
+        for key in ("ttft", "tpot"):
+            self.sums.setdefault(key, 0.0)
+            self.n.setdefault(key, 0)
 
     def add_block(
-        self, arrival: np.ndarray, start: np.ndarray, end: np.ndarray, status: np.ndarray, cold: np.ndarray
+        self,
+        arrival: np.ndarray,
+        start: np.ndarray,
+        end: np.ndarray,
+        status: np.ndarray,
+        cold: np.ndarray,
+        llm: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
     ) -> None:
-        """One block of jobs with their final outcomes (``status`` codes; ``start``/``end`` NaN when none)."""
+        """One block of jobs with their final outcomes (``status`` codes; ``start``/``end`` NaN when none);
+        ``llm``: an LLM run's (input tokens, output tokens, first-token time) of the same jobs."""
         completed = status == COMPLETED
         latency_all = end - arrival
         # minutes: all jobs, warmup included (the series covers the whole run)
@@ -208,6 +235,10 @@ class JobStats:
         if not w.all():
             arrival, start, end, status, cold = arrival[w], start[w], end[w], status[w], cold[w]
             completed, latency_all = completed[w], latency_all[w]
+            if llm is not None:
+                llm = (llm[0][w], llm[1][w], llm[2][w])
+        if llm is not None:
+            self._add_tokens(arrival, end, status, completed, *llm)
         self.counts += np.bincount(status, minlength=7)[:7].astype(np.int64)
         started = ~np.isnan(start)
         self.served += int(np.count_nonzero(started))
@@ -224,6 +255,30 @@ class JobStats:
         if len(lat):
             m = float(np.max(lat))
             self.max_latency_s = m if self.max_latency_s is None else max(self.max_latency_s, m)
+
+    def _add_tokens(
+        self,
+        arrival: np.ndarray,
+        end: np.ndarray,
+        status: np.ndarray,
+        completed: np.ndarray,
+        tin: np.ndarray,
+        tout: np.ndarray,
+        first: np.ndarray,
+    ) -> None:
+        """TTFT of every job with a first token, TPOT of completed ones with two tokens or more, and the token
+        totals of completed jobs."""
+        if self.tokens is None:
+            self.tokens = {"input": 0, "output": 0}
+        self.tokens["input"] += int(np.sum(tin[completed]))
+        self.tokens["output"] += int(np.sum(tout[completed]))
+        ttft, tpot = token_times(arrival, end, status, tout, first)
+        for key, v in (("ttft", ttft[~np.isnan(ttft)]), ("tpot", tpot[~np.isnan(tpot)])):
+            if len(v):
+                self.sums[key] += float(np.sum(v))
+                self.n[key] += len(v)
+                if self.sketched:
+                    self.sketches[key].add(v)
 
     def finish(self) -> None:
         self.minutes.finish()

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from simserve.jobstats import token_times
+
 
 class WorkerState(IntEnum):
     """The six worker states (the seed's table); values index ``STATES``."""
@@ -88,6 +90,21 @@ JOB_COLUMNS = (
 WORKER_COLUMNS = ("worker_id", "kind", "host", "gpu", "state", "phase", "start_s", "end_s", "billed", "cost_usd")
 
 
+#: the jobs table's extra columns in an LLM run
+LLM_JOB_COLUMNS = ("input_tokens", "output_tokens", "ttft_s", "tpot_s")
+
+
+def llm_columns(
+    arrival: np.ndarray, end: np.ndarray, status: np.ndarray, tin: Any, tout: Any, first: Any
+) -> dict[str, np.ndarray]:
+    """The LLM columns of a jobs table (none when ``tout`` is None)."""
+    if tout is None:
+        return {}
+    out_tok = np.asarray(tout, dtype=np.int64)
+    ttft, tpot = token_times(arrival, end, status, out_tok, np.asarray(first, dtype=float))
+    return {"input_tokens": np.asarray(tin, dtype=np.int64), "output_tokens": out_tok, "ttft_s": ttft, "tpot_s": tpot}
+
+
 class IllegalTransition(RuntimeError):
     """A worker was asked to change state along an edge TRANSITIONS does not have."""
 
@@ -118,6 +135,10 @@ class Recorder:
     host_gpu: list[str] = field(default_factory=list)
     actions: list[tuple[float, str, int, str]] = field(default_factory=list)
     notes: dict[str, Any] = field(default_factory=dict)
+    #: an LLM run's token counts per job (None otherwise), and when each job's first output token came
+    input_tokens: Any = None
+    output_tokens: Any = None
+    first_token_s: list[float] = field(init=False)
 
     def __post_init__(self) -> None:
         self.iv_extend = self.iv.extend
@@ -127,6 +148,15 @@ class Recorder:
         self.status = bytearray(n)  # J_QUEUE == 0
         self.worker = [-1] * n
         self.cold = bytearray(n)
+        self.first_token_s = [float("nan")] * n if self.output_tokens is not None else []
+        if self.output_tokens is not None:
+            self.input_tokens = list(map(int, self.input_tokens))
+            self.output_tokens = list(map(int, self.output_tokens))
+
+    @property
+    def llm(self) -> bool:
+        """Whether the jobs carry token counts (an LLM run)."""
+        return self.output_tokens is not None
 
     def arrival_list(self) -> list[float]:
         """Arrival times indexed by job (the endpoint core's view of them)."""
@@ -165,6 +195,7 @@ class Recorder:
                 "queue_wait_s": start - arrival,
                 "execution_s": exec_s,
                 "latency_s": end - arrival,
+                **(llm_columns(arrival, end, status_codes, self.input_tokens, self.output_tokens, self.first_token_s)),
             }
         )
 
@@ -226,12 +257,14 @@ class RingRecorder(Recorder):
         sink: Any,
         block: int = STREAM_BLOCK,
         blocks: int = RING_BLOCKS,
+        llm: bool = False,
     ) -> None:
         self.block, self.blocks, self.capacity = block, blocks, block * blocks
         self.sink = sink
         self.ring_arr: list[float] = [math.inf] * self.capacity
         self.loaded: list[tuple[int, int]] = []  # (block index, jobs) of the blocks in the ring, in order
-        super().__init__(np.empty(self.capacity))
+        zeros = np.zeros(self.capacity, dtype=np.int64) if llm else None
+        super().__init__(np.empty(self.capacity), input_tokens=zeros, output_tokens=zeros)
         self.status = bytearray([int(JobStatus.REJECTED)]) * self.capacity  # free slots read as ended
         self.job_token: dict[int, int] | None = None  # the core's retry tokens, forgotten with their slots
         #: where closed worker intervals go, ``iv_sink(rows n x 6, final)``, once ``IV_FLUSH_ROWS`` have
@@ -244,8 +277,16 @@ class RingRecorder(Recorder):
     def slots(self, block_index: int) -> int:
         return (block_index % self.blocks) * self.block
 
-    def load(self, block_index: int, arrival_s: np.ndarray, now_s: float) -> int:
-        """Make room for block ``block_index`` and put its arrivals in; returns its first slot."""
+    def load(
+        self,
+        block_index: int,
+        arrival_s: np.ndarray,
+        now_s: float,
+        input_tokens: np.ndarray | None = None,
+        output_tokens: np.ndarray | None = None,
+    ) -> int:
+        """Make room for block ``block_index`` and put its arrivals (and token counts) in; returns its
+        first slot."""
         if len(self.loaded) == self.blocks:
             self._flush(*self.loaded.pop(0), now_s=now_s)
         if self.iv_sink is not None and len(self.iv) >= 6 * IV_FLUSH_ROWS:
@@ -259,6 +300,11 @@ class RingRecorder(Recorder):
         self.status[base:end] = bytes(n)
         self.worker[base:end] = [-1] * n
         self.cold[base:end] = bytes(n)
+        if self.llm:
+            assert input_tokens is not None and output_tokens is not None
+            self.input_tokens[base:end] = input_tokens.tolist()
+            self.output_tokens[base:end] = output_tokens.tolist()
+            self.first_token_s[base:end] = nan
         self.loaded.append((block_index, n))
         return base
 
@@ -283,6 +329,15 @@ class RingRecorder(Recorder):
             status.copy(),
             np.asarray(self.worker[base:end], dtype=np.int64),
             np.frombuffer(bytes(self.cold[base:end]), dtype=np.uint8).astype(bool),
+            *(
+                (
+                    np.asarray(self.input_tokens[base:end], dtype=np.int64),
+                    np.asarray(self.output_tokens[base:end], dtype=np.int64),
+                    np.asarray(self.first_token_s[base:end], dtype=float),
+                )
+                if self.llm
+                else ()
+            ),
         )
 
     def _flush_intervals(self, final: bool) -> None:

@@ -21,7 +21,9 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -311,12 +313,36 @@ class WeeklyArrivals(_Model):
         return out
 
 
+#: trace formats whose rows carry token counts (``simserve.traceformats``)
+TOKEN_FORMATS = ("azure-llm", "burstgpt", "mooncake")
+TRACE_FORMATS = ("simserve", *TOKEN_FORMATS, "azure-functions-2021", "azure-functions-2019")
+
+
 class TraceArrivals(_Model):
-    """Replay arrival times (and optionally service times) from a CSV."""
+    """Replay arrival times (and service times or token counts, where the format has them) from a file."""
 
     type: Literal["trace"]
-    path: str = Field(description="CSV with column arrival_s (and optional service_s), relative to the YAML")
+    path: str = Field(description="the trace file, relative to the YAML")
+    format: Literal[
+        "simserve", "azure-llm", "burstgpt", "mooncake", "azure-functions-2021", "azure-functions-2019"
+    ] = Field(
+        "simserve",
+        description="simserve: CSV with arrival_s (and optional service_s); the others are public traces by name "
+        "(docs/traces.md)",
+    )
+    function: str | None = Field(None, description="azure-functions-2019: the HashFunction to replay")
+    top: Int | None = Field(
+        None, ge=1, le=100_000, description="azure-functions-2019: merge the N busiest functions (default 1)"
+    )
     loop: bool = Field(False, description="repeat the trace until the horizon")
+
+    @model_validator(mode="after")
+    def _options(self) -> TraceArrivals:
+        if self.format != "azure-functions-2019" and (self.function is not None or self.top is not None):
+            raise ValueError("function and top apply to format azure-functions-2019 only")
+        if self.function is not None and self.top is not None:
+            raise ValueError("give function or top, not both")
+        return self
 
 
 Arrivals = Annotated[
@@ -324,9 +350,142 @@ Arrivals = Annotated[
 ]
 
 
+class DecodeStep(_Model):
+    """One engine step of a batching LLM worker lasts ``base + per_sequence x sequences`` (plus prefill)."""
+
+    base: Duration = Field(ge=0, le=3600, description="fixed time of one step")
+    per_sequence: Duration = Field(0.0, ge=0, le=3600, description="added per sequence in the step")
+
+
+PositiveFloat = Annotated[float, Field(gt=0, le=1e12), BeforeValidator(_not_bool)]
+TokenCount = Annotated[int, Field(ge=1, le=10**12), BeforeValidator(_not_bool)]
+
+
+class LlmService(_Model):
+    """A continuous-batching LLM worker (vLLM-like): engine steps over the sequences in flight.
+
+    Each of ``prefill_tokens_per_s``, ``decode_step`` and ``kv_cache_tokens`` is one value or a table by
+    GPU name (the worker's GPU picks the row); with ``model`` the catalog's defaults for that model size
+    fill what is not given (``simserve.llm_catalog``)."""
+
+    type: Literal["llm"]
+    model: str | None = Field(None, description="catalog model size (e.g. 8b) whose per-GPU defaults fill gaps")
+    prefill_tokens_per_s: PositiveFloat | dict[str, PositiveFloat] | None = Field(
+        None, description="prompt tokens a worker processes per second"
+    )
+    decode_step: DecodeStep | dict[str, DecodeStep] | None = Field(None, description="time of one engine step")
+    max_batch: Int = Field(64, ge=1, le=100_000, description="sequences in flight on one worker")
+    kv_cache_tokens: TokenCount | dict[str, TokenCount] | None = Field(
+        None, description="input + output tokens of the sequences in flight (absent: unlimited)"
+    )
+
+    @field_validator("prefill_tokens_per_s", "decode_step", "kv_cache_tokens", mode="before")
+    @classmethod
+    def _gpu_keys(cls, v: Any) -> Any:
+        if isinstance(v, dict) and not ({"base", "per_sequence"} & set(v)):
+            return {_gpu_name(k): x for k, x in v.items()}
+        return v
+
+    def engine(self, gpu: str) -> EngineParams:
+        """The engine's figures on ``gpu`` (a catalog name); ``KeyError`` naming the field that has none."""
+
+        def pick(value: Any, field: str) -> Any:
+            if isinstance(value, dict) and not isinstance(value, DecodeStep):
+                for k, v in value.items():
+                    if k.upper() == gpu.upper():
+                        return v
+                return None
+            return value
+
+        prof = None
+        if self.model is not None:
+            from simserve import llm_catalog
+
+            try:
+                prof = llm_catalog.profile(self.model, gpu)
+            except KeyError:
+                prof = None
+        prefill = pick(self.prefill_tokens_per_s, "prefill_tokens_per_s")
+        step = pick(self.decode_step, "decode_step")
+        kv = pick(self.kv_cache_tokens, "kv_cache_tokens")
+        if prefill is None:
+            if prof is None:
+                raise KeyError(f"prefill_tokens_per_s: no value for GPU {gpu}")
+            prefill = prof.prefill_tokens_per_s
+        if step is None:
+            if prof is None:
+                raise KeyError(f"decode_step: no value for GPU {gpu}")
+            step = DecodeStep(base=prof.decode_base_s, per_sequence=prof.decode_per_sequence_s)
+        if kv is None and prof is not None and self.kv_cache_tokens is None:
+            kv = prof.kv_cache_tokens
+        elif kv is None and isinstance(self.kv_cache_tokens, dict):
+            raise KeyError(f"kv_cache_tokens: no value for GPU {gpu}")
+        return EngineParams(
+            prefill_tokens_per_s=float(prefill),
+            base_s=float(step.base),
+            per_sequence_s=float(step.per_sequence),
+            max_batch=self.max_batch,
+            kv_cache_tokens=int(kv) if kv is not None else None,
+        )
+
+
+class EngineParams(BaseModel):
+    """What one batching worker on one GPU type does: resolved from ``LlmService.engine(gpu)``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prefill_tokens_per_s: float
+    base_s: float
+    per_sequence_s: float
+    max_batch: int
+    kv_cache_tokens: int | None
+
+
+class Tokens(_Model):
+    """Token counts of each request: prompt (input) and reply (output) lengths, drawn per request."""
+
+    input: Dist = Field(description="prompt tokens (rounded; at least 0)")
+    output: Dist = Field(description="reply tokens (rounded; at least 1)")
+
+
+def _service_kind(v: Any) -> str:
+    if isinstance(v, LlmService) or (isinstance(v, dict) and "type" in v):
+        return "llm"
+    return "dist"
+
+
+Service = Annotated[
+    Annotated[LlmService, Tag("llm")] | Annotated[Dist, Tag("dist")],
+    Discriminator(_service_kind),
+]
+
+
 class Workload(_Model):
     arrivals: Arrivals
-    service: Dist = Field(description="execution time of one job on a warm worker")
+    service: Service = Field(
+        description="execution time of one job on a warm worker, or {type: llm, ...}: a batching LLM engine"
+    )
+    tokens: Tokens | None = Field(None, description="token counts per request (LLM service; drawn)")
+
+    @model_validator(mode="after")
+    def _tokens(self) -> Workload:
+        a = self.arrivals
+        trace_tokens = isinstance(a, TraceArrivals) and a.format in TOKEN_FORMATS
+        if isinstance(self.service, LlmService):
+            if self.tokens is None and not trace_tokens:
+                raise ValueError(
+                    "tokens: a service of type llm needs token counts: expected workload.tokens "
+                    "({input: ..., output: ...}) or a trace format with tokens (" + ", ".join(TOKEN_FORMATS) + ")"
+                )
+            if self.tokens is not None and trace_tokens:
+                raise ValueError("tokens: the trace gives each request's token counts; remove workload.tokens")
+        elif self.tokens is not None:
+            raise ValueError("tokens: token counts are used by a service of type llm only")
+        return self
+
+    @property
+    def llm(self) -> LlmService | None:
+        return self.service if isinstance(self.service, LlmService) else None
 
 
 class PriceOverride(_Model):
@@ -471,6 +630,16 @@ class Scenario(_Model):
                 f"with one of these GPUs (pools: {', '.join(sorted({h.gpu for h in self.hosts}))})"
             )
         self._check_bounds()
+        llm = self.workload.llm
+        if llm is not None:
+            for gpu in self.endpoint.gpu:
+                try:
+                    llm.engine(gpu)
+                except KeyError as exc:
+                    raise ValueError(
+                        f"workload.service.{exc.args[0]}; expected one value, a {gpu} row in its table, or a "
+                        f"model with catalog defaults for {gpu}"
+                    ) from None
         for host in self.hosts:
             if host.gpus_per_host < self.endpoint.gpus_per_worker:
                 raise ValueError(

@@ -27,9 +27,15 @@ def job_stats(jobs: pd.DataFrame, *, horizon_s: float, warmup_s: float, sketch: 
     end = jobs["end_s"].to_numpy(dtype=float)
     status = np.asarray(pd.Categorical(jobs["status"], categories=list(JOB_STATUSES)).codes, dtype=np.int64)
     cold = jobs["cold_start"].to_numpy(dtype=bool)
+    llm = "ttft_s" in jobs.columns
+    if llm:
+        tin = jobs["input_tokens"].to_numpy(dtype=np.int64)
+        tout = jobs["output_tokens"].to_numpy(dtype=np.int64)
+        first = arrival + jobs["ttft_s"].to_numpy(dtype=float)
     for a in range(0, len(arrival), STREAM_BLOCK):
         b = a + STREAM_BLOCK
-        stats.add_block(arrival[a:b], start[a:b], end[a:b], status[a:b], cold[a:b])
+        tokens = (tin[a:b], tout[a:b], first[a:b]) if llm else None
+        stats.add_block(arrival[a:b], start[a:b], end[a:b], status[a:b], cold[a:b], tokens)
     stats.finish()
     return stats
 
@@ -65,9 +71,14 @@ def summarize(
         lat = j["latency_s"].to_numpy()[done]
         wait = j["queue_wait_s"].to_numpy()[~np.isnan(j["start_s"].to_numpy())]
         execd = j["execution_s"].to_numpy()[done]
+        values = {"latency": lat, "wait": wait, "exec": execd}
+        for key in ("ttft", "tpot"):
+            if f"{key}_s" in j.columns:
+                v = j[f"{key}_s"].to_numpy(dtype=float)
+                values[key] = v[~np.isnan(v)]
 
         def pct(key: str, q: float) -> float | None:
-            v = {"latency": lat, "wait": wait, "exec": execd}[key]
+            v = values[key]
             return float(np.percentile(v, q)) if len(v) else None
 
     else:
@@ -121,8 +132,28 @@ def summarize(
         },
         "gpu_utilization": wpart["gpu_utilization"],
     }
+    if stats.tokens is not None:
+        add_tokens(out, stats, pct, window)
     add_dynamics(out, counters or {})
     return out
+
+
+def add_tokens(out: dict[str, Any], stats: JobStats, pct: Any, window_s: float) -> None:
+    """An LLM run's ``ttft_s``, ``tpot_s``, ``tokens`` (totals and per second over the statistics window, of
+    completed requests) and ``cost_usd.per_1m_output_tokens``."""
+    assert stats.tokens is not None
+    for key in ("ttft", "tpot"):
+        out[f"{key}_s"] = {
+            "mean": stats.mean(key),
+            "p50": pct(key, 50),
+            "p90": pct(key, 90),
+            "p95": pct(key, 95),
+            "p99": pct(key, 99),
+        }
+    tin, tout = stats.tokens["input"], stats.tokens["output"]
+    out["tokens"] = {"input": tin, "output": tout, "input_per_s": tin / window_s, "output_per_s": tout / window_s}
+    total = out["cost_usd"]["total"]
+    out["cost_usd"]["per_1m_output_tokens"] = (total / tout * 1e6) if tout else None
 
 
 DYNAMICS_KEYS = (

@@ -34,10 +34,13 @@ from simserve.scenario import (
 
 @dataclass(frozen=True)
 class Jobs:
-    """The workload of one run: sorted arrival times and matching service times (seconds)."""
+    """The workload of one run: sorted arrival times and matching service times (seconds); with an LLM
+    service, each request's input and output token counts (int64) instead of a meaningful service time."""
 
     arrival_s: np.ndarray
     service_s: np.ndarray
+    input_tokens: np.ndarray | None = None
+    output_tokens: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.arrival_s)
@@ -262,7 +265,7 @@ def check_files(scenario: Scenario) -> None:
     their problems (and a trace too large to replay); raises ``ScenarioError``."""
     a = scenario.workload.arrivals
     if isinstance(a, TraceArrivals):
-        check_trace_size(scenario, read_trace(scenario.trace_path())[0])
+        check_trace_size(scenario, read_any_trace(scenario, np.random.default_rng(0))[0])
     if isinstance(a, WeeklyArrivals) and a.csv is not None:
         read_weekly_csv(scenario.data_path(a.csv))
     for pool in scenario.hosts:
@@ -271,19 +274,43 @@ def check_files(scenario: Scenario) -> None:
             read_utilization_csv(p if p.is_absolute() else Path(scenario.base_dir) / p)
 
 
-def _arrival_chunks(scenario: Scenario, streams: RandomStreams) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
-    """``(arrival times, trace service times or None)`` chunks of the scenario's arrival process, in order."""
+#: a chunk of the arrival process: arrival times, and the trace's service times and token counts (or None)
+Chunk = tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None]
+
+
+def read_any_trace(
+    scenario: Scenario, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """``(arrival_s, service_s, input_tokens, output_tokens)`` of the scenario's trace, whatever its format."""
+    a = scenario.workload.arrivals
+    assert isinstance(a, TraceArrivals)
+    if a.format == "simserve":
+        times, service = read_trace(scenario.trace_path())
+        return times, service, None, None
+    from simserve.traceformats import read_formatted_trace
+
+    t = read_formatted_trace(scenario.trace_path(), a.format, function=a.function, top=a.top, rng=rng)
+    return t.arrival_s, t.service_s, t.input_tokens, t.output_tokens
+
+
+def _arrival_chunks(scenario: Scenario, streams: RandomStreams) -> Iterator[Chunk]:
+    """Chunks of the scenario's arrival process, in order (see ``Chunk``)."""
     a = scenario.workload.arrivals
     horizon = scenario.horizon
     rng = streams.get("arrivals")
     if isinstance(a, TraceArrivals):
-        times, trace_service = read_trace(scenario.trace_path())
+        times, trace_service, tin, tout = read_any_trace(scenario, rng)
         check_trace_size(scenario, times)
         reps, span = trace_repeats(times, horizon, a.loop)
         for k in range(reps):
             shifted = times + span * k if k else times
             keep = shifted < horizon
-            yield shifted[keep], (trace_service[keep] if trace_service is not None else None)
+            yield (
+                shifted[keep],
+                trace_service[keep] if trace_service is not None else None,
+                tin[keep] if tin is not None else None,
+                tout[keep] if tout is not None else None,
+            )
             if not keep.all():
                 break
         return
@@ -298,33 +325,63 @@ def _arrival_chunks(scenario: Scenario, streams: RandomStreams) -> Iterator[tupl
     else:  # pragma: no cover - the schema admits no other type
         raise TypeError(type(a).__name__)
     for c in chunks:
-        yield c, None
+        yield c, None, None, None
+
+
+def draw_tokens(dist: Any, rng: np.random.Generator, n: int, least: int) -> np.ndarray:
+    """``n`` token counts from ``dist`` (a ``simserve.dists`` spec), rounded to integers of at least ``least``."""
+    return np.maximum(np.rint(dist.sample(rng, n)), least).astype(np.int64)
 
 
 def job_blocks(scenario: Scenario, streams: RandomStreams, block: int) -> Iterator[Jobs]:
     """The run's jobs in blocks of exactly ``block`` (the last one shorter): arrival times and service
-    times, drawn chunk by chunk from the ``arrivals`` and ``service`` streams, so a streamed run holds
-    one block at a time. Concatenated, the blocks are ``generate``'s jobs, whatever ``block`` is."""
+    times (LLM: token counts), drawn chunk by chunk from the ``arrivals``, ``service`` and ``tokens``
+    streams, so a streamed run holds one block at a time. Concatenated, the blocks are ``generate``'s
+    jobs, whatever ``block`` is."""
     svc_rng = streams.get("service")
+    llm = scenario.workload.llm
+    tokens = scenario.workload.tokens
+    tok_rng = streams.get("tokens") if llm is not None else None
     service = scenario.workload.service
-    pend_t: list[np.ndarray] = []
-    pend_s: list[np.ndarray] = []
+    pend: list[list[np.ndarray]] = [[], [], [], []]  # arrival, service, input tokens, output tokens
     n_pend = 0
 
     def cut(n: int) -> Jobs:
-        nonlocal pend_t, pend_s, n_pend
-        t = np.concatenate(pend_t) if len(pend_t) > 1 else pend_t[0]
-        sv = np.concatenate(pend_s) if len(pend_s) > 1 else pend_s[0]
-        pend_t, pend_s = [t[n:]], [sv[n:]]
+        nonlocal n_pend
+        cols = []
+        for k, parts in enumerate(pend):
+            if not parts:
+                cols.append(None)
+                continue
+            c = np.concatenate(parts) if len(parts) > 1 else parts[0]
+            pend[k] = [c[n:]]
+            cols.append(c[:n])
         n_pend -= n
-        return Jobs(np.ascontiguousarray(t[:n], dtype=float), np.ascontiguousarray(sv[:n], dtype=float))
+        t, sv, tin, tout = cols
+        assert t is not None and sv is not None
+        return Jobs(
+            np.ascontiguousarray(t, dtype=float),
+            np.ascontiguousarray(sv, dtype=float),
+            None if tin is None else np.ascontiguousarray(tin, dtype=np.int64),
+            None if tout is None else np.ascontiguousarray(tout, dtype=np.int64),
+        )
 
-    for times, trace_service in _arrival_chunks(scenario, streams):
-        if not len(times):
+    for times, trace_service, tin, tout in _arrival_chunks(scenario, streams):
+        n = len(times)
+        if not n:
             continue
-        pend_t.append(times)
-        pend_s.append(trace_service if trace_service is not None else service.sample(svc_rng, len(times)))
-        n_pend += len(times)
+        pend[0].append(times)
+        if llm is not None:
+            pend[1].append(np.zeros(n))  # the engine's steps, not a drawn time, decide how long a request runs
+            if tin is None or tout is None:
+                assert tokens is not None and tok_rng is not None
+                tin = draw_tokens(tokens.input, tok_rng, n, 0)
+                tout = draw_tokens(tokens.output, tok_rng, n, 1)
+            pend[2].append(np.maximum(tin, 0).astype(np.int64))
+            pend[3].append(np.maximum(tout, 1).astype(np.int64))  # a reply has at least one token
+        else:
+            pend[1].append(trace_service if trace_service is not None else service.sample(svc_rng, n))  # type: ignore[union-attr]
+        n_pend += n
         while n_pend >= block:
             yield cut(block)
     if n_pend:
@@ -332,10 +389,16 @@ def job_blocks(scenario: Scenario, streams: RandomStreams, block: int) -> Iterat
 
 
 def generate(scenario: Scenario, streams: RandomStreams) -> Jobs:
-    """All jobs of one run: arrival times in [0, horizon) and their service times."""
+    """All jobs of one run: arrival times in [0, horizon) and their service times (LLM: token counts)."""
     blocks = list(job_blocks(scenario, streams, DRAW_CHUNK))
     if not blocks:
-        return Jobs(np.empty(0), np.empty(0))
+        empty = np.empty(0, dtype=np.int64) if scenario.workload.llm is not None else None
+        return Jobs(np.empty(0), np.empty(0), empty, empty)
     if len(blocks) == 1:
         return blocks[0]
-    return Jobs(np.concatenate([b.arrival_s for b in blocks]), np.concatenate([b.service_s for b in blocks]))
+
+    def cat(name: str) -> Any:
+        parts = [getattr(b, name) for b in blocks]
+        return None if parts[0] is None else np.concatenate(parts)
+
+    return Jobs(cat("arrival_s"), cat("service_s"), cat("input_tokens"), cat("output_tokens"))

@@ -17,11 +17,13 @@ here. No simpy, asyncio or clock.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from heapq import heappop, heappush
 
 from simserve.endpoint.coldstart import cold_phases
 from simserve.endpoint.effects import Effect, SetTimer, StartWorker, StopWorker, TimerKind
+from simserve.endpoint.engine import BatchEngine
 from simserve.endpoint.hosts import Host
 from simserve.endpoint.queue import JobQueue
 from simserve.endpoint.workers import Worker
@@ -112,6 +114,11 @@ class EndpointCore:
         self.faults = Faults(self)
         self.tenants = Tenants(self) if any(h.other_tenants for h in scenario.hosts) else None
         self.timeline = Timeline(self) if scenario.events else None
+        llm = scenario.workload.llm
+        #: the batching LLM engine of every worker (None: one job per slot takes its drawn service time)
+        self.llm: BatchEngine | None = None
+        if llm is not None:
+            self.llm = BatchEngine(self, llm)
 
     def settings(self, scenario: Scenario) -> None:
         """(Re)read the endpoint settings (at start and on a ``set`` event)."""
@@ -119,7 +126,9 @@ class EndpointCore:
         self.sc = scenario
         self.cap = ep.worker_cap
         self.slots_max = self.cap + ep.extra_workers
-        self.conc = ep.concurrency
+        llm = scenario.workload.llm
+        # a batching LLM worker takes up to max_batch requests (waiting to join its batch or in it)
+        self.conc = ep.concurrency if llm is None else llm.max_batch
         self.gpw = ep.gpus_per_worker
         self.exec_timeout = ep.execution_timeout
         self.ttl = ep.job_ttl
@@ -145,6 +154,9 @@ class EndpointCore:
         elif kind in (TimerKind.TENANT_DRAW, TimerKind.TENANT_ROW, TimerKind.THROTTLE_MOVE):
             assert self.tenants is not None
             self.tenants.on_timer(kind, arg)
+        elif kind == TimerKind.STEP:
+            assert self.llm is not None
+            self.llm.on_step(arg)  # type: ignore[arg-type]
         elif kind == TimerKind.EVENT:
             assert self.timeline is not None
             self.timeline.fire(arg)  # type: ignore[arg-type]
@@ -499,10 +511,31 @@ class EndpointCore:
             self.job_token[j] = token
             self.token_job[token] = j
         left = self.arr[j] + self.ttl - now
-        self.out.append((w.wid, j, token, left if left < self.exec_timeout else self.exec_timeout))  # a RunJob
+        limit = left if left < self.exec_timeout else self.exec_timeout
+        if self.llm is not None:
+            self.llm.admit(w, j, token, limit)  # the worker's engine runs it, step by step
+            return
+        self.out.append((w.wid, j, token, limit))  # a RunJob
 
-    def job_finished(self, token: int, now: float, status: int = _COMPLETED) -> None:
-        """A job's run ended: ``completed``, ``failed`` (the handler raised) or ``timed_out`` (over its limit)."""
+    def use_worker_engine(self) -> None:
+        """The runtime's workers run a real batching engine: hand them each job (``RunJob``) and take the
+        end (and first token) they report, instead of modelling engine steps here."""
+        self.llm = None
+
+    def first_token(self, token: int, now: float) -> None:
+        """A real worker reported the first output token of the run with ``token``."""
+        j = token
+        if self.job_token and token >= self.n:
+            j = self.token_job.get(token, -1)
+            if j < 0:
+                return
+        first = self.rec.first_token_s
+        if first and self.status[j] == _IN_PROGRESS and math.isnan(first[j]):
+            first[j] = now
+
+    def job_finished(self, token: int, now: float, status: int = _COMPLETED, restart: bool = True) -> None:
+        """A job's run ended: ``completed``, ``failed`` (the handler raised) or ``timed_out`` (over its limit;
+        the worker is restarted unless ``restart`` is False: a batching engine drops one sequence)."""
         j = token
         if self.job_token:  # some job was requeued: its earlier runs' ends are stale
             if token >= self.n:
@@ -519,7 +552,7 @@ class EndpointCore:
         self.status[j] = status
         w.running.discard(j)
         self.in_progress -= 1
-        if status == TIMED_OUT:
+        if status == TIMED_OUT and restart:
             self.faults.restart(w)
             return
         if w.drain:  # outdated or retiring: takes no new job
@@ -607,7 +640,7 @@ class EndpointCore:
         for w in self.workers:
             for j in w.bound:
                 rec.status[j] = IN_QUEUE
-        for part in (self.faults, self.tenants, self.timeline):
+        for part in (self.faults, self.tenants, self.timeline, self.llm):
             if part is not None:
                 part.finish(self.counters)
         rec.notes.update(self.counters)

@@ -29,6 +29,7 @@ class TimerKind(IntEnum):
     TENANT_ROW = 7  # other tenants' demand on a host changes (CSV row)
     THROTTLE_MOVE = 8  # a throttled slot has waited move_after
     EVENT = 9  # a scheduled deploy or set
+    STEP = 10  # a batching LLM worker's engine step ends (``endpoint.engine``)
 
 
 @dataclass(slots=True)

@@ -50,10 +50,14 @@ class SimDriver:
         if sink is None:
             self.jobs = jobs if jobs is not None else generate(scenario, streams)
             self.svc: list[float] = self.jobs.service_s.tolist()
-            self.rec: Recorder = Recorder(self.jobs.arrival_s)
+            self.rec: Recorder = Recorder(
+                self.jobs.arrival_s, input_tokens=self.jobs.input_tokens, output_tokens=self.jobs.output_tokens
+            )
             self.blocks: Iterator[Jobs] | None = None
         else:
-            self.ring = RingRecorder(sink, block=records.STREAM_BLOCK if block is None else block)
+            self.ring = RingRecorder(
+                sink, block=records.STREAM_BLOCK if block is None else block, llm=scenario.workload.llm is not None
+            )
             self.rec = self.ring
             self.svc = [0.0] * self.ring.capacity
             self.blocks = job_blocks(scenario, streams, self.ring.block)
@@ -89,7 +93,7 @@ class SimDriver:
         blk = next(self.blocks, None)
         if blk is None:
             return None
-        base = self.ring.load(self.n_blocks, blk.arrival_s, self.env.now)
+        base = self.ring.load(self.n_blocks, blk.arrival_s, self.env.now, blk.input_tokens, blk.output_tokens)
         self.svc[base : base + len(blk)] = blk.service_s.tolist()
         self.n_blocks += 1
         if self.on_block is not None:
