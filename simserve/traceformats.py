@@ -156,7 +156,7 @@ def _bad(
     label: str, field: str, lineno: int, column: str, expected: str, cell: object, kind: str = "column"
 ) -> ScenarioError:
     """The one-line error for a bad cell (``kind`` is "key" for JSON lines)."""
-    shown = cell[:40] if isinstance(cell, str) else json.dumps(cell)[:40]
+    shown = cell[:40] if isinstance(cell, str) and kind == "column" else json.dumps(cell)[:40]
     return ScenarioError(label, field, f"line {lineno}, {kind} {column}: expected {expected}; got {shown!r}")
 
 
@@ -199,7 +199,7 @@ def _finish(
     def col(values: list[Any] | None, dtype: type) -> np.ndarray | None:
         if values is None:
             return None
-        arr = np.asarray(values, dtype=dtype)
+        arr: np.ndarray = np.asarray(values, dtype=dtype)
         return arr if order is None else arr[order]
 
     arrival = times if order is None else times[order]
