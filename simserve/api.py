@@ -55,7 +55,9 @@ def simulate(
     wstats = WorkerStats(warmup, horizon, sc.endpoint.gpus_per_worker)
 
     def sink(first: int, *cols: np.ndarray) -> None:
-        stats.add_block(cols[0], cols[1], cols[2], cols[3], cols[5], (cols[6], cols[7], cols[8]) if len(cols) > 6 else None)
+        stats.add_block(
+            cols[0], cols[1], cols[2], cols[3], cols[5], (cols[6], cols[7], cols[8]) if len(cols) > 6 else None
+        )
         if job_writer is not None:
             job_writer(first, *cols)
 

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from simserve.records import JOB_COLUMNS, JOB_STATUSES, PHASES, STATES, WORKER_COLUMNS
+from simserve.records import JOB_COLUMNS, JOB_STATUSES, LLM_JOB_COLUMNS, PHASES, STATES, WORKER_COLUMNS, llm_columns
 
 FLOAT_FORMAT = "%.9g"
 
@@ -273,10 +273,15 @@ class ParquetJobs(_ParquetStream):
     """``jobs.parquet`` written a row group per block of jobs while a streamed run goes (the block sink of
     ``simserve.api.simulate``)."""
 
-    def __init__(self, out_dir: Path) -> None:
+    def __init__(self, out_dir: Path, llm: bool = False) -> None:
         import pyarrow as pa
 
         f64 = pa.float64()
+        llm_fields = (
+            [("input_tokens", pa.int64()), ("output_tokens", pa.int64()), ("ttft_s", f64), ("tpot_s", f64)]
+            if llm
+            else []
+        )
         super().__init__(
             out_dir / "jobs.parquet",
             [
@@ -290,6 +295,7 @@ class ParquetJobs(_ParquetStream):
                 ("queue_wait_s", f64),
                 ("execution_s", f64),
                 ("latency_s", f64),
+                *llm_fields,
             ],
         )
         self.statuses = pa.array(list(JOB_STATUSES), pa.string())
@@ -303,7 +309,9 @@ class ParquetJobs(_ParquetStream):
         status: np.ndarray,
         worker: np.ndarray,
         cold: np.ndarray,
+        *llm: np.ndarray,
     ) -> None:
+        """A block of job records; ``llm``: an LLM run's input tokens, output tokens and first-token times."""
         pa = self.pa
         n = len(arrival)
         done = ~np.isnan(end) & ~np.isnan(start)
@@ -319,6 +327,9 @@ class ParquetJobs(_ParquetStream):
             pa.array(np.where(done, end - start, np.nan)),
             pa.array(end - arrival),
         ]
+        if llm:
+            extra = llm_columns(arrival, end, status, llm[0], llm[1], llm[2])
+            cols.extend(pa.array(extra[name]) for name in LLM_JOB_COLUMNS)
         self.write(cols)
 
 
@@ -393,14 +404,15 @@ def write_run(out_dir: str | Path, result: Any, summary: dict[str, Any] | None =
     ``OutPathError`` when ``out_dir`` cannot be a writable directory; summary.json is written last,
     so a directory with one holds a whole run."""
     out = prepare_out_dir(out_dir)
+    job_cols = [*JOB_COLUMNS, *(c for c in LLM_JOB_COLUMNS if c in result.jobs.columns)]
     if tables == "csv":
         if result.has_jobs:
-            write_frame(out / "jobs.csv", result.jobs[list(JOB_COLUMNS)])
+            write_frame(out / "jobs.csv", result.jobs[job_cols])
         if result.has_workers:
             write_frame(out / "workers.csv", result.workers[list(WORKER_COLUMNS)])
     elif tables == "parquet":
         if result.has_jobs:
-            _write_parquet(out / "jobs.parquet", result.jobs[list(JOB_COLUMNS)])
+            _write_parquet(out / "jobs.parquet", result.jobs[job_cols])
         if result.has_workers:
             _write_parquet(out / "workers.parquet", result.workers[list(WORKER_COLUMNS)])
     if result.minutes is not None:

@@ -323,12 +323,12 @@ class TraceArrivals(_Model):
 
     type: Literal["trace"]
     path: str = Field(description="the trace file, relative to the YAML")
-    format: Literal[
-        "simserve", "azure-llm", "burstgpt", "mooncake", "azure-functions-2021", "azure-functions-2019"
-    ] = Field(
-        "simserve",
-        description="simserve: CSV with arrival_s (and optional service_s); the others are public traces by name "
-        "(docs/traces.md)",
+    format: Literal["simserve", "azure-llm", "burstgpt", "mooncake", "azure-functions-2021", "azure-functions-2019"] = (
+        Field(
+            "simserve",
+            description="simserve: CSV with arrival_s (and optional service_s); the others are public traces by name "
+            "(docs/traces.md)",
+        )
     )
     function: str | None = Field(None, description="azure-functions-2019: the HashFunction to replay")
     top: Int | None = Field(

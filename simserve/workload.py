@@ -348,7 +348,7 @@ def job_blocks(scenario: Scenario, streams: RandomStreams, block: int) -> Iterat
 
     def cut(n: int) -> Jobs:
         nonlocal n_pend
-        cols = []
+        cols: list[np.ndarray | None] = []
         for k, parts in enumerate(pend):
             if not parts:
                 cols.append(None)
@@ -366,8 +366,9 @@ def job_blocks(scenario: Scenario, streams: RandomStreams, block: int) -> Iterat
             None if tout is None else np.ascontiguousarray(tout, dtype=np.int64),
         )
 
-    for times, trace_service, tin, tout in _arrival_chunks(scenario, streams):
+    for times, trace_service, trace_in, trace_out in _arrival_chunks(scenario, streams):
         n = len(times)
+        tin, tout = trace_in, trace_out
         if not n:
             continue
         pend[0].append(times)

@@ -220,7 +220,11 @@ def _streamed(sc: Any, seed: int | None, out_dir: Path, tables: str, quiet: bool
     from simserve.api import simulate
     from simserve.outputs import ParquetJobs, ParquetWorkers, prepare_out_dir
 
-    writers = (ParquetJobs(prepare_out_dir(out_dir)), ParquetWorkers(out_dir)) if tables == "parquet" else None
+    writers = (
+        (ParquetJobs(prepare_out_dir(out_dir), llm=sc.workload.llm is not None), ParquetWorkers(out_dir))
+        if tables == "parquet"
+        else None
+    )
     t0 = time.perf_counter()
     columns = (
         TextColumn("simulated {task.completed:,.0f} of {task.total:,.0f} s"),

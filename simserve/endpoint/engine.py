@@ -9,7 +9,8 @@ The rules (the semantics ``tests/core/test_llm_theory.py`` pins):
 - At the start of a step, requests waiting on the worker join the batch in FIFO order while the
   batch has fewer than ``max_batch`` sequences and the KV cache has room for the request's input
   plus all its output tokens (reserved at join, so ``kv_cache_tokens`` is never exceeded). A
-  request that could not fit even alone fails (``kv_too_small`` in the run's notes).
+  request that could not fit even alone fails as its worker takes it (``kv_too_small`` in the
+  run's notes).
 - A step lasts ``base + per_sequence x (sequences in the step) + (input tokens joining in this
   step) / prefill_tokens_per_s``.
 - A request emits its first output token at the end of the step it joined in and one more at the
@@ -75,6 +76,7 @@ class BatchEngine:
         self.first: list[float] = rec.first_token_s
         self.token: dict[int, int] = {}  # job -> the token its current run reports with
         self.kv_too_small = 0
+        self.too_big: list[int] = []  # admitted requests larger than their worker's KV cache, failing now
         self.max_kv_used = 0  # most KV-cache tokens reserved on one worker at once (a checked invariant)
         self.max_batch_used = 0
 
@@ -96,9 +98,15 @@ class BatchEngine:
         """The core started job ``j`` on ``w`` (run token ``token``, at most ``limit_s``): it waits for a step."""
         st = self._engine(w)
         now = self.core.now
-        st.wait.append(j)
         self.token[j] = token
         self.first[j] = float("nan")  # a retried job's earlier first token does not count
+        kv_cap = st.p.kv_cache_tokens
+        if kv_cap is not None and self.tin[j] + self.tout[j] > kv_cap:
+            self.too_big.append(j)  # can never fit: fails now, once the core's event is done
+            if len(self.too_big) == 1:
+                self.core.out.append(SetTimer(now, TimerKind.STEP, (w.wid, st.epoch, -2)))
+            return
+        st.wait.append(j)
         heappush(st.deadlines, (now + limit_s, j))
         if not st.busy:  # an idle engine: its next step begins once every job handed over now is there
             st.busy = True
@@ -109,10 +117,17 @@ class BatchEngine:
         wid, epoch, step = arg
         st = self.engines.get(wid)
         w = self.core.workers[wid]
-        if st is None or st.epoch != epoch or w.epoch != epoch or (st.step != step and step >= 0):
-            return  # the worker crashed, restarted or stopped since: its engine's steps are stale
         core = self.core
         now = core.now
+        if step == -2:  # requests that can never fit in the KV cache fail (whatever their worker did since)
+            too_big, self.too_big = self.too_big, []
+            for j in too_big:
+                if core.status[j] == _IN_PROGRESS and j in self.token:
+                    self.kv_too_small += 1
+                    core.job_finished(self.token.pop(j), now, _FAILED)
+            return
+        if st is None or st.epoch != epoch or w.epoch != epoch or (st.step != step and step >= 0):
+            return  # the worker crashed, restarted or stopped since: its engine's steps are stale
         if step < 0:  # an idle engine's first step begins
             self._begin_step(w, st, now)
             return
@@ -168,14 +183,7 @@ class BatchEngine:
                 continue
             need = tin[j] + tout[j]
             if kv_cap is not None and st.kv + need > kv_cap:
-                if batch:
-                    break  # waits for room
-                wait.popleft()  # could never fit, even alone
-                self.kv_too_small += 1
-                core.job_finished(self.token.pop(j, j), now, _FAILED)
-                if w.epoch != st.epoch:
-                    return
-                continue
+                break  # waits for room (a request that fits alone: admit() failed the others)
             wait.popleft()
             batch.add(j)
             st.kv += need
