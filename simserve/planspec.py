@@ -53,12 +53,15 @@ def cost_per_month_usd(summary: dict[str, Any]) -> float:
 METRICS: dict[str, tuple[Callable[[dict[str, Any]], float], str, str]] = {
     **{f"latency_{q}": (_get("latency_s", q), "duration", "s") for q in ("mean", "p50", "p90", "p95", "p99", "max")},
     **{f"queue_wait_{q}": (_get("queue_wait_s", q), "duration", "s") for q in ("mean", "p50", "p95", "p99")},
+    **{f"ttft_{q}": (_get("ttft_s", q), "duration", "s") for q in ("mean", "p50", "p90", "p95", "p99")},
+    **{f"tpot_{q}": (_get("tpot_s", q), "duration", "s") for q in ("mean", "p50", "p90", "p95", "p99")},
     "cold_start_fraction": (_get("cold_start", "fraction"), "fraction", ""),
     "failed": (_failed_fraction, "fraction", ""),
     "gpu_utilization": (lambda s: float(s.get("gpu_utilization") or 0.0), "fraction", ""),
     "cost_per_hour": (_get("cost_usd", "per_hour"), "usd", "$/h"),
     "cost_per_month": (cost_per_month_usd, "usd", "$/month"),
     "cost_per_1k": (_get("cost_usd", "per_1k_requests"), "usd", "$/1k"),
+    "cost_per_1m_output_tokens": (_get("cost_usd", "per_1m_output_tokens"), "usd", "$/1M tok"),
 }
 SLO_FORM = 'NAME<=VALUE (or <, >=, >), e.g. "latency_p95<=8s" or "failed<=0.1%", with NAME one of ' + ", ".join(METRICS)
 VARY_FORM = (
@@ -94,7 +97,7 @@ def _threshold(kind: str, raw: str) -> float:
         return parse_duration(text)
     if kind == "usd":
         text = text.lstrip("$").replace(",", "")
-        for suffix in ("/month", "/h", "/1k"):
+        for suffix in ("/month", "/h", "/1k", "/1M tok", "/1M"):
             text = text.removesuffix(suffix)
     scale = 1.0
     if kind == "fraction" and text.endswith("%"):

@@ -421,6 +421,7 @@ class LlmService(_Model):
         elif kv is None and isinstance(self.kv_cache_tokens, dict):
             raise KeyError(f"kv_cache_tokens: no value for GPU {gpu}")
         return EngineParams(
+            gpus_needed=prof.gpus_per_worker if prof is not None else 1,
             prefill_tokens_per_s=float(prefill),
             base_s=float(step.base),
             per_sequence_s=float(step.per_sequence),
@@ -434,6 +435,7 @@ class EngineParams(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
+    gpus_needed: int  # GPUs per worker the catalog profile assumes (1 without one)
     prefill_tokens_per_s: float
     base_s: float
     per_sequence_s: float
@@ -634,12 +636,17 @@ class Scenario(_Model):
         if llm is not None:
             for gpu in self.endpoint.gpu:
                 try:
-                    llm.engine(gpu)
+                    params = llm.engine(gpu)
                 except KeyError as exc:
                     raise ValueError(
                         f"workload.service.{exc.args[0]}; expected one value, a {gpu} row in its table, or a "
                         f"model with catalog defaults for {gpu}"
                     ) from None
+                if params.gpus_needed > self.endpoint.gpus_per_worker:
+                    raise ValueError(
+                        f"workload.service.model: {llm.model} on {gpu} needs {params.gpus_needed} GPUs per worker; "
+                        f"expected endpoint.gpus_per_worker >= {params.gpus_needed}"
+                    )
         for host in self.hosts:
             if host.gpus_per_host < self.endpoint.gpus_per_worker:
                 raise ValueError(

@@ -70,6 +70,16 @@ def render_summary(summary: dict[str, Any], out_dir: Path | None = None, *, warn
     for key in ("p50", "p95", "p99", "mean"):
         t.add_row(f"latency {key}", _with_ci(lat, key, " s"))
     t.add_row("queue wait p95", _with_ci(summary["queue_wait_s"], "p95", " s"))
+    if "ttft_s" in summary:  # an LLM run
+        for name in ("ttft", "tpot"):
+            part = summary[f"{name}_s"]
+            t.add_row(f"{name.upper()} p50/p95", f"{_with_ci(part, 'p50', ' s')} / {_with_ci(part, 'p95', ' s')}")
+        tok = summary["tokens"]
+        t.add_row(
+            "tokens",
+            f"{_fmt(tok['input'])} in, {_fmt(tok['output'])} out ({_fmt(tok['output_per_s'])} out/s), "
+            f"${_fmt(cost.get('per_1m_output_tokens'))} per 1M output tokens",
+        )
     t.add_row(
         "cold starts",
         f"{_fmt(summary['cold_start']['requests'])} requests ({100 * (summary['cold_start']['fraction'] or 0):.2f}%)",

@@ -64,7 +64,7 @@ def run_simulated(
     streams = RandomStreams(seed)
     jobs = jobs if jobs is not None else generate(scenario, streams)
     horizon = scenario.horizon if until_s is None else min(scenario.horizon, until_s)
-    rec = Recorder(jobs.arrival_s)
+    rec = Recorder(jobs.arrival_s, input_tokens=jobs.input_tokens, output_tokens=jobs.output_tokens)
     core = EndpointCore(scenario, streams, rec, build_hosts(scenario))
     clock = VirtualClock()
     driver = LiveDriver(core, clock)

@@ -42,7 +42,7 @@ def _tables(sc: Any, engine: str) -> tuple[str, str]:
     else:
         rec, _, horizon = run_simulated(sc, sc.seed)
         r = build_result(sc, sc.seed, rec, engine="live", horizon_s=horizon)
-    return _csv(r.jobs[list(JOB_COLUMNS)]), _csv(r.workers[list(WORKER_COLUMNS)])
+    return _csv(r.jobs), _csv(r.workers[list(WORKER_COLUMNS)])
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
