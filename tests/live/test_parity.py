@@ -21,7 +21,7 @@ import simserve
 from simserve.cli import main
 from simserve.live.simulated import run_simulated
 from simserve.outputs import FLOAT_FORMAT
-from simserve.records import JOB_COLUMNS, WORKER_COLUMNS
+from simserve.records import WORKER_COLUMNS
 from simserve.result import build_result
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dynamics"))
