@@ -452,12 +452,12 @@ class Tokens(_Model):
 
 def _service_kind(v: Any) -> str:
     if isinstance(v, LlmService) or (isinstance(v, dict) and "type" in v):
-        return "llm"
-    return "dist"
+        return "service:llm"
+    return "service:dist"
 
 
 Service = Annotated[
-    Annotated[LlmService, Tag("llm")] | Annotated[Dist, Tag("dist")],
+    Annotated[LlmService, Tag("service:llm")] | Annotated[Dist, Tag("service:dist")],
     Discriminator(_service_kind),
 ]
 
@@ -792,6 +792,7 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
             "lognormal",
             "gamma",
             "empirical",
+            "geometric",
             "poisson",
             "diurnal",
             "bursty",
@@ -801,7 +802,7 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
             "request_count",
             "per_request",
             "function-before[_coerce_dist()]",
-        ) or str(item).startswith("function-"):
+        ) or str(item).startswith(("function-", "service:")):
             continue  # union tags and validator wrappers are not field names users wrote
         else:
             parts.append(("." if parts else "") + str(item))

@@ -20,6 +20,7 @@ from simserve.report.data import RunData, as_run_data
 from simserve.report.monthly import break_even_point, monthly_cost_figure, monthly_costs
 from simserve.report.plots import cold_start_breakdown, cost_by_state, latency_cdf
 from simserve.report.timeline import queue_timeline, worker_timeline
+from simserve.report.tokens import has_tokens, ttft_tpot
 
 #: file stem -> plot function, in the order reports show them
 PLOTS: dict[str, Callable[[Any], Figure]] = {
@@ -37,7 +38,10 @@ def write_plots(result: Any, out_dir: str | Path, svg: bool = False) -> list[Pat
     out.mkdir(parents=True, exist_ok=True)
     data = as_run_data(result)
     written: list[Path] = []
-    for stem, fn in PLOTS.items():
+    plots = dict(PLOTS)
+    if has_tokens(data):
+        plots["ttft_tpot"] = ttft_tpot
+    for stem, fn in plots.items():
         fig = fn(data)
         for ext in ("png", "svg") if svg else ("png",):
             path = out / f"{stem}.{ext}"
@@ -57,6 +61,7 @@ __all__ = [
     "monthly_cost_figure",
     "monthly_costs",
     "queue_timeline",
+    "ttft_tpot",
     "worker_timeline",
     "write_plots",
 ]
