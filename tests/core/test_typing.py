@@ -12,6 +12,8 @@ STRICT = [
     "simserve.rng",
     "simserve.units",
     "simserve.catalog",
+    "simserve.traceformats",
+    "simserve.llm_catalog",
 ]
 
 
