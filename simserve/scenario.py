@@ -361,6 +361,27 @@ PositiveFloat = Annotated[float, Field(gt=0, le=1e12), BeforeValidator(_not_bool
 TokenCount = Annotated[int, Field(ge=1, le=10**12), BeforeValidator(_not_bool)]
 
 
+def _per_gpu_kind(v: Any) -> str:
+    """A mapping whose keys are not DecodeStep's fields is a table by GPU; anything else is one value."""
+    if isinstance(v, dict) and not ({"base", "per_sequence"} & set(v)):
+        return "per-gpu:table"
+    return "per-gpu:one"
+
+
+PerGpuRate = Annotated[
+    Annotated[PositiveFloat, Tag("per-gpu:one")] | Annotated[dict[str, PositiveFloat], Tag("per-gpu:table")],
+    Discriminator(_per_gpu_kind),
+]
+PerGpuStep = Annotated[
+    Annotated[DecodeStep, Tag("per-gpu:one")] | Annotated[dict[str, DecodeStep], Tag("per-gpu:table")],
+    Discriminator(_per_gpu_kind),
+]
+PerGpuTokens = Annotated[
+    Annotated[TokenCount, Tag("per-gpu:one")] | Annotated[dict[str, TokenCount], Tag("per-gpu:table")],
+    Discriminator(_per_gpu_kind),
+]
+
+
 class LlmService(_Model):
     """A continuous-batching LLM worker (vLLM-like): engine steps over the sequences in flight.
 
@@ -370,12 +391,10 @@ class LlmService(_Model):
 
     type: Literal["llm"]
     model: str | None = Field(None, description="catalog model size (e.g. 8b) whose per-GPU defaults fill gaps")
-    prefill_tokens_per_s: PositiveFloat | dict[str, PositiveFloat] | None = Field(
-        None, description="prompt tokens a worker processes per second"
-    )
-    decode_step: DecodeStep | dict[str, DecodeStep] | None = Field(None, description="time of one engine step")
+    prefill_tokens_per_s: PerGpuRate | None = Field(None, description="prompt tokens a worker processes per second")
+    decode_step: PerGpuStep | None = Field(None, description="time of one engine step")
     max_batch: Int = Field(64, ge=1, le=100_000, description="sequences in flight on one worker")
-    kv_cache_tokens: TokenCount | dict[str, TokenCount] | None = Field(
+    kv_cache_tokens: PerGpuTokens | None = Field(
         None, description="input + output tokens of the sequences in flight (absent: unlimited)"
     )
 
@@ -802,7 +821,7 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
             "request_count",
             "per_request",
             "function-before[_coerce_dist()]",
-        ) or str(item).startswith(("function-", "service:")):
+        ) or str(item).startswith(("function-", "service:", "per-gpu:")):
             continue  # union tags and validator wrappers are not field names users wrote
         else:
             parts.append(("." if parts else "") + str(item))
