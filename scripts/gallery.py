@@ -24,6 +24,7 @@ PLOT_FOR: dict[str, str] = {
     "rolling-update": "worker_timeline",
     "crash-loop": "worker_timeline",
     "busy-market": "worker_timeline",
+    "llm-azure-conv": "ttft_tpot",
 }
 
 
@@ -47,7 +48,7 @@ def header_comment(path: Path) -> tuple[str, str]:
 def gallery_markdown(scenario_dir: Path, img_dir: Path, repo_root: Path) -> str:
     """Simulate every scenario in ``scenario_dir``, write its plot into ``img_dir``, return markdown."""
     from simserve.api import simulate
-    from simserve.report import PLOTS
+    from simserve.report import PLOTS, ttft_tpot
     from simserve.scenario import load_scenario
     from simserve.units import HOURS_PER_MONTH
 
@@ -78,7 +79,7 @@ def gallery_markdown(scenario_dir: Path, img_dir: Path, repo_root: Path) -> str:
         lines.append(f"| [{path.stem}](#{path.stem}) | " + " | ".join(figures) + " |")
         plot = PLOT_FOR.get(path.stem, "queue_timeline")
         img = img_dir / f"{path.stem}.png"
-        PLOTS[plot](r).savefig(img, dpi=70)
+        {**PLOTS, "ttft_tpot": ttft_tpot}[plot](r).savefig(img, dpi=70)
         covers, scenario = header_comment(path)
         sections += [
             f"### {path.stem}",

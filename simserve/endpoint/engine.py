@@ -47,7 +47,7 @@ _TIMED_OUT = int(JobStatus.TIMED_OUT)
 class _Batch:
     """One worker's engine: its waiting requests, the batch and the step it is running."""
 
-    __slots__ = ("epoch", "p", "wait", "batch", "kv", "step", "ends", "joined", "deadlines", "busy")
+    __slots__ = ("epoch", "p", "wait", "batch", "kv", "step", "ends", "end_step", "joined", "deadlines", "busy")
 
     def __init__(self, epoch: int, p: EngineParams) -> None:
         self.epoch = epoch  # the worker's epoch: a crash or restart makes this engine (and its steps) stale
@@ -58,7 +58,8 @@ class _Batch:
         self.step = 0  # number of the step running (or next to run)
         self.ends: dict[int, list[int]] = {}  # step number -> sequences whose last token ends it
         self.joined: list[int] = []  # sequences that joined in the running step (first token at its end)
-        self.deadlines: list[tuple[float, int]] = []  # (execution limit, job), a heap
+        self.deadlines: list[tuple[float, int, int]] = []  # (execution limit, admission, job), a heap
+        self.end_step: dict[int, int] = {}  # sequence in the batch -> the step its last token ends
         self.busy = False  # a step is running (or being set up)
 
 
@@ -75,6 +76,8 @@ class BatchEngine:
         self.tout: list[int] = rec.output_tokens
         self.first: list[float] = rec.first_token_s
         self.token: dict[int, int] = {}  # job -> the token its current run reports with
+        self.admission: dict[int, int] = {}  # job -> number of its current admission (a slot's job may change)
+        self.n_admitted = 0
         self.kv_too_small = 0
         self.too_big: list[int] = []  # admitted requests larger than their worker's KV cache, failing now
         self.max_kv_used = 0  # most KV-cache tokens reserved on one worker at once (a checked invariant)
@@ -107,7 +110,9 @@ class BatchEngine:
                 self.core.out.append(SetTimer(now, TimerKind.STEP, (w.wid, st.epoch, -2)))
             return
         st.wait.append(j)
-        heappush(st.deadlines, (now + limit_s, j))
+        self.n_admitted += 1
+        self.admission[j] = self.n_admitted
+        heappush(st.deadlines, (now + limit_s, self.n_admitted, j))
         if not st.busy:  # an idle engine: its next step begins once every job handed over now is there
             st.busy = True
             self.core.out.append(SetTimer(now, TimerKind.STEP, (w.wid, st.epoch, -1)))
@@ -124,6 +129,7 @@ class BatchEngine:
             for j in too_big:
                 if core.status[j] == _IN_PROGRESS and j in self.token:
                     self.kv_too_small += 1
+                    self.admission.pop(j, None)
                     core.job_finished(self.token.pop(j), now, _FAILED)
             return
         if st is None or st.epoch != epoch or w.epoch != epoch or (st.step != step and step >= 0):
@@ -139,23 +145,25 @@ class BatchEngine:
         ended: list[tuple[int, int]] = []
         batch = st.batch
         for j in st.ends.pop(step, ()):
-            if j in batch:
-                batch.discard(j)
-                st.kv -= tin[j] + tout[j]
-                ended.append((j, _IN_PROGRESS))
+            batch.discard(j)
+            del st.end_step[j]
+            st.kv -= tin[j] + tout[j]
+            ended.append((j, _IN_PROGRESS))
         dl = st.deadlines
         while dl and dl[0][0] <= now:
-            _, j = heappop(dl)
-            if status[j] != _IN_PROGRESS or job_worker[j] != wid or self.token.get(j, -1) < 0:
-                continue
+            _, adm, j = heappop(dl)
+            if self.admission.get(j) != adm or status[j] != _IN_PROGRESS or job_worker[j] != wid:
+                continue  # ended already (or its slot holds another job now)
             if j in batch:
                 batch.discard(j)
+                st.ends[st.end_step.pop(j)].remove(j)
                 st.kv -= tin[j] + tout[j]
             elif j not in st.wait:
                 continue
             ended.append((j, _TIMED_OUT))
         for j, how in ended:
             token = self.token.pop(j, j)
+            del self.admission[j]
             if how == _IN_PROGRESS:
                 core.job_finished(token, now)
             else:
@@ -191,6 +199,7 @@ class BatchEngine:
             core.start_s[j] = now  # execution starts when it joins the batch
             joined.append(j)
             end_step = st.step + tout[j] - 1
+            st.end_step[j] = end_step
             ends = st.ends.get(end_step)
             if ends is None:
                 st.ends[end_step] = [j]

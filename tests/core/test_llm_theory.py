@@ -180,3 +180,25 @@ def test_same_seed_same_tables_and_streamed_agrees() -> None:
     assert a.summary["cost_usd"]["per_1m_output_tokens"] == pytest.approx(
         a.summary["cost_usd"]["total"] / a.summary["tokens"]["output"] * 1e6
     )
+
+
+def test_execution_timeout_drops_the_sequence_not_the_worker() -> None:
+    """Replies of 100 steps of 20 ms (2 s) against a 1 s execution timeout: each request leaves its batch at
+    the end of the first step past 1 s, timed out, and the one worker goes on (no restart, no cold start)."""
+    base = 0.02
+    sc = scenario(
+        2.0,
+        300,
+        llm(base, 0.0),
+        {"input": 0, "output": 100},
+        execution_timeout="1s",
+        warmup_s=0,
+        scaler_interval="1000s",
+    )
+    r = simserve.simulate(sc, seed=2)
+    j = r.jobs[r.jobs["status"] == "timed_out"]
+    assert len(j) > 400 and (r.jobs["status"] != "completed").all()
+    held = (j["end_s"] - j["start_s"]).to_numpy()
+    assert held.min() >= 1.0 - 1e-9 and held.max() <= 1.0 + base + 1e-9
+    assert (j["ttft_s"] > 0).all() and j["tpot_s"].isna().all()
+    assert r.summary["counters"]["cold_starts"] == 1 and r.summary["workers"]["peak_alive"] == 1
