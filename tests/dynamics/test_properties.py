@@ -146,18 +146,29 @@ def _peak(frame: pd.DataFrame) -> int:
 
 
 def _check_jobs_on_ready_workers(jobs: pd.DataFrame, workers: pd.DataFrame) -> None:
-    """Every started job's execution lies in busy intervals of running/outdated states of its worker."""
+    """Every started job's execution lies in busy intervals of running/outdated states of its worker: within
+    the worker's life (its intervals tile it, checked apart), and overlapping no other interval (vectorised
+    per worker: its intervals are disjoint, so the one bad interval starting last before a job's end decides)."""
     started = jobs[jobs["start_s"].notna() & jobs["end_s"].notna() & (jobs["worker_id"] >= 0)]
-    by_worker = {wid: g for wid, g in workers.groupby("worker_id")}
-    for job in started.itertuples():
-        if job.end_s <= job.start_s:
-            continue
-        g = by_worker[job.worker_id]
-        over = g[(g["start_s"] < job.end_s - 1e-9) & (g["end_s"] > job.start_s + 1e-9)]
-        assert len(over), f"job {job.job_id}: no interval of worker {job.worker_id}"
-        states = set(over["state"].astype(str))
-        assert states <= {"running", "outdated"}, f"job {job.job_id} ran while {states}"
-        assert set(over["phase"].astype(str)) == {"busy"}, f"job {job.job_id} ran outside a busy phase"
+    started = started[started["end_s"] > started["start_s"]]
+    eps = 1e-9
+    ok_state = workers["state"].astype(str).isin(["running", "outdated"]).to_numpy()
+    busy = (workers["phase"].astype(str) == "busy").to_numpy()
+    w_good = ok_state & busy
+    wid_all = workers["worker_id"].to_numpy()
+    for wid, g in started.groupby("worker_id"):
+        mine = wid_all == wid
+        assert mine.any(), f"jobs on worker {wid}, which has no interval"
+        ws, we = workers["start_s"].to_numpy()[mine], workers["end_s"].to_numpy()[mine]
+        js, je = g["start_s"].to_numpy(), g["end_s"].to_numpy()
+        assert (js >= ws.min() - eps).all() and (je <= we.max() + eps).all(), f"a job outside worker {wid}'s life"
+        bad = ~w_good[mine]
+        bs, be = ws[bad], we[bad]
+        order = np.argsort(bs)
+        bs, be = bs[order], be[order]
+        idx = np.searchsorted(bs, je - eps, side="left") - 1
+        hit = (idx >= 0) & (be[np.maximum(idx, 0)] > js + eps)
+        assert not hit.any(), f"job {g['job_id'].to_numpy()[hit][0]} ran outside a busy running/outdated interval"
 
 
 @settings(max_examples=60, deadline=None)
