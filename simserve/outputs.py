@@ -431,6 +431,8 @@ def write_run(out_dir: str | Path, result: Any, summary: dict[str, Any] | None =
 # ----------------------------------------------------------------------------- reading
 #: the files a run directory must hold
 RUN_FILES = ("summary.json", "jobs.csv", "workers.csv")
+#: an LLM live run's chunk (token) times per completed job, ``job_id, t_s`` (what ``simserve calibrate`` fits)
+TOKEN_TIMES_FILE = "token_times.csv"  # noqa: S105 - a file name
 #: summary keys every reader indexes (each an object)
 SUMMARY_KEYS = ("requests", "latency_s", "queue_wait_s", "cold_start", "workers", "cost_usd")
 

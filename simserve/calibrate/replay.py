@@ -32,6 +32,8 @@ def replay_jobs(jobs: pd.DataFrame, pickup_s: np.ndarray | None = None, requeste
       median measured ``execution_s`` of the run (0 when nothing was measured).
     ``pickup_s`` (per job, same order as ``jobs``) is added to the measured service times: it
     folds live platform overheads the simulator does not model into the worker's occupancy.
+    An LLM run's jobs keep their token counts (``input_tokens``, ``output_tokens``): replayed
+    against a scenario with ``service: {type: llm}``, its engine decides their times.
     """
     j = jobs.reset_index(drop=True)
     arrival = j["arrival_s"].to_numpy(float)
@@ -48,7 +50,11 @@ def replay_jobs(jobs: pd.DataFrame, pickup_s: np.ndarray | None = None, requeste
         service = np.where(measured, service + np.nan_to_num(np.asarray(pickup_s, float)), service)
     service = np.where(started & (status == "timed_out"), np.inf, service)
     order = np.argsort(arrival, kind="mergesort")
-    return Jobs(np.ascontiguousarray(arrival[order]), np.ascontiguousarray(service[order]))
+    tin = tout = None
+    if "input_tokens" in j.columns and "output_tokens" in j.columns:  # an LLM run: its requests' token counts
+        tin = np.ascontiguousarray(j["input_tokens"].to_numpy(np.int64)[order])
+        tout = np.ascontiguousarray(j["output_tokens"].to_numpy(np.int64)[order])
+    return Jobs(np.ascontiguousarray(arrival[order]), np.ascontiguousarray(service[order]), tin, tout)
 
 
 def load_replay(run_dir: str | Path, *, fold_overheads: bool = False) -> Jobs:

@@ -6,7 +6,9 @@ Owns the mapping from what a run measured to scenario fields: cold-start phases 
 ``container_start``/``handler_init``/``flashboot_resume`` -> fitted distributions), service
 time (completed jobs' ``execution_s``, plus the measured pickup delay when overheads are
 folded, since the simulator has no dispatch/polling delay of its own), seed and horizon.
-The base scenario's own YAML is kept and only those keys change.
+The base scenario's own YAML is kept and only those keys change. An LLM scenario keeps its
+``service: {type: llm}``: its engine's ``decode_step`` and ``prefill_tokens_per_s`` are fitted
+instead (``llm_fit``; the row of the run's GPU where the scenario gives a table by GPU).
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ import numpy as np
 import yaml
 
 from simserve.calibrate.fit import Fit, fit_duration
+from simserve.calibrate.llm_fit import EngineFit, fit_engine, prefill_prior
 from simserve.calibrate.measure import cold_start_episodes, overhead_summary, phase_samples, pickup_delays
 from simserve.calibrate.replay import requested_service
-from simserve.outputs import check_out_file, read_run
+from simserve.outputs import TOKEN_TIMES_FILE, check_out_file, read_csv_checked, read_run
 from simserve.scenario import Scenario, TraceArrivals, load_scenario
 
 #: cold-start phases fitted as distributions, and the scenario key each one sets
@@ -45,6 +48,7 @@ class Calibration:
     overheads: dict[str, dict[str, float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     source: str = ""
+    engine: EngineFit | None = None  # an LLM scenario's engine figures
 
     def header(self) -> str:
         """YAML comment block recording the calibration."""
@@ -53,6 +57,8 @@ class Calibration:
             lines.append(f"{key}: {f.describe()} (n={f.n}; {f.reason})")
         for key, (bw, n) in self.rates.items():
             lines.append(f"{key}: {bw / 1e6:.4g} MB/s (from {n} samples)")
+        if self.engine is not None:
+            lines.append(f"workload.service engine: {self.engine.describe()} ({self.engine.source()})")
         for kind, o in self.overheads.items():
             what = "execution_s minus requested service" if kind == "in_execution" else f"pickup delay [{kind}]"
             lines.append(f"{what}: mean {o['mean_s']:.4g} s, p95 {o['p95_s']:.4g} s (n={o['n']})")
@@ -115,6 +121,54 @@ def _missing_phases(cal: Calibration, sc: Scenario, workers: Any) -> None:
         )
 
 
+def _run_gpu(sc: Scenario, workers: Any) -> str:
+    """The GPU type the run's workers had (the most frequent), else the endpoint's first."""
+    if workers is not None and "gpu" in workers.columns:
+        gpus = workers["gpu"].astype(str)
+        gpus = gpus[gpus != ""]
+        if len(gpus):
+            return str(gpus.value_counts().index[0])
+    return sc.endpoint.gpu[0]
+
+
+def _set_per_gpu(data: dict[str, Any], dotted: str, gpu: str, value: Any, fields: set[str]) -> None:
+    """Set ``dotted`` to ``value``, or only ``gpu``'s row when it holds a table by GPU name."""
+    node: Any = data
+    for k in dotted.split("."):
+        node = node.get(k) if isinstance(node, dict) else None
+    if isinstance(node, dict) and not (fields & set(node)):
+        row = next((k for k in node if str(k).upper() == gpu.upper()), gpu)
+        _set(data, f"{dotted}.{row}", value)
+    else:
+        _set(data, dotted, value)
+
+
+def _fit_engine(cal: Calibration, sc: Scenario, run_dir: Path, jobs: Any, workers: Any) -> None:
+    """``workload.service.decode_step`` and ``prefill_tokens_per_s`` of an LLM scenario, fitted to the run's
+    chunk times (``token_times.csv``) or, without them, to its jobs' first tokens and ends."""
+    llm = sc.workload.llm
+    assert llm is not None
+    gpu = _run_gpu(sc, workers)
+    prior = None
+    with contextlib.suppress(KeyError):
+        p = llm.engine(gpu)
+        prior = (p.base_s, p.per_sequence_s, prefill_prior(p.prefill_tokens_per_s))
+    path = run_dir / TOKEN_TIMES_FILE
+    tt = read_csv_checked(path, {"job_id": "id", "t_s": "num"}) if path.is_file() else None
+    fit = fit_engine(jobs, tt, prior)
+    if fit is None:
+        cal.notes.append("workload.service: too few completed requests with token times to fit the engine; kept")
+        return
+    cal.engine = fit
+    step = {"base": f"{fit.base_s * 1e3:.6g}ms", "per_sequence": f"{fit.per_sequence_s * 1e3:.6g}ms"}
+    _set_per_gpu(cal.data, "workload.service.decode_step", gpu, step, {"base", "per_sequence"})
+    if fit.prefill_tokens_per_s is not None:
+        rate = float(f"{min(fit.prefill_tokens_per_s, 1e12):.6g}")
+        _set_per_gpu(cal.data, "workload.service.prefill_tokens_per_s", gpu, rate, set())
+    else:
+        cal.notes.append("workload.service.prefill_tokens_per_s: prefill took no measurable time; kept")
+
+
 def calibrate_run(
     run_dir: str | Path,
     base: str | Path | dict[str, Any],
@@ -146,6 +200,9 @@ def calibrate_run(
         if f is not None:
             cal.fits[key] = f
             _set(cal.data, key, f.spec)
+    llm = sc.workload.llm
+    if llm is not None and jobs is not None and not jobs.empty:
+        _fit_engine(cal, sc, Path(run_dir), jobs, workers)
     if jobs is not None and not jobs.empty:
         delays = pickup_delays(jobs, workers)
         cal.overheads = overhead_summary(delays)
@@ -160,7 +217,9 @@ def calibrate_run(
                 "p95_s": float(np.percentile(extra, 95)),
             }
         service = done["execution_s"].to_numpy(float)
-        if fold_overheads and len(delays):
+        if llm is not None:  # an LLM's times come from its engine (fitted above), not a service distribution
+            service = service[:0]
+        if fold_overheads and len(delays) and len(service):
             d = delays.set_index("job_id")["delay_s"].reindex(done["job_id"]).fillna(0.0).to_numpy(float)
             service = service + d
             if cal.overheads.get("all", {}).get("mean_s", 0.0) > 0:

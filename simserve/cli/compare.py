@@ -102,6 +102,9 @@ def calibrate(
         t.add_row(key, f.describe(), str(f.n), f.reason)
     for key, (bw, n) in cal.rates.items():
         t.add_row(key, f"{bw / 1e6:,.4g} MB/s", str(n), "size / mean phase time")
+    if cal.engine is not None:
+        e = cal.engine
+        t.add_row("workload.service (llm engine)", e.describe(), str(e.n), e.source())
     for kind, o in cal.overheads.items():
         if not math.isclose(o["mean_s"], 0.0) or kind == "all":
             if kind == "in_execution":

@@ -510,6 +510,8 @@ class EndpointCore:
             token = self.n + len(self.token_job)
             self.job_token[j] = token
             self.token_job[token] = j
+            if self.rec.first_token_s:  # a retried run's first token is its own
+                self.rec.first_token_s[j] = math.nan
         left = self.arr[j] + self.ttl - now
         limit = left if left < self.exec_timeout else self.exec_timeout
         if self.llm is not None:
@@ -523,11 +525,15 @@ class EndpointCore:
         self.llm = None
 
     def first_token(self, token: int, now: float) -> None:
-        """A real worker reported the first output token of the run with ``token``."""
+        """A real worker reported the first output token of the run with ``token`` (an earlier, requeued
+        run's report is stale, as in ``job_finished``)."""
         j = token
-        if self.job_token and token >= self.n:
-            j = self.token_job.get(token, -1)
-            if j < 0:
+        if self.job_token:
+            if token >= self.n:
+                j = self.token_job.get(token, -1)
+                if j < 0 or self.job_token.get(j) != token:
+                    return
+            elif token in self.job_token:
                 return
         first = self.rec.first_token_s
         if first and self.status[j] == _IN_PROGRESS and math.isnan(first[j]):

@@ -2,19 +2,21 @@
 
 Owns ``RealRuntime``: a start launches a worker process or container (the image payload of the
 start's image version, so a deploy really pulls a new image; ``SIMSERVE_FAIL_INIT`` when the core
-drew an init failure, so the worker really exits non-zero at the end of its start) and reports
-each measured phase, readiness or the failure; a job is sent over the worker's protocol with its
-limit and its end reported; a stop stops the process, freezes it for FlashBoot (SIGSTOP, dropped
-at the window's end or when the host is needed) or kills it (an injected crash: SIGKILL); a
-reservation withholds a host's slot from frozen processes. A ready worker's process that exits is
-reported as a crash. Stops run in the background and ``close`` (the end of the run) waits for
-each of them — a worker that outlives its grace is killed with its process group — so no worker
-process outlives the run. Also the list of faults with log tails for the summary, every job run that
-did not complete with its error (``job_errors``), and the executor's guard against a handler that
-cannot start at all: after ``max_init_failures`` real failed starts in a row (no start succeeding
-in between; injected ``faults.init_failure_prob`` failures do not count) it calls ``on_give_up``
-with the last failure. That guard is the executor's, not the platform's (which retries an
-unhealthy worker for days): a run whose handler never starts measures nothing. No platform rule.
+drew an init failure, so the worker really exits non-zero at the end of its start) and reports each
+measured phase, readiness or the failure; a job is sent over the worker's protocol with its limit
+and its end reported (in an LLM run, with its tokens and the engine's figures in its input, its
+first token reported as the handler yields it and its chunk times kept); a stop stops the process,
+freezes it for FlashBoot (SIGSTOP, dropped at the window's end or when the host is needed) or kills
+it (an injected crash: SIGKILL); a reservation withholds a host's slot from frozen processes. A
+ready worker's process that exits is reported as a crash. Stops run in the background and ``close``
+(the end of the run) waits for each of them — a worker that outlives its grace is killed with its
+process group — so no worker process outlives the run. Also the list of faults with log tails for
+the summary, every job run that did not complete with its error (``job_errors``), and the executor's
+guard against a handler that cannot start at all: after ``max_init_failures`` real failed starts in
+a row (no start succeeding in between; injected ``faults.init_failure_prob`` failures do not count)
+it calls ``on_give_up`` with the last failure. That guard is the executor's, not the platform's
+(which retries an unhealthy worker for days): a run whose handler never starts measures nothing. No
+platform rule.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from simserve.live.runtime import WorkerHandle, WorkerSpec, WorkerStartError, lo
 SHIM = Path(__file__).with_name("shim.py")
 #: at the end of a run, how long past its grace a worker's stop may take before its process is killed
 STOP_MARGIN_S = 2.0
+#: chunk (token) times an LLM run keeps in all (``token_times.csv``); later jobs' are counted as dropped
+MAX_TOKEN_ROWS = 2_000_000
 
 
 class RealRuntime:
@@ -47,8 +51,15 @@ class RealRuntime:
         service_s: list[float],
         speed: float,
         stop_grace_s: float = 3.0,
+        job_extra: Callable[[int, int], dict[str, Any]] | None = None,
     ) -> None:
         self.driver = driver
+        #: an LLM run: more of a job's input (``job_extra(job, worker)``: its tokens, the engine's figures);
+        #: its first chunk is its first token, and its chunk times are kept (``token_times``)
+        self.job_extra = job_extra
+        self.token_times: list[tuple[int, tuple[float, ...]]] = []  # (job, chunk times in scenario seconds)
+        self.token_rows = 0
+        self.token_times_dropped = 0  # completed jobs whose chunk times were not kept (MAX_TOKEN_ROWS)
         self.clock = clock
         self.runtime = runtime
         self.make_spec = make_spec
@@ -233,7 +244,21 @@ class RealRuntime:
             return  # the worker went away before the job could be sent; the core requeued it
         svc = self.service_s[job]
         payload = {"job": job, "service_s": svc / self.speed, "scenario_service_s": svc}
-        out = await entry[1].run_job(str(job), payload, max(limit_s, 0.0) / self.speed)
+        limit = max(limit_s, 0.0) / self.speed
+        if self.job_extra is None:
+            out = await entry[1].run_job(str(job), payload, limit)
+        else:
+            payload.update(self.job_extra(job, wid))
+            driver, clock = self.driver, self.clock
+
+            def first(t: float) -> None:
+                driver.first_token(token, clock.to_s(t))
+
+            out = await entry[1].run_job(str(job), payload, limit, on_first=first)
+            if out.token_t:
+                first(out.token_t[0])  # in case the first chunk's own report was lost: the earliest counts
+                if out.status == "completed":
+                    self._keep_token_times(job, out.token_t)
         if out.status != "completed":
             self.job_errors.append(
                 {
@@ -249,6 +274,15 @@ class RealRuntime:
         self.driver.job_done(token, out.status, self.clock.now())
         if self.on_job_end is not None:
             self.on_job_end(job)
+
+    def _keep_token_times(self, job: int, times: tuple[float, ...]) -> None:
+        """Keep a completed job's chunk times, in scenario seconds (``MAX_TOKEN_ROWS`` in all)."""
+        if self.token_rows + len(times) > MAX_TOKEN_ROWS:
+            self.token_times_dropped += 1
+            return
+        self.token_rows += len(times)
+        to_s = self.clock.to_s
+        self.token_times.append((job, tuple(to_s(t) for t in times)))
 
     def fault(self, wid: int, kind: str, message: str, tail: str) -> None:
         self.faults.append(

@@ -8,7 +8,10 @@ Jobs are queued per worker (the executor routes; the worker pulls), so policy st
 Any unknown path gets 204 (a 404 makes the SDK reconnect in a tight loop). As on the platform,
 every request must carry the run's API key (``Authorization``, the SDK sends
 ``RUNPOD_AI_API_KEY``; a key made for each run): another local process gets 401. A result (or the
-stream chunks of one job together) over ``MAX_RESULT_BYTES`` fails its job at once (413).
+stream chunks of one job together) over ``MAX_RESULT_BYTES`` fails its job at once (413). A
+generator handler's chunks arrive one ``job-stream`` post each (the SDK streams what it yields):
+the first is passed on as it comes (``submit``'s ``on_first``: a streaming LLM's first token) and
+the outcome carries when each came.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from collections import deque
 from typing import Any
 from urllib.parse import urlsplit
 
-from simserve.live.runtime import MAX_RESULT_BYTES, JobOutcome
+from simserve.live.runtime import MAX_RESULT_BYTES, MAX_TOKEN_TIMES, FirstCallback, JobOutcome
 
 LONG_POLL_S = 2.0
 #: what a job-done body may hold besides the output (a result's limit is ``MAX_RESULT_BYTES``)
@@ -50,6 +53,8 @@ class RunpodBroker:
         self._results: dict[str, asyncio.Future[JobOutcome]] = {}
         self._started: dict[str, float] = {}
         self._streams: dict[str, list[Any]] = {}
+        self._stream_t: dict[str, list[float]] = {}  # job id -> when each stream chunk came
+        self._on_first: dict[str, FirstCallback] = {}
         self._stream_bytes: dict[str, int] = {}
         self._owner: dict[str, int] = {}
         self._server: asyncio.AbstractServer | None = None
@@ -102,20 +107,29 @@ class RunpodBroker:
         """Monotonic time of the worker's first job-take request (= ready)."""
         return await self._workers[worker_id].first_take
 
-    def submit(self, worker_id: int, job_id: str, payload: dict[str, Any]) -> asyncio.Future[JobOutcome]:
+    def submit(
+        self, worker_id: int, job_id: str, payload: dict[str, Any], on_first: FirstCallback | None = None
+    ) -> asyncio.Future[JobOutcome]:
         fut: asyncio.Future[JobOutcome] = asyncio.get_running_loop().create_future()
         self._results[job_id] = fut
+        if on_first is not None:
+            self._on_first[job_id] = on_first
         self._owner[job_id] = worker_id
         w = self._workers[worker_id]
         w.queue.append({"id": job_id, "input": payload})
         w.wake.set()
         return fut
 
+    def _drop(self, job_id: str) -> None:
+        self._streams.pop(job_id, None)
+        self._stream_bytes.pop(job_id, None)
+        self._stream_t.pop(job_id, None)
+        self._on_first.pop(job_id, None)
+
     def cancel(self, job_id: str) -> None:
         """Forget a job (timed out or its worker died) and tell its worker to stop it."""
         self._results.pop(job_id, None)
-        self._streams.pop(job_id, None)
-        self._stream_bytes.pop(job_id, None)
+        self._drop(job_id)
         self._started.pop(job_id, None)
         wid = self._owner.pop(job_id, None)
         w = self._workers.get(wid) if wid is not None else None
@@ -223,13 +237,13 @@ class RunpodBroker:
     def _fail(self, job_id: str, message: str) -> None:
         fut = self._results.pop(job_id, None)
         self._owner.pop(job_id, None)
-        self._streams.pop(job_id, None)
-        self._stream_bytes.pop(job_id, None)
+        self._drop(job_id)
         t0 = self._started.pop(job_id, float("nan"))
         if fut is not None and not fut.done():
             fut.set_result(JobOutcome("failed", None, message, t0, time.monotonic()))
 
     def _result(self, job_id: str, stream: bool, body: bytes) -> None:
+        now = time.monotonic()
         try:
             data = json.loads(body or b"{}")
         except ValueError:
@@ -241,21 +255,30 @@ class RunpodBroker:
                     job_id, f"streamed output is over {total} bytes; a worker delivers at most {MAX_RESULT_BYTES}"
                 )
                 return
+            if job_id not in self._results:
+                return  # not a job in progress (cancelled, or not this run's)
             self._stream_bytes[job_id] = total
             self._streams.setdefault(job_id, []).append(data.get("output") if isinstance(data, dict) else data)
+            times = self._stream_t.setdefault(job_id, [])
+            if not times:
+                cb = self._on_first.pop(job_id, None)
+                if cb is not None:
+                    cb(now)
+            if len(times) < MAX_TOKEN_TIMES:
+                times.append(now)
             return
         fut = self._results.pop(job_id, None)
         self._owner.pop(job_id, None)
         chunks = self._streams.pop(job_id, None)
-        self._stream_bytes.pop(job_id, None)
+        times = self._stream_t.pop(job_id, [])
+        self._drop(job_id)
         t0 = self._started.pop(job_id, float("nan"))
         if fut is None or fut.done():
             return
-        now = time.monotonic()
         if isinstance(data, dict) and data.get("error"):
             fut.set_result(JobOutcome("failed", None, str(data["error"]), t0, now))
             return
         output = data.get("output") if isinstance(data, dict) else data
         if chunks is not None and not output:
             output = chunks
-        fut.set_result(JobOutcome("completed", output, "", t0, now))
+        fut.set_result(JobOutcome("completed", output, "", t0, now, tuple(times), len(chunks or ())))

@@ -1,9 +1,9 @@
 """The live driver: the endpoint core's effects carried out on a runtime, its events fed back.
 
 Owns ``LiveDriver``: it hands the core arrivals, timers and what the runtime reports (a phase
-began, a worker is ready, a start failed, a job ended, a process died), each with the clock's
-``now``, and passes every effect the core returns, in order, to the runtime (start, run a job,
-stop or freeze, reserve) or to the clock (timers). It decides nothing: the rules are in
+began, a worker is ready, a start failed, a job's first token came, a job ended, a process
+died), each with the clock's ``now``, and passes every effect the core returns, in order, to the
+runtime (start, run a job, stop or freeze, reserve) or to the clock (timers). It decides nothing: the rules are in
 ``simserve.endpoint``. The same driver runs real workers on asyncio (``executor.py``) and the
 simulated runtime on a virtual clock (``simulated.py``), which is how parity with the simulator
 is proven byte for byte.
@@ -118,6 +118,12 @@ class LiveDriver:
             return
         self.core.job_finished(token, now, STATUS[status])
         self.perform()
+
+    def first_token(self, token: int, now: float) -> None:
+        """A real worker yielded the first output token of the run with ``token`` (an LLM run)."""
+        if self._over(now):
+            return
+        self.core.first_token(token, now)
 
     def current(self, wid: int, epoch: int) -> bool:
         return not self.finished and self.core.current(wid, epoch)

@@ -14,6 +14,10 @@ memory bound (``worker_memory_bytes``, applied by the shim as ``RLIMIT_DATA``; b
 default, on CPU slots, ``WORKER_MEMORY_SHARE`` of the machine's memory split over the slots, see
 ``default_worker_memory_bytes``; GPU slots get one only when it is given, as the bound is not yet
 verified against a GPU driver's host-side mappings).
+An LLM scenario (``workload.service: {type: llm}``) runs its engine in the handler, not in the
+core (``EndpointCore.use_worker_engine``): a worker takes up to ``max_batch`` jobs at once, each
+job's input carries its token counts and the engine's figures (``_llm_input``), the handler's
+first chunk is the job's first token, and each completed job's chunk times come back with the run.
 ``--runtime simulated`` is ``simserve.live.simulated``. No printing: ``status()`` feeds the CLI.
 """
 
@@ -114,6 +118,8 @@ class LiveRun:
     jobs: Jobs
     notes: dict[str, Any] = field(default_factory=dict)
     job_errors: list[dict[str, Any]] = field(default_factory=list)  # runs that did not complete, with the error
+    #: an LLM run: each completed job's chunk (token) times, scenario seconds (``token_times.csv``)
+    token_times: list[tuple[int, tuple[float, ...]]] = field(default_factory=list)
 
 
 class LiveExecutor:
@@ -129,7 +135,12 @@ class LiveExecutor:
         end = scenario.horizon if opts.duration_s is None else min(scenario.horizon, opts.duration_s * self.speed)
         self.end_s = float(end)
         n = int(np.searchsorted(self.jobs.arrival_s, self.end_s, side="left"))
-        self.rec = Recorder(np.asarray(self.jobs.arrival_s[:n], dtype=float))
+        tin, tout = self.jobs.input_tokens, self.jobs.output_tokens
+        self.rec = Recorder(
+            np.asarray(self.jobs.arrival_s[:n], dtype=float),
+            input_tokens=tin[:n] if tin is not None else None,
+            output_tokens=tout[:n] if tout is not None else None,
+        )
         # paths are absolute from here on: a worker runs in its handler's directory
         self.handler = opts.handler.resolve()
         self.out_dir = opts.out_dir.absolute()
@@ -141,6 +152,12 @@ class LiveExecutor:
             mem = 0 if any(self.slots) else default_worker_memory_bytes(len(self.slots))
         self.worker_memory_bytes = max(int(mem), 0)
         self.core = EndpointCore(scenario, self.streams, self.rec, local_hosts(scenario, len(self.slots), ep.gpu[0]))
+        self.llm = scenario.workload.llm
+        #: a worker's jobs at once: an LLM worker's engine batches up to max_batch of them
+        self.concurrency = ep.concurrency if self.llm is None else self.llm.max_batch
+        if self.llm is not None:
+            self.core.use_worker_engine()  # the handler is the engine: it reports first tokens and ends
+        self._engines: dict[str, dict[str, Any]] = {}
         self.stats = LiveStats(scenario, self.rec)  # the live view's running aggregates
         self.runtime = runtime if runtime is not None else build_runtime(opts.runtime)
         if hasattr(self.runtime, "init_timeout_s"):
@@ -192,6 +209,7 @@ class LiveExecutor:
             self.jobs.service_s.tolist(),
             self.speed,
             opts.stop_grace_s,
+            job_extra=self._llm_input if self.llm is not None else None,
         )
         self.rt.max_init_failures = max(int(opts.max_init_failures), 0)
         self.rt.on_give_up = self._give_up
@@ -211,7 +229,8 @@ class LiveExecutor:
         if self.error is not None:
             raise self.error
         errors = self.rt.job_errors if self.rt is not None else []
-        return LiveRun(self._truncate(horizon), horizon, self.jobs, self._notes(), errors)
+        tokens = self.rt.token_times if self.rt is not None else []
+        return LiveRun(self._truncate(horizon), horizon, self.jobs, self._notes(), errors, tokens)
 
     def _give_up(self, fault: dict[str, Any]) -> None:
         """The handler failed to start too many times in a row: end the run now (the tables are kept)."""
@@ -239,7 +258,7 @@ class LiveExecutor:
         gpus = self.slots[host]
         internal = {
             "SIMSERVE_WORKER_ID": str(wid),
-            "SIMSERVE_CONCURRENCY": str(self.sc.endpoint.concurrency),
+            "SIMSERVE_CONCURRENCY": str(self.concurrency),
             "SIMSERVE_SPEED": repr(self.speed),
             "SIMSERVE_MODEL_PATH": str(a.model_path or ""),
             "SIMSERVE_MODEL_BPS": repr(a.model_bytes_per_wall_s),
@@ -276,9 +295,38 @@ class LiveExecutor:
             cache_dir=self.out_dir / "hosts" / f"h{host}",
             log_path=self.out_dir / "logs" / f"{wid}.log",
             mounts=mounts,
-            concurrency=self.sc.endpoint.concurrency,
+            concurrency=self.concurrency,
             broker=self.broker,
         )
+
+    def _llm_input(self, job: int, wid: int) -> dict[str, Any]:
+        """An LLM job's input besides the service time: its token counts and the scenario's engine figures
+        for its worker's GPU (``engine`` in wall time, i.e. scaled by ``--speed``; ``scenario_engine`` as
+        given), so an engine handler can run the scenario's step-time rule."""
+        rec = self.rec
+        host = self.core.workers[wid].host
+        gpu = host.gpu if host is not None else self.sc.endpoint.gpu[0]
+        eng = self._engines.get(gpu)
+        if eng is None:
+            assert self.llm is not None
+            p = self.llm.engine(gpu)
+            sp = self.speed
+            figures = {"max_batch": p.max_batch, "kv_cache_tokens": p.kv_cache_tokens}
+            eng = self._engines[gpu] = {
+                "engine": {
+                    "base_s": p.base_s / sp,
+                    "per_sequence_s": p.per_sequence_s / sp,
+                    "prefill_tokens_per_s": p.prefill_tokens_per_s * sp,
+                    **figures,
+                },
+                "scenario_engine": {
+                    "base_s": p.base_s,
+                    "per_sequence_s": p.per_sequence_s,
+                    "prefill_tokens_per_s": p.prefill_tokens_per_s,
+                    **figures,
+                },
+            }
+        return {"input_tokens": rec.input_tokens[job], "output_tokens": rec.output_tokens[job], **eng}
 
     # ------------------------------------------------------------------ end of run
     async def _finish(self, horizon: float) -> None:
@@ -301,8 +349,13 @@ class LiveExecutor:
         n = int(np.searchsorted(rec.arrival_s, horizon, side="left"))
         if n == len(rec.arrival_s):
             return rec
-        out = Recorder(rec.arrival_s[:n])
-        for name in ("start_s", "end_s", "worker"):
+        llm = rec.llm
+        out = Recorder(
+            rec.arrival_s[:n],
+            input_tokens=rec.input_tokens[:n] if llm else None,
+            output_tokens=rec.output_tokens[:n] if llm else None,
+        )
+        for name in ("start_s", "end_s", "worker", *(("first_token_s",) if llm else ())):
             setattr(out, name, getattr(rec, name)[:n])
         out.status, out.cold = rec.status[:n], rec.cold[:n]
         for name in ("retries", "iv", "iv_extend", "workers", "host_gpu", "actions", "notes"):
@@ -324,6 +377,12 @@ class LiveExecutor:
         }
         if self.stopped is not None:
             notes["stopped"] = self.stopped
+        if self.llm is not None and self.rt is not None:
+            notes["token_times"] = {
+                "jobs": len(self.rt.token_times),
+                "rows": self.rt.token_rows,
+                "jobs_dropped": self.rt.token_times_dropped,
+            }
         return notes
 
     # ------------------------------------------------------------------ live view

@@ -3,13 +3,15 @@
 Owns ``save_live_run``: ``build_result(..., engine="live")`` over the measured recorder, a
 ``live`` section in summary.json (protocol, runtime, speed, slots, retries, faults with
 their log tails, measured cold-start phases), ``write_run``, ``trace.csv`` (arrival and
-service times in scenario seconds) so the simulator can replay exactly these jobs, and
-``job_errors.csv``: every job run that did not complete (``outcome`` failed, timed_out or
-crashed; a crashed run is retried or failed by the core) with the handler's or the runtime's
-error, which ``jobs.csv`` (the simulator's columns) has no place for. The summary's ``live``
-section says why each job that did not complete ended so (``failed_jobs``: the first
-``FAILED_JOBS_LISTED`` of them, with ``failed_jobs_total``): its tries and the last error —
-for a poison job, that its worker died on each of its ``faults.retry_limit + 1`` tries.
+service times in scenario seconds) so the simulator can replay exactly these jobs,
+``token_times.csv`` for an LLM run (when each completed job's handler yielded each token: what
+``simserve calibrate`` fits the engine to), and ``job_errors.csv``: every job run that did not
+complete (``outcome`` failed, timed_out or crashed; a crashed run is retried or failed by the
+core) with the handler's or the runtime's error, which ``jobs.csv`` (the simulator's columns)
+has no place for. The summary's ``live`` section says why each job that did not complete ended
+so (``failed_jobs``: the first ``FAILED_JOBS_LISTED`` of them, with ``failed_jobs_total``): its
+tries and the last error — for a poison job, that its worker died on each of its
+``faults.retry_limit + 1`` tries.
 """
 
 from __future__ import annotations
@@ -17,12 +19,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from simserve.outputs import write_frame, write_json, write_run
+from simserve.outputs import TOKEN_TIMES_FILE, write_frame, write_json, write_run
 from simserve.result import RunResult, build_result
 from simserve.scenario import Faults, Scenario
 
+#: an LLM run whose handler streamed nothing: its TTFT and TPOT are not measured
+NO_STREAM_WARNING = (
+    "workload.service (llm): the handler yielded no tokens, so TTFT and TPOT were not measured; an LLM "
+    "handler streams each token as a generator (examples/handlers/llm_engine.py)"
+)
 #: columns of ``job_errors.csv`` (times in scenario seconds)
 JOB_ERROR_COLUMNS = ("job_id", "worker_id", "time_s", "outcome", "error")
 #: how many failed or timed-out jobs summary.json explains one by one (job_errors.csv has them all)
@@ -60,8 +68,17 @@ def measured_phases(workers: pd.DataFrame) -> dict[str, Any]:
     return out
 
 
+def token_times_frame(token_times: list[tuple[int, tuple[float, ...]]]) -> pd.DataFrame:
+    """``job_id, t_s``: one row per chunk (token) a completed job's handler yielded, in job order."""
+    rows = sorted(token_times, key=lambda r: r[0])
+    job = np.repeat(np.asarray([r[0] for r in rows], dtype=np.int64), [len(r[1]) for r in rows])
+    t = np.fromiter((x for r in rows for x in r[1]), dtype=float, count=len(job))
+    return pd.DataFrame({"job_id": job, "t_s": t})
+
+
 def save_live_run(scenario: Scenario, seed: int, run: Any, out_dir: Path) -> RunResult:
-    """Write summary.json, jobs.csv, workers.csv, actions.csv and trace.csv for a live run."""
+    """Write summary.json, jobs.csv, workers.csv, actions.csv and trace.csv for a live run (and, for an
+    LLM run, ``token_times.csv``)."""
     result = build_result(scenario, seed, run.recorder, engine="live", horizon_s=max(run.horizon_s, 1e-9))
     live = dict(run.notes)
     live["cold_start_phases"] = measured_phases(result.workers)
@@ -71,11 +88,19 @@ def save_live_run(scenario: Scenario, seed: int, run: Any, out_dir: Path) -> Run
     live["failed_jobs"] = failed[:FAILED_JOBS_LISTED]
     result.summary["live"] = live
     result.notes.update(live)
+    if (
+        scenario.workload.llm is not None
+        and not getattr(run, "token_times", None)
+        and result.summary["requests"]["completed"]
+    ):
+        result.summary["warnings"] = [*result.summary.get("warnings", []), NO_STREAM_WARNING]
     write_run(out_dir, result)
     n = len(run.recorder.arrival_s)
     write_frame(
         out_dir / "trace.csv", pd.DataFrame({"arrival_s": run.jobs.arrival_s[:n], "service_s": run.jobs.service_s[:n]})
     )
     write_frame(out_dir / "job_errors.csv", errors)
+    if getattr(run, "token_times", None):
+        write_frame(out_dir / TOKEN_TIMES_FILE, token_times_frame(run.token_times))
     write_json(out_dir / "summary.json", result.summary)
     return result

@@ -13,7 +13,7 @@ as ``JobOutcome`` values from ``WorkerHandle.run_job``; a worker that dies mid-j
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -23,6 +23,9 @@ MEASURED_PHASES: tuple[str, ...] = ("pull", "container_start", "model_load", "ha
 
 #: the largest job result a worker delivers: its JSON encoding, in bytes (a larger one fails the job at once)
 MAX_RESULT_BYTES = 64 << 20
+
+#: the most chunk times one job's result carries (a generator handler's later chunks are counted, not timed)
+MAX_TOKEN_TIMES = 1 << 16
 
 #: ``JobOutcome.status`` values
 OUTCOMES: tuple[str, ...] = ("completed", "failed", "timed_out", "crashed", "cancelled")
@@ -34,12 +37,18 @@ class PhaseCallback(Protocol):
     def __call__(self, phase: str, t_monotonic: float) -> None: ...
 
 
+#: called with the ``time.monotonic()`` at which a job's handler yielded its first chunk (an LLM's first token)
+FirstCallback = Callable[[float], None]
+
+
 class JobBroker(Protocol):
     """The executor's side of a pull protocol (runpod): jobs for one worker, results back."""
 
     def url(self) -> str: ...
 
-    def submit(self, worker_id: int, job_id: str, payload: dict[str, Any]) -> Any: ...
+    def submit(
+        self, worker_id: int, job_id: str, payload: dict[str, Any], on_first: FirstCallback | None = None
+    ) -> Any: ...
 
     def cancel(self, job_id: str) -> None: ...
 
@@ -72,13 +81,19 @@ class WorkerSpec:
 
 @dataclass(frozen=True)
 class JobOutcome:
-    """How one job ended on a worker. Times are ``time.monotonic()`` seconds."""
+    """How one job ended on a worker. Times are ``time.monotonic()`` seconds.
+
+    A generator handler's run also says when it yielded each chunk (``token_t``, at most
+    ``MAX_TOKEN_TIMES`` of them; ``chunks`` counts them all): a streaming LLM handler yields one
+    chunk a token, so ``token_t[0]`` is its first token."""
 
     status: str  # one of OUTCOMES
     output: Any = None
     error: str = ""
     started_t: float = float("nan")
     ended_t: float = float("nan")
+    token_t: tuple[float, ...] = ()
+    chunks: int = 0
 
 
 class WorkerStartError(RuntimeError):
@@ -97,8 +112,11 @@ class WorkerHandle(Protocol):
     worker_id: int
     log_path: Path
 
-    async def run_job(self, job_id: str, payload: dict[str, Any], timeout_s: float) -> JobOutcome:
-        """Run one job; on timeout the job is killed (the worker may be restarted) -> ``timed_out``."""
+    async def run_job(
+        self, job_id: str, payload: dict[str, Any], timeout_s: float, on_first: FirstCallback | None = None
+    ) -> JobOutcome:
+        """Run one job; on timeout the job is killed (the worker may be restarted) -> ``timed_out``.
+        ``on_first(t)`` is called as soon as a generator handler yields its first chunk."""
         ...
 
     def is_alive(self) -> bool: ...

@@ -11,7 +11,10 @@ stdout with ``\\x1e``-prefixed events: ``hello``, ``phase`` (model_load, handler
 ``SIMSERVE_MAX_RESULT_BYTES`` of JSON, 64 MiB by default, is sent as an error instead: the job
 fails at once, it never waits out its execution timeout). The user's prints go to
 stderr (the worker log). Sync, async, generator and async-generator handlers are supported;
-up to ``SIMSERVE_CONCURRENCY`` jobs run at once. EOF on stdin -> exit 0.
+up to ``SIMSERVE_CONCURRENCY`` jobs run at once. A generator handler's output is the list of
+its chunks; the moment it yields the first one is sent at once (``first`` ``{"id", "t"}``: a
+streaming LLM's first token), and its result carries when each chunk came (``first``, ``tt``:
+microseconds after it, at most ``MAX_TOKEN_TIMES``; ``chunks``: how many). EOF on stdin -> exit 0.
 ``SIMSERVE_MEMORY_BYTES`` (> 0) bounds the worker's memory before anything else runs
 (``RLIMIT_DATA``, soft and hard: its private writable memory, so an allocation past the bound
 raises ``MemoryError`` in the handler instead of pushing the host into the OOM killer; address
@@ -38,6 +41,8 @@ MARK = "\x1e"
 CHUNK_BYTES = 4 << 20
 #: the largest result delivered (JSON bytes); the executor passes its limit in SIMSERVE_MAX_RESULT_BYTES
 MAX_RESULT_BYTES = 64 << 20
+#: the most chunk times a result carries (simserve.live.runtime.MAX_TOKEN_TIMES); later chunks are counted
+MAX_TOKEN_TIMES = 1 << 16
 MODEL: Any = None  # the loaded weights (bytes, or a uint8 tensor on the GPU)
 
 
@@ -99,19 +104,49 @@ def _load_handler(path: str) -> Callable[..., Any]:
     return fn  # type: ignore[no-any-return]
 
 
-def _run_sync(fn: Callable[..., Any], job: dict[str, Any]) -> Any:
+class _Chunks:
+    """What a generator handler yields, and when (``time.monotonic()``): the first chunk is announced at once."""
+
+    __slots__ = ("items", "times", "announce")
+
+    def __init__(self, announce: Callable[[float], None]) -> None:
+        self.items: list[Any] = []
+        self.times: list[float] = []
+        self.announce = announce
+
+    def add(self, chunk: Any) -> None:
+        t = time.monotonic()
+        if not self.items:
+            self.announce(t)
+        self.items.append(chunk)
+        if len(self.times) < MAX_TOKEN_TIMES:
+            self.times.append(t)
+
+    def fields(self) -> dict[str, Any]:
+        """The result's timing fields: ``first`` and ``tt`` (microseconds after it), ``chunks``."""
+        if not self.times:
+            return {"chunks": 0}
+        first = self.times[0]
+        return {"first": first, "tt": [round((t - first) * 1e6) for t in self.times], "chunks": len(self.items)}
+
+
+def _run_sync(fn: Callable[..., Any], job: dict[str, Any], chunks: _Chunks) -> Any:
     out = fn(job)
     if inspect.isgenerator(out):
-        return list(out)
+        for chunk in out:
+            chunks.add(chunk)
+        return chunks.items
     return out
 
 
-async def _run_one(fn: Callable[..., Any], job: dict[str, Any], pool: ThreadPoolExecutor) -> Any:
+async def _run_one(fn: Callable[..., Any], job: dict[str, Any], pool: ThreadPoolExecutor, chunks: _Chunks) -> Any:
     if inspect.iscoroutinefunction(fn):
         return await fn(job)
     if inspect.isasyncgenfunction(fn):
-        return [chunk async for chunk in fn(job)]
-    return await asyncio.get_running_loop().run_in_executor(pool, _run_sync, fn, job)
+        async for chunk in fn(job):
+            chunks.add(chunk)
+        return chunks.items
+    return await asyncio.get_running_loop().run_in_executor(pool, _run_sync, fn, job, chunks)
 
 
 class _Out:
@@ -142,6 +177,13 @@ class _Out:
             self.stream.write("\n")
             self.stream.flush()
 
+    def first(self, job_id: str, t: float) -> None:
+        """The job's handler yielded its first chunk at ``t`` (any thread)."""
+        body = json.dumps({"ev": "first", "id": job_id, "t": t})
+        with self.lock:
+            self.stream.write(MARK + body + "\n")
+            self.stream.flush()
+
     @staticmethod
     def _error(job_id: str, t0: float, message: str) -> str:
         return json.dumps({"ev": "result", "id": job_id, "t0": t0, "t1": time.monotonic(), "error": message})
@@ -159,8 +201,9 @@ async def _serve(fn: Callable[..., Any], out: _Out, concurrency: int) -> None:
         async with sem:
             t0 = time.monotonic()
             error = ""
+            chunks = _Chunks(lambda t: out.first(job["id"], t))
             try:
-                output = await _run_one(fn, job, pool)
+                output = await _run_one(fn, job, pool, chunks)
             except Exception as exc:  # noqa: BLE001 - the handler's error becomes the job's error
                 error = f"{type(exc).__name__}: {exc}"
                 with contextlib.suppress(Exception):  # best effort: after a MemoryError even formatting may fail
@@ -170,6 +213,8 @@ async def _serve(fn: Callable[..., Any], out: _Out, concurrency: int) -> None:
                 return
             if isinstance(output, dict) and "error" in output and len(output) == 1:
                 out.result(job["id"], t0, error=str(output["error"]))  # Runpod's {"error": ...} convention
+            elif chunks.items:
+                out.result(job["id"], t0, output=output, **chunks.fields())
             else:
                 out.result(job["id"], t0, output=output)
 

@@ -4,7 +4,8 @@ Owns ``attach_worker`` — used by every runtime once its process (or ``docker r
 spawned with stdin/stdout pipes and stderr on the log file: it reads the shim's phase markers
 (``model_load``, ``handler_init``), waits for ready, and returns a ``WorkerHandle`` for the
 spec's protocol: ``NativeWorker`` (jobs as JSON lines over the pipes) or ``RunpodWorker``
-(jobs queued on the ``RunpodBroker``; ready = first job-take). Non-marker stdout lines are
+(jobs queued on the ``RunpodBroker``; ready = first job-take). A generator handler's first chunk is
+passed on as it comes (``run_job``'s ``on_first``), its chunk times with the result. Non-marker stdout lines are
 appended to the worker log. A process that exits fails its pending jobs as ``crashed``.
 """
 
@@ -22,6 +23,8 @@ from typing import Any
 from simserve.live.logs import LogSink
 from simserve.live.runtime import (
     MAX_RESULT_BYTES,
+    MAX_TOKEN_TIMES,
+    FirstCallback,
     JobOutcome,
     PhaseCallback,
     WorkerSpec,
@@ -42,7 +45,20 @@ _EVENT_FIELDS: dict[str, tuple[tuple[str, type | tuple[type, ...]], ...]] = {
     "phase": (("phase", str), ("t", (int, float))),
     "ready": (("t", (int, float)),),
     "result": (("id", (str, int)), ("t0", (int, float)), ("t1", (int, float))),
+    "first": (("id", (str, int)), ("t", (int, float))),
 }
+
+
+def token_times(ev: dict[str, Any]) -> tuple[float, ...]:
+    """A result event's chunk times (``first`` + ``tt`` microseconds), as ``time.monotonic()`` seconds;
+    () when it has none or they are malformed."""
+    first, tt = ev.get("first"), ev.get("tt")
+    if not isinstance(first, (int, float)) or isinstance(first, bool) or not isinstance(tt, list):
+        return ()
+    try:
+        return tuple(first + int(us) * 1e-6 for us in tt[:MAX_TOKEN_TIMES])
+    except (TypeError, ValueError):
+        return ()
 
 
 def _parse_event(line: bytes) -> dict[str, Any] | None:
@@ -79,6 +95,7 @@ class _Attached:
         loop = asyncio.get_running_loop()
         self._ready: asyncio.Future[float] = loop.create_future()
         self._pending: dict[str, asyncio.Future[JobOutcome]] = {}
+        self._on_first: dict[str, FirstCallback] = {}  # job id -> called at its first chunk
         self._exit: asyncio.Future[int] = loop.create_future()
         self.model_info: dict[str, Any] = {}
         self.strays: list[int] = []  # pids killed by mark after the worker exited
@@ -156,14 +173,22 @@ class _Attached:
             self.model_info.update({k: v for k, v in ev.items() if k not in ("ev", "t")})
         elif kind == "fatal" and not self._ready.done():
             self._fail_ready(WorkerStartError(str(ev.get("error")), phase="handler_init"))
+        elif kind == "first":
+            cb = self._on_first.pop(str(ev["id"]), None)
+            if cb is not None and str(ev["id"]) in self._pending:
+                cb(float(ev["t"]))
         elif kind == "result":
             t0, t1 = ev["t0"], ev["t1"]
-            fut = self._pending.pop(str(ev["id"]), None)
+            job_id = str(ev["id"])
+            fut = self._pending.pop(job_id, None)
+            self._on_first.pop(job_id, None)
             if fut is not None and not fut.done():
+                chunks = ev.get("chunks", 0)
+                chunks = chunks if isinstance(chunks, int) and not isinstance(chunks, bool) else 0
                 if "error" in ev:
                     fut.set_result(JobOutcome("failed", None, str(ev["error"]), t0, t1))
                 else:
-                    fut.set_result(JobOutcome("completed", ev.get("output"), "", t0, t1))
+                    fut.set_result(JobOutcome("completed", ev.get("output"), "", t0, t1, token_times(ev), chunks))
 
     def _died(self, code: int) -> None:
         if not self._exit.done():
@@ -179,6 +204,7 @@ class _Attached:
             if not fut.done():
                 fut.set_result(JobOutcome("crashed", None, f"worker exited with code {code}", ended_t=now))
         self._pending.clear()
+        self._on_first.clear()
 
     def _fail_ready(self, exc: WorkerStartError) -> None:
         """The start failed: whoever waits for ready gets ``exc``; nobody waiting (a start cancelled at
@@ -245,6 +271,7 @@ class _Attached:
             return await asyncio.wait_for(asyncio.shield(fut), timeout_s)
         except asyncio.TimeoutError:
             self._pending.pop(job_id, None)
+            self._on_first.pop(job_id, None)
             self._forget(job_id)
             self.kill()  # the only way to stop a sync handler; the executor restarts the worker
             return JobOutcome("timed_out", None, f"execution timeout {timeout_s:.3g}s", t_sent, time.monotonic())
@@ -256,12 +283,16 @@ class _Attached:
 class NativeWorker(_Attached):
     """The simserve shim over stdin/stdout."""
 
-    async def run_job(self, job_id: str, payload: dict[str, Any], timeout_s: float) -> JobOutcome:
+    async def run_job(
+        self, job_id: str, payload: dict[str, Any], timeout_s: float, on_first: FirstCallback | None = None
+    ) -> JobOutcome:
         t_sent = time.monotonic()
         if not self.is_alive() or self.proc.stdin is None:
             return JobOutcome("crashed", None, "worker not running", t_sent, t_sent)
         fut: asyncio.Future[JobOutcome] = asyncio.get_running_loop().create_future()
         self._pending[job_id] = fut
+        if on_first is not None:
+            self._on_first[job_id] = on_first
         try:
             self.proc.stdin.write(json.dumps({"id": job_id, "input": payload}).encode() + b"\n")
         except (OSError, RuntimeError):
@@ -273,13 +304,15 @@ class NativeWorker(_Attached):
 class RunpodWorker(_Attached):
     """An unmodified Runpod-SDK handler pulling jobs from the broker."""
 
-    async def run_job(self, job_id: str, payload: dict[str, Any], timeout_s: float) -> JobOutcome:
+    async def run_job(
+        self, job_id: str, payload: dict[str, Any], timeout_s: float, on_first: FirstCallback | None = None
+    ) -> JobOutcome:
         t_sent = time.monotonic()
         broker = self.spec.broker
         assert broker is not None
         if not self.is_alive():
             return JobOutcome("crashed", None, "worker not running", t_sent, t_sent)
-        fut = broker.submit(self.worker_id, job_id, payload)
+        fut = broker.submit(self.worker_id, job_id, payload, on_first)
         self._pending[job_id] = fut
         out = await self._await_outcome(job_id, fut, timeout_s, t_sent)
         self._pending.pop(job_id, None)

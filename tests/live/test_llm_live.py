@@ -1,0 +1,223 @@
+"""An LLM endpoint live: the CPU batching engine handler, its TTFT/TPOT, calibration and replay (#14).
+
+One live run of ``examples/handlers/llm_engine.py`` (a real continuous-batching engine on asyncio,
+tokens streamed; about 15 s) is shared by the module: it records TTFT and TPOT per job and each
+token's time, ``calibrate`` recovers the engine's figures from it within 10 %, and the calibrated
+scenario replayed over the run's arrivals and token counts is within 10 % of live on p50/p95
+TTFT and TPOT, which ``compare`` shows side by side.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import simserve
+from simserve.cli import app
+from simserve.invariants import check_alive_limit, check_jobs, check_tiling
+from simserve.outputs import read_run
+from tests.live.conftest import run_live
+
+pytestmark = [pytest.mark.live, pytest.mark.timeout(120)]
+
+#: the engine the handler runs (the scenario's), and what calibration must recover
+TRUE = {"base_s": 0.040, "per_sequence_s": 0.002, "prefill_tokens_per_s": 10000.0}
+MAX_BATCH = 32
+
+
+def llm_scenario(horizon: float = 14.0, rate: float = 8.0) -> dict[str, Any]:
+    return {
+        "name": "llm-live-test",
+        "seed": 1,
+        "horizon": horizon,
+        "warmup": 2.0,
+        "endpoint": {"gpu": ["A100"], "active_workers": 1, "max_workers": 1, "extra_workers": 0},
+        "cold_start": {"image_size": "1MB", "model": {"size": "1MB", "placement": "cached", "bandwidth": "100MB/s"}},
+        "workload": {
+            "arrivals": {"type": "poisson", "rate": rate},
+            "tokens": {
+                "input": {"dist": "lognormal", "mean": 200, "cv": 0.8},
+                "output": {"dist": "geometric", "mean": 25},
+            },
+            "service": {
+                "type": "llm",
+                "prefill_tokens_per_s": TRUE["prefill_tokens_per_s"],
+                "decode_step": {"base": TRUE["base_s"], "per_sequence": TRUE["per_sequence_s"]},
+                "max_batch": MAX_BATCH,
+            },
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def llm_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any, Path]:
+    out = tmp_path_factory.mktemp("llm") / "live"
+    sc = simserve.load_scenario(llm_scenario())
+    ex, result = run_live(sc, "llm_engine.py", out, speed=1.0, timeout_s=60.0)
+    assert ex.protocol == "native"
+    return sc, result, out
+
+
+def test_live_engine_records_ttft_tpot_and_token_times(llm_run):
+    sc, result, out = llm_run
+    jobs, s = result.jobs, result.summary
+    check_jobs(jobs)
+    check_tiling(result.workers, s["horizon_s"])
+    check_alive_limit(result.workers, sc.endpoint.worker_cap)
+    n_in_window = int((jobs["arrival_s"] >= sc.warmup).sum())  # the summary counts after the warmup
+    assert s["requests"]["arrived"] == n_in_window
+    done = jobs[jobs["status"] == "completed"]
+    assert len(done) >= 60
+    assert done["ttft_s"].notna().all() and (done["ttft_s"] > 0).all()
+    several = done["output_tokens"] > 1
+    assert done.loc[several, "tpot_s"].notna().all()
+    # a token takes at least one step of the rule: no TPOT below the bare step, no TTFT below step + prefill
+    assert (done.loc[several, "tpot_s"] >= TRUE["base_s"] + TRUE["per_sequence_s"] - 1e-3).all()
+    first_step = TRUE["base_s"] + TRUE["per_sequence_s"] + done["input_tokens"] / TRUE["prefill_tokens_per_s"]
+    assert (done["ttft_s"] >= first_step - 1e-3).all()
+    for key in ("ttft_s", "tpot_s"):
+        assert s[key]["p50"] > 0 and s[key]["p95"] >= s[key]["p50"]
+    # every completed job's tokens were timed, one row a token, the first at its first token
+    tt = pd.read_csv(out / "token_times.csv")
+    counts = tt.groupby("job_id").size()
+    assert (counts.reindex(done["job_id"]).to_numpy() == done["output_tokens"].to_numpy()).all()
+    first = tt.groupby("job_id")["t_s"].min().reindex(done["job_id"]).to_numpy()
+    np.testing.assert_allclose(first, (done["arrival_s"] + done["ttft_s"]).to_numpy(), atol=2e-6)
+    assert s["live"]["token_times"]["jobs_dropped"] == 0
+    # the worker batched: requests ran at once on the one worker, never more than max_batch
+    ev = np.concatenate([np.c_[done["start_s"], np.ones(len(done))], np.c_[done["end_s"], -np.ones(len(done))]])
+    running = np.cumsum(ev[np.lexsort((ev[:, 1], ev[:, 0])), 1])
+    assert 1 < running.max() <= MAX_BATCH
+
+
+def test_calibrate_recovers_the_engine(llm_run, tmp_path):
+    from simserve.calibrate import calibrate_run, write_calibrated
+
+    _, _, out = llm_run
+    cal = calibrate_run(out, llm_scenario())
+    e = cal.engine
+    assert e is not None and e.method == "steps" and e.n > 100
+    assert e.base_s == pytest.approx(TRUE["base_s"], rel=0.10)
+    assert e.per_sequence_s == pytest.approx(TRUE["per_sequence_s"], rel=0.10)
+    assert e.prefill_tokens_per_s == pytest.approx(TRUE["prefill_tokens_per_s"], rel=0.10)
+    sc = write_calibrated(cal, tmp_path / "cal.yaml")
+    p = sc.workload.llm.engine("A100")  # the service stays an LLM engine, with the fitted figures
+    assert (p.base_s, p.per_sequence_s) == pytest.approx((e.base_s, e.per_sequence_s), rel=1e-5)
+    assert p.max_batch == MAX_BATCH
+    assert "workload.service engine: base" in (tmp_path / "cal.yaml").read_text()
+
+
+def test_calibrated_replay_is_within_10pct_of_live(llm_run, tmp_path):
+    _, _, out = llm_run
+    runner = CliRunner()
+    cal, sim = tmp_path / "cal.yaml", tmp_path / "replay"
+    scen = tmp_path / "base.yaml"
+    import yaml
+
+    scen.write_text(yaml.safe_dump(llm_scenario()))
+    r = runner.invoke(app, ["calibrate", str(out), "--scenario", str(scen), "--out", str(cal)])
+    assert r.exit_code == 0, r.output
+    assert "llm engine" in r.output
+    r = runner.invoke(app, ["run", str(cal), "--replay", str(out), "--out", str(sim), "-q"])
+    assert r.exit_code == 0, r.output
+    live, replay = read_run(out), read_run(sim)
+    np.testing.assert_array_equal(live["jobs"]["output_tokens"], replay["jobs"]["output_tokens"])
+    for key in ("ttft_s", "tpot_s"):
+        for q in ("p50", "p95"):
+            a, b = live["summary"][key][q], replay["summary"][key][q]
+            assert math.isclose(b, a, rel_tol=0.10), (key, q, a, b)
+    checks = ["--check", "ttft_s.p*", "--check", "tpot_s.p*"]
+    r = runner.invoke(app, ["compare", str(out), str(sim), "--fail-over", "10", *checks])
+    assert r.exit_code == 0, r.output
+    for row in ("ttft_s.p50", "ttft_s.p95", "tpot_s.p50", "tpot_s.p95"):
+        assert row in r.output
+
+
+# ---------------------------------------------------------------------- the pieces, without processes
+def test_shim_times_each_chunk_and_announces_the_first(monkeypatch):
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from simserve.live import shim
+
+    def sync_gen(job):
+        yield from range(job["input"]["n"])
+
+    async def async_gen(job):
+        for i in range(job["input"]["n"]):
+            await asyncio.sleep(0.001)
+            yield i
+
+    monkeypatch.setattr(shim, "MAX_TOKEN_TIMES", 3)
+    for fn in (sync_gen, async_gen):
+        announced: list[float] = []
+        chunks = shim._Chunks(announced.append)
+        with ThreadPoolExecutor(1) as pool:
+            out = asyncio.run(shim._run_one(fn, {"input": {"n": 5}}, pool, chunks))
+        assert out == [0, 1, 2, 3, 4]
+        f = chunks.fields()
+        assert announced == [f["first"]] and f["chunks"] == 5  # timed: the first 3 chunks; counted: all
+        assert len(f["tt"]) == 3 and f["tt"][0] == 0 and f["tt"] == sorted(f["tt"])
+
+
+def test_worker_reads_chunk_times_and_ignores_malformed_ones():
+    from simserve.live.worker import token_times
+
+    assert token_times({"first": 10.0, "tt": [0, 1500, 3000]}) == pytest.approx((10.0, 10.0015, 10.003))
+    for bad in ({}, {"first": "x", "tt": [0]}, {"first": 1.0, "tt": "0"}, {"first": 1.0, "tt": [0, "a"]}):
+        assert token_times(bad) == ()
+
+
+def test_broker_times_stream_chunks_and_reports_the_first():
+    import asyncio
+
+    from simserve.live.broker import RunpodBroker
+
+    async def main() -> Any:
+        broker = RunpodBroker()
+        broker.register(0)
+        firsts: list[float] = []
+        fut = broker.submit(0, "j", {}, on_first=firsts.append)
+        broker._result("j", True, b'{"output": 1}')
+        broker._result("j", True, b'{"output": 2}')
+        broker._result("other", True, b'{"output": 9}')  # not a job in progress: dropped
+        broker._result("j", False, b'{"output": []}')
+        return await fut, firsts, broker
+
+    out, firsts, broker = asyncio.run(main())
+    assert out.status == "completed" and out.output == [1, 2] and out.chunks == 2
+    assert len(out.token_t) == 2 and firsts == [out.token_t[0]]
+    assert not broker._streams and not broker._stream_t
+
+
+@pytest.mark.slow
+def test_runpod_sdk_engine_streams_its_tokens(tmp_path):
+    """The same engine under the unmodified Runpod worker SDK (``concurrency_modifier``, tokens posted to
+    job-stream one at a time): first tokens and token times come from the stream as it arrives."""
+    pytest.importorskip("runpod")
+    sc = simserve.load_scenario({**llm_scenario(horizon=8.0, rate=4.0), "warmup": 0.0})
+    ex, result = run_live(sc, "llm_engine_runpod.py", tmp_path / "run", speed=1.0, timeout_s=60.0)
+    assert ex.protocol == "runpod"
+    done = result.jobs[result.jobs["status"] == "completed"]
+    assert len(done) >= 10 and done["ttft_s"].notna().all()
+    tt = pd.read_csv(tmp_path / "run" / "token_times.csv")
+    counts = tt.groupby("job_id").size().reindex(done["job_id"]).to_numpy()
+    assert (counts == done["output_tokens"].to_numpy()).all()
+    assert (done["tpot_s"].dropna() >= TRUE["base_s"] - 1e-3).all()
+
+
+def test_a_handler_that_does_not_stream_is_warned_about(tmp_path):
+    from simserve.live.report import NO_STREAM_WARNING
+
+    sc = simserve.load_scenario({**llm_scenario(horizon=4.0, rate=3.0), "warmup": 0.0})
+    _, result = run_live(sc, "echo.py", tmp_path / "run", speed=2.0, timeout_s=30.0)
+    assert result.summary["requests"]["completed"] > 0
+    assert NO_STREAM_WARNING in result.summary["warnings"]
+    assert result.jobs["ttft_s"].isna().all()
+    assert not (tmp_path / "run" / "token_times.csv").exists()
