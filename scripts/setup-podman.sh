@@ -15,7 +15,12 @@ PKGS="podman runc docker-registry busybox-static"
 
 have_all() {
   command -v podman >/dev/null 2>&1 && command -v runc >/dev/null 2>&1 \
-    && command -v docker-registry >/dev/null 2>&1 && [ -x /bin/busybox ]
+    && command -v docker-registry >/dev/null 2>&1 && [ -x /bin/busybox ] && have_policy
+}
+
+# image pulls and loads need a signature policy; a base image may ship podman without it
+have_policy() {
+  [ -f /etc/containers/policy.json ] || [ -f "${HOME:-/nonexistent}/.config/containers/policy.json" ]
 }
 
 if ! have_all; then
@@ -23,6 +28,14 @@ if ! have_all; then
   # podman's recommends pull in crun/slirp etc.; we need conmon, netavark and runc explicitly
   apt_install setup-podman "the container tests" $PKGS conmon netavark aardvark-dns uidmap fuse-overlayfs iptables \
     || exit 0
+  if ! have_policy; then
+    # the package is installed but its conffile was deleted: dpkg restores it only when asked
+    apt_install setup-podman "the container tests" --reinstall -o Dpkg::Options::=--force-confmiss \
+      golang-github-containers-common || true
+  fi
+  if ! have_policy; then
+    echo "setup-podman: /etc/containers/policy.json is missing; image loads fail and the container tests skip" >&2
+  fi
   # the docker-registry postinst cannot start a service without systemd; simserve starts its own
 fi
 

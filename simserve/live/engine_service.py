@@ -68,6 +68,10 @@ def _hard_limit(kind: int, cap: int) -> int:
     return cap if hard == resource.RLIM_INFINITY else min(hard, cap)
 
 
+POLICY_PATHS = (Path("/etc/containers/policy.json"), Path.home() / ".config/containers/policy.json")
+"""Where podman looks for the signature policy every image load and pull needs."""
+
+
 def write_podman_config(directory: Path, registries: tuple[str, ...] = ()) -> dict[str, str]:
     """Write containers.conf (runc, grantable ulimits) and registries.conf; return the env to use.
 
@@ -171,6 +175,11 @@ class PodmanService:
         podman = shutil.which("podman")
         if podman is None:
             raise EngineUnavailable("no Docker engine and no podman: install Docker, or run scripts/setup-podman.sh")
+        if not any(p.is_file() for p in POLICY_PATHS):
+            raise EngineUnavailable(
+                f"podman has no signature policy ({POLICY_PATHS[0]} is missing), so it cannot load or pull "
+                "images: reinstall golang-github-containers-common, or run scripts/setup-podman.sh"
+            )
         env = {**os.environ, **write_podman_config(self.directory, self.registries)}
         self.socket_path.unlink(missing_ok=True)
         log = open(self.directory / "podman-service.log", "ab")  # noqa: SIM115 - owned by the child
