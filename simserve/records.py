@@ -120,9 +120,10 @@ class WorkerMeta:
 
 @dataclass
 class Recorder:
-    """Columnar buffers for one run. ``n_jobs`` is known up front (arrivals are pre-drawn)."""
+    """Columnar buffers for one run. ``n_jobs`` is known up front (arrivals are pre-drawn), except in an
+    open run (``simserve serve``), where ``add_job`` appends jobs as they arrive and ``seal`` ends that."""
 
-    arrival_s: np.ndarray
+    arrival_s: Any  # np.ndarray; a list of floats while ``add_job`` appends (an open run), until ``seal``
     start_s: list[float] = field(init=False)
     end_s: list[float] = field(init=False)
     status: bytearray = field(init=False)
@@ -160,7 +161,27 @@ class Recorder:
 
     def arrival_list(self) -> list[float]:
         """Arrival times indexed by job (the endpoint core's view of them)."""
-        return self.arrival_s.tolist()  # type: ignore[no-any-return]
+        return list(self.arrival_s) if isinstance(self.arrival_s, list) else self.arrival_s.tolist()  # type: ignore[no-any-return]
+
+    def add_job(self, arrival_s: float) -> int:
+        """Append a job that arrived at run time (an open run); returns its index."""
+        if self.output_tokens is not None:
+            raise ValueError("an open run carries no token counts: an LLM workload's jobs are drawn up front")
+        if not isinstance(self.arrival_s, list):
+            self.arrival_s = list(np.asarray(self.arrival_s, dtype=float).tolist())
+        j = len(self.arrival_s)
+        self.arrival_s.append(arrival_s)
+        self.start_s.append(math.nan)
+        self.end_s.append(math.nan)
+        self.status.append(0)
+        self.worker.append(-1)
+        self.cold.append(0)
+        return j
+
+    def seal(self) -> None:
+        """No more jobs will be added: the arrival times become an array again."""
+        if isinstance(self.arrival_s, list):
+            self.arrival_s = np.asarray(self.arrival_s, dtype=float)
 
     def interval(self, worker_id: int, state: int, phase: int, start: float, end: float, host: int) -> None:
         self.iv_extend((worker_id, state, phase, start, end, host))

@@ -25,6 +25,7 @@ from simserve.endpoint.coldstart import cold_phases
 from simserve.endpoint.effects import Effect, SetTimer, StartWorker, StopWorker, TimerKind
 from simserve.endpoint.engine import BatchEngine
 from simserve.endpoint.hosts import Host
+from simserve.endpoint.jobops import OPEN_TOKEN_BASE, JobOps
 from simserve.endpoint.queue import JobQueue
 from simserve.endpoint.workers import Worker
 from simserve.policy import (
@@ -119,6 +120,16 @@ class EndpointCore:
         self.llm: BatchEngine | None = None
         if llm is not None:
             self.llm = BatchEngine(self, llm)
+        #: jobs submitted while the run goes and the client's calls on them (``open_workload``)
+        self.jobops: JobOps | None = None
+
+    def open_workload(self) -> JobOps:
+        """Jobs will also arrive at run time (``JobOps.submit``: ``simserve serve``), beyond the recorder's
+        pre-drawn ones; retry tokens move out of the way of the job indices to come."""
+        if self.jobops is None:
+            self.jobops = JobOps(self)
+            self.n = OPEN_TOKEN_BASE
+        return self.jobops
 
     def settings(self, scenario: Scenario) -> None:
         """(Re)read the endpoint settings (at start and on a ``set`` event)."""
@@ -160,6 +171,9 @@ class EndpointCore:
         elif kind == TimerKind.EVENT:
             assert self.timeline is not None
             self.timeline.fire(arg)  # type: ignore[arg-type]
+        elif kind == TimerKind.JOB_TTL:
+            assert self.jobops is not None and isinstance(arg, int)
+            self.jobops.on_ttl(arg)
         else:
             self.faults.on_timer(kind, arg)
 
@@ -514,6 +528,8 @@ class EndpointCore:
                 self.rec.first_token_s[j] = math.nan
         left = self.arr[j] + self.ttl - now
         limit = left if left < self.exec_timeout else self.exec_timeout
+        if self.jobops is not None:  # a job's own policy (simserve serve)
+            limit = self.jobops.limit(j, now, limit)
         if self.llm is not None:
             self.llm.admit(w, j, token, limit)  # the worker's engine runs it, step by step
             return
@@ -646,7 +662,7 @@ class EndpointCore:
         for w in self.workers:
             for j in w.bound:
                 rec.status[j] = IN_QUEUE
-        for part in (self.faults, self.tenants, self.timeline, self.llm):
+        for part in (self.faults, self.tenants, self.timeline, self.llm, self.jobops):
             if part is not None:
                 part.finish(self.counters)
         rec.notes.update(self.counters)

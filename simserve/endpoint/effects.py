@@ -30,6 +30,7 @@ class TimerKind(IntEnum):
     THROTTLE_MOVE = 8  # a throttled slot has waited move_after
     EVENT = 9  # a scheduled deploy or set
     STEP = 10  # a batching LLM worker's engine step ends (``endpoint.engine``)
+    JOB_TTL = 11  # a job's own TTL (``policy.ttl`` of a request, ``endpoint.jobops``) has run out
 
 
 @dataclass(slots=True)

@@ -133,11 +133,12 @@ class Faults:
         if core.timeline is not None:
             core.timeline.pump()
 
-    def restart(self, w: Worker) -> None:
-        """A job on ``w`` overran its limit: the platform restarts the worker in place (a cold start on
-        its host, no FlashBoot); its other jobs are requeued. A retiring worker just retires."""
+    def restart(self, w: Worker, reason: str = "exec_timeouts") -> None:
+        """A job on ``w`` overran its limit (or was cancelled: ``reason``): the platform restarts the worker
+        in place (a cold start on its host, no FlashBoot); its other jobs are requeued. A retiring worker
+        just retires."""
         core = self.core
-        self.counts["exec_timeouts"] += 1
+        self.counts[reason] = self.counts.get(reason, 0) + 1
         retire = w.retire_on_drain
         jobs = self._take_out(w)
         w.retire_on_drain = False

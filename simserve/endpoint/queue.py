@@ -39,6 +39,16 @@ class JobQueue:
         """Put a retried job back in its place by arrival time (normally the front)."""
         insort(self._q, j, lo=self._head, key=self._arr.__getitem__)
 
+    def remove(self, j: int) -> bool:
+        """Take queued job ``j`` out (a cancel); False when it is not queued. O(queue length)."""
+        q = self._q
+        try:
+            k = q.index(j, self._head)
+        except ValueError:
+            return False
+        del q[k]
+        return True
+
     def pop(self, now_s: float) -> int:
         """The next job that has not expired, or -1 when none is left."""
         q, arr, ttl = self._q, self._arr, self._ttl

@@ -30,7 +30,7 @@ from typing import Any
 from simserve.endpoint import Reserve, RunJob, StartWorker, StopWorker
 from simserve.live.clock import WallClock
 from simserve.live.driver import LiveDriver
-from simserve.live.runtime import WorkerHandle, WorkerSpec, WorkerStartError, log_size, log_tail
+from simserve.live.runtime import JobOutcome, WorkerHandle, WorkerSpec, WorkerStartError, log_size, log_tail
 
 SHIM = Path(__file__).with_name("shim.py")
 #: at the end of a run, how long past its grace a worker's stop may take before its process is killed
@@ -52,8 +52,15 @@ class RealRuntime:
         speed: float,
         stop_grace_s: float = 3.0,
         job_extra: Callable[[int, int], dict[str, Any]] | None = None,
+        job_input: Callable[[int], tuple[str, Any]] | None = None,
     ) -> None:
         self.driver = driver
+        #: an open run (``simserve serve``): a job's id and its client's input (``job_input(job)``), in place
+        #: of the drawn service time; ``on_outcome(job, outcome)`` hears how each run ended before the core
+        #: does, ``on_chunk(job, chunk)`` each chunk a generator handler yields
+        self.job_input = job_input
+        self.on_outcome: Callable[[int, JobOutcome], None] | None = None
+        self.on_chunk: Callable[[int, Any], None] | None = None
         #: an LLM run: more of a job's input (``job_extra(job, worker)``: its tokens, the engine's figures);
         #: its first chunk is its first token, and its chunk times are kept (``token_times``)
         self.job_extra = job_extra
@@ -242,9 +249,20 @@ class RealRuntime:
         entry = self.handles.get(wid)
         if entry is None:
             return  # the worker went away before the job could be sent; the core requeued it
+        limit = max(limit_s, 0.0) / self.speed
+        if self.job_input is not None:
+            name, given = self.job_input(job)
+            each = self.on_chunk
+            if each is None:
+                out = await entry[1].run_job(name, given, limit)
+            else:
+                out = await entry[1].run_job(name, given, limit, on_chunk=lambda c: each(job, c))
+            if self.on_outcome is not None and out.status not in ("crashed", "cancelled"):
+                self.on_outcome(job, out)
+            self._ended(wid, job, token, out)
+            return
         svc = self.service_s[job]
         payload = {"job": job, "service_s": svc / self.speed, "scenario_service_s": svc}
-        limit = max(limit_s, 0.0) / self.speed
         if self.job_extra is None:
             out = await entry[1].run_job(str(job), payload, limit)
         else:
@@ -259,6 +277,11 @@ class RealRuntime:
                 first(out.token_t[0])  # in case the first chunk's own report was lost: the earliest counts
                 if out.status == "completed":
                     self._keep_token_times(job, out.token_t)
+        self._ended(wid, job, token, out)
+
+    def _ended(self, wid: int, job: int, token: int, out: JobOutcome) -> None:
+        """A run of ``job`` ended: its error is kept, the core hears of it (not of a crash: the exit watcher
+        reports that, and the core requeues)."""
         if out.status != "completed":
             self.job_errors.append(
                 {

@@ -26,7 +26,7 @@ from collections import deque
 from typing import Any
 from urllib.parse import urlsplit
 
-from simserve.live.runtime import MAX_RESULT_BYTES, MAX_TOKEN_TIMES, FirstCallback, JobOutcome
+from simserve.live.runtime import MAX_RESULT_BYTES, MAX_TOKEN_TIMES, ChunkCallback, FirstCallback, JobOutcome
 
 LONG_POLL_S = 2.0
 #: what a job-done body may hold besides the output (a result's limit is ``MAX_RESULT_BYTES``)
@@ -55,6 +55,7 @@ class RunpodBroker:
         self._streams: dict[str, list[Any]] = {}
         self._stream_t: dict[str, list[float]] = {}  # job id -> when each stream chunk came
         self._on_first: dict[str, FirstCallback] = {}
+        self._on_chunk: dict[str, ChunkCallback] = {}
         self._stream_bytes: dict[str, int] = {}
         self._owner: dict[str, int] = {}
         self._server: asyncio.AbstractServer | None = None
@@ -108,12 +109,19 @@ class RunpodBroker:
         return await self._workers[worker_id].first_take
 
     def submit(
-        self, worker_id: int, job_id: str, payload: dict[str, Any], on_first: FirstCallback | None = None
+        self,
+        worker_id: int,
+        job_id: str,
+        payload: Any,
+        on_first: FirstCallback | None = None,
+        on_chunk: ChunkCallback | None = None,
     ) -> asyncio.Future[JobOutcome]:
         fut: asyncio.Future[JobOutcome] = asyncio.get_running_loop().create_future()
         self._results[job_id] = fut
         if on_first is not None:
             self._on_first[job_id] = on_first
+        if on_chunk is not None:
+            self._on_chunk[job_id] = on_chunk
         self._owner[job_id] = worker_id
         w = self._workers[worker_id]
         w.queue.append({"id": job_id, "input": payload})
@@ -125,6 +133,7 @@ class RunpodBroker:
         self._stream_bytes.pop(job_id, None)
         self._stream_t.pop(job_id, None)
         self._on_first.pop(job_id, None)
+        self._on_chunk.pop(job_id, None)
 
     def cancel(self, job_id: str) -> None:
         """Forget a job (timed out or its worker died) and tell its worker to stop it."""
@@ -258,7 +267,11 @@ class RunpodBroker:
             if job_id not in self._results:
                 return  # not a job in progress (cancelled, or not this run's)
             self._stream_bytes[job_id] = total
-            self._streams.setdefault(job_id, []).append(data.get("output") if isinstance(data, dict) else data)
+            chunk = data.get("output") if isinstance(data, dict) else data
+            self._streams.setdefault(job_id, []).append(chunk)
+            each = self._on_chunk.get(job_id)
+            if each is not None:
+                each(chunk)
             times = self._stream_t.setdefault(job_id, [])
             if not times:
                 cb = self._on_first.pop(job_id, None)

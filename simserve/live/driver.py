@@ -88,6 +88,45 @@ class LiveDriver:
         self.core.arrive(j, now)
         self.perform()
 
+    # ------------------------------------------------------------------ an open run's jobs (simserve serve)
+    def submit(self, exec_timeout_s: float | None = None, ttl_s: float | None = None) -> int:
+        """A client submitted a job now (``EndpointCore.open_workload`` first); returns its index, or -1
+        when the run is over."""
+        now = self.clock.now()
+        if self._over(now):
+            return -1
+        assert self.core.jobops is not None
+        j = self.core.jobops.submit(now, exec_timeout_s, ttl_s)
+        self.perform()
+        return j
+
+    def cancel(self, j: int) -> bool:
+        """A client cancelled job ``j``; whether it was still waiting or running."""
+        now = self.clock.now()
+        if self._over(now) or self.core.jobops is None:
+            return False
+        done = self.core.jobops.cancel(j, now)
+        self.perform()
+        return done
+
+    def retry(self, j: int) -> bool:
+        """A client retried failed or timed-out job ``j``; whether it went back to the queue."""
+        now = self.clock.now()
+        if self._over(now) or self.core.jobops is None:
+            return False
+        done = self.core.jobops.retry(j, now)
+        self.perform()
+        return done
+
+    def purge(self) -> list[int]:
+        """A client purged the queue; the jobs it held."""
+        now = self.clock.now()
+        if self._over(now) or self.core.jobops is None:
+            return []
+        removed = self.core.jobops.purge(now)
+        self.perform()
+        return removed
+
     def phase(self, wid: int, epoch: int, name: str, now: float) -> None:
         """A runtime measured the start of cold-start phase ``name`` of worker ``wid``."""
         if self._over(now) or name not in PHASES:

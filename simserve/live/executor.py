@@ -28,6 +28,7 @@ import contextlib
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -109,6 +110,8 @@ class LiveOptions:
     stop_grace_s: float = 3.0
     max_init_failures: int = MAX_INIT_FAILURES  # 0: never stop for failed starts
     worker_memory_bytes: int | None = None  # None: default_worker_memory_bytes on CPU slots; 0: no bound
+    #: jobs come from clients while the run goes (``simserve serve``), not from the scenario's workload
+    open_workload: bool = False
 
 
 @dataclass
@@ -130,17 +133,28 @@ class LiveExecutor:
         ep = scenario.endpoint
         self.seed = scenario.seed if opts.seed is None else opts.seed
         self.streams = RandomStreams(self.seed)
-        self.jobs = generate(scenario, self.streams)
-        self.speed = float(opts.speed)
-        end = scenario.horizon if opts.duration_s is None else min(scenario.horizon, opts.duration_s * self.speed)
-        self.end_s = float(end)
-        n = int(np.searchsorted(self.jobs.arrival_s, self.end_s, side="left"))
-        tin, tout = self.jobs.input_tokens, self.jobs.output_tokens
-        self.rec = Recorder(
-            np.asarray(self.jobs.arrival_s[:n], dtype=float),
-            input_tokens=tin[:n] if tin is not None else None,
-            output_tokens=tout[:n] if tout is not None else None,
-        )
+        self.open = opts.open_workload
+        if self.open:  # an open run: real time, until stopped (or --duration), jobs as clients send them
+            if scenario.workload.llm is not None:
+                raise ValueError(
+                    "an open run (simserve serve) does not take an LLM service yet: its jobs carry no tokens"
+                )
+            self.jobs = Jobs(np.empty(0), np.empty(0))
+            self.speed = 1.0
+            self.end_s = math.inf if opts.duration_s is None else float(opts.duration_s)
+            self.rec = Recorder(np.empty(0))
+        else:
+            self.jobs = generate(scenario, self.streams)
+            self.speed = float(opts.speed)
+            end = scenario.horizon if opts.duration_s is None else min(scenario.horizon, opts.duration_s * self.speed)
+            self.end_s = float(end)
+            n = int(np.searchsorted(self.jobs.arrival_s, self.end_s, side="left"))
+            tin, tout = self.jobs.input_tokens, self.jobs.output_tokens
+            self.rec = Recorder(
+                np.asarray(self.jobs.arrival_s[:n], dtype=float),
+                input_tokens=tin[:n] if tin is not None else None,
+                output_tokens=tout[:n] if tout is not None else None,
+            )
         # paths are absolute from here on: a worker runs in its handler's directory
         self.handler = opts.handler.resolve()
         self.out_dir = opts.out_dir.absolute()
@@ -152,6 +166,15 @@ class LiveExecutor:
             mem = 0 if any(self.slots) else default_worker_memory_bytes(len(self.slots))
         self.worker_memory_bytes = max(int(mem), 0)
         self.core = EndpointCore(scenario, self.streams, self.rec, local_hosts(scenario, len(self.slots), ep.gpu[0]))
+        if self.open:
+            self.core.open_workload()
+        #: an open run's hooks (``simserve.serve``): a job's id and input, how each run ended, its chunks,
+        #: and each job's end once the core has its outcome
+        self.job_input: Callable[[int], tuple[str, Any]] | None = None
+        self.on_outcome: Callable[[int, Any], None] | None = None
+        self.on_chunk: Callable[[int, Any], None] | None = None
+        self.on_job_end: Callable[[int], None] | None = None
+        self.started = asyncio.Event()  # set once the driver takes events (an open run's server may start)
         self.llm = scenario.workload.llm
         #: a worker's jobs at once: an LLM worker's engine batches up to max_batch of them
         self.concurrency = ep.concurrency if self.llm is None else self.llm.max_batch
@@ -210,27 +233,38 @@ class LiveExecutor:
             self.speed,
             opts.stop_grace_s,
             job_extra=self._llm_input if self.llm is not None else None,
+            job_input=self.job_input if self.open else None,
         )
         self.rt.max_init_failures = max(int(opts.max_init_failures), 0)
         self.rt.on_give_up = self._give_up
-        self.rt.on_job_end = self.stats.job_ended
+        self.rt.on_job_end = self._job_ended
+        self.rt.on_outcome = self.on_outcome
+        self.rt.on_chunk = self.on_chunk
         self.driver.runtime = self.rt
         self.driver.start()
-        feeder = asyncio.create_task(self._arrivals())
+        feeder = asyncio.create_task(self._arrivals() if not self.open else self._stop.wait())
         feeder.add_done_callback(self._feeder_done)
+        self.started.set()
         try:
-            await asyncio.wait_for(self._stop.wait(), self.end_s / self.speed)
+            wall = self.end_s / self.speed
+            await asyncio.wait_for(self._stop.wait(), wall if math.isfinite(wall) else None)
         except asyncio.TimeoutError:
             pass
         finally:
             feeder.cancel()
             horizon = min(stop_time_s(self.now()), self.end_s) if self._stop.is_set() else self.end_s
             await self._finish(horizon)
+            self.rec.seal()
         if self.error is not None:
             raise self.error
         errors = self.rt.job_errors if self.rt is not None else []
         tokens = self.rt.token_times if self.rt is not None else []
         return LiveRun(self._truncate(horizon), horizon, self.jobs, self._notes(), errors, tokens)
+
+    def _job_ended(self, job: int) -> None:
+        self.stats.job_ended(job)
+        if self.on_job_end is not None:
+            self.on_job_end(job)
 
     def _give_up(self, fault: dict[str, Any]) -> None:
         """The handler failed to start too many times in a row: end the run now (the tables are kept)."""
@@ -265,6 +299,7 @@ class LiveExecutor:
             "SIMSERVE_FAIL_INIT": "1" if e.fail_at_end else "0",
             "SIMSERVE_MEMORY_BYTES": str(self.worker_memory_bytes),
             "SIMSERVE_MAX_RESULT_BYTES": str(MAX_RESULT_BYTES),
+            "SIMSERVE_STREAM": "1" if self.open else "0",
             MARK_VAR: worker_mark(self.run_mark, wid, self._starts),
         }
         self._starts += 1
@@ -405,7 +440,7 @@ class LiveExecutor:
             "workers": by_state,
             "in_queue": len(core.queue),
             "in_progress": core.in_progress,
-            "arrived": int(np.searchsorted(rec.arrival_s, now, side="right")),
+            "arrived": len(core.arr) if self.open else int(np.searchsorted(rec.arrival_s, now, side="right")),
             "completed": stats.completed,
             "latency_p50_s": stats.latency_quantile_s(0.5),
             "latency_p95_s": stats.latency_quantile_s(0.95),

@@ -39,6 +39,8 @@ class PhaseCallback(Protocol):
 
 #: called with the ``time.monotonic()`` at which a job's handler yielded its first chunk (an LLM's first token)
 FirstCallback = Callable[[float], None]
+#: called with each chunk a generator handler yields, as it comes (``simserve serve``'s ``/stream``)
+ChunkCallback = Callable[[Any], None]
 
 
 class JobBroker(Protocol):
@@ -47,7 +49,12 @@ class JobBroker(Protocol):
     def url(self) -> str: ...
 
     def submit(
-        self, worker_id: int, job_id: str, payload: dict[str, Any], on_first: FirstCallback | None = None
+        self,
+        worker_id: int,
+        job_id: str,
+        payload: Any,
+        on_first: FirstCallback | None = None,
+        on_chunk: ChunkCallback | None = None,
     ) -> Any: ...
 
     def cancel(self, job_id: str) -> None: ...
@@ -113,10 +120,16 @@ class WorkerHandle(Protocol):
     log_path: Path
 
     async def run_job(
-        self, job_id: str, payload: dict[str, Any], timeout_s: float, on_first: FirstCallback | None = None
+        self,
+        job_id: str,
+        payload: Any,
+        timeout_s: float,
+        on_first: FirstCallback | None = None,
+        on_chunk: ChunkCallback | None = None,
     ) -> JobOutcome:
         """Run one job; on timeout the job is killed (the worker may be restarted) -> ``timed_out``.
-        ``on_first(t)`` is called as soon as a generator handler yields its first chunk."""
+        ``on_first(t)`` is called as soon as a generator handler yields its first chunk, ``on_chunk(c)``
+        with each chunk as it comes."""
         ...
 
     def is_alive(self) -> bool: ...

@@ -14,7 +14,8 @@ stderr (the worker log). Sync, async, generator and async-generator handlers are
 up to ``SIMSERVE_CONCURRENCY`` jobs run at once. A generator handler's output is the list of
 its chunks; the moment it yields the first one is sent at once (``first`` ``{"id", "t"}``: a
 streaming LLM's first token), and its result carries when each chunk came (``first``, ``tt``:
-microseconds after it, at most ``MAX_TOKEN_TIMES``; ``chunks``: how many). EOF on stdin -> exit 0.
+microseconds after it, at most ``MAX_TOKEN_TIMES``; ``chunks``: how many); with ``SIMSERVE_STREAM=1``
+each chunk is also sent as it comes (``chunk`` ``{"id", "output"}``). EOF on stdin -> exit 0.
 ``SIMSERVE_MEMORY_BYTES`` (> 0) bounds the worker's memory before anything else runs
 (``RLIMIT_DATA``, soft and hard: its private writable memory, so an allocation past the bound
 raises ``MemoryError`` in the handler instead of pushing the host into the OOM killer; address
@@ -105,19 +106,23 @@ def _load_handler(path: str) -> Callable[..., Any]:
 
 
 class _Chunks:
-    """What a generator handler yields, and when (``time.monotonic()``): the first chunk is announced at once."""
+    """What a generator handler yields, and when (``time.monotonic()``): the first chunk is announced at once;
+    with ``each`` (``SIMSERVE_STREAM=1``: ``simserve serve``'s ``/stream``) every chunk is sent as it comes."""
 
-    __slots__ = ("items", "times", "announce")
+    __slots__ = ("items", "times", "announce", "each")
 
-    def __init__(self, announce: Callable[[float], None]) -> None:
+    def __init__(self, announce: Callable[[float], None], each: Callable[[Any], None] | None = None) -> None:
         self.items: list[Any] = []
         self.times: list[float] = []
         self.announce = announce
+        self.each = each
 
     def add(self, chunk: Any) -> None:
         t = time.monotonic()
         if not self.items:
             self.announce(t)
+        if self.each is not None:
+            self.each(chunk)
         self.items.append(chunk)
         if len(self.times) < MAX_TOKEN_TIMES:
             self.times.append(t)
@@ -177,6 +182,18 @@ class _Out:
             self.stream.write("\n")
             self.stream.flush()
 
+    def chunk(self, job_id: str, output: Any) -> None:
+        """One chunk a generator handler yielded (sent only when the executor streams chunks)."""
+        try:
+            body = json.dumps({"ev": "chunk", "id": job_id, "output": output})
+        except (TypeError, ValueError):
+            return  # not JSON: the result says so
+        if len(body) > self.max_result_bytes:
+            return
+        with self.lock:
+            self.stream.write(MARK + body + "\n")
+            self.stream.flush()
+
     def first(self, job_id: str, t: float) -> None:
         """The job's handler yielded its first chunk at ``t`` (any thread)."""
         body = json.dumps({"ev": "first", "id": job_id, "t": t})
@@ -189,7 +206,7 @@ class _Out:
         return json.dumps({"ev": "result", "id": job_id, "t0": t0, "t1": time.monotonic(), "error": message})
 
 
-async def _serve(fn: Callable[..., Any], out: _Out, concurrency: int) -> None:
+async def _serve(fn: Callable[..., Any], out: _Out, concurrency: int, stream: bool = False) -> None:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=64 << 20)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -201,7 +218,7 @@ async def _serve(fn: Callable[..., Any], out: _Out, concurrency: int) -> None:
         async with sem:
             t0 = time.monotonic()
             error = ""
-            chunks = _Chunks(lambda t: out.first(job["id"], t))
+            chunks = _Chunks(lambda t: out.first(job["id"], t), (lambda c: out.chunk(job["id"], c)) if stream else None)
             try:
                 output = await _run_one(fn, job, pool, chunks)
             except Exception as exc:  # noqa: BLE001 - the handler's error becomes the job's error
@@ -287,7 +304,8 @@ def main(path: str) -> None:
     _injected_init_failure()
     mark(proto, "ready")
     limit = int(os.environ.get("SIMSERVE_MAX_RESULT_BYTES", "0") or 0) or MAX_RESULT_BYTES
-    asyncio.run(_serve(fn, _Out(proto, limit), int(os.environ.get("SIMSERVE_CONCURRENCY", "1"))))
+    concurrency = int(os.environ.get("SIMSERVE_CONCURRENCY", "1"))
+    asyncio.run(_serve(fn, _Out(proto, limit), concurrency, os.environ.get("SIMSERVE_STREAM") == "1"))
 
 
 if __name__ == "__main__":

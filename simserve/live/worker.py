@@ -24,6 +24,7 @@ from simserve.live.logs import LogSink
 from simserve.live.runtime import (
     MAX_RESULT_BYTES,
     MAX_TOKEN_TIMES,
+    ChunkCallback,
     FirstCallback,
     JobOutcome,
     PhaseCallback,
@@ -46,6 +47,7 @@ _EVENT_FIELDS: dict[str, tuple[tuple[str, type | tuple[type, ...]], ...]] = {
     "ready": (("t", (int, float)),),
     "result": (("id", (str, int)), ("t0", (int, float)), ("t1", (int, float))),
     "first": (("id", (str, int)), ("t", (int, float))),
+    "chunk": (("id", (str, int)),),
 }
 
 
@@ -96,6 +98,7 @@ class _Attached:
         self._ready: asyncio.Future[float] = loop.create_future()
         self._pending: dict[str, asyncio.Future[JobOutcome]] = {}
         self._on_first: dict[str, FirstCallback] = {}  # job id -> called at its first chunk
+        self._on_chunk: dict[str, ChunkCallback] = {}  # job id -> called with each chunk (serve's /stream)
         self._exit: asyncio.Future[int] = loop.create_future()
         self.model_info: dict[str, Any] = {}
         self.strays: list[int] = []  # pids killed by mark after the worker exited
@@ -177,11 +180,16 @@ class _Attached:
             cb = self._on_first.pop(str(ev["id"]), None)
             if cb is not None and str(ev["id"]) in self._pending:
                 cb(float(ev["t"]))
+        elif kind == "chunk":
+            each = self._on_chunk.get(str(ev["id"]))
+            if each is not None:
+                each(ev.get("output"))
         elif kind == "result":
             t0, t1 = ev["t0"], ev["t1"]
             job_id = str(ev["id"])
             fut = self._pending.pop(job_id, None)
             self._on_first.pop(job_id, None)
+            self._on_chunk.pop(job_id, None)
             if fut is not None and not fut.done():
                 chunks = ev.get("chunks", 0)
                 chunks = chunks if isinstance(chunks, int) and not isinstance(chunks, bool) else 0
@@ -205,6 +213,7 @@ class _Attached:
                 fut.set_result(JobOutcome("crashed", None, f"worker exited with code {code}", ended_t=now))
         self._pending.clear()
         self._on_first.clear()
+        self._on_chunk.clear()
 
     def _fail_ready(self, exc: WorkerStartError) -> None:
         """The start failed: whoever waits for ready gets ``exc``; nobody waiting (a start cancelled at
@@ -272,6 +281,7 @@ class _Attached:
         except asyncio.TimeoutError:
             self._pending.pop(job_id, None)
             self._on_first.pop(job_id, None)
+            self._on_chunk.pop(job_id, None)
             self._forget(job_id)
             self.kill()  # the only way to stop a sync handler; the executor restarts the worker
             return JobOutcome("timed_out", None, f"execution timeout {timeout_s:.3g}s", t_sent, time.monotonic())
@@ -284,7 +294,12 @@ class NativeWorker(_Attached):
     """The simserve shim over stdin/stdout."""
 
     async def run_job(
-        self, job_id: str, payload: dict[str, Any], timeout_s: float, on_first: FirstCallback | None = None
+        self,
+        job_id: str,
+        payload: Any,
+        timeout_s: float,
+        on_first: FirstCallback | None = None,
+        on_chunk: ChunkCallback | None = None,
     ) -> JobOutcome:
         t_sent = time.monotonic()
         if not self.is_alive() or self.proc.stdin is None:
@@ -293,6 +308,8 @@ class NativeWorker(_Attached):
         self._pending[job_id] = fut
         if on_first is not None:
             self._on_first[job_id] = on_first
+        if on_chunk is not None:
+            self._on_chunk[job_id] = on_chunk
         try:
             self.proc.stdin.write(json.dumps({"id": job_id, "input": payload}).encode() + b"\n")
         except (OSError, RuntimeError):
@@ -305,14 +322,19 @@ class RunpodWorker(_Attached):
     """An unmodified Runpod-SDK handler pulling jobs from the broker."""
 
     async def run_job(
-        self, job_id: str, payload: dict[str, Any], timeout_s: float, on_first: FirstCallback | None = None
+        self,
+        job_id: str,
+        payload: Any,
+        timeout_s: float,
+        on_first: FirstCallback | None = None,
+        on_chunk: ChunkCallback | None = None,
     ) -> JobOutcome:
         t_sent = time.monotonic()
         broker = self.spec.broker
         assert broker is not None
         if not self.is_alive():
             return JobOutcome("crashed", None, "worker not running", t_sent, t_sent)
-        fut = broker.submit(self.worker_id, job_id, payload, on_first)
+        fut = broker.submit(self.worker_id, job_id, payload, on_first, on_chunk)
         self._pending[job_id] = fut
         out = await self._await_outcome(job_id, fut, timeout_s, t_sent)
         self._pending.pop(job_id, None)

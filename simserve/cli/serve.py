@@ -1,0 +1,200 @@
+"""``simserve serve``: a local endpoint with the platform's REST API that real clients call.
+
+Owns the command's options (host, port, API key, duration, and the live options that apply:
+runtime, GPUs, slots, protocol, seed, store, init failures, worker memory), the start-up lines
+(``endpoint``, ``api key``, ``dashboard``; a warning when ``--host`` is not a loopback address),
+Ctrl-C and SIGTERM (the run stops, the tables are written, exit 130 / 143), and the run directory:
+that of ``simserve live`` (summary.json, jobs.csv, workers.csv, logs, ...) with ``trace.csv`` of the
+real arrivals and ``scenario.trace.yaml`` to plan from. The work is ``simserve.serve.server``.
+Exit codes: 0 stopped by ``--duration``; 2 bad input (before any worker starts; a port in use);
+1 the handler could not start; 130/143 a signal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from simserve.cli import UsageError, app
+from simserve.interrupts import SIGNAL_EXIT
+from simserve.live.executor import MAX_INIT_FAILURES
+
+console = Console()
+errors = Console(stderr=True)
+
+
+async def _drive(session: Any, quiet: bool) -> tuple[Any, int]:
+    """Run the session until ``--duration`` or a signal; the run and the exit code it owes."""
+    loop = asyncio.get_running_loop()
+    received: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        received.append(signum)
+        session.stop()
+
+    for signum in SIGNAL_EXIT:
+        loop.add_signal_handler(signum, on_signal, signum)
+    task = asyncio.create_task(session.run())
+    ready = asyncio.create_task(session.ready.wait())
+    await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+    if session.ready.is_set():
+        base = f"{session.url}/v2"
+        print(f"endpoint {base}/local", flush=True)
+        print(f"api key {session.api_key}", flush=True)
+        print(f"dashboard {session.url}/#key={session.api_key}", flush=True)
+        if not quiet:
+            print(
+                f"clients: RUNPOD_ENDPOINT_BASE_URL={base} RUNPOD_API_KEY={session.api_key} python my_app.py; "
+                "Ctrl-C stops and writes the run",
+                flush=True,
+            )
+    else:
+        ready.cancel()
+    run = await task
+    return run, SIGNAL_EXIT[signal.Signals(received[0])] if received else 0
+
+
+@app.command()
+def serve(
+    scenario: Path = typer.Argument(..., help="scenario YAML file (the endpoint's settings; its workload is not used)"),
+    handler: Path = typer.Option(..., "--handler", help="handler file: handler(job), or a Runpod SDK worker"),
+    out: Path | None = typer.Option(None, "--out", "-o", help="output directory (default runs/serve-<name>)"),
+    host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (loopback unless you say otherwise)"),
+    port: int = typer.Option(8000, "--port", min=0, max=65535, help="port to listen on (0: any free port)"),
+    api_key: str | None = typer.Option(
+        None, "--api-key", help="the key clients send (Authorization: Bearer KEY); default: a new one, printed"
+    ),
+    duration: str | None = typer.Option(None, "--duration", help="stop after this long, e.g. 10min (default: Ctrl-C)"),
+    runtime: str = typer.Option("process", "--runtime", help="process (default), docker or podman"),
+    gpus: str | None = typer.Option(None, "--gpus", help="GPU indices, e.g. 0,1, or 'auto' (NVML / nvidia-smi)"),
+    slots: int | None = typer.Option(None, "--slots", min=1, help="CPU worker slots when no GPU is used"),
+    protocol: str = typer.Option("auto", "--protocol", help="auto, native or runpod"),
+    seed: int | None = typer.Option(None, "--seed", min=0, help="override the scenario's seed (an integer >= 0)"),
+    set_: list[str] = typer.Option([], "--set", help="override a field: dotted.key=value (repeatable)"),
+    store: Path | None = typer.Option(None, "--store", help="image store / model files dir (default OUT/store)"),
+    max_init_failures: int = typer.Option(
+        MAX_INIT_FAILURES, "--max-init-failures", min=0, help="stop (exit 1) after this many failed starts in a row"
+    ),
+    worker_memory: str | None = typer.Option(None, "--worker-memory", help="memory bound per worker, or 'none'"),
+    webhook_retries: int = typer.Option(2, "--webhook-retries", min=0, max=10, help="tries after a failed webhook"),
+    webhook_delay: float = typer.Option(10.0, "--webhook-delay", min=0.0, help="seconds between webhook tries"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="only the start-up lines; no summary"),
+) -> None:
+    """Serve the platform's endpoint API on this machine: real clients, the scenario's policy, real workers."""
+    from simserve.cli.live import _gpus, _memory, unsupported_live
+    from simserve.live.executor import detect_protocol
+    from simserve.live.preflight import missing_extra
+    from simserve.outputs import check_out_dir, default_out_dir, staged_out_dir
+    from simserve.scenario import load_scenario
+    from simserve.serve.server import ServeOptions, ServeSession, is_loopback
+    from simserve.units import parse_duration
+
+    sc = load_scenario(scenario, set_)
+    out_dir = check_out_dir(out or default_out_dir("runs", sc.name, "serve-"), "--out" if out else "output directory")
+    out_dir = out_dir.absolute()
+    if not handler.is_file():
+        raise UsageError(f"--handler: file not found: {handler}")
+    if sc.workload.llm is not None:
+        raise UsageError(f"{scenario}: workload.service (llm): simserve serve does not take an LLM service yet")
+    problem = unsupported_live(sc)
+    if problem:
+        raise UsageError(f"{scenario}: {problem}")
+    if protocol not in ("auto", "native", "runpod"):
+        raise UsageError(f"--protocol: expected auto, native or runpod, got {protocol!r}")
+    if runtime not in ("process", "docker", "podman"):
+        raise UsageError(f"--runtime: expected process, docker or podman, got {runtime!r}")
+    if api_key is not None and (not api_key.strip() or any(c.isspace() for c in api_key)):
+        raise UsageError("--api-key: expected a key without spaces")
+    try:
+        duration_s = parse_duration(duration) if duration else None
+    except ValueError as exc:
+        raise UsageError(f"--duration: {exc}") from None
+    handler = handler.resolve()
+    missing = missing_extra(handler, detect_protocol(handler) if protocol == "auto" else protocol, runtime)
+    if missing:
+        raise UsageError(missing)
+    rt = None
+    if runtime != "process":
+        from simserve.live import container
+
+        rt = container.build(runtime)
+    opts = ServeOptions(
+        handler=handler,
+        out_dir=out_dir,
+        host=host,
+        port=port,
+        api_key=api_key,
+        duration_s=duration_s,
+        protocol=protocol,
+        runtime=runtime,
+        gpus=_gpus(gpus),
+        slots=slots,
+        seed=seed,
+        store=store.absolute() if store is not None else None,
+        max_init_failures=max_init_failures,
+        worker_memory_bytes=_memory(worker_memory),
+        webhook_retries=webhook_retries,
+        webhook_delay_s=webhook_delay,
+    )
+    if not is_loopback(host):
+        errors.print(
+            f"[yellow]warning: --host {host} is not a loopback address: other machines can reach this endpoint "
+            "(the API key is its only guard, sent in clear over HTTP)[/yellow]",
+            soft_wrap=True,
+        )
+    try:
+        session = ServeSession(sc, opts, runtime=rt)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    with staged_out_dir(out_dir, carry=() if store is not None else ("store",)) as work:
+        session.use_out_dir(work)
+        try:
+            run, exit_code = asyncio.run(_drive(session, quiet))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+                raise UsageError(f"--host {host} --port {port}: {exc.strerror or exc}") from None
+            raise
+        result = _save(sc, session, run, work)
+    _report(result, run, out_dir, quiet)
+    if run.notes.get("stopped"):
+        from simserve.cli.live import _report_stopped
+
+        _report_stopped(run.notes["stopped"], out_dir)
+        raise typer.Exit(1)
+    if exit_code:
+        if exit_code != 130:
+            print(f"stopped by signal; tables written to {out_dir}", file=sys.stderr)
+        raise typer.Exit(exit_code)
+
+
+def _save(sc: Any, session: Any, run: Any, work: Path) -> Any:
+    import yaml
+
+    from simserve.live.report import save_live_run
+    from simserve.serve.trace import trace_scenario
+
+    result = save_live_run(sc, session.ex.seed, run, work)
+    resolved = yaml.safe_load((work / "scenario.resolved.yaml").read_text())
+    trace_scenario(resolved, run.horizon_s, work)
+    return result
+
+
+def _report(result: Any, run: Any, out_dir: Path, quiet: bool) -> None:
+    from simserve.cli.run import render_summary, render_warnings
+
+    if quiet:
+        render_warnings(result.summary)
+        return
+    render_summary(result.summary, out_dir)
+    http = run.notes.get("serve", {}).get("http", {})
+    console.print(
+        f"[dim]HTTP requests: {http.get('requests', 0)}; trace: {out_dir}/trace.csv; plan from it: "
+        f"simserve plan {out_dir}/scenario.trace.yaml[/dim]"
+    )

@@ -1,0 +1,151 @@
+"""Jobs that arrive at run time and what a client may do to them: the platform's job operations.
+
+Owns ``JobOps``, the rules behind the endpoint API's job calls (``simserve serve``): a job
+submitted while the run goes (appended to the workload, then arrived like any other), its own
+``policy`` (execution timeout; TTL counted from submission, a ``JOB_TTL`` timer expiring it while
+it waits), ``cancel`` (a queued or waiting job ends ``cancelled``; a running one too, and its
+worker restarts in place: the platform stops a job by restarting its worker), ``retry`` (a
+``failed`` or ``timed_out`` job goes back to the queue with the same id) and ``purge`` (every
+queued job ends ``cancelled``). A job's TTL may be shorter than the endpoint's ``job_ttl``, not
+longer: the queue expires every job at the endpoint's TTL. Uses only the endpoint core's public
+methods and fields. No simpy, asyncio or clock.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from simserve.endpoint.effects import TimerKind
+from simserve.records import JobStatus
+
+if TYPE_CHECKING:
+    from simserve.endpoint.core import EndpointCore
+
+IN_QUEUE, IN_PROGRESS = JobStatus.IN_QUEUE, JobStatus.IN_PROGRESS
+FAILED, CANCELLED, TIMED_OUT = JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.TIMED_OUT
+
+#: retry tokens start here in an open workload (job indices grow without bound below it)
+OPEN_TOKEN_BASE = 1 << 52
+
+
+class JobOps:
+    """Run-time jobs of one endpoint core (created by ``EndpointCore.open_workload``)."""
+
+    def __init__(self, core: EndpointCore) -> None:
+        self.core = core
+        self.exec_timeout: dict[int, float] = {}  # job -> its own execution timeout (s)
+        self.ttl: dict[int, float] = {}  # job -> its own TTL (s), shorter than the endpoint's
+        self.counts = {"api_cancels": 0, "api_retries": 0, "purged": 0, "ttl_expired": 0}
+
+    # ------------------------------------------------------------------ arrivals
+    def submit(self, now: float, exec_timeout_s: float | None = None, ttl_s: float | None = None) -> int:
+        """A job arrives now: it is appended to the workload and arrives like any other; returns its index."""
+        core = self.core
+        j = core.rec.add_job(now)
+        core.arr.append(now)
+        if exec_timeout_s is not None and exec_timeout_s > 0:
+            self.exec_timeout[j] = exec_timeout_s
+        if ttl_s is not None and 0 < ttl_s < core.ttl:
+            self.ttl[j] = ttl_s
+            core.now = now
+            core.timer(ttl_s, TimerKind.JOB_TTL, j)
+        core.arrive(j, now)
+        return j
+
+    def limit(self, j: int, now: float, limit_s: float) -> float:
+        """How long job ``j`` may run from ``now``: ``limit_s`` (the endpoint's rule), or less by its own policy."""
+        if j in self.exec_timeout:
+            limit_s = min(limit_s, self.exec_timeout[j])
+        if j in self.ttl:
+            limit_s = min(limit_s, self.core.arr[j] + self.ttl[j] - now)
+        return limit_s
+
+    def on_ttl(self, j: int) -> None:
+        """Job ``j``'s own TTL ran out: a job still waiting (queued or bound to a start) times out."""
+        core = self.core
+        if core.rec.status[j] != IN_QUEUE or not self._unqueue(j):
+            return
+        core.rec.status[j] = TIMED_OUT
+        core.rec.end_s[j] = core.now
+        self.counts["ttl_expired"] += 1
+
+    # ------------------------------------------------------------------ client calls
+    def cancel(self, j: int, now: float) -> bool:
+        """Cancel job ``j``: False when it had already ended (or is unknown to the queue and the workers)."""
+        core = self.core
+        core.now = now
+        rec = core.rec
+        status = rec.status[j]
+        if status == IN_QUEUE:
+            if not self._unqueue(j):
+                return False
+        elif status == IN_PROGRESS:
+            w = core.workers[rec.worker[j]]
+            w.running.discard(j)
+            core.in_progress -= 1
+            rec.status[j] = CANCELLED
+            rec.end_s[j] = now
+            self.counts["api_cancels"] += 1
+            core.faults.restart(w, "cancel_restarts")
+            return True
+        else:
+            return False
+        rec.status[j] = CANCELLED
+        rec.end_s[j] = now
+        self.counts["api_cancels"] += 1
+        return True
+
+    def retry(self, j: int, now: float) -> bool:
+        """A ``failed`` or ``timed_out`` job goes back to the queue (same job, its TTL from submission)."""
+        core = self.core
+        rec = core.rec
+        if rec.status[j] not in (FAILED, TIMED_OUT):
+            return False
+        core.now = now
+        core.requeue_token(j)
+        rec.status[j] = IN_QUEUE
+        rec.start_s[j] = math.nan
+        rec.end_s[j] = math.nan
+        rec.worker[j] = -1
+        rec.cold[j] = 0
+        self.counts["api_retries"] += 1
+        if j in self.ttl:
+            left = core.arr[j] + self.ttl[j] - now
+            core.timer(max(left, 0.0), TimerKind.JOB_TTL, j)
+        if not core.scaler.queues:  # per_request: dispatched like a new arrival
+            core.arrive(j, now)
+            return True
+        core.queue.requeue(j)
+        core.dispatch_queued()
+        return True
+
+    def purge(self, now: float) -> list[int]:
+        """Every queued job ends ``cancelled`` (running ones go on); returns them."""
+        core = self.core
+        core.now = now
+        rec = core.rec
+        removed = []
+        core.queue.purge(now)  # those past the TTL time out first
+        for j in core.queue.drain():
+            if rec.status[j] == IN_QUEUE:
+                rec.status[j] = CANCELLED
+                rec.end_s[j] = now
+                removed.append(j)
+        self.counts["purged"] += len(removed)
+        return removed
+
+    # ------------------------------------------------------------------ helpers
+    def _unqueue(self, j: int) -> bool:
+        """Take waiting job ``j`` out of the queue or off the start it is bound to (per_request)."""
+        core = self.core
+        if core.queue.remove(j):
+            return True
+        for w in core.workers:
+            if j in w.bound:
+                w.bound.remove(j)
+                return True
+        return False
+
+    def finish(self, counters: dict[str, int]) -> None:
+        counters.update({k: v for k, v in self.counts.items() if v})

@@ -1,0 +1,205 @@
+"""The endpoint API's routes on aiohttp: requests in, the live driver's job events out, JSON answers.
+
+Owns ``build_app``: ``POST /v2/{endpoint_id}/run`` and ``/runsync``, ``GET /status/{job_id}``,
+``GET /stream/{job_id}``, ``POST /cancel/{job_id}`` and ``/retry/{job_id}``, ``POST /purge-queue``,
+``GET /health`` (any endpoint id: an application's own id works unchanged), ``GET /`` (the
+dashboard page) and ``GET /v2/{endpoint_id}/dashboard`` (its data). Every route but the page needs
+``Authorization: Bearer KEY`` (401 otherwise). Bodies over the platform's limits are 413 (10 MB
+``/run``, 20 MB ``/runsync``), malformed JSON or a body without ``input`` is 400, an unknown job id
+is 404, a stopped run is 503: always a JSON ``{"error": ...}``. Any other error in a handler is a
+500 JSON answer (counted), never a crash. A request that got a job id has its job in the tables.
+Translation only: every rule is the endpoint core's (``simserve.endpoint.jobops``).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import math
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from simserve.serve.dashboard import PAGE
+
+RUN_LIMIT_BYTES = 10 * 1000 * 1000
+RUNSYNC_LIMIT_BYTES = 20 * 1000 * 1000
+#: /runsync waits this long for the result by default (ms), as the platform does; ``?wait=`` 1000-300000
+RUNSYNC_WAIT_MS = 90_000
+RUNSYNC_WAIT_RANGE_MS = (1_000, 300_000)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(text=json.dumps(data), status=status, content_type="application/json")
+
+
+def build_app(session: Any) -> web.Application:
+    """The aiohttp application of one ``ServeSession`` (its key, book, driver and dashboard data)."""
+    keys = [f"Bearer {session.api_key}".encode(), session.api_key.encode()]
+    counts = session.http_counts
+
+    @web.middleware
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        counts["requests"] += 1
+        try:
+            if request.path != "/":
+                auth = request.headers.get("Authorization", "").strip().encode("latin-1", "replace")
+                if not any(hmac.compare_digest(auth, k) for k in keys):
+                    counts["unauthorized"] += 1
+                    raise ApiError(401, "unauthorized: send Authorization: Bearer <api key>")
+            return await handler(request)
+        except ApiError as exc:
+            counts[str(exc.status)] = counts.get(str(exc.status), 0) + 1
+            return _json({"error": exc.message}, exc.status)
+        except web.HTTPRequestEntityTooLarge:
+            counts["413"] = counts.get("413", 0) + 1
+            return _json({"error": "request body too large"}, 413)
+        except web.HTTPException as exc:
+            if exc.status >= 400:
+                counts[str(exc.status)] = counts.get(str(exc.status), 0) + 1
+                return _json({"error": exc.reason}, exc.status)
+            raise
+        except Exception as exc:  # noqa: BLE001 - the server never crashes on a request: a JSON 500
+            counts["500"] = counts.get("500", 0) + 1
+            session.last_error = f"{type(exc).__name__}: {exc}"
+            return _json({"error": f"internal error: {type(exc).__name__}"}, 500)
+
+    book = session.book
+
+    def job_of(request: web.Request) -> int:
+        j = book.find(request.match_info["job_id"])
+        if j < 0:
+            raise ApiError(404, f"job {request.match_info['job_id'][:80]!r} not found")
+        return j
+
+    async def body_of(request: web.Request, limit: int) -> dict[str, Any]:
+        if request.content_length is not None and request.content_length > limit:
+            raise ApiError(413, f"request body over {limit // 1_000_000} MB")
+        raw = await request.read()
+        if len(raw) > limit:
+            raise ApiError(413, f"request body over {limit // 1_000_000} MB")
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ApiError(400, f"malformed JSON: {' '.join(str(exc).split())[:200]}") from None
+        if not isinstance(data, dict):
+            raise ApiError(400, "expected a JSON object with 'input'")
+        if data.get("input") is None:
+            raise ApiError(400, "missing 'input'")
+        return data
+
+    def submit(data: dict[str, Any], sync: bool) -> int:
+        hook = data.get("webhook")
+        if hook is not None and (not isinstance(hook, str) or not hook.startswith(("http://", "https://"))):
+            raise ApiError(400, "'webhook': expected an http(s) URL")
+        exec_s, ttl_s = _policy(data.get("policy"))
+        if not book.open:
+            raise ApiError(503, "the endpoint is stopping")
+        j = session.driver.submit(exec_s, ttl_s)
+        if j < 0:
+            raise ApiError(503, "the endpoint is stopping")
+        book.add(j, data["input"], hook, sync)
+        return j
+
+    async def run(request: web.Request) -> web.StreamResponse:
+        j = submit(await body_of(request, RUN_LIMIT_BYTES), sync=False)
+        return _json({"id": book.ids[j], "status": book.status_name(j)})
+
+    async def runsync(request: web.Request) -> web.StreamResponse:
+        wait_ms = _wait_ms(request.query.get("wait"))
+        j = submit(await body_of(request, RUNSYNC_LIMIT_BYTES), sync=True)
+        await book.wait(j, wait_ms / 1000)
+        return _json(book.answer(j))
+
+    async def status(request: web.Request) -> web.StreamResponse:
+        return _json(book.answer(job_of(request)))
+
+    async def stream(request: web.Request) -> web.StreamResponse:
+        return _json(book.stream(job_of(request)))
+
+    async def cancel(request: web.Request) -> web.StreamResponse:
+        j = job_of(request)
+        if session.driver.cancel(j):
+            book.ended(j)
+        return _json({"id": book.ids[j], "status": book.status_name(j)})
+
+    async def retry(request: web.Request) -> web.StreamResponse:
+        j = job_of(request)
+        if book.status_name(j) not in ("FAILED", "TIMED_OUT"):
+            raise ApiError(400, f"job {book.ids[j]} is {book.status_name(j)}: only FAILED or TIMED_OUT jobs retry")
+        book.retried(j)
+        if not session.driver.retry(j):
+            raise ApiError(400, f"job {book.ids[j]} cannot be retried now")
+        return _json({"id": book.ids[j], "status": book.status_name(j)})
+
+    async def purge(request: web.Request) -> web.StreamResponse:
+        removed = session.driver.purge()
+        for j in removed:
+            book.ended(j)
+        return _json({"removed": len(removed), "status": "completed"})
+
+    async def health(request: web.Request) -> web.StreamResponse:
+        return _json(book.health())
+
+    async def dashboard_data(request: web.Request) -> web.StreamResponse:
+        return _json(session.dashboard())
+
+    async def page(request: web.Request) -> web.StreamResponse:
+        return web.Response(text=PAGE, content_type="text/html", headers={"Cache-Control": "no-store"})
+
+    app = web.Application(middlewares=[guard], client_max_size=RUNSYNC_LIMIT_BYTES + (1 << 16))
+    app.router.add_get("/", page)
+    v2 = "/v2/{endpoint_id}"
+    app.router.add_post(f"{v2}/run", run)
+    app.router.add_post(f"{v2}/runsync", runsync)
+    app.router.add_get(f"{v2}/status/{{job_id}}", status)
+    app.router.add_post(f"{v2}/status/{{job_id}}", status)
+    app.router.add_get(f"{v2}/stream/{{job_id}}", stream)
+    app.router.add_post(f"{v2}/stream/{{job_id}}", stream)
+    app.router.add_post(f"{v2}/cancel/{{job_id}}", cancel)
+    app.router.add_post(f"{v2}/retry/{{job_id}}", retry)
+    app.router.add_post(f"{v2}/purge-queue", purge)
+    app.router.add_get(f"{v2}/health", health)
+    app.router.add_get(f"{v2}/dashboard", dashboard_data)
+    return app
+
+
+def _number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ApiError(400, f"'policy.{name}': expected a positive number of milliseconds")
+    return float(value)
+
+
+def _policy(policy: Any) -> tuple[float | None, float | None]:
+    """``(execution timeout, ttl)`` in seconds from a request's ``policy`` (ms), None where not given."""
+    if policy is None:
+        return None, None
+    if not isinstance(policy, dict):
+        raise ApiError(400, "'policy': expected an object")
+    exec_ms, ttl_ms = policy.get("executionTimeout"), policy.get("ttl")
+    exec_s = _number(exec_ms, "executionTimeout") / 1000 if exec_ms is not None else None
+    ttl_s = _number(ttl_ms, "ttl") / 1000 if ttl_ms is not None else None
+    return exec_s, ttl_s
+
+
+def _wait_ms(text: str | None) -> float:
+    if text is None:
+        return RUNSYNC_WAIT_MS
+    try:
+        value = float(text)
+    except ValueError:
+        raise ApiError(400, f"'wait': expected milliseconds, got {text[:40]!r}") from None
+    lo, hi = RUNSYNC_WAIT_RANGE_MS
+    if not math.isfinite(value):
+        raise ApiError(400, f"'wait': expected milliseconds, got {text[:40]!r}")
+    return min(max(value, lo), hi)

@@ -1,0 +1,181 @@
+"""One ``simserve serve`` run: the live executor on an open workload and the HTTP server, on one loop.
+
+Owns ``ServeSession``: it builds a ``LiveExecutor`` with ``open_workload`` (jobs come from clients;
+real time; until stopped or ``duration_s``), a ``JobBook`` wired to the executor's hooks (each job's
+id and input to the worker, its output, chunks and end back), ``Webhooks``, and the aiohttp server
+(``simserve.serve.api``) started on the same asyncio loop once the driver takes events. ``stop``
+(Ctrl-C, SIGTERM) refuses new jobs (503), answers every waiting ``/runsync`` with what it has, and
+ends the executor's run, which closes the books as ``simserve live`` does; the server goes last.
+``run`` returns the ``LiveRun`` with ``jobs`` set to the recorded trace (``simserve.serve.trace``).
+The Python garbage collector is frozen after start-up and its threshold raised while serving: a
+full collection over the run's growing per-job objects was the API's p99 latency (see the README).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import ipaddress
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from simserve.live.executor import LiveExecutor, LiveOptions
+from simserve.serve.api import build_app
+from simserve.serve.dashboard import dashboard_data
+from simserve.serve.jobs import JobBook
+from simserve.serve.trace import recorded_jobs
+from simserve.serve.webhooks import Webhooks
+
+ENDPOINT_ID = "local"
+#: generation-0 threshold while serving (Python's default is 700 allocations)
+GC_THRESHOLD = 50_000
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only listens on this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass
+class ServeOptions:
+    handler: Path
+    out_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_key: str | None = None
+    duration_s: float | None = None
+    protocol: str = "auto"
+    runtime: str = "process"
+    gpus: list[int] | None = None
+    slots: int | None = None
+    seed: int | None = None
+    store: Path | None = None
+    max_init_failures: int = 5
+    worker_memory_bytes: int | None = None
+    webhook_retries: int = 2
+    webhook_delay_s: float = 10.0
+    live_extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ServeSession:
+    """One serve run; ``await run()`` once (``port`` and ``url`` are known once ``ready`` is set)."""
+
+    def __init__(self, scenario: Any, opts: ServeOptions, runtime: Any = None) -> None:
+        self.sc, self.opts = scenario, opts
+        self.api_key = opts.api_key or secrets.token_urlsafe(24)
+        live = LiveOptions(
+            handler=opts.handler,
+            out_dir=opts.out_dir,
+            protocol=opts.protocol,
+            runtime=opts.runtime,
+            gpus=opts.gpus,
+            slots=opts.slots,
+            duration_s=opts.duration_s,
+            seed=opts.seed,
+            store=opts.store,
+            max_init_failures=opts.max_init_failures,
+            worker_memory_bytes=opts.worker_memory_bytes,
+            open_workload=True,
+            **opts.live_extra,
+        )
+        self.ex = LiveExecutor(scenario, live, runtime=runtime)
+        self.book = JobBook(self.ex.core, self.ex.rec, self.ex.now)
+        self.webhooks = Webhooks(opts.webhook_retries, opts.webhook_delay_s)
+        self.book.on_end = self._job_ended
+        self.ex.job_input = self.book.job_input
+        self.ex.on_outcome = self.book.outcome
+        self.ex.on_chunk = self.book.chunk
+        self.ex.on_job_end = self.book.ended
+        self.http_counts: dict[str, int] = {"requests": 0, "unauthorized": 0}
+        self.last_error = ""
+        self.port = opts.port
+        self.ready = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def driver(self) -> Any:
+        return self.ex.driver
+
+    @property
+    def url(self) -> str:
+        host = self.opts.host if ":" not in self.opts.host else f"[{self.opts.host}]"
+        return f"http://{host}:{self.port}"
+
+    def use_out_dir(self, out_dir: Path) -> None:
+        self.ex.use_out_dir(out_dir)
+
+    def dashboard(self) -> dict[str, Any]:
+        return dashboard_data(self.ex, self.book, ENDPOINT_ID, self.http_counts)
+
+    def _job_ended(self, j: int) -> None:
+        url = self.book.webhooks.get(j)
+        if url is not None:
+            self.webhooks.send(url, self.book.answer(j))
+
+    def stop(self) -> None:
+        """End the run (Ctrl-C, SIGTERM): new jobs are refused, waiters answered, the books closed."""
+        self.book.open = False
+        self.book.wake_all()
+        self.ex.request_stop()
+
+    # ------------------------------------------------------------------ run
+    async def run(self) -> Any:
+        task = asyncio.create_task(self.ex.run())
+        started = asyncio.create_task(self.ex.started.wait())
+        await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
+        if task.done():  # failed before the driver started (assets, broker)
+            started.cancel()
+            return task.result()
+        try:
+            await self._serve_http()
+        except BaseException:
+            self.stop()
+            with contextlib.suppress(BaseException):
+                await task
+            raise
+        gc.collect()
+        gc.freeze()  # start-up objects (modules, the scenario, pandas) leave the collector's scans
+        threshold = gc.get_threshold()
+        gc.set_threshold(GC_THRESHOLD, threshold[1], threshold[2])
+        self.ready.set()
+        try:
+            run = await task
+        finally:
+            gc.set_threshold(*threshold)
+            gc.unfreeze()
+            self.book.open = False
+            self.book.wake_all()
+            await self.webhooks.close()
+            if self._runner is not None:
+                await self._runner.cleanup()
+        run.jobs = recorded_jobs(run.recorder)
+        run.notes["serve"] = {
+            "endpoint": ENDPOINT_ID,
+            "host": self.opts.host,
+            "port": self.port,
+            "http": dict(self.http_counts),
+            "webhooks": dict(self.webhooks.counts),
+            **({"last_error": self.last_error} if self.last_error else {}),
+        }
+        return run
+
+    async def _serve_http(self) -> None:
+        app = build_app(self)
+        self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.opts.host, self.opts.port, backlog=2048, reuse_address=True)
+        await site.start()
+        for addr in self._runner.addresses:
+            if isinstance(addr, tuple) and len(addr) >= 2:
+                self.port = int(addr[1])
+                break
