@@ -1,0 +1,141 @@
+"""Plain HTTP against ``simserve serve``: the error answers (401, 413, 400, 404, always JSON, the server
+going on), per-request policy (execution timeout, TTL), retry, and webhooks to a receiver on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+pytestmark = pytest.mark.live
+
+
+async def _call(server: Any, method: str, path: str, body: Any = None, headers: Any = None, raw: bytes | None = None):
+    hdrs = server.headers() if headers is None else headers
+    async with aiohttp.ClientSession() as s:
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        async with s.request(method, server.base + "/local" + path, data=data, headers=hdrs) as r:
+            return r.status, r.headers.get("Content-Type", ""), await r.json(content_type=None)
+
+
+def call(server: Any, method: str, path: str, body: Any = None, **kw: Any) -> tuple[int, str, Any]:
+    return asyncio.run(_call(server, method, path, body, **kw))
+
+
+def wait_for(server: Any, job_id: str, want: set[str], timeout_s: float = 20.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        _, _, ans = call(server, "GET", f"/status/{job_id}")
+        if ans["status"] in want:
+            return ans
+        time.sleep(0.1)
+    raise AssertionError(f"{job_id} not in {want}: {ans}")
+
+
+def test_every_route_needs_the_key(server: Any):
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "test-key-not"}):
+        for method, path in (("POST", "/run"), ("GET", "/health"), ("POST", "/purge-queue"), ("GET", "/status/x")):
+            status, ctype, body = call(server, method, path, {"input": 1}, headers=headers)
+            assert status == 401 and "application/json" in ctype and "error" in body
+
+
+def test_bad_requests_are_json_errors(server: Any):
+    status, _, body = call(server, "POST", "/run", raw=b"{not json")
+    assert status == 400 and body["error"].startswith("malformed JSON")
+    for bad in ({}, {"inputs": 1}, [1, 2], {"input": None}):
+        status, _, body = call(server, "POST", "/run", bad)
+        assert status == 400 and "input" in body["error"]
+    status, _, body = call(server, "POST", "/run", {"input": 1, "policy": {"executionTimeout": -5}})
+    assert status == 400 and "executionTimeout" in body["error"]
+    status, _, body = call(server, "POST", "/run", {"input": 1, "webhook": "ftp://x"})
+    assert status == 400 and "webhook" in body["error"]
+    for method, path in (("GET", "/status/nope"), ("GET", "/stream/nope"), ("POST", "/cancel/nope")):
+        status, _, body = call(server, method, path)
+        assert status == 404 and "not found" in body["error"]
+    assert call(server, "POST", "/retry/nope")[0] == 404
+
+
+def test_bodies_over_the_limits_are_413(server: Any):
+    big = b'{"input": "' + b"x" * (10_000_000 + 10) + b'"}'
+    status, ctype, body = call(server, "POST", "/run", raw=big)
+    assert status == 413 and "application/json" in ctype and "error" in body
+    # /runsync takes up to 20 MB
+    status, _, body = call(server, "POST", "/runsync", raw=big)
+    assert status == 200 and body["status"] == "COMPLETED"
+    huge = b'{"input": "' + b"x" * (20_000_000 + 10) + b'"}'
+    assert call(server, "POST", "/runsync", raw=huge)[0] == 413
+    assert call(server, "GET", "/health")[0] == 200  # and the server goes on
+
+
+def test_execution_timeout_ttl_and_retry(server: Any):
+    _, _, ans = call(server, "POST", "/run", {"input": {"sleep": 5}, "policy": {"executionTimeout": 400}})
+    done = wait_for(server, ans["id"], {"TIMED_OUT", "FAILED", "COMPLETED"})
+    assert done["status"] == "TIMED_OUT" and "timeout" in done["error"]
+    # retry: the same job goes again (and times out again)
+    status, _, again = call(server, "POST", f"/retry/{ans['id']}")
+    assert status == 200 and again["id"] == ans["id"] and again["status"] in ("IN_QUEUE", "IN_PROGRESS")
+    assert wait_for(server, ans["id"], {"TIMED_OUT"})["status"] == "TIMED_OUT"
+    _, _, h = call(server, "GET", "/health")
+    assert h["jobs"]["retried"] >= 1
+    # a completed job is not retried
+    _, _, ok = call(server, "POST", "/runsync", {"input": {"x": 1}})
+    assert call(server, "POST", f"/retry/{ok['id']}")[0] == 400
+    # a ttl shorter than the wait: the job times out in the queue
+    blockers = [call(server, "POST", "/run", {"input": {"sleep": 2}})[2]["id"] for _ in range(4)]
+    _, _, short = call(server, "POST", "/run", {"input": {"x": 2}, "policy": {"ttl": 200}})
+    expired = wait_for(server, short["id"], {"TIMED_OUT", "COMPLETED"})
+    assert expired["status"] == "TIMED_OUT" and "TTL" in expired["error"]  # 3 workers at most, 4 jobs of 2 s ahead
+    for b in blockers:
+        wait_for(server, b, {"COMPLETED"})
+
+
+def test_runsync_wait_answers_in_progress(server: Any):
+    status, _, ans = call(server, "POST", "/runsync?wait=1000", {"input": {"sleep": 3}})
+    assert status == 200 and ans["status"] in ("IN_PROGRESS", "IN_QUEUE")
+    assert wait_for(server, ans["id"], {"COMPLETED"})["output"]["echo"] == {"sleep": 3}
+
+
+def test_failed_job_carries_the_handlers_error(server: Any):
+    _, _, ans = call(server, "POST", "/runsync", {"input": {"fail": True}})
+    assert ans["status"] == "FAILED" and "asked to fail" in ans["error"]
+
+
+def test_webhooks_are_posted_and_retried(server: Any):
+    async def main() -> list[dict[str, Any]]:
+        got: list[dict[str, Any]] = []
+        tries = {"n": 0}
+
+        async def hook(request: web.Request) -> web.Response:
+            tries["n"] += 1
+            if request.path == "/flaky" and tries["n"] == 1:
+                return web.Response(status=500)  # the first try fails: it is tried again
+            got.append(await request.json())
+            return web.Response(text="ok")
+
+        app = web.Application()
+        app.router.add_post("/hook", hook)
+        app.router.add_post("/flaky", hook)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        try:
+            a = await _call(server, "POST", "/run", {"input": {"w": 1}, "webhook": f"http://127.0.0.1:{port}/flaky"})
+            b = await _call(server, "POST", "/run", {"input": {"w": 2}, "webhook": f"http://127.0.0.1:{port}/hook"})
+            deadline = time.monotonic() + 20
+            while len(got) < 2 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert {g["id"] for g in got} == {a[2]["id"], b[2]["id"]}
+            assert tries["n"] == 3
+        finally:
+            await runner.cleanup()
+        return got
+
+    got = asyncio.run(main())
+    assert all(g["status"] == "COMPLETED" and g["output"]["echo"]["w"] in (1, 2) for g in got)
