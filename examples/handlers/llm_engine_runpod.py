@@ -3,8 +3,11 @@
 The SDK streams what an async-generator handler yields (one ``job-stream`` post a token) and runs
 up to ``concurrency_modifier`` jobs at once in the one process, so they share the one engine.
 The concurrency is the endpoint's ``MAX_CONCURRENCY`` variable when it has one (``endpoint.env``
-in a scenario), else ``SIMSERVE_CONCURRENCY`` (``simserve live`` sets it to the scenario's
-``max_batch``), else 64.
+in a scenario), else twice ``SIMSERVE_CONCURRENCY`` (``simserve live`` sets it to the scenario's
+``max_batch``), else 128. As in the platform's vLLM worker (``MAX_CONCURRENCY`` 300 over the
+engine's own batch limit), the SDK's concurrency is above the engine's ``max_batch``: the SDK
+stops fetching jobs for a second whenever it holds as many as its concurrency, so a concurrency
+equal to the batch limit would hold new requests back whenever the batch is full.
 """
 
 import os
@@ -12,7 +15,7 @@ import os
 import runpod
 from llm_engine import handler
 
-MAX_CONCURRENCY = int(os.environ.get("MAX_CONCURRENCY") or os.environ.get("SIMSERVE_CONCURRENCY") or 64)
+MAX_CONCURRENCY = int(os.environ.get("MAX_CONCURRENCY") or 2 * int(os.environ.get("SIMSERVE_CONCURRENCY") or 64))
 
 
 def concurrency(current: int) -> int:

@@ -9,6 +9,7 @@ TTFT and TPOT, which ``compare`` shows side by side.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from pathlib import Path
 from typing import Any
@@ -221,3 +222,49 @@ def test_a_handler_that_does_not_stream_is_warned_about(tmp_path):
     assert NO_STREAM_WARNING in result.summary["warnings"]
     assert result.jobs["ttft_s"].isna().all()
     assert not (tmp_path / "run" / "token_times.csv").exists()
+
+
+def _load_llm_torch() -> Any:
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "handlers" / "llm_torch.py"
+    spec = importlib.util.spec_from_file_location("llm_torch_example", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_transformer_engine_batches_continuously():
+    """``llm_torch.py`` (numpy on a machine without a GPU): six requests on a 4-sequence engine. Each
+    gets exactly its output tokens, every chunk reports its step's measured time and batch, the batch
+    never exceeds max_batch, the fifth request joins only when a sequence leaves, and batches shrink
+    as sequences finish (requests join and leave between steps)."""
+    m = _load_llm_torch()
+
+    async def one(n_in: int, n_out: int) -> list[dict[str, Any]]:
+        job = {"input": {"input_tokens": n_in, "output_tokens": n_out, "engine": {"max_batch": 4}}}
+        return [c async for c in m.handler(job)]
+
+    async def main() -> list[list[dict[str, Any]]]:
+        return await asyncio.gather(*(one(40 + 10 * i, 5 + i) for i in range(6)))
+
+    outs = asyncio.run(main())
+    assert [len(o) for o in outs] == [5 + i for i in range(6)]
+    batches = [[c["batch"] for c in o] for o in outs]
+    assert max(max(b) for b in batches) == 4
+    assert batches[0] == [4] * 5  # the first four start together and stay together until the first leaves
+    assert batches[4][0] == 4 and batches[5][-1] == 1  # the fifth joins a full batch; the last finishes alone
+    assert all(c["step_s"] > 0 and 0 <= c["token"] < m.VOCAB for o in outs for c in o)
+    assert m.ENGINE.task is None and not m.ENGINE.batch and sorted(m.ENGINE.free) == [0, 1, 2, 3]
+
+
+def test_transformer_engine_live(tmp_path):
+    """The same handler under ``simserve live``: every completed job streams its output tokens (token_times.csv)."""
+    sc = simserve.load_scenario({**llm_scenario(horizon=4.0, rate=3.0), "warmup": 0.0})
+    _, result = run_live(sc, "llm_torch.py", tmp_path / "run", speed=1.0, timeout_s=60.0)
+    done = result.jobs[result.jobs["status"] == "completed"]
+    assert len(done) >= 5 and done["ttft_s"].notna().all()
+    tt = pd.read_csv(tmp_path / "run" / "token_times.csv")
+    counts = tt.groupby("job_id").size().reindex(done["job_id"]).to_numpy()
+    assert (counts == done["output_tokens"].to_numpy()).all()
