@@ -4,7 +4,9 @@ Owns one endpoint's state (job queue and TTL, worker slots with max + extra work
 and their caches) and every rule that changes it: scale up, scale down and revival,
 placement, FlashBoot, idle deadlines, execution timeout, per_request routing and rejection,
 the end of a run. Throttling, the events timeline and faults live in ``tenants.py``,
-``timeline.py`` and ``faults.py`` and use only this class's public methods.
+``timeline.py`` and ``faults.py`` and use only this class's public methods; so do the job
+operations of an open run (``jobops.py``, after ``open_workload``: jobs submitted while the run
+goes, cancel, retry, purge, a job's own execution timeout and TTL).
 
 Events come in as method calls with ``now`` (scenario seconds): ``start``, ``arrive``,
 ``phase_started``, ``ready``, ``start_failed``, ``job_finished``, ``crashed``, ``on_timer``,
