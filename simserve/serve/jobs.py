@@ -42,7 +42,7 @@ class JobBook:
         self.now = now
         self.ids: list[str] = []
         self.index: dict[str, int] = {}
-        self.inputs: list[Any] = []
+        self.inputs: list[Any] = []  # until the job completes
         self.webhooks: dict[int, str] = {}
         self.outputs: dict[int, Any] = {}
         self.errors: dict[int, str] = {}
@@ -78,6 +78,7 @@ class JobBook:
         if out.status == "completed":
             self.outputs[j] = out.output
             self.errors.pop(j, None)
+            self.inputs[j] = None  # only a failed or timed-out job is retried: its input is kept
         else:
             self.errors[j] = out.error or out.status
 
