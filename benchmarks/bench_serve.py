@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import pstats
@@ -146,12 +147,20 @@ async def load(base: str, rate: float, duration_s: float) -> dict[str, Any]:
     }
 
 
+def quiet_gc() -> None:
+    """The client's own collector pauses are not the server's latency: freeze start-up objects, collect rarely."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 1000)
+
+
 def one_rate(rate: float, duration_s: float, workers: int, profile: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as d:
         work = Path(d)
         prof = work / "serve.prof" if profile else None
         proc, base = start(work, workers, prof)
         try:
+            quiet_gc()
             res = asyncio.run(load(base, rate, duration_s))
         finally:
             proc.send_signal(signal.SIGINT)
@@ -163,6 +172,8 @@ def one_rate(rate: float, duration_s: float, workers: int, profile: bool) -> dic
         res["completed"] = completed
         res["lost"] = res["requests"] - completed
         res["job_latency_p99_ms"] = float(jobs["latency_s"].quantile(0.99) * 1e3)
+        summary = json.loads((work / "run" / "summary.json").read_text())
+        res["server_gc"] = summary["live"]["serve"].get("gc", {})
         if prof is not None and prof.is_file():
             stats = pstats.Stats(str(prof))
             stats.sort_stats("tottime").print_stats(25)
@@ -194,6 +205,7 @@ def main() -> None:
             f"recorded {r['recorded']}, completed {r['completed']}, lost {r['lost']}; exit {r['server_exit']}",
             flush=True,
         )
+        print(f"  server GC pauses: {r['server_gc']}", flush=True)
     good = [r["rate"] for r in results if r["lost"] == 0 and r["p99_ms"] < args.p99_ms]
     if len(rates) > 1:
         print(f"highest rate with nothing lost and API p99 < {args.p99_ms:g} ms: {max(good) if good else 'none'}/s")

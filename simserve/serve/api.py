@@ -90,7 +90,7 @@ def build_app(session: Any) -> web.Application:
             raise ApiError(413, f"request body over {limit // 1_000_000} MB")
         try:
             data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise ApiError(400, f"malformed JSON: {' '.join(str(exc).split())[:200]}") from None
         if not isinstance(data, dict):
             raise ApiError(400, "expected a JSON object with 'input'")

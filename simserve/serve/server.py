@@ -18,6 +18,7 @@ import contextlib
 import gc
 import ipaddress
 import secrets
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,6 +102,18 @@ class ServeSession:
         self.port = opts.port
         self.ready = asyncio.Event()
         self._runner: web.AppRunner | None = None
+        self.gc_stats: dict[int, tuple[int, float, float]] = {}  # generation -> (collections, total s, max s)
+        self._gc_t0 = 0.0
+
+    def _gc_timer(self, phase: str, info: dict[str, Any]) -> None:
+        """How long the collector stopped the loop, by generation (the summary's ``live.serve.gc``)."""
+        if phase == "start":
+            self._gc_t0 = time.perf_counter()
+            return
+        gen = int(info.get("generation", 0))
+        n, total, top = self.gc_stats.get(gen, (0, 0.0, 0.0))
+        d = time.perf_counter() - self._gc_t0
+        self.gc_stats[gen] = (n + 1, total + d, max(top, d))
 
     @property
     def driver(self) -> Any:
@@ -147,10 +160,12 @@ class ServeSession:
         gc.freeze()  # start-up objects (modules, the scenario, pandas) leave the collector's scans
         threshold = gc.get_threshold()
         gc.set_threshold(GC_THRESHOLD, threshold[1], threshold[2])
+        gc.callbacks.append(self._gc_timer)
         self.ready.set()
         try:
             run = await task
         finally:
+            gc.callbacks.remove(self._gc_timer)
             gc.set_threshold(*threshold)
             gc.unfreeze()
             self.book.open = False
@@ -165,6 +180,10 @@ class ServeSession:
             "port": self.port,
             "http": dict(self.http_counts),
             "webhooks": dict(self.webhooks.counts),
+            "gc": {
+                f"gen{g}": {"n": n, "total_ms": round(t * 1e3, 1), "max_ms": round(m * 1e3, 1)}
+                for g, (n, t, m) in self.gc_stats.items()
+            },
             **({"last_error": self.last_error} if self.last_error else {}),
         }
         return run
