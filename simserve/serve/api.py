@@ -103,8 +103,8 @@ def build_app(session: Any) -> web.Application:
         if hook is not None and (not isinstance(hook, str) or not hook.startswith(("http://", "https://"))):
             raise ApiError(400, "'webhook': expected an http(s) URL")
         exec_s, ttl_s = _policy(data.get("policy"))
-        if not book.open:
-            raise ApiError(503, "the endpoint is stopping")
+        if not book.open or session.driver is None:
+            raise ApiError(503, "the endpoint is not running (starting or stopping)")
         j = session.driver.submit(exec_s, ttl_s)
         if j < 0:
             raise ApiError(503, "the endpoint is stopping")
@@ -143,6 +143,8 @@ def build_app(session: Any) -> web.Application:
         return _json({"id": book.ids[j], "status": book.status_name(j)})
 
     async def purge(request: web.Request) -> web.StreamResponse:
+        if session.driver is None:
+            raise ApiError(503, "the endpoint is not running (starting or stopping)")
         removed = session.driver.purge()
         for j in removed:
             book.ended(j)

@@ -143,19 +143,21 @@ class ServeSession:
 
     # ------------------------------------------------------------------ run
     async def run(self) -> Any:
+        await self._serve_http()  # first: a port in use is an error before any worker starts
         task = asyncio.create_task(self.ex.run())
         started = asyncio.create_task(self.ex.started.wait())
-        await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
-        if task.done():  # failed before the driver started (assets, broker)
-            started.cancel()
-            return task.result()
         try:
-            await self._serve_http()
+            await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
         except BaseException:
             self.stop()
             with contextlib.suppress(BaseException):
                 await task
+            await self._close_http()
             raise
+        if task.done():  # failed before the driver started (assets, broker)
+            started.cancel()
+            await self._close_http()
+            return task.result()
         gc.collect()
         gc.freeze()  # start-up objects (modules, the scenario, pandas) leave the collector's scans
         threshold = gc.get_threshold()
@@ -171,8 +173,7 @@ class ServeSession:
             self.book.open = False
             self.book.wake_all()
             await self.webhooks.close()
-            if self._runner is not None:
-                await self._runner.cleanup()
+            await self._close_http()
         run.jobs = recorded_jobs(run.recorder)
         run.notes["serve"] = {
             "endpoint": ENDPOINT_ID,
@@ -187,6 +188,11 @@ class ServeSession:
             **({"last_error": self.last_error} if self.last_error else {}),
         }
         return run
+
+    async def _close_http(self) -> None:
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
 
     async def _serve_http(self) -> None:
         app = build_app(self)
