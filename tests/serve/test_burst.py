@@ -120,7 +120,7 @@ def test_ctrl_c_writes_the_tables_and_exits_130(burst_run: Any):
         assert (out / name).exists(), name
 
 
-def test_the_recorded_trace_drives_plan_and_replay(burst_run: Any, tmp_path: Path):
+def test_the_recorded_run_drives_plan_replay_and_calibrate(burst_run: Any, tmp_path: Path):
     out = burst_run["out"]
     plan = subprocess.run(
         [
@@ -167,6 +167,24 @@ def test_the_recorded_trace_drives_plan_and_replay(burst_run: Any, tmp_path: Pat
     )
     assert replay.returncode == 0, replay.stderr
     assert json.loads((tmp_path / "re" / "summary.json").read_text())["requests"]["arrived"] == BURST
+    cal = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "simserve",
+            "calibrate",
+            str(out),
+            "--scenario",
+            str(SCENARIO),
+            "--out",
+            str(tmp_path / "cal.yaml"),
+        ],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert cal.returncode == 0 and (tmp_path / "cal.yaml").is_file(), cal.stderr
 
 
 @pytest.mark.skipif(_chromium() is None, reason="chromium not installed (scripts/setup-chromium.sh)")
