@@ -4,11 +4,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+# the system packages (apt: podman, chromium) install while pip fills the venv: on a fresh machine
+# each takes a minute or more, and they share nothing
+setup_log=$(mktemp)
+(
+  for step in scripts/setup-*.sh; do
+    [ -f "$step" ] && bash "$step"
+  done
+) >"$setup_log" 2>&1 &
+setup_pid=$!
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
-for step in scripts/setup-*.sh; do
-  [ -f "$step" ] && bash "$step"
-done
+wait "$setup_pid" || true
+cat "$setup_log" >&2
+rm -f "$setup_log"
 # habits: lint and format (ruff, rules in pyproject.toml) and types (mypy on the whole package)
 .venv/bin/ruff check simserve tests benchmarks scripts notebooks
 .venv/bin/ruff format --check simserve tests benchmarks scripts notebooks

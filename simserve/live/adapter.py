@@ -283,13 +283,16 @@ class RealRuntime:
         """A run of ``job`` ended: its error is kept, the core hears of it (not of a crash: the exit watcher
         reports that, and the core requeues)."""
         if out.status != "completed":
+            outcome, error = out.status, out.error
+            if outcome == "crashed" and self.driver.cancelled(job):  # the core restarted its worker to stop it
+                outcome, error = "cancelled", "cancelled by a client: its worker was restarted"
             self.job_errors.append(
                 {
                     "job_id": job,
                     "worker_id": wid,
                     "time_s": round(self.clock.now(), 6),
-                    "outcome": out.status,
-                    "error": out.error,
+                    "outcome": outcome,
+                    "error": error,
                 }
             )
         if out.status == "crashed" or out.status == "cancelled":

@@ -109,6 +109,10 @@ class LiveDriver:
         self.perform()
         return done
 
+    def cancelled(self, j: int) -> bool:
+        """Whether job ``j`` ended ``cancelled`` (a client's cancel)."""
+        return 0 <= j < len(self.core.rec.status) and self.core.rec.status[j] == JobStatus.CANCELLED
+
     def retry(self, j: int) -> bool:
         """A client retried failed or timed-out job ``j``; whether it went back to the queue."""
         now = self.clock.now()

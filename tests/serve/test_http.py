@@ -6,11 +6,15 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pandas as pd
 import pytest
 from aiohttp import web
+
+from tests.serve.conftest import start_server
 
 pytestmark = pytest.mark.live
 
@@ -139,3 +143,24 @@ def test_webhooks_are_posted_and_retried(server: Any):
 
     got = asyncio.run(main())
     assert all(g["status"] == "COMPLETED" and g["output"]["echo"]["w"] in (1, 2) for g in got)
+
+
+def test_a_cancelled_running_job_is_recorded_as_cancelled(tmp_path: Path):
+    """The platform stops a running job by restarting its worker: the tables say ``cancelled`` (job and
+    job_errors.csv), not a crash, and the restart is not counted as a fault."""
+    srv = start_server(tmp_path / "run")
+    try:
+        job = call(srv, "POST", "/run", {"input": {"sleep": 30}})[2]["id"]
+        wait_for(srv, job, {"IN_PROGRESS"})
+        assert call(srv, "POST", f"/cancel/{job}")[2]["status"] == "CANCELLED"
+        time.sleep(0.5)  # the worker's exit is seen
+    finally:
+        rc, printed = srv.stop()
+    assert rc == 130, printed[-2000:]
+    jobs = pd.read_csv(srv.out / "jobs.csv")
+    assert list(jobs["status"]) == ["cancelled"]
+    errors = pd.read_csv(srv.out / "job_errors.csv")
+    assert list(errors["outcome"]) == ["cancelled"] and "cancelled by a client" in errors["error"][0]
+    summary = json.loads((srv.out / "summary.json").read_text())
+    assert summary["requests"]["cancelled"] == 1
+    assert not [f for f in summary["live"].get("faults", []) if f["kind"] == "crashed"]
