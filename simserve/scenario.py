@@ -335,9 +335,17 @@ class TraceArrivals(_Model):
         None, ge=1, le=100_000, description="azure-functions-2019: merge the N busiest functions (default 1)"
     )
     loop: bool = Field(False, description="repeat the trace until the horizon")
+    period: Duration | None = Field(
+        None,
+        gt=0,
+        description="with loop: repeat every this many seconds (a recording's length, its idle tail included); "
+        "default: the last arrival plus the mean gap",
+    )
 
     @model_validator(mode="after")
     def _options(self) -> TraceArrivals:
+        if self.period is not None and not self.loop:
+            raise ValueError("period applies with loop: true only")
         if self.format != "azure-functions-2019" and (self.function is not None or self.top is not None):
             raise ValueError("function and top apply to format azure-functions-2019 only")
         if self.function is not None and self.top is not None:

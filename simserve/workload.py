@@ -193,21 +193,30 @@ def read_utilization_csv(path: Path) -> list[tuple[float, float]]:
     return sorted((v["time_s"], min(max(v["utilization"], 0.0), 1.0)) for _, v in rows)
 
 
-def trace_repeats(times: np.ndarray, horizon_s: float, loop: bool) -> tuple[int, float]:
-    """``(repeats, span_s)`` of a trace over the horizon: looped, it repeats every ``span_s`` (its last
-    arrival plus its mean gap) until the horizon; not looped, once."""
+def trace_repeats(times: np.ndarray, horizon_s: float, loop: bool, period_s: float | None = None) -> tuple[int, float]:
+    """``(repeats, span_s)`` of a trace over the horizon: looped, it repeats every ``span_s`` (``period_s``
+    when given and longer than the trace, else its last arrival plus its mean gap) until the horizon;
+    not looped, once."""
     if not loop or not len(times):
         return 1, 0.0
     span = max(float(times[-1]), 1e-9) + (float(np.mean(np.diff(times))) if len(times) > 1 else 1.0)
+    if period_s is not None and period_s > float(times[-1]):
+        span = float(period_s)
     return max(1, math.ceil(horizon_s / span)), span
 
 
 def check_trace_size(scenario: Scenario, times: np.ndarray) -> None:
     """A one-line ``ScenarioError`` when replaying the trace (looped if asked) would draw more than the
-    scenario's ``max_arrivals``."""
+    scenario's ``max_arrivals``, or when a ``period`` is not longer than the trace."""
     a = scenario.workload.arrivals
     assert isinstance(a, TraceArrivals)
-    repeats, span = trace_repeats(times, scenario.horizon, a.loop)
+    if a.period is not None and len(times) and a.period <= float(times[-1]):
+        raise ScenarioError(
+            str(scenario.trace_path()),
+            "workload.arrivals.period",
+            f"expected a period longer than the trace's last arrival ({float(times[-1]):g} s), got {a.period:g} s",
+        )
+    repeats, span = trace_repeats(times, scenario.horizon, a.loop, a.period)
     implied = len(times) * repeats
     if implied > scenario.max_arrivals:
         how = f"{len(times)} rows repeated every {span:g} s" if a.loop else f"{len(times)} rows"
@@ -301,7 +310,7 @@ def _arrival_chunks(scenario: Scenario, streams: RandomStreams) -> Iterator[Chun
     if isinstance(a, TraceArrivals):
         times, trace_service, tin, tout = read_any_trace(scenario, rng)
         check_trace_size(scenario, times)
-        reps, span = trace_repeats(times, horizon, a.loop)
+        reps, span = trace_repeats(times, horizon, a.loop, a.period)
         for k in range(reps):
             shifted = times + span * k if k else times
             keep = shifted < horizon

@@ -178,11 +178,13 @@ def _save(sc: Any, session: Any, run: Any, work: Path) -> Any:
     import yaml
 
     from simserve.live.report import save_live_run
-    from simserve.serve.trace import trace_scenario
+    from simserve.serve.trace import default_plan, trace_scenario
 
     result = save_live_run(sc, session.ex.seed, run, work)
     resolved = yaml.safe_load((work / "scenario.resolved.yaml").read_text())
-    trace_scenario(resolved, run.horizon_s, work)
+    own = sc.plan.model_dump(exclude_defaults=True) if sc.plan is not None and sc.plan.vary else None
+    jobs = int(result.summary["requests"]["arrived"])
+    trace_scenario(resolved, run.horizon_s, work, own or default_plan(result.summary), jobs)
     return result
 
 

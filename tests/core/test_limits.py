@@ -213,6 +213,27 @@ def test_looped_trace_is_tiled_exactly(tmp_path: Path) -> None:
     assert np.array_equal(jobs.service_s, np.tile(service, 10)[expect < 40])
 
 
+def test_looped_trace_with_a_period(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``period`` (a recording's length, idle tail included) sets the loop; shorter than the trace, or
+    without ``loop``, it is refused naming the field."""
+    import numpy as np
+
+    from simserve.rng import RandomStreams
+    from simserve.workload import generate
+
+    trace = _write(tmp_path, "t.csv", "arrival_s,service_s\n0.5,1\n2.25,2\n3,3\n")
+    arrivals = {"type": "trace", "path": str(trace), "loop": True, "period": "10s"}
+    jobs = generate(load_scenario(QUICK, {"workload.arrivals": arrivals, "horizon": 40}), RandomStreams(0))
+    times, _ = read_trace(trace)
+    assert np.array_equal(jobs.arrival_s, np.concatenate([times + 10.0 * k for k in range(4)]))
+    short = f"workload.arrivals={{type: trace, path: {trace}, loop: true, period: 2s}}"
+    err = _one_line_exit_2(["validate", str(QUICK), "--set", short], capsys)
+    assert "workload.arrivals.period: expected a period longer than the trace's last arrival (3 s), got 2 s" in err
+    unlooped = f"workload.arrivals={{type: trace, path: {trace}, period: 20s}}"
+    err = _one_line_exit_2(["validate", str(QUICK), "--set", unlooped], capsys)
+    assert "period applies with loop: true only" in err
+
+
 @pytest.mark.parametrize(
     ("vary", "text"),
     [
