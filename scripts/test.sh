@@ -14,7 +14,7 @@ setup_log=$(mktemp)
 ) >"$setup_log" 2>&1 &
 setup_pid=$!
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q --no-compile --disable-pip-version-check -e '.[test]'  # bytecode is compiled on first import, for the modules used only
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'  # byte-compiled here: PYTHONDONTWRITEBYTECODE may forbid it later
 wait "$setup_pid" || true
 cat "$setup_log" >&2
 rm -f "$setup_log"

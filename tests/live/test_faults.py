@@ -45,7 +45,9 @@ def test_killed_worker_is_unhealthy_and_its_job_is_retried(out_dir):
     assert len(bad) == 1
     start, end = float(bad["start_s"].iloc[0]), float(bad["end_s"].iloc[0])
     assert abs(start - killed["t"]) < 1.0  # from the crash (scenario seconds, 8x compressed) ...
-    assert end == pytest.approx(min(start + 10.0, result.summary["horizon_s"]), abs=0.05)  # ... to the retry
+    # ... to the retry: its timer fires on time or late by the loop's lag (at 8x, 0.4 scenario s is 50 ms wall)
+    retry_s = min(start + 10.0, result.summary["horizon_s"])
+    assert retry_s - 0.01 <= end <= retry_s + 0.4
     assert not bad["billed"].any()
     fault = result.summary["live"]["faults"][0]
     assert fault["kind"] == "crashed" and fault["worker_id"] == killed["wid"]
