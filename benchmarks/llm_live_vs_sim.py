@@ -35,29 +35,16 @@ FIGURES = ("ttft_s.p50", "ttft_s.p95", "tpot_s.p50", "tpot_s.p95")
 TARGET = 0.10
 
 
+EXAMPLE = ROOT / "examples" / "llm-live-cpu.yaml"
+
+
 def scenario(horizon_s: float, rate: float, seed: int, max_batch: int) -> dict[str, Any]:
-    """One always-warm worker serving Poisson requests with lognormal prompts and geometric replies."""
-    return {
-        "name": "llm-live-cpu",
-        "seed": seed,
-        "horizon": horizon_s,
-        "warmup": 2.0,
-        "endpoint": {"gpu": ["A100"], "active_workers": 1, "max_workers": 1, "extra_workers": 0},
-        "cold_start": {"image_size": "1MB", "model": {"size": "1MB", "placement": "cached", "bandwidth": "100MB/s"}},
-        "workload": {
-            "arrivals": {"type": "poisson", "rate": rate},
-            "tokens": {
-                "input": {"dist": "lognormal", "mean": 200, "cv": 0.8},
-                "output": {"dist": "geometric", "mean": 25},
-            },
-            "service": {
-                "type": "llm",
-                "prefill_tokens_per_s": TRUE["prefill_tokens_per_s"],
-                "decode_step": {"base": TRUE["base_s"], "per_sequence": TRUE["per_sequence_s"]},
-                "max_batch": max_batch,
-            },
-        },
-    }
+    """``examples/llm-live-cpu.yaml`` (one always-warm worker, the engine ``TRUE``) with the run's settings."""
+    d: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())
+    d.update(seed=seed, horizon=horizon_s)
+    d["workload"]["arrivals"]["rate"] = rate
+    d["workload"]["service"]["max_batch"] = max_batch
+    return d
 
 
 def simserve(*args: str) -> None:

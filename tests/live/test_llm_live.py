@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 import simserve
@@ -32,28 +33,19 @@ TRUE = {"base_s": 0.040, "per_sequence_s": 0.002, "prefill_tokens_per_s": 10000.
 MAX_BATCH = 32
 
 
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "llm-live-cpu.yaml"
+
+
 def llm_scenario(horizon: float = 14.0, rate: float = 8.0) -> dict[str, Any]:
-    return {
-        "name": "llm-live-test",
-        "seed": 1,
-        "horizon": horizon,
-        "warmup": 2.0,
-        "endpoint": {"gpu": ["A100"], "active_workers": 1, "max_workers": 1, "extra_workers": 0},
-        "cold_start": {"image_size": "1MB", "model": {"size": "1MB", "placement": "cached", "bandwidth": "100MB/s"}},
-        "workload": {
-            "arrivals": {"type": "poisson", "rate": rate},
-            "tokens": {
-                "input": {"dist": "lognormal", "mean": 200, "cv": 0.8},
-                "output": {"dist": "geometric", "mean": 25},
-            },
-            "service": {
-                "type": "llm",
-                "prefill_tokens_per_s": TRUE["prefill_tokens_per_s"],
-                "decode_step": {"base": TRUE["base_s"], "per_sequence": TRUE["per_sequence_s"]},
-                "max_batch": MAX_BATCH,
-            },
-        },
-    }
+    """``examples/llm-live-cpu.yaml`` (its engine is ``TRUE``) over ``horizon`` s at ``rate`` requests/s."""
+    d = yaml.safe_load(EXAMPLE.read_text())
+    svc = d["workload"]["service"]
+    assert svc["decode_step"] == {"base": "40ms", "per_sequence": "2ms"} and svc["prefill_tokens_per_s"] == 10000
+    assert svc["max_batch"] == MAX_BATCH
+    d["name"] = "llm-live-test"
+    d["horizon"] = horizon
+    d["workload"]["arrivals"]["rate"] = rate
+    return d  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")
