@@ -44,6 +44,7 @@ def scenario(horizon_s: float, rate: float, seed: int, max_batch: int) -> dict[s
     d.update(seed=seed, horizon=horizon_s)
     d["workload"]["arrivals"]["rate"] = rate
     d["workload"]["service"]["max_batch"] = max_batch
+    d["workload"]["service"]["max_concurrency"] = 2 * max_batch  # a waiting request is in the engine already
     return d
 
 
@@ -97,7 +98,8 @@ def markdown(results: list[dict[str, Any]], args: argparse.Namespace) -> str:
         "",
         "The live worker is `examples/handlers/llm_engine.py`: one process, an asyncio step loop running "
         f"the rule with base {TRUE['base_s'] * 1e3:g} ms, {TRUE['per_sequence_s'] * 1e3:g} ms per sequence and "
-        f"{TRUE['prefill_tokens_per_s']:,.0f} prompt tokens/s, up to {args.max_batch} sequences, requests joining "
+        f"{TRUE['prefill_tokens_per_s']:,.0f} prompt tokens/s, up to {args.max_batch} sequences "
+        f"(the worker taking up to {2 * args.max_batch} requests), requests joining "
         f"between steps, each token streamed (native protocol). One always-warm worker, Poisson arrivals at "
         f"{args.rate:g}/s, prompts lognormal (mean 200, cv 0.8), replies geometric (mean 25); statistics "
         "after a 2 s warmup. `simserve calibrate` fits the engine from the run's per-token times "

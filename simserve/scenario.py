@@ -402,9 +402,29 @@ class LlmService(_Model):
     prefill_tokens_per_s: PerGpuRate | None = Field(None, description="prompt tokens a worker processes per second")
     decode_step: PerGpuStep | None = Field(None, description="time of one engine step")
     max_batch: Int = Field(64, ge=1, le=100_000, description="sequences in flight on one worker")
+    max_concurrency: Int | None = Field(
+        None,
+        ge=1,
+        le=100_000,
+        description="requests one worker takes from the queue (the platform's vLLM worker: MAX_CONCURRENCY); "
+        "those beyond max_batch wait in its engine for a place in the batch. Default: max_batch",
+    )
     kv_cache_tokens: PerGpuTokens | None = Field(
         None, description="input + output tokens of the sequences in flight (absent: unlimited)"
     )
+
+    @model_validator(mode="after")
+    def _take_covers_batch(self) -> LlmService:
+        if self.max_concurrency is not None and self.max_concurrency < self.max_batch:
+            raise ValueError(
+                f"max_concurrency: expected at least max_batch ({self.max_batch}), got {self.max_concurrency}"
+            )
+        return self
+
+    @property
+    def take(self) -> int:
+        """Requests one worker holds at once (in its batch or waiting in its engine)."""
+        return self.max_batch if self.max_concurrency is None else self.max_concurrency
 
     @field_validator("prefill_tokens_per_s", "decode_step", "kv_cache_tokens", mode="before")
     @classmethod

@@ -1,8 +1,8 @@
 """A continuous-batching LLM engine on the CPU: one engine per worker process, tokens streamed.
 
 An async-generator handler, so the worker takes many requests at once (``simserve live`` gives an
-LLM scenario's workers ``max_batch`` of them; on Runpod, ``llm_engine_runpod.py`` sets the SDK's
-``concurrency_modifier``). Each request joins the process's one ``Engine``, whose asyncio step loop
+LLM scenario's workers ``max_concurrency`` of them, default ``max_batch``; on Runpod,
+``llm_engine_runpod.py`` sets the SDK's ``concurrency_modifier``). Each request joins the process's one ``Engine``, whose asyncio step loop
 runs the scenario's step-time rule (``simserve/endpoint/engine.py`` models the same engine):
 
 - at the start of a step, waiting requests join the batch in FIFO order while it has fewer than

@@ -3,11 +3,10 @@
 The SDK streams what an async-generator handler yields (one ``job-stream`` post a token) and runs
 up to ``concurrency_modifier`` jobs at once in the one process, so they share the one engine.
 The concurrency is the endpoint's ``MAX_CONCURRENCY`` variable when it has one (``endpoint.env``
-in a scenario), else twice ``SIMSERVE_CONCURRENCY`` (``simserve live`` sets it to the scenario's
-``max_batch``), else 128. As in the platform's vLLM worker (``MAX_CONCURRENCY`` 300 over the
-engine's own batch limit), the SDK's concurrency is above the engine's ``max_batch``: the SDK
-stops fetching jobs for a second whenever it holds as many as its concurrency, so a concurrency
-equal to the batch limit would hold new requests back whenever the batch is full.
+in a scenario), else twice ``SIMSERVE_CONCURRENCY`` (``simserve live`` sets it to the jobs the
+scenario's worker takes: ``max_concurrency``, default ``max_batch``), else 128. The SDK stops
+fetching jobs for a second whenever it holds as many as its concurrency, so its concurrency is
+kept above what the endpoint hands the worker; the engine batches ``max_batch`` of them.
 """
 
 import os

@@ -140,8 +140,9 @@ class EndpointCore:
         self.cap = ep.worker_cap
         self.slots_max = self.cap + ep.extra_workers
         llm = scenario.workload.llm
-        # a batching LLM worker takes up to max_batch requests (waiting to join its batch or in it)
-        self.conc = ep.concurrency if llm is None else llm.max_batch
+        # a batching LLM worker takes up to max_concurrency requests (default max_batch): in its batch, or
+        # waiting in its engine to join it
+        self.conc = ep.concurrency if llm is None else llm.take
         self.gpw = ep.gpus_per_worker
         self.exec_timeout = ep.execution_timeout
         self.ttl = ep.job_ttl

@@ -6,6 +6,8 @@ that worker while it has sequences, each step a ``SetTimer(STEP)`` effect that b
 out like any timer, so the simulator and the live driver on a virtual clock run the same steps.
 The rules (the semantics ``tests/core/test_llm_theory.py`` pins):
 
+- A worker takes up to ``max_concurrency`` requests from the endpoint's queue (default
+  ``max_batch``; the core's concurrency for the worker); those not in the batch wait on it.
 - At the start of a step, requests waiting on the worker join the batch in FIFO order while the
   batch has fewer than ``max_batch`` sequences and the KV cache has room for the request's input
   plus all its output tokens (reserved at join, so ``kv_cache_tokens`` is never exceeded). A

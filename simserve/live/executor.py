@@ -15,7 +15,7 @@ default, on CPU slots, ``WORKER_MEMORY_SHARE`` of the machine's memory split ove
 ``default_worker_memory_bytes``; GPU slots get one only when it is given, as the bound is not yet
 verified against a GPU driver's host-side mappings).
 An LLM scenario (``workload.service: {type: llm}``) runs its engine in the handler, not in the
-core (``EndpointCore.use_worker_engine``): a worker takes up to ``max_batch`` jobs at once, each
+core (``EndpointCore.use_worker_engine``): a worker takes up to ``max_concurrency`` jobs at once, each
 job's input carries its token counts and the engine's figures (``_llm_input``), the handler's
 first chunk is the job's first token, and each completed job's chunk times come back with the run.
 ``--runtime simulated`` is ``simserve.live.simulated``. No printing: ``status()`` feeds the CLI.
@@ -176,8 +176,9 @@ class LiveExecutor:
         self.on_job_end: Callable[[int], None] | None = None
         self.started = asyncio.Event()  # set once the driver takes events (an open run's server may start)
         self.llm = scenario.workload.llm
-        #: a worker's jobs at once: an LLM worker's engine batches up to max_batch of them
-        self.concurrency = ep.concurrency if self.llm is None else self.llm.max_batch
+        #: a worker's jobs at once: an LLM worker takes max_concurrency (default max_batch), its engine
+        #: batches up to max_batch of them
+        self.concurrency = ep.concurrency if self.llm is None else self.llm.take
         if self.llm is not None:
             self.core.use_worker_engine()  # the handler is the engine: it reports first tokens and ends
         self._engines: dict[str, dict[str, Any]] = {}

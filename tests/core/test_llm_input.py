@@ -51,6 +51,11 @@ CASES: dict[str, tuple[dict[str, Any], str, str]] = {
         "workload.service.decode_step.base",
         "",
     ),
+    "take_below_batch": (
+        {"service": {**LLM, "max_concurrency": 8}},
+        "workload.service",
+        "max_concurrency: expected at least max_batch (32), got 8",
+    ),
     "bool_kv": ({"service": {**LLM, "kv_cache_tokens": True}}, "workload.service.kv_cache_tokens", "number"),
     "unknown_key": ({"service": {**LLM, "max_batc": 3}}, "workload.service.max_batc", ""),
 }

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -93,6 +94,36 @@ def test_processor_sharing_mean_latency(rho: float) -> None:
     r = simserve.simulate(sc, tables=False)
     assert r.summary["requests"]["completed"] > 15_000
     assert r.summary["latency_s"]["mean"] == pytest.approx(s / (1 - rho), rel=0.05)
+
+
+def test_max_concurrency_holds_requests_in_the_worker_not_the_queue(tmp_path: Path) -> None:
+    """Requests at a full batch wait on the worker (``max_concurrency`` over ``max_batch``, as the platform's
+    vLLM worker takes MAX_CONCURRENCY jobs), not in the endpoint's queue: the queue-delay scaler sees no
+    queue and starts no second worker, and each waiting request joins at the step right after a sequence
+    leaves. Taking only ``max_batch``, the same requests queue, wait past the scaler's 1 s, and a second
+    worker starts."""
+    out, base = 5, 0.5
+    trace = {"type": "trace", "path": "t.csv"}
+    common: dict[str, Any] = {"max_workers": 2, "scaler": {"type": "queue_delay", "value": "1s"}}
+
+    # four requests after the active worker's cold start, so only the batch can hold them back
+    (tmp_path / "t.csv").write_text("arrival_s\n" + "".join(f"{30 + 0.1 * k:.1f}\n" for k in range(4)))
+
+    def run(take: int | None) -> Any:
+        sc = scenario(1.0, 60, llm(base, 0.0, max_batch=2, max_concurrency=take), {"input": 0, "output": out},
+                      warmup_s=0.0, **common)  # fmt: skip
+        d = sc.model_dump(mode="json")
+        d["workload"]["arrivals"] = {**trace, "path": str(tmp_path / "t.csv")}
+        return simserve.simulate(simserve.load_scenario(d), seed=1)
+
+    held, queued = run(4), run(None)
+    j = held.jobs.sort_values("job_id")
+    assert set(j["worker_id"]) == {0} and held.summary["workers"]["peak_alive"] == 1
+    steps = j["start_s"].to_numpy()
+    assert list(j["status"]) == ["completed"] * 4
+    # the third and fourth wait on the worker and join at the step that begins as the first and second leave
+    assert steps[2] == pytest.approx(j["end_s"].iloc[0]) and steps[3] == pytest.approx(j["end_s"].iloc[1])
+    assert queued.summary["workers"]["peak_alive"] == 2  # the default take: a queue, and a scale-up
 
 
 def test_max_batch_one_is_the_one_job_worker() -> None:
