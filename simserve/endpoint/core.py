@@ -62,9 +62,11 @@ INIT, IDLE, RUNNING = WorkerState.INITIALIZING, WorkerState.IDLE, WorkerState.RU
 THROTTLED, OUTDATED, UNHEALTHY = WorkerState.THROTTLED, WorkerState.OUTDATED, WorkerState.UNHEALTHY
 BUSY, WARM = int(Phase.BUSY), int(Phase.WARM)  # plain ints on the per-job path
 IN_QUEUE, IN_PROGRESS, COMPLETED = JobStatus.IN_QUEUE, JobStatus.IN_PROGRESS, JobStatus.COMPLETED
-TIMED_OUT, REJECTED = JobStatus.TIMED_OUT, JobStatus.REJECTED
+TIMED_OUT, REJECTED, CANCELLED = JobStatus.TIMED_OUT, JobStatus.REJECTED, JobStatus.CANCELLED
 _IN_PROGRESS, _COMPLETED = int(IN_PROGRESS), int(COMPLETED)  # plain ints on the per-job path
 ALIVE = frozenset({INIT, RUNNING, OUTDATED})
+#: a run that ends so restarts its worker (the platform's way to stop a job), counted under this name
+RESTART_COUNTER = {int(TIMED_OUT): "exec_timeouts", int(CANCELLED): "cancel_restarts"}
 
 
 class EndpointCore:
@@ -559,8 +561,9 @@ class EndpointCore:
             first[j] = now
 
     def job_finished(self, token: int, now: float, status: int = _COMPLETED, restart: bool = True) -> None:
-        """A job's run ended: ``completed``, ``failed`` (the handler raised) or ``timed_out`` (over its limit;
-        the worker is restarted unless ``restart`` is False: a batching engine drops one sequence)."""
+        """A job's run ended: ``completed``, ``failed`` (the handler raised), ``timed_out`` (over its limit)
+        or ``cancelled`` (a client's cancel); the last two restart the worker, the platform's way to stop a
+        job, unless ``restart`` is False (a batching engine drops one sequence)."""
         j = token
         if self.job_token:  # some job was requeued: its earlier runs' ends are stale
             if token >= self.n:
@@ -577,8 +580,8 @@ class EndpointCore:
         self.status[j] = status
         w.running.discard(j)
         self.in_progress -= 1
-        if status == TIMED_OUT and restart:
-            self.faults.restart(w)
+        if status in RESTART_COUNTER and restart:
+            self.faults.restart(w, RESTART_COUNTER[status])
             return
         if w.drain:  # outdated or retiring: takes no new job
             assert self.timeline is not None

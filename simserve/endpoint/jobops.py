@@ -77,22 +77,13 @@ class JobOps:
         core.now = now
         rec = core.rec
         status = rec.status[j]
-        if status == IN_QUEUE:
-            if not self._unqueue(j):
-                return False
-        elif status == IN_PROGRESS:
-            w = core.workers[rec.worker[j]]
-            w.running.discard(j)
-            core.in_progress -= 1
+        if status == IN_PROGRESS:  # its run ends cancelled and the core restarts its worker
+            core.job_finished(core.job_token.get(j, j), now, CANCELLED)
+        elif status == IN_QUEUE and self._unqueue(j):
             rec.status[j] = CANCELLED
             rec.end_s[j] = now
-            self.counts["api_cancels"] += 1
-            core.faults.restart(w, "cancel_restarts")
-            return True
         else:
             return False
-        rec.status[j] = CANCELLED
-        rec.end_s[j] = now
         self.counts["api_cancels"] += 1
         return True
 
