@@ -12,11 +12,17 @@ is proven byte for byte.
 from __future__ import annotations
 
 import math
-from typing import Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from simserve.endpoint import EndpointCore, Reserve, RunJob, SetTimer, StartWorker, StopWorker
 from simserve.live.clock import Clock
 from simserve.records import PHASES, JobStatus, Phase
+
+if TYPE_CHECKING:
+    from simserve.endpoint.jobops import JobOps
+
+T = TypeVar("T")
 
 STATUS = {"completed": JobStatus.COMPLETED, "failed": JobStatus.FAILED, "timed_out": JobStatus.TIMED_OUT}
 
@@ -89,25 +95,24 @@ class LiveDriver:
         self.perform()
 
     # ------------------------------------------------------------------ an open run's jobs (simserve serve)
-    def submit(self, exec_timeout_s: float | None = None, ttl_s: float | None = None) -> int:
-        """A client submitted a job now (``EndpointCore.open_workload`` first); returns its index, or -1
-        when the run is over."""
+    def _client(self, op: Callable[[JobOps, float], T], default: T) -> T:
+        """A client's call on an open run (``EndpointCore.open_workload``): ``op(jobops, now)``, its effects
+        carried out; ``default`` when the run is over."""
         now = self.clock.now()
-        if self._over(now):
-            return -1
-        assert self.core.jobops is not None
-        j = self.core.jobops.submit(now, exec_timeout_s, ttl_s)
+        jobops = self.core.jobops
+        if self._over(now) or jobops is None:
+            return default
+        result = op(jobops, now)
         self.perform()
-        return j
+        return result
+
+    def submit(self, exec_timeout_s: float | None = None, ttl_s: float | None = None) -> int:
+        """A client submitted a job now; returns its index, or -1 when the run is over."""
+        return self._client(lambda ops, now: ops.submit(now, exec_timeout_s, ttl_s), -1)
 
     def cancel(self, j: int) -> bool:
         """A client cancelled job ``j``; whether it was still waiting or running."""
-        now = self.clock.now()
-        if self._over(now) or self.core.jobops is None:
-            return False
-        done = self.core.jobops.cancel(j, now)
-        self.perform()
-        return done
+        return self._client(lambda ops, now: ops.cancel(j, now), False)
 
     def cancelled(self, j: int) -> bool:
         """Whether job ``j`` ended ``cancelled`` (a client's cancel)."""
@@ -115,21 +120,11 @@ class LiveDriver:
 
     def retry(self, j: int) -> bool:
         """A client retried failed or timed-out job ``j``; whether it went back to the queue."""
-        now = self.clock.now()
-        if self._over(now) or self.core.jobops is None:
-            return False
-        done = self.core.jobops.retry(j, now)
-        self.perform()
-        return done
+        return self._client(lambda ops, now: ops.retry(j, now), False)
 
     def purge(self) -> list[int]:
         """A client purged the queue; the jobs it held."""
-        now = self.clock.now()
-        if self._over(now) or self.core.jobops is None:
-            return []
-        removed = self.core.jobops.purge(now)
-        self.perform()
-        return removed
+        return self._client(lambda ops, now: ops.purge(now), [])
 
     def phase(self, wid: int, epoch: int, name: str, now: float) -> None:
         """A runtime measured the start of cold-start phase ``name`` of worker ``wid``."""

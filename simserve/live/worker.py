@@ -187,9 +187,7 @@ class _Attached:
         elif kind == "result":
             t0, t1 = ev["t0"], ev["t1"]
             job_id = str(ev["id"])
-            fut = self._pending.pop(job_id, None)
-            self._on_first.pop(job_id, None)
-            self._on_chunk.pop(job_id, None)
+            fut = self._drop(job_id)
             if fut is not None and not fut.done():
                 chunks = ev.get("chunks", 0)
                 chunks = chunks if isinstance(chunks, int) and not isinstance(chunks, bool) else 0
@@ -279,12 +277,16 @@ class _Attached:
         try:
             return await asyncio.wait_for(asyncio.shield(fut), timeout_s)
         except asyncio.TimeoutError:
-            self._pending.pop(job_id, None)
-            self._on_first.pop(job_id, None)
-            self._on_chunk.pop(job_id, None)
+            self._drop(job_id)
             self._forget(job_id)
             self.kill()  # the only way to stop a sync handler; the executor restarts the worker
             return JobOutcome("timed_out", None, f"execution timeout {timeout_s:.3g}s", t_sent, time.monotonic())
+
+    def _drop(self, job_id: str) -> asyncio.Future[JobOutcome] | None:
+        """Stop waiting for ``job_id``: its future (if still pending) and its chunk callbacks go."""
+        self._on_first.pop(job_id, None)
+        self._on_chunk.pop(job_id, None)
+        return self._pending.pop(job_id, None)
 
     def _forget(self, job_id: str) -> None:
         pass
@@ -313,7 +315,7 @@ class NativeWorker(_Attached):
         try:
             self.proc.stdin.write(json.dumps({"id": job_id, "input": payload}).encode() + b"\n")
         except (OSError, RuntimeError):
-            self._pending.pop(job_id, None)
+            self._drop(job_id)
             return JobOutcome("crashed", None, "worker pipe closed", t_sent, time.monotonic())
         return await self._await_outcome(job_id, fut, timeout_s, t_sent)
 
