@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from rich.live import Live
 from rich.table import Table
 
 from simserve.cli import UsageError, app
-from simserve.interrupts import SIGNAL_EXIT
+from simserve.interrupts import StopSignals
 from simserve.live.executor import MAX_INIT_FAILURES, WORKER_MEMORY_SHARE
 from simserve.outputs import check_out_dir, default_out_dir, staged_out_dir
 from simserve.scenario import load_scenario
@@ -72,15 +71,7 @@ def _gpus(text: str | None) -> list[int] | None:
 async def _drive(ex: Any, quiet: bool) -> tuple[Any, int]:
     """Run the executor; Ctrl-C or SIGTERM ends the run like ``--duration`` does. Returns the run and the
     exit code it owes (0, or 130/143 when a signal ended it)."""
-    loop = asyncio.get_running_loop()
-    received: list[int] = []
-
-    def on_signal(signum: int) -> None:
-        received.append(signum)
-        ex.request_stop()
-
-    for signum in SIGNAL_EXIT:
-        loop.add_signal_handler(signum, on_signal, signum)
+    signals = StopSignals(ex.request_stop)
     task = asyncio.create_task(ex.run())
     if quiet:
         run = await task
@@ -90,7 +81,7 @@ async def _drive(ex: Any, quiet: bool) -> tuple[Any, int]:
                 await asyncio.wait({task}, timeout=0.25)
                 live.update(_view(ex.status()), refresh=True)  # one render per update, no refresh thread
         run = task.result()
-    return run, SIGNAL_EXIT[signal.Signals(received[0])] if received else 0
+    return run, signals.exit_code
 
 
 @app.command()
@@ -138,8 +129,7 @@ def live(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no live view, no summary"),
 ) -> None:
     """Replay a scenario's policy on real worker processes; write the simulator's tables."""
-    from simserve.live.executor import LiveExecutor, LiveOptions, detect_protocol
-    from simserve.live.preflight import missing_extra
+    from simserve.live.executor import LiveExecutor, LiveOptions
     from simserve.live.report import save_live_run
     from simserve.units import parse_duration
 
@@ -153,19 +143,12 @@ def live(
         return
     if handler is None:
         raise UsageError("--handler: expected a handler file (or --runtime simulated for a dry run)")
-    if not handler.is_file():
-        raise UsageError(f"--handler: file not found: {handler}")
-    problem = unsupported_live(sc)
-    if problem:
-        raise UsageError(f"{scenario}: {problem}")
-    if protocol not in ("auto", "native", "runpod"):
-        raise UsageError(f"--protocol: expected auto, native or runpod, got {protocol!r}")
+    handler = check_worker_input(scenario, sc, handler, protocol, runtime, "process, docker, podman or simulated")
     try:
         duration_s = parse_duration(duration) if duration else None
     except ValueError as exc:
         raise UsageError(f"--duration: {exc}") from None
     # every path resolved once, absolute, before any worker starts (workers run in the handler's directory)
-    handler = handler.resolve()
     store = store.absolute() if store is not None else None
     memory_bytes = _memory(worker_memory)
     opts = LiveOptions(
@@ -182,11 +165,6 @@ def live(
         max_init_failures=max_init_failures,
         worker_memory_bytes=memory_bytes,
     )
-    if runtime not in ("process", "docker", "podman"):
-        raise UsageError(f"--runtime: expected process, docker, podman or simulated, got {runtime!r}")
-    missing = missing_extra(handler, detect_protocol(handler) if protocol == "auto" else protocol, runtime)
-    if missing:
-        raise UsageError(missing)
     rt = None
     if runtime != "process":
         from simserve.live import container
@@ -261,6 +239,29 @@ def _memory(text: str | None) -> int | None:
     if not value >= 64 << 20:
         raise UsageError(f"--worker-memory: expected at least 64MB (or 'none'), got {text!r}")
     return int(value)
+
+
+def check_worker_input(scenario: Path, sc: Any, handler: Path, protocol: str, runtime: str, runtimes: str) -> Path:
+    """What ``live`` and ``serve`` check before any worker starts, each a one-line exit 2: the handler
+    file, a scenario a real run can carry out, the protocol and runtime (``runtimes``: the accepted ones,
+    as the error says them) and the extras they need. Returns the handler file, resolved."""
+    from simserve.live.executor import detect_protocol
+    from simserve.live.preflight import missing_extra
+
+    if not handler.is_file():
+        raise UsageError(f"--handler: file not found: {handler}")
+    problem = unsupported_live(sc)
+    if problem:
+        raise UsageError(f"{scenario}: {problem}")
+    if protocol not in ("auto", "native", "runpod"):
+        raise UsageError(f"--protocol: expected auto, native or runpod, got {protocol!r}")
+    if runtime not in ("process", "docker", "podman"):
+        raise UsageError(f"--runtime: expected {runtimes}, got {runtime!r}")
+    handler = handler.resolve()
+    missing = missing_extra(handler, detect_protocol(handler) if protocol == "auto" else protocol, runtime)
+    if missing:
+        raise UsageError(missing)
+    return handler
 
 
 def unsupported_live(sc: Any) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ import typer
 from rich.console import Console
 
 from simserve.cli import UsageError, app
-from simserve.interrupts import SIGNAL_EXIT
+from simserve.interrupts import StopSignals
 from simserve.live.executor import MAX_INIT_FAILURES
 
 console = Console()
@@ -32,15 +31,7 @@ errors = Console(stderr=True)
 
 async def _drive(session: Any, quiet: bool) -> tuple[Any, int]:
     """Run the session until ``--duration`` or a signal; the run and the exit code it owes."""
-    loop = asyncio.get_running_loop()
-    received: list[int] = []
-
-    def on_signal(signum: int) -> None:
-        received.append(signum)
-        session.stop()
-
-    for signum in SIGNAL_EXIT:
-        loop.add_signal_handler(signum, on_signal, signum)
+    signals = StopSignals(session.stop)
     task = asyncio.create_task(session.run())
     ready = asyncio.create_task(session.ready.wait())
     await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
@@ -58,7 +49,7 @@ async def _drive(session: Any, quiet: bool) -> tuple[Any, int]:
     else:
         ready.cancel()
     run = await task
-    return run, SIGNAL_EXIT[signal.Signals(received[0])] if received else 0
+    return run, signals.exit_code
 
 
 @app.command()
@@ -88,9 +79,7 @@ def serve(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="only the start-up lines; no summary"),
 ) -> None:
     """Serve the platform's endpoint API on this machine: real clients, the scenario's policy, real workers."""
-    from simserve.cli.live import _gpus, _memory, unsupported_live
-    from simserve.live.executor import detect_protocol
-    from simserve.live.preflight import missing_extra
+    from simserve.cli.live import _gpus, _memory, check_worker_input
     from simserve.outputs import check_out_dir, default_out_dir, staged_out_dir
     from simserve.scenario import load_scenario
     from simserve.serve.server import ServeOptions, ServeSession, is_loopback
@@ -99,27 +88,15 @@ def serve(
     sc = load_scenario(scenario, set_)
     out_dir = check_out_dir(out or default_out_dir("runs", sc.name, "serve-"), "--out" if out else "output directory")
     out_dir = out_dir.absolute()
-    if not handler.is_file():
-        raise UsageError(f"--handler: file not found: {handler}")
     if sc.workload.llm is not None:
         raise UsageError(f"{scenario}: workload.service (llm): simserve serve does not take an LLM service yet")
-    problem = unsupported_live(sc)
-    if problem:
-        raise UsageError(f"{scenario}: {problem}")
-    if protocol not in ("auto", "native", "runpod"):
-        raise UsageError(f"--protocol: expected auto, native or runpod, got {protocol!r}")
-    if runtime not in ("process", "docker", "podman"):
-        raise UsageError(f"--runtime: expected process, docker or podman, got {runtime!r}")
+    handler = check_worker_input(scenario, sc, handler, protocol, runtime, "process, docker or podman")
     if api_key is not None and (not api_key.strip() or any(c.isspace() for c in api_key)):
         raise UsageError("--api-key: expected a key without spaces")
     try:
         duration_s = parse_duration(duration) if duration else None
     except ValueError as exc:
         raise UsageError(f"--duration: {exc}") from None
-    handler = handler.resolve()
-    missing = missing_extra(handler, detect_protocol(handler) if protocol == "auto" else protocol, runtime)
-    if missing:
-        raise UsageError(missing)
     rt = None
     if runtime != "process":
         from simserve.live import container
