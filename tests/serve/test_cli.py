@@ -27,6 +27,17 @@ ECHO = HERE.parents[1] / "examples" / "handlers" / "echo.py"
         (["--handler", str(ECHO), "--runtime", "k8s"], "--runtime"),
         (["--handler", str(ECHO), "--api-key", "a b"], "--api-key"),
         (["--handler", str(ECHO), "--set", "endpoint.max_workers=-1"], "max_workers"),
+        (
+            [
+                "--handler",
+                str(ECHO),
+                "--set",
+                "workload.service={type: llm, prefill_tokens_per_s: 1000, decode_step: {base: 10ms, per_sequence: 0}}",
+                "--set",
+                "workload.tokens={input: 10, output: 5}",
+            ],
+            "workload.service (llm): simserve serve does not take an LLM service yet",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args: list[str], says: str, tmp_path: Path, capsys):
