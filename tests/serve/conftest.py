@@ -47,6 +47,12 @@ class Server:
         return self.proc.returncode, "".join(self.lines) + (out or "")
 
 
+def simserve_cli(*args: str, timeout_s: float = 60.0) -> subprocess.CompletedProcess[str]:
+    """``python -m simserve ARGS`` in a fresh interpreter, its output captured."""
+    cmd = [sys.executable, "-m", "simserve", *args]
+    return subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=timeout_s)
+
+
 def start_server(out: Path, *args: str, handler: Path = HANDLER, scenario: Path = SCENARIO) -> Server:
     cmd = [sys.executable, "-m", "simserve", "serve", str(scenario), "--handler", str(handler), "--port", "0"]
     cmd += ["--out", str(out), "--api-key", "test-key", *args]

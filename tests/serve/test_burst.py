@@ -8,7 +8,6 @@ import asyncio
 import json
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import pytest
 import yaml
 
 from simserve.serve.trace import plan_horizon_s
-from tests.serve.conftest import ECHO, SCENARIO, start_server
+from tests.serve.conftest import ECHO, SCENARIO, simserve_cli, start_server
 
 pytestmark = pytest.mark.live
 BURST = 300
@@ -124,25 +123,17 @@ def test_ctrl_c_writes_the_tables_and_exits_130(burst_run: Any):
 
 def test_the_recorded_run_drives_plan_replay_and_calibrate(burst_run: Any, tmp_path: Path):
     out = burst_run["out"]
-    plan = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "simserve",
-            "plan",
-            str(out / "scenario.trace.yaml"),
-            "--out",
-            str(tmp_path / "plan"),
-            "--set",
-            "horizon=120s",  # the file's hour of looped traffic is 180,000 jobs a run: too long for a test
-            "-j",
-            "1",
-            "-q",
-        ],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=240,
+    plan = simserve_cli(
+        "plan",
+        str(out / "scenario.trace.yaml"),
+        "--out",
+        str(tmp_path / "plan"),
+        "--set",
+        "horizon=120s",  # the file's hour of looped traffic is 180,000 jobs a run: too long for a test
+        "-j",
+        "1",
+        "-q",
+        timeout_s=240,
     )
     assert plan.returncode == 0, plan.stderr
     # the file's own plan section (the recorded p95 at most, nothing failed) finds an endpoint
@@ -154,42 +145,13 @@ def test_the_recorded_run_drives_plan_replay_and_calibrate(burst_run: Any, tmp_p
     assert written["plan"]["slo"][0].startswith("latency_p95<=") and written["plan"]["vary"]
     result = json.loads((tmp_path / "plan" / "plan.json").read_text())
     assert result["recommended"] is not None, result["table"][:3]
-    replay = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "simserve",
-            "run",
-            str(SCENARIO),
-            "--replay",
-            str(out),
-            "--out",
-            str(tmp_path / "re"),
-            "-q",
-        ],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=240,
+    replay = simserve_cli(
+        "run", str(SCENARIO), "--replay", str(out), "--out", str(tmp_path / "re"), "-q", timeout_s=240
     )
     assert replay.returncode == 0, replay.stderr
     assert json.loads((tmp_path / "re" / "summary.json").read_text())["requests"]["arrived"] == BURST
-    cal = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "simserve",
-            "calibrate",
-            str(out),
-            "--scenario",
-            str(SCENARIO),
-            "--out",
-            str(tmp_path / "cal.yaml"),
-        ],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=240,
+    cal = simserve_cli(
+        "calibrate", str(out), "--scenario", str(SCENARIO), "--out", str(tmp_path / "cal.yaml"), timeout_s=240
     )
     assert cal.returncode == 0 and (tmp_path / "cal.yaml").is_file(), cal.stderr
 

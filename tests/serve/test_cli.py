@@ -4,14 +4,13 @@ use too), a non-loopback ``--host`` is warned about, ``--duration`` stops the ru
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from simserve.cli import main
 from simserve.serve.server import is_loopback
+from tests.serve.conftest import simserve_cli
 
 HERE = Path(__file__).resolve().parent
 SCENARIO = HERE / "serve-test.yaml"
@@ -51,24 +50,8 @@ def test_a_port_in_use_is_exit_2_before_any_worker(tmp_path: Path):
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        p = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "simserve",
-                "serve",
-                str(SCENARIO),
-                "--handler",
-                str(ECHO),
-                "--port",
-                str(port),
-                "--out",
-                str(tmp_path / "o"),
-            ],
-            check=False,
-            capture_output=True,
-            text=True,
-            timeout=60,
+        p = simserve_cli(
+            "serve", str(SCENARIO), "--handler", str(ECHO), "--port", str(port), "--out", str(tmp_path / "o")
         )
     assert p.returncode == 2, p.stderr
     err = p.stderr.strip().splitlines()
@@ -78,27 +61,18 @@ def test_a_port_in_use_is_exit_2_before_any_worker(tmp_path: Path):
 
 @pytest.mark.live
 def test_duration_stops_with_exit_0_and_prints_the_endpoint(tmp_path: Path):
-    p = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "simserve",
-            "serve",
-            str(SCENARIO),
-            "--handler",
-            str(ECHO),
-            "--port",
-            "0",
-            "--duration",
-            "2s",
-            "--out",
-            str(tmp_path / "o"),
-            "-q",
-        ],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    p = simserve_cli(
+        "serve",
+        str(SCENARIO),
+        "--handler",
+        str(ECHO),
+        "--port",
+        "0",
+        "--duration",
+        "2s",
+        "--out",
+        str(tmp_path / "o"),
+        "-q",
     )
     assert p.returncode == 0, p.stderr
     lines = p.stdout.splitlines()
@@ -110,26 +84,17 @@ def test_duration_stops_with_exit_0_and_prints_the_endpoint(tmp_path: Path):
 
 def test_a_host_off_loopback_is_warned_about(tmp_path: Path):
     # 192.0.2.1 (TEST-NET-1) is not this machine's: the warning comes, then the bind fails (exit 2)
-    p = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "simserve",
-            "serve",
-            str(SCENARIO),
-            "--handler",
-            str(ECHO),
-            "--port",
-            "0",
-            "--host",
-            "192.0.2.1",
-            "--out",
-            str(tmp_path / "o"),
-        ],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    p = simserve_cli(
+        "serve",
+        str(SCENARIO),
+        "--handler",
+        str(ECHO),
+        "--port",
+        "0",
+        "--host",
+        "192.0.2.1",
+        "--out",
+        str(tmp_path / "o"),
     )
     assert p.returncode == 2 and "not a loopback address" in p.stderr and "Traceback" not in p.stderr
 
