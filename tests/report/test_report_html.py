@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import base64
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from simserve.cli import main
 from simserve.report import PLOTS
+from tests.chromium import MISSING, chromium, colour_share, screenshot
 
 IMG = re.compile(r"<img alt='([a-z_\-]+)' src='data:image/png;base64,([A-Za-z0-9+/=]+)'>")
 
@@ -68,44 +66,22 @@ def test_report_command_rejects_non_run_dir(tmp_path: Path, capsys):
     assert len(err) == 1 and "not a run directory" in err[0]
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.mark.skipif(
-    _chromium() is None, reason="chromium not installed (scripts/setup-chromium.sh installs it with apt-get)"
-)
+@pytest.mark.skipif(chromium() is None, reason=MISSING)
 def test_report_screenshot_in_headless_chromium(quick_run_dir: Path, tmp_path: Path):
     from matplotlib.image import imread
 
     shot = tmp_path / "shot.png"
-    cmd = [
-        _chromium(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--hide-scrollbars",
-        "--window-size=1100,2600",
-        f"--screenshot={shot}",
-        (quick_run_dir / "report.html").as_uri(),
-    ]
-    subprocess.run(cmd, check=False, capture_output=True, timeout=90)
+    screenshot((quick_run_dir / "report.html").as_uri(), shot, tmp_path / "profile", (1100, 2600))
     assert shot.is_file(), "chromium wrote no screenshot"
     img = imread(shot)[..., :3]  # floats in [0, 1]
     assert img.shape[:2] == (2600, 1100)
     gray = img.mean(axis=2)
     assert (gray < 0.97).mean() > 0.05, "page is mostly blank"
     assert gray.std() > 0.1
-    # the plots' own colours are on screen: busy-green bars and the CDF's p95 red
-    px = (img * 255).round().astype(int).reshape(-1, 3)
 
+    # the plots' own colours are on screen: busy-green bars and the CDF's p95 red
     def share(rgb: tuple[int, int, int]) -> float:
-        return float((np.abs(px - np.array(rgb)).sum(axis=1) <= 12).mean())
+        return colour_share(img, rgb)
 
     assert share((0x2C, 0xA0, 0x2C)) > 0.002, "no running (busy) green from the cost / timeline plots"
     assert share((0xFF, 0x7F, 0x0E)) > 0.0002, "no initializing orange"

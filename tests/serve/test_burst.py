@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ import pytest
 import yaml
 
 from simserve.serve.trace import plan_horizon_s
+from tests.chromium import MISSING, chromium, colour_share, screenshot
 from tests.serve.conftest import ECHO, SCENARIO, simserve_cli, start_server
 
 pytestmark = pytest.mark.live
@@ -42,30 +41,6 @@ async def _get(url: str, headers: dict[str, str]) -> dict[str, Any]:
         return await r.json()  # type: ignore[no-any-return]
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def _screenshot(url: str, shot: Path, profile: Path) -> None:
-    cmd = [
-        _chromium() or "chromium",
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={profile}",
-        "--hide-scrollbars",
-        "--window-size=1100,800",
-        "--virtual-time-budget=4000",
-        f"--screenshot={shot}",
-        url,
-    ]
-    subprocess.run(cmd, check=False, capture_output=True, timeout=90)
-
-
 @pytest.fixture(scope="module")
 def burst_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
     root = tmp_path_factory.mktemp("burst")
@@ -81,8 +56,8 @@ def burst_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
             time.sleep(0.2)
         dash = asyncio.run(_get(f"{srv.base}/local/dashboard", srv.headers()))
         shot = root / "dashboard.png"
-        if _chromium() is not None:
-            _screenshot(f"{srv.url}/#key={srv.key}", shot, root / "profile")
+        if chromium() is not None:
+            screenshot(f"{srv.url}/#key={srv.key}", shot, root / "profile", (1100, 800), virtual_time_ms=4000)
     finally:
         rc, printed = srv.stop()
     return {
@@ -156,21 +131,14 @@ def test_the_recorded_run_drives_plan_replay_and_calibrate(burst_run: Any, tmp_p
     assert cal.returncode == 0 and (tmp_path / "cal.yaml").is_file(), cal.stderr
 
 
-@pytest.mark.skipif(_chromium() is None, reason="chromium not installed (scripts/setup-chromium.sh)")
+@pytest.mark.skipif(chromium() is None, reason=MISSING)
 def test_dashboard_screenshot(burst_run: Any):
     from matplotlib.image import imread
 
-    if _chromium() is None:
-        pytest.skip("no chromium: scripts/setup-chromium.sh installs it")
     shot = burst_run["shot"]
     assert shot.is_file(), "chromium wrote no screenshot"
     img = imread(shot)[..., :3]
     gray = img.mean(axis=2)
     assert (gray < 0.97).mean() > 0.05 and gray.std() > 0.1, "page is mostly blank"
-    px = (img * 255).round().astype(int).reshape(-1, 3)
-
-    def share(rgb: tuple[int, int, int]) -> float:
-        return float((np.abs(px - np.array(rgb)).sum(axis=1) <= 12).mean())
-
     # the workers' state badges were drawn from the data (idle grey or running green), so the key worked
-    assert share((0x8A, 0x94, 0xA6)) + share((0x1F, 0x9D, 0x55)) > 0.0005
+    assert colour_share(img, (0x8A, 0x94, 0xA6)) + colour_share(img, (0x1F, 0x9D, 0x55)) > 0.0005
