@@ -80,6 +80,7 @@ def serve(
 ) -> None:
     """Serve the platform's endpoint API on this machine: real clients, the scenario's policy, real workers."""
     from simserve.cli.live import _gpus, _memory, check_worker_input
+    from simserve.live.executor import LiveOptions
     from simserve.outputs import check_out_dir, default_out_dir, staged_out_dir
     from simserve.scenario import load_scenario
     from simserve.serve.server import ServeOptions, ServeSession, is_loopback
@@ -102,21 +103,24 @@ def serve(
         from simserve.live import container
 
         rt = container.build(runtime)
-    opts = ServeOptions(
+    workers = LiveOptions(
         handler=handler,
         out_dir=out_dir,
-        host=host,
-        port=port,
-        api_key=api_key,
-        duration_s=duration_s,
         protocol=protocol,
         runtime=runtime,
         gpus=_gpus(gpus),
         slots=slots,
+        duration_s=duration_s,
         seed=seed,
         store=store.absolute() if store is not None else None,
         max_init_failures=max_init_failures,
         worker_memory_bytes=_memory(worker_memory),
+    )
+    opts = ServeOptions(
+        live=workers,
+        host=host,
+        port=port,
+        api_key=api_key,
         webhook_retries=webhook_retries,
         webhook_delay_s=webhook_delay,
     )

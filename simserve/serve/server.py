@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import ipaddress
 import secrets
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,23 +50,15 @@ def is_loopback(host: str) -> bool:
 
 @dataclass
 class ServeOptions:
-    handler: Path
-    out_dir: Path
+    """The HTTP side of a serve run; ``live``: the workers' side, as for ``simserve live`` (its
+    ``open_workload`` is set by the session)."""
+
+    live: LiveOptions
     host: str = "127.0.0.1"
     port: int = 8000
     api_key: str | None = None
-    duration_s: float | None = None
-    protocol: str = "auto"
-    runtime: str = "process"
-    gpus: list[int] | None = None
-    slots: int | None = None
-    seed: int | None = None
-    store: Path | None = None
-    max_init_failures: int = 5
-    worker_memory_bytes: int | None = None
     webhook_retries: int = 2
     webhook_delay_s: float = 10.0
-    live_extra: dict[str, Any] = field(default_factory=dict)
 
 
 class ServeSession:
@@ -74,21 +67,7 @@ class ServeSession:
     def __init__(self, scenario: Any, opts: ServeOptions, runtime: Any = None) -> None:
         self.sc, self.opts = scenario, opts
         self.api_key = opts.api_key or secrets.token_urlsafe(24)
-        live = LiveOptions(
-            handler=opts.handler,
-            out_dir=opts.out_dir,
-            protocol=opts.protocol,
-            runtime=opts.runtime,
-            gpus=opts.gpus,
-            slots=opts.slots,
-            duration_s=opts.duration_s,
-            seed=opts.seed,
-            store=opts.store,
-            max_init_failures=opts.max_init_failures,
-            worker_memory_bytes=opts.worker_memory_bytes,
-            open_workload=True,
-            **opts.live_extra,
-        )
+        live = dataclasses.replace(opts.live, open_workload=True)
         self.ex = LiveExecutor(scenario, live, runtime=runtime)
         self.book = JobBook(self.ex.core, self.ex.rec, self.ex.now)
         self.webhooks = Webhooks(opts.webhook_retries, opts.webhook_delay_s)
