@@ -87,9 +87,7 @@ class JobBook:
 
     def ended(self, j: int) -> None:
         """``j``'s status may have changed (its run ended, a client cancelled it): wake its waiters."""
-        for fut in self.waiters.pop(j, ()):
-            if not fut.done():
-                fut.set_result(None)
+        self._wake(j)
         if self.on_end is not None and self.rec.status[j] in ENDED:
             self.on_end(j)
 
@@ -102,11 +100,13 @@ class JobBook:
 
     def wake_all(self) -> None:
         """The run is stopping: every waiter answers with what it has."""
-        for futs in self.waiters.values():
-            for fut in futs:
-                if not fut.done():
-                    fut.set_result(None)
-        self.waiters.clear()
+        for j in list(self.waiters):
+            self._wake(j)
+
+    def _wake(self, j: int) -> None:
+        for fut in self.waiters.pop(j, ()):
+            if not fut.done():
+                fut.set_result(None)
 
     async def wait(self, j: int, timeout_s: float) -> None:
         """Until ``j`` has ended (or ``timeout_s``, or the run stops)."""
@@ -138,7 +138,7 @@ class JobBook:
         """The platform's ``/status`` answer for job ``j``."""
         rec = self.rec
         st = rec.status[j]
-        out: dict[str, Any] = {"id": self.ids[j], "status": STATUS_NAMES.get(st, "IN_QUEUE")}
+        out: dict[str, Any] = {"id": self.ids[j], "status": self.status_name(j)}
         arrival = float(rec.arrival_s[j])
         start, end = rec.start_s[j], rec.end_s[j]
         if not math.isnan(start):
@@ -172,7 +172,7 @@ class JobBook:
             self.sent[j] = 1
         else:
             new = []
-        return {"id": self.ids[j], "status": STATUS_NAMES.get(st, "IN_QUEUE"), "stream": [{"output": c} for c in new]}
+        return {"id": self.ids[j], "status": self.status_name(j), "stream": [{"output": c} for c in new]}
 
     def health(self) -> dict[str, Any]:
         """The platform's ``/health``: jobs by status, workers by state as the REST API counts them (a ready
