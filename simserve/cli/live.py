@@ -167,9 +167,9 @@ def live(
     )
     rt = None
     if runtime != "process":
-        from simserve.live import container
+        from simserve.live.runtimes import build_runtime
 
-        rt = container.build(runtime, image=image, evict_images=evict_images or None)
+        rt = build_runtime(runtime, image=image, evict_images=evict_images or None)
     elif image or evict_images:
         raise UsageError("--image and --evict-images need --runtime docker or podman")
     try:

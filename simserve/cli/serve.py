@@ -100,9 +100,9 @@ def serve(
         raise UsageError(f"--duration: {exc}") from None
     rt = None
     if runtime != "process":
-        from simserve.live import container
+        from simserve.live.runtimes import build_runtime
 
-        rt = container.build(runtime)
+        rt = build_runtime(runtime)
     workers = LiveOptions(
         handler=handler,
         out_dir=out_dir,

@@ -5,7 +5,7 @@ Owns ``ContainerProcess``, which duck-types the parts of ``asyncio.subprocess.Pr
 ``wait``, ``returncode``, ``kill``, ``send_signal``) over one attach socket opened before the
 container starts: a reader thread demultiplexes the stream (stdout -> the protocol reader,
 stderr -> the worker log) and, once the container has exited, records its exit code and removes
-it (by id). Also ``build(name)``, the entry point ``runtime.build_runtime`` calls.
+it (by id).
 """
 
 from __future__ import annotations
@@ -150,11 +150,3 @@ class ContainerProcess:
 
     def terminate(self) -> None:
         self.send_signal(signal.SIGTERM)
-
-
-def build(name: str, **options: Any) -> Any:
-    """The container runtime for ``--runtime docker|podman`` (see ``DockerRuntime`` options)."""
-    from simserve.live.docker_runtime import DockerRuntime
-
-    engine = "podman" if name == "podman" else "auto"
-    return DockerRuntime(engine=options.pop("engine", engine), **options)

@@ -42,7 +42,8 @@ from simserve.live.clock import WallClock
 from simserve.live.driver import LiveDriver
 from simserve.live.gpus import make_slots
 from simserve.live.procs import MARK_VAR, kill_marked, new_run_mark, worker_mark
-from simserve.live.runtime import MAX_RESULT_BYTES, WorkerSpec, build_runtime
+from simserve.live.runtime import MAX_RESULT_BYTES, WorkerSpec
+from simserve.live.runtimes import build_runtime
 from simserve.live.view import LiveStats
 from simserve.live.workerenv import worker_env
 from simserve.records import STATES, Recorder

@@ -18,9 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-#: phase names a runtime (or its worker) reports, in order; equal to ``simserve.records.PHASES`` names
-MEASURED_PHASES: tuple[str, ...] = ("pull", "container_start", "model_load", "handler_init")
-
 #: the largest job result a worker delivers: its JSON encoding, in bytes (a larger one fails the job at once)
 MAX_RESULT_BYTES = 64 << 20
 
@@ -190,16 +187,3 @@ def log_tail(path: Path, lines: int = 20, start_byte: int = 0) -> str:
     except OSError:
         return ""
     return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
-
-
-def build_runtime(name: str) -> WorkerRuntime:
-    """The runtime called ``name`` ("process", or a container engine when that module exists)."""
-    if name == "process":
-        from simserve.live.process import ProcessRuntime
-
-        return ProcessRuntime()
-    if name in ("docker", "podman"):
-        from simserve.live import container  # provided by the container runtime module
-
-        return container.build(name)  # type: ignore[no-any-return,attr-defined]
-    raise ValueError(f"unknown runtime {name!r} (expected process, docker or podman)")
