@@ -1,7 +1,7 @@
 """``simserve images build|push|ls|rm`` and ``simserve images registry start|stop|ls``.
 
 Thin: connects to the container engine (Docker, or a podman service started for the command and
-stopped after it), calls ``simserve.images`` / ``simserve.live.local_registry``, prints with rich.
+stopped after it), calls ``simserve.live.images`` / ``simserve.live.local_registry``, prints with rich.
 The registry outlives the command (it is a daemon on 127.0.0.1 with a pid file) until
 ``simserve images registry stop``.
 """
@@ -67,7 +67,7 @@ def build(
     engine: str = typer.Option("auto", "--engine", help="auto | docker | podman"),
 ) -> None:
     """Build example images (busybox + N MB padding + handler), tagged localhost/simserve-<name>:<N>mb."""
-    from simserve.images import build_image, push_image
+    from simserve.live.images import build_image, push_image
     from simserve.live.local_registry import LocalRegistry
 
     if not handler.is_file():
@@ -92,7 +92,7 @@ def push(
     engine: str = typer.Option("auto", "--engine", help="auto | docker | podman"),
 ) -> None:
     """Push an image to the loopback registry (started if it is not running)."""
-    from simserve.images import push_image
+    from simserve.live.images import push_image
     from simserve.live.local_registry import LocalRegistry
 
     registry = LocalRegistry(port=_port(port))
@@ -104,7 +104,7 @@ def push(
 @images_app.command("ls")
 def ls(engine: str = typer.Option("auto", "--engine", help="auto | docker | podman")) -> None:
     """List simserve example images in the engine."""
-    from simserve.images import list_images
+    from simserve.live.images import list_images
 
     with _engine(engine) as session:
         rows = list_images(session.client)
@@ -120,7 +120,7 @@ def rm(
     engine: str = typer.Option("auto", "--engine", help="auto | docker | podman"),
 ) -> None:
     """Remove images from the engine."""
-    from simserve.images import remove_image
+    from simserve.live.images import remove_image
 
     with _engine(engine) as session:
         for ref in refs:

@@ -124,7 +124,7 @@ class DockerRuntime:
             except docker.errors.ImageNotFound:
                 pass
             if self.image is None:  # simserve's own example image: build it, no pull
-                from simserve.images import build_image
+                from simserve.live.images import build_image
 
                 handler = _handler_path(spec)
                 await asyncio.to_thread(build_image, client, handler, DEFAULT_IMAGE_MB)
@@ -274,6 +274,6 @@ def _handler_path(spec: WorkerSpec) -> Path:
 
 
 def _default_ref(spec: WorkerSpec) -> str:
-    from simserve.images import image_ref
+    from simserve.live.images import image_ref
 
     return image_ref(_handler_path(spec), DEFAULT_IMAGE_MB)

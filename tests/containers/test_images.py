@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from simserve import images
+from simserve.live import images
 
 pytestmark = [pytest.mark.container, pytest.mark.xdist_group("containers")]  # one engine service
 

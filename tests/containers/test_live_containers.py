@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from docker import errors as docker_errors
 
-from simserve import images
 from simserve.billing import apply_billing, billing_table
+from simserve.live import images
 from simserve.live.docker_runtime import DockerRuntime
 from simserve.records import JobStatus
 

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
+from simserve.live.local_registry import registry_auth
+
 if TYPE_CHECKING:
     from _typeshed import SupportsRead
 
@@ -202,8 +204,6 @@ def push_image(client: Any, ref: str, registry: str, keep_local_tag: bool = Fals
     The registry tag is removed locally unless ``keep_local_tag``, so a later start really pulls.
     A loopback registry simserve runs gets its credentials (``simserve.live.local_registry``).
     """
-    from simserve.live.local_registry import registry_auth
-
     repo_tag = ref.split("/", 1)[1] if "/" in ref.split(":", 1)[0] else ref
     remote = f"{registry}/{repo_tag}"
     repository, tag = remote.rsplit(":", 1)
