@@ -118,7 +118,7 @@ def bench_one(
     from simserve.api import simulate
     from simserve.calibrate import calibrate_run, load_replay, write_calibrated
     from simserve.compare import write_compare
-    from simserve.outputs import read_run, write_run
+    from simserve.results.outputs import read_run, write_run
 
     work = root / name
     work.mkdir(parents=True, exist_ok=True)

@@ -106,7 +106,7 @@ def time_simserve(sc: Any) -> tuple[float, Any]:
     import simserve
 
     if ENGINE_ONLY:
-        from simserve.result import build_result
+        from simserve.results.result import build_result
         from simserve.rng import RandomStreams
         from simserve.sim import simulate_tables
         from simserve.workload import generate

@@ -6,7 +6,7 @@ Public API: ``load_scenario``, ``simulate``, ``RunResult``. See README.md.
 from __future__ import annotations
 
 from simserve.api import simulate
-from simserve.result import RunResult
+from simserve.results.result import RunResult
 from simserve.scenario import Scenario, ScenarioError, load_scenario
 from simserve.version import __version__
 

@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 
 from simserve.billing import billing_table
-from simserve.jobstats import JobStats
-from simserve.result import RunResult, statistics_warmup
+from simserve.results.jobstats import JobStats
+from simserve.results.result import RunResult, statistics_warmup
 from simserve.scenario import Scenario, load_scenario
 from simserve.sim.driver import BlockSink, SimDriver, simulate_tables
-from simserve.workerstats import IntervalBiller, WorkerStats
+from simserve.results.workerstats import IntervalBiller, WorkerStats
 from simserve.workload import Jobs
 
 
@@ -45,7 +45,7 @@ def simulate(
         else load_scenario(scenario.model_dump() if isinstance(scenario, Scenario) else scenario, overrides)
     )
     run_seed = sc.seed if seed is None else int(seed)
-    from simserve.result import build_result
+    from simserve.results.result import build_result
 
     if tables or jobs is not None:
         return build_result(sc, run_seed, simulate_tables(sc, run_seed, jobs=jobs), engine="sim")

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from simserve.jobstats import token_times
+from simserve.results.jobstats import token_times
 
 
 class WorkerState(IntEnum):

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simserve.outputs import read_csv_checked, read_run
+from simserve.results.outputs import read_csv_checked, read_run
 from simserve.workload import Jobs
 
 
@@ -61,7 +61,7 @@ def load_replay(run_dir: str | Path, *, fold_overheads: bool = False) -> Jobs:
     """Arrival and service times (seconds) of the run in ``run_dir`` (see ``replay_jobs``).
 
     ``fold_overheads`` adds each job's measured pickup delay (``measure.pickup_delays``) to
-    its service time. A one-line ``RunDirError`` (``simserve.outputs.read_run``) when
+    its service time. A one-line ``RunDirError`` (``simserve.results.outputs.read_run``) when
     ``run_dir`` is not a readable run: missing, or a file in it missing or malformed.
     """
     run = read_run(run_dir)

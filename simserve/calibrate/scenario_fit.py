@@ -27,7 +27,7 @@ from simserve.calibrate.fit import Fit, fit_duration
 from simserve.calibrate.llm_fit import EngineFit, fit_engine, prefill_prior
 from simserve.calibrate.measure import cold_start_episodes, overhead_summary, phase_samples, pickup_delays
 from simserve.calibrate.replay import requested_service
-from simserve.outputs import TOKEN_TIMES_FILE, check_out_file, read_csv_checked, read_run
+from simserve.results.outputs import TOKEN_TIMES_FILE, check_out_file, read_csv_checked, read_run
 from simserve.scenario import Scenario, TraceArrivals, load_scenario
 
 #: cold-start phases fitted as distributions, and the scenario key each one sets

@@ -87,8 +87,8 @@ def _names_only_groups(args: list[str]) -> bool:
 
 
 def _is_outputs_error(exc: BaseException) -> bool:
-    """Whether ``exc`` is a ``simserve.outputs.OutputsError`` (without importing pandas to ask)."""
-    outputs = sys.modules.get("simserve.outputs")
+    """Whether ``exc`` is a ``simserve.results.outputs.OutputsError`` (without importing pandas to ask)."""
+    outputs = sys.modules.get("simserve.results.outputs")
     return outputs is not None and isinstance(exc, outputs.OutputsError)
 
 

@@ -36,7 +36,7 @@ def compare(
     """Put two runs side by side: every summary figure, both values and the relative error (B - A)/|A|."""
     from simserve.compare import checked_keys, compare_runs, write_compare
     from simserve.compare.html import fmt_ci, fmt_error, fmt_value
-    from simserve.outputs import check_out_dir, read_run
+    from simserve.results.outputs import check_out_dir, read_run
 
     if out is not None:
         check_out_dir(out, "--out")
@@ -87,7 +87,7 @@ def calibrate(
 ) -> None:
     """Fit a scenario's cold-start phases, service time and overheads to a run; write a valid scenario."""
     from simserve.calibrate import calibrate_run, write_calibrated
-    from simserve.outputs import check_out_file
+    from simserve.results.outputs import check_out_file
 
     check_out_file(out, "--out")
     if not scenario.is_file():

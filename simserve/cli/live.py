@@ -30,7 +30,7 @@ from rich.table import Table
 from simserve.cli import UsageError, app
 from simserve.interrupts import StopSignals
 from simserve.live.executor import MAX_INIT_FAILURES, WORKER_MEMORY_SHARE
-from simserve.outputs import check_out_dir, default_out_dir, staged_out_dir
+from simserve.results.outputs import check_out_dir, default_out_dir, staged_out_dir
 from simserve.scenario import load_scenario
 from simserve.workload import check_files
 
@@ -135,7 +135,7 @@ def live(
 
     sc = load_scenario(scenario, set_)
     check_files(sc)  # trace and tenants CSVs: bad rows are one line and exit 2, before any work
-    # a default made from the scenario's name stays under runs/ (simserve.outputs.default_out_dir)
+    # a default made from the scenario's name stays under runs/ (simserve.results.outputs.default_out_dir)
     out_dir = check_out_dir(out or default_out_dir("runs", sc.name, "live-"), "--out" if out else "output directory")
     out_dir = out_dir.absolute()
     if runtime == "simulated":

@@ -1,6 +1,6 @@
 """``simserve report DIR``: turn a run directory into one self-contained ``report.html``.
 
-Thin: checks the directory (``simserve.outputs.read_run``) and that the page and plots can be
+Thin: checks the directory (``simserve.results.outputs.read_run``) and that the page and plots can be
 written (``check_out_file`` / ``check_out_dir``; either is one line and exit 2), re-loads the
 run's scenario and computes the flex vs active break-even with ``simserve.plan.breakeven``
 (unless ``--no-break-even``), calls
@@ -59,7 +59,7 @@ def report(
     ),
 ) -> None:
     """Write a self-contained HTML report (summary, intervals, plots) for a run directory."""
-    from simserve.outputs import check_out_dir, check_out_file, read_run
+    from simserve.results.outputs import check_out_dir, check_out_file, read_run
     from simserve.report.data import as_run_data
     from simserve.report.html import write_report
 

@@ -2,7 +2,7 @@
 
 Owns loading with overrides, replications with a progress bar, writing the run directory
 and the readable terminal summary. Library work is delegated to ``simserve.api``,
-``simserve.replicate``, ``simserve.outputs`` and, for ``--report``, ``simserve.report`` with
+``simserve.results.replicate``, ``simserve.results.outputs`` and, for ``--report``, ``simserve.report`` with
 the break-even sweep of ``simserve.plan.breakeven``.
 """
 
@@ -139,8 +139,8 @@ def run(
     import pandas as pd
 
     from simserve.interrupts import SIGNAL_EXIT, Terminated, sigterm_raises
-    from simserve.outputs import TABLE_FORMATS, check_out_dir, default_out_dir, staged_out_dir, write_frame, write_run
-    from simserve.replicate import combine, run_replications
+    from simserve.results.outputs import TABLE_FORMATS, check_out_dir, default_out_dir, staged_out_dir, write_frame, write_run
+    from simserve.results.replicate import combine, run_replications
 
     if tables not in TABLE_FORMATS:
         raise UsageError(f"--tables: expected one of {', '.join(TABLE_FORMATS)}; got {tables!r}")
@@ -152,7 +152,7 @@ def run(
     jobs = None
     if replay is not None:
         from simserve.calibrate import load_replay
-        from simserve.outputs import read_run
+        from simserve.results.outputs import read_run
 
         jobs = load_replay(replay)
         if not any(o.partition("=")[0].strip() == "horizon" for o in set_):
@@ -228,7 +228,7 @@ def _streamed(sc: Any, seed: int | None, out_dir: Path, tables: str, quiet: bool
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from simserve.api import simulate
-    from simserve.outputs import ParquetJobs, ParquetWorkers, prepare_out_dir
+    from simserve.results.outputs import ParquetJobs, ParquetWorkers, prepare_out_dir
 
     writers = (
         (ParquetJobs(prepare_out_dir(out_dir), llm=sc.workload.llm is not None), ParquetWorkers(out_dir))

@@ -81,7 +81,7 @@ def serve(
     """Serve the platform's endpoint API on this machine: real clients, the scenario's policy, real workers."""
     from simserve.cli.live import _gpus, _memory, check_worker_input
     from simserve.live.executor import LiveOptions
-    from simserve.outputs import check_out_dir, default_out_dir, staged_out_dir
+    from simserve.results.outputs import check_out_dir, default_out_dir, staged_out_dir
     from simserve.scenario import load_scenario
     from simserve.serve.server import ServeOptions, ServeSession, is_loopback
     from simserve.units import parse_duration

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from simserve.compare.table import HEADLINE, Comparison, Row, compare_summaries, flatten, relative_error
-from simserve.outputs import prepare_out_dir, read_run, write_frame, write_text
+from simserve.results.outputs import prepare_out_dir, read_run, write_frame, write_text
 
 
 def _label(run: dict[str, Any]) -> str:

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simserve.outputs import TOKEN_TIMES_FILE, write_frame, write_json, write_run
-from simserve.result import RunResult, build_result
+from simserve.results.outputs import TOKEN_TIMES_FILE, write_frame, write_json, write_run
+from simserve.results.result import RunResult, build_result
 from simserve.scenario import Faults, Scenario
 
 #: an LLM run whose handler streamed nothing: its TTFT and TPOT are not measured

@@ -234,7 +234,7 @@ def plan_document(result: PlanResult, table: pd.DataFrame) -> dict[str, Any]:
 
 def write_plan(out_dir: str | Path, result: PlanResult, source: dict[str, Any] | None = None) -> dict[str, Path]:
     """Write plan.csv, plan.json, recommended.yaml (when one is feasible) and pareto.png."""
-    from simserve.outputs import write_frame, write_json
+    from simserve.results.outputs import write_frame, write_json
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

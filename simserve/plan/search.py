@@ -21,7 +21,7 @@ from simserve.plan.executors import Executor, LocalExecutor, Task
 from simserve.plan.space import Candidate, Dim, build_dims, build_space
 from simserve.plan.verdict import FEASIBLE, INFEASIBLE, UNDECIDED, Verdict, judge, propagates
 from simserve.planspec import PlanError, PlanSpec, Slo, parse_slo, parse_values, parse_vary
-from simserve.replicate import replication_seed
+from simserve.results.replicate import replication_seed
 from simserve.scenario import Scenario, load_scenario
 from simserve.units import HOURS_PER_MONTH
 

@@ -20,7 +20,7 @@ import numpy as np
 from simserve import catalog, limits
 from simserve.billing import least_cost_usd_per_s
 from simserve.planspec import PlanError, order_key
-from simserve.replicate import replication_seed
+from simserve.results.replicate import replication_seed
 from simserve.rng import RandomStreams
 from simserve.scenario import Scenario, ScenarioError, load_scenario
 from simserve.workload import generate

@@ -15,7 +15,7 @@ from typing import Any
 from scipy import stats
 
 from simserve.planspec import Slo, cost_per_month_usd
-from simserve.replicate import t_interval
+from simserve.results.replicate import t_interval
 
 FEASIBLE, INFEASIBLE, UNDECIDED = "feasible", "infeasible", "undecided"
 # figures that never rise when an endpoint gets more of a monotone key (more workers, longer

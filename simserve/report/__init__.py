@@ -1,6 +1,6 @@
 """Reports: matplotlib figures, the monthly cost view and the self-contained HTML page.
 
-Every plot function takes a run (``RunResult``, a ``simserve.outputs.read_run`` dict, a run
+Every plot function takes a run (``RunResult``, a ``simserve.results.outputs.read_run`` dict, a run
 directory or ``RunData``) and returns a ``Figure`` (never shown), so the CLI, the HTML report
 and notebooks share them. ``write_plots`` writes the standard set after ``simserve run``;
 ``simserve.report.html.write_report`` builds ``report.html``. Reports draw what they are

@@ -18,7 +18,7 @@ import pandas as pd
 import yaml
 
 from simserve.records import COLD_PHASES
-from simserve.result import statistics_warmup
+from simserve.results.result import statistics_warmup
 
 ALIVE_STATES = ("initializing", "running", "outdated")
 
@@ -58,7 +58,7 @@ def as_run_data(run: Any) -> RunData:
     if isinstance(run, RunData):
         return run
     if isinstance(run, (str, Path)):
-        from simserve.outputs import read_run
+        from simserve.results.outputs import read_run
 
         run = read_run(run)
     if isinstance(run, dict):

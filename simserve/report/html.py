@@ -5,7 +5,7 @@ the headline figures, the summary with 95% intervals (when the run had replicati
 monthly cost view with the flex vs active break-even (a table the caller computed with
 ``simserve.plan.breakeven``; this module never simulates), every standard plot embedded as a
 base64 PNG, and the resolved scenario. Reads only the run
-directory (``simserve.outputs.read_run`` + ``scenario.resolved.yaml``); no network, no
+directory (``simserve.results.outputs.read_run`` + ``scenario.resolved.yaml``); no network, no
 external assets.
 """
 

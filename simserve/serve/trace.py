@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from simserve.outputs import write_text
+from simserve.results.outputs import write_text
 from simserve.records import JobStatus, Recorder
 from simserve.workload import Jobs
 

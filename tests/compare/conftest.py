@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from simserve.api import simulate
-from simserve.outputs import write_run
+from simserve.results.outputs import write_run
 from simserve.workload import Jobs
 
 BASE: dict[str, Any] = {

@@ -14,7 +14,7 @@ from simserve.calibrate import calibrate_run, fit_duration, load_replay, pickup_
 from simserve.cli import main
 from simserve.compare import compare_runs
 from simserve.dists import Exponential, Gamma, LogNormal
-from simserve.outputs import read_run, write_run
+from simserve.results.outputs import read_run, write_run
 from simserve.scenario import load_scenario
 
 from .conftest import BASE

@@ -22,7 +22,7 @@ from simserve.calibrate import calibrate_run, load_replay, replay_jobs, write_ca
 from simserve.calibrate.llm_fit import fit_engine
 from simserve.compare import compare_runs
 from simserve.compare.table import HEADLINE
-from simserve.outputs import TOKEN_TIMES_FILE, write_frame, write_run
+from simserve.results.outputs import TOKEN_TIMES_FILE, write_frame, write_run
 
 BASE_S, PER_SEQ_S, PREFILL = 0.03, 0.0015, 12000.0
 

@@ -3,7 +3,7 @@
 Every command that writes checks ``--out`` (or its default) up front: a file where a directory
 goes, a path under a file, a directory it cannot write. Every command that reads a run
 directory (``run --replay``, ``compare``, ``report``, ``calibrate``) checks it with
-``simserve.outputs.read_run``: missing, not a directory, a file missing, summary.json not a JSON
+``simserve.results.outputs.read_run``: missing, not a directory, a file missing, summary.json not a JSON
 object with the summary's sections, a CSV empty, with the wrong header or a bad cell. A write
 that fails anyway (disk full, a directory in the way) is one line with the file, and leaves no
 temporary file and no summary.json (a directory with one holds a whole run).
@@ -32,7 +32,7 @@ JOB_ROW = "0,1,1,2,completed,0,True,0,1,1\n"
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(scenario file, a good run directory of it): one 60 s simulation for the module."""
     from simserve.api import simulate
-    from simserve.outputs import write_run
+    from simserve.results.outputs import write_run
 
     root = tmp_path_factory.mktemp("tiny")
     scenario = root / "tiny.yaml"
@@ -240,7 +240,7 @@ def test_broken_run_directory(
 
 def test_a_run_with_no_requests_is_a_run(tiny: tuple[Path, Path], tmp_path: Path) -> None:
     """A header-only jobs.csv is a run that saw no requests, not a broken one."""
-    from simserve.outputs import read_run
+    from simserve.results.outputs import read_run
 
     run = shutil.copytree(tiny[1], tmp_path / "run")
     (run / "jobs.csv").write_text(JOB_HEADER)

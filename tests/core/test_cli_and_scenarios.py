@@ -10,7 +10,7 @@ import pytest
 
 import simserve
 from simserve.cli import main
-from simserve.invariants import check_jobs, check_tiling
+from simserve.results.invariants import check_jobs, check_tiling
 from simserve.records import JOB_COLUMNS, WORKER_COLUMNS
 
 SCENARIOS = sorted(Path("scenarios").glob("*.yaml"))

@@ -18,7 +18,7 @@ import pytest
 
 import simserve
 from simserve.live.simulated import run_simulated
-from simserve.result import build_result
+from simserve.results.result import build_result
 from simserve.workload import Jobs
 
 H100 = 0.00116  # flex USD per GPU-second

@@ -1,6 +1,6 @@
 """Ctrl-C and SIGTERM end ``run`` (also with a pool of replications) and ``plan`` promptly, with exit
 130 / 143, no process of theirs left, and the output directory as it was: runs are written into a
-private directory beside ``--out`` and renamed into place (``simserve.outputs.staged_out_dir``)."""
+private directory beside ``--out`` and renamed into place (``simserve.results.outputs.staged_out_dir``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from simserve.outputs import RUN_MARK, default_out_dir, staged_out_dir
+from simserve.results.outputs import RUN_MARK, default_out_dir, staged_out_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICK = ROOT / "scenarios" / "quickstart.yaml"

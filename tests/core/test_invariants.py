@@ -8,8 +8,8 @@ import numpy as np
 from hypothesis import given, strategies as st
 
 import simserve
-from simserve.invariants import check_alive_limit, check_jobs, check_tiling, expected_cost
-from simserve.outputs import write_run
+from simserve.results.invariants import check_alive_limit, check_jobs, check_tiling, expected_cost
+from simserve.results.outputs import write_run
 
 scalers = st.one_of(
     st.builds(lambda v: {"type": "queue_delay", "value": v}, st.sampled_from([0.5, 2, 4, 10])),

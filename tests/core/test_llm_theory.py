@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import simserve
-from simserve.invariants import check_jobs, check_tiling
+from simserve.results.invariants import check_jobs, check_tiling
 
 
 def scenario(

@@ -16,7 +16,7 @@ from hypothesis import given, settings, strategies as st
 import simserve
 from simserve.api import simulate
 from simserve.cli import main
-from simserve.jobstats import RELATIVE_ACCURACY, JobStats, Sketch, interval_area
+from simserve.results.jobstats import RELATIVE_ACCURACY, JobStats, Sketch, interval_area
 from simserve.records import JobsInFlightError
 from simserve.rng import RandomStreams
 from simserve.scenario import ScenarioError, load_scenario
@@ -237,8 +237,8 @@ def test_cli_tables_modes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert {p.name for p in (tmp_path / "pq").iterdir()} >= {"jobs.parquet", "workers.parquet", "minutes.csv"}
     assert not list((tmp_path / "none").glob("jobs.*")) and (tmp_path / "none" / "minutes.csv").is_file()
     assert not list(tmp_path.rglob("*.tmp"))
-    a = simserve.outputs.read_run(tmp_path / "csv")
-    b = simserve.outputs.read_run(tmp_path / "pq")
+    a = simserve.results.outputs.read_run(tmp_path / "csv")
+    b = simserve.results.outputs.read_run(tmp_path / "pq")
     for col in ("arrival_s", "start_s", "end_s", "latency_s"):
         assert np.allclose(a["jobs"][col], b["jobs"][col], equal_nan=True, rtol=1e-8, atol=1e-9)
     assert list(a["jobs"]["status"]) == list(b["jobs"]["status"])

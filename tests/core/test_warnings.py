@@ -1,5 +1,5 @@
 """Warnings users see (``simserve.checks``): in summary.json, on stderr, carried through replications;
-and replication intervals clipped to what a figure can be (``simserve.replicate``)."""
+and replication intervals clipped to what a figure can be (``simserve.results.replicate``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import simserve
 from simserve.checks import offered_load, scenario_warnings
 from simserve.cli import main
-from simserve.replicate import combine, figure_bounds, run_replications, t_interval
+from simserve.results.replicate import combine, figure_bounds, run_replications, t_interval
 
 QUICK = "scenarios/quickstart.yaml"
 CAP = (

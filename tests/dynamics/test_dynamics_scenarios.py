@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import simserve
-from simserve.invariants import check_alive_limit, check_jobs, check_tiling
+from simserve.results.invariants import check_alive_limit, check_jobs, check_tiling
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,7 +15,7 @@ import pandas as pd
 from hypothesis import given, settings, strategies as st
 
 import simserve
-from simserve.invariants import check_alive_limit, check_jobs, check_tiling, expected_cost
+from simserve.results.invariants import check_alive_limit, check_jobs, check_tiling, expected_cost
 
 UNBILLED = {"throttled", "unhealthy", "idle"}
 HELD = ["initializing", "running", "outdated", "throttled", "unhealthy"]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import simserve
-from simserve.invariants import check_alive_limit, check_jobs, check_tiling, expected_cost
+from simserve.results.invariants import check_alive_limit, check_jobs, check_tiling, expected_cost
 
 HANDLERS = Path(__file__).resolve().parents[2] / "examples" / "handlers"
 

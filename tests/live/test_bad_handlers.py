@@ -29,7 +29,7 @@ import pytest
 import yaml
 
 from simserve.cli import main
-from simserve.invariants import TERMINAL, check_jobs, check_tiling
+from simserve.results.invariants import TERMINAL, check_jobs, check_tiling
 from simserve.live.executor import MAX_INIT_FAILURES
 from simserve.live.logs import WORKER_LOG_BYTES
 from simserve.live.runtime import MAX_RESULT_BYTES

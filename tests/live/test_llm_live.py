@@ -22,8 +22,8 @@ from typer.testing import CliRunner
 
 import simserve
 from simserve.cli import app
-from simserve.invariants import check_alive_limit, check_jobs, check_tiling
-from simserve.outputs import read_run
+from simserve.results.invariants import check_alive_limit, check_jobs, check_tiling
+from simserve.results.outputs import read_run
 from tests.live.conftest import run_live
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(120)]

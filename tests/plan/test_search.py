@@ -17,7 +17,7 @@ from simserve.plan.executors import LocalExecutor
 from simserve.plan.report import balance_tier, pareto_figure, pareto_front, ranked_table, write_plan
 from simserve.plan.search import plan
 from simserve.planspec import parse_values
-from simserve.replicate import replication_seed
+from simserve.results.replicate import replication_seed
 from simserve.scenario import ScenarioError, load_scenario
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simserve.outputs import read_run
+from simserve.results.outputs import read_run
 from simserve.report.data import as_run_data, bin_mean, cold_start_episodes, cost_by_bin, step_count
 
 

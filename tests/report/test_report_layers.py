@@ -30,7 +30,7 @@ SIMULATING = (
     "simserve.api",
     "simserve.sim",
     "simserve.live",
-    "simserve.replicate",
+    "simserve.results.replicate",
     "simserve.parallel",
     "simserve.plan",
     "simserve.simulate",

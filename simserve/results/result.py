@@ -14,12 +14,12 @@ import pandas as pd
 
 from simserve.billing import apply_billing, billing_table
 from simserve.checks import scenario_warnings
-from simserve.jobstats import JobStats
+from simserve.results.jobstats import JobStats
 from simserve.records import JOB_COLUMNS, STATES, WORKER_COLUMNS, Recorder
 from simserve.scenario import Scenario
-from simserve.summary import job_stats, minute_frame, summarize, worker_stats
+from simserve.results.summary import job_stats, minute_frame, summarize, worker_stats
 from simserve.version import __version__
-from simserve.workerstats import WorkerStats
+from simserve.results.workerstats import WorkerStats
 
 
 @dataclass

@@ -22,7 +22,7 @@ from simserve.parallel import ordered_map
 from simserve.scenario import Scenario
 
 if TYPE_CHECKING:
-    from simserve.result import RunResult
+    from simserve.results.result import RunResult
 
 
 def replication_seed(seed: int, index: int) -> int:

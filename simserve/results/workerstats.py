@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from simserve.billing import billed_lookup, rate_table, session_costs
-from simserve.jobstats import MINUTE_S, interval_area
+from simserve.results.jobstats import MINUTE_S, interval_area
 from simserve.records import PHASES, STATES
 
 ALIVE_CODES = tuple(STATES.index(s) for s in ("initializing", "running", "outdated"))

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simserve.jobstats import RELATIVE_ACCURACY, JobStats
+from simserve.results.jobstats import RELATIVE_ACCURACY, JobStats
 from simserve.records import JOB_STATUSES, PHASES, STATES, STREAM_BLOCK
-from simserve.workerstats import WorkerStats
+from simserve.results.workerstats import WorkerStats
 
 
 def job_stats(jobs: pd.DataFrame, *, horizon_s: float, warmup_s: float, sketch: bool = False) -> JobStats:
