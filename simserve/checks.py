@@ -33,6 +33,7 @@ from simserve.scenario import (
     TraceArrivals,
     WeeklyArrivals,
 )
+from simserve.traceformats import NATIVE_FORMAT
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ def offered_load(sc: Scenario) -> Load | None:
     """Mean arrival rate and mean service time of the workload over the run; None when unknown."""
     a = sc.workload.arrivals
     llm_or_service = sc.workload.service
-    if sc.workload.llm is not None or (isinstance(a, TraceArrivals) and a.format != "simserve"):
+    if sc.workload.llm is not None or (isinstance(a, TraceArrivals) and a.format != NATIVE_FORMAT):
         return None  # a batching engine's capacity is no single service time; named formats: not read here
     service = llm_or_service.mean_s()  # type: ignore[union-attr]
     if isinstance(a, PoissonArrivals):

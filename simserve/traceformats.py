@@ -22,7 +22,8 @@ Owns ``read_formatted_trace(path, fmt)`` and the column layout of each public tr
 Every format returns arrival times in seconds from its earliest row, ascending (rows sorted stably when
 the file is not). Bad input raises a one-line ``ScenarioError`` naming the file, the field, the line and
 the column. Pure reader: numpy, csv, json and simserve.scenario's file and error helpers; no simpy, no
-clock, no global random state (this module must not import simserve.workload, which imports it).
+clock, no global random state (this module must not import simserve.workload or simserve.scenario, which
+import it: the scenario schema takes its format names from ``FORMATS``).
 """
 
 from __future__ import annotations
@@ -41,13 +42,13 @@ from typing import Any
 import numpy as np
 
 from simserve import limits
-from simserve.scenario import ScenarioError, read_text_file
+from simserve.inputs import ScenarioError, read_text_file
 
 #: a trace file larger than this is refused (the 2019 per-minute counts of one day are about 150 MB)
 MAX_TRACE_BYTES = 2 << 30
 
 #: format name -> one line on its columns (docs and error messages)
-FORMATS: dict[str, str] = {
+_COLUMNS: dict[str, str] = {
     "azure-llm": "CSV TIMESTAMP,ContextTokens,GeneratedTokens (Azure LLM inference trace 2023/2024): "
     "date-time, input tokens, output tokens",
     "burstgpt": "CSV Timestamp,Model,Request tokens,Response tokens,Total tokens,Log Type (BurstGPT): "
@@ -104,7 +105,9 @@ def read_formatted_trace(
         if rng is None:
             raise ValueError("read_formatted_trace: format azure-functions-2019 needs rng (a numpy Generator)")
         return _azure_functions_2019(path, field, function, top, rng, max_arrivals)
-    return _READERS[fmt](path, field)
+    reader = FORMATS[fmt].reader
+    assert reader is not None
+    return reader(path, field)
 
 
 def _sibling(field: str, name: str) -> str:
@@ -412,9 +415,28 @@ def _slow_counts(label: str, field: str, lineno: int, line: str, minutes: list[s
     return np.asarray([int(c) for c in cells], dtype=np.int64)
 
 
-_READERS: dict[str, Callable[[Path, str], TraceData]] = {
-    "azure-llm": _azure_llm,
-    "burstgpt": _burstgpt,
-    "mooncake": _mooncake,
-    "azure-functions-2021": _azure_functions_2021,
-}  # azure-functions-2019 takes a selection and a generator: read_formatted_trace calls it directly
+@dataclass(frozen=True, slots=True)
+class TraceFormat:
+    """One published trace format: its columns (one line, for docs and errors), whether its rows carry
+    token counts, and its reader (None for ``azure-functions-2019``, which takes a selection and a
+    generator: ``read_formatted_trace`` calls it directly)."""
+
+    columns: str
+    tokens: bool
+    reader: Callable[[Path, str], TraceData] | None
+
+
+#: the registry of published trace formats, by the name a scenario's ``workload.arrivals.format`` gives
+FORMATS: dict[str, TraceFormat] = {
+    "azure-llm": TraceFormat(_COLUMNS["azure-llm"], True, _azure_llm),
+    "burstgpt": TraceFormat(_COLUMNS["burstgpt"], True, _burstgpt),
+    "mooncake": TraceFormat(_COLUMNS["mooncake"], True, _mooncake),
+    "azure-functions-2021": TraceFormat(_COLUMNS["azure-functions-2021"], False, _azure_functions_2021),
+    "azure-functions-2019": TraceFormat(_COLUMNS["azure-functions-2019"], False, None),
+}
+#: simserve's own CSV (``arrival_s`` and optional ``service_s``; read by ``simserve.workload.read_trace``)
+NATIVE_FORMAT = "simserve"
+#: every name ``workload.arrivals.format`` takes, the default first
+FORMAT_NAMES = (NATIVE_FORMAT, *FORMATS)
+#: the formats whose rows carry input and output token counts
+TOKEN_FORMATS = tuple(name for name, f in FORMATS.items() if f.tokens)

@@ -30,6 +30,7 @@ from simserve.scenario import (
     WeeklyArrivals,
     read_text_file,
 )
+from simserve.traceformats import NATIVE_FORMAT, read_formatted_trace
 
 
 @dataclass(frozen=True)
@@ -293,10 +294,9 @@ def read_any_trace(
     """``(arrival_s, service_s, input_tokens, output_tokens)`` of the scenario's trace, whatever its format."""
     a = scenario.workload.arrivals
     assert isinstance(a, TraceArrivals)
-    if a.format == "simserve":
+    if a.format == NATIVE_FORMAT:
         times, service = read_trace(scenario.trace_path())
         return times, service, None, None
-    from simserve.traceformats import read_formatted_trace
 
     t = read_formatted_trace(scenario.trace_path(), a.format, function=a.function, top=a.top, rng=rng)
     return t.arrival_s, t.service_s, t.input_tokens, t.output_tokens

@@ -24,7 +24,7 @@ import pandas as pd
 
 from simserve.results.outputs import TOKEN_TIMES_FILE, write_frame, write_json, write_run
 from simserve.results.result import RunResult, build_result
-from simserve.scenario import Faults, Scenario
+from simserve.scenario import FaultsConfig, Scenario
 
 #: an LLM run whose handler streamed nothing: its TTFT and TPOT are not measured
 NO_STREAM_WARNING = (
@@ -83,7 +83,7 @@ def save_live_run(scenario: Scenario, seed: int, run: Any, out_dir: Path) -> Run
     live = dict(run.notes)
     live["cold_start_phases"] = measured_phases(result.workers)
     errors = pd.DataFrame(getattr(run, "job_errors", []), columns=list(JOB_ERROR_COLUMNS))
-    failed = failed_jobs(result.jobs, errors, (scenario.faults or Faults()).retry_limit)
+    failed = failed_jobs(result.jobs, errors, (scenario.faults or FaultsConfig()).retry_limit)
     live["failed_jobs_total"] = len(failed)
     live["failed_jobs"] = failed[:FAILED_JOBS_LISTED]
     result.summary["live"] = live
