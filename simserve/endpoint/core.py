@@ -4,9 +4,10 @@ Owns one endpoint's state (job queue and TTL, worker slots with max + extra work
 and their caches) and every rule that changes it: scale up, scale down and revival,
 placement, FlashBoot, idle deadlines, execution timeout, per_request routing and rejection,
 the end of a run. Throttling, the events timeline and faults live in ``tenants.py``,
-``timeline.py`` and ``faults.py`` and use only this class's public methods; so do the job
-operations of an open run (``jobops.py``, after ``open_workload``: jobs submitted while the run
-goes, cancel, retry, purge, a job's own execution timeout and TTL).
+``timeline.py`` and ``faults.py``, the batching LLM worker in ``engine.py``, and the job
+operations of an open run in ``jobops.py`` (after ``open_workload``: jobs submitted while the run
+goes, cancel, retry, purge, a job's own execution timeout and TTL); each sees this class only
+through ``ports.CorePort`` (the fields and methods a helper may use) and never imports it.
 
 Events come in as method calls with ``now`` (scenario seconds): ``start``, ``arrive``,
 ``phase_started``, ``ready``, ``start_failed``, ``job_finished``, ``crashed``, ``on_timer``,
@@ -22,14 +23,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from heapq import heappop, heappush
+from typing import Any
 
 from simserve.endpoint.coldstart import cold_phases
 from simserve.endpoint.effects import Effect, SetTimer, StartWorker, StopWorker, TimerKind
 from simserve.endpoint.engine import BatchEngine
+from simserve.endpoint.faults import FaultRules
 from simserve.endpoint.hosts import Host
 from simserve.endpoint.jobops import OPEN_TOKEN_BASE, JobOps
 from simserve.endpoint.queue import JobQueue
-from simserve.endpoint.workers import Worker
+from simserve.endpoint.tenants import Tenants
+from simserve.endpoint.timeline import Timeline
+from simserve.endpoint.workers import Worker, worker_concurrency
 from simserve.policy import (
     Action,
     EndpointView,
@@ -37,10 +42,11 @@ from simserve.policy import (
     HostIndex,
     Reject,
     ScaledDownSlots,
+    ScaleDown,
     StartWorkers,
-    StopWorker as StopAction,
     WorkerView,
     build_autoscaler,
+    build_router,
     choose_pool,
     flashboot_eligible,
 )
@@ -64,6 +70,7 @@ BUSY, WARM = int(Phase.BUSY), int(Phase.WARM)  # plain ints on the per-job path
 IN_QUEUE, IN_PROGRESS, COMPLETED = JobStatus.IN_QUEUE, JobStatus.IN_PROGRESS, JobStatus.COMPLETED
 TIMED_OUT, REJECTED, CANCELLED = JobStatus.TIMED_OUT, JobStatus.REJECTED, JobStatus.CANCELLED
 _IN_PROGRESS, _COMPLETED = int(IN_PROGRESS), int(COMPLETED)  # plain ints on the per-job path
+_CANCELLED = int(CANCELLED)
 ALIVE = frozenset({INIT, RUNNING, OUTDATED})
 #: a run that ends so restarts its worker (the platform's way to stop a job), counted under this name
 RESTART_COUNTER = {int(TIMED_OUT): "exec_timeouts", int(CANCELLED): "cancel_restarts"}
@@ -77,10 +84,6 @@ class EndpointCore:
     """
 
     def __init__(self, scenario: Scenario, streams: RandomStreams, rec: Recorder, hosts: Sequence[Host]) -> None:
-        from simserve.endpoint.faults import Faults
-        from simserve.endpoint.tenants import Tenants
-        from simserve.endpoint.timeline import Timeline
-
         self.sc = scenario
         ep = scenario.endpoint
         self.streams = streams
@@ -100,7 +103,8 @@ class EndpointCore:
         self.out: list[Effect] = []
         self.now = 0.0
         self.workers: list[Worker] = []
-        self.free: FreeWorkers[Worker] = FreeWorkers()
+        self.router = build_router()  # the routing rule (newest-created free worker first) ...
+        self.free: FreeWorkers[Worker] = self.router.index()  # ... and its index, inlined on the per-job path
         self.scaled_down: ScaledDownSlots[Worker] = ScaledDownSlots()
         self.n_alive = self.n_starting = self.n_ready = self.in_progress = 0
         self.n_held = 0  # throttled + unhealthy slots: they hold a slot but not a place under max workers
@@ -116,7 +120,7 @@ class EndpointCore:
         self.job_token: dict[int, int] = {}
         self.token_job: dict[int, int] = {}
         self.counters: dict[str, int] = {"cold_starts": 0, "flashboot_resumes": 0, "pulls": 0, "scale_downs": 0}
-        self.faults = Faults(self)
+        self.faults = FaultRules(self)
         self.tenants = Tenants(self) if any(h.other_tenants for h in scenario.hosts) else None
         self.timeline = Timeline(self) if scenario.events else None
         llm = scenario.workload.llm
@@ -141,11 +145,8 @@ class EndpointCore:
         self.sc = scenario
         self.cap = ep.worker_cap
         self.slots_max = self.cap + ep.extra_workers
-        llm = scenario.workload.llm
-        # a batching LLM worker takes up to max_concurrency requests (default max_batch): in its batch, or
-        # waiting in its engine to join it
-        self.conc = ep.concurrency if llm is None else llm.take
-        self.gpw = ep.gpus_per_worker
+        self.concurrency = worker_concurrency(scenario)  # jobs one worker takes at once
+        self.gpus_per_worker = ep.gpus_per_worker
         self.exec_timeout = ep.execution_timeout
         self.ttl = ep.job_ttl
         self.idle_timeout = ep.idle_timeout
@@ -159,6 +160,10 @@ class EndpointCore:
     def timer(self, delay_s: float, kind: TimerKind, arg: object = None) -> None:
         """Ask the driver to call ``on_timer(kind, arg)`` after ``delay_s``."""
         self.out.append(SetTimer(self.now + delay_s, kind, arg))
+
+    def timer_at(self, at_s: float, kind: TimerKind, arg: object = None) -> None:
+        """Ask the driver to call ``on_timer(kind, arg)`` at ``at_s`` (scenario seconds)."""
+        self.out.append(SetTimer(at_s, kind, arg))
 
     def on_timer(self, kind: TimerKind, arg: object, now: float) -> None:
         self.now = now
@@ -256,7 +261,7 @@ class EndpointCore:
     # ------------------------------------------------------------------ actions
     def apply(self, actions: list[Action]) -> None:
         """Carry out a policy's actions: ``StartWorkers(n)`` one by one until ``n``, the cap or a failed
-        start; ``StopWorker(w)`` only for a ready, job-free flex worker. Each applied action is recorded."""
+        start; ``ScaleDown(w)`` only for a ready, job-free flex worker. Each applied action is recorded."""
         now = self.now
         for a in actions:
             if isinstance(a, StartWorkers):
@@ -265,7 +270,7 @@ class EndpointCore:
                     started += 1
                 if started:
                     self.rec.action(now, "start_workers", started, a.reason)
-            elif isinstance(a, StopAction):
+            elif isinstance(a, ScaleDown):
                 w = self.workers[a.worker_id]
                 if w.state == RUNNING and not w.running and w.is_flex:
                     self.scale_down(w)
@@ -277,10 +282,10 @@ class EndpointCore:
         while len(self.scaled_down) and kind == "flex":
             w = self.scaled_down.revival()
             assert w.host is not None
-            if w.host.free < self.gpw and self.tenants is not None:
+            if w.host.free < self.gpus_per_worker and self.tenants is not None:
                 self.tenants.throttle(w)  # its host is taken: throttled; try the next slot (an extra worker)
                 continue
-            host = w.host if w.host.free >= self.gpw else self.place()
+            host = w.host if w.host.free >= self.gpus_per_worker else self.place()
             if host is None:
                 self.park(w)
                 self.count("no_capacity")
@@ -312,10 +317,48 @@ class EndpointCore:
         """Give back the GPUs of ``w``, which is leaving the alive states."""
         host = w.host
         assert host is not None
-        host.release(self.gpw)
+        host.release(self.gpus_per_worker)
         self.pool_alive[host.priority] -= 1
         if self.tenants is not None:
             self.tenants.on_release(host)
+
+    def take_out(self, w: Worker) -> list[int]:
+        """``w`` leaves the alive states (a fault, a restart): slot counters and the routing index
+        forget it, its pending phase and job events go stale; returns the jobs it held (running, in
+        job order, then those bound to its start). Its GPUs are still to be ``release``d."""
+        jobs = sorted(w.running) + w.bound
+        w.bound = []
+        if w.state == INIT:
+            self.n_starting -= 1
+        elif w.state == RUNNING:
+            self.n_ready -= 1
+            self.free.remove(w)
+        self.n_alive -= 1
+        self.in_progress -= len(w.running)
+        w.running = set()
+        w.drain = False
+        w.epoch += 1  # pending phase and job events go stale
+        w.idle_since = -1.0
+        return jobs
+
+    def resume_rollout(self) -> None:
+        """A worker left service: a rolling replacement under way may go on (``timeline``)."""
+        if self.timeline is not None:
+            self.timeline.pump()
+
+    def new_version(self, cold_start_changes: dict[str, Any]) -> None:
+        """A deploy: the image version goes up (a new cache key, so a miss on every host), with the
+        deploy's ``cold_start`` changes; start-time draws that changed are drawn afresh."""
+        cs = self.sc.cold_start.model_copy(update=cold_start_changes)
+        self.sc = self.sc.model_copy(update={"cold_start": cs})
+        rng = self.streams.get("cold_start")
+        if "container_start" in cold_start_changes:
+            self.d_container = Draws(cs.container_start, rng)
+        if "handler_init" in cold_start_changes:
+            self.d_handler = Draws(cs.handler_init, rng)
+        self.version += 1
+        self.image_key = f"image:{self.version}"
+        self.host_index.rebuild(self.image_key)
 
     def _new_worker(self, kind: str) -> Worker:
         w = Worker(len(self.workers), kind, self._seq, self.now)
@@ -335,7 +378,7 @@ class EndpointCore:
             self.image_key in host.cache,
         )
         w.host = host
-        host.take(self.gpw)
+        host.take(self.gpus_per_worker)
         self.pool_alive[host.priority] += 1
         w.version = self.version
         self.n_alive += 1
@@ -439,12 +482,12 @@ class EndpointCore:
                 self._expire(j)
             else:
                 self.begin_job(w, j, True)
-        while len(w.running) < self.conc:
+        while len(w.running) < self.concurrency:
             j = self.queue.pop(now)
             if j < 0:
                 break
             self.begin_job(w, j, True)
-        if len(w.running) < self.conc:
+        if len(w.running) < self.concurrency:
             self.free.add(w)
         if not w.running:
             self.arm_idle(w)
@@ -478,7 +521,7 @@ class EndpointCore:
                     w.in_free = False
                     free.n -= 1
                     self.begin_job(w, j, False)
-                    if len(w.running) < self.conc:
+                    if len(w.running) < self.concurrency:
                         free.add(w)
                     return
         if self.scaler.queues:
@@ -600,7 +643,9 @@ class EndpointCore:
             w.idle_since = now  # arm_idle(), inlined (per-job path)
             if not w.expiry_pending and self.expires[w.is_flex]:
                 w.expiry_pending = True
-                self.out.append(SetTimer(now + self.idle_timeout, TimerKind.IDLE, w.wid))
+                self.out.append(
+                    SetTimer(self.scaler.idle_deadline_s(w.kind, now, self.idle_timeout), TimerKind.IDLE, w.wid)
+                )
         if not w.in_free:  # FreeWorkers.add, inlined (per-job path); the heap key is NewestFirst's
             w.in_free = True
             free = self.free
@@ -611,13 +656,50 @@ class EndpointCore:
         """``j`` will run again: its current run's end, if it comes, is stale."""
         self.job_token[j] = -1
 
+    # ------------------------------------------------------------------ jobs of an open run (``jobops``)
+    def add_job(self, now: float) -> int:
+        """A job submitted at ``now`` joins the workload (not yet arrived); returns its index."""
+        j = self.rec.add_job(now)
+        self.arr.append(now)
+        return j
+
+    def cancel_run(self, j: int, now: float) -> None:
+        """End running job ``j`` ``cancelled`` (a client's cancel): its worker restarts, as ``job_finished`` does."""
+        self.job_finished(self.job_token.get(j, j), now, _CANCELLED)
+
+    def close_job(self, j: int, status: int, at_s: float) -> None:
+        """Job ``j``, not running (queued, bound to a start or taken off a failed worker), ends with
+        ``status`` at ``at_s``."""
+        self.status[j] = status
+        self.end_s[j] = at_s
+
+    def reset_job(self, j: int) -> None:
+        """Job ``j`` will wait again: its current run's end is stale and its records are those of a
+        job not yet started (the queue's, ``in_queue``)."""
+        self.requeue_token(j)
+        self.status[j] = IN_QUEUE
+        self.start_s[j] = math.nan
+        self.end_s[j] = math.nan
+        self.job_worker[j] = -1
+        self.rec.cold[j] = 0
+
+    def requeue(self, j: int, now: float) -> None:
+        """Reset job ``j`` goes back to wait at ``now``: in its place in the queue, then to a free worker
+        (per_request: dispatched like a new arrival)."""
+        self.now = now
+        if not self.scaler.queues:
+            self.arrive(j, now)
+            return
+        self.queue.requeue(j)
+        self.dispatch_queued()
+
     # ------------------------------------------------------------------ idle timeout
     def arm_idle(self, w: Worker) -> None:
         """``w`` became job-free while running: its idle deadline starts now (``policy``'s rule)."""
         w.idle_since = self.now
         if not w.expiry_pending and self.expires[w.is_flex]:
             w.expiry_pending = True
-            self.timer(self.idle_timeout, TimerKind.IDLE, w.wid)
+            self.timer_at(self.scaler.idle_deadline_s(w.kind, w.idle_since, self.idle_timeout), TimerKind.IDLE, w.wid)
 
     def _on_idle_check(self, w: Worker) -> None:
         w.expiry_pending = False
@@ -643,7 +725,7 @@ class EndpointCore:
                 self.free.add(w)
                 break
             self.begin_job(w, j, False)
-            if len(w.running) < self.conc:
+            if len(w.running) < self.concurrency:
                 self.free.add(w)
         if self.queue and self.n_alive == 0:
             self.apply(self.scaler.on_arrival(self.view()))

@@ -24,7 +24,8 @@ The rules (the semantics ``tests/core/test_llm_theory.py`` pins):
 
 Where the runtime runs a real engine (``simserve live`` with a real handler), the core does not
 model steps (``EndpointCore.use_worker_engine``): the worker gets each job and reports its end and
-first token itself. Pure Python; no simpy, asyncio or clock.
+first token itself. Sees the endpoint core only through ``ports.CorePort``. Pure Python; no
+simpy, asyncio or clock.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from simserve.endpoint.effects import SetTimer, TimerKind
 from simserve.records import JobStatus
 
 if TYPE_CHECKING:
-    from simserve.endpoint.core import EndpointCore
+    from simserve.endpoint.ports import CorePort
     from simserve.endpoint.workers import Worker
     from simserve.scenario import EngineParams, LlmService
 
@@ -68,14 +69,14 @@ class _Batch:
 class BatchEngine:
     """The core's continuous-batching workers (one ``_Batch`` per worker, made at its first job)."""
 
-    def __init__(self, core: EndpointCore, svc: LlmService) -> None:
+    def __init__(self, core: CorePort, svc: LlmService) -> None:
         self.core = core
         self.svc = svc
         self.params: dict[str, EngineParams] = {}
         self.engines: dict[int, _Batch] = {}
         rec = core.rec
-        self.tin: list[int] = rec.input_tokens
-        self.tout: list[int] = rec.output_tokens
+        self.in_tokens: list[int] = rec.input_tokens
+        self.out_tokens: list[int] = rec.output_tokens
         self.first: list[float] = rec.first_token_s
         self.token: dict[int, int] = {}  # job -> the token its current run reports with
         self.admission: dict[int, int] = {}  # job -> number of its current admission (a slot's job may change)
@@ -106,7 +107,7 @@ class BatchEngine:
         self.token[j] = token
         self.first[j] = float("nan")  # a retried job's earlier first token does not count
         kv_cap = st.p.kv_cache_tokens
-        if kv_cap is not None and self.tin[j] + self.tout[j] > kv_cap:
+        if kv_cap is not None and self.in_tokens[j] + self.out_tokens[j] > kv_cap:
             self.too_big.append(j)  # can never fit: fails now, once the core's event is done
             if len(self.too_big) == 1:
                 self.core.out.append(SetTimer(now, TimerKind.STEP, (w.wid, st.epoch, -2)))
@@ -139,7 +140,7 @@ class BatchEngine:
         if step < 0:  # an idle engine's first step begins
             self._begin_step(w, st, now)
             return
-        status, job_worker, tin, tout = core.status, core.job_worker, self.tin, self.tout
+        status, job_worker, in_tokens, out_tokens = core.status, core.job_worker, self.in_tokens, self.out_tokens
         for j in st.joined:
             self.first[j] = now
         st.joined = []
@@ -149,7 +150,7 @@ class BatchEngine:
         for j in st.ends.pop(step, ()):
             batch.discard(j)
             del st.end_step[j]
-            st.kv -= tin[j] + tout[j]
+            st.kv -= in_tokens[j] + out_tokens[j]
             ended.append((j, _IN_PROGRESS))
         dl = st.deadlines
         while dl and dl[0][0] <= now:
@@ -159,7 +160,7 @@ class BatchEngine:
             if j in batch:
                 batch.discard(j)
                 st.ends[st.end_step.pop(j)].remove(j)
-                st.kv -= tin[j] + tout[j]
+                st.kv -= in_tokens[j] + out_tokens[j]
             elif j not in st.wait:
                 continue
             ended.append((j, _TIMED_OUT))
@@ -180,7 +181,7 @@ class BatchEngine:
         st.busy = True
         p = st.p
         core = self.core
-        status, job_worker, tin, tout = core.status, core.job_worker, self.tin, self.tout
+        status, job_worker, in_tokens, out_tokens = core.status, core.job_worker, self.in_tokens, self.out_tokens
         wid = w.wid
         batch, wait = st.batch, st.wait
         kv_cap = p.kv_cache_tokens
@@ -191,16 +192,16 @@ class BatchEngine:
             if status[j] != _IN_PROGRESS or job_worker[j] != wid:
                 wait.popleft()  # ended while it waited (timed out, cancelled)
                 continue
-            need = tin[j] + tout[j]
+            need = in_tokens[j] + out_tokens[j]
             if kv_cap is not None and st.kv + need > kv_cap:
                 break  # waits for room (a request that fits alone: admit() failed the others)
             wait.popleft()
             batch.add(j)
             st.kv += need
-            prefill += tin[j]
+            prefill += in_tokens[j]
             core.start_s[j] = now  # execution starts when it joins the batch
             joined.append(j)
-            end_step = st.step + tout[j] - 1
+            end_step = st.step + out_tokens[j] - 1
             st.end_step[j] = end_step
             ends = st.ends.get(end_step)
             if ends is None:

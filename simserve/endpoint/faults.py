@@ -11,30 +11,30 @@ limit ends ``timed_out`` and its worker restarts in place (the platform stops a 
 restarting its worker). Without a ``faults:`` section nothing is injected, but the init timeout
 (7 min by default, the platform's limit) still applies to every start; real failures (live) follow
 the same rules with the section's defaults.
-Uses only the endpoint core's public methods.
+Sees the endpoint core only through ``ports.CorePort``.
 """
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 from simserve.endpoint.effects import StopWorker, TimerKind
 from simserve.records import JobStatus, Phase, WorkerState
-from simserve.scenario import Faults as FaultsConfig
+from simserve.scenario import FaultsConfig
 
 if TYPE_CHECKING:
-    from simserve.endpoint.core import EndpointCore
+    from simserve.endpoint.ports import CorePort
     from simserve.endpoint.workers import Worker
 
 INIT, IDLE, RUNNING = WorkerState.INITIALIZING, WorkerState.IDLE, WorkerState.RUNNING
 OUTDATED, UNHEALTHY = WorkerState.OUTDATED, WorkerState.UNHEALTHY
+FAILED = int(JobStatus.FAILED)
 
 
-class Faults:
-    """Fault injection and recovery for one endpoint run."""
+class FaultRules:
+    """Fault injection and recovery for one endpoint run (the ``faults:`` section is ``FaultsConfig``)."""
 
-    def __init__(self, core: EndpointCore) -> None:
+    def __init__(self, core: CorePort) -> None:
         self.core = core
         self.injected = core.sc.faults is not None
         self.cfg = core.sc.faults if core.sc.faults is not None else FaultsConfig()
@@ -91,30 +91,12 @@ class Faults:
         counters.update(self.counts)
 
     # ------------------------------------------------------------------ transitions
-    def _take_out(self, w: Worker) -> list[int]:
-        """Leave the alive states: counters, routing index and GPUs; returns the jobs it held."""
-        core = self.core
-        jobs = sorted(w.running) + w.bound
-        w.bound = []
-        if w.state == INIT:
-            core.n_starting -= 1
-        elif w.state == RUNNING:
-            core.n_ready -= 1
-            core.free.remove(w)
-        core.n_alive -= 1
-        core.in_progress -= len(w.running)
-        w.running = set()
-        w.drain = False
-        w.epoch += 1  # pending phase and job events go stale
-        w.idle_since = -1.0
-        return jobs
-
     def unhealthy(self, w: Worker, reason: str, kill: bool = False) -> None:
         """Take ``w`` out of service as ``unhealthy``: free its GPUs, requeue its jobs, arm the retry."""
         core = self.core
         now = core.now
         self.counts[reason] += 1
-        jobs = self._take_out(w)
+        jobs = core.take_out(w)
         w.retire_on_drain = False
         core.enter(w, UNHEALTHY, Phase.NONE)
         core.out.append(StopWorker(w.wid, kill=kill))
@@ -130,8 +112,7 @@ class Faults:
         else:
             core.timer(delay, TimerKind.UNHEALTHY_RETRY, (w.wid, w.epoch))
         self.requeue(jobs)
-        if core.timeline is not None:
-            core.timeline.pump()
+        core.resume_rollout()
 
     def restart(self, w: Worker, reason: str = "exec_timeouts") -> None:
         """A job on ``w`` overran its limit (or was cancelled: ``reason``): the platform restarts the worker
@@ -140,7 +121,7 @@ class Faults:
         core = self.core
         self.counts[reason] = self.counts.get(reason, 0) + 1
         retire = w.retire_on_drain
-        jobs = self._take_out(w)
+        jobs = core.take_out(w)
         w.retire_on_drain = False
         core.enter(w, IDLE, Phase.NONE)
         core.out.append(StopWorker(w.wid, kill=True))
@@ -151,15 +132,14 @@ class Faults:
         else:
             host = w.host
             assert host is not None
-            target = host if host.free >= core.gpw else core.place()
+            target = host if host.free >= core.gpus_per_worker else core.place()
             if target is None:
                 core.park(w)
                 core.trim_slots()
             else:
                 core.start_on(w, target)
         self.requeue(jobs)
-        if core.timeline is not None:
-            core.timeline.pump()
+        core.resume_rollout()
 
     def _retry(self, w: Worker) -> None:
         """The platform retries an unhealthy slot: active workers start again, flex slots scale down to idle."""
@@ -167,7 +147,7 @@ class Faults:
         self.counts["unhealthy_retries"] += 1
         assert w.host is not None
         if w.kind == "active":
-            host = w.host if w.host.free >= core.gpw else core.place()
+            host = w.host if w.host.free >= core.gpus_per_worker else core.place()
             if host is None or core.n_alive >= core.cap:  # no room now: the platform tries again later
                 core.timer(self.cfg.unhealthy_retry, TimerKind.UNHEALTHY_RETRY, (w.wid, w.epoch))
                 return
@@ -189,24 +169,19 @@ class Faults:
     def requeue(self, jobs: list[int]) -> None:
         """Put jobs back at the front of the queue (oldest first), or fail those past the retry limit."""
         core = self.core
-        rec = core.rec
         now = core.now
         keep: list[int] = []
         for j in jobs:
             n = self.attempts.get(j, 0) + 1
             self.attempts[j] = n
-            core.requeue_token(j)
             if n > self.cfg.retry_limit:
-                rec.status[j] = JobStatus.FAILED
-                rec.end_s[j] = now
+                core.requeue_token(j)  # its run's end, if it comes, is stale
+                core.close_job(j, FAILED, now)
                 self.counts["failed_after_retries"] += 1
                 continue
+            core.reset_job(j)
             self.counts["retries"] += 1
-            rec.retries += 1
-            rec.status[j] = JobStatus.IN_QUEUE
-            rec.start_s[j] = math.nan
-            rec.cold[j] = 0
-            rec.worker[j] = -1
+            core.rec.retries += 1
             keep.append(j)
         if not keep:
             return

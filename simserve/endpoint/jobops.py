@@ -5,22 +5,22 @@ submitted while the run goes (appended to the workload, then arrived like any ot
 ``policy`` (execution timeout; TTL counted from submission, a ``JOB_TTL`` timer expiring it while
 it waits), ``cancel`` (a queued or waiting job ends ``cancelled``; a running one too, and its
 worker restarts in place: the platform stops a job by restarting its worker), ``retry`` (a
-``failed`` or ``timed_out`` job goes back to the queue with the same id) and ``purge`` (every
-queued job ends ``cancelled``). A job's TTL may be shorter than the endpoint's ``job_ttl``, not
-longer: the queue expires every job at the endpoint's TTL. Uses only the endpoint core's public
-methods and fields. No simpy, asyncio or clock.
+``failed`` or ``timed_out`` job goes back to the queue with the same id: ``retry_refusal`` is
+that rule, which the HTTP API asks too) and ``purge`` (every queued job ends ``cancelled``). A
+job's TTL may be shorter than the endpoint's ``job_ttl``, not longer: the queue expires every
+job at the endpoint's TTL. Sees the endpoint core only through ``ports.CorePort``: it reads the
+job records and changes them through the core's methods. No simpy, asyncio or clock.
 """
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 from simserve.endpoint.effects import TimerKind
 from simserve.records import JobStatus
 
 if TYPE_CHECKING:
-    from simserve.endpoint.core import EndpointCore
+    from simserve.endpoint.ports import CorePort
 
 IN_QUEUE, IN_PROGRESS = JobStatus.IN_QUEUE, JobStatus.IN_PROGRESS
 FAILED, CANCELLED, TIMED_OUT = JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.TIMED_OUT
@@ -28,11 +28,25 @@ FAILED, CANCELLED, TIMED_OUT = JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.
 #: retry tokens start here in an open workload (job indices grow without bound below it)
 OPEN_TOKEN_BASE = 1 << 52
 
+#: the statuses a client may retry from
+RETRYABLE = frozenset({int(FAILED), int(TIMED_OUT)})
+
+
+def retry_refusal(status: int) -> str | None:
+    """Why a job with ``status`` cannot be retried, or None when it can (only failed or timed-out jobs).
+
+    >>> retry_refusal(JobStatus.TIMED_OUT) is None
+    True
+    >>> retry_refusal(JobStatus.COMPLETED)
+    'only FAILED or TIMED_OUT jobs retry'
+    """
+    return None if status in RETRYABLE else "only FAILED or TIMED_OUT jobs retry"
+
 
 class JobOps:
     """Run-time jobs of one endpoint core (created by ``EndpointCore.open_workload``)."""
 
-    def __init__(self, core: EndpointCore) -> None:
+    def __init__(self, core: CorePort) -> None:
         self.core = core
         self.exec_timeout: dict[int, float] = {}  # job -> its own execution timeout (s)
         self.ttl: dict[int, float] = {}  # job -> its own TTL (s), shorter than the endpoint's
@@ -42,14 +56,12 @@ class JobOps:
     def submit(self, now: float, exec_timeout_s: float | None = None, ttl_s: float | None = None) -> int:
         """A job arrives now: it is appended to the workload and arrives like any other; returns its index."""
         core = self.core
-        j = core.rec.add_job(now)
-        core.arr.append(now)
+        j = core.add_job(now)
         if exec_timeout_s is not None and exec_timeout_s > 0:
             self.exec_timeout[j] = exec_timeout_s
         if ttl_s is not None and 0 < ttl_s < core.ttl:
             self.ttl[j] = ttl_s
-            core.now = now
-            core.timer(ttl_s, TimerKind.JOB_TTL, j)
+            core.timer_at(now + ttl_s, TimerKind.JOB_TTL, j)
         core.arrive(j, now)
         return j
 
@@ -64,64 +76,47 @@ class JobOps:
     def on_ttl(self, j: int) -> None:
         """Job ``j``'s own TTL ran out: a job still waiting (queued or bound to a start) times out."""
         core = self.core
-        if core.rec.status[j] != IN_QUEUE or not self._unqueue(j):
+        if core.status[j] != IN_QUEUE or not self._unqueue(j):
             return
-        core.rec.status[j] = TIMED_OUT
-        core.rec.end_s[j] = core.now
+        core.close_job(j, TIMED_OUT, core.now)
         self.counts["ttl_expired"] += 1
 
     # ------------------------------------------------------------------ client calls
     def cancel(self, j: int, now: float) -> bool:
         """Cancel job ``j``: False when it had already ended (or is unknown to the queue and the workers)."""
         core = self.core
-        core.now = now
-        rec = core.rec
-        status = rec.status[j]
+        status = core.status[j]
         if status == IN_PROGRESS:  # its run ends cancelled and the core restarts its worker
-            core.job_finished(core.job_token.get(j, j), now, CANCELLED)
+            core.cancel_run(j, now)
         elif status == IN_QUEUE and self._unqueue(j):
-            rec.status[j] = CANCELLED
-            rec.end_s[j] = now
+            core.close_job(j, CANCELLED, now)
         else:
             return False
         self.counts["api_cancels"] += 1
         return True
 
     def retry(self, j: int, now: float) -> bool:
-        """A ``failed`` or ``timed_out`` job goes back to the queue (same job, its TTL from submission)."""
+        """A ``failed`` or ``timed_out`` job goes back to the queue (same job, its TTL from submission);
+        False when ``retry_refusal`` refuses it."""
         core = self.core
-        rec = core.rec
-        if rec.status[j] not in (FAILED, TIMED_OUT):
+        if retry_refusal(core.status[j]) is not None:
             return False
-        core.now = now
-        core.requeue_token(j)
-        rec.status[j] = IN_QUEUE
-        rec.start_s[j] = math.nan
-        rec.end_s[j] = math.nan
-        rec.worker[j] = -1
-        rec.cold[j] = 0
+        core.reset_job(j)
         self.counts["api_retries"] += 1
         if j in self.ttl:
             left = core.arr[j] + self.ttl[j] - now
-            core.timer(max(left, 0.0), TimerKind.JOB_TTL, j)
-        if not core.scaler.queues:  # per_request: dispatched like a new arrival
-            core.arrive(j, now)
-            return True
-        core.queue.requeue(j)
-        core.dispatch_queued()
+            core.timer_at(now + max(left, 0.0), TimerKind.JOB_TTL, j)
+        core.requeue(j, now)
         return True
 
     def purge(self, now: float) -> list[int]:
         """Every queued job ends ``cancelled`` (running ones go on); returns them."""
         core = self.core
-        core.now = now
-        rec = core.rec
         removed = []
         core.queue.purge(now)  # those past the TTL time out first
         for j in core.queue.drain():
-            if rec.status[j] == IN_QUEUE:
-                rec.status[j] = CANCELLED
-                rec.end_s[j] = now
+            if core.status[j] == IN_QUEUE:
+                core.close_job(j, CANCELLED, now)
                 removed.append(j)
         self.counts["purged"] += len(removed)
         return removed

@@ -8,7 +8,8 @@ A scaled-down slot revived on a full host becomes ``throttled`` (not billed) unt
 there (it starts on it, FlashBoot if eligible) or ``move_after`` passes (the platform moves it:
 a cold start on another host); it starts only if jobs still wait, else it returns to ``idle``.
 All GPU changes go through ``Host.take/release``; each change of tenant demand is also an effect
-(``Reserve``), so the live executor really withholds those slots. Uses only the core's public methods.
+(``Reserve``), so the live executor really withholds those slots. Sees the endpoint core only
+through ``ports.CorePort``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from simserve.records import Phase, WorkerState
 from simserve.workload import read_utilization_csv
 
 if TYPE_CHECKING:
-    from simserve.endpoint.core import EndpointCore
+    from simserve.endpoint.ports import CorePort
     from simserve.endpoint.workers import Worker
     from simserve.scenario import OtherTenants
 
@@ -31,8 +32,8 @@ if TYPE_CHECKING:
 class Tenants:
     """Tenant demand per host and the throttled slots waiting on each host."""
 
-    def __init__(self, core: EndpointCore) -> None:
-        self.eng = core
+    def __init__(self, core: CorePort) -> None:
+        self.core = core
         self.rng = core.streams.get("tenants")
         pools = core.sc.hosts
         self.cfg: dict[int, OtherTenants] = {}
@@ -47,23 +48,23 @@ class Tenants:
 
     def start(self) -> None:
         """Initial tenant demand at t=0 and the schedule of changes."""
-        eng = self.eng
+        core = self.core
         csv_rows: dict[int, list[tuple[float, float]]] = {}
         for hid, cfg in self.cfg.items():
-            h = eng.hosts[hid]
+            h = core.hosts[hid]
             if cfg.csv is None:
                 self._set(h, self._draw(h, cfg.mean_utilization))
-                eng.timer(float(self.rng.exponential(cfg.time_scale)), TimerKind.TENANT_DRAW, hid)
+                core.timer(float(self.rng.exponential(cfg.time_scale)), TimerKind.TENANT_DRAW, hid)
                 continue
             if h.pool not in csv_rows:
                 p = Path(cfg.csv)
-                csv_rows[h.pool] = read_utilization_csv(p if p.is_absolute() else Path(eng.sc.base_dir) / p)
+                csv_rows[h.pool] = read_utilization_csv(p if p.is_absolute() else Path(core.sc.base_dir) / p)
             rows = csv_rows[h.pool]
             first = [u for t, u in rows if t <= 0]
             self._set(h, self._draw(h, first[-1] if first else 0.0))
             for t, u in rows:
                 if t > 0:
-                    eng.timer(t, TimerKind.TENANT_ROW, (hid, u))
+                    core.timer(t, TimerKind.TENANT_ROW, (hid, u))
 
     def _draw(self, h: Host, utilization: float) -> int:
         return int(self.rng.binomial(h.gpus, utilization)) if utilization > 0 else 0
@@ -78,13 +79,13 @@ class Tenants:
 
     def _on_change(self, hid: int) -> None:
         cfg = self.cfg[hid]
-        h = self.eng.hosts[hid]
+        h = self.core.hosts[hid]
         self._set(h, self._draw(h, cfg.mean_utilization))
-        self.eng.timer(float(self.rng.exponential(cfg.time_scale)), TimerKind.TENANT_DRAW, hid)
+        self.core.timer(float(self.rng.exponential(cfg.time_scale)), TimerKind.TENANT_DRAW, hid)
 
     def _on_row(self, arg: tuple[int, float]) -> None:
         hid, utilization = arg
-        h = self.eng.hosts[hid]
+        h = self.core.hosts[hid]
         self._set(h, self._draw(h, utilization))
 
     def _set(self, h: Host, demand: int) -> None:
@@ -94,7 +95,7 @@ class Tenants:
         if surplus > 0:
             self.held[hid] = demand
             h.release(surplus)
-            self.eng.out.append(Reserve(hid, demand))
+            self.core.out.append(Reserve(hid, demand))
             self._serve(h)
         else:
             self._grab(h)
@@ -104,7 +105,7 @@ class Tenants:
         if n > 0:
             self.held[h.host_id] += n
             h.take(n)
-            self.eng.out.append(Reserve(h.host_id, self.held[h.host_id]))
+            self.core.out.append(Reserve(h.host_id, self.held[h.host_id]))
 
     # ------------------------------------------------------------------ our workers
     def on_release(self, h: Host) -> None:
@@ -115,34 +116,34 @@ class Tenants:
 
     def throttle(self, w: Worker) -> None:
         """A scaled-down slot was asked to start but its host is full: throttle it there."""
-        eng = self.eng
+        core = self.core
         assert w.host is not None
-        eng.enter(w, WorkerState.THROTTLED, Phase.NONE)
-        eng.n_held += 1
+        core.enter(w, WorkerState.THROTTLED, Phase.NONE)
+        core.n_held += 1
         w.epoch += 1
         self.counts["throttle_episodes"] += 1
         self.waiters.setdefault(w.host.host_id, deque()).append(w)
         cfg = self.cfg.get(w.host.host_id)
-        eng.timer(cfg.move_after if cfg is not None else 300.0, TimerKind.THROTTLE_MOVE, (w.wid, w.epoch))
+        core.timer(cfg.move_after if cfg is not None else 300.0, TimerKind.THROTTLE_MOVE, (w.wid, w.epoch))
 
     def _serve(self, h: Host) -> None:
         """Start throttled slots waiting on ``h`` while it has room (FIFO)."""
-        eng = self.eng
+        core = self.core
         waiting = self.waiters.get(h.host_id)
-        while waiting and h.free >= eng.gpw:
+        while waiting and h.free >= core.gpus_per_worker:
             w = waiting.popleft()
             if w.state == WorkerState.THROTTLED and w.host is h:
                 self._leave(w, h)
 
     def _on_move(self, arg: tuple[int, int]) -> None:
         wid, epoch = arg
-        eng = self.eng
-        w = eng.workers[wid]
+        core = self.core
+        w = core.workers[wid]
         if w.epoch != epoch or w.state != WorkerState.THROTTLED:
             return
-        host = eng.place() if eng.n_alive < eng.cap else None
-        if host is None and eng.n_alive < eng.cap:  # nowhere to go yet: wait another period
-            eng.timer(
+        host = core.place() if core.n_alive < core.cap else None
+        if host is None and core.n_alive < core.cap:  # nowhere to go yet: wait another period
+            core.timer(
                 self.cfg[w.host.host_id].move_after if w.host and w.host.host_id in self.cfg else 300.0,
                 TimerKind.THROTTLE_MOVE,
                 (w.wid, w.epoch),
@@ -155,14 +156,14 @@ class Tenants:
     def _leave(self, w: Worker, host: Host | None) -> None:
         """End the throttle episode of ``w``: start it on ``host`` if jobs still wait and max workers allows,
         else it goes back to ``idle`` (scaled down; an extra worker took over or the demand passed)."""
-        eng = self.eng
-        eng.n_held -= 1
-        if host is not None and eng.n_alive < eng.cap and eng.queue:
-            eng.start_on(w, host)
+        core = self.core
+        core.n_held -= 1
+        if host is not None and core.n_alive < core.cap and core.queue:
+            core.start_on(w, host)
             return
-        eng.enter(w, WorkerState.IDLE, Phase.NONE)
-        eng.park(w)
-        eng.trim_slots()
+        core.enter(w, WorkerState.IDLE, Phase.NONE)
+        core.park(w)
+        core.trim_slots()
 
     def finish(self, counters: dict[str, int]) -> None:
         counters.update(self.counts)

@@ -5,8 +5,8 @@ every host), restarts cold starts in flight on the new version, and marks every 
 ``outdated``: it takes no new job and is billed only while processing. Outdated workers are
 replaced ``max(1, ceil(10% of max workers))`` at a time: a job-free one is stopped and its slot
 cold-starts the new version (the next one goes when a replacement is ready); a busy one
-finishes its jobs first. A ``set`` swaps endpoint settings (validated at load time). Uses only
-the endpoint core's public methods.
+finishes its jobs first. A ``set`` swaps endpoint settings (validated at load time). Sees the
+endpoint core only through ``ports.CorePort``.
 """
 
 from __future__ import annotations
@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from simserve.endpoint.effects import StopWorker, TimerKind
 from simserve.records import Phase, WorkerState
-from simserve.rng import Draws
 
 if TYPE_CHECKING:
-    from simserve.endpoint.core import EndpointCore
+    from simserve.endpoint.ports import CorePort
     from simserve.endpoint.workers import Worker
     from simserve.scenario import Event
 
@@ -29,8 +28,8 @@ INIT, IDLE, RUNNING, OUTDATED = WorkerState.INITIALIZING, WorkerState.IDLE, Work
 class Timeline:
     """Scheduled deploys and setting changes, and the rolling replacement of outdated workers."""
 
-    def __init__(self, core: EndpointCore) -> None:
-        self.eng = core
+    def __init__(self, core: CorePort) -> None:
+        self.core = core
         self.batch = 1
         self.events: list[Event] = sorted(core.sc.events, key=lambda e: e.at)
         self.outdated: list[Worker] = []  # awaiting replacement, in marking order
@@ -39,8 +38,8 @@ class Timeline:
 
     def start(self) -> None:
         for i, ev in enumerate(self.events):
-            if ev.at < self.eng.sc.horizon:
-                self.eng.timer(ev.at - self.eng.now, TimerKind.EVENT, i)
+            if ev.at < self.core.sc.horizon:
+                self.core.timer(ev.at - self.core.now, TimerKind.EVENT, i)
 
     def fire(self, i: int) -> None:
         ev = self.events[i]
@@ -52,29 +51,20 @@ class Timeline:
     # ------------------------------------------------------------------ deploy
     def deploy(self, changes: dict[str, Any]) -> None:
         """Release a new version: new image key everywhere, outdated marks, rolling replacement."""
-        eng = self.eng
+        core = self.core
         self.counts["deploys"] += 1
-        cs = eng.sc.cold_start.model_copy(update=changes)
-        eng.sc = eng.sc.model_copy(update={"cold_start": cs})
-        rng = eng.streams.get("cold_start")
-        if "container_start" in changes:
-            eng.d_container = Draws(cs.container_start, rng)
-        if "handler_init" in changes:
-            eng.d_handler = Draws(cs.handler_init, rng)
-        eng.version += 1
-        eng.image_key = f"image:{eng.version}"
-        eng.host_index.rebuild(eng.image_key)
-        self.batch = max(1, math.ceil(0.1 * eng.cap))
-        for w in eng.workers:
-            if w.retired or w.version == eng.version:
+        core.new_version(changes)
+        self.batch = max(1, math.ceil(0.1 * core.cap))
+        for w in core.workers:
+            if w.retired or w.version == core.version:
                 continue
             if w.state == INIT:  # a cold start of the old version: start over on the new one
-                w.version = eng.version
-                eng.begin_cold(w, False)
+                w.version = core.version
+                core.begin_cold(w, False)
             elif w.state == RUNNING:
-                eng.free.remove(w)
-                eng.n_ready -= 1
-                eng.enter(w, OUTDATED, w.phase)
+                core.free.remove(w)
+                core.n_ready -= 1
+                core.enter(w, OUTDATED, w.phase)
                 w.drain = True
                 w.idle_since = -1.0
                 self.outdated.append(w)
@@ -92,22 +82,22 @@ class Timeline:
                 self._replace(w)
 
     def _replace(self, w: Worker) -> None:
-        eng = self.eng
+        core = self.core
         w.drain = False
-        eng.n_alive -= 1
-        eng.enter(w, IDLE, Phase.NONE)
-        eng.out.append(StopWorker(w.wid))
-        eng.release(w)
+        core.n_alive -= 1
+        core.enter(w, IDLE, Phase.NONE)
+        core.out.append(StopWorker(w.wid))
+        core.release(w)
         w.stopped_at = -1.0
         w.epoch += 1
         self.counts["replaced"] += 1
         assert w.host is not None
-        host = w.host if w.host.free >= eng.gpw else eng.place()
-        if host is None or eng.n_alive >= eng.cap:
-            eng.park(w)
-            eng.trim_slots()
+        host = w.host if w.host.free >= core.gpus_per_worker else core.place()
+        if host is None or core.n_alive >= core.cap:
+            core.park(w)
+            core.trim_slots()
             return
-        eng.start_on(w, host)
+        core.start_on(w, host)
         self.replacing[w.wid] = (w, w.epoch)
 
     def on_ready(self, w: Worker) -> None:
@@ -120,8 +110,8 @@ class Timeline:
         """A job ended on a draining (outdated or retiring) worker."""
         if w.running:
             return
-        eng = self.eng
-        eng.enter(w, w.state, Phase.WARM)  # job-free: outdated and warm is not billed
+        core = self.core
+        core.enter(w, w.state, Phase.WARM)  # job-free: outdated and warm is not billed
         if w.retire_on_drain:
             self._retire(w)
         else:
@@ -130,47 +120,47 @@ class Timeline:
     # ------------------------------------------------------------------ set
     def set(self, values: dict[str, Any]) -> None:
         """Apply endpoint setting changes (keys are ``endpoint.<field>`` or ``endpoint.scaler.value``)."""
-        eng = self.eng
+        core = self.core
         self.counts["settings_changed"] += 1
-        ep = eng.sc.endpoint.model_dump()
+        ep = core.sc.endpoint.model_dump()
         for key, value in values.items():
             parts = key.split(".")[1:]
             node = ep
             for part in parts[:-1]:
                 node = node[part]
             node[parts[-1]] = value
-        old_active = eng.sc.endpoint.active_workers
-        new_ep = type(eng.sc.endpoint).model_validate(ep)
-        eng.settings(eng.sc.model_copy(update={"endpoint": new_ep}))
+        old_active = core.sc.endpoint.active_workers
+        new_ep = type(core.sc.endpoint).model_validate(ep)
+        core.settings(core.sc.model_copy(update={"endpoint": new_ep}))
         if new_ep.active_workers > old_active:
             for _ in range(new_ep.active_workers - old_active):
-                if eng.n_alive >= eng.cap or eng.scale_up("active", kind="active") is None:
+                if core.n_alive >= core.cap or core.scale_up("active", kind="active") is None:
                     break
         elif new_ep.active_workers < old_active:
             active = [
                 w
-                for w in eng.workers
+                for w in core.workers
                 if w.kind == "active" and not w.retire_on_drain and w.state in (RUNNING, OUTDATED)
             ]
             for w in sorted(active, key=lambda x: -x.seq)[: old_active - new_ep.active_workers]:
                 w.retire_on_drain = True
                 w.drain = True
                 if w.state == RUNNING:
-                    eng.free.remove(w)
+                    core.free.remove(w)
                 if not w.running:
                     self._retire(w)
-        eng.trim_slots()
-        eng.dispatch_queued()
+        core.trim_slots()
+        core.dispatch_queued()
 
     def _retire(self, w: Worker) -> None:
         """Stop an active worker removed by a ``set``: it leaves the endpoint (an idle row to the horizon)."""
-        eng = self.eng
+        core = self.core
         if w.state == RUNNING:
-            eng.n_ready -= 1
-        eng.n_alive -= 1
-        eng.enter(w, IDLE, Phase.NONE)
-        eng.out.append(StopWorker(w.wid))
-        eng.release(w)
+            core.n_ready -= 1
+        core.n_alive -= 1
+        core.enter(w, IDLE, Phase.NONE)
+        core.out.append(StopWorker(w.wid))
+        core.release(w)
         w.epoch += 1
         w.dropped = True
         w.drain = w.retire_on_drain = False

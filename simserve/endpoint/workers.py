@@ -1,9 +1,10 @@
-"""A worker slot of the endpoint: plain state owned by the core.
+"""A worker slot of the endpoint: plain state owned by the core, and how many jobs one takes.
 
 Owns ``Worker`` (kind, host, state and phase with the time it was entered, the jobs running on
-it, its place in the routing and scaled-down indexes, its cold-start epoch and fault history).
-A slot survives scale-down as an ``idle`` row whose host keeps the image. Only the endpoint
-core (and its dynamics modules, through the core's methods) changes it.
+it, its place in the routing and scaled-down indexes, its cold-start epoch and fault history)
+and ``worker_concurrency`` (the rule for the jobs one worker takes at once, which the core and
+the live executor both read). A slot survives scale-down as an ``idle`` row whose host keeps
+the image. Only the endpoint core (and its rule helpers, through ``ports.CorePort``) changes it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,15 @@ from simserve.records import Phase, WorkerState
 
 if TYPE_CHECKING:
     from simserve.endpoint.hosts import Host
+    from simserve.scenario import Scenario
+
+
+def worker_concurrency(scenario: Scenario) -> int:
+    """How many jobs one worker takes from the queue at once: the endpoint's ``concurrency``, or for a
+    batching LLM worker its ``max_concurrency`` (default ``max_batch``: in its batch, or waiting in its
+    engine to join it)."""
+    llm = scenario.workload.llm
+    return scenario.endpoint.concurrency if llm is None else llm.take
 
 
 class Worker:

@@ -18,7 +18,7 @@ class StartWorkers:
 
 
 @dataclass(frozen=True, slots=True)
-class StopWorker:
+class ScaleDown:
     """Scale a ready, job-free worker down to ``idle`` (its host keeps the image)."""
 
     worker_id: int
@@ -32,4 +32,4 @@ class Reject:
     reason: str
 
 
-Action = StartWorkers | StopWorker | Reject
+Action = StartWorkers | ScaleDown | Reject

@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from simserve.policy.actions import Action, Reject, StartWorkers, StopWorker
+from simserve.policy.actions import Action, Reject, ScaleDown, StartWorkers
 from simserve.policy.view import EndpointView, WorkerView
 from simserve.scenario import PerRequestScaler, QueueDelayScaler, RequestCountScaler, Scaler
 
@@ -64,7 +64,7 @@ class _Base:
     def on_idle_timeout(self, view: EndpointView, worker: WorkerView) -> list[Action]:
         """Scale a flex worker down once its idle timeout has passed."""
         if worker.kind == "flex" and worker.jobs == 0 and worker.state == "running":
-            return [StopWorker(worker.worker_id, "idle_timeout")]
+            return [ScaleDown(worker.worker_id, "idle_timeout")]
         return []
 
 
@@ -108,7 +108,7 @@ class RequestCount(_Base):
         if want > view.n_alive:
             return [StartWorkers(want - view.n_alive, "request_count")]
         surplus = view.n_alive - want
-        return [StopWorker(wid, "request_count") for wid in view.idle_flex_ids[:surplus]]
+        return [ScaleDown(wid, "request_count") for wid in view.idle_flex_ids[:surplus]]
 
 
 class PerRequest(_Base):

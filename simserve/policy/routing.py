@@ -1,35 +1,21 @@
-"""Which free worker takes the next job.
+"""Which free worker takes the next job: the routing rule and its registry.
 
 Owns the routing order: the newest-created free worker first (SimFaaS and Lambda do this;
 it lets older workers reach their idle timeout), kept as an incremental index
-(``FreeWorkers``: a heap keyed by ``NewestFirst.order_key`` with lazy deletion) that the
-endpoint core uses in both drivers, so each choice is O(log n). Pure: no simpy, asyncio or clock.
+(``FreeWorkers``: a heap keyed by ``-created_seq`` with lazy deletion) that the endpoint core
+uses in both drivers, so each choice is O(log n). ``NewestFirst.pick`` is the reference
+version of the same rule (a property test checks the index against it). Routers are chosen
+by kind through ``REGISTRY`` and ``build_router``, as autoscalers are. Pure: no simpy,
+asyncio or clock.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from heapq import heappop, heappush
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from simserve.policy.view import WorkerView
-
-
-class NewestFirst:
-    """Route to the free worker created most recently."""
-
-    kind = "newest_first"
-
-    @staticmethod
-    def order_key(created_seq: int) -> int:
-        """Heap key: smaller is preferred."""
-        return -created_seq
-
-    def pick(self, free: Sequence[WorkerView]) -> int | None:
-        """The worker id to route to among ``free`` workers, or None when there is none."""
-        if not free:
-            return None
-        return max(free, key=lambda w: w.created_seq).worker_id
 
 
 class Routable(Protocol):
@@ -77,3 +63,48 @@ class FreeWorkers(Generic[W]):
                 self.n -= 1
                 return w
         return None
+
+
+class Router(Protocol):
+    """A routing rule: its reference choice and the incremental index that makes the same choice fast."""
+
+    kind: str
+
+    def index(self) -> FreeWorkers[Any]: ...
+
+    def pick(self, free: Sequence[WorkerView]) -> int | None: ...
+
+
+class NewestFirst:
+    """Route to the free worker created most recently."""
+
+    kind = "newest_first"
+
+    def index(self) -> FreeWorkers[Any]:
+        """A new, empty index of free workers in this order (the core's per-job structure)."""
+        return FreeWorkers()
+
+    def pick(self, free: Sequence[WorkerView]) -> int | None:
+        """The worker id to route to among ``free`` workers, or None when there is none."""
+        if not free:
+            return None
+        return max(free, key=lambda w: w.created_seq).worker_id
+
+
+#: the routing kind the platform uses (every endpoint today)
+DEFAULT_ROUTING = "newest_first"
+
+#: the registry: a routing kind -> its router class
+REGISTRY: dict[str, type[Router]] = {NewestFirst.kind: NewestFirst}
+
+
+def build_router(kind: str = DEFAULT_ROUTING) -> Router:
+    """The router of ``kind`` (``REGISTRY``).
+
+    >>> build_router().kind
+    'newest_first'
+    """
+    cls = REGISTRY.get(kind)
+    if cls is None:
+        raise ValueError(f"no router of kind {kind!r} (known: {', '.join(sorted(REGISTRY))})")
+    return cls()

@@ -21,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
+from simserve.endpoint.jobops import retry_refusal
 from simserve.serve.dashboard import PAGE
 
 RUN_LIMIT_BYTES = 10 * 1000 * 1000
@@ -135,8 +136,9 @@ def build_app(session: Any) -> web.Application:
 
     async def retry(request: web.Request) -> web.StreamResponse:
         j = job_of(request)
-        if book.status_name(j) not in ("FAILED", "TIMED_OUT"):
-            raise ApiError(400, f"job {book.ids[j]} is {book.status_name(j)}: only FAILED or TIMED_OUT jobs retry")
+        refusal = retry_refusal(book.rec.status[j])  # the core's rule
+        if refusal is not None:
+            raise ApiError(400, f"job {book.ids[j]} is {book.status_name(j)}: {refusal}")
         book.retried(j)
         if not session.driver.retry(j):
             raise ApiError(400, f"job {book.ids[j]} cannot be retried now")
