@@ -179,17 +179,6 @@ def apply_billing(
     return out
 
 
-def running_cost(scenario: Any, rec: Any, open_rows: list[tuple[int, int, int, float, float, int]]) -> float:
-    """The bill so far of a run in progress: the recorder's closed intervals plus the ``open_rows``
-    (worker, state, phase, start, now, host), billed as ``apply_billing`` bills a finished run."""
-    frame = rec.intervals_frame([r for r in open_rows if r[4] > r[3]])
-    if not len(frame):
-        return 0.0
-    table = billing_table(scenario.billing.preset, scenario.billing.states)
-    billed = apply_billing(frame, table, scenario.endpoint.gpus_per_worker, scenario.pricing)
-    return float(billed["cost_usd"].sum())
-
-
 def least_cost_usd_per_s(scenario: Any, gpus: list[str], active_workers: float, busy_flex_workers: float) -> float:
     """The least a second can cost: ``active_workers`` at the cheapest active rate among ``gpus``, plus
     ``busy_flex_workers`` flex workers busy at the cheapest flex rate (zero when busy time is not billed).

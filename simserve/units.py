@@ -141,13 +141,3 @@ def parse_bandwidth(value: object) -> PerSecond:
             f"got {value!r}"
         )
     return bw
-
-
-def format_duration(seconds: Seconds) -> str:
-    """Render seconds compactly for people: 0.5 -> '500ms', 90 -> '1.5min', 7200 -> '2h'."""
-    if seconds < 1:
-        return f"{seconds * 1000:.0f}ms"
-    for unit, size in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
-        if seconds >= size:
-            return f"{seconds / size:.3g}{unit}"
-    return f"{seconds:.3g}s"

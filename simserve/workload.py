@@ -68,12 +68,6 @@ def poisson_chunks(
         yield times[times < horizon_s] if t >= horizon_s else times
 
 
-def poisson_times(rate: float, horizon_s: float, rng: np.random.Generator, start_s: float = 0.0) -> np.ndarray:
-    """Arrival times of a homogeneous Poisson process on [start_s, horizon_s)."""
-    chunks = list(poisson_chunks(rate, horizon_s, rng, start_s))
-    return np.concatenate(chunks) if chunks else np.empty(0)
-
-
 def diurnal_chunks(a: DiurnalArrivals, horizon_s: float, rng: np.random.Generator) -> Iterator[np.ndarray]:
     """Thinning of a sinusoidal rate: mean_rate * (1 + amp * cos(2 pi (t - phase) / period)), chunk by chunk."""
     amp = (a.peak_to_trough - 1.0) / (a.peak_to_trough + 1.0)
@@ -84,12 +78,6 @@ def diurnal_chunks(a: DiurnalArrivals, horizon_s: float, rng: np.random.Generato
         yield cand[keep]
 
 
-def diurnal_times(a: DiurnalArrivals, horizon_s: float, rng: np.random.Generator) -> np.ndarray:
-    """All arrival times of a diurnal process (see ``diurnal_chunks``)."""
-    chunks = list(diurnal_chunks(a, horizon_s, rng))
-    return np.concatenate(chunks) if chunks else np.empty(0)
-
-
 def bursty_chunks(a: BurstyArrivals, horizon_s: float, rng: np.random.Generator) -> Iterator[np.ndarray]:
     """Two-state MMPP: exponential gaps at base_rate, exponential bursts at burst_rate, period by period."""
     t, burst = 0.0, False
@@ -98,12 +86,6 @@ def bursty_chunks(a: BurstyArrivals, horizon_s: float, rng: np.random.Generator)
         end = min(t + length, horizon_s)
         yield from poisson_chunks(a.burst_rate if burst else a.base_rate, end, rng, start_s=t)
         t, burst = end, not burst
-
-
-def bursty_times(a: BurstyArrivals, horizon_s: float, rng: np.random.Generator) -> np.ndarray:
-    """All arrival times of a bursty process (see ``bursty_chunks``)."""
-    chunks = list(bursty_chunks(a, horizon_s, rng))
-    return np.concatenate(chunks) if chunks else np.empty(0)
 
 
 #: a trace CSV larger than this is refused (a month of 100 requests/s fits comfortably)
