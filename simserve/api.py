@@ -1,4 +1,5 @@
-"""The public Python API: ``simulate`` one run (or several replications) of a scenario.
+"""The public Python API: ``simulate`` one run of a scenario, or ``run_replications`` of it on a
+local process pool.
 
 Thin composition of workload -> engine -> result; no files and no printing, so notebooks,
 the CLI and the planner all call the same function.
@@ -12,11 +13,13 @@ from typing import Any
 import numpy as np
 
 from simserve.billing import billing_table
+from simserve.parallel import ordered_map
 from simserve.results.jobstats import JobStats
+from simserve.results.replicate import replication_seed
 from simserve.results.result import RunResult, statistics_warmup
+from simserve.results.workerstats import IntervalBiller, WorkerStats
 from simserve.scenario import Scenario, load_scenario
 from simserve.sim.driver import BlockSink, SimDriver, simulate_tables
-from simserve.results.workerstats import IntervalBiller, WorkerStats
 from simserve.workload import Jobs
 
 
@@ -86,3 +89,29 @@ def simulate(
     rec = driver.run()
     stats.finish()
     return build_result(sc, run_seed, rec, engine="sim", stats=stats, wstats=wstats)
+
+
+def _one(args: tuple[dict[str, Any], int, bool]) -> RunResult:
+    data, seed, tables = args
+    return simulate(Scenario.model_validate(data), seed=seed, tables=tables)
+
+
+def run_replications(
+    scenario: Scenario,
+    replications: int,
+    seed: int | None = None,
+    *,
+    processes: int | None = None,
+    on_done: Callable[[int], None] | None = None,
+    tables: bool = True,
+) -> list[RunResult]:
+    """Run ``replications`` replications on a local process pool (``processes``: default all cores).
+
+    Returns the ``RunResult`` list sorted by replication index; ``on_done(index)`` is called
+    as each one finishes. Replications after the first are streamed (summary only, no jobs table:
+    memory bounded); the first keeps its tables unless ``tables`` is False.
+    """
+    base = scenario.seed if seed is None else seed
+    data = scenario.model_dump()
+    tasks = [(data, replication_seed(base, i), tables and i == 0) for i in range(replications)]
+    return ordered_map(_one, tasks, processes=processes, on_done=on_done)

@@ -16,8 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from simserve.results.jobstats import token_times
-
 
 class WorkerState(IntEnum):
     """The six worker states (the seed's table); values index ``STATES``."""
@@ -94,15 +92,33 @@ WORKER_COLUMNS = ("worker_id", "kind", "host", "gpu", "state", "phase", "start_s
 LLM_JOB_COLUMNS = ("input_tokens", "output_tokens", "ttft_s", "tpot_s")
 
 
+def token_times(
+    arrival: np.ndarray, end: np.ndarray, status: np.ndarray, output_tokens: np.ndarray, first_token_s: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(ttft_s, tpot_s)`` per job of an LLM run: arrival to first output token (NaN without one), and for
+    a completed job with more than one output token, (completion - first token) / (output tokens - 1)
+    (else NaN). The one definition, used by the jobs table and the summary."""
+    ttft = first_token_s - arrival
+    more = (status == int(JobStatus.COMPLETED)) & (output_tokens > 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tpot = np.where(more, (end - first_token_s) / np.maximum(output_tokens - 1, 1), np.nan)
+    return ttft, tpot
+
+
 def llm_columns(
-    arrival: np.ndarray, end: np.ndarray, status: np.ndarray, tin: Any, tout: Any, first: Any
+    arrival: np.ndarray, end: np.ndarray, status: np.ndarray, input_tokens: Any, output_tokens: Any, first: Any
 ) -> dict[str, np.ndarray]:
-    """The LLM columns of a jobs table (none when ``tout`` is None)."""
-    if tout is None:
+    """The LLM columns of a jobs table (none when ``output_tokens`` is None)."""
+    if output_tokens is None:
         return {}
-    out_tok = np.asarray(tout, dtype=np.int64)
+    out_tok = np.asarray(output_tokens, dtype=np.int64)
     ttft, tpot = token_times(arrival, end, status, out_tok, np.asarray(first, dtype=float))
-    return {"input_tokens": np.asarray(tin, dtype=np.int64), "output_tokens": out_tok, "ttft_s": ttft, "tpot_s": tpot}
+    return {
+        "input_tokens": np.asarray(input_tokens, dtype=np.int64),
+        "output_tokens": out_tok,
+        "ttft_s": ttft,
+        "tpot_s": tpot,
+    }
 
 
 class IllegalTransition(RuntimeError):
@@ -146,7 +162,7 @@ class Recorder:
         n = len(self.arrival_s)
         self.start_s = [float("nan")] * n
         self.end_s = [float("nan")] * n
-        self.status = bytearray(n)  # J_QUEUE == 0
+        self.status = bytearray(n)  # JobStatus.IN_QUEUE == 0
         self.worker = [-1] * n
         self.cold = bytearray(n)
         self.first_token_s = [float("nan")] * n if self.output_tokens is not None else []

@@ -50,11 +50,11 @@ def replay_jobs(jobs: pd.DataFrame, pickup_s: np.ndarray | None = None, requeste
         service = np.where(measured, service + np.nan_to_num(np.asarray(pickup_s, float)), service)
     service = np.where(started & (status == "timed_out"), np.inf, service)
     order = np.argsort(arrival, kind="mergesort")
-    tin = tout = None
+    input_tokens = output_tokens = None
     if "input_tokens" in j.columns and "output_tokens" in j.columns:  # an LLM run: its requests' token counts
-        tin = np.ascontiguousarray(j["input_tokens"].to_numpy(np.int64)[order])
-        tout = np.ascontiguousarray(j["output_tokens"].to_numpy(np.int64)[order])
-    return Jobs(np.ascontiguousarray(arrival[order]), np.ascontiguousarray(service[order]), tin, tout)
+        input_tokens = np.ascontiguousarray(j["input_tokens"].to_numpy(np.int64)[order])
+        output_tokens = np.ascontiguousarray(j["output_tokens"].to_numpy(np.int64)[order])
+    return Jobs(np.ascontiguousarray(arrival[order]), np.ascontiguousarray(service[order]), input_tokens, output_tokens)
 
 
 def load_replay(run_dir: str | Path, *, fold_overheads: bool = False) -> Jobs:

@@ -100,8 +100,8 @@ def plan(
     """Find the cheapest configuration that meets every SLO; write plan.csv, plan.json,
     recommended.yaml and pareto.png."""
     from simserve.interrupts import SIGNAL_EXIT, Terminated, sigterm_raises
-    from simserve.results.outputs import check_out_dir, default_out_dir, staged_out_dir
     from simserve.plan.report import ranked_table, write_plan
+    from simserve.results.outputs import check_out_dir, default_out_dir, staged_out_dir
     from simserve.scenario import load_scenario
     from simserve.workload import check_files
 

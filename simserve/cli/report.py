@@ -59,9 +59,9 @@ def report(
     ),
 ) -> None:
     """Write a self-contained HTML report (summary, intervals, plots) for a run directory."""
-    from simserve.results.outputs import check_out_dir, check_out_file, read_run
     from simserve.report.data import as_run_data
     from simserve.report.html import write_report
+    from simserve.results.outputs import check_out_dir, check_out_file, read_run
 
     run = read_run(run_dir)  # a bad run directory is one line and exit 2 (RunDirError), before any work
     if out is not None:

@@ -138,9 +138,17 @@ def run(
     """Simulate a scenario and write summary.json, minutes.csv and the tables (jobs, workers)."""
     import pandas as pd
 
+    from simserve.api import run_replications
     from simserve.interrupts import SIGNAL_EXIT, Terminated, sigterm_raises
-    from simserve.results.outputs import TABLE_FORMATS, check_out_dir, default_out_dir, staged_out_dir, write_frame, write_run
-    from simserve.results.replicate import combine, run_replications
+    from simserve.results.outputs import (
+        TABLE_FORMATS,
+        check_out_dir,
+        default_out_dir,
+        staged_out_dir,
+        write_frame,
+        write_run,
+    )
+    from simserve.results.replicate import combine
 
     if tables not in TABLE_FORMATS:
         raise UsageError(f"--tables: expected one of {', '.join(TABLE_FORMATS)}; got {tables!r}")

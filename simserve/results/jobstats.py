@@ -26,6 +26,8 @@ import numpy as np
 from ddsketch import DDSketch
 from ddsketch.mapping import LogarithmicMapping
 
+from simserve.records import token_times
+
 #: relative accuracy of every sketched percentile (0.1 %)
 RELATIVE_ACCURACY = 0.001
 #: length of one bucket of the per-minute series
@@ -34,19 +36,6 @@ MINUTE_S = 60.0
 # job status codes (simserve.records.JobStatus; repeated as plain ints to keep this module leaf-level)
 IN_QUEUE, IN_PROGRESS, COMPLETED, FAILED, CANCELLED, TIMED_OUT, REJECTED = range(7)
 STATUS_NAMES = ("in_queue", "in_progress", "completed", "failed", "cancelled", "timed_out", "rejected")
-
-
-def token_times(
-    arrival: np.ndarray, end: np.ndarray, status: np.ndarray, output_tokens: np.ndarray, first_token_s: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(ttft_s, tpot_s)`` per job of an LLM run: arrival to first output token (NaN without one), and for
-    a completed job with more than one output token, (completion - first token) / (output tokens - 1)
-    (else NaN). The one definition, used by the jobs table and the summary."""
-    ttft = first_token_s - arrival
-    more = (status == COMPLETED) & (output_tokens > 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        tpot = np.where(more, (end - first_token_s) / np.maximum(output_tokens - 1, 1), np.nan)
-    return ttft, tpot
 
 
 class Sketch:
@@ -262,17 +251,17 @@ class JobStats:
         end: np.ndarray,
         status: np.ndarray,
         completed: np.ndarray,
-        tin: np.ndarray,
-        tout: np.ndarray,
+        input_tokens: np.ndarray,
+        output_tokens: np.ndarray,
         first: np.ndarray,
     ) -> None:
         """TTFT of every job with a first token, TPOT of completed ones with two tokens or more, and the token
         totals of completed jobs."""
         if self.tokens is None:
             self.tokens = {"input": 0, "output": 0}
-        self.tokens["input"] += int(np.sum(tin[completed]))
-        self.tokens["output"] += int(np.sum(tout[completed]))
-        ttft, tpot = token_times(arrival, end, status, tout, first)
+        self.tokens["input"] += int(np.sum(input_tokens[completed]))
+        self.tokens["output"] += int(np.sum(output_tokens[completed]))
+        ttft, tpot = token_times(arrival, end, status, output_tokens, first)
         for key, v in (("ttft", ttft[~np.isnan(ttft)]), ("tpot", tpot[~np.isnan(tpot)])):
             if len(v):
                 self.sums[key] += float(np.sum(v))

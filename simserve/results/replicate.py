@@ -1,9 +1,8 @@
 """Replications: R independent runs of one scenario, their mean and 95% confidence intervals.
 
 Owns replication seeds (replication 0 uses the scenario seed, replication i > 0 a child of
-``SeedSequence([seed, i])``, so a one-replication run equals the plain run), running them on
-a local process pool (``simserve.parallel``: results come back sorted by index), the
-Student-t intervals that become ``<key>_ci`` entries next to each summary figure, and what
+``SeedSequence([seed, i])``, so a one-replication run equals the plain run; ``simserve.api.run_replications``
+runs them on a local process pool), the Student-t intervals that become ``<key>_ci`` entries next to each summary figure, and what
 those intervals may span (``figure_bounds``: every summary figure is a count, a duration, a
 cost or a rate, so never below 0; fractions and utilisations never above 1). ``combine``
 carries the ``warnings`` list through (each distinct line once, in order), never averaged.
@@ -12,17 +11,14 @@ carries the ``warnings`` list through (each distinct line once, in order), never
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy import stats
 
-from simserve.parallel import ordered_map
-from simserve.scenario import Scenario
-
 if TYPE_CHECKING:
-    from simserve.results.result import RunResult
+    pass
 
 
 def replication_seed(seed: int, index: int) -> int:
@@ -97,31 +93,3 @@ def combine(summaries: Sequence[dict[str, Any]], level: float = 0.95) -> dict[st
     merged["replications"] = len(summaries)
     merged["seeds"] = [s.get("seed") for s in summaries]
     return merged
-
-
-def _one(args: tuple[dict[str, Any], int, bool]) -> RunResult:
-    from simserve.api import simulate
-
-    data, seed, tables = args
-    return simulate(Scenario.model_validate(data), seed=seed, tables=tables)
-
-
-def run_replications(
-    scenario: Scenario,
-    replications: int,
-    seed: int | None = None,
-    *,
-    processes: int | None = None,
-    on_done: Callable[[int], None] | None = None,
-    tables: bool = True,
-) -> list[RunResult]:
-    """Run ``replications`` replications on a local process pool (``processes``: default all cores).
-
-    Returns the ``RunResult`` list sorted by replication index; ``on_done(index)`` is called
-    as each one finishes. Replications after the first are streamed (summary only, no jobs table:
-    memory bounded); the first keeps its tables unless ``tables`` is False.
-    """
-    base = scenario.seed if seed is None else seed
-    data = scenario.model_dump()
-    tasks = [(data, replication_seed(base, i), tables and i == 0) for i in range(replications)]
-    return ordered_map(_one, tasks, processes=processes, on_done=on_done)

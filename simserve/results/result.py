@@ -14,12 +14,12 @@ import pandas as pd
 
 from simserve.billing import apply_billing, billing_table
 from simserve.checks import scenario_warnings
-from simserve.results.jobstats import JobStats
 from simserve.records import JOB_COLUMNS, STATES, WORKER_COLUMNS, Recorder
-from simserve.scenario import Scenario
+from simserve.results.jobstats import JobStats
 from simserve.results.summary import job_stats, minute_frame, summarize, worker_stats
-from simserve.version import __version__
 from simserve.results.workerstats import WorkerStats
+from simserve.scenario import Scenario
+from simserve.version import __version__
 
 
 @dataclass
@@ -66,11 +66,11 @@ def build_result(
     horizon = scenario.horizon if horizon_s is None else horizon_s
     warmup = statistics_warmup(scenario, horizon)
     jobs = rec.jobs_frame() if stats is None else pd.DataFrame({c: [] for c in JOB_COLUMNS})
-    gpw = scenario.endpoint.gpus_per_worker
+    gpus_per_worker = scenario.endpoint.gpus_per_worker
     if wstats is None:
         table = billing_table(scenario.billing.preset, scenario.billing.states)
-        workers = apply_billing(rec.intervals_frame(), table, gpw, scenario.pricing)
-        wstats = worker_stats(workers, horizon_s=horizon, warmup_s=warmup, gpus_per_worker=gpw)
+        workers = apply_billing(rec.intervals_frame(), table, gpus_per_worker, scenario.pricing)
+        wstats = worker_stats(workers, horizon_s=horizon, warmup_s=warmup, gpus_per_worker=gpus_per_worker)
         has_workers = True
     else:  # a streamed run: its intervals were billed and folded into wstats as it went
         workers = pd.DataFrame({c: [] for c in WORKER_COLUMNS})

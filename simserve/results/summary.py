@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simserve.results.jobstats import RELATIVE_ACCURACY, JobStats
 from simserve.records import JOB_STATUSES, PHASES, STATES, STREAM_BLOCK
+from simserve.results.jobstats import RELATIVE_ACCURACY, JobStats
 from simserve.results.workerstats import WorkerStats
 
 

@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 
 from simserve.billing import billed_lookup, rate_table, session_costs
-from simserve.results.jobstats import MINUTE_S, interval_area
 from simserve.records import PHASES, STATES
+from simserve.results.jobstats import MINUTE_S, interval_area
 
 ALIVE_CODES = tuple(STATES.index(s) for s in ("initializing", "running", "outdated"))
 BUSY, WARM = PHASES.index("busy"), PHASES.index("warm")
@@ -59,7 +59,7 @@ class WorkerStats:
     """Time by state, alive runs, costs and GPU-seconds of billed intervals, fed a chunk at a time."""
 
     def __init__(self, warmup_s: float, horizon_s: float, gpus_per_worker: int) -> None:
-        self.warmup_s, self.horizon_s, self.gpw = warmup_s, horizon_s, gpus_per_worker
+        self.warmup_s, self.horizon_s, self.gpus_per_worker = warmup_s, horizon_s, gpus_per_worker
         n_states = len(STATES)
         self.time_by_state = np.zeros(n_states)
         self.cost_by_state = np.zeros(n_states)
@@ -98,8 +98,8 @@ class WorkerStats:
         running = state == RUNNING
         self.running_busy += float(c[running & (phase == BUSY)].sum())
         self.running_warm += float(c[running & (phase == WARM)].sum())
-        self.busy_gpu_s += float(ov[phase == BUSY].sum()) * self.gpw
-        self.billed_gpu_s += float(ov[billed].sum()) * self.gpw
+        self.busy_gpu_s += float(ov[phase == BUSY].sum()) * self.gpus_per_worker
+        self.billed_gpu_s += float(ov[billed].sum()) * self.gpus_per_worker
         for i in range(n_states):
             m = state == i
             if m.any():

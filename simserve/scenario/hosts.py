@@ -55,7 +55,7 @@ def _tenants_shorthand(v: Any) -> Any:
 
 
 class OtherTenants(StrictModel):
-    """Other tenants' GPU use on a host pool, the cause of throttling (simserve.sim.tenants)."""
+    """Other tenants' GPU use on a host pool, the cause of throttling (carried out by simserve.endpoint.tenants)."""
 
     mean_utilization: Float = Field(
         0.0, ge=0.0, le=1.0, description="mean share of each host's GPUs other tenants want"

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 import yaml
 
-from simserve.results.outputs import write_text
 from simserve.records import JobStatus, Recorder
+from simserve.results.outputs import write_text
 from simserve.workload import Jobs
 
 TRACE_SCENARIO = "scenario.trace.yaml"

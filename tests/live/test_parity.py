@@ -20,8 +20,8 @@ from hypothesis import given, settings
 import simserve
 from simserve.cli import main
 from simserve.live.simulated import run_simulated
-from simserve.results.outputs import FLOAT_FORMAT
 from simserve.records import WORKER_COLUMNS
+from simserve.results.outputs import FLOAT_FORMAT
 from simserve.results.result import build_result
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dynamics"))

@@ -12,7 +12,8 @@ import math
 
 import pytest
 
-from simserve.results.replicate import combine, run_replications
+from simserve.api import run_replications
+from simserve.results.replicate import combine
 from simserve.scenario import load_scenario
 
 C, LAMBDA, MEAN_SERVICE_S = 2, 1.2, 1.0

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simserve.results.outputs import read_run
 from simserve.report.data import as_run_data, bin_mean, cold_start_episodes, cost_by_bin, step_count
+from simserve.results.outputs import read_run
 
 
 def test_step_count_exact():
