@@ -11,13 +11,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from simserve.cli import UsageError, app
+
+if TYPE_CHECKING:
+    from simserve.live.engine_service import EngineSession
 
 console = Console()
 images_app = typer.Typer(help="Build example worker images, push them to a loopback registry.", no_args_is_help=True)
@@ -37,7 +40,7 @@ def _port(port: int | None) -> int:
 
 
 @contextmanager
-def _engine(engine: str, registries: tuple[str, ...] = ()) -> Iterator[Any]:
+def _engine(engine: str, registries: tuple[str, ...] = ()) -> Iterator[EngineSession]:
     from simserve.live.engine_service import EngineUnavailable, connect
 
     try:

@@ -23,7 +23,9 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+
+from simserve.live.dockerapi import DockerClient
 
 DEFAULT_REGISTRY = "127.0.0.1:5000"
 
@@ -106,7 +108,7 @@ def write_podman_config(directory: Path, registries: tuple[str, ...] = ()) -> di
     return env
 
 
-def _import_docker() -> Any:
+def _import_docker() -> ModuleType:
     try:
         import docker
     except ImportError as exc:  # pragma: no cover - depends on the extra
@@ -220,7 +222,7 @@ class PodmanService:
 class EngineSession:
     """A connected Docker SDK client plus the podman service behind it, if simserve started one."""
 
-    client: Any  # docker.DockerClient
+    client: DockerClient
     kind: str  # "docker" | "podman"
     base_url: str
     service: PodmanService | None = None
@@ -241,7 +243,7 @@ class EngineSession:
         self.close()
 
 
-def _kind_of(client: Any) -> str:
+def _kind_of(client: DockerClient) -> str:
     try:
         components = client.version().get("Components", [])
     except Exception:  # noqa: BLE001

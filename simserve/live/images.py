@@ -21,10 +21,11 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, TypedDict
 
 import numpy as np
 
+from simserve.live.dockerapi import DockerClient
 from simserve.live.local_registry import registry_auth
 
 if TYPE_CHECKING:
@@ -175,7 +176,7 @@ def write_archive(handler: Path, size_mb: int, out: Path, ref: str | None = None
     return out
 
 
-def build_image(client: Any, handler: Path, size_mb: int, scratch: Path | None = None) -> BuiltImage:
+def build_image(client: DockerClient, handler: Path, size_mb: int, scratch: Path | None = None) -> BuiltImage:
     """Build the example image for ``handler`` at ``size_mb`` MB and load it into ``client``'s engine."""
     handler = Path(handler)
     if not handler.is_file():
@@ -198,7 +199,7 @@ def build_image(client: Any, handler: Path, size_mb: int, scratch: Path | None =
     )
 
 
-def push_image(client: Any, ref: str, registry: str, keep_local_tag: bool = False) -> str:
+def push_image(client: DockerClient, ref: str, registry: str, keep_local_tag: bool = False) -> str:
     """Push ``ref`` to ``registry`` (``host:port``); return the registry reference.
 
     The registry tag is removed locally unless ``keep_local_tag``, so a later start really pulls.
@@ -217,9 +218,18 @@ def push_image(client: Any, ref: str, registry: str, keep_local_tag: bool = Fals
     return remote
 
 
-def list_images(client: Any) -> list[dict[str, Any]]:
+class ImageRow(TypedDict):
+    """One tag of a simserve example image in the engine (``list_images``)."""
+
+    ref: str
+    id: str
+    handler: str
+    size_mb: float
+
+
+def list_images(client: DockerClient) -> list[ImageRow]:
     """simserve example images in the engine: ref, id, size in MB, handler."""
-    rows = []
+    rows: list[ImageRow] = []
     for image in client.images.list(filters={"label": LABEL}):
         labels = image.attrs.get("Config", {}).get("Labels") or image.labels or {}
         for tag in image.tags or ["<none>"]:
@@ -234,7 +244,7 @@ def list_images(client: Any) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: r["ref"])
 
 
-def remove_image(client: Any, ref: str) -> bool:
+def remove_image(client: DockerClient, ref: str) -> bool:
     """Remove ``ref`` from the engine (force); False when it was not there."""
     import docker.errors
 
