@@ -20,7 +20,7 @@ from heapq import heappop, heappush
 from typing import Any
 
 import simpy
-from simpy.core import NORMAL
+from simpy.core import NORMAL, EmptySchedule
 
 
 class Call:
@@ -42,9 +42,13 @@ class Kernel(simpy.Environment):
         heappush(q, (at_s if at_s > self._now else self._now, NORMAL, next(self._eid), Call(fn, arg)))
 
     def step(self) -> None:
-        """One entry of the queue (SimPy's ``step`` plus the two light kinds)."""
+        """One entry of the queue (SimPy's ``step`` plus the two light kinds); an empty queue ends
+        ``run()`` as in SimPy (``EmptySchedule``)."""
         q: list[Any] = self._queue
-        self._now, _, _, ev = heappop(q)
+        try:
+            self._now, _, _, ev = heappop(q)
+        except IndexError:
+            raise EmptySchedule() from None
         if ev.__class__ is int:
             self.on_done(ev, self._now)
         else:
