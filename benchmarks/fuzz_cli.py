@@ -4,7 +4,7 @@ address-space bound, with the figures the closing note of #12 quotes.
 
     python benchmarks/fuzz_cli.py --cases 500 --seed 1 [--jobs 2] [--timeout-s 60] [--memory-gb 6]
 
-Cases come from ``tests/core/fuzz_inputs.py`` (half schema-level, half file-level mutations of
+Cases come from ``tests/fuzz/fuzz_inputs.py`` (half schema-level, half file-level mutations of
 the quickstart). Each accepted scenario runs with ``--set max_arrivals=N`` (default 100,000) so
 that a run that does not end is a hang, not a large legitimate job. Prints one line per failure
 (a traceback, an exit code other than 0 or 2, an error of more than one line, a bound hit, or
@@ -29,7 +29,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 
 ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("fuzz_inputs", ROOT / "tests" / "core" / "fuzz_inputs.py")
+_spec = importlib.util.spec_from_file_location("fuzz_inputs", ROOT / "tests" / "fuzz" / "fuzz_inputs.py")
 assert _spec is not None and _spec.loader is not None
 fuzz_inputs = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fuzz_inputs)

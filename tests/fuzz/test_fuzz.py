@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from simserve.cli import main
-from tests.core.fuzz_inputs import dump, file_cases, schema_cases
+from tests.fuzz.fuzz_inputs import dump, file_cases, schema_cases
 
 CASE_TIME_S = 30.0
 EXTRA_ADDRESS_SPACE_B = 3 << 30
