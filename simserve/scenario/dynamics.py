@@ -17,7 +17,8 @@ from simserve.scenario.base import Float, Int, Size, StrictModel
 
 
 class FaultsConfig(StrictModel):
-    """Worker faults (carried out by simserve.endpoint.faults): failed or slow cold starts and crashes make workers unhealthy."""
+    """Worker faults (carried out by simserve.endpoint.faults): failed or slow cold starts and crashes make
+    workers unhealthy."""
 
     init_failure_prob: Float = Field(0.0, ge=0.0, le=1.0, description="chance a cold start fails at handler init")
     crash_rate_per_hour: Float = Field(

@@ -42,9 +42,3 @@ def test_report_modules_do_not_simulate(path: Path):
     bad = sorted(n for n in imported_modules(path) if _under(n, SIMULATING))
     assert not bad, f"{path.name} imports {bad}"
 
-
-@pytest.mark.parametrize("name", [*(f"scenario/{p.name}" for p in sorted((PKG / "scenario").glob("*.py"))), "planspec.py"])
-def test_scenario_schema_does_not_import_the_planner(name: str):
-    below = ("simserve.plan", "simserve.api", "simserve.sim")
-    bad = sorted(n for n in imported_modules(PKG / name) if _under(n, below))
-    assert not bad, f"{name} imports {bad}"
