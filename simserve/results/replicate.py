@@ -3,9 +3,10 @@
 Owns replication seeds (replication 0 uses the scenario seed, replication i > 0 a child of
 ``SeedSequence([seed, i])``, so a one-replication run equals the plain run;
 ``simserve.api.run_replications`` runs them on a local process pool), the Student-t intervals that
-become ``<key>_ci`` entries next to each summary figure, and what those intervals may span (``figure_bounds``: every summary figure is a count, a duration, a
-cost or a rate, so never below 0; fractions and utilisations never above 1). ``combine``
-carries the ``warnings`` list through (each distinct line once, in order), never averaged.
+become ``<key>_ci`` entries next to each summary figure, and what those intervals may span
+(``figure_bounds``: every summary figure is a count, a duration, a cost or a rate, so never below 0;
+fractions and utilisations never above 1). ``combine`` carries the ``warnings`` list through (each
+distinct line once, in order), never averaged.
 """
 
 from __future__ import annotations

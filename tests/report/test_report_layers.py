@@ -41,4 +41,3 @@ SIMULATING = (
 def test_report_modules_do_not_simulate(path: Path):
     bad = sorted(n for n in imported_modules(path) if _under(n, SIMULATING))
     assert not bad, f"{path.name} imports {bad}"
-
