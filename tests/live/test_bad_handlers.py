@@ -29,10 +29,10 @@ import pytest
 import yaml
 
 from simserve.cli import main
-from simserve.results.invariants import TERMINAL, check_jobs, check_tiling
 from simserve.live.executor import MAX_INIT_FAILURES
 from simserve.live.logs import WORKER_LOG_BYTES
 from simserve.live.runtime import MAX_RESULT_BYTES
+from simserve.results.invariants import TERMINAL, check_jobs, check_tiling
 
 pytestmark = pytest.mark.live
 

@@ -24,8 +24,8 @@ from simserve.records import WORKER_COLUMNS
 from simserve.results.outputs import FLOAT_FORMAT
 from simserve.results.result import build_result
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dynamics"))
-from test_properties import dynamic_scenarios
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "properties"))
+from test_dynamics_properties import dynamic_scenarios
 
 SCENARIOS = sorted(Path("scenarios").glob("*.yaml"))
 
