@@ -29,9 +29,9 @@ from rich.table import Table
 
 from simserve.cli import UsageError, app
 from simserve.interrupts import StopSignals
-from simserve.live.executor import MAX_INIT_FAILURES, WORKER_MEMORY_SHARE
+from simserve.live.executor import MAX_INIT_FAILURES, WORKER_MEMORY_SHARE, LiveExecutor, LiveRun
 from simserve.results.outputs import check_out_dir, default_out_dir, staged_out_dir
-from simserve.scenario import load_scenario
+from simserve.scenario import Scenario, load_scenario
 from simserve.workload import check_files
 
 console = Console()
@@ -68,7 +68,7 @@ def _gpus(text: str | None) -> list[int] | None:
         raise UsageError(f"--gpus: expected indices like 0,1 or 'auto', got {text!r}") from None
 
 
-async def _drive(ex: Any, quiet: bool) -> tuple[Any, int]:
+async def _drive(ex: LiveExecutor, quiet: bool) -> tuple[LiveRun, int]:
     """Run the executor; Ctrl-C or SIGTERM ends the run like ``--duration`` does. Returns the run and the
     exit code it owes (0, or 130/143 when a signal ended it)."""
     signals = StopSignals(ex.request_stop)
@@ -129,7 +129,7 @@ def live(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no live view, no summary"),
 ) -> None:
     """Replay a scenario's policy on real worker processes; write the simulator's tables."""
-    from simserve.live.executor import LiveExecutor, LiveOptions
+    from simserve.live.executor import LiveOptions
     from simserve.live.report import save_live_run
     from simserve.units import parse_duration
 
@@ -241,7 +241,7 @@ def _memory(text: str | None) -> int | None:
     return int(value)
 
 
-def check_worker_input(scenario: Path, sc: Any, handler: Path, protocol: str, runtime: str, runtimes: str) -> Path:
+def check_worker_input(scenario: Path, sc: Scenario, handler: Path, protocol: str, runtime: str, runtimes: str) -> Path:
     """What ``live`` and ``serve`` check before any worker starts, each a one-line exit 2: the handler
     file, a scenario a real run can carry out, the protocol and runtime (``runtimes``: the accepted ones,
     as the error says them) and the extras they need. Returns the handler file, resolved."""
@@ -264,7 +264,7 @@ def check_worker_input(scenario: Path, sc: Any, handler: Path, protocol: str, ru
     return handler
 
 
-def unsupported_live(sc: Any) -> str:
+def unsupported_live(sc: Scenario) -> str:
     """The first scenario section a real live run cannot carry out ('' when all can), as 'field: why'."""
     for i, ev in enumerate(sc.events):
         d = ev.deploy
@@ -278,7 +278,7 @@ def unsupported_live(sc: Any) -> str:
     return ""
 
 
-def live_substitutions(sc: Any) -> list[str]:
+def live_substitutions(sc: Scenario) -> list[str]:
     """What a real live run puts in place of a scenario setting (said as a warning, never silently)."""
     notes = []
     ep = sc.endpoint
@@ -295,7 +295,7 @@ def live_substitutions(sc: Any) -> list[str]:
 
 
 def _simulated(
-    sc: Any,
+    sc: Scenario,
     path: Path,
     handler: Path | None,
     out_dir: Path,
@@ -305,7 +305,6 @@ def _simulated(
     quiet: bool,
 ) -> None:
     """``--runtime simulated``: the live driver on a virtual clock; the same tables as ``simserve run``."""
-    from simserve.live.executor import LiveRun
     from simserve.live.report import save_live_run
     from simserve.live.simulated import run_simulated
     from simserve.units import parse_duration

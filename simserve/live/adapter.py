@@ -23,20 +23,55 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from simserve.endpoint import Reserve, RunJob, StartWorker, StopWorker
 from simserve.live.clock import WallClock
 from simserve.live.driver import LiveDriver
-from simserve.live.runtime import JobOutcome, WorkerHandle, WorkerSpec, WorkerStartError, log_size, log_tail
+from simserve.live.runtime import (
+    JobOutcome,
+    Json,
+    WorkerHandle,
+    WorkerRuntime,
+    WorkerSpec,
+    WorkerStartError,
+    log_size,
+    log_tail,
+)
 
 SHIM = Path(__file__).with_name("shim.py")
 #: at the end of a run, how long past its grace a worker's stop may take before its process is killed
 STOP_MARGIN_S = 2.0
 #: chunk (token) times an LLM run keeps in all (``token_times.csv``); later jobs' are counted as dropped
 MAX_TOKEN_ROWS = 2_000_000
+
+
+class Fault(TypedDict):
+    """A worker fault for the summary (``notes.faults``): a failed start, a crash, an error in a worker task."""
+
+    worker_id: int  # -1: not one worker's
+    time_s: float
+    kind: str  # init_failed | crashed | error
+    message: str
+    log_tail: str
+
+
+class GiveUp(Fault):
+    """The last failed start when the executor gives up (``on_give_up``), with the count in a row."""
+
+    failures_in_row: int
+
+
+class JobError(TypedDict):
+    """A job run that did not complete (``job_errors.csv``)."""
+
+    job_id: int
+    worker_id: int
+    time_s: float
+    outcome: str  # a JobOutcome status (a client's cancel of a running job: cancelled)
+    error: str
 
 
 class RealRuntime:
@@ -46,13 +81,13 @@ class RealRuntime:
         self,
         driver: LiveDriver,
         clock: WallClock,
-        runtime: Any,
+        runtime: WorkerRuntime,
         make_spec: Callable[[StartWorker], WorkerSpec],
         service_s: list[float],
         speed: float,
         stop_grace_s: float = 3.0,
-        job_extra: Callable[[int, int], dict[str, Any]] | None = None,
-        job_input: Callable[[int], tuple[str, Any]] | None = None,
+        job_extra: Callable[[int, int], dict[str, Json]] | None = None,
+        job_input: Callable[[int], tuple[str, Json]] | None = None,
     ) -> None:
         self.driver = driver
         #: an open run (``simserve serve``): a job's id and its client's input (``job_input(job)``), in place
@@ -60,7 +95,7 @@ class RealRuntime:
         #: does, ``on_chunk(job, chunk)`` each chunk a generator handler yields
         self.job_input = job_input
         self.on_outcome: Callable[[int, JobOutcome], None] | None = None
-        self.on_chunk: Callable[[int, Any], None] | None = None
+        self.on_chunk: Callable[[int, Json], None] | None = None
         #: an LLM run: more of a job's input (``job_extra(job, worker)``: its tokens, the engine's figures);
         #: its first chunk is its first token, and its chunk times are kept (``token_times``)
         self.job_extra = job_extra
@@ -73,30 +108,29 @@ class RealRuntime:
         self.service_s = service_s
         self.speed = speed
         self.stop_grace_s = stop_grace_s
-        self.name: str = getattr(runtime, "name", "?")
         self.handles: dict[int, tuple[int, WorkerHandle]] = {}  # wid -> (epoch, handle) of ready workers
-        self.starting: dict[int, asyncio.Task[Any]] = {}  # wid -> its start in flight
+        self.starting: dict[int, asyncio.Task[None]] = {}  # wid -> its start in flight
         self.frozen: dict[int, tuple[int, WorkerHandle]] = {}  # FlashBoot: wid -> (host, frozen handle)
         self.host_of: dict[int, int] = {}
-        self.tasks: set[asyncio.Task[Any]] = set()
-        self.stopping: set[asyncio.Task[Any]] = set()  # stops in flight: awaited (never cancelled) at close
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.stopping: set[asyncio.Task[int | None]] = set()  # stops in flight: awaited (never cancelled) at close
         self.alive: set[WorkerHandle] = set()  # every handle whose process may still run
-        self.faults: list[dict[str, Any]] = []
-        self.job_errors: list[dict[str, Any]] = []  # job runs that did not complete, with their error
+        self.faults: list[Fault] = []
+        self.job_errors: list[JobError] = []  # job runs that did not complete, with their error
         self.reserved: dict[int, int] = {}  # host -> GPUs other tenants hold
         self.max_init_failures = 0  # real failed starts in a row before on_give_up (0: never)
         self.init_failures_in_row = 0
-        self.on_give_up: Callable[[dict[str, Any]], None] | None = None
+        self.on_give_up: Callable[[GiveUp], None] | None = None
         self.on_job_end: Callable[[int], None] | None = None  # job id, after the core has its outcome
 
     # ------------------------------------------------------------------ effects
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(coro)
         self.tasks.add(task)
         task.add_done_callback(self._task_done)
         return task
 
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
+    def _task_done(self, task: asyncio.Task[None]) -> None:
         """A worker task ended: an unexpected error in it is a fault in the summary, not a message at exit."""
         self.tasks.discard(task)
         if task.cancelled():
@@ -111,7 +145,7 @@ class RealRuntime:
         self.stopping.add(task)
         task.add_done_callback(self._stop_done)
 
-    def _stop_done(self, task: asyncio.Task[Any]) -> None:
+    def _stop_done(self, task: asyncio.Task[int | None]) -> None:
         self.stopping.discard(task)
         if not task.cancelled() and task.exception() is not None:
             exc = task.exception()
@@ -211,7 +245,7 @@ class RealRuntime:
             return  # faults.init_failure_prob asked for it
         self.init_failures_in_row += 1
         if 0 < self.max_init_failures <= self.init_failures_in_row and self.on_give_up is not None:
-            self.on_give_up({**self.faults[-1], "failures_in_row": self.init_failures_in_row})
+            self.on_give_up(GiveUp(**self.faults[-1], failures_in_row=self.init_failures_in_row))
 
     def _track(self, handle: WorkerHandle) -> None:
         """Remember ``handle`` until its process has exited (``close`` kills what is left)."""
@@ -341,8 +375,8 @@ class RealRuntime:
             h.kill()
         if self.alive:
             await asyncio.wait([asyncio.ensure_future(h.wait_exit()) for h in self.alive], timeout=STOP_MARGIN_S)
-        for t in list(self.stopping):
-            t.cancel()
+        for stop in list(self.stopping):
+            stop.cancel()
 
 
 def shim_argv(handler: Path, protocol: str) -> tuple[str, ...]:

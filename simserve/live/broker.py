@@ -23,10 +23,9 @@ import json
 import secrets
 import time
 from collections import deque
-from typing import Any
 from urllib.parse import urlsplit
 
-from simserve.live.runtime import MAX_RESULT_BYTES, MAX_TOKEN_TIMES, ChunkCallback, FirstCallback, JobOutcome
+from simserve.live.runtime import MAX_RESULT_BYTES, MAX_TOKEN_TIMES, ChunkCallback, FirstCallback, JobOutcome, Json
 
 LONG_POLL_S = 2.0
 #: what a job-done body may hold besides the output (a result's limit is ``MAX_RESULT_BYTES``)
@@ -35,7 +34,7 @@ RESULT_ENVELOPE_BYTES = 1 << 20
 
 class _Worker:
     def __init__(self) -> None:
-        self.queue: deque[dict[str, Any]] = deque()
+        self.queue: deque[dict[str, Json]] = deque()
         self.wake = asyncio.Event()
         self.stops: list[str] = []
         self.stop_wake = asyncio.Event()
@@ -52,7 +51,7 @@ class RunpodBroker:
         self._workers: dict[int, _Worker] = {}
         self._results: dict[str, asyncio.Future[JobOutcome]] = {}
         self._started: dict[str, float] = {}
-        self._streams: dict[str, list[Any]] = {}
+        self._streams: dict[str, list[Json]] = {}  # job id -> the chunks it streamed
         self._stream_t: dict[str, list[float]] = {}  # job id -> when each stream chunk came
         self._on_first: dict[str, FirstCallback] = {}
         self._on_chunk: dict[str, ChunkCallback] = {}
@@ -112,7 +111,7 @@ class RunpodBroker:
         self,
         worker_id: int,
         job_id: str,
-        payload: Any,
+        payload: Json,
         on_first: FirstCallback | None = None,
         on_chunk: ChunkCallback | None = None,
     ) -> asyncio.Future[JobOutcome]:
@@ -188,7 +187,7 @@ class RunpodBroker:
             self._conns.discard(writer)
             writer.close()
 
-    async def _route(self, method: str, target: str, body: bytes) -> tuple[int, Any]:
+    async def _route(self, method: str, target: str, body: bytes) -> tuple[int, Json]:
         parts = urlsplit(target).path.strip("/").split("/")
         kind = parts[1] if len(parts) > 1 else ""
         if kind in ("job-take", "job-take-batch") and len(parts) > 2:
@@ -200,7 +199,7 @@ class RunpodBroker:
             return 200, {}
         return 204, None  # ping and anything else
 
-    async def _take(self, worker_id: int, batch: bool) -> tuple[int, Any]:
+    async def _take(self, worker_id: int, batch: bool) -> tuple[int, Json]:
         w = self._workers.get(worker_id)
         if w is None or self._closing:
             await asyncio.sleep(0.05 if self._closing else self.long_poll_s)
@@ -223,7 +222,7 @@ class RunpodBroker:
         self._started[job["id"]] = time.monotonic()
         return 200, [job] if batch else job
 
-    async def _stop_poll(self, worker_id: int) -> tuple[int, Any]:
+    async def _stop_poll(self, worker_id: int) -> tuple[int, Json]:
         w = self._workers.get(worker_id)
         if w is None or self._closing:
             await asyncio.sleep(0.05 if self._closing else self.long_poll_s)

@@ -15,7 +15,9 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from heapq import heappop, heappush
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
 
 
 class Clock(Protocol):
@@ -23,7 +25,7 @@ class Clock(Protocol):
 
     def now(self) -> float: ...
 
-    def call_at(self, at_s: float, fn: Callable[[Any], None], arg: Any) -> None:
+    def call_at(self, at_s: float, fn: Callable[[T], None], arg: T) -> None:
         """Call ``fn(arg)`` at scenario time ``at_s`` (at once when it has passed)."""
         ...
 
@@ -47,7 +49,7 @@ class WallClock:
     def wall_at(self, at_s: float) -> float:
         return self.t0 + at_s / self.speed
 
-    def call_at(self, at_s: float, fn: Callable[[Any], None], arg: Any) -> None:
+    def call_at(self, at_s: float, fn: Callable[[T], None], arg: T) -> None:
         if self.stopped:
             return
         self.handles.append(asyncio.get_running_loop().call_at(self.wall_at(at_s), fn, arg))
@@ -67,13 +69,13 @@ class VirtualClock:
 
     def __init__(self) -> None:
         self._time = 0.0
-        self._heap: list[tuple[float, int, Callable[[Any], None], Any]] = []
+        self._heap: list[tuple[float, int, Callable[[Any], None], object]] = []  # each fn takes its arg
         self._seq = itertools.count()
 
     def now(self) -> float:
         return self._time
 
-    def call_at(self, at_s: float, fn: Callable[[Any], None], arg: Any) -> None:
+    def call_at(self, at_s: float, fn: Callable[[T], None], arg: T) -> None:
         heappush(self._heap, (at_s if at_s > self._time else self._time, next(self._seq), fn, arg))
 
     def run(self, arrival_s: Sequence[float], arrive: Callable[[int], None], until: float) -> None:

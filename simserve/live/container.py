@@ -16,8 +16,8 @@ import signal
 import socket
 import struct
 import threading
-from typing import Any
 
+from simserve.live.dockerapi import DockerApi
 from simserve.live.logs import LogSink
 from simserve.live.worker import PIPE_LIMIT_BYTES
 
@@ -42,15 +42,17 @@ class _Stdin:
             with contextlib.suppress(OSError):
                 self._sock.shutdown(socket.SHUT_WR)
 
-    def is_closing(self) -> bool:
-        return self._closed
-
 
 class ContainerProcess:
     """A created (not yet started) container with its attach socket; call ``start()`` next."""
 
     def __init__(
-        self, api: Any, container_id: str, log: LogSink, loop: asyncio.AbstractEventLoop, remove_on_exit: bool = True
+        self,
+        api: DockerApi,
+        container_id: str,
+        log: LogSink,
+        loop: asyncio.AbstractEventLoop,
+        remove_on_exit: bool = True,
     ) -> None:
         self._api = api
         self.container_id = container_id
@@ -58,15 +60,16 @@ class ContainerProcess:
         self._remove_on_exit = remove_on_exit
         self._loop = loop  # the event loop of attach_worker (this may run in a worker thread)
         self.stdout = asyncio.StreamReader(limit=PIPE_LIMIT_BYTES, loop=loop)
+        self.stderr: asyncio.StreamReader | None = None  # the reader thread writes stderr into the log itself
         self._exit: asyncio.Future[int] = self._loop.create_future()
         self.returncode: int | None = None
         self.removed = threading.Event()
         raw = api.attach_socket(container_id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
         self._holder = raw  # keeps the HTTP response (and so the socket) alive
-        self._sock: socket.socket = getattr(raw, "_sock", raw)
+        self._sock: socket.socket = getattr(raw, "_sock", raw)  # the SDK's response wraps the socket (or is it)
         self._sock.settimeout(None)
         self.stdin = _Stdin(self._sock)
-        self.pid = 0
+        self.pid = 0  # the container's main process on this host, once started (0: unknown)
 
     def start(self) -> None:
         """Start the container (blocking API call) and the reader thread."""
@@ -131,9 +134,16 @@ class ContainerProcess:
             self._api.remove_container(self.container_id, force=True)
         self.removed.set()
 
-    # ------------------------------------------------------------------ Process API
+    # ------------------------------------------------------------------ Process API (worker.LaunchedProcess)
     async def wait(self) -> int:
         return await asyncio.shield(self._exit)
+
+    async def reap_strays(self) -> list[int]:
+        """Nothing to reap: the engine removes what the container ran."""
+        return []
+
+    def close(self) -> None:
+        """Nothing to close: the reader thread closes the attach socket once the container has exited."""
 
     def send_signal(self, sig: int) -> None:
         if self.returncode is not None:

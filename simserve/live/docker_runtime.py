@@ -19,9 +19,10 @@ import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from simserve.live.container import ContainerProcess
+from simserve.live.dockerapi import DockerClient
+from simserve.live.engine_service import EngineSession, connect
 from simserve.live.local_registry import registry_auth
 from simserve.live.logs import CappedLog, LogSink
 from simserve.live.runtime import PhaseCallback, WorkerHandle, WorkerSpec, WorkerStartError
@@ -79,10 +80,8 @@ class DockerRuntime:
         evict_images: bool | None = None,
         engine: str = "auto",
         registries: tuple[str, ...] = (),
-        session: Any = None,
-        init_timeout_s: float = 420.0,
+        session: EngineSession | None = None,
     ) -> None:
-        self.init_timeout_s = init_timeout_s
         self.image = image or os.environ.get("SIMSERVE_LIVE_IMAGE") or None
         if evict_images is None:
             evict_images = os.environ.get("SIMSERVE_EVICT_IMAGES", "") not in ("", "0", "false")
@@ -94,25 +93,24 @@ class DockerRuntime:
         self._locks: dict[str, asyncio.Lock] = {}
         self._connect_lock = asyncio.Lock()
         self._procs: dict[int, ContainerProcess] = {}
+        self._evictions: set[asyncio.Task[None]] = set()  # evict_images: waits for a container to go
         self._logs: list[LogSink] = []
         self.created_ids: list[str] = []  # every container this runtime created (for audits)
         self.pulls: list[tuple[str, float]] = []  # (image ref, seconds) of each real pull
 
     # ------------------------------------------------------------------ engine
-    async def _client(self) -> Any:
+    async def _client(self) -> DockerClient:
         async with self._connect_lock:  # concurrent first starts share one engine session
             if self._session is None:
-                from simserve.live.engine_service import connect
-
                 self._session = await asyncio.to_thread(connect, self.engine, self.registries)
         return self._session.client
 
     @property
-    def session(self) -> Any:
+    def session(self) -> EngineSession | None:
         """The engine session (None before the first start)."""
         return self._session
 
-    async def _ensure_image(self, client: Any, spec: WorkerSpec, on_phase: PhaseCallback) -> str:
+    async def _ensure_image(self, client: DockerClient, spec: WorkerSpec, on_phase: PhaseCallback) -> str:
         import docker.errors
 
         ref = self.image or _default_ref(spec)
@@ -153,17 +151,18 @@ class DockerRuntime:
             raise WorkerStartError(f"container create/start failed: {exc}", phase="container_start") from exc
         self._procs[spec.worker_id] = proc
         if self.evict_images:
-            proc.wait_task = asyncio.ensure_future(self._evict_after(proc, client, ref))  # type: ignore[attr-defined]
+            eviction = asyncio.ensure_future(self._evict_after(proc, client, ref))
+            self._evictions.add(eviction)
+            eviction.add_done_callback(self._evictions.discard)
         try:
-            # a ContainerProcess quacks like asyncio's Process (stdin/stdout/wait/kill/pid)
-            return await attach_worker(spec, proc, on_phase, log, self.init_timeout_s)  # type: ignore[arg-type]
+            return await attach_worker(spec, proc, on_phase, log)
         except BaseException:
             if proc.returncode is None:
                 proc.kill()
             raise
 
     def _create(
-        self, client: Any, ref: str, spec: WorkerSpec, log: LogSink, loop: asyncio.AbstractEventLoop
+        self, client: DockerClient, ref: str, spec: WorkerSpec, log: LogSink, loop: asyncio.AbstractEventLoop
     ) -> ContainerProcess:
         import docker.types
 
@@ -204,7 +203,7 @@ class DockerRuntime:
             raise
         return proc
 
-    async def _evict_after(self, proc: ContainerProcess, client: Any, ref: str) -> None:
+    async def _evict_after(self, proc: ContainerProcess, client: DockerClient, ref: str) -> None:
         await proc.wait()
         await asyncio.to_thread(proc.removed.wait, 30)
         with contextlib.suppress(Exception):  # still used by another worker: keep it
@@ -225,6 +224,8 @@ class DockerRuntime:
                 await asyncio.wait_for(proc.wait(), 15)
             await asyncio.to_thread(proc.removed.wait, 15)
         if self._session is not None:
+            import docker.errors
+
             api = self._session.client.api
             left = list(self.created_ids)
             for attempt in range(5):  # a busy engine may refuse a removal for a moment: try again
@@ -232,9 +233,10 @@ class DockerRuntime:
                 for cid in left:
                     try:
                         await asyncio.to_thread(api.remove_container, cid, force=True)
-                    except Exception as exc:  # noqa: BLE001 - gone already (404) or the engine is busy
-                        if getattr(getattr(exc, "response", None), "status_code", None) != 404:
-                            still.append(cid)
+                    except docker.errors.NotFound:  # the SDK's error for a 404: gone already
+                        pass
+                    except Exception:  # noqa: BLE001 - the engine is busy
+                        still.append(cid)
                 left = still
                 if not left:
                     break
@@ -248,7 +250,7 @@ class DockerRuntime:
             self._session = None
 
 
-def _pull(client: Any, ref: str) -> None:
+def _pull(client: DockerClient, ref: str) -> None:
     repository, _, tag = ref.rpartition(":")
     if "/" in tag or not repository:
         repository, tag = ref, "latest"

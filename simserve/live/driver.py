@@ -64,7 +64,7 @@ class LiveDriver:
             if cls is tuple:  # RunJob
                 rt.run(e)  # type: ignore[arg-type]
             elif cls is SetTimer:
-                self.clock.call_at(e.at_s, self._on_timer, e)  # type: ignore[union-attr]
+                self.clock.call_at(e.at_s, self._on_timer, e)  # type: ignore[union-attr,arg-type]
             elif cls is StartWorker:
                 rt.launch(e)  # type: ignore[arg-type]
             elif cls is StopWorker:

@@ -31,24 +31,24 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from simserve.endpoint import EndpointCore, StartWorker, local_hosts
-from simserve.live.adapter import RealRuntime, shim_argv
+from simserve.endpoint import EndpointCore, StartWorker, local_hosts, worker_concurrency
+from simserve.live.adapter import GiveUp, JobError, RealRuntime, shim_argv
 from simserve.live.assets import DEFAULT_MAX_FILE_BYTES, prepare_assets
+from simserve.live.broker import RunpodBroker
 from simserve.live.clock import WallClock
 from simserve.live.driver import LiveDriver
 from simserve.live.gpus import make_slots
 from simserve.live.procs import MARK_VAR, kill_marked, new_run_mark, worker_mark
-from simserve.live.runtime import MAX_RESULT_BYTES, WorkerSpec
+from simserve.live.runtime import MAX_RESULT_BYTES, JobOutcome, Json, WorkerRuntime, WorkerSpec
 from simserve.live.runtimes import build_runtime
 from simserve.live.view import LiveStats
 from simserve.live.workerenv import worker_env
 from simserve.records import STATES, Recorder
 from simserve.rng import RandomStreams
-from simserve.scenario import Scenario
+from simserve.scenario import EngineParams, Scenario
 from simserve.workload import Jobs, generate
 
 #: a live run stops after this many real failed starts in a row (no start succeeding in between)
@@ -89,6 +89,26 @@ def stop_time_s(now_s: float) -> float:
     return math.ceil(now_s * 10**decimals) / 10**decimals
 
 
+def engine_input(p: EngineParams, speed: float) -> dict[str, dict[str, float | int | None]]:
+    """The engine figures an LLM job's input carries: ``engine`` in wall time (scaled by ``--speed``),
+    ``scenario_engine`` as the scenario gives them (``LlmService.engine``, as the simulator's engine)."""
+    figures = {"max_batch": p.max_batch, "kv_cache_tokens": p.kv_cache_tokens}
+    return {
+        "engine": {
+            "base_s": p.base_s / speed,
+            "per_sequence_s": p.per_sequence_s / speed,
+            "prefill_tokens_per_s": p.prefill_tokens_per_s * speed,
+            **figures,
+        },
+        "scenario_engine": {
+            "base_s": p.base_s,
+            "per_sequence_s": p.per_sequence_s,
+            "prefill_tokens_per_s": p.prefill_tokens_per_s,
+            **figures,
+        },
+    }
+
+
 def detect_protocol(handler: Path) -> str:
     """``runpod`` when the handler file calls ``runpod.serverless.start``, else ``native``."""
     text = handler.read_text(errors="replace")
@@ -115,13 +135,19 @@ class LiveOptions:
     open_workload: bool = False
 
 
+class Stopped(GiveUp):
+    """Why a run ended early (``notes.stopped``): the handler could not start."""
+
+    reason: str  # init_failures
+
+
 @dataclass
 class LiveRun:
     recorder: Recorder
     horizon_s: float
     jobs: Jobs
-    notes: dict[str, Any] = field(default_factory=dict)
-    job_errors: list[dict[str, Any]] = field(default_factory=list)  # runs that did not complete, with the error
+    notes: dict[str, Json] = field(default_factory=dict)  # summary.json's ``live`` section
+    job_errors: list[JobError] = field(default_factory=list)  # runs that did not complete, with the error
     #: an LLM run: each completed job's chunk (token) times, scenario seconds (``token_times.csv``)
     token_times: list[tuple[int, tuple[float, ...]]] = field(default_factory=list)
 
@@ -129,7 +155,7 @@ class LiveRun:
 class LiveExecutor:
     """One live run; ``await run()`` once."""
 
-    def __init__(self, scenario: Scenario, opts: LiveOptions, runtime: Any = None) -> None:
+    def __init__(self, scenario: Scenario, opts: LiveOptions, runtime: WorkerRuntime | None = None) -> None:
         self.sc, self.opts = scenario, opts
         ep = scenario.endpoint
         self.seed = scenario.seed if opts.seed is None else opts.seed
@@ -171,23 +197,22 @@ class LiveExecutor:
             self.core.open_workload()
         #: an open run's hooks (``simserve.serve``): a job's id and input, how each run ended, its chunks,
         #: and each job's end once the core has its outcome
-        self.job_input: Callable[[int], tuple[str, Any]] | None = None
-        self.on_outcome: Callable[[int, Any], None] | None = None
-        self.on_chunk: Callable[[int, Any], None] | None = None
+        self.job_input: Callable[[int], tuple[str, Json]] | None = None
+        self.on_outcome: Callable[[int, JobOutcome], None] | None = None
+        self.on_chunk: Callable[[int, Json], None] | None = None
         self.on_job_end: Callable[[int], None] | None = None
         self.started = asyncio.Event()  # set once the driver takes events (an open run's server may start)
         self.llm = scenario.workload.llm
-        #: a worker's jobs at once: an LLM worker takes max_concurrency (default max_batch), its engine
-        #: batches up to max_batch of them
-        self.concurrency = ep.concurrency if self.llm is None else self.llm.take
+        self.concurrency = worker_concurrency(scenario)  # a worker's jobs at once: the core's rule
+        #: an LLM run: the engine figures each job's input carries (``_llm_input``), for the GPU of every
+        #: local host (``local_hosts``: the endpoint's first GPU type)
+        self._engine_input: dict[str, dict[str, float | int | None]] = {}
         if self.llm is not None:
             self.core.use_worker_engine()  # the handler is the engine: it reports first tokens and ends
-        self._engines: dict[str, dict[str, Any]] = {}
+            self._engine_input = engine_input(self.llm.engine(ep.gpu[0]), self.speed)
         self.stats = LiveStats(scenario, self.rec)  # the live view's running aggregates
         self.runtime = runtime if runtime is not None else build_runtime(opts.runtime)
-        if hasattr(self.runtime, "init_timeout_s"):
-            self.runtime.init_timeout_s = math.inf  # the core enforces faults.init_timeout on every start
-        self.broker: Any = None
+        self.broker: RunpodBroker | None = None
         self.clock: WallClock | None = None
         self.rt: RealRuntime | None = None
         self.driver: LiveDriver | None = None
@@ -195,7 +220,7 @@ class LiveExecutor:
         self._starts = 0
         self.strays_killed = 0  # processes left by workers, killed at the end of the run
         self.error: BaseException | None = None
-        self.stopped: dict[str, Any] | None = None  # why the run ended early (the handler cannot start)
+        self.stopped: Stopped | None = None  # why the run ended early (the handler cannot start)
         self._stop = asyncio.Event()
 
     def use_out_dir(self, out_dir: Path) -> None:
@@ -219,8 +244,6 @@ class LiveExecutor:
         (self.out_dir / "logs").mkdir(parents=True, exist_ok=True)
         (self.out_dir / "home").mkdir(mode=0o700, parents=True, exist_ok=True)  # the workers' HOME
         if self.protocol == "runpod":
-            from simserve.live.broker import RunpodBroker
-
             self.broker = RunpodBroker()
             await self.broker.start()
         self.clock = WallClock(self.speed)
@@ -244,7 +267,7 @@ class LiveExecutor:
         self.rt.on_chunk = self.on_chunk
         self.driver.runtime = self.rt
         self.driver.start()
-        feeder = asyncio.create_task(self._arrivals() if not self.open else self._stop.wait())
+        feeder: asyncio.Task[object] = asyncio.create_task(self._arrivals() if not self.open else self._stop.wait())
         feeder.add_done_callback(self._feeder_done)
         self.started.set()
         try:
@@ -268,13 +291,13 @@ class LiveExecutor:
         if self.on_job_end is not None:
             self.on_job_end(job)
 
-    def _give_up(self, fault: dict[str, Any]) -> None:
+    def _give_up(self, fault: GiveUp) -> None:
         """The handler failed to start too many times in a row: end the run now (the tables are kept)."""
         if self.stopped is None:
-            self.stopped = {"reason": "init_failures", **fault}
+            self.stopped = Stopped(reason="init_failures", **fault)
             self._stop.set()
 
-    def _feeder_done(self, task: asyncio.Task[Any]) -> None:
+    def _feeder_done(self, task: asyncio.Task[object]) -> None:
         if not task.cancelled() and task.exception() is not None:
             self.error = task.exception()
             self._stop.set()
@@ -306,7 +329,7 @@ class LiveExecutor:
         }
         self._starts += 1
         sdk_env = None
-        if self.protocol == "runpod":
+        if self.broker is not None:  # protocol runpod
             self.broker.register(wid)
             sdk_env = self.broker.sdk_env(wid)
         env = worker_env(  # the platform's environment for a worker, not the executor's
@@ -315,7 +338,7 @@ class LiveExecutor:
             endpoint_env=self.sc.endpoint.env,
             internal=internal,
             sdk_env=sdk_env,
-            home=str(self.out_dir / "home") if getattr(self.runtime, "name", "") == "process" else None,
+            home=str(self.out_dir / "home") if self.runtime.name == "process" else None,
         )
         mounts = tuple(p for p in (self.handler.parent, Path(__file__).parent, self.store) if p)
         key = a.image_keys[min(e.image_version, len(a.image_keys) - 1)]
@@ -336,34 +359,11 @@ class LiveExecutor:
             broker=self.broker,
         )
 
-    def _llm_input(self, job: int, wid: int) -> dict[str, Any]:
+    def _llm_input(self, job: int, wid: int) -> dict[str, Json]:
         """An LLM job's input besides the service time: its token counts and the scenario's engine figures
-        for its worker's GPU (``engine`` in wall time, i.e. scaled by ``--speed``; ``scenario_engine`` as
-        given), so an engine handler can run the scenario's step-time rule."""
+        for its worker's GPU (``engine_input``), so an engine handler can run the scenario's step-time rule."""
         rec = self.rec
-        host = self.core.workers[wid].host
-        gpu = host.gpu if host is not None else self.sc.endpoint.gpu[0]
-        eng = self._engines.get(gpu)
-        if eng is None:
-            assert self.llm is not None
-            p = self.llm.engine(gpu)
-            sp = self.speed
-            figures = {"max_batch": p.max_batch, "kv_cache_tokens": p.kv_cache_tokens}
-            eng = self._engines[gpu] = {
-                "engine": {
-                    "base_s": p.base_s / sp,
-                    "per_sequence_s": p.per_sequence_s / sp,
-                    "prefill_tokens_per_s": p.prefill_tokens_per_s * sp,
-                    **figures,
-                },
-                "scenario_engine": {
-                    "base_s": p.base_s,
-                    "per_sequence_s": p.per_sequence_s,
-                    "prefill_tokens_per_s": p.prefill_tokens_per_s,
-                    **figures,
-                },
-            }
-        return {"input_tokens": rec.input_tokens[job], "output_tokens": rec.output_tokens[job], **eng}
+        return {"input_tokens": rec.input_tokens[job], "output_tokens": rec.output_tokens[job], **self._engine_input}
 
     # ------------------------------------------------------------------ end of run
     async def _finish(self, horizon: float) -> None:
@@ -392,18 +392,19 @@ class LiveExecutor:
             input_tokens=rec.input_tokens[:n] if llm else None,
             output_tokens=rec.output_tokens[:n] if llm else None,
         )
-        for name in ("start_s", "end_s", "worker", *(("first_token_s",) if llm else ())):
-            setattr(out, name, getattr(rec, name)[:n])
+        out.start_s, out.end_s, out.worker = rec.start_s[:n], rec.end_s[:n], rec.worker[:n]
+        if llm:
+            out.first_token_s = rec.first_token_s[:n]
         out.status, out.cold = rec.status[:n], rec.cold[:n]
-        for name in ("retries", "iv", "iv_extend", "workers", "host_gpu", "actions", "notes"):
-            setattr(out, name, getattr(rec, name))
+        out.retries, out.iv, out.iv_extend, out.workers = rec.retries, rec.iv, rec.iv_extend, rec.workers
+        out.host_gpu, out.actions, out.notes = rec.host_gpu, rec.actions, rec.notes
         return out
 
-    def _notes(self) -> dict[str, Any]:
+    def _notes(self) -> dict[str, Json]:
         faults = self.rt.faults if self.rt is not None else []
-        notes: dict[str, Any] = {
+        notes: dict[str, Json] = {
             "protocol": self.protocol,
-            "runtime": getattr(self.runtime, "name", "?"),
+            "runtime": self.runtime.name,
             "speed": self.speed,
             "slots": [list(s) for s in self.slots],
             "retries": self.rec.retries,
@@ -423,7 +424,7 @@ class LiveExecutor:
         return notes
 
     # ------------------------------------------------------------------ live view
-    def status(self) -> dict[str, Any]:
+    def status(self) -> dict[str, Json]:
         """A snapshot for the terminal: workers by state, queue, latency and cost so far.
 
         O(1) in the number of jobs (``LiveStats`` keeps running aggregates): O(workers) at most."""

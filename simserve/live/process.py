@@ -119,9 +119,6 @@ class ProcessRuntime:
 
     name = "process"
 
-    def __init__(self, init_timeout_s: float = 420.0) -> None:
-        self.init_timeout_s = init_timeout_s
-
     async def start(self, spec: WorkerSpec, on_phase: PhaseCallback) -> WorkerHandle:
         if not (spec.cache_dir / spec.image_key).exists():
             on_phase("pull", time.monotonic())
@@ -150,7 +147,7 @@ class ProcessRuntime:
             asyncio.subprocess.Process(transport, protocol, loop), protocol.exited, spec.env.get(MARK_VAR, "")
         )
         try:
-            return await attach_worker(spec, proc, on_phase, log, self.init_timeout_s)
+            return await attach_worker(spec, proc, on_phase, log)
         except BaseException:  # a failed or cancelled start: the process group goes, reaped before we leave
             proc.kill()
             with contextlib.suppress(BaseException):

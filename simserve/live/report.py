@@ -17,7 +17,7 @@ tries and the last error — for a poison job, that its worker died on each of i
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,9 @@ import pandas as pd
 from simserve.results.outputs import TOKEN_TIMES_FILE, write_frame, write_json, write_run
 from simserve.results.result import RunResult, build_result
 from simserve.scenario import FaultsConfig, Scenario
+
+if TYPE_CHECKING:
+    from simserve.live.executor import LiveRun
 
 #: an LLM run whose handler streamed nothing: its TTFT and TPOT are not measured
 NO_STREAM_WARNING = (
@@ -76,23 +79,19 @@ def token_times_frame(token_times: list[tuple[int, tuple[float, ...]]]) -> pd.Da
     return pd.DataFrame({"job_id": job, "t_s": t})
 
 
-def save_live_run(scenario: Scenario, seed: int, run: Any, out_dir: Path) -> RunResult:
+def save_live_run(scenario: Scenario, seed: int, run: LiveRun, out_dir: Path) -> RunResult:
     """Write summary.json, jobs.csv, workers.csv, actions.csv and trace.csv for a live run (and, for an
     LLM run, ``token_times.csv``)."""
     result = build_result(scenario, seed, run.recorder, engine="live", horizon_s=max(run.horizon_s, 1e-9))
     live = dict(run.notes)
     live["cold_start_phases"] = measured_phases(result.workers)
-    errors = pd.DataFrame(getattr(run, "job_errors", []), columns=list(JOB_ERROR_COLUMNS))
+    errors = pd.DataFrame(run.job_errors, columns=list(JOB_ERROR_COLUMNS))
     failed = failed_jobs(result.jobs, errors, (scenario.faults or FaultsConfig()).retry_limit)
     live["failed_jobs_total"] = len(failed)
     live["failed_jobs"] = failed[:FAILED_JOBS_LISTED]
     result.summary["live"] = live
     result.notes.update(live)
-    if (
-        scenario.workload.llm is not None
-        and not getattr(run, "token_times", None)
-        and result.summary["requests"]["completed"]
-    ):
+    if scenario.workload.llm is not None and not run.token_times and result.summary["requests"]["completed"]:
         result.summary["warnings"] = [*result.summary.get("warnings", []), NO_STREAM_WARNING]
     write_run(out_dir, result)
     n = len(run.recorder.arrival_s)
@@ -100,7 +99,7 @@ def save_live_run(scenario: Scenario, seed: int, run: Any, out_dir: Path) -> Run
         out_dir / "trace.csv", pd.DataFrame({"arrival_s": run.jobs.arrival_s[:n], "service_s": run.jobs.service_s[:n]})
     )
     write_frame(out_dir / "job_errors.csv", errors)
-    if getattr(run, "token_times", None):
+    if run.token_times:
         write_frame(out_dir / TOKEN_TIMES_FILE, token_times_frame(run.token_times))
     write_json(out_dir / "summary.json", result.summary)
     return result

@@ -13,10 +13,15 @@ as ``JobOutcome`` values from ``WorkerHandle.run_job``; a worker that dies mid-j
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeAlias, runtime_checkable
+
+#: a job's input or output, or one chunk of it: whatever JSON a client or the user's handler sends;
+#: arbitrary by design, so not typed further
+Json: TypeAlias = Any
 
 #: the largest job result a worker delivers: its JSON encoding, in bytes (a larger one fails the job at once)
 MAX_RESULT_BYTES = 64 << 20
@@ -31,13 +36,13 @@ OUTCOMES: tuple[str, ...] = ("completed", "failed", "timed_out", "crashed", "can
 class PhaseCallback(Protocol):
     """Called when a cold-start phase begins: ``on_phase("pull", time.monotonic())``."""
 
-    def __call__(self, phase: str, t_monotonic: float) -> None: ...
+    def __call__(self, phase: str, t_monotonic: float, /) -> None: ...
 
 
 #: called with the ``time.monotonic()`` at which a job's handler yielded its first chunk (an LLM's first token)
 FirstCallback = Callable[[float], None]
 #: called with each chunk a generator handler yields, as it comes (``simserve serve``'s ``/stream``)
-ChunkCallback = Callable[[Any], None]
+ChunkCallback = Callable[[Json], None]
 
 
 class JobBroker(Protocol):
@@ -45,14 +50,18 @@ class JobBroker(Protocol):
 
     def url(self) -> str: ...
 
+    async def first_take(self, worker_id: int) -> float:
+        """The ``time.monotonic()`` of the worker's first job-take request (its ready time)."""
+        ...
+
     def submit(
         self,
         worker_id: int,
         job_id: str,
-        payload: Any,
+        payload: Json,
         on_first: FirstCallback | None = None,
         on_chunk: ChunkCallback | None = None,
-    ) -> Any: ...
+    ) -> asyncio.Future[JobOutcome]: ...
 
     def cancel(self, job_id: str) -> None: ...
 
@@ -92,7 +101,7 @@ class JobOutcome:
     chunk a token, so ``token_t[0]`` is its first token."""
 
     status: str  # one of OUTCOMES
-    output: Any = None
+    output: Json = None
     error: str = ""
     started_t: float = float("nan")
     ended_t: float = float("nan")
@@ -119,7 +128,7 @@ class WorkerHandle(Protocol):
     async def run_job(
         self,
         job_id: str,
-        payload: Any,
+        payload: Json,
         timeout_s: float,
         on_first: FirstCallback | None = None,
         on_chunk: ChunkCallback | None = None,
@@ -159,7 +168,10 @@ class WorkerRuntime(Protocol):
     name: str
 
     async def start(self, spec: WorkerSpec, on_phase: PhaseCallback) -> WorkerHandle:
-        """Pull (unless cached), launch, wait until ready; raise ``WorkerStartError`` on failure."""
+        """Pull (unless cached), launch, wait until ready; raise ``WorkerStartError`` on failure.
+
+        No init time limit of its own (the core enforces ``faults.init_timeout`` by cancelling the
+        start): a cancelled start kills what it launched."""
         ...
 
     async def close(self) -> None:

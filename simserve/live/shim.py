@@ -36,7 +36,13 @@ import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import IO, Any
+from typing import IO, Any, TypeAlias
+
+#: a job's input or output, a chunk, an event's fields: whatever JSON the user's handler takes or gives
+#: (arbitrary by design; the same alias as ``simserve.live.runtime.Json``, as the shim imports nothing of simserve)
+Json: TypeAlias = Any
+#: the user's handler: a function (sync or async, maybe a generator) of the job
+Handler: TypeAlias = Callable[..., Json]
 
 MARK = "\x1e"
 CHUNK_BYTES = 4 << 20
@@ -47,7 +53,7 @@ MAX_TOKEN_TIMES = 1 << 16
 MODEL: Any = None  # the loaded weights (bytes, or a uint8 tensor on the GPU)
 
 
-def mark(stream: IO[str], event: str, **fields: Any) -> None:
+def mark(stream: IO[str], event: str, **fields: Json) -> None:
     """Write one protocol event line (``\\x1e`` + JSON) to ``stream`` and flush it."""
     fields.update(ev=event, t=time.monotonic())
     stream.write(MARK + json.dumps(fields) + "\n")
@@ -96,7 +102,7 @@ def boot_model(stream: IO[str]) -> None:
     mark(stream, "info", model_bytes=nbytes, device=device)
 
 
-def _load_handler(path: str) -> Callable[..., Any]:
+def _load_handler(path: str) -> Handler:
     sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
     ns = runpy.run_path(path, run_name="simserve_handler")
     fn = ns.get("handler")
@@ -111,13 +117,13 @@ class _Chunks:
 
     __slots__ = ("items", "times", "announce", "each")
 
-    def __init__(self, announce: Callable[[float], None], each: Callable[[Any], None] | None = None) -> None:
-        self.items: list[Any] = []
+    def __init__(self, announce: Callable[[float], None], each: Callable[[Json], None] | None = None) -> None:
+        self.items: list[Json] = []
         self.times: list[float] = []
         self.announce = announce
         self.each = each
 
-    def add(self, chunk: Any) -> None:
+    def add(self, chunk: Json) -> None:
         t = time.monotonic()
         if not self.items:
             self.announce(t)
@@ -127,7 +133,7 @@ class _Chunks:
         if len(self.times) < MAX_TOKEN_TIMES:
             self.times.append(t)
 
-    def fields(self) -> dict[str, Any]:
+    def fields(self) -> dict[str, Json]:
         """The result's timing fields: ``first`` and ``tt`` (microseconds after it), ``chunks``."""
         if not self.times:
             return {"chunks": 0}
@@ -135,7 +141,7 @@ class _Chunks:
         return {"first": first, "tt": [round((t - first) * 1e6) for t in self.times], "chunks": len(self.items)}
 
 
-def _run_sync(fn: Callable[..., Any], job: dict[str, Any], chunks: _Chunks) -> Any:
+def _run_sync(fn: Handler, job: dict[str, Json], chunks: _Chunks) -> Json:
     out = fn(job)
     if inspect.isgenerator(out):
         for chunk in out:
@@ -144,7 +150,7 @@ def _run_sync(fn: Callable[..., Any], job: dict[str, Any], chunks: _Chunks) -> A
     return out
 
 
-async def _run_one(fn: Callable[..., Any], job: dict[str, Any], pool: ThreadPoolExecutor, chunks: _Chunks) -> Any:
+async def _run_one(fn: Handler, job: dict[str, Json], pool: ThreadPoolExecutor, chunks: _Chunks) -> Json:
     if inspect.iscoroutinefunction(fn):
         return await fn(job)
     if inspect.isasyncgenfunction(fn):
@@ -162,7 +168,7 @@ class _Out:
         self.lock = threading.Lock()
         self.max_result_bytes = max_result_bytes
 
-    def result(self, job_id: str, t0: float, **fields: Any) -> None:
+    def result(self, job_id: str, t0: float, **fields: Json) -> None:
         fields.update(ev="result", id=job_id, t0=t0, t1=time.monotonic())
         try:
             body = json.dumps(fields)  # ASCII only: its length is its size in bytes
@@ -182,7 +188,7 @@ class _Out:
             self.stream.write("\n")
             self.stream.flush()
 
-    def chunk(self, job_id: str, output: Any) -> None:
+    def chunk(self, job_id: str, output: Json) -> None:
         """One chunk a generator handler yielded (sent only when the executor streams chunks)."""
         try:
             body = json.dumps({"ev": "chunk", "id": job_id, "output": output})
@@ -206,7 +212,7 @@ class _Out:
         return json.dumps({"ev": "result", "id": job_id, "t0": t0, "t1": time.monotonic(), "error": message})
 
 
-async def _serve(fn: Callable[..., Any], out: _Out, concurrency: int, stream: bool = False) -> None:
+async def _serve(fn: Handler, out: _Out, concurrency: int, stream: bool = False) -> None:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=64 << 20)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -214,7 +220,7 @@ async def _serve(fn: Callable[..., Any], out: _Out, concurrency: int, stream: bo
     sem = asyncio.Semaphore(concurrency)
     tasks: set[asyncio.Task[None]] = set()
 
-    async def job_task(job: dict[str, Any]) -> None:
+    async def job_task(job: dict[str, Json]) -> None:
         async with sem:
             t0 = time.monotonic()
             error = ""

@@ -13,12 +13,12 @@ view slowed a run at 1,600 jobs/s when it re-read every job). Nothing here decid
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
 from simserve.billing import apply_billing, billing_table
 from simserve.records import PHASES, STATES, JobStatus, Recorder
+from simserve.scenario import Scenario
 
 #: the histogram's bins: latencies from MIN_LATENCY_S up, each bin BIN_RATIO times wider than the last
 MIN_LATENCY_S = 1e-5
@@ -30,7 +30,7 @@ _LOG_RATIO = math.log(BIN_RATIO)
 class LiveStats:
     """Completed jobs, latency percentiles and the bill so far of one live run, kept as it goes."""
 
-    def __init__(self, scenario: Any, rec: Recorder) -> None:
+    def __init__(self, scenario: Scenario, rec: Recorder) -> None:
         self.sc = scenario
         self.rec = rec
         self.completed = 0

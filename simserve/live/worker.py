@@ -18,7 +18,7 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 from simserve.live.logs import LogSink
 from simserve.live.runtime import (
@@ -27,6 +27,7 @@ from simserve.live.runtime import (
     ChunkCallback,
     FirstCallback,
     JobOutcome,
+    Json,
     PhaseCallback,
     WorkerSpec,
     WorkerStartError,
@@ -34,12 +35,61 @@ from simserve.live.runtime import (
 )
 
 MARK = b"\x1e"
-INIT_TIMEOUT_S = 420.0  # Runpod marks a worker unhealthy when init takes over 7 min
 #: the longest line read from a worker's stdout: a result up to ``MAX_RESULT_BYTES`` and its envelope
 PIPE_LIMIT_BYTES = MAX_RESULT_BYTES + (1 << 20)
 #: after a worker's process exits, how long the lines it wrote before may still be read from its pipe
 DRAIN_S = 1.0
 
+
+class ProcessStdin(Protocol):
+    """The write side of a worker's stdin: an ``asyncio.StreamWriter`` or a container's attach socket."""
+
+    def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class LaunchedProcess(Protocol):
+    """A launched worker as ``attach_worker`` sees it: ``process.WorkerProcess`` or ``container.ContainerProcess``."""
+
+    @property
+    def pid(self) -> int:
+        """The leader of the worker's process group (FlashBoot signals it); 0 when unknown."""
+        ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    @property
+    def stdin(self) -> ProcessStdin | None: ...
+
+    @property
+    def stdout(self) -> asyncio.StreamReader | None: ...
+
+    @property
+    def stderr(self) -> asyncio.StreamReader | None:
+        """A pipe to copy into the worker log; None where the runtime writes the log itself."""
+        ...
+
+    async def wait(self) -> int:
+        """The exit code, as soon as the process itself has exited (its pipes may still be open)."""
+        ...
+
+    async def reap_strays(self) -> list[int]:
+        """Kill what the worker left running after it exited; the pids found."""
+        ...
+
+    def close(self) -> None:
+        """Release the pipes (after the process and its strays are gone)."""
+        ...
+
+    def kill(self) -> None: ...
+
+    def send_signal(self, sig: int) -> None: ...
+
+
+#: one protocol event from a worker: a JSON object checked by ``_parse_event``
+Event = dict[str, Json]
 
 #: fields each protocol event must carry, with their types (a line that lacks one is logged, not obeyed)
 _EVENT_FIELDS: dict[str, tuple[tuple[str, type | tuple[type, ...]], ...]] = {
@@ -51,7 +101,7 @@ _EVENT_FIELDS: dict[str, tuple[tuple[str, type | tuple[type, ...]], ...]] = {
 }
 
 
-def token_times(ev: dict[str, Any]) -> tuple[float, ...]:
+def token_times(ev: Event) -> tuple[float, ...]:
     """A result event's chunk times (``first`` + ``tt`` microseconds), as ``time.monotonic()`` seconds;
     () when it has none or they are malformed."""
     first, tt = ev.get("first"), ev.get("tt")
@@ -63,7 +113,7 @@ def token_times(ev: dict[str, Any]) -> tuple[float, ...]:
         return ()
 
 
-def _parse_event(line: bytes) -> dict[str, Any] | None:
+def _parse_event(line: bytes) -> Event | None:
     """A protocol event line (``\\x1e`` + a JSON object with the fields its kind needs), or None."""
     try:
         ev = json.loads(line[1:])
@@ -80,14 +130,13 @@ def _parse_event(line: bytes) -> dict[str, Any] | None:
 class _Attached:
     """Common part: the stdout reader, exit watcher, stop and kill.
 
-    The worker's exit is taken from its process (``proc.exited()`` where the runtime has it, else
-    ``proc.wait()``), never from the end of its stdout, which a child it started may keep open.
-    On exit, what the process left behind is killed (``proc.reap_strays()`` where the runtime has
-    it: the process group and the processes carrying the start's mark), the lines still in the pipe
-    are read (for up to ``DRAIN_S``), then pending jobs fail as ``crashed``.
+    The worker's exit is taken from its process (``proc.wait()``), never from the end of its stdout,
+    which a child it started may keep open. On exit, what the process left behind is killed
+    (``proc.reap_strays()``: for a process, its group and the processes carrying the start's mark),
+    the lines still in the pipe are read (for up to ``DRAIN_S``), then pending jobs fail as ``crashed``.
     """
 
-    def __init__(self, spec: WorkerSpec, proc: Any, on_phase: PhaseCallback, log: LogSink) -> None:
+    def __init__(self, spec: WorkerSpec, proc: LaunchedProcess, on_phase: PhaseCallback, log: LogSink) -> None:
         self.worker_id = spec.worker_id
         self.log_path: Path = spec.log_path
         self.spec = spec
@@ -100,10 +149,10 @@ class _Attached:
         self._on_first: dict[str, FirstCallback] = {}  # job id -> called at its first chunk
         self._on_chunk: dict[str, ChunkCallback] = {}  # job id -> called with each chunk (serve's /stream)
         self._exit: asyncio.Future[int] = loop.create_future()
-        self.model_info: dict[str, Any] = {}
+        self.model_info: dict[str, Json] = {}  # the shim's ``info`` event: what the worker loaded
         self.strays: list[int] = []  # pids killed by mark after the worker exited
         self._reader = asyncio.create_task(self._read())
-        stderr = getattr(proc, "stderr", None)  # a pipe where the runtime copies stderr (process runtime)
+        stderr = proc.stderr  # a pipe where the runtime copies stderr (process runtime)
         self._err_reader = asyncio.create_task(self._copy_err(stderr)) if stderr is not None else None
         self._watcher = asyncio.create_task(self._watch())
 
@@ -136,14 +185,11 @@ class _Attached:
 
     async def _watch(self) -> None:
         """Wait for the process to exit; then clear up after it and report the exit."""
-        exited = getattr(self.proc, "exited", None) or self.proc.wait
         code = -1
         try:
-            code = await exited()
-            reap = getattr(self.proc, "reap_strays", None)
-            if reap is not None:
-                with contextlib.suppress(Exception):
-                    self.strays = await reap()
+            code = await self.proc.wait()
+            with contextlib.suppress(Exception):
+                self.strays = await self.proc.reap_strays()
             readers = [t for t in (self._reader, self._err_reader) if t is not None]
             await asyncio.wait(readers, timeout=DRAIN_S)  # what the worker wrote before it went
         finally:  # also when cancelled at the end of the run: the pipes close while the loop still runs
@@ -152,12 +198,8 @@ class _Attached:
                 self._err_reader.cancel()
             with contextlib.suppress(Exception):
                 self._log.close()
-            close = getattr(self.proc, "close", None)
             with contextlib.suppress(Exception):
-                if close is not None:
-                    close()
-                else:
-                    self.proc._transport.close()  # kills a child still running
+                self.proc.close()
         self._died(code)
 
     def _write_log(self, line: bytes) -> None:
@@ -165,7 +207,7 @@ class _Attached:
             self._log.write(line)
             self._log.flush()
 
-    def _event(self, ev: dict[str, Any]) -> None:
+    def _event(self, ev: Event) -> None:
         """One protocol event, checked by ``_parse_event``."""
         kind = ev.get("ev")
         if kind == "phase":
@@ -219,14 +261,10 @@ class _Attached:
         self._ready.set_exception(exc)
         self._ready.exception()  # marks it retrieved: no "Future exception was never retrieved"
 
-    async def wait_ready(self, timeout_s: float) -> float:
-        try:
-            return await asyncio.wait_for(asyncio.shield(self._ready), timeout_s)
-        except asyncio.TimeoutError:
-            self.kill()
-            raise WorkerStartError(
-                f"worker {self.worker_id}: init took over {timeout_s:.0f} s", log_tail(self.log_path)
-            ) from None
+    async def wait_ready(self) -> float:
+        """The worker's ready time. No time limit here: the core cuts a start at the scenario's
+        ``faults.init_timeout`` (its stop cancels the start, and the runtime kills the worker)."""
+        return await asyncio.shield(self._ready)
 
     # -------------------------------------------------------------- WorkerHandle
     def is_alive(self) -> bool:
@@ -246,8 +284,8 @@ class _Attached:
         return self._signal_group(signal.SIGCONT)
 
     def _signal_group(self, sig: int) -> bool:
-        pid = getattr(self.proc, "pid", None)  # container adapters have none: no FlashBoot there
-        if not isinstance(pid, int) or not self.is_alive():
+        pid = self.proc.pid
+        if pid <= 0 or not self.is_alive():  # unknown (a container not inspected): never killpg(0), our own group
             return False
         try:
             os.killpg(pid, sig)  # workers run in their own session: the group is the worker
@@ -298,7 +336,7 @@ class NativeWorker(_Attached):
     async def run_job(
         self,
         job_id: str,
-        payload: Any,
+        payload: Json,
         timeout_s: float,
         on_first: FirstCallback | None = None,
         on_chunk: ChunkCallback | None = None,
@@ -326,7 +364,7 @@ class RunpodWorker(_Attached):
     async def run_job(
         self,
         job_id: str,
-        payload: Any,
+        payload: Json,
         timeout_s: float,
         on_first: FirstCallback | None = None,
         on_chunk: ChunkCallback | None = None,
@@ -351,24 +389,23 @@ class RunpodWorker(_Attached):
 
 async def attach_worker(
     spec: WorkerSpec,
-    proc: Any,  # asyncio.subprocess.Process, process.WorkerProcess or container.ContainerProcess
+    proc: LaunchedProcess,
     on_phase: PhaseCallback,
     log: LogSink,
-    init_timeout_s: float = INIT_TIMEOUT_S,
 ) -> NativeWorker | RunpodWorker:
     """Wrap a just-spawned worker process; returns once it is ready (raises ``WorkerStartError``)."""
     if spec.protocol == "runpod":
         handle: NativeWorker | RunpodWorker = RunpodWorker(spec, proc, on_phase, log)
         broker = spec.broker
         assert broker is not None
-        take = asyncio.ensure_future(broker.first_take(spec.worker_id))  # type: ignore[attr-defined]
+        take = asyncio.ensure_future(broker.first_take(spec.worker_id))
         take.add_done_callback(
             lambda f: None if handle._ready.done() or f.cancelled() else handle._ready.set_result(f.result())
         )
     else:
         handle = NativeWorker(spec, proc, on_phase, log)
     try:
-        await handle.wait_ready(init_timeout_s)
+        await handle.wait_ready()
     except WorkerStartError as exc:
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(handle.wait_exit(), 2.0)
