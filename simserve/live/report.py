@@ -17,11 +17,12 @@ tries and the last error — for a poison job, that its worker died on each of i
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from simserve.live.runtime import Json
 from simserve.results.outputs import TOKEN_TIMES_FILE, write_frame, write_json, write_run
 from simserve.results.result import RunResult, build_result
 from simserve.scenario import FaultsConfig, Scenario
@@ -40,7 +41,7 @@ JOB_ERROR_COLUMNS = ("job_id", "worker_id", "time_s", "outcome", "error")
 FAILED_JOBS_LISTED = 100
 
 
-def failed_jobs(jobs: pd.DataFrame, errors: pd.DataFrame, retry_limit: int) -> list[dict[str, Any]]:
+def failed_jobs(jobs: pd.DataFrame, errors: pd.DataFrame, retry_limit: int) -> list[dict[str, Json]]:
     """Why each job that ended ``failed`` or ``timed_out`` did: ``{job_id, status, tries, reason}``, in
     job order, from the runs of it in ``errors`` (``job_errors.csv``)."""
     ended = jobs.loc[jobs["status"].isin(("failed", "timed_out")), ["job_id", "status"]]
@@ -61,10 +62,10 @@ def failed_jobs(jobs: pd.DataFrame, errors: pd.DataFrame, retry_limit: int) -> l
     return out
 
 
-def measured_phases(workers: pd.DataFrame) -> dict[str, Any]:
+def measured_phases(workers: pd.DataFrame) -> dict[str, Json]:
     """Per cold-start phase: count, mean and max duration (scenario seconds) of the measured intervals."""
     init = workers[workers["state"] == "initializing"]
-    out: dict[str, Any] = {}
+    out: dict[str, Json] = {}
     for phase, g in init.groupby("phase", observed=True):
         d = g["end_s"] - g["start_s"]
         out[str(phase)] = {"n": len(d), "mean_s": float(d.mean()), "max_s": float(d.max())}
