@@ -114,7 +114,7 @@ def oldest_typer(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
             check=False,
             capture_output=True,
             text=True,
-            timeout=240,
+            timeout=240,  # a package index too slow or too loaded to answer in 240 s skips, never fails
         )
     except subprocess.TimeoutExpired:
         shutil.rmtree(staging, ignore_errors=True)
@@ -140,7 +140,7 @@ def test_usage_errors_under_the_oldest_typer_allowed(oldest_typer: tuple[str, Pa
         capture_output=True,
         text=True,
         cwd=ROOT,
-        timeout=120,
+        timeout=120,  # bound holds under load: 120 s for a probe of 2 s idle
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])

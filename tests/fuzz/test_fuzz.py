@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from simserve.cli import main
 from tests.fuzz.fuzz_inputs import dump, file_cases, schema_cases
 
+#: bound holds under load: 30 s for a case (validate, then maybe run) of under 0.1 s idle, 1 s at most
 CASE_TIME_S = 30.0
 EXTRA_ADDRESS_SPACE_B = 3 << 30
 #: the fuzz's own bound on work: accepted scenarios draw at most this many arrivals
@@ -112,7 +113,9 @@ def test_file_mutations(content: bytes) -> None:
 
 
 def test_bounds_catch_what_they_should() -> None:
-    """The harness itself: a runaway allocation and a hang are failures, not passes."""
+    """The harness itself: a runaway allocation and a hang are failures, not passes. Load cannot change
+    either outcome: the allocation fails at once, well inside its 5 s, and the loop never ends, so the
+    0.2 s alarm always fires."""
     with pytest.raises(MemoryError), bounded(5):
         bytearray(EXTRA_ADDRESS_SPACE_B + (1 << 30))
     with pytest.raises(CaseTimeout), bounded(0.2):

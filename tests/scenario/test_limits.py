@@ -91,7 +91,9 @@ def _one_line_exit_2(args: list[str], capsys: pytest.CaptureFixture[str]) -> str
     assert rc == 2, err
     assert len(err.splitlines()) == 1, err
     assert err.startswith("error: ") and "Traceback" not in err
-    assert elapsed_s < 10, f"took {elapsed_s:.1f} s to refuse"
+    # bound holds under load: 30 s for refusals that take under 0.1 s idle (1 s for the 50,000-deep nesting);
+    # what it guards against (expanding 1e9 aliases, a runaway loop) takes minutes or never ends
+    assert elapsed_s < 30, f"took {elapsed_s:.1f} s to refuse"
     return err
 
 
@@ -257,7 +259,7 @@ def _dynamics_terminate(sets: dict[str, Any]) -> None:
 
     t0 = time.perf_counter()
     result = simulate(load_scenario(QUICK, sets))
-    assert time.perf_counter() - t0 < 30
+    assert time.perf_counter() - t0 < 30  # bound holds under load: 30 s for runs of 0.04-0.15 s idle
     assert result.summary["requests"]["arrived"] > 0
 
 
