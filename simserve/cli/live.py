@@ -247,6 +247,7 @@ def check_worker_input(scenario: Path, sc: Scenario, handler: Path, protocol: st
     as the error says them) and the extras they need. Returns the handler file, resolved."""
     from simserve.live.executor import detect_protocol
     from simserve.live.preflight import missing_extra
+    from simserve.live.runtimes import RUNTIMES
 
     if not handler.is_file():
         raise UsageError(f"--handler: file not found: {handler}")
@@ -255,7 +256,7 @@ def check_worker_input(scenario: Path, sc: Scenario, handler: Path, protocol: st
         raise UsageError(f"{scenario}: {problem}")
     if protocol not in ("auto", "native", "runpod"):
         raise UsageError(f"--protocol: expected auto, native or runpod, got {protocol!r}")
-    if runtime not in ("process", "docker", "podman"):
+    if runtime not in RUNTIMES:
         raise UsageError(f"--runtime: expected {runtimes}, got {runtime!r}")
     handler = handler.resolve()
     missing = missing_extra(handler, detect_protocol(handler) if protocol == "auto" else protocol, runtime)

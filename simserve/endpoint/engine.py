@@ -4,7 +4,7 @@ Owns ``BatchEngine``, the endpoint core's model of a vLLM-like worker (``workloa
 llm}``). The core hands it each job it starts on a worker (``admit``); the engine runs steps on
 that worker while it has sequences, each step a ``SetTimer(STEP)`` effect that both drivers carry
 out like any timer, so the simulator and the live driver on a virtual clock run the same steps.
-The rules (the semantics ``tests/core/test_llm_theory.py`` pins):
+The rules (the semantics ``tests/theory/test_llm_theory.py`` pins):
 
 - A worker takes up to ``max_concurrency`` requests from the endpoint's queue (default
   ``max_batch``; the core's concurrency for the worker); those not in the batch wait on it.

@@ -133,7 +133,8 @@ def test_pulled_and_present_images(engine, registry, sleep_handler, tmp_path, no
             else:
                 # the image is in the engine: no pull; the dispatcher opens each host's first
                 # start in phase pull until the runtime reports container_start (a few ms)
-                assert rt.pulls == [] and float(pulls["dur"].sum()) < 0.25 * max(1, len(pulls))
+                # (a few ms idle; 1 s per host holds under load and is still far below a real pull)
+                assert rt.pulls == [] and float(pulls["dur"].sum()) < 1.0 * max(1, len(pulls))
             assert len(rt.created_ids) == len(starts)
             report[label] = {
                 "pull_s": [round(x, 3) for x in pulls["dur"]],

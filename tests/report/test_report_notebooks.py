@@ -18,12 +18,13 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 def test_notebook_executes(name: str):
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     client = nbclient.NotebookClient(
-        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
+        nb, timeout=240, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}
     )
     t0 = time.monotonic()
     client.execute()
     elapsed = time.monotonic() - t0
-    assert elapsed < 120, f"{name} took {elapsed:.0f} s"
+    # bound holds under load: 13 s idle, about 66 s on a loaded 2-core machine (5x)
+    assert elapsed < 240, f"{name} took {elapsed:.0f} s"
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]

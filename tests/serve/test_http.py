@@ -153,7 +153,15 @@ def test_a_cancelled_running_job_is_recorded_as_cancelled(tmp_path: Path):
         job = call(srv, "POST", "/run", {"input": {"sleep": 30}})[2]["id"]
         wait_for(srv, job, {"IN_PROGRESS"})
         assert call(srv, "POST", f"/cancel/{job}")[2]["status"] == "CANCELLED"
-        time.sleep(0.5)  # the worker's exit is seen
+        # the worker's exit is seen: the restarted worker is ready again (polled, not a fixed sleep, so it
+        # holds under load; 30 s for a restart that takes about 1 s idle)
+        time.sleep(0.5)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            workers = call(srv, "GET", "/health")[2]["workers"]
+            if workers["initializing"] == 0 and workers["ready"] >= 1:
+                break
+            time.sleep(0.1)
     finally:
         rc, printed = srv.stop()
     assert rc == 130, printed[-2000:]
