@@ -30,6 +30,7 @@ from simserve.endpoint.effects import Effect, SetTimer, StartWorker, StopWorker,
 from simserve.endpoint.engine import BatchEngine
 from simserve.endpoint.faults import FaultRules
 from simserve.endpoint.hosts import Host
+from simserve.endpoint.jobflags import JobFlags
 from simserve.endpoint.jobops import OPEN_TOKEN_BASE, JobOps
 from simserve.endpoint.queue import JobQueue
 from simserve.endpoint.tenants import Tenants
@@ -119,7 +120,20 @@ class EndpointCore:
         # job attempts: a job's first run reports with token == job; a retried job gets a fresh token
         self.job_token: dict[int, int] = {}
         self.token_job: dict[int, int] = {}
-        self.counters: dict[str, int] = {"cold_starts": 0, "flashboot_resumes": 0, "pulls": 0, "scale_downs": 0}
+        self.counters: dict[str, int] = {
+            "cold_starts": 0,
+            "flashboot_resumes": 0,
+            "flashboot_misses": 0,
+            "pulls": 0,
+            "scale_downs": 0,
+        }
+        #: low-priority jobs queued or running (they never count toward a scale-up), and how many run now
+        self.low: set[int] = set()
+        self.low_running = 0
+        #: jobs whose end refreshes their worker (``workload.refresh_share``), until they end
+        self.refreshers: set[int] = set()
+        #: the per-job draws of those two sets (None: both shares are 0, nothing is drawn)
+        self.job_flags: JobFlags | None = JobFlags.of(scenario, streams, self.low, self.refreshers)
         self.faults = FaultRules(self)
         self.tenants = Tenants(self) if any(h.other_tenants for h in scenario.hosts) else None
         self.timeline = Timeline(self) if scenario.events else None
@@ -145,7 +159,10 @@ class EndpointCore:
         self.sc = scenario
         self.cap = ep.worker_cap
         self.slots_max = self.cap + ep.extra_workers
-        self.concurrency = worker_concurrency(scenario)  # jobs one worker takes at once
+        self.concurrency = worker_concurrency(scenario)  # jobs one worker takes at once, unless it says otherwise
+        for w in self.workers:
+            if not w.concurrency_set:
+                w.concurrency = self.concurrency
         self.gpus_per_worker = ep.gpus_per_worker
         self.exec_timeout = ep.execution_timeout
         self.ttl = ep.job_ttl
@@ -207,7 +224,8 @@ class EndpointCore:
 
     # ------------------------------------------------------------------ views
     def view(self) -> EndpointView:
-        """The endpoint as the policy sees it now."""
+        """The endpoint as the policy sees it now (low-priority jobs, queued or running, are left out of
+        the job counts: they never trigger a scale-up)."""
         now, q = self.now, self.queue
         idle_ids: tuple[int, ...] = ()
         if self.scaler.wants_idle_ids:
@@ -216,8 +234,8 @@ class EndpointCore:
             )
         return EndpointView(
             now_s=now,
-            in_queue=len(q),
-            in_progress=self.in_progress,
+            in_queue=q.scaling_len(),
+            in_progress=self.in_progress - self.low_running,
             queued_over_delay=q.waited_at_least(now, self.scaler.delay_s),
             oldest_wait_s=q.oldest_wait(now),
             n_starting=self.n_starting,
@@ -328,6 +346,9 @@ class EndpointCore:
         job order, then those bound to its start). Its GPUs are still to be ``release``d."""
         jobs = sorted(w.running) + w.bound
         w.bound = []
+        if self.low:
+            self.low_running -= sum(1 for j in w.running if j in self.low)
+        w.refresh_due = False
         if w.state == INIT:
             self.n_starting -= 1
         elif w.state == RUNNING:
@@ -395,6 +416,8 @@ class EndpointCore:
             self.sc.cold_start, host.cache, self.image_key, flash, self.d_container, self.d_handler, self.d_flash
         )
         w.epoch += 1
+        w.concurrency = self.concurrency  # a fresh process takes the endpoint's value until it says otherwise
+        w.concurrency_set = False
         self.faults.on_start(w)
         self.enter(w, INIT, phases[0][0])
         self.out.append(StartWorker(w.wid, w.epoch, host.host_id, phases, flash, w.init_fail, self.version))
@@ -482,12 +505,12 @@ class EndpointCore:
                 self._expire(j)
             else:
                 self.begin_job(w, j, True)
-        while len(w.running) < self.concurrency:
+        while len(w.running) < w.concurrency:
             j = self.queue.pop(now)
             if j < 0:
                 break
             self.begin_job(w, j, True)
-        if len(w.running) < self.concurrency:
+        if len(w.running) < w.concurrency:
             self.free.add(w)
         if not w.running:
             self.arm_idle(w)
@@ -509,8 +532,17 @@ class EndpointCore:
         self.faults.unhealthy(w, "crashes")
 
     # ------------------------------------------------------------------ jobs
-    def arrive(self, j: int, now: float) -> None:
-        """Job ``j`` arrives: the newest free worker takes it, else it queues (or per_request starts a worker)."""
+    def arrive(self, j: int, now: float, fresh: bool = True) -> None:
+        """Job ``j`` arrives: the newest free worker takes it, else it queues (or per_request starts a worker).
+
+        A low-priority job (``mark_low``) that finds no free worker waits in the queue whatever the
+        scaler (per_request too) and never starts a worker: a worker that comes free takes it. A
+        ``fresh`` arrival of the scenario's workload first draws whether it is low priority and whether
+        it refreshes its worker (``workload.low_priority_share``, ``workload.refresh_share``; nothing is
+        drawn when both are 0); a job dispatched again (a retry under per_request, a submitted job whose
+        flags the client set) is not ``fresh``."""
+        if fresh and self.job_flags is not None:
+            self.job_flags.draw(j)
         self.now = now
         free = self.free
         if free.n:  # the common, warm path: FreeWorkers.pop, inlined (a call per job costs ~5 %)
@@ -521,15 +553,23 @@ class EndpointCore:
                     w.in_free = False
                     free.n -= 1
                     self.begin_job(w, j, False)
-                    if len(w.running) < self.concurrency:
+                    if len(w.running) < w.concurrency:
                         free.add(w)
                     return
+        if self.low and j in self.low:
+            self.queue.append(j, True)
+            return
         if self.scaler.queues:
             self.queue.append(j)
             if self.n_alive == 0:
                 self.apply(self.scaler.on_arrival(self.view()))
             return
         self.route_unqueued(j)
+
+    def mark_low(self, j: int) -> None:
+        """Job ``j`` (not yet arrived) is low priority: it runs on a free worker but never counts toward a
+        scale-up (the API's ``policy.lowPriority``)."""
+        self.low.add(j)
 
     def route_unqueued(self, j: int) -> None:
         """per_request: start a worker for ``j`` (it waits bound to that start), or reject it."""
@@ -567,6 +607,8 @@ class EndpointCore:
             w.idle_since = -1.0
         w.running.add(j)
         self.in_progress += 1
+        if self.low and j in self.low:
+            self.low_running += 1
         token = j
         if self.job_token and j in self.job_token:  # a retry: a fresh token, so its earlier run's end is stale
             token = self.n + len(self.token_job)
@@ -603,10 +645,17 @@ class EndpointCore:
         if first and self.status[j] == _IN_PROGRESS and math.isnan(first[j]):
             first[j] = now
 
-    def job_finished(self, token: int, now: float, status: int = _COMPLETED, restart: bool = True) -> None:
+    def job_finished(
+        self, token: int, now: float, status: int = _COMPLETED, restart: bool = True, refresh: bool = False
+    ) -> None:
         """A job's run ended: ``completed``, ``failed`` (the handler raised), ``timed_out`` (over its limit)
         or ``cancelled`` (a client's cancel); the last two restart the worker, the platform's way to stop a
-        job, unless ``restart`` is False (a batching engine drops one sequence)."""
+        job, unless ``restart`` is False (a batching engine drops one sequence).
+
+        ``refresh``: the job ended with its status as usual and asks for its worker to be refreshed (the
+        SDK's ``refresh_worker``, the platform's ``stopPod``): the worker takes no new job, and once its
+        running jobs have ended it restarts in place, a cold start (never a FlashBoot resume) counted as
+        ``refreshes``. A job the scenario's ``workload.refresh_share`` drew asks the same."""
         j = token
         if self.job_token:  # some job was requeued: its earlier runs' ends are stale
             if token >= self.n:
@@ -623,19 +672,30 @@ class EndpointCore:
         self.status[j] = status
         w.running.discard(j)
         self.in_progress -= 1
+        if self.low and j in self.low:
+            self.low.discard(j)
+            self.low_running -= 1
         if status in RESTART_COUNTER and restart:
             self.faults.restart(w, RESTART_COUNTER[status])
             return
-        if w.drain:  # outdated or retiring: takes no new job
-            assert self.timeline is not None
-            self.timeline.on_drained(w)
+        if self.refreshers and j in self.refreshers:
+            self.refreshers.discard(j)
+            refresh = True
+        if refresh and not w.drain:
+            self._refresh_after(w)
             return
-        if self.queues:
+        if w.drain:  # outdated, retiring or refreshing: takes no new job
+            self._drained(w)
+            return
+        n = len(w.running)
+        if n >= w.concurrency:  # its concurrency went down: no new job until below it
+            return
+        if self.queues or self.queue:  # per_request queues only low-priority jobs
             nj = self.queue.pop(now)
             if nj >= 0:
                 self.begin_job(w, nj, False)
                 return
-        if not w.running:
+        if not n:
             if now > w.since:  # enter() inlined: per-job path
                 self.iv_extend((w.wid, w.state, w.phase, w.since, now, w.host.host_id))  # type: ignore[union-attr]
                 w.since = now
@@ -651,6 +711,55 @@ class EndpointCore:
             free = self.free
             free.n += 1
             heappush(free.heap, (-w.seq, w.free_epoch, w))
+
+    def _refresh_after(self, w: Worker) -> None:
+        """A job on ``w`` asked for a refresh: restart it now if it is job-free, else once it is."""
+        if w.running:
+            w.refresh_due = True
+            w.drain = True
+            self.free.remove(w)
+            return
+        self.faults.restart(w, "refreshes")
+
+    def _drained(self, w: Worker) -> None:
+        """A job ended on a draining worker: a due refresh restarts it once job-free; an outdated or
+        retiring one is the timeline's."""
+        if w.refresh_due:
+            if w.running:
+                return
+            w.refresh_due = False
+            w.drain = False
+            self.faults.restart(w, "refreshes")
+            return
+        assert self.timeline is not None
+        self.timeline.on_drained(w)
+
+    # ------------------------------------------------------------------ per-worker concurrency
+    def set_worker_concurrency(self, wid: int, epoch: int, n: int, now: float) -> None:
+        """From now on worker ``wid`` (start ``epoch``) takes up to ``n`` jobs at once (the worker SDK's
+        ``concurrency_modifier``), until its next start. More room: queued jobs are handed to it at once;
+        less: its running jobs finish and it takes no new one until below ``n``. Stale epochs, workers
+        not alive and the same ``n`` again change nothing."""
+        w = self.workers[wid]
+        if w.epoch != epoch or w.state not in ALIVE or n < 1:
+            return
+        w.concurrency_set = True
+        if n == w.concurrency:
+            return
+        w.concurrency = n
+        if w.state != RUNNING or w.drain:
+            return  # a start in flight takes up to n at ready; a draining worker takes none
+        self.now = now
+        if len(w.running) >= n:
+            self.free.remove(w)
+            return
+        while len(w.running) < n:
+            j = self.queue.pop(now)
+            if j < 0:
+                break
+            self.begin_job(w, j, False)
+        if len(w.running) < n:
+            self.free.add(w)
 
     def requeue_token(self, j: int) -> None:
         """``j`` will run again: its current run's end, if it comes, is stale."""
@@ -688,9 +797,9 @@ class EndpointCore:
         (per_request: dispatched like a new arrival)."""
         self.now = now
         if not self.scaler.queues:
-            self.arrive(j, now)
+            self.arrive(j, now, fresh=False)
             return
-        self.queue.requeue(j)
+        self.queue.requeue(j, j in self.low)
         self.dispatch_queued()
 
     # ------------------------------------------------------------------ idle timeout
@@ -725,9 +834,9 @@ class EndpointCore:
                 self.free.add(w)
                 break
             self.begin_job(w, j, False)
-            if len(w.running) < self.concurrency:
+            if len(w.running) < w.concurrency:
                 self.free.add(w)
-        if self.queue and self.n_alive == 0:
+        if self.n_alive == 0 and self.queue.scaling_len():
             self.apply(self.scaler.on_arrival(self.view()))
 
     # ------------------------------------------------------------------ end of run

@@ -49,6 +49,7 @@ class FaultRules:
             "gave_up": 0,
             "failed_after_retries": 0,
             "exec_timeouts": 0,
+            "refreshes": 0,
         }
 
     # ------------------------------------------------------------------ hooks from the core
@@ -115,9 +116,9 @@ class FaultRules:
         core.resume_rollout()
 
     def restart(self, w: Worker, reason: str = "exec_timeouts") -> None:
-        """A job on ``w`` overran its limit (or was cancelled: ``reason``): the platform restarts the worker
-        in place (a cold start on its host, no FlashBoot); its other jobs are requeued. A retiring worker
-        just retires."""
+        """A job on ``w`` overran its limit (or was cancelled, or asked for a refresh: ``reason``): the
+        platform restarts the worker in place (a cold start on its host, no FlashBoot); its other jobs are
+        requeued. A retiring worker just retires."""
         core = self.core
         self.counts[reason] = self.counts.get(reason, 0) + 1
         retire = w.retire_on_drain
@@ -187,8 +188,8 @@ class FaultRules:
             return
         if not core.scaler.queues:  # per_request: a retried job is dispatched like a new arrival
             for j in keep:
-                core.arrive(j, now)
+                core.arrive(j, now, fresh=False)
             return
         for j in keep:
-            core.queue.requeue(j)
+            core.queue.requeue(j, j in core.low)
         core.dispatch_queued()

@@ -6,7 +6,8 @@ submitted while the run goes (appended to the workload, then arrived like any ot
 it waits), ``cancel`` (a queued or waiting job ends ``cancelled``; a running one too, and its
 worker restarts in place: the platform stops a job by restarting its worker), ``retry`` (a
 ``failed`` or ``timed_out`` job goes back to the queue with the same id: ``retry_refusal`` is
-that rule, which the HTTP API asks too) and ``purge`` (every queued job ends ``cancelled``). A
+that rule, which the HTTP API asks too) and ``purge`` (every queued job ends ``cancelled``); a
+submitted job may be low priority (queued and run, but never a reason to scale up). A
 job's TTL may be shorter than the endpoint's ``job_ttl``, not longer: the queue expires every
 job at the endpoint's TTL. Sees the endpoint core only through ``ports.CorePort``: it reads the
 job records and changes them through the core's methods. No simpy, asyncio or clock.
@@ -53,16 +54,23 @@ class JobOps:
         self.counts = {"api_cancels": 0, "api_retries": 0, "purged": 0, "ttl_expired": 0}
 
     # ------------------------------------------------------------------ arrivals
-    def submit(self, now: float, exec_timeout_s: float | None = None, ttl_s: float | None = None) -> int:
-        """A job arrives now: it is appended to the workload and arrives like any other; returns its index."""
+    def submit(
+        self, now: float, exec_timeout_s: float | None = None, ttl_s: float | None = None, low_priority: bool = False
+    ) -> int:
+        """A job arrives now: it is appended to the workload and arrives like any other; returns its index.
+
+        ``low_priority`` (the API's ``policy.lowPriority``): it runs on a free worker but never triggers a
+        scale-up (``EndpointCore.mark_low``). The scenario's workload shares draw nothing for it."""
         core = self.core
         j = core.add_job(now)
+        if low_priority:
+            core.mark_low(j)
         if exec_timeout_s is not None and exec_timeout_s > 0:
             self.exec_timeout[j] = exec_timeout_s
         if ttl_s is not None and 0 < ttl_s < core.ttl:
             self.ttl[j] = ttl_s
             core.timer_at(now + ttl_s, TimerKind.JOB_TTL, j)
-        core.arrive(j, now)
+        core.arrive(j, now, fresh=False)
         return j
 
     def limit(self, j: int, now: float, limit_s: float) -> float:

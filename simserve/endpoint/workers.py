@@ -1,7 +1,8 @@
 """A worker slot of the endpoint: plain state owned by the core, and how many jobs one takes.
 
 Owns ``Worker`` (kind, host, state and phase with the time it was entered, the jobs running on
-it, its place in the routing and scaled-down indexes, its cold-start epoch and fault history)
+it and how many it takes at once, its place in the routing and scaled-down indexes, its
+cold-start epoch and fault history)
 and ``worker_concurrency`` (the rule for the jobs one worker takes at once, which the core and
 the live executor both read). A slot survives scale-down as an ``idle`` row whose host keeps
 the image. Only the endpoint core (and its rule helpers, through ``ports.CorePort``) changes it.
@@ -57,6 +58,9 @@ class Worker:
         "fails",
         "first_fail_s",
         "dropped",
+        "concurrency",
+        "concurrency_set",
+        "refresh_due",
     )
 
     def __init__(self, wid: int, kind: str, seq: int, now: float) -> None:
@@ -87,6 +91,9 @@ class Worker:
         self.fails = 0  # consecutive unhealthy episodes (backoff exponent); reset when it becomes ready
         self.first_fail_s = -1.0  # start of the current run of failures (for the give-up limit)
         self.dropped = False  # left the endpoint (given up, or an active worker removed): idle to the horizon
+        self.concurrency = 1  # jobs it takes at once: the endpoint's value, set by the core at each start
+        self.concurrency_set = False  # its own value (``set_worker_concurrency``) until its next start
+        self.refresh_due = False  # restarts once its running jobs end (a job asked for a refresh)
 
     @property
     def jobs(self) -> int:

@@ -309,6 +309,20 @@ class Workload(StrictModel):
         description="execution time of one job on a warm worker, or {type: llm, ...}: a batching LLM engine"
     )
     tokens: Tokens | None = Field(None, description="token counts per request (LLM service; drawn)")
+    low_priority_share: Float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="share of jobs sent low priority (the API's policy.lowPriority), 0..1, drawn per job: "
+        "they run on free workers but never trigger a scale-up",
+    )
+    refresh_share: Float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="share of jobs after which their worker refreshes (the SDK's refresh_worker), 0..1, drawn "
+        "per job: the worker restarts once job-free, a cold start without FlashBoot; 1 = after every job",
+    )
 
     @model_validator(mode="after")
     def _tokens(self) -> Workload:
