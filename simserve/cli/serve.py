@@ -1,7 +1,8 @@
 """``simserve serve``: a local endpoint with the platform's REST API that real clients call.
 
-Owns the command's options (host, port, API key, duration, and the live options that apply:
-runtime, GPUs, slots, protocol, seed, store, init failures, worker memory), the start-up lines
+Owns the command's options (host, port, API key, duration, the platform's limits — result
+retention, rate limits, policy bounds — and the live options that apply: runtime, GPUs, slots,
+protocol, seed, store, init failures, worker memory), the start-up lines
 (``endpoint``, ``api key``, ``dashboard``; a warning when ``--host`` is not a loopback address),
 Ctrl-C and SIGTERM (the run stops, the tables are written, exit 130 / 143), and the run directory:
 that of ``simserve live`` (summary.json, jobs.csv, workers.csv, logs, ...) with ``trace.csv`` of the
@@ -76,6 +77,18 @@ def serve(
     worker_memory: str | None = typer.Option(None, "--worker-memory", help="memory bound per worker, or 'none'"),
     webhook_retries: int = typer.Option(2, "--webhook-retries", min=0, max=10, help="tries after a failed webhook"),
     webhook_delay: float = typer.Option(10.0, "--webhook-delay", min=0.0, help="seconds between webhook tries"),
+    result_ttl_run: str = typer.Option(
+        "30min", "--result-ttl-run", help="how long a /run job's result is kept after it ends (the platform: 30min)"
+    ),
+    result_ttl_sync: str = typer.Option(
+        "1min", "--result-ttl-sync", help="how long a /runsync job's result is kept after it ends (the platform: 1min)"
+    ),
+    rate_limits: str = typer.Option(
+        "on", "--rate-limits", help="the platform's rate limits (429): on, off, or a factor that scales them"
+    ),
+    policy_bounds: str = typer.Option(
+        "on", "--policy-bounds", help="refuse policy values outside the platform's range (400): on or off"
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="only the start-up lines; no summary"),
 ) -> None:
     """Serve the platform's endpoint API on this machine: real clients, the scenario's policy, real workers."""
@@ -98,6 +111,7 @@ def serve(
         duration_s = parse_duration(duration) if duration else None
     except ValueError as exc:
         raise UsageError(f"--duration: {exc}") from None
+    limits = _limits(result_ttl_run, result_ttl_sync, rate_limits, policy_bounds)
     rt = None
     if runtime != "process":
         from simserve.live.runtimes import build_runtime
@@ -123,6 +137,7 @@ def serve(
         api_key=api_key,
         webhook_retries=webhook_retries,
         webhook_delay_s=webhook_delay,
+        **limits,
     )
     if not is_loopback(host):
         errors.print(
@@ -153,6 +168,32 @@ def serve(
         if exit_code != 130:
             print(f"stopped by signal; tables written to {out_dir}", file=sys.stderr)
         raise typer.Exit(exit_code)
+
+
+def _limits(ttl_run: str, ttl_sync: str, rate_limits: str, policy_bounds: str) -> dict[str, Any]:
+    """The ``ServeOptions`` fields of the platform's limits, from their options (a bad one: exit 2)."""
+    from simserve.serve.limits import parse_rate_limits
+    from simserve.units import parse_duration
+
+    fields: dict[str, Any] = {}
+    for name, text, key in (
+        ("--result-ttl-run", ttl_run, "result_ttl_run_s"),
+        ("--result-ttl-sync", ttl_sync, "result_ttl_sync_s"),
+    ):
+        try:
+            fields[key] = parse_duration(text)
+        except ValueError as exc:
+            raise UsageError(f"{name}: {exc}") from None
+        if fields[key] <= 0:
+            raise UsageError(f"{name}: expected a duration over 0; got {text!r}")
+    try:
+        fields["rate_limits"] = parse_rate_limits(rate_limits)
+    except ValueError as exc:
+        raise UsageError(f"--rate-limits: {exc}") from None
+    if policy_bounds.strip().lower() not in ("on", "off"):
+        raise UsageError(f"--policy-bounds: expected on or off; got {policy_bounds!r}")
+    fields["policy_bounds"] = policy_bounds.strip().lower() == "on"
+    return fields
 
 
 def _save(sc: Any, session: Any, run: Any, work: Path) -> Any:

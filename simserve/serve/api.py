@@ -4,11 +4,14 @@ Owns ``build_app``: ``POST /v2/{endpoint_id}/run`` and ``/runsync``, ``GET /stat
 ``GET /stream/{job_id}``, ``POST /cancel/{job_id}`` and ``/retry/{job_id}``, ``POST /purge-queue``,
 ``GET /health`` (any endpoint id: an application's own id works unchanged), ``GET /`` (the
 dashboard page) and ``GET /v2/{endpoint_id}/dashboard`` (its data). Every route but the page needs
-``Authorization: Bearer KEY`` (401 otherwise). Bodies over the platform's limits are 413 (10 MB
-``/run``, 20 MB ``/runsync``), malformed JSON or a body without ``input`` is 400, an unknown job id
+``Authorization: Bearer KEY`` (401 otherwise). A route over its rate limit is 429 with
+``Retry-After`` (``simserve.serve.limits``). Bodies over the platform's limits are 413 (10 MB
+``/run``, 20 MB ``/runsync``), malformed JSON, a body without ``input`` or a ``policy`` value out of
+the platform's range (the bound named) is 400, an unknown job id (or one whose result has expired)
 is 404, a stopped run is 503: always a JSON ``{"error": ...}``. Any other error in a handler is a
-500 JSON answer (counted), never a crash. A request that got a job id has its job in the tables.
-Translation only: every rule is the endpoint core's (``simserve.endpoint.jobops``).
+500 JSON answer (counted), never a crash. ``/run`` answers ``IN_QUEUE`` whatever happened since, as
+the platform does. A request that got a job id has its job in the tables. Translation only: every
+rule is the endpoint core's (``simserve.endpoint.jobops``).
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ import hmac
 import json
 import math
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from simserve.endpoint.jobops import retry_refusal
 from simserve.serve.dashboard import PAGE
+from simserve.serve.limits import RateLimiter, policy_ms
 
 RUN_LIMIT_BYTES = 10 * 1000 * 1000
 RUNSYNC_LIMIT_BYTES = 20 * 1000 * 1000
@@ -34,14 +39,32 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers
 
 
-def _json(data: Any, status: int = 200) -> web.Response:
-    return web.Response(text=json.dumps(data), status=status, content_type="application/json")
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(text=json.dumps(data), status=status, content_type="application/json", headers=headers)
+
+
+def limited(limiter: RateLimiter | None, route: str, handler: Handler) -> Handler:
+    """``handler`` behind ``route``'s rate limit (429 with ``Retry-After`` over it); as is without limits."""
+    if limiter is None or route not in limiter.limits:
+        return handler
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        refusal = limiter.admit(route)
+        if refusal is not None:
+            raise ApiError(429, refusal.message, {"Retry-After": str(max(1, math.ceil(refusal.retry_after_s)))})
+        try:
+            return await handler(request)
+        finally:
+            limiter.done(route)
+
+    return guarded
 
 
 def build_app(session: Any) -> web.Application:
@@ -61,7 +84,7 @@ def build_app(session: Any) -> web.Application:
             return await handler(request)
         except ApiError as exc:
             counts[str(exc.status)] = counts.get(str(exc.status), 0) + 1
-            return _json({"error": exc.message}, exc.status)
+            return _json({"error": exc.message}, exc.status, exc.headers)
         except web.HTTPRequestEntityTooLarge:
             counts["413"] = counts.get("413", 0) + 1
             return _json({"error": "request body too large"}, 413)
@@ -99,22 +122,27 @@ def build_app(session: Any) -> web.Application:
             raise ApiError(400, "missing 'input'")
         return data
 
+    bounded = bool(session.policy_bounds)
+
     def submit(data: dict[str, Any], sync: bool) -> int:
         hook = data.get("webhook")
         if hook is not None and (not isinstance(hook, str) or not hook.startswith(("http://", "https://"))):
             raise ApiError(400, "'webhook': expected an http(s) URL")
-        exec_s, ttl_s = _policy(data.get("policy"))
+        s3 = data.get("s3Config")
+        if s3 is not None and not isinstance(s3, dict):
+            raise ApiError(400, "'s3Config': expected an object")
+        policy = _policy(data.get("policy"), bounded)
         if not book.open or session.driver is None:
             raise ApiError(503, "the endpoint is not running (starting or stopping)")
-        j = session.driver.submit(exec_s, ttl_s)
+        j = session.driver.submit(policy.exec_s, policy.ttl_s)
         if j < 0:
             raise ApiError(503, "the endpoint is stopping")
-        book.add(j, data["input"], hook, sync)
+        book.add(j, data["input"], hook, sync, s3)
         return j
 
     async def run(request: web.Request) -> web.StreamResponse:
         j = submit(await body_of(request, RUN_LIMIT_BYTES), sync=False)
-        return _json({"id": book.ids[j], "status": book.status_name(j)})
+        return _json({"id": book.ids[j], "status": "IN_QUEUE"})  # the platform's answer, whatever came since
 
     async def runsync(request: web.Request) -> web.StreamResponse:
         wait_ms = _wait_ms(request.query.get("wait"))
@@ -161,39 +189,53 @@ def build_app(session: Any) -> web.Application:
     async def page(request: web.Request) -> web.StreamResponse:
         return web.Response(text=PAGE, content_type="text/html", headers={"Cache-Control": "no-store"})
 
+    limiter = session.rate_limits
     app = web.Application(middlewares=[guard], client_max_size=RUNSYNC_LIMIT_BYTES + (1 << 16))
     app.router.add_get("/", page)
     v2 = "/v2/{endpoint_id}"
-    app.router.add_post(f"{v2}/run", run)
-    app.router.add_post(f"{v2}/runsync", runsync)
+    app.router.add_post(f"{v2}/run", limited(limiter, "run", run))
+    app.router.add_post(f"{v2}/runsync", limited(limiter, "runsync", runsync))
     app.router.add_get(f"{v2}/status/{{job_id}}", status)
     app.router.add_post(f"{v2}/status/{{job_id}}", status)
     app.router.add_get(f"{v2}/stream/{{job_id}}", stream)
     app.router.add_post(f"{v2}/stream/{{job_id}}", stream)
-    app.router.add_post(f"{v2}/cancel/{{job_id}}", cancel)
+    app.router.add_post(f"{v2}/cancel/{{job_id}}", limited(limiter, "cancel", cancel))
     app.router.add_post(f"{v2}/retry/{{job_id}}", retry)
-    app.router.add_post(f"{v2}/purge-queue", purge)
+    app.router.add_post(f"{v2}/purge-queue", limited(limiter, "purge-queue", purge))
     app.router.add_get(f"{v2}/health", health)
     app.router.add_get(f"{v2}/dashboard", dashboard_data)
     return app
 
 
-def _number(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise ApiError(400, f"'policy.{name}': expected a positive number of milliseconds")
-    return float(value)
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A request's ``policy``: execution timeout and TTL in seconds (None: the endpoint's), low priority."""
+
+    exec_s: float | None = None
+    ttl_s: float | None = None
+    low_priority: bool = False
 
 
-def _policy(policy: Any) -> tuple[float | None, float | None]:
-    """``(execution timeout, ttl)`` in seconds from a request's ``policy`` (ms), None where not given."""
+def _seconds(policy: dict[str, Any], name: str, bounded: bool) -> float | None:
+    value = policy.get(name)
+    if value is None:
+        return None
+    ms = policy_ms(value, name, bounded)
+    if isinstance(ms, str):
+        raise ApiError(400, ms)
+    return ms / 1000
+
+
+def _policy(policy: Any, bounded: bool = True) -> Policy:
+    """A request's ``policy`` (times in ms, each inside the platform's range when ``bounded``)."""
     if policy is None:
-        return None, None
+        return Policy()
     if not isinstance(policy, dict):
         raise ApiError(400, "'policy': expected an object")
-    exec_ms, ttl_ms = policy.get("executionTimeout"), policy.get("ttl")
-    exec_s = _number(exec_ms, "executionTimeout") / 1000 if exec_ms is not None else None
-    ttl_s = _number(ttl_ms, "ttl") / 1000 if ttl_ms is not None else None
-    return exec_s, ttl_s
+    low = policy.get("lowPriority", False)
+    if not isinstance(low, bool):
+        raise ApiError(400, "'policy.lowPriority': expected true or false")
+    return Policy(_seconds(policy, "executionTimeout", bounded), _seconds(policy, "ttl", bounded), low)
 
 
 def _wait_ms(text: str | None) -> float:

@@ -29,7 +29,8 @@ from aiohttp import web
 from simserve.live.executor import LiveExecutor, LiveOptions
 from simserve.serve.api import build_app
 from simserve.serve.dashboard import dashboard_data
-from simserve.serve.jobs import JobBook
+from simserve.serve.jobs import RESULT_TTL_RUN_S, RESULT_TTL_SYNC_S, JobBook
+from simserve.serve.limits import RATE_LIMITS, RateLimiter, RouteLimit
 from simserve.serve.trace import recorded_jobs
 from simserve.serve.webhooks import Webhooks
 
@@ -59,6 +60,13 @@ class ServeOptions:
     api_key: str | None = None
     webhook_retries: int = 2
     webhook_delay_s: float = 10.0
+    #: how long an ended job's result is kept (s): the platform's 30 min (``/run``) and 1 min (``/runsync``)
+    result_ttl_run_s: float = RESULT_TTL_RUN_S
+    result_ttl_sync_s: float = RESULT_TTL_SYNC_S
+    #: the rate limits by route (``simserve.serve.limits``); None: off
+    rate_limits: dict[str, RouteLimit] | None = dataclasses.field(default_factory=lambda: dict(RATE_LIMITS))
+    #: refuse a ``policy`` value outside the platform's range (False: any positive value, for quick local tests)
+    policy_bounds: bool = True
 
 
 class ServeSession:
@@ -69,7 +77,10 @@ class ServeSession:
         self.api_key = opts.api_key or secrets.token_urlsafe(24)
         live = dataclasses.replace(opts.live, open_workload=True)
         self.ex = LiveExecutor(scenario, live, runtime=runtime)
-        self.book = JobBook(self.ex.core, self.ex.rec, self.ex.now)
+        self.book = JobBook(self.ex.core, self.ex.rec, self.ex.now, opts.result_ttl_run_s, opts.result_ttl_sync_s)
+        limits = opts.rate_limits
+        self.rate_limits = RateLimiter(limits, time.monotonic) if limits is not None else None
+        self.policy_bounds = opts.policy_bounds
         self.webhooks = Webhooks(opts.webhook_retries, opts.webhook_delay_s)
         self.book.on_end = self._job_ended
         self.ex.job_input = self.book.job_input
@@ -160,6 +171,7 @@ class ServeSession:
             "port": self.port,
             "http": dict(self.http_counts),
             "webhooks": dict(self.webhooks.counts),
+            "results_expired": self.book.expired,
             "gc": {
                 f"gen{g}": {"n": n, "total_ms": round(t * 1e3, 1), "max_ms": round(m * 1e3, 1)}
                 for g, (n, t, m) in self.gc_stats.items()
