@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -10,12 +12,16 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 import pytest
 
 HERE = Path(__file__).resolve().parent
 SCENARIO = HERE / "serve-test.yaml"
 HANDLER = HERE / "handlers" / "app_handler.py"
+SDK_HANDLER = HERE / "handlers" / "sdk_handler.py"
+SDK_STREAM = HERE / "handlers" / "sdk_stream.py"
 ECHO = HERE.parents[1] / "examples" / "handlers" / "echo.py"
 START_TIMEOUT_S = 60.0
 
@@ -83,3 +89,35 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv = start_server(tmp_path_factory.mktemp("serve") / "run", "--webhook-delay", "0.2")
     yield srv
     srv.stop()
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+async def _request(server: Server, method: str, path: str, body: Any = None) -> Answer:
+    async with aiohttp.ClientSession() as s:
+        data = json.dumps(body).encode() if body is not None else None
+        async with s.request(method, server.base + "/local" + path, data=data, headers=server.headers()) as r:
+            return Answer(r.status, dict(r.headers), await r.json(content_type=None))
+
+
+def request(server: Server, method: str, path: str, body: Any = None) -> Answer:
+    """One plain-HTTP call to ``/v2/local/PATH`` with the key; the status, headers and JSON body."""
+    return asyncio.run(_request(server, method, path, body))
+
+
+def poll_status(server: Server, job_id: str, done: Any, timeout_s: float = 30.0) -> Answer:
+    """``GET /status/{job_id}`` until ``done(answer)``; every 0.05 s for up to ``timeout_s`` (30 s: a
+    bound for answers that come in well under a second idle, so it holds on a loaded 2-core machine)."""
+    deadline = time.monotonic() + timeout_s
+    ans = request(server, "GET", f"/status/{job_id}")
+    while not done(ans):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{job_id}: still {ans.status} {ans.body} after {timeout_s} s")
+        time.sleep(0.05)
+        ans = request(server, "GET", f"/status/{job_id}")
+    return ans

@@ -26,6 +26,11 @@ ECHO = HERE.parents[1] / "examples" / "handlers" / "echo.py"
         (["--handler", str(ECHO), "--runtime", "k8s"], "--runtime"),
         (["--handler", str(ECHO), "--api-key", "a b"], "--api-key"),
         (["--handler", str(ECHO), "--set", "endpoint.max_workers=-1"], "max_workers"),
+        (["--handler", str(ECHO), "--rate-limits", "fast"], "--rate-limits: expected on, off or a factor"),
+        (["--handler", str(ECHO), "--rate-limits", "-2"], "--rate-limits"),
+        (["--handler", str(ECHO), "--result-ttl-run", "soon"], "--result-ttl-run"),
+        (["--handler", str(ECHO), "--result-ttl-sync", "0s"], "--result-ttl-sync: expected a duration over 0"),
+        (["--handler", str(ECHO), "--policy-bounds", "maybe"], "--policy-bounds: expected on or off"),
         (
             [
                 "--handler",

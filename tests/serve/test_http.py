@@ -1,11 +1,13 @@
 """Plain HTTP against ``simserve serve``: the error answers (401, 413, 400, 404, always JSON, the server
-going on), per-request policy (execution timeout, TTL), retry, and webhooks to a receiver on loopback."""
+going on), per-request policy (execution timeout, TTL; ``--policy-bounds off`` for sub-second values),
+retry, and webhooks to a receiver on loopback."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +16,18 @@ import pandas as pd
 import pytest
 from aiohttp import web
 
-from tests.serve.conftest import start_server
+from tests.serve.conftest import Server, start_server
 
 pytestmark = pytest.mark.live
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One endpoint for this module (webhooks retried after 0.2 s; policy values below the platform's
+    minimums accepted, so timeouts and TTLs take a fraction of a second)."""
+    srv = start_server(tmp_path_factory.mktemp("serve") / "run", "--webhook-delay", "0.2", "--policy-bounds", "off")
+    yield srv
+    srv.stop()
 
 
 async def _call(server: Any, method: str, path: str, body: Any = None, headers: Any = None, raw: bytes | None = None):
