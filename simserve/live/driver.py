@@ -106,9 +106,9 @@ class LiveDriver:
         self.perform()
         return result
 
-    def submit(self, exec_timeout_s: float | None = None, ttl_s: float | None = None) -> int:
-        """A client submitted a job now; returns its index, or -1 when the run is over."""
-        return self._client(lambda ops, now: ops.submit(now, exec_timeout_s, ttl_s), -1)
+    def submit(self, exec_timeout_s: float | None = None, ttl_s: float | None = None, low: bool = False) -> int:
+        """A client submitted a job now (``low``: low priority); returns its index, or -1 when the run is over."""
+        return self._client(lambda ops, now: ops.submit(now, exec_timeout_s, ttl_s, low), -1)
 
     def cancel(self, j: int) -> bool:
         """A client cancelled job ``j``; whether it was still waiting or running."""

@@ -134,7 +134,7 @@ def build_app(session: Any) -> web.Application:
         policy = _policy(data.get("policy"), bounded)
         if not book.open or session.driver is None:
             raise ApiError(503, "the endpoint is not running (starting or stopping)")
-        j = session.driver.submit(policy.exec_s, policy.ttl_s)
+        j = session.driver.submit(policy.exec_s, policy.ttl_s, policy.low_priority)
         if j < 0:
             raise ApiError(503, "the endpoint is stopping")
         book.add(j, data["input"], hook, sync, s3)

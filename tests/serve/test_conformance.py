@@ -135,3 +135,53 @@ def test_aggregate_off_has_no_aggregate_but_streams(stream_server: Server):
     assert list(job.stream()) == [{"chunk": i} for i in range(4)]
     final = request(stream_server, "GET", f"/status/{job.job_id}").body
     assert final["status"] == "COMPLETED" and not final.get("output"), final
+
+
+@pytest.fixture(scope="module")
+def low_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """serve-test.yaml: one active worker, up to 3, queue-delay scaler (1 s, checked every 0.5 s)."""
+    srv = start_server(tmp_path_factory.mktemp("low") / "run", handler=SDK_HANDLER)
+    yield srv
+    srv.stop()
+
+
+def _alive(server: Server) -> int:
+    w = request(server, "GET", "/health").body["workers"]
+    return int(w["idle"] + w["running"] + w["initializing"])
+
+
+def _server_now(server: Server) -> float:
+    return float(request(server, "GET", "/dashboard").body["now_s"])
+
+
+def test_low_priority_waits_and_starts_no_worker(low_server: Server, tmp_path: Path):
+    assert request(low_server, "POST", "/runsync", {"input": {"warm": 1}}).body["status"] == "COMPLETED"
+    # the active worker only: a worker the warm-up's wait started (a slow start under load) scales down after
+    # the 5 s idle timeout; 60 s holds under load
+    deadline = time.monotonic() + 60
+    while _alive(low_server) != 1 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _alive(low_server) == 1
+    gate = tmp_path / "gate"
+    busy = request(low_server, "POST", "/run", {"input": {"gate": str(gate)}}).body["id"]
+    try:
+        poll_status(low_server, busy, lambda a: a.body["status"] == "IN_PROGRESS")
+        low = request(low_server, "POST", "/run", {"input": {"low": 1}, "policy": {"lowPriority": True}}).body["id"]
+        t0 = _server_now(low_server)
+        # a normal job waiting 1 s starts a worker at the next 0.5 s check: 4 s on the server's own clock
+        # covers that whatever the load (its timers fire in order, before a later request is answered)
+        deadline = time.monotonic() + 60
+        while _server_now(low_server) < t0 + 4.0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _server_now(low_server) >= t0 + 4.0
+        assert _alive(low_server) == 1
+        assert request(low_server, "GET", f"/status/{low}").body["status"] == "IN_QUEUE"
+        normal = request(low_server, "POST", "/run", {"input": {"normal": 1}}).body["id"]
+        deadline = time.monotonic() + 30  # a start within 1.5 s of the server's clock; 30 s holds under load
+        while _alive(low_server) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _alive(low_server) >= 2  # the normal job did start one
+    finally:
+        gate.touch()
+    for job in (busy, low, normal):
+        assert poll_status(low_server, job, lambda a: a.body["status"] == "COMPLETED").status == 200
