@@ -79,7 +79,9 @@ class JobBook:
 
     # ------------------------------------------------------------------ new jobs
     def add(self, j: int, given: Any, webhook: str | None, sync: bool, s3: Any = None) -> str:
-        """Book core job ``j`` (just submitted) with its input; returns its HTTP id."""
+        """Book core job ``j`` (just submitted) with its input; returns its HTTP id. Results past their
+        retention are dropped first (so a client that only submits frees them too)."""
+        self.expire()
         job_id = ("sync-" if sync else "") + str(uuid.uuid4())
         if j != len(self.ids):
             raise RuntimeError(f"job {j} booked out of order (expected {len(self.ids)})")
