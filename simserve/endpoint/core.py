@@ -130,10 +130,13 @@ class EndpointCore:
         #: low-priority jobs queued or running (they never count toward a scale-up), and how many run now
         self.low: set[int] = set()
         self.low_running = 0
+        #: some job was ever marked low priority or to refresh (the per-job path looks no further when not)
+        self.flagged = False
         #: jobs whose end refreshes their worker (``workload.refresh_share``), until they end
         self.refreshers: set[int] = set()
         #: the per-job draws of those two sets (None: both shares are 0, nothing is drawn)
         self.job_flags: JobFlags | None = JobFlags.of(scenario, streams, self.low, self.refreshers)
+        self.flagged = self.job_flags is not None
         self.faults = FaultRules(self)
         self.tenants = Tenants(self) if any(h.other_tenants for h in scenario.hosts) else None
         self.timeline = Timeline(self) if scenario.events else None
@@ -346,7 +349,7 @@ class EndpointCore:
         job order, then those bound to its start). Its GPUs are still to be ``release``d."""
         jobs = sorted(w.running) + w.bound
         w.bound = []
-        if self.low:
+        if self.flagged:
             self.low_running -= sum(1 for j in w.running if j in self.low)
         w.refresh_due = False
         if w.state == INIT:
@@ -389,15 +392,27 @@ class EndpointCore:
         return w
 
     def start_on(self, w: Worker, host: Host) -> Worker:
-        """Begin a start of ``w`` on ``host``: FlashBoot when eligible (``policy.flashboot_eligible``), else cold."""
+        """Begin a start of ``w`` on ``host``: a FlashBoot resume when eligible (``policy.flashboot_eligible``)
+        and its snapshot is still on the host (``Host.take`` loses snapshots when the host's GPUs are
+        taken), unless it misses all the same (``cold_start.flashboot_miss_prob``, drawn from the
+        ``flashboot`` stream only when above 0); else cold. An eligible start that is not a resume counts
+        as ``flashboot_misses`` (and, as every start that is not a resume, as ``cold_starts``)."""
+        cs = self.sc.cold_start
         flash = flashboot_eligible(
             self.sc.endpoint.flashboot,
             w.host is host,
             w.stopped_at,
             self.now,
-            self.sc.cold_start.flashboot_window,
+            cs.flashboot_window,
             self.image_key in host.cache,
         )
+        kept = w.host is not None and w.host.drop_snapshot(w.wid)
+        if flash and (
+            not kept
+            or (cs.flashboot_miss_prob > 0 and float(self.streams.get("flashboot").random()) < cs.flashboot_miss_prob)
+        ):
+            flash = False
+            self.counters["flashboot_misses"] += 1
         w.host = host
         host.take(self.gpus_per_worker)
         self.pool_alive[host.priority] += 1
@@ -429,12 +444,16 @@ class EndpointCore:
         self.n_ready -= 1
         self.n_alive -= 1
         self.enter(w, IDLE, Phase.NONE)
+        flash = self.sc.endpoint.flashboot
+        host = w.host
+        assert host is not None
+        if flash:  # kept before the GPUs go back: other tenants that claim them at once take it too
+            host.keep_snapshot(w.wid, self.gpus_per_worker)
         self.release(w)
         w.stopped_at = now
         w.idle_since = -1.0
         w.epoch += 1
         self.park(w)
-        flash = self.sc.endpoint.flashboot
         self.out.append(StopWorker(w.wid, now + self.sc.cold_start.flashboot_window if flash else -1.0))
         self.counters["scale_downs"] += 1
         self.trim_slots()
@@ -452,6 +471,8 @@ class EndpointCore:
                 break
             self.close(old)
             old.retired = True
+            if old.host is not None:
+                old.host.drop_snapshot(old.wid)
             self.count("retired")
 
     # ------------------------------------------------------------------ worker events
@@ -556,7 +577,7 @@ class EndpointCore:
                     if len(w.running) < w.concurrency:
                         free.add(w)
                     return
-        if self.low and j in self.low:
+        if self.flagged and j in self.low:
             self.queue.append(j, True)
             return
         if self.scaler.queues:
@@ -570,6 +591,7 @@ class EndpointCore:
         """Job ``j`` (not yet arrived) is low priority: it runs on a free worker but never counts toward a
         scale-up (the API's ``policy.lowPriority``)."""
         self.low.add(j)
+        self.flagged = True
 
     def route_unqueued(self, j: int) -> None:
         """per_request: start a worker for ``j`` (it waits bound to that start), or reject it."""
@@ -607,7 +629,7 @@ class EndpointCore:
             w.idle_since = -1.0
         w.running.add(j)
         self.in_progress += 1
-        if self.low and j in self.low:
+        if self.flagged and j in self.low:
             self.low_running += 1
         token = j
         if self.job_token and j in self.job_token:  # a retry: a fresh token, so its earlier run's end is stale
@@ -672,30 +694,19 @@ class EndpointCore:
         self.status[j] = status
         w.running.discard(j)
         self.in_progress -= 1
-        if self.low and j in self.low:
-            self.low.discard(j)
-            self.low_running -= 1
+        if (refresh or self.flagged) and self._flagged_end(w, j, status, restart, refresh):
+            return
         if status in RESTART_COUNTER and restart:
             self.faults.restart(w, RESTART_COUNTER[status])
             return
-        if self.refreshers and j in self.refreshers:
-            self.refreshers.discard(j)
-            refresh = True
-        if refresh and not w.drain:
-            self._refresh_after(w)
+        if w.drain and self._drained(w):  # outdated, retiring, refreshing or over its concurrency
             return
-        if w.drain:  # outdated, retiring or refreshing: takes no new job
-            self._drained(w)
-            return
-        n = len(w.running)
-        if n >= w.concurrency:  # its concurrency went down: no new job until below it
-            return
-        if self.queues or self.queue:  # per_request queues only low-priority jobs
+        if self.queues or self.low:  # per_request queues only low-priority jobs
             nj = self.queue.pop(now)
             if nj >= 0:
                 self.begin_job(w, nj, False)
                 return
-        if not n:
+        if not w.running:
             if now > w.since:  # enter() inlined: per-job path
                 self.iv_extend((w.wid, w.state, w.phase, w.since, now, w.host.host_id))  # type: ignore[union-attr]
                 w.since = now
@@ -712,27 +723,48 @@ class EndpointCore:
             free.n += 1
             heappush(free.heap, (-w.seq, w.free_epoch, w))
 
-    def _refresh_after(self, w: Worker) -> None:
-        """A job on ``w`` asked for a refresh: restart it now if it is job-free, else once it is."""
+    def _flagged_end(self, w: Worker, j: int, status: int, restart: bool, refresh: bool) -> bool:
+        """Ended job ``j`` leaves the flag sets; when it asked for a refresh (or drew one) and its end does
+        not restart the worker anyway, the refresh is under way: True (nothing more to do here)."""
+        if j in self.low:
+            self.low.discard(j)
+            self.low_running -= 1
+        if j in self.refreshers:
+            self.refreshers.discard(j)
+            refresh = True
+        if not refresh or (status in RESTART_COUNTER and restart):
+            return False
+        if w.drain and w.state != RUNNING:
+            return False  # outdated or retiring: replaced or stopped anyway (the timeline's)
         if w.running:
             w.refresh_due = True
-            w.drain = True
-            self.free.remove(w)
-            return
+            if not w.drain:
+                w.drain = True
+                self.free.remove(w)
+            return True
+        w.refresh_due = w.drain = False
         self.faults.restart(w, "refreshes")
+        return True
 
-    def _drained(self, w: Worker) -> None:
-        """A job ended on a draining worker: a due refresh restarts it once job-free; an outdated or
-        retiring one is the timeline's."""
-        if w.refresh_due:
+    def _drained(self, w: Worker) -> bool:
+        """A job ended on a draining worker: a due refresh restarts it once job-free; one over its own
+        concurrency takes jobs again once below it (False: go on as a worker that is not draining);
+        an outdated or retiring one is the timeline's. True when nothing more is to be done."""
+        if w.refresh_due and w.state == RUNNING:
             if w.running:
-                return
-            w.refresh_due = False
-            w.drain = False
+                return True
+            w.refresh_due = w.drain = False
             self.faults.restart(w, "refreshes")
-            return
+            return True
+        w.refresh_due = False
+        if w.state == RUNNING and not w.retire_on_drain:  # drained by set_worker_concurrency
+            if len(w.running) >= w.concurrency:
+                return True
+            w.drain = False
+            return False
         assert self.timeline is not None
         self.timeline.on_drained(w)
+        return True
 
     # ------------------------------------------------------------------ per-worker concurrency
     def set_worker_concurrency(self, wid: int, epoch: int, n: int, now: float) -> None:
@@ -747,12 +779,14 @@ class EndpointCore:
         if n == w.concurrency:
             return
         w.concurrency = n
-        if w.state != RUNNING or w.drain:
-            return  # a start in flight takes up to n at ready; a draining worker takes none
+        if w.state != RUNNING or w.refresh_due or w.retire_on_drain:
+            return  # a start in flight takes up to n at ready; one about to restart or stop takes none
         self.now = now
-        if len(w.running) >= n:
+        if len(w.running) >= n:  # drains until below n (``_drained``): off the per-job path
             self.free.remove(w)
+            w.drain = True
             return
+        w.drain = False
         while len(w.running) < n:
             j = self.queue.pop(now)
             if j < 0:

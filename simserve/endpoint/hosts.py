@@ -1,9 +1,12 @@
-"""GPU hosts: free GPUs and a disk-bounded LRU cache of images and models.
+"""GPU hosts: free GPUs, a disk-bounded LRU cache of images and models, FlashBoot snapshots.
 
 Owns ``Host`` (one machine: GPU type, free GPUs, an LRU cache keyed by item name with a
-byte size) and ``build_hosts`` (the scenario's pools, or ample default pools of the
-endpoint's GPU types). Cache bytes never exceed the disk. Plain state changed only by the
-endpoint core; every change calls ``on_change`` (the placement index re-ranks the host).
+byte size, and the FlashBoot snapshots of workers scaled down on it) and ``build_hosts`` (the
+scenario's pools, or ample default pools of the endpoint's GPU types). Cache bytes never exceed
+the disk. A snapshot holds the GPUs its worker gave back: when a take (another worker's start,
+other tenants) leaves fewer free GPUs than the snapshots hold, the oldest are lost (a CRIU-like
+process and memory image kept per host, as FlashBoot is best explained). Plain state changed only
+by the endpoint core; every change calls ``on_change`` (the placement index re-ranks the host).
 """
 
 from __future__ import annotations
@@ -18,7 +21,21 @@ from simserve.scenario import Scenario
 class Host:
     """One GPU machine with an LRU image/model cache."""
 
-    __slots__ = ("host_id", "gpu", "priority", "gpus", "free", "disk", "used", "cache", "version", "on_change", "pool")
+    __slots__ = (
+        "host_id",
+        "gpu",
+        "priority",
+        "gpus",
+        "free",
+        "disk",
+        "used",
+        "cache",
+        "version",
+        "on_change",
+        "pool",
+        "snapshots",
+        "snapshot_gpus",
+    )
 
     def __init__(self, host_id: int, gpu: str, priority: int, gpus: int, disk_bytes: float, pool: int = -1) -> None:
         self.host_id = host_id
@@ -32,6 +49,8 @@ class Host:
         self.cache: OrderedDict[str, float] = OrderedDict()
         self.version = 0
         self.on_change: Callable[[Host], None] | None = None
+        self.snapshots: dict[int, int] = {}  # worker id -> GPUs its FlashBoot snapshot holds, oldest first
+        self.snapshot_gpus = 0
 
     def _changed(self) -> None:
         self.version += 1
@@ -39,9 +58,26 @@ class Host:
             self.on_change(self)
 
     def take(self, gpus: int) -> None:
-        """Reserve ``gpus`` GPUs for a worker."""
+        """Reserve ``gpus`` GPUs (a worker, other tenants); snapshots that no longer fit are lost, oldest first."""
         self.free -= gpus
+        while self.snapshot_gpus > self.free and self.snapshots:
+            wid = next(iter(self.snapshots))
+            self.snapshot_gpus -= self.snapshots.pop(wid)
         self._changed()
+
+    def keep_snapshot(self, worker_id: int, gpus: int) -> None:
+        """Worker ``worker_id`` was scaled down here: its FlashBoot snapshot holds ``gpus`` free GPUs."""
+        self.drop_snapshot(worker_id)
+        self.snapshots[worker_id] = gpus
+        self.snapshot_gpus += gpus
+
+    def drop_snapshot(self, worker_id: int) -> bool:
+        """Forget the snapshot of ``worker_id`` (it starts, or its slot is retired); whether there was one."""
+        gpus = self.snapshots.pop(worker_id, None)
+        if gpus is None:
+            return False
+        self.snapshot_gpus -= gpus
+        return True
 
     def release(self, gpus: int) -> None:
         """Give back ``gpus`` GPUs."""

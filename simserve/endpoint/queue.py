@@ -71,13 +71,16 @@ class JobQueue:
             except ValueError:
                 continue
             del q[k]
+            if q is self._low and self._lhead == len(q):
+                q.clear()
+                self._lhead = 0
             return True
         return False
 
     def pop(self, now_s: float) -> int:
         """The next job that has not expired (the earlier arrival of the two lists' heads), or -1 when
         none is left."""
-        if self._lhead < len(self._low):
+        if self._low:
             return self._pop_either(now_s)
         q, arr, ttl = self._q, self._arr, self._ttl
         while self._head < len(q):
@@ -99,7 +102,10 @@ class JobQueue:
             if has_low and (not has_q or arr[low[self._lhead]] < arr[q[self._head]]):
                 j = low[self._lhead]
                 self._lhead += 1
-                if self._lhead > 4096 and self._lhead * 2 > len(low):
+                if self._lhead == len(low):  # empty: ``pop`` takes its fast path again
+                    low.clear()
+                    self._lhead = 0
+                elif self._lhead > 4096 and self._lhead * 2 > len(low):
                     del low[: self._lhead]
                     self._lhead = 0
             elif has_q:
@@ -123,6 +129,9 @@ class JobQueue:
         while self._lhead < len(low) and arr[low[self._lhead]] + ttl <= now_s:
             self._on_expire(low[self._lhead])
             self._lhead += 1
+        if low and self._lhead == len(low):
+            low.clear()
+            self._lhead = 0
 
     def waited_at_least(self, now_s: float, delay_s: float) -> int:
         """Queued jobs that count toward scaling and arrived at or before ``now_s - delay_s``."""

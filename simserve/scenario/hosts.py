@@ -47,7 +47,17 @@ class ColdStart(StrictModel):
     model: Model = Field(default_factory=Model)
     handler_init: Dist = Field(default_factory=lambda: Constant(value=3.0))
     flashboot_resume: Dist = Field(default_factory=lambda: Constant(value=1.0))
-    flashboot_window: Duration = Field(600.0, description="how long after scale-down FlashBoot can resume")
+    flashboot_window: Duration = Field(
+        600.0, description="how long after scale-down FlashBoot can resume (its snapshot is kept on the host)"
+    )
+    flashboot_miss_prob: Float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="probability, 0..1, that a FlashBoot resume the model allows (same host, inside the window, "
+        "snapshot not evicted by a take of the host's GPUs) misses all the same and starts cold; "
+        "0 by default: misses come from the host-capacity rule (docs/platform-rules.md)",
+    )
 
 
 def _tenants_shorthand(v: Any) -> Any:

@@ -195,11 +195,17 @@ def test_more_concurrency_dispatches_queued_jobs_and_less_stops_new_ones_until_b
     core.set_worker_concurrency(0, w.epoch - 1, 5, 5.1)  # a stale epoch: nothing
     assert effects(core) == [] and w.concurrency == 3
     core.set_worker_concurrency(0, w.epoch, 1, 6.0)  # down to 1 with 3 running
+    core.set_worker_concurrency(0, w.epoch, 2, 6.1)  # up to 2, still 3 running: nothing new
     core.job_finished(jobs[0], 7.0)
+    assert effects(core) == []  # 2 running: at its concurrency, takes nothing
+    core.set_worker_concurrency(0, w.epoch, 1, 7.1)
     core.job_finished(jobs[1], 7.5)
     assert effects(core) == []  # 1 still running: at its concurrency, takes nothing
     core.job_finished(jobs[2], 8.0)
     assert effects(core) == [("run", 0, jobs[3])]
+    assert core.view().n_free == 0
+    core.job_finished(jobs[3], 9.0)
+    assert core.view().n_free == 1 and core.status[jobs[3]] == COMPLETED
 
 
 def test_a_worker_concurrency_lasts_until_its_next_start_and_applies_at_ready() -> None:

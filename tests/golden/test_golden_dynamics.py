@@ -180,8 +180,9 @@ def test_throttle_episode(tmp_path: Path) -> None:
         hosts=[{"gpu": "H100", "count": 1, "gpus_per_host": 1, "disk": "10GB", "other_tenants": "tenants.csv"}],
     )
     r = simserve.simulate(sc, jobs=_jobs((0.0, 10.0), (150.0, 10.0)))
-    # the tenant takes the host's only GPU at 100 (free since the scale-down at 18.5); the slot asked
-    # to start at 150 is throttled (unbilled) until the tenant leaves at 300, then FlashBoots there
+    # the tenant takes the host's only GPU at 100 (free since the scale-down at 18.5): the FlashBoot
+    # snapshot it held is lost. The slot asked to start at 150 is throttled (unbilled) until the tenant
+    # leaves at 300, then starts there cold (a FlashBoot miss; the image is still cached: no pull)
     assert _rows(r, 0) == [
         ("initializing", "pull", 0.0, 1.0, True),
         ("initializing", "container_start", 1.0, 3.0, True),
@@ -190,15 +191,17 @@ def test_throttle_episode(tmp_path: Path) -> None:
         ("running", "warm", 13.5, 18.5, True),
         ("idle", "", 18.5, 150.0, False),
         ("throttled", "", 150.0, 300.0, False),
-        ("initializing", "flashboot_resume", 300.0, 301.0, True),
-        ("running", "busy", 301.0, 311.0, True),
-        ("running", "warm", 311.0, 316.0, True),
-        ("idle", "", 316.0, 400.0, False),
+        ("initializing", "container_start", 300.0, 302.0, True),
+        ("initializing", "handler_init", 302.0, 302.5, True),
+        ("running", "busy", 302.5, 312.5, True),
+        ("running", "warm", 312.5, 317.5, True),
+        ("idle", "", 317.5, 400.0, False),
     ]
     assert r.workers["worker_id"].nunique() == 1  # no other host: no extra worker could take over
-    assert list(r.jobs["start_s"]) == [3.5, 301.0]
+    assert list(r.jobs["start_s"]) == [3.5, 302.5]
     assert r.summary["dynamics"]["throttle_episodes"] == 1
-    assert r.summary["cost_usd"]["total"] == pytest.approx((19 + 16) * H100, abs=1e-12)
+    assert (r.summary["counters"]["flashboot_misses"], r.summary["counters"]["flashboot_resumes"]) == (1, 0)
+    assert r.summary["cost_usd"]["total"] == pytest.approx((19 + 18) * H100, abs=1e-12)
     assert r.summary["workers"]["mean_by_state"]["throttled"] == pytest.approx(150 / 400)
 
 
