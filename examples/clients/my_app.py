@@ -6,7 +6,7 @@ Point it at ``simserve serve`` with environment variables only::
 
 (on the platform, leave RUNPOD_ENDPOINT_BASE_URL unset and set ENDPOINT_ID to your endpoint's id).
 It sends a burst of requests the way a web backend would — a few synchronous calls, asynchronous
-jobs it polls, one it streams and one it gives up on — and prints what came back.
+jobs it polls, one it streams, one at low priority and one it gives up on — and prints what came back.
 """
 
 import os
@@ -29,6 +29,10 @@ for job in jobs:
 # streaming: a generator handler's chunks as they come (a plain handler gives its output once)
 for chunk in endpoint.run({"prompt": "stream me"}).stream():
     print("chunk ->", chunk)
+
+# a background job at low priority: it runs on a free worker but never makes the endpoint start one
+background = endpoint.run({"input": {"prompt": "thumbnail"}, "policy": {"lowPriority": True}})
+print("low priority ->", background.output(timeout=120))
 
 # a job we stop waiting for
 job = endpoint.run({"prompt": "never mind"})

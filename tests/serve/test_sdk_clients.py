@@ -4,10 +4,16 @@ application makes (sync ``Endpoint`` and ``AsyncioEndpoint``), answered in the p
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.serve.conftest import start_server
 
 runpod = pytest.importorskip("runpod")
 
@@ -107,3 +113,20 @@ def test_asyncio_endpoint(server: Any):
             assert purged["status"] == "completed"
 
     asyncio.run(asyncio.wait_for(main(), 60))
+
+
+def test_the_example_application_runs_unchanged(tmp_path: Path):
+    """examples/clients/my_app.py, pointed here by its two environment variables only."""
+    app = Path(__file__).resolve().parents[2] / "examples" / "clients" / "my_app.py"
+    srv = start_server(tmp_path / "run")
+    try:
+        env = {**os.environ, "RUNPOD_ENDPOINT_BASE_URL": srv.base, "RUNPOD_API_KEY": srv.key, "JOBS": "5"}
+        # about 10 s idle (the SDK polls each job once a second); 240 s holds under load
+        cmd = [sys.executable, str(app)]
+        p = subprocess.run(cmd, check=False, env=env, capture_output=True, text=True, timeout=240)
+    finally:
+        srv.stop()
+    assert p.returncode == 0, p.stderr[-2000:]
+    out = p.stdout
+    assert "low priority -> {'echo': {'prompt': 'thumbnail'}" in out
+    assert "cancel -> {" in out and "'status': 'completed'" in out.split("purge ->")[1]
