@@ -16,6 +16,7 @@ from hypothesis import given, settings, strategies as st
 
 import simserve
 from simserve.results.invariants import check_alive_limit, check_jobs, check_tiling, expected_cost
+from tests.properties.test_invariants import check_platform_rules
 
 UNBILLED = {"throttled", "unhealthy", "idle"}
 HELD = ["initializing", "running", "outdated", "throttled", "unhealthy"]
@@ -118,11 +119,14 @@ def dynamic_scenarios(draw: st.DrawFn) -> dict[str, Any]:
             "container_start": {"dist": "exponential", "mean": draw(st.floats(0.5, 10))},
             "model": {"placement": "none"},
             "handler_init": draw(st.floats(0, 5)),
+            "flashboot_miss_prob": draw(st.sampled_from([0.0, 0.5, 1.0])),
         },
         "hosts": hosts,
         "workload": {
             "arrivals": {"type": "poisson", "rate": draw(st.floats(0.05, 2.0))},
             "service": {"dist": "exponential", "mean": draw(st.floats(0.5, 8))},
+            "low_priority_share": draw(st.sampled_from([0.0, 0.3, 1.0])),
+            "refresh_share": draw(st.sampled_from([0.0, 0.3, 1.0])),
         },
         "billing": {"preset": draw(st.sampled_from(["seed", "runpod-2026-08"]))},
         "faults": faults,
@@ -194,6 +198,7 @@ def test_invariants_under_random_dynamics(raw: dict[str, Any]) -> None:
     assert np.isclose(workers["cost_usd"].sum(), expected_cost(workers, sc.endpoint.gpus_per_worker), atol=1e-9)
     if sc.faults is not None:
         assert req["retried"] == r.summary["dynamics"]["retries"]
+    check_platform_rules(sc, r)
 
 
 @settings(max_examples=15, deadline=None)

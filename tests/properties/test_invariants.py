@@ -70,9 +70,15 @@ def scenarios(draw: st.DrawFn) -> dict:
                 "placement": draw(st.sampled_from(["cached", "baked", "network_volume", "none"])),
             },
             "handler_init": draw(st.floats(0, 5)),
+            "flashboot_miss_prob": draw(st.sampled_from([0.0, 0.5, 1.0])),
         },
         "hosts": hosts,
-        "workload": {"arrivals": draw(arrivals), "service": draw(services)},
+        "workload": {
+            "arrivals": draw(arrivals),
+            "service": draw(services),
+            "low_priority_share": draw(st.sampled_from([0.0, 0.3, 1.0])),
+            "refresh_share": draw(st.sampled_from([0.0, 0.3, 1.0])),
+        },
         "billing": {"preset": draw(st.sampled_from(["seed", "runpod-2026-08"]))},
         "seed": draw(st.integers(0, 10_000)),
     }
@@ -122,6 +128,24 @@ def test_run_invariants(data: dict) -> None:
         assert (jobs["status"].astype(str) != "in_queue").sum() + (
             jobs["status"].astype(str) == "in_queue"
         ).sum() == len(jobs)
+    check_platform_rules(sc, r)
+
+
+def check_platform_rules(sc: simserve.Scenario, r: simserve.RunResult) -> None:
+    """#23: low-priority jobs never start a worker, refreshes and FlashBoot hits and misses are counted."""
+    workers, c = r.workers, r.summary["counters"]
+    resumes = int((workers["phase"].astype(str) == "flashboot_resume").sum())
+    assert resumes <= c["flashboot_resumes"]
+    if sc.cold_start.flashboot_miss_prob == 1 or not sc.endpoint.flashboot:
+        assert c["flashboot_resumes"] == 0
+    if not sc.endpoint.flashboot:
+        assert c["flashboot_misses"] == 0
+    if sc.workload.refresh_share == 0:
+        assert c["refreshes"] == 0
+    assert c["refreshes"] <= r.summary["requests"]["completed"] + r.summary["requests"]["failed"]
+    if sc.workload.low_priority_share == 1 and sc.endpoint.active_workers == 0 and not sc.events:
+        assert set(workers["state"].astype(str)) <= {"idle"}  # no worker ever started
+        assert r.summary["requests"]["completed"] == 0
 
 
 @given(scenarios())
