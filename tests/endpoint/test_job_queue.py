@@ -144,3 +144,76 @@ def test_every_job_is_accounted_once_and_the_queue_stays_in_arrival_order(
     rest = q.drain()
     assert rest == sorted(rest, key=arrivals.__getitem__)
     assert sorted(out + expired + rest) == list(range(nxt))
+
+
+# ---------------------------------------------------------------------------------------- low priority (#23)
+def test_low_priority_jobs_are_served_in_arrival_order_but_never_counted_for_scaling() -> None:
+    q, expired = make([0.0, 1.0, 2.0, 3.0], ttl_s=100.0)
+    q.append(0, low=True)
+    q.append(1)
+    q.append(2, low=True)
+    q.append(3)
+    assert (len(q), q.scaling_len()) == (4, 2)
+    assert q.waited_at_least(4.0, 2.0) == 1  # job 1 (arrived 1.0); job 0 is low priority
+    assert q.oldest_wait(4.0) == 3.0  # job 1's wait, not job 0's
+    assert [q.pop(4.0) for _ in range(5)] == [0, 1, 2, 3, -1]
+    assert expired == []
+
+
+def test_low_priority_jobs_expire_remove_requeue_and_drain_like_the_others() -> None:
+    q, expired = make([0.0, 1.0, 2.0, 9.0], ttl_s=5.0)
+    for j, low in ((0, True), (1, False), (2, True), (3, True)):
+        q.append(j, low=low)
+    q.purge(6.0)  # 0 and 1 (one per list) have outlived the TTL
+    assert sorted(expired) == [0, 1]
+    assert q.remove(3) is True and q.remove(3) is False
+    assert q.pop(6.5) == 2
+    q.requeue(2, low=True)
+    assert q.scaling_len() == 0 and len(q) == 1
+    assert q.drain() == [2] and len(q) == 0
+
+
+@given(gaps=st.lists(st.floats(0.01, 5.0), min_size=1, max_size=40), ttl=st.floats(0.5, 30.0), script=ops)
+def test_with_low_priority_jobs_every_job_is_accounted_once_and_pops_follow_arrival_order(
+    gaps: list[float], ttl: float, script: list[tuple[str, int]]
+) -> None:
+    arrivals = [sum(gaps[: i + 1]) for i in range(len(gaps))]
+    expired: list[int] = []
+    q = JobQueue(arrivals, ttl, expired.append)
+
+    def low(j: int) -> bool:
+        return j % 3 == 0
+
+    nxt = 0
+    out: list[int] = []
+    queued: set[int] = set()
+    now = 0.0
+    for op, k in script:
+        if op == "append" and nxt < len(arrivals):
+            now = arrivals[nxt]
+            q.append(nxt, low(nxt))
+            queued.add(nxt)
+            nxt += 1
+        elif op == "pop":
+            j = q.pop(now)
+            if j >= 0:
+                assert arrivals[j] + ttl > now
+                waiting = queued - set(expired) - {j}
+                assert all(arrivals[i] >= arrivals[j] for i in waiting)  # the earliest waiting job
+                queued.discard(j)
+                out.append(j)
+        elif op == "requeue" and out:
+            j = out.pop(k % len(out))
+            q.requeue(j, low(j))
+            queued.add(j)
+        elif op == "remove" and nxt:
+            if q.remove(k % nxt):
+                out.append(k % nxt)
+                queued.discard(k % nxt)
+        elif op == "purge":
+            q.purge(now)
+        left = queued - set(expired)
+        assert len(q) == len(left) and q.scaling_len() == sum(not low(j) for j in left)
+    rest = q.drain()
+    assert rest == sorted(rest, key=lambda j: (arrivals[j], j))
+    assert sorted(out + expired + rest) == list(range(nxt))
