@@ -164,8 +164,11 @@ class EndpointCore:
         self.slots_max = self.cap + ep.extra_workers
         self.concurrency = worker_concurrency(scenario)  # jobs one worker takes at once, unless it says otherwise
         for w in self.workers:
-            if not w.concurrency_set:
+            if not w.concurrency_set and w.concurrency != self.concurrency:
                 w.concurrency = self.concurrency
+                if w.state == RUNNING and not w.drain and len(w.running) >= w.concurrency:
+                    self.free.remove(w)  # lowered by a ``set`` event: drains until below it
+                    w.drain = True
         self.gpus_per_worker = ep.gpus_per_worker
         self.exec_timeout = ep.execution_timeout
         self.ttl = ep.job_ttl

@@ -220,3 +220,18 @@ def test_a_worker_concurrency_lasts_until_its_next_start_and_applies_at_ready() 
     core.job_finished(jobs[0], 4.0, refresh=True)
     core.job_finished(jobs[1], 4.5)
     assert w.concurrency == core.concurrency == 1 and not w.concurrency_set  # a fresh process
+
+
+def test_an_endpoint_concurrency_lowered_by_a_set_drains_workers_that_did_not_say_otherwise() -> None:
+    core, ops = open_core(active_workers=1, concurrency=2)
+    core.start(0.0)
+    ready_worker(core, 0, 3.0)
+    effects(core)
+    a, b, c = ops.submit(4.0), ops.submit(4.1), ops.submit(4.2)
+    assert effects(core) == [("run", 0, a), ("run", 0, b)]
+    ep = core.sc.endpoint.model_copy(update={"concurrency": 1})
+    core.settings(core.sc.model_copy(update={"endpoint": ep}))  # what a `set` event does
+    core.job_finished(a, 5.0)
+    assert effects(core) == []  # b still runs: at the new concurrency
+    core.job_finished(b, 6.0)
+    assert effects(core) == [("run", 0, c)]
