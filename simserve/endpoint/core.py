@@ -2,20 +2,22 @@
 
 Owns one endpoint's state (job queue and TTL, worker slots with max + extra workers, hosts
 and their caches) and every rule that changes it: scale up, scale down and revival,
-placement, FlashBoot, idle deadlines, execution timeout, per_request routing and rejection,
-the end of a run. Throttling, the events timeline and faults live in ``tenants.py``,
-``timeline.py`` and ``faults.py``, the batching LLM worker in ``engine.py``, and the job
+placement, FlashBoot (a snapshot per host, which can miss), idle deadlines, execution timeout,
+per_request routing and rejection, low-priority jobs (never a reason to scale up), a refresh
+after a job, each worker's own concurrency, the end of a run. Throttling, the events timeline
+and faults live in ``tenants.py``, ``timeline.py`` and ``faults.py``, the batching LLM worker
+in ``engine.py``, the per-job draws of the workload's shares in ``jobflags.py``, and the job
 operations of an open run in ``jobops.py`` (after ``open_workload``: jobs submitted while the run
 goes, cancel, retry, purge, a job's own execution timeout and TTL); each sees this class only
 through ``ports.CorePort`` (the fields and methods a helper may use) and never imports it.
 
 Events come in as method calls with ``now`` (scenario seconds): ``start``, ``arrive``,
-``phase_started``, ``ready``, ``start_failed``, ``job_finished``, ``crashed``, ``on_timer``,
-``finish``. What must happen goes out as data: each call appends ``Effect``s to ``out``
-(``simserve.endpoint.effects``) that the driver carries out in order and then clears. Every
-decision the policy layer names (autoscaling, routing, placement, revival, FlashBoot) is taken by
-calling ``simserve.policy``. Records (jobs, state intervals, actions) are written here and only
-here. No simpy, asyncio or clock.
+``phase_started``, ``ready``, ``start_failed``, ``job_finished``, ``set_worker_concurrency``,
+``crashed``, ``on_timer``, ``finish``. What must happen goes out as data: each call appends
+``Effect``s to ``out`` (``simserve.endpoint.effects``) that the driver carries out in order and
+then clears. Every decision the policy layer names (autoscaling, routing, placement, revival,
+FlashBoot) is taken by calling ``simserve.policy``. Records (jobs, state intervals, actions) are
+written here and only here. No simpy, asyncio or clock.
 """
 
 from __future__ import annotations
@@ -130,12 +132,11 @@ class EndpointCore:
         #: low-priority jobs queued or running (they never count toward a scale-up), and how many run now
         self.low: set[int] = set()
         self.low_running = 0
-        #: some job was ever marked low priority or to refresh (the per-job path looks no further when not)
-        self.flagged = False
         #: jobs whose end refreshes their worker (``workload.refresh_share``), until they end
         self.refreshers: set[int] = set()
         #: the per-job draws of those two sets (None: both shares are 0, nothing is drawn)
         self.job_flags: JobFlags | None = JobFlags.of(scenario, streams, self.low, self.refreshers)
+        #: some job may be flagged (drawn, or ``mark_low``): when not, the per-job path looks no further
         self.flagged = self.job_flags is not None
         self.faults = FaultRules(self)
         self.tenants = Tenants(self) if any(h.other_tenants for h in scenario.hosts) else None
