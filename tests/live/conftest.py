@@ -20,6 +20,7 @@ def scenario(
     horizon: float = 40.0,
     rate: float = 1.0,
     faults: dict[str, Any] | None = None,
+    service_mean: float = 1.0,
     **endpoint: Any,
 ) -> Any:
     ep = {
@@ -40,7 +41,7 @@ def scenario(
             "cold_start": {"image_size": "2MB", "model": {"size": "4MB", "placement": "cached", "bandwidth": "8MB/s"}},
             "workload": {
                 "arrivals": {"type": "poisson", "rate": rate},
-                "service": {"dist": "lognormal", "mean": 1.0, "cv": 0.5},
+                "service": {"dist": "lognormal", "mean": service_mean, "cv": 0.5},
             },
             "faults": faults,
         }

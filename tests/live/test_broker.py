@@ -46,7 +46,9 @@ def test_result_over_the_limit_fails_its_job_at_once() -> None:
                 await _request(broker.port, "POST", "/v2/job-done/0/b?gpu=local", length=MAX_RESULT_BYTES + (2 << 20))
                 == 413
             )
-            done = await asyncio.wait_for(big, 1.0)
+            # at once: the 413 already failed it (wall-time bound: 10 s, against milliseconds idle, holds for an
+            # in-process future on a loaded 2-core machine; a job waiting for its result would never end)
+            done = await asyncio.wait_for(big, 10.0)
             assert done.status == "failed" and f"at most {MAX_RESULT_BYTES} bytes" in done.error
             assert (await small).status == "completed"
         finally:

@@ -26,9 +26,11 @@ def _states(result: simserve.RunResult) -> set[str]:
 def test_rolling_update_live_shows_outdated_and_pulls_the_new_image(out_dir: Path) -> None:
     sc = simserve.load_scenario(
         "scenarios/rolling-update.yaml",
-        {"horizon": 200, "events": [{"at": 60, "deploy": {"image_size": "9GB"}}], "cold_start.model.size": "1GB"},
+        {"horizon": 200, "events": [{"at": 80, "deploy": {"image_size": "9GB"}}], "cold_start.model.size": "1GB"},
     )
-    _ex, result = run_live(sc, "sleep.py", out_dir, speed=20.0, timeout_s=90)
+    # wall-time bound: at 10x, 1 s of lag on a loaded 2-core machine is 10 scenario s; the two active workers are
+    # up by ~30 s (+ that lag) before the deploy at 80 s, which leaves 12 s wall for the replacements to pull
+    _ex, result = run_live(sc, "sleep.py", out_dir, speed=10.0, timeout_s=90)
     check_invariants(sc, result)
     assert "outdated" in _states(result)
     notes = result.summary["dynamics"]
@@ -50,7 +52,9 @@ def test_crash_loop_live_shows_unhealthy_and_retries(out_dir: Path) -> None:
             "cold_start.image_size": "1GB",
         },
     )
-    _ex, result = run_live(sc, "sleep.py", out_dir, speed=40.0, timeout_s=90)
+    # wall-time bound: at 20x a cold start (16 scenario s) plus 1 s of lag on a loaded 2-core machine is ~36 scenario
+    # s of the 400, so the workers run long enough for the seeded init failures and crashes to happen
+    _ex, result = run_live(sc, "sleep.py", out_dir, speed=20.0, timeout_s=90)
     check_invariants(sc, result)
     assert "unhealthy" in _states(result)
     notes = result.summary["dynamics"]
@@ -87,7 +91,9 @@ def test_busy_market_live_shows_throttled(out_dir: Path) -> None:
             "cold_start.image_size": "1GB",
         },
     )
-    _ex, result = run_live(sc, "sleep.py", out_dir, speed=60.0, timeout_s=90)
+    # wall-time bound: at 30x, 1 s of lag on a loaded 2-core machine is 30 scenario s, half a burst or a gap, so the
+    # bursts still come apart, workers scale down (idle 10 s) and revive into the other tenants' slots
+    _ex, result = run_live(sc, "sleep.py", out_dir, speed=30.0, timeout_s=90)
     check_invariants(sc, result)
     assert "throttled" in _states(result)
     throttled = result.workers[result.workers["state"].astype(str) == "throttled"]

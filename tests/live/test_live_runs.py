@@ -18,7 +18,7 @@ def test_sleep_handler_run_passes_invariants(scaler, out_dir):
     sc = scenario(scaler, horizon=40.0, rate=1.0)
     t0 = time.monotonic()
     ex, result = run_live(sc, "sleep.py", out_dir, speed=8.0)
-    assert time.monotonic() - t0 < 60
+    assert time.monotonic() - t0 < 60  # wall-time bound: 5 s idle, 25 s on a loaded 2-core machine
     check_invariants(sc, result)
     s = result.summary
     assert s["engine"] == "live" and s["requests"]["completed"] > 10
@@ -26,9 +26,11 @@ def test_sleep_handler_run_passes_invariants(scaler, out_dir):
     w0 = result.workers[result.workers["worker_id"] == 0]
     phases = [str(p) for p in w0[w0["state"] == "initializing"]["phase"]][:4]
     assert phases == ["pull", "container_start", "model_load", "handler_init"]
-    # model_load was throttled to the scenario's bandwidth: 4 MB at 8 MB/s = 0.5 scenario seconds
+    # model_load was throttled to the scenario's bandwidth: 4 MB at 8 MB/s = 0.5 scenario seconds. The lower
+    # bound is the throttle (load only lengthens it); the upper is a wall-time bound: 8 scenario s is 1 s wall at
+    # 8x, what a 4 MB read and its phase reports take on a loaded 2-core machine with room to spare
     load = s["live"]["cold_start_phases"]["model_load"]
-    assert 0.4 < load["mean_s"] < 1.5
+    assert 0.4 < load["mean_s"] < 8.0
     # the sleep handler really slept each job's pre-drawn service time (scaled by --speed)
     done = result.jobs[result.jobs["status"] == "completed"]
     svc = ex.jobs.service_s[done["job_id"].to_numpy()]
@@ -88,7 +90,9 @@ def test_flashboot_resumes_a_frozen_worker_on_its_host(out_dir):
     assert (init["phase"] == "container_start").sum() == 1  # the only real start
     resumes = init[init["phase"] == "flashboot_resume"]
     assert len(resumes) >= 1 and result.summary["counters"]["flashboot_resumes"] == len(resumes)
-    assert (resumes["end_s"] - resumes["start_s"]).max() < 1.0  # a thaw, not a boot
+    # a thaw, not a boot (the one container_start above proves no process started); wall-time bound: 3 scenario s
+    # is 0.5 s wall at 6x, far above a SIGCONT and one loop turn even on a loaded 2-core machine
+    assert (resumes["end_s"] - resumes["start_s"]).max() < 3.0
     assert not resumes["billed"].eq(False).any()  # seed preset: initializing is billed
     # the jobs that woke it were served as cold starts by the same worker 0
     done = result.jobs[result.jobs["status"] == "completed"]

@@ -1,10 +1,17 @@
 """An LLM endpoint live: the CPU batching engine handler, its TTFT/TPOT, calibration and replay (#14).
 
 One live run of ``examples/handlers/llm_engine.py`` (a real continuous-batching engine on asyncio,
-tokens streamed; about 15 s) is shared by the module: it records TTFT and TPOT per job and each
+tokens streamed; about 15 s) is shared by the module's tests: it records TTFT and TPOT per job and each
 token's time, ``calibrate`` recovers the engine's figures from it within 10 %, and the calibrated
-scenario replayed over the run's arrivals and token counts is within 10 % of live on p50/p95
-TTFT and TPOT, which ``compare`` shows side by side.
+scenario replayed over the run's arrivals and token counts is within 15 % of live on p50/p95 TPOT
+and 25 % on TTFT, which ``compare`` shows side by side.
+
+Wall time: the live run is real (speed 1), so its tests share the ``timing`` xdist group: with
+``--dist loadgroup`` one worker makes the (session-scoped) live run once, and runs no other test
+of the group at the same time (pytest-xdist 3.8 on pytest 9.2 ignores the group: each worker
+then makes it once at most). The
+bounds are ones that hold on a loaded 2-core machine (3 xdist workers and a busy core), each
+saying why where it is.
 """
 
 from __future__ import annotations
@@ -31,6 +38,12 @@ pytestmark = [pytest.mark.live, pytest.mark.timeout(120)]
 #: the engine the handler runs (the scenario's), and what calibration must recover
 TRUE = {"base_s": 0.040, "per_sequence_s": 0.002, "prefill_tokens_per_s": 10000.0}
 MAX_BATCH = 32
+#: how late a token's time can be against the engine's schedule: the worker's loop lag when it wakes to stream
+#: it (wall-time bound: a few ms idle, tens of ms on a loaded 2-core machine; a late first token and an on-time
+#: last one shorten a job's TPOT by this over its intervals: it failed by 1 ms under load with no allowance)
+LAG_S = 0.05
+#: the tests that share the module's live run (and the others timed on the wall) run on one xdist worker
+TIMING = pytest.mark.xdist_group("timing")
 
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "llm-live-cpu.yaml"
@@ -48,7 +61,9 @@ def llm_scenario(horizon: float = 14.0, rate: float = 8.0) -> dict[str, Any]:
     return d  # type: ignore[no-any-return]
 
 
-@pytest.fixture(scope="module")
+# session scope: pytest-xdist runs the ``timing`` group on one worker, which then makes this run once (a module
+# fixture is made again whenever that worker comes back to the module from another)
+@pytest.fixture(scope="session")
 def llm_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any, Path]:
     out = tmp_path_factory.mktemp("llm") / "live"
     sc = simserve.load_scenario(llm_scenario())
@@ -57,6 +72,7 @@ def llm_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Any, Path]:
     return sc, result, out
 
 
+@TIMING
 def test_live_engine_records_ttft_tpot_and_token_times(llm_run):
     sc, result, out = llm_run
     jobs, s = result.jobs, result.summary
@@ -70,8 +86,11 @@ def test_live_engine_records_ttft_tpot_and_token_times(llm_run):
     assert done["ttft_s"].notna().all() and (done["ttft_s"] > 0).all()
     several = done["output_tokens"] > 1
     assert done.loc[several, "tpot_s"].notna().all()
-    # a token takes at least one step of the rule: no TPOT below the bare step, no TTFT below step + prefill
-    assert (done.loc[several, "tpot_s"] >= TRUE["base_s"] + TRUE["per_sequence_s"] - 1e-3).all()
+    # a token takes at least one step of the rule: no TPOT below the bare step (but for the lag of its first token,
+    # spread over its intervals), no TTFT below step + prefill (lag only lengthens a TTFT)
+    intervals = done.loc[several, "output_tokens"] - 1
+    step = TRUE["base_s"] + TRUE["per_sequence_s"]
+    assert (done.loc[several, "tpot_s"] >= step - 1e-3 - LAG_S / intervals).all()
     first_step = TRUE["base_s"] + TRUE["per_sequence_s"] + done["input_tokens"] / TRUE["prefill_tokens_per_s"]
     assert (done["ttft_s"] >= first_step - 1e-3).all()
     for key in ("ttft_s", "tpot_s"):
@@ -89,6 +108,7 @@ def test_live_engine_records_ttft_tpot_and_token_times(llm_run):
     assert 1 < running.max() <= MAX_BATCH
 
 
+@TIMING
 def test_calibrate_recovers_the_engine(llm_run, tmp_path):
     from simserve.calibrate import calibrate_run, write_calibrated
 
@@ -96,6 +116,8 @@ def test_calibrate_recovers_the_engine(llm_run, tmp_path):
     cal = calibrate_run(out, llm_scenario())
     e = cal.engine
     assert e is not None and e.method == "steps" and e.n > 100
+    # 10 % holds under load: the engine keeps its steps on schedule and the fit is of ~100 steps (measured on a
+    # 2-core machine with 4 busy processes: within 1 %)
     assert e.base_s == pytest.approx(TRUE["base_s"], rel=0.10)
     assert e.per_sequence_s == pytest.approx(TRUE["per_sequence_s"], rel=0.10)
     assert e.prefill_tokens_per_s == pytest.approx(TRUE["prefill_tokens_per_s"], rel=0.10)
@@ -106,7 +128,14 @@ def test_calibrate_recovers_the_engine(llm_run, tmp_path):
     assert "workload.service engine: base" in (tmp_path / "cal.yaml").read_text()
 
 
-def test_calibrated_replay_is_within_10pct_of_live(llm_run, tmp_path):
+#: replay vs live: TTFT is a step or two (0.1-0.2 s) and moves by where an arrival falls in a step and by the
+#: executor's handoff, so its p50 differs by up to ~12 % between runs even at half speed on a loaded 2-core
+#: machine (4 % idle); TPOT averages many steps (within 4 % there). Wall-time bounds with room on both.
+TTFT_TOL, TPOT_TOL = 0.25, 0.15
+
+
+@TIMING
+def test_calibrated_replay_is_close_to_live(llm_run, tmp_path):
     _, _, out = llm_run
     runner = CliRunner()
     cal, sim = tmp_path / "cal.yaml", tmp_path / "replay"
@@ -121,15 +150,14 @@ def test_calibrated_replay_is_within_10pct_of_live(llm_run, tmp_path):
     assert r.exit_code == 0, r.output
     live, replay = read_run(out), read_run(sim)
     np.testing.assert_array_equal(live["jobs"]["output_tokens"], replay["jobs"]["output_tokens"])
-    for key in ("ttft_s", "tpot_s"):
+    for key, tol in (("ttft_s", TTFT_TOL), ("tpot_s", TPOT_TOL)):
         for q in ("p50", "p95"):
             a, b = live["summary"][key][q], replay["summary"][key][q]
-            assert math.isclose(b, a, rel_tol=0.10), (key, q, a, b)
-    checks = ["--check", "ttft_s.p*", "--check", "tpot_s.p*"]
-    r = runner.invoke(app, ["compare", str(out), str(sim), "--fail-over", "10", *checks])
-    assert r.exit_code == 0, r.output
-    for row in ("ttft_s.p50", "ttft_s.p95", "tpot_s.p50", "tpot_s.p95"):
-        assert row in r.output
+            assert math.isclose(b, a, rel_tol=tol), (key, q, a, b)
+        r = runner.invoke(app, ["compare", str(out), str(sim), "--fail-over", f"{100 * tol:g}", "--check", f"{key}.p*"])
+        assert r.exit_code == 0, r.output
+        for q in ("p50", "p95"):
+            assert f"{key}.{q}" in r.output
 
 
 # ---------------------------------------------------------------------- the pieces, without processes
@@ -194,22 +222,26 @@ def test_runpod_sdk_engine_streams_its_tokens(tmp_path):
     """The same engine under the unmodified Runpod worker SDK (``concurrency_modifier``, tokens posted to
     job-stream one at a time): first tokens and token times come from the stream as it arrives."""
     pytest.importorskip("runpod")
-    sc = simserve.load_scenario({**llm_scenario(horizon=8.0, rate=4.0), "warmup": 0.0})
-    ex, result = run_live(sc, "llm_engine_runpod.py", tmp_path / "run", speed=1.0, timeout_s=60.0)
+    # wall-time bound: importing the SDK takes ~1 s idle, ~5 s on a loaded 2-core machine; 16 s leaves time for
+    # the ten completions asked for below
+    sc = simserve.load_scenario({**llm_scenario(horizon=16.0, rate=4.0), "warmup": 0.0})
+    ex, result = run_live(sc, "llm_engine_runpod.py", tmp_path / "run", speed=1.0, timeout_s=90.0)
     assert ex.protocol == "runpod"
     done = result.jobs[result.jobs["status"] == "completed"]
     assert len(done) >= 10 and done["ttft_s"].notna().all()
     tt = pd.read_csv(tmp_path / "run" / "token_times.csv")
     counts = tt.groupby("job_id").size().reindex(done["job_id"]).to_numpy()
     assert (counts == done["output_tokens"].to_numpy()).all()
-    assert (done["tpot_s"].dropna() >= TRUE["base_s"] - 1e-3).all()
+    timed = done[done["tpot_s"].notna()]  # as above: the first token's lag spread over the job's intervals
+    assert (timed["tpot_s"] >= TRUE["base_s"] - 1e-3 - LAG_S / (timed["output_tokens"] - 1)).all()
 
 
 def test_a_handler_that_does_not_stream_is_warned_about(tmp_path):
     from simserve.live.report import NO_STREAM_WARNING
 
+    # wall-time bound: at speed 1 the 4 s run leaves ~2.5 s after the worker's start on a loaded 2-core machine
     sc = simserve.load_scenario({**llm_scenario(horizon=4.0, rate=3.0), "warmup": 0.0})
-    _, result = run_live(sc, "echo.py", tmp_path / "run", speed=2.0, timeout_s=30.0)
+    _, result = run_live(sc, "echo.py", tmp_path / "run", speed=1.0, timeout_s=30.0)
     assert result.summary["requests"]["completed"] > 0
     assert NO_STREAM_WARNING in result.summary["warnings"]
     assert result.jobs["ttft_s"].isna().all()
@@ -253,7 +285,16 @@ def test_transformer_engine_batches_continuously():
 
 def test_transformer_engine_live(tmp_path):
     """The same handler under ``simserve live``: every completed job streams its output tokens (token_times.csv)."""
-    sc = simserve.load_scenario({**llm_scenario(horizon=4.0, rate=3.0), "warmup": 0.0})
+    # wall-time bound: the worker imports numpy and builds the model before its first token (~1 s idle, ~5 s on a
+    # loaded 2-core machine), and its steps are real matmuls that load slows down as much: the old 4 s run of
+    # 200-token prompts and 25-token replies made 3 of the five completions asked for there. A 12 s run of short
+    # requests (prompts of 50, replies of 5 on average) leaves several times the work it needs
+    d = llm_scenario(horizon=12.0, rate=3.0)
+    d["workload"]["tokens"] = {
+        "input": {"dist": "lognormal", "mean": 50, "cv": 0.8},
+        "output": {"dist": "geometric", "mean": 5},
+    }
+    sc = simserve.load_scenario({**d, "warmup": 0.0})
     _, result = run_live(sc, "llm_torch.py", tmp_path / "run", speed=1.0, timeout_s=60.0)
     done = result.jobs[result.jobs["status"] == "completed"]
     assert len(done) >= 5 and done["ttft_s"].notna().all()

@@ -10,7 +10,6 @@ faults and tenants.
 from __future__ import annotations
 
 import io
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +22,7 @@ from simserve.live.simulated import run_simulated
 from simserve.records import WORKER_COLUMNS
 from simserve.results.outputs import FLOAT_FORMAT
 from simserve.results.result import build_result
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "properties"))
-from test_dynamics_properties import dynamic_scenarios
+from tests.properties.test_dynamics_properties import dynamic_scenarios
 
 SCENARIOS = sorted(Path("scenarios").glob("*.yaml"))
 

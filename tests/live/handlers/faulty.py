@@ -11,7 +11,8 @@ an hour and returns), ``grandchild`` (starts a sleeper in a session of its own a
 ``forkexit`` (a child that holds the worker's pipes for an hour, then the worker exits),
 ``big`` (returns 20 MB), ``huge`` (returns more than a worker can deliver) and ``env`` (writes its
 environment to ``env.json`` in ``SIMSERVE_TEST_PID_DIR``). The pids of the
-processes started are written as files into ``SIMSERVE_TEST_PID_DIR`` when it is set. With
+processes started are written as files into ``SIMSERVE_TEST_PID_DIR`` when it is set, and a ``hang``
+job writes ``hang-J`` there as it starts. With
 ``SIMSERVE_TEST_EXIT_EVERY=n`` a worker process exits (``os._exit(9)``) on every n-th job it gets,
 whatever the plan says (a poison pattern: the job is retried on another worker).
 """
@@ -43,11 +44,11 @@ def _child():
     return child.pid
 
 
-def _note(pid):
+def _note(name):
     where = os.environ.get("SIMSERVE_TEST_PID_DIR")
     if where:
-        with open(os.path.join(where, str(pid)), "w") as f:
-            f.write(str(pid))
+        with open(os.path.join(where, str(name)), "w") as f:
+            f.write(str(name))
 
 
 JOBS_SEEN = [0]
@@ -82,6 +83,7 @@ def handler(job):
     if fault == "raise":
         raise RuntimeError(f"boom in job {job['input'].get('job')}")
     if fault == "hang":
+        _note(f"hang-{job['input'].get('job')}")  # it started (the signal test waits for three)
         time.sleep(3600)
     if fault == "exit":
         os._exit(7)
