@@ -231,9 +231,20 @@ def load_warnings(sc: Scenario) -> list[str]:
     return out
 
 
+def priority_warnings(sc: Scenario) -> list[str]:
+    """Every job low priority and no worker that stays: nothing ever starts a worker for them
+    (a low-priority job never triggers a scale-up), so they wait out their TTL."""
+    if sc.workload.low_priority_share >= 1.0 and sc.endpoint.active_workers == 0 and not sc.events:
+        return [
+            "workload.low_priority_share: every job is low priority and endpoint.active_workers is 0: no job ever "
+            "starts a worker, so every job waits until its TTL (give the endpoint an active worker, or lower the share)"
+        ]
+    return []
+
+
 def scenario_warnings(sc: Scenario) -> list[str]:
     """Every warning of a scenario, one line each, in a stable order ([] when none)."""
-    return cap_warnings(sc) + load_warnings(sc)
+    return cap_warnings(sc) + load_warnings(sc) + priority_warnings(sc)
 
 
 def summary_warnings(summary: dict[str, Any]) -> list[str]:
@@ -248,6 +259,7 @@ __all__ = [
     "diurnal_peak_rate",
     "load_warnings",
     "offered_load",
+    "priority_warnings",
     "scenario_warnings",
     "summary_warnings",
 ]

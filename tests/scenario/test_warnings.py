@@ -141,3 +141,16 @@ def test_validate_prints_the_scenarios_warnings(capsys: pytest.CaptureFixture[st
     assert "warning: overload: offered load 20 workers (10 req/s x 2 s)" in captured.err
     assert main(["validate", "scenarios/quickstart.yaml"]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def test_all_low_priority_without_a_worker_that_stays_is_warned_and_serves_nothing(tmp_path: Path) -> None:
+    summary = _run(tmp_path, "--set", "workload.low_priority_share=1")
+    warned = [w for w in summary["warnings"] if str(w).startswith("workload.low_priority_share:")]  # type: ignore[attr-defined]
+    assert len(warned) == 1 and "no job ever starts a worker" in str(warned[0])
+    requests = summary["requests"]
+    assert isinstance(requests, dict) and requests["completed"] == 0 and requests["arrived"] > 0
+    # one active worker serves them: no warning, and jobs complete
+    sc = simserve.load_scenario(QUICK, {"workload.low_priority_share": 1, "endpoint.active_workers": 1})
+    assert not [w for w in scenario_warnings(sc) if w.startswith("workload.low_priority_share:")]
+    sc = simserve.load_scenario(QUICK, {"workload.low_priority_share": 0.99})
+    assert not [w for w in scenario_warnings(sc) if w.startswith("workload.low_priority_share:")]
