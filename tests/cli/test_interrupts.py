@@ -46,6 +46,7 @@ def _interrupt(args: list[str], sig: int, to_group: bool, tmp: Path) -> tuple[in
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # a hang is shown with every thread's stack (SIGABRT)
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -61,6 +62,13 @@ def _interrupt(args: list[str], sig: int, to_group: bool, tmp: Path) -> tuple[in
         p.send_signal(sig)
     try:
         p.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.kill(p.pid, signal.SIGABRT)  # faulthandler writes each thread's stack to stderr
+        time.sleep(2)
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+        stderr = p.stderr.read() if p.stderr else ""
+        pytest.fail(f"no exit 30 s after signal {sig}; its stacks:\n{stderr[-6000:]}")
     finally:
         took = time.monotonic() - t0
         left = subprocess.run(["pgrep", "-g", str(p.pid)], capture_output=True, text=True, check=False).stdout.split()
