@@ -7,6 +7,6 @@ the core's records. Modules: ``jobs`` (job ids, inputs, outputs, answers, result
 health: no HTTP), ``api`` (routes, auth, errors on aiohttp), ``limits`` (the platform's rate limits
 and policy bounds), ``webhooks`` (completion POSTs with retries), ``dashboard`` (the page at ``/``
 and its data), ``trace`` (the recorded arrivals as a trace and a scenario to plan from), ``server``
-(``ServeSession``: the executor, the HTTP server and their lifecycle on one asyncio loop). No platform rule here: cancel, retry, purge and per-job policy
-are ``simserve.endpoint.jobops``.
+(``ServeSession``: the executor, the HTTP server and their lifecycle on one asyncio loop). No
+platform rule here: cancel, retry, purge and per-job policy are ``simserve.endpoint.jobops``.
 """
