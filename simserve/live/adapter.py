@@ -22,6 +22,7 @@ platform rule.
 from __future__ import annotations
 
 import asyncio
+import math
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -96,6 +97,11 @@ class RealRuntime:
         self.job_input = job_input
         self.on_outcome: Callable[[int, JobOutcome], None] | None = None
         self.on_chunk: Callable[[int, Json], None] | None = None
+        #: ``on_progress(job, output)``: the job's handler called ``runpod.serverless.progress_update`` (it runs
+        #: on); ``job_s3(job)``: the ``s3Config`` its request carried (None: none), put on the handler's job
+        self.on_progress: Callable[[int, Json], None] | None = None
+        self.job_s3: Callable[[int], Json] | None = None
+        self.epochs: dict[int, int] = {}  # wid -> the epoch of its latest start (``worker_concurrency``)
         #: an LLM run: more of a job's input (``job_extra(job, worker)``: its tokens, the engine's figures);
         #: its first chunk is its first token, and its chunk times are kept (``token_times``)
         self.job_extra = job_extra
@@ -153,6 +159,7 @@ class RealRuntime:
 
     def launch(self, e: StartWorker) -> None:
         wid = e.worker_id
+        self.epochs[wid] = e.epoch
         self._cancel_start(wid)
         old = self.handles.pop(wid, None)
         if old is not None:  # still running (a restart): it goes first
@@ -177,6 +184,12 @@ class RealRuntime:
 
     def run(self, e: RunJob) -> None:
         self._spawn(self._run(e))
+
+    def worker_concurrency(self, wid: int, n: int) -> None:
+        """Worker ``wid``'s SDK asked for ``n`` jobs at once (its ``concurrency_modifier``): the core hears it."""
+        epoch = self.epochs.get(wid)
+        if epoch is not None:
+            self.driver.set_worker_concurrency(wid, epoch, n, self.clock.now())
 
     def stop(self, e: StopWorker) -> None:
         wid = e.worker_id
@@ -286,11 +299,16 @@ class RealRuntime:
         limit = max(limit_s, 0.0) / self.speed
         if self.job_input is not None:
             name, given = self.job_input(job)
-            each = self.on_chunk
-            if each is None:
-                out = await entry[1].run_job(name, given, limit)
-            else:
-                out = await entry[1].run_job(name, given, limit, on_chunk=lambda c: each(job, c))
+            each, progress = self.on_chunk, self.on_progress
+            s3 = self.job_s3(job) if self.job_s3 is not None else None
+            out = await entry[1].run_job(
+                name,
+                given,
+                limit,
+                on_chunk=None if each is None else (lambda c: each(job, c)),
+                on_progress=None if progress is None else (lambda _id, x: progress(job, x)),
+                extra=None if s3 is None else {"s3Config": s3},
+            )
             if self.on_outcome is not None and out.status not in ("crashed", "cancelled"):
                 self.on_outcome(job, out)
             self._ended(wid, job, token, out)
@@ -331,7 +349,10 @@ class RealRuntime:
             )
         if out.status == "crashed" or out.status == "cancelled":
             return  # the exit watcher reports the crash and the core requeues
-        self.driver.job_done(token, out.status, self.clock.now())
+        now = self.clock.now()
+        if math.isfinite(out.started_t):  # the worker took it then: the wait before is delay, not execution
+            self.driver.job_taken(token, min(self.clock.to_s(out.started_t), now))
+        self.driver.job_done(token, out.status, now, refresh=out.refresh)
         if self.on_job_end is not None:
             self.on_job_end(job)
 

@@ -12,6 +12,24 @@ stream chunks of one job together) over ``MAX_RESULT_BYTES`` fails its job at on
 generator handler's chunks arrive one ``job-stream`` post each (the SDK streams what it yields):
 the first is passed on as it comes (``submit``'s ``on_first``: a streaming LLM's first token) and
 the outcome carries when each came.
+
+The SDK's other posts are told apart as the platform does:
+
+- a ``job-done`` body ``{"status": "IN_PROGRESS", "output": x}`` is ``runpod.serverless.progress_update``
+  (``rp_progress.py``), not a result: the job goes on and ``on_progress(job_id, x)`` hears of it (the typed
+  hook ``ProgressCallback``; ``simserve serve`` shows it on ``/status`` as ``IN_PROGRESS`` with that output);
+- a result's ``stopPod: true`` (``refresh_worker`` in the start config or in the returned dict) is kept on
+  its outcome (``JobOutcome.refresh``): the job ends with its status, then its worker is refreshed;
+- a result's ``error`` fails the job, the error as the SDK sent it (a string as is, a list or object as JSON,
+  e.g. ``rp_validator``'s errors: ``["x is a required input."]``);
+- a generator's final body is the SDK's own (with ``return_aggregate_stream: False`` it is
+  ``{"output": []}``: nothing is aggregated here);
+- a take with ``job_in_progress=0`` tells the worker's whole concurrency (``batch_size`` of a
+  ``job-take-batch``, else 1: the SDK asks for all it can run once it runs none, ``rp_scale.get_jobs``):
+  ``on_concurrency(worker_id, n)`` hears each change (the executor tells the core,
+  ``EndpointCore.set_worker_concurrency``);
+- a job handed over is started then (``JobOutcome.started_t``, the take): the SDK's poll gap is wait, not
+  execution.
 """
 
 from __future__ import annotations
@@ -23,9 +41,19 @@ import json
 import secrets
 import time
 from collections import deque
-from urllib.parse import urlsplit
+from collections.abc import Callable
+from urllib.parse import parse_qs, urlsplit
 
-from simserve.live.runtime import MAX_RESULT_BYTES, MAX_TOKEN_TIMES, ChunkCallback, FirstCallback, JobOutcome, Json
+from simserve.live.runtime import (
+    MAX_RESULT_BYTES,
+    MAX_TOKEN_TIMES,
+    ChunkCallback,
+    FirstCallback,
+    JobOutcome,
+    Json,
+    ProgressCallback,
+    result_error,
+)
 
 LONG_POLL_S = 2.0
 #: what a job-done body may hold besides the output (a result's limit is ``MAX_RESULT_BYTES``)
@@ -39,6 +67,7 @@ class _Worker:
         self.stops: list[str] = []
         self.stop_wake = asyncio.Event()
         self.first_take: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self.concurrency = 0  # what the worker last asked for (0: not yet known)
 
 
 class RunpodBroker:
@@ -55,6 +84,9 @@ class RunpodBroker:
         self._stream_t: dict[str, list[float]] = {}  # job id -> when each stream chunk came
         self._on_first: dict[str, FirstCallback] = {}
         self._on_chunk: dict[str, ChunkCallback] = {}
+        self._on_progress: dict[str, ProgressCallback] = {}
+        #: ``(worker_id, n)``: the worker runs up to ``n`` jobs at once (its ``concurrency_modifier``)
+        self.on_concurrency: Callable[[int, int], None] | None = None
         self._stream_bytes: dict[str, int] = {}
         self._owner: dict[str, int] = {}
         self._server: asyncio.AbstractServer | None = None
@@ -107,6 +139,11 @@ class RunpodBroker:
         """Monotonic time of the worker's first job-take request (= ready)."""
         return await self._workers[worker_id].first_take
 
+    def concurrency(self, worker_id: int) -> int:
+        """The jobs at once worker ``worker_id`` last asked for (0: not yet known)."""
+        w = self._workers.get(worker_id)
+        return w.concurrency if w is not None else 0
+
     def submit(
         self,
         worker_id: int,
@@ -114,16 +151,24 @@ class RunpodBroker:
         payload: Json,
         on_first: FirstCallback | None = None,
         on_chunk: ChunkCallback | None = None,
+        on_progress: ProgressCallback | None = None,
+        extra: dict[str, Json] | None = None,
     ) -> asyncio.Future[JobOutcome]:
+        """Queue job ``job_id`` for the worker; ``extra``: more fields of the job the handler gets (``s3Config``)."""
         fut: asyncio.Future[JobOutcome] = asyncio.get_running_loop().create_future()
         self._results[job_id] = fut
         if on_first is not None:
             self._on_first[job_id] = on_first
         if on_chunk is not None:
             self._on_chunk[job_id] = on_chunk
+        if on_progress is not None:
+            self._on_progress[job_id] = on_progress
         self._owner[job_id] = worker_id
         w = self._workers[worker_id]
-        w.queue.append({"id": job_id, "input": payload})
+        job: dict[str, Json] = {"id": job_id, "input": payload}
+        if extra:
+            job.update(extra)
+        w.queue.append(job)
         w.wake.set()
         return fut
 
@@ -133,6 +178,7 @@ class RunpodBroker:
         self._stream_t.pop(job_id, None)
         self._on_first.pop(job_id, None)
         self._on_chunk.pop(job_id, None)
+        self._on_progress.pop(job_id, None)
 
     def cancel(self, job_id: str) -> None:
         """Forget a job (timed out or its worker died) and tell its worker to stop it."""
@@ -191,7 +237,12 @@ class RunpodBroker:
         parts = urlsplit(target).path.strip("/").split("/")
         kind = parts[1] if len(parts) > 1 else ""
         if kind in ("job-take", "job-take-batch") and len(parts) > 2:
-            return await self._take(int(parts[2]), batch=kind == "job-take-batch")
+            query = parse_qs(urlsplit(target).query)
+            batch = kind == "job-take-batch"
+            given = query.get("batch_size", ["1"])[0] if batch else "1"
+            size = int(given) if given.isdigit() else 1
+            self._asks(int(parts[2]), size, query.get("job_in_progress", ["1"])[0])
+            return await self._take(int(parts[2]), batch=batch, size=size)
         if kind == "job-stop" and len(parts) > 2:
             return await self._stop_poll(int(parts[2]))
         if kind in ("job-done", "job-stream") and len(parts) > 3:
@@ -199,7 +250,16 @@ class RunpodBroker:
             return 200, {}
         return 204, None  # ping and anything else
 
-    async def _take(self, worker_id: int, batch: bool) -> tuple[int, Json]:
+    def _asks(self, worker_id: int, size: int, in_progress: str) -> None:
+        """A take: with no job in progress the SDK asks for its whole concurrency (``rp_scale.get_jobs``)."""
+        w = self._workers.get(worker_id)
+        if w is None or in_progress != "0" or size < 1 or size == w.concurrency:
+            return
+        w.concurrency = size
+        if self.on_concurrency is not None:
+            self.on_concurrency(worker_id, size)
+
+    async def _take(self, worker_id: int, batch: bool, size: int = 1) -> tuple[int, Json]:
         w = self._workers.get(worker_id)
         if w is None or self._closing:
             await asyncio.sleep(0.05 if self._closing else self.long_poll_s)
@@ -218,9 +278,13 @@ class RunpodBroker:
                 return 204, None
         if not w.queue:
             return 204, None
-        job = w.queue.popleft()
-        self._started[job["id"]] = time.monotonic()
-        return 200, [job] if batch else job
+        if batch and len(w.queue) < size:
+            await asyncio.sleep(0)  # the core hands several jobs at once, one submit each: take them together
+        now = time.monotonic()
+        jobs = [w.queue.popleft() for _ in range(min(size if batch else 1, len(w.queue)))]
+        for job in jobs:
+            self._started[str(job["id"])] = now
+        return 200, jobs if batch else jobs[0]
 
     async def _stop_poll(self, worker_id: int) -> tuple[int, Json]:
         w = self._workers.get(worker_id)
@@ -279,6 +343,11 @@ class RunpodBroker:
             if len(times) < MAX_TOKEN_TIMES:
                 times.append(now)
             return
+        if isinstance(data, dict) and data.get("status") == "IN_PROGRESS":  # progress_update: the job goes on
+            progress = self._on_progress.get(job_id)
+            if progress is not None and job_id in self._results:
+                progress(job_id, data.get("output"))
+            return
         fut = self._results.pop(job_id, None)
         self._owner.pop(job_id, None)
         chunks = self._streams.pop(job_id, None)
@@ -287,10 +356,10 @@ class RunpodBroker:
         t0 = self._started.pop(job_id, float("nan"))
         if fut is None or fut.done():
             return
+        refresh = isinstance(data, dict) and data.get("stopPod") is True
         if isinstance(data, dict) and data.get("error"):
-            fut.set_result(JobOutcome("failed", None, str(data["error"]), t0, now))
+            fut.set_result(JobOutcome("failed", None, result_error(data["error"]), t0, now, refresh=refresh))
             return
         output = data.get("output") if isinstance(data, dict) else data
-        if chunks is not None and not output:
-            output = chunks
-        fut.set_result(JobOutcome("completed", output, "", t0, now, tuple(times), len(chunks or ())))
+        n = len(chunks or ())
+        fut.set_result(JobOutcome("completed", output, "", t0, now, tuple(times), n, refresh=refresh))

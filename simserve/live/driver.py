@@ -150,11 +150,35 @@ class LiveDriver:
         self.core.crashed(wid, epoch, now)
         self.perform()
 
-    def job_done(self, token: int, status: str, now: float) -> None:
-        """A job's run ended: ``completed``, ``failed`` or ``timed_out``."""
+    def job_done(self, token: int, status: str, now: float, refresh: bool = False) -> None:
+        """A job's run ended: ``completed``, ``failed`` or ``timed_out``; ``refresh``: its result asked for
+        its worker to be refreshed (the SDK's ``stopPod``: a restart counted as ``refreshes``)."""
         if self._over(now):
             return
-        self.core.job_finished(token, now, STATUS[status])
+        self.core.job_finished(token, now, STATUS[status], refresh=refresh)
+        self.perform()
+
+    def job_taken(self, token: int, now: float) -> None:
+        """The worker took the run with ``token`` at ``now`` (its SDK polled for it): the job's start, so
+        its wait for the worker's poll is delay, not execution (``records``: delay = arrival to the take,
+        execution = the take to the result). Never before the core handed it over, never for a stale run."""
+        core = self.core
+        j = token
+        if core.job_token:  # as the core resolves a run's token (a requeued job's earlier runs are stale)
+            if token >= core.n:
+                j = core.token_job.get(token, -1)
+                if j < 0 or core.job_token.get(j) != token:
+                    return
+            elif token in core.job_token:
+                return
+        if core.status[j] == JobStatus.IN_PROGRESS and now > core.start_s[j]:
+            core.start_s[j] = now
+
+    def set_worker_concurrency(self, wid: int, epoch: int, n: int, now: float) -> None:
+        """Worker ``wid``'s SDK runs up to ``n`` jobs at once (its ``concurrency_modifier``)."""
+        if self._over(now):
+            return
+        self.core.set_worker_concurrency(wid, epoch, n, now)
         self.perform()
 
     def first_token(self, token: int, now: float) -> None:

@@ -18,6 +18,12 @@ An LLM scenario (``workload.service: {type: llm}``) runs its engine in the handl
 core (``EndpointCore.use_worker_engine``): a worker takes up to ``max_concurrency`` jobs at once, each
 job's input carries its token counts and the engine's figures (``_llm_input``), the handler's
 first chunk is the job's first token, and each completed job's chunk times come back with the run.
+Runpod-SDK workers (``simserve.live.broker``): a job starts when the worker takes it (its SDK's poll gap is
+delay, not execution), ``progress_update`` leaves the job running (``on_progress``), a result's ``stopPod``
+(``refresh_worker``) ends the job and refreshes its worker (``EndpointCore.job_finished(refresh=True)``),
+and the concurrency the SDK asks for is the worker's (``EndpointCore.set_worker_concurrency``; not in an
+LLM run, where the scenario's ``max_concurrency`` is the worker's and the handler asks for more, see
+``examples/handlers/llm_engine_runpod.py``).
 ``--runtime simulated`` is ``simserve.live.simulated``. No printing: ``status()`` feeds the CLI.
 """
 
@@ -201,6 +207,11 @@ class LiveExecutor:
         self.on_outcome: Callable[[int, JobOutcome], None] | None = None
         self.on_chunk: Callable[[int, Json], None] | None = None
         self.on_job_end: Callable[[int], None] | None = None
+        #: ``on_progress(job, output)``: a running job's handler called ``runpod.serverless.progress_update``
+        #: (the job goes on; serve shows it on ``/status``); ``job_s3(job)``: the request's ``s3Config`` (None:
+        #: none), put on the handler's job as ``job["s3Config"]``
+        self.on_progress: Callable[[int, Json], None] | None = None
+        self.job_s3: Callable[[int], Json] | None = None
         self.started = asyncio.Event()  # set once the driver takes events (an open run's server may start)
         self.llm = scenario.workload.llm
         self.concurrency = worker_concurrency(scenario)  # a worker's jobs at once: the core's rule
@@ -265,6 +276,10 @@ class LiveExecutor:
         self.rt.on_job_end = self._job_ended
         self.rt.on_outcome = self.on_outcome
         self.rt.on_chunk = self.on_chunk
+        self.rt.on_progress = self.on_progress
+        self.rt.job_s3 = self.job_s3
+        if self.broker is not None and self.llm is None:  # an SDK worker's concurrency_modifier: the core hears
+            self.broker.on_concurrency = self.rt.worker_concurrency  # it (an LLM run: max_concurrency governs)
         self.driver.runtime = self.rt
         self.driver.start()
         feeder: asyncio.Task[object] = asyncio.create_task(self._arrivals() if not self.open else self._stop.wait())

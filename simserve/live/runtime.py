@@ -14,6 +14,7 @@ as ``JobOutcome`` values from ``WorkerHandle.run_job``; a worker that dies mid-j
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,23 @@ class PhaseCallback(Protocol):
 FirstCallback = Callable[[float], None]
 #: called with each chunk a generator handler yields, as it comes (``simserve serve``'s ``/stream``)
 ChunkCallback = Callable[[Json], None]
+#: called with a job's id and the output of each ``runpod.serverless.progress_update`` while it runs
+ProgressCallback = Callable[[str, Json], None]
+
+
+def result_error(error: Json) -> str:
+    """A result's ``error`` as the job's error text: a string as is, anything else (``rp_validator``'s list of
+    errors, an object) as the JSON the SDK sent.
+
+    >>> result_error("bad input"), result_error(["x is a required input."])
+    ('bad input', '["x is a required input."]')
+    """
+    if isinstance(error, str):
+        return error
+    try:
+        return json.dumps(error)
+    except (TypeError, ValueError):
+        return str(error)
 
 
 class JobBroker(Protocol):
@@ -61,6 +79,8 @@ class JobBroker(Protocol):
         payload: Json,
         on_first: FirstCallback | None = None,
         on_chunk: ChunkCallback | None = None,
+        on_progress: ProgressCallback | None = None,
+        extra: dict[str, Json] | None = None,
     ) -> asyncio.Future[JobOutcome]: ...
 
     def cancel(self, job_id: str) -> None: ...
@@ -107,6 +127,8 @@ class JobOutcome:
     ended_t: float = float("nan")
     token_t: tuple[float, ...] = ()
     chunks: int = 0
+    #: the result asked for its worker to be refreshed (the SDK's ``refresh_worker``, the platform's ``stopPod``)
+    refresh: bool = False
 
 
 class WorkerStartError(RuntimeError):
@@ -132,10 +154,13 @@ class WorkerHandle(Protocol):
         timeout_s: float,
         on_first: FirstCallback | None = None,
         on_chunk: ChunkCallback | None = None,
+        on_progress: ProgressCallback | None = None,
+        extra: dict[str, Json] | None = None,
     ) -> JobOutcome:
         """Run one job; on timeout the job is killed (the worker may be restarted) -> ``timed_out``.
         ``on_first(t)`` is called as soon as a generator handler yields its first chunk, ``on_chunk(c)``
-        with each chunk as it comes."""
+        with each chunk as it comes, ``on_progress(job_id, x)`` with each progress update; ``extra``: more
+        fields of the job the handler gets (the request's ``s3Config``)."""
         ...
 
     def is_alive(self) -> bool: ...

@@ -7,7 +7,10 @@ Run by file path (no ``simserve`` import, so boot stays fast): ``python shim.py 
 GPU exist) and mark phases with the worker's own ``time.monotonic()``. Native protocol (newline-delimited JSON): the
 executor writes ``{"id", "input"}`` lines to stdin; the shim answers on its *original*
 stdout with ``\\x1e``-prefixed events: ``hello``, ``phase`` (model_load, handler_init),
-``ready``, ``result`` ``{"id", "output" | "error", "t0", "t1"}`` (a result over
+``ready``, ``result`` ``{"id", "output" | "error", "t0", "t1", "refresh"?}`` (a returned dict is read
+as the Runpod SDK reads it: its ``error`` fails the job, a string as is and anything else as JSON, and its
+``refresh_worker: True`` asks for the worker's refresh; a job line's other fields, ``s3Config``, reach
+the handler's job as they came; a result over
 ``SIMSERVE_MAX_RESULT_BYTES`` of JSON, 64 MiB by default, is sent as an error instead: the job
 fails at once, it never waits out its execution timeout). The user's prints go to
 stderr (the worker log). Sync, async, generator and async-generator handlers are supported;
@@ -141,6 +144,17 @@ class _Chunks:
         return {"first": first, "tt": [round((t - first) * 1e6) for t in self.times], "chunks": len(self.items)}
 
 
+def sdk_error(error: Json) -> str:
+    """A returned ``{"error": x}``'s job error, as the SDK sends it: a string as is, anything else (a list of
+    ``rp_validator`` errors) as JSON (``simserve.live.runtime.result_error``)."""
+    if isinstance(error, str):
+        return error
+    try:
+        return json.dumps(error)
+    except (TypeError, ValueError):
+        return str(error)
+
+
 def _run_sync(fn: Handler, job: dict[str, Json], chunks: _Chunks) -> Json:
     out = fn(job)
     if inspect.isgenerator(out):
@@ -234,12 +248,19 @@ async def _serve(fn: Handler, out: _Out, concurrency: int, stream: bool = False)
             if error:  # outside the except block: the handler's frames (and what they hold) are gone
                 out.result(job["id"], t0, error=error)
                 return
-            if isinstance(output, dict) and "error" in output and len(output) == 1:
-                out.result(job["id"], t0, error=str(output["error"]))  # Runpod's {"error": ...} convention
-            elif chunks.items:
+            refresh: dict[str, Json] = {}
+            if isinstance(output, dict):  # the SDK's rp_job.run_job: "error" fails the job, "refresh_worker" refreshes
+                output = dict(output)
+                failed = output.pop("error", None)
+                if output.pop("refresh_worker", None):
+                    refresh["refresh"] = True
+                if failed:
+                    out.result(job["id"], t0, error=sdk_error(failed), **refresh)
+                    return
+            if chunks.items:
                 out.result(job["id"], t0, output=output, **chunks.fields())
             else:
-                out.result(job["id"], t0, output=output)
+                out.result(job["id"], t0, output=output, **refresh)
 
     while True:
         line = await reader.readline()

@@ -29,6 +29,7 @@ from simserve.live.runtime import (
     JobOutcome,
     Json,
     PhaseCallback,
+    ProgressCallback,
     WorkerSpec,
     WorkerStartError,
     log_tail,
@@ -233,10 +234,12 @@ class _Attached:
             if fut is not None and not fut.done():
                 chunks = ev.get("chunks", 0)
                 chunks = chunks if isinstance(chunks, int) and not isinstance(chunks, bool) else 0
+                refresh = ev.get("refresh") is True
                 if "error" in ev:
-                    fut.set_result(JobOutcome("failed", None, str(ev["error"]), t0, t1))
+                    fut.set_result(JobOutcome("failed", None, str(ev["error"]), t0, t1, refresh=refresh))
                 else:
-                    fut.set_result(JobOutcome("completed", ev.get("output"), "", t0, t1, token_times(ev), chunks))
+                    out = JobOutcome("completed", ev.get("output"), "", t0, t1, token_times(ev), chunks, refresh)
+                    fut.set_result(out)
 
     def _died(self, code: int) -> None:
         if not self._exit.done():
@@ -340,6 +343,8 @@ class NativeWorker(_Attached):
         timeout_s: float,
         on_first: FirstCallback | None = None,
         on_chunk: ChunkCallback | None = None,
+        on_progress: ProgressCallback | None = None,
+        extra: dict[str, Json] | None = None,
     ) -> JobOutcome:
         t_sent = time.monotonic()
         if not self.is_alive() or self.proc.stdin is None:
@@ -351,7 +356,8 @@ class NativeWorker(_Attached):
         if on_chunk is not None:
             self._on_chunk[job_id] = on_chunk
         try:
-            self.proc.stdin.write(json.dumps({"id": job_id, "input": payload}).encode() + b"\n")
+            job: dict[str, Json] = {"id": job_id, "input": payload, **(extra or {})}
+            self.proc.stdin.write(json.dumps(job).encode() + b"\n")
         except (OSError, RuntimeError):
             self._drop(job_id)
             return JobOutcome("crashed", None, "worker pipe closed", t_sent, time.monotonic())
@@ -368,13 +374,15 @@ class RunpodWorker(_Attached):
         timeout_s: float,
         on_first: FirstCallback | None = None,
         on_chunk: ChunkCallback | None = None,
+        on_progress: ProgressCallback | None = None,
+        extra: dict[str, Json] | None = None,
     ) -> JobOutcome:
         t_sent = time.monotonic()
         broker = self.spec.broker
         assert broker is not None
         if not self.is_alive():
             return JobOutcome("crashed", None, "worker not running", t_sent, t_sent)
-        fut = broker.submit(self.worker_id, job_id, payload, on_first, on_chunk)
+        fut = broker.submit(self.worker_id, job_id, payload, on_first, on_chunk, on_progress, extra)
         self._pending[job_id] = fut
         out = await self._await_outcome(job_id, fut, timeout_s, t_sent)
         self._pending.pop(job_id, None)
