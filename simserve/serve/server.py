@@ -86,6 +86,8 @@ class ServeSession:
         self.ex.job_input = self.book.job_input
         self.ex.on_outcome = self.book.outcome
         self.ex.on_chunk = self.book.chunk
+        self.ex.on_progress = self.book.progress_update  # progress_update: /status shows it while IN_PROGRESS
+        self.ex.job_s3 = self.book.job_s3  # the request's s3Config, on the handler's job
         self.ex.on_job_end = self.book.ended
         self.http_counts: dict[str, int] = {"requests": 0, "unauthorized": 0}
         self.last_error = ""
