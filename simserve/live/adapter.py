@@ -102,6 +102,7 @@ class RealRuntime:
         self.on_progress: Callable[[int, Json], None] | None = None
         self.job_s3: Callable[[int], Json] | None = None
         self.epochs: dict[int, int] = {}  # wid -> the epoch of its latest start (``worker_concurrency``)
+        self.sent: dict[str, int] = {}  # the id a job was sent under -> its run's token, until it ends
         #: an LLM run: more of a job's input (``job_extra(job, worker)``: its tokens, the engine's figures);
         #: its first chunk is its first token, and its chunk times are kept (``token_times``)
         self.job_extra = job_extra
@@ -184,6 +185,12 @@ class RealRuntime:
 
     def run(self, e: RunJob) -> None:
         self._spawn(self._run(e))
+
+    def job_taken(self, job_id: str, t: float) -> None:
+        """The worker took the job sent as ``job_id`` at ``time.monotonic()`` ``t``: the job's start."""
+        token = self.sent.get(job_id)
+        if token is not None:
+            self.driver.job_taken(token, min(self.clock.to_s(t), self.clock.now()))
 
     def worker_concurrency(self, wid: int, n: int) -> None:
         """Worker ``wid``'s SDK asked for ``n`` jobs at once (its ``concurrency_modifier``): the core hears it."""
@@ -292,16 +299,26 @@ class RealRuntime:
             await handle.stop(self.stop_grace_s)  # reap it (a container is removed)
 
     async def _run(self, e: RunJob) -> None:
-        wid, job, token, limit_s = e
+        wid, job, token, _ = e
         entry = self.handles.get(wid)
         if entry is None:
             return  # the worker went away before the job could be sent; the core requeued it
+        name = self.job_input(job)[0] if self.job_input is not None else str(job)
+        self.sent[name] = token
+        try:
+            await self._send(e, entry[1])
+        finally:
+            if self.sent.get(name) == token:
+                del self.sent[name]
+
+    async def _send(self, e: RunJob, handle: WorkerHandle) -> None:
+        wid, job, token, limit_s = e
         limit = max(limit_s, 0.0) / self.speed
         if self.job_input is not None:
             name, given = self.job_input(job)
             each, progress = self.on_chunk, self.on_progress
             s3 = self.job_s3(job) if self.job_s3 is not None else None
-            out = await entry[1].run_job(
+            out = await handle.run_job(
                 name,
                 given,
                 limit,
@@ -316,7 +333,7 @@ class RealRuntime:
         svc = self.service_s[job]
         payload = {"job": job, "service_s": svc / self.speed, "scenario_service_s": svc}
         if self.job_extra is None:
-            out = await entry[1].run_job(str(job), payload, limit)
+            out = await handle.run_job(str(job), payload, limit)
         else:
             payload.update(self.job_extra(job, wid))
             driver, clock = self.driver, self.clock
@@ -324,7 +341,7 @@ class RealRuntime:
             def first(t: float) -> None:
                 driver.first_token(token, clock.to_s(t))
 
-            out = await entry[1].run_job(str(job), payload, limit, on_first=first)
+            out = await handle.run_job(str(job), payload, limit, on_first=first)
             if out.token_t:
                 first(out.token_t[0])  # in case the first chunk's own report was lost: the earliest counts
                 if out.status == "completed":

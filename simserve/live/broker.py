@@ -28,8 +28,8 @@ The SDK's other posts are told apart as the platform does:
   ``job-take-batch``, else 1: the SDK asks for all it can run once it runs none, ``rp_scale.get_jobs``):
   ``on_concurrency(worker_id, n)`` hears each change (the executor tells the core,
   ``EndpointCore.set_worker_concurrency``);
-- a job handed over is started then (``JobOutcome.started_t``, the take): the SDK's poll gap is wait, not
-  execution.
+- a job handed over is started then (``on_take(job_id, t)``, and ``JobOutcome.started_t``): the SDK's poll
+  gap is wait, not execution.
 """
 
 from __future__ import annotations
@@ -87,6 +87,8 @@ class RunpodBroker:
         self._on_progress: dict[str, ProgressCallback] = {}
         #: ``(worker_id, n)``: the worker runs up to ``n`` jobs at once (its ``concurrency_modifier``)
         self.on_concurrency: Callable[[int, int], None] | None = None
+        #: ``(job_id, t)``: a worker took the job at ``time.monotonic()`` ``t`` (its start)
+        self.on_take: Callable[[str, float], None] | None = None
         self._stream_bytes: dict[str, int] = {}
         self._owner: dict[str, int] = {}
         self._server: asyncio.AbstractServer | None = None
@@ -280,10 +282,14 @@ class RunpodBroker:
             return 204, None
         if batch and len(w.queue) < size:
             await asyncio.sleep(0)  # the core hands several jobs at once, one submit each: take them together
+            if not w.queue:  # cancelled meanwhile
+                return 204, None
         now = time.monotonic()
         jobs = [w.queue.popleft() for _ in range(min(size if batch else 1, len(w.queue)))]
         for job in jobs:
             self._started[str(job["id"])] = now
+            if self.on_take is not None:
+                self.on_take(str(job["id"]), now)
         return 200, jobs if batch else jobs[0]
 
     async def _stop_poll(self, worker_id: int) -> tuple[int, Json]:

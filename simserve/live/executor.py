@@ -280,6 +280,8 @@ class LiveExecutor:
         self.rt.job_s3 = self.job_s3
         if self.broker is not None and self.llm is None:  # an SDK worker's concurrency_modifier: the core hears
             self.broker.on_concurrency = self.rt.worker_concurrency  # it (an LLM run: max_concurrency governs)
+        if self.broker is not None:
+            self.broker.on_take = self.rt.job_taken  # a job starts when its worker takes it
         self.driver.runtime = self.rt
         self.driver.start()
         feeder: asyncio.Task[object] = asyncio.create_task(self._arrivals() if not self.open else self._stop.wait())

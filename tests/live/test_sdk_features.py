@@ -224,3 +224,70 @@ def test_live_sdk_poll_gap_is_delay_not_execution(out_dir):
     # saw), not the ~1 s poll gap (900-1000 ms before), which is now in the wait
     assert float(np.median(done["execution_s"])) < 0.5, done["execution_s"].tolist()
     assert (done["queue_wait_s"] + done["execution_s"] <= done["latency_s"] + 1e-6).all()
+
+
+def test_live_concurrent_worker_starts_no_second_worker(out_dir):
+    """Jobs a client sends (an open run, as ``simserve serve``): with one warm worker whose modifier asks for 3,
+    three 3 s jobs run on it at once; at concurrency 1 two of them would wait over the scaler's 1 s and a
+    second worker would start."""
+    sc = scenario({"type": "queue_delay", "value": 1.0}, horizon=600.0, max_workers=3, extra_workers=0)
+
+    async def during(ex: Any) -> None:
+        ex.job_input = lambda j: (f"j{j}", {"service_s": 0.05 if j == 0 else 3.0})  # before the run starts
+        await ex.started.wait()
+        rec = ex.rec
+
+        async def until(cond: Callable[[], bool], what: str) -> None:
+            deadline = asyncio.get_running_loop().time() + 60  # a cold SDK start under load: 60 s holds
+            while not cond():
+                assert asyncio.get_running_loop().time() < deadline, what
+                await asyncio.sleep(0.05)
+
+        warm = ex.driver.submit()
+        await until(lambda: rec.status[warm] == 2, "the warm-up job completed")
+        jobs = [ex.driver.submit() for _ in range(3)]
+        await until(lambda: all(rec.status[j] == 2 for j in jobs), "the three jobs completed")
+        ex.request_stop()
+
+    handler = str(MINE / "sdk_concurrent.py")
+    _, result = run_live(sc, handler, out_dir, speed=1.0, timeout_s=120.0, during=during, open_workload=True)
+    assert result.summary["requests"]["completed"] == 4
+    assert _max_overlap(result.jobs) == 3  # the three at once, on the one worker
+    assert set(result.jobs["worker_id"]) == {0}
+    assert result.summary["counters"]["cold_starts"] == 1  # no second worker was started for them
+
+
+def test_broker_tells_progress_stoppod_errors_and_asks_apart():
+    """The bodies the SDK posts (rp_progress, rp_job.handle_job) and the takes it makes (rp_job._job_get_url),
+    fed to the broker's router directly: exact, no process."""
+
+    async def main() -> Any:
+        broker = RunpodBroker(long_poll_s=0.05)
+        broker.register(0)
+        asked: list[tuple[int, int]] = []
+        taken: list[str] = []
+        broker.on_concurrency = lambda wid, n: asked.append((wid, n))
+        broker.on_take = lambda job_id, _t: taken.append(job_id)
+        progress: list[tuple[str, Any]] = []
+        fut = broker.submit(0, "a", {"x": 1}, on_progress=lambda i, x: progress.append((i, x)), extra={"s3Config": S3})
+        second = broker.submit(0, "b", {"x": 2})
+        status, jobs = await broker._route("GET", "/v2/job-take-batch/0?gpu=local&batch_size=3&job_in_progress=0", b"")
+        await broker._route("GET", "/v2/job-take/0?gpu=local&job_in_progress=1", b"")  # in progress: not an ask
+        await broker._route(
+            "POST", "/v2/job-done/0/a?gpu=local&isStream=false", b'{"status": "IN_PROGRESS", "output": "1/3"}'
+        )
+        assert not fut.done()
+        await broker._route(
+            "POST", "/v2/job-done/0/a?gpu=local&isStream=false", b'{"output": {"y": 1}, "stopPod": true}'
+        )
+        await broker._route(
+            "POST", "/v2/job-done/0/b?gpu=local&isStream=false", b'{"output": {}, "error": ["n is required"]}'
+        )
+        return status, jobs, asked, taken, progress, await fut, await second
+
+    status, jobs, asked, taken, progress, a, b = asyncio.run(main())
+    assert status == 200 and jobs == [{"id": "a", "input": {"x": 1}, "s3Config": S3}, {"id": "b", "input": {"x": 2}}]
+    assert asked == [(0, 3)] and taken == ["a", "b"]
+    assert progress == [("a", "1/3")]
+    assert a.status == "completed" and a.output == {"y": 1} and a.refresh
+    assert b.status == "failed" and b.error == '["n is required"]' and not b.refresh
