@@ -157,7 +157,11 @@ def test_bad_worker_memory_exits_2(value: str, capsys: pytest.CaptureFixture[str
 @pytest.mark.timeout(180)
 def test_init_failing_on_every_try_stops_the_run_with_exit_1(tmp_path: Path) -> None:
     assert MAX_INIT_FAILURES == 5
-    sc = _scenario(tmp_path, [0.0, 0.1, 0.2, 0.3, 0.4, 0.5], 120.0, faults={"unhealthy_retry": 0.2}, max_workers=3)
+    # all six arrive in the first 50 ms: the five failed starts (three at once, then retries 0.2 s later) take
+    # 0.2 s at the least, so the stop comes after every arrival however fast the machine (arrivals up to 0.5 s
+    # lost the sixth on an idle machine, 2 runs in 3 at b2b2f7e: the run stopped at 0.4 s)
+    arrivals = [0.0, 0.01, 0.02, 0.03, 0.04, 0.05]
+    sc = _scenario(tmp_path, arrivals, 120.0, faults={"unhealthy_retry": 0.2}, max_workers=3)
     out = tmp_path / "run"
     done = _live(str(sc), "--handler", str(HANDLERS / "broken_init.py"), "--out", str(out), timeout_s=150)
     assert done.returncode == 1, done.stderr
