@@ -95,9 +95,6 @@ def test_delay_and_execution_are_the_cores(sdk_server: Server):
     assert ans.body["delayTime"] + ans.body["executionTime"] <= elapsed_ms + 1
 
 
-@pytest.mark.xfail(
-    strict=True, reason="needs the live worker to report progress_update to the executor (issue #23, engineer A)"
-)
 def test_progress_shows_while_in_progress_then_the_result(sdk_server: Server, tmp_path: Path):
     gate = tmp_path / "gate"
     job = request(sdk_server, "POST", "/run", {"input": {"steps": 3, "gate": str(gate)}}).body["id"]
@@ -112,7 +109,6 @@ def test_progress_shows_while_in_progress_then_the_result(sdk_server: Server, tm
     assert done["status"] == "COMPLETED" and done["output"]["echo"]["steps"] == 3  # the result, not a step
 
 
-@pytest.mark.xfail(strict=True, reason="needs the live worker to put the job's s3Config on its job (#23, engineer A)")
 def test_s3config_is_on_the_handlers_job(sdk_server: Server):
     s3 = {"accessId": "AKIA", "accessSecret": "s3cr3t", "bucketName": "outputs", "endpointUrl": "http://127.0.0.1:9"}
     runpod.api_key = sdk_server.key
@@ -123,9 +119,6 @@ def test_s3config_is_on_the_handlers_job(sdk_server: Server):
     assert plain["output"]["s3Config"] is None
 
 
-@pytest.mark.xfail(
-    strict=True, reason="needs the live broker to keep the SDK's final result without the chunks (#23, engineer A)"
-)
 def test_aggregate_off_has_no_aggregate_but_streams(stream_server: Server):
     sync = request(stream_server, "POST", "/runsync", {"input": {"stream": 3}}).body
     assert sync["status"] == "COMPLETED" and not sync.get("output"), sync  # the SDK sends {"output": []}
