@@ -117,7 +117,8 @@ class FaultRules:
 
     def restart(self, w: Worker, reason: str = "exec_timeouts") -> None:
         """A job on ``w`` overran its limit (or was cancelled, or asked for a refresh: ``reason``): the
-        platform restarts the worker in place (a cold start on its host, no FlashBoot); its other jobs are
+        platform restarts the worker in place (a cold start on its host, no FlashBoot), or on another host
+        when its own is full, or not at all when max workers is reached meanwhile; its other jobs are
         requeued. A retiring worker just retires."""
         core = self.core
         self.counts[reason] = self.counts.get(reason, 0) + 1
@@ -134,7 +135,9 @@ class FaultRules:
             host = w.host
             assert host is not None
             target = host if host.free >= core.gpus_per_worker else core.place()
-            if target is None:
+            # the GPUs given back above may have started a throttled slot (``Tenants.on_release``): max workers
+            # still holds, so then the restarted worker is scaled down instead
+            if target is None or core.n_alive >= core.cap:
                 core.park(w)
                 core.trim_slots()
             else:
