@@ -31,6 +31,27 @@ def _previous_run(out: Path) -> dict[str, bytes]:
     return _snapshot(out)
 
 
+#: runs ``python -m simserve ARGS`` with SIGINT and SIGTERM as a terminal gives them, whatever the test process
+#: has: ignored and blocked signals are inherited across exec, and a Python started with SIGINT ignored keeps
+#: ignoring it (as a shell's background job must); the pytest-xdist worker this runs in may have either set by
+#: an earlier test's library. A user's Ctrl-C reaches a command started from a terminal.
+LAUNCH = (
+    "import os, signal, sys; "
+    "signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM}); "
+    "signal.signal(signal.SIGINT, signal.SIG_DFL); signal.signal(signal.SIGTERM, signal.SIG_DFL); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'simserve', *sys.argv[1:]])"
+)
+
+
+def _signal_masks(pid: int) -> str:
+    """The process's blocked, ignored and caught signal masks (``/proc/PID/status``), for a failure message."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return "no /proc status"
+    return ", ".join(ln.replace("\t", " ") for ln in lines if ln.startswith(("SigBlk", "SigIgn", "SigCgt")))
+
+
 def _interrupt(args: list[str], sig: int, to_group: bool, tmp: Path) -> tuple[int, float, list[str]]:
     """Start ``simserve ARGS`` in its own process group, wait until its pool runs (a child process exists),
     send ``sig`` to the group (a terminal's Ctrl-C) or to the process; the exit code, the seconds it took
@@ -40,7 +61,7 @@ def _interrupt(args: list[str], sig: int, to_group: bool, tmp: Path) -> tuple[in
     to get to work (any time will do: the signal then finds it at work or still starting), and 30 s to exit
     (the callers ask under 10 s)."""
     p = subprocess.Popen(
-        [sys.executable, "-m", "simserve", *args],
+        [sys.executable, "-c", LAUNCH, *args],
         cwd=tmp,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -63,12 +84,13 @@ def _interrupt(args: list[str], sig: int, to_group: bool, tmp: Path) -> tuple[in
     try:
         p.wait(timeout=30)
     except subprocess.TimeoutExpired:
+        masks = _signal_masks(p.pid)
         os.kill(p.pid, signal.SIGABRT)  # faulthandler writes each thread's stack to stderr
         time.sleep(2)
         os.killpg(p.pid, signal.SIGKILL)
         p.wait()
         stderr = p.stderr.read() if p.stderr else ""
-        pytest.fail(f"no exit 30 s after signal {sig}; its stacks:\n{stderr[-6000:]}")
+        pytest.fail(f"no exit 30 s after signal {sig} ({masks}); its stacks:\n{stderr[-6000:]}")
     finally:
         took = time.monotonic() - t0
         left = subprocess.run(["pgrep", "-g", str(p.pid)], capture_output=True, text=True, check=False).stdout.split()
