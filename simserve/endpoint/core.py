@@ -16,8 +16,10 @@ Events come in as method calls with ``now`` (scenario seconds): ``start``, ``arr
 ``crashed``, ``on_timer``, ``finish``. What must happen goes out as data: each call appends
 ``Effect``s to ``out`` (``simserve.endpoint.effects``) that the driver carries out in order and
 then clears. Every decision the policy layer names (autoscaling, routing, placement, revival,
-FlashBoot) is taken by calling ``simserve.policy``. Records (jobs, state intervals, actions) are
-written here and only here. No simpy, asyncio or clock.
+FlashBoot) is taken by calling ``simserve.policy``. The autoscaler's periodic ticks sleep while
+none could act (the policy's ``wake``; ``tick_due``), byte-identical to ticking every interval.
+Records (jobs, state intervals, actions) are written here and only here. No simpy, asyncio or
+clock.
 """
 
 from __future__ import annotations
@@ -79,6 +81,11 @@ ALIVE = frozenset({INIT, RUNNING, OUTDATED})
 RESTART_COUNTER = {int(TIMED_OUT): "exec_timeouts", int(CANCELLED): "cancel_restarts"}
 
 
+def _early(t: float) -> float:
+    """``t`` less a margin for rounding: a tick this close to a wake time runs in full (harmless)."""
+    return t - 1e-9 * (1.0 + abs(t))
+
+
 class EndpointCore:
     """One endpoint run: feed it events, carry out what it appends to ``out``.
 
@@ -113,6 +120,12 @@ class EndpointCore:
         self.n_held = 0  # throttled + unhealthy slots: they hold a slot but not a place under max workers
         self._seq = 0
         self.queue = JobQueue(self.arr, scenario.endpoint.job_ttl, self._expire)
+        self.queue.on_requeue = self.rouse
+        #: the autoscaler's ticks sleep while none could act (``tick_due``); False: every tick is a full one
+        self.sleep_ticks = True
+        self.tick_wake = -math.inf  # no tick before this time can act (scenario seconds) ...
+        self._slept_starting = self._slept_alive = -1  # ... unless fewer workers start or are alive than then
+        self._enq_wait = math.inf  # ... or a job queued now plus this (see ``_sleep``)
         self.settings(scenario)
         cs = scenario.cold_start
         rng = streams.get("cold_start")
@@ -176,6 +189,8 @@ class EndpointCore:
         self.idle_timeout = ep.idle_timeout
         self.scaler = build_autoscaler(ep.scaler)
         self.queues = self.scaler.queues
+        self.tick_every = ep.scaler_interval
+        self.rouse()
         # per kind (index: is_flex), whether job-free workers expire: the policy's rule, read once
         self.expires = (self.scaler.idle_timeout_applies("active"), self.scaler.idle_timeout_applies("flex"))
         self.queue.set_ttl(self.ttl)
@@ -222,12 +237,58 @@ class EndpointCore:
         for _ in range(self.sc.endpoint.active_workers):
             self.scale_up("active", kind="active")
         if self.scaler.uses_ticks:
-            self.timer(self.sc.endpoint.scaler_interval, TimerKind.TICK)
+            self.timer(self.tick_every, TimerKind.TICK)
 
+    # ------------------------------------------------------------------ the autoscaler's ticks
     def _on_tick(self) -> None:
-        self.queue.purge(self.now)
-        self.apply(self.scaler.tick(self.view()))
-        self.timer(self.sc.endpoint.scaler_interval, TimerKind.TICK)
+        """The periodic check: purge expired jobs at the queue's heads, ask the autoscaler; while the ticks
+        sleep (``tick_due`` is False) a tick only sets the next one, which is all that a full tick with
+        nothing to purge and no action would do."""
+        now = self.now
+        if self.tick_wake > now and not self.tick_due(now):
+            self.timer(self.tick_every, TimerKind.TICK)
+            return
+        self.queue.purge(now)
+        view = self.view()
+        actions = self.scaler.tick(view)
+        self.apply(actions)
+        self._sleep(view, not actions)
+        self.timer(self.tick_every, TimerKind.TICK)
+
+    def tick_due(self, now: float) -> bool:
+        """Whether a tick at ``now`` could purge a job or act: False while the ticks sleep. A driver may then
+        set the next tick (``now`` plus ``tick_every``, the grid the core keeps) without calling the core."""
+        return now >= self.tick_wake or self.n_starting < self._slept_starting or self.n_alive < self._slept_alive
+
+    def rouse(self) -> None:
+        """The next tick is a full one (a setting changed, a job went back to the queue)."""
+        self.tick_wake = -math.inf
+        self._enq_wait = math.inf
+
+    def _sleep(self, view: EndpointView, quiet: bool) -> None:
+        """After a full tick on ``view`` (``quiet``: it took no action), let the ticks sleep until one could
+        act (the autoscaler's ``wake``) or purge a job: no tick before then can, unless fewer workers start
+        or are alive than now (``tick_due``), a job is queued (it wakes them at its arrival plus the wait
+        or the TTL, whichever is shorter: ``arrive``), or ``rouse`` is called."""
+        self.rouse()
+        if not quiet or not self.sleep_ticks:
+            return
+        wake = self.scaler.wake(view)
+        if wake.queued == 0:
+            return
+        at = self.queue.next_expiry_s()
+        wait = self.ttl
+        if wake.queued > 0:
+            at = min(at, _early(self.queue.kth_arrival_s(wake.queued) + wake.wait_s))
+            wait = min(wait, wake.wait_s)
+        self.tick_wake, self._enq_wait = at, wait
+        self._slept_starting, self._slept_alive = self.n_starting, self.n_alive
+
+    def _queued(self, j: int) -> None:
+        """Job ``j`` was queued: sleeping ticks wake by the time it has waited the wake's wait (or its TTL)."""
+        at = _early(self.arr[j] + self._enq_wait)
+        if at < self.tick_wake:
+            self.tick_wake = at
 
     # ------------------------------------------------------------------ views
     def view(self) -> EndpointView:
@@ -583,9 +644,12 @@ class EndpointCore:
                     return
         if self.flagged and j in self.low:
             self.queue.append(j, True)
+            self._queued(j)
             return
         if self.scaler.queues:
             self.queue.append(j)
+            if self.tick_wake > now:
+                self._queued(j)
             if self.n_alive == 0:
                 self.apply(self.scaler.on_arrival(self.view()))
             return

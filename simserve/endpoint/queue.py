@@ -26,7 +26,7 @@ class JobQueue:
     [0, 1, 2, -1]
     """
 
-    __slots__ = ("_q", "_head", "_low", "_lhead", "_arr", "_ttl", "_on_expire")
+    __slots__ = ("_q", "_head", "_low", "_lhead", "_arr", "_ttl", "_on_expire", "on_requeue")
 
     def __init__(self, arrival_s: Sequence[float], ttl_s: float, on_expire: Callable[[int], None]) -> None:
         self._q: list[int] = []
@@ -36,6 +36,8 @@ class JobQueue:
         self._arr = arrival_s
         self._ttl = ttl_s
         self._on_expire = on_expire
+        #: called after a job goes back in its place (a job older than the newest may be queued again)
+        self.on_requeue: Callable[[], None] | None = None
 
     def set_ttl(self, ttl_s: float) -> None:
         """A ``set`` event changed the job TTL."""
@@ -62,6 +64,8 @@ class JobQueue:
             insort(self._low, j, lo=self._lhead, key=self._arr.__getitem__)
         else:
             insort(self._q, j, lo=self._head, key=self._arr.__getitem__)
+        if self.on_requeue is not None:
+            self.on_requeue()
 
     def remove(self, j: int) -> bool:
         """Take queued job ``j`` out (a cancel); False when it is not queued. O(queue length)."""
@@ -138,6 +142,21 @@ class JobQueue:
         if delay_s == math.inf or self._head >= len(self._q):
             return 0
         return bisect_right(self._q, now_s - delay_s, lo=self._head, key=self._arr.__getitem__) - self._head
+
+    def kth_arrival_s(self, k: int) -> float:
+        """Arrival time of the ``k``-th oldest queued job that counts toward scaling (inf: fewer are queued)."""
+        i = self._head + k - 1
+        return self._arr[self._q[i]] if k > 0 and i < len(self._q) else math.inf
+
+    def next_expiry_s(self) -> float:
+        """When the first queued job at either head outlives the TTL (inf: none is queued): ``purge`` expires
+        nothing before then."""
+        at = math.inf
+        if self._head < len(self._q):
+            at = self._arr[self._q[self._head]] + self._ttl
+        if self._lhead < len(self._low):
+            at = min(at, self._arr[self._low[self._lhead]] + self._ttl)
+        return at
 
     def oldest_wait(self, now_s: float) -> float:
         """How long the oldest queued job that counts toward scaling has waited (0 when there is none)."""

@@ -9,7 +9,7 @@ passes in; outputs are ``Action`` dataclasses (``actions.py``).
 Never imports simpy, asyncio, time or a global random generator.
 """
 
-from simserve.policy.actions import Action, Reject, ScaleDown, StartWorkers
+from simserve.policy.actions import WAKE_NEVER, WAKE_NEXT, Action, Reject, ScaleDown, StartWorkers, Wake
 from simserve.policy.autoscale import Autoscaler, PerRequest, QueueDelay, RequestCount, build_autoscaler
 from simserve.policy.placement import (
     HostIndex,
@@ -24,6 +24,8 @@ from simserve.policy.view import EndpointView, WorkerView
 
 __all__ = [
     "DEFAULT_ROUTING",
+    "WAKE_NEVER",
+    "WAKE_NEXT",
     "Action",
     "Autoscaler",
     "EndpointView",
@@ -39,6 +41,7 @@ __all__ = [
     "ScaleDown",
     "ScaledDownSlots",
     "StartWorkers",
+    "Wake",
     "WorkerView",
     "build_autoscaler",
     "build_router",

@@ -33,3 +33,26 @@ class Reject:
 
 
 Action = StartWorkers | ScaleDown | Reject
+
+
+@dataclass(frozen=True, slots=True)
+class Wake:
+    """When an autoscaler's next tick could act, after a tick that did not, if nothing else changes.
+
+    ``queued`` is how many queued jobs (those that count toward scaling) must have waited at
+    least ``wait_s`` before a tick could act: 0 means the next tick may act (no sleep), -1 that no
+    tick can act until the endpoint changes. The endpoint core sleeps the ticks until then and
+    wakes them sooner when a job is queued (it may be one of those jobs), when fewer workers
+    start or are alive than at the tick (a wake may rest on either count), or when a setting
+    changes; so a wake may rest only on the queue, ``n_starting``, ``n_alive``, ``cap`` and
+    ``active_workers``, and must hold however many more workers start or are alive.
+    """
+
+    queued: int
+    wait_s: float = 0.0
+
+
+#: the next tick may act: no sleep
+WAKE_NEXT = Wake(0)
+#: no tick can act until the endpoint changes
+WAKE_NEVER = Wake(-1)

@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from simserve.policy.actions import Action, Reject, ScaleDown, StartWorkers
+from simserve.policy.actions import WAKE_NEVER, WAKE_NEXT, Action, Reject, ScaleDown, StartWorkers, Wake
 from simserve.policy.view import EndpointView, WorkerView
 from simserve.scenario import PerRequestScaler, QueueDelayScaler, RequestCountScaler, Scaler
 
@@ -28,6 +28,8 @@ class Autoscaler(Protocol):
     def tick(self, view: EndpointView) -> list[Action]: ...
 
     def on_arrival(self, view: EndpointView) -> list[Action]: ...
+
+    def wake(self, view: EndpointView) -> Wake: ...
 
     def on_idle_timeout(self, view: EndpointView, worker: WorkerView) -> list[Action]: ...
 
@@ -46,6 +48,11 @@ class _Base:
     uses_idle_timeout = True
     wants_idle_ids = False
     delay_s = math.inf
+
+    def wake(self, view: EndpointView) -> Wake:
+        """After a tick on ``view`` that returned no action: when the next tick could act, if nothing else
+        changes (``Wake``). Here: the next tick (no sleep)."""
+        return WAKE_NEXT
 
     def on_arrival(self, view: EndpointView) -> list[Action]:
         """A job was queued with no worker alive or starting: start one at once."""
@@ -84,6 +91,14 @@ class QueueDelay(_Base):
         add = min(view.queued_over_delay - view.n_starting, _headroom(view))
         return [StartWorkers(add, "queue_delay")] if add > 0 else []
 
+    def wake(self, view: EndpointView) -> Wake:
+        """A tick acts once more queued jobs have waited ``delay_s`` than workers are starting, with room
+        under the cap: never while there is no room; else once ``n_starting + 1`` of them have. (More
+        workers starting or alive only delay that; fewer, or a higher cap, wake the ticks.)"""
+        if _headroom(view) <= 0:
+            return WAKE_NEVER
+        return Wake(view.n_starting + 1, self.delay_s)
+
 
 class RequestCount(_Base):
     """Target workers = ceil((in_queue + in_progress) / per_worker), clamped to [active, cap].
@@ -120,6 +135,9 @@ class PerRequest(_Base):
 
     def tick(self, view: EndpointView) -> list[Action]:
         return []
+
+    def wake(self, view: EndpointView) -> Wake:
+        return WAKE_NEVER
 
     def on_arrival(self, view: EndpointView) -> list[Action]:
         if view.n_alive < view.cap:

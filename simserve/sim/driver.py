@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from simserve import records
-from simserve.endpoint import Effect, EndpointCore, SetTimer, StartWorker, build_hosts
+from simserve.endpoint import Effect, EndpointCore, SetTimer, StartWorker, TimerKind, build_hosts
 from simserve.endpoint.playback import PhasePlayback
 from simserve.records import JobStatus, Phase, Recorder, RingRecorder
 from simserve.rng import RandomStreams
@@ -26,6 +26,7 @@ from simserve.workload import Jobs, generate, job_blocks
 BlockSink = Callable[[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]
 
 TIMED_OUT = JobStatus.TIMED_OUT
+TICK = TimerKind.TICK
 
 
 class SimDriver:
@@ -109,6 +110,17 @@ class SimDriver:
         self.core.on_timer(t.kind, t.arg, self.env.now)
         self._carry(self.env.now)
 
+    def _on_tick(self, t: SetTimer) -> None:
+        """The autoscaler's tick. While the core's ticks sleep (``EndpointCore.tick_due``), the next one is
+        set a grid step on, as the core itself would set it, without calling the core."""
+        now = self.env.now
+        core = self.core
+        if now < core.tick_wake and not core.tick_due(now):
+            self.env.call_at(now + core.tick_every, self._on_tick, t)
+            return
+        core.on_timer(TICK, t.arg, now)
+        self._carry(now)
+
     def _on_phase(self, wid: int, epoch: int, phase: Phase, now: float) -> None:
         self.core.phase_started(wid, epoch, phase, now)
 
@@ -120,7 +132,7 @@ class SimDriver:
     def _other(self, e: Effect, now: float) -> None:
         """The effects other than ``RunJob`` (``Kernel.carry`` pushes those itself)."""
         if e.__class__ is SetTimer:
-            self.env.call_at(e.at_s, self._on_timer, e)  # type: ignore[union-attr]
+            self.env.call_at(e.at_s, self._on_tick if e.kind == TICK else self._on_timer, e)  # type: ignore[union-attr]
         elif e.__class__ is StartWorker:
             self.starts.launch(e)  # type: ignore[arg-type]
         # StopWorker, Reserve: nothing real runs in a simulation

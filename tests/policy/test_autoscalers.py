@@ -17,6 +17,7 @@ from simserve.policy import (
     RequestCount,
     ScaleDown,
     StartWorkers,
+    Wake,
     WorkerView,
     build_autoscaler,
 )
@@ -59,6 +60,25 @@ def test_queue_delay_stays_under_max_workers() -> None:
     assert s.tick(view(queued_over_delay=10, n_alive=3)) == [StartWorkers(2, "queue_delay")]
     assert s.tick(view(queued_over_delay=10, n_alive=5)) == []
     assert s.tick(view(queued_over_delay=10, n_alive=7)) == []  # over the cap after a `set`: nothing
+
+
+def test_queue_delay_wakes_once_one_more_queued_job_than_starting_workers_has_waited_the_delay() -> None:
+    s = QueueDelay(4.0)
+    assert s.wake(view(n_starting=2, n_alive=3)) == Wake(3, 4.0)
+    assert s.wake(view(n_alive=5)) == Wake(-1)  # no room under the cap: no tick can act
+    assert RequestCount(2).wake(view()) == Wake(0)  # reads the job counts: every tick may act
+    assert PerRequest().wake(view()) == Wake(-1)
+
+
+@given(st.integers(0, 5), st.integers(0, 7), st.integers(0, 12), st.integers(0, 5))
+def test_no_queue_delay_tick_acts_before_its_wake(starting: int, alive: int, over: int, more: int) -> None:
+    """Over every view a tick could see while nothing but the queue's ageing changes (and more workers
+    start): it acts only with at least ``wake.queued`` jobs over the delay."""
+    s = QueueDelay(4.0)
+    wake = s.wake(view(n_starting=starting, n_alive=max(alive, starting)))
+    later = view(n_starting=starting + more, n_alive=max(alive, starting) + more, queued_over_delay=over)
+    if s.tick(later):
+        assert wake.queued > 0 and over >= wake.queued
 
 
 def test_a_first_request_starts_a_worker_when_none_is_alive() -> None:
