@@ -329,7 +329,7 @@ class EndpointCore:
             raise IllegalTransition(f"worker {w.wid}: {STATES[w.state]} -> {STATES[state]}")
         now = self.now
         if now > w.since:
-            self.iv_extend((w.wid, w.state, w.phase, w.since, now, w.host.host_id if w.host is not None else -1))
+            self.iv_extend([w.wid, w.state, w.phase, w.since, now, w.host.host_id if w.host is not None else -1])
             w.since = now
         w.state = state
         w.phase = phase
@@ -338,7 +338,7 @@ class EndpointCore:
         """Write the worker's open interval up to now (end of life or horizon)."""
         now = self.now
         if now > w.since:
-            self.iv_extend((w.wid, w.state, w.phase, w.since, now, w.host.host_id if w.host is not None else -1))
+            self.iv_extend([w.wid, w.state, w.phase, w.since, now, w.host.host_id if w.host is not None else -1])
             w.since = now
 
     def count(self, name: str, by: int = 1) -> None:
@@ -632,10 +632,10 @@ class EndpointCore:
         self.now = now
         free = self.free
         if free.n:  # the common, warm path: FreeWorkers.pop, inlined (a call per job costs ~5 %)
-            heap = free.heap
+            heap, by_seq = free.heap, free.by_seq
             while heap:
-                _, epoch, w = heappop(heap)
-                if w.in_free and epoch == w.free_epoch:
+                w = by_seq[-heappop(heap)]
+                if w.in_free:
                     w.in_free = False
                     free.n -= 1
                     self.begin_job(w, j, False)
@@ -691,7 +691,7 @@ class EndpointCore:
         if not w.running:
             if w.phase != BUSY:  # a phase change inside the state (enter() inlined: per-job path)
                 if now > w.since:
-                    self.iv_extend((w.wid, w.state, w.phase, w.since, now, w.host.host_id))  # type: ignore[union-attr]
+                    self.iv_extend([w.wid, w.state, w.phase, w.since, now, w.host.host_id])  # type: ignore[union-attr]
                     w.since = now
                 w.phase = BUSY
             w.idle_since = -1.0
@@ -776,7 +776,7 @@ class EndpointCore:
                 return
         if not w.running:
             if now > w.since:  # enter() inlined: per-job path
-                self.iv_extend((w.wid, w.state, w.phase, w.since, now, w.host.host_id))  # type: ignore[union-attr]
+                self.iv_extend([w.wid, w.state, w.phase, w.since, now, w.host.host_id])  # type: ignore[union-attr]
                 w.since = now
             w.phase = WARM
             w.idle_since = now  # arm_idle(), inlined (per-job path)
@@ -789,7 +789,8 @@ class EndpointCore:
             w.in_free = True
             free = self.free
             free.n += 1
-            heappush(free.heap, (-w.seq, w.free_epoch, w))
+            free.by_seq[w.seq] = w
+            heappush(free.heap, -w.seq)
 
     def _flagged_end(self, w: Worker, j: int, status: int, restart: bool, refresh: bool) -> bool:
         """Ended job ``j`` leaves the flag sets; when it asked for a refresh (or drew one) and its end does

@@ -19,6 +19,7 @@ from simserve.endpoint.playback import PhasePlayback
 from simserve.records import JobStatus, Phase, Recorder, RingRecorder
 from simserve.rng import RandomStreams
 from simserve.scenario import Scenario
+from simserve.sim.hotloop import hot_ok, run_hot
 from simserve.sim.kernel import Kernel
 from simserve.workload import Jobs, generate, job_blocks
 
@@ -71,6 +72,8 @@ class SimDriver:
         self.starts = PhasePlayback(self.env.call_at, lambda: self.env.now, self._on_phase, self._on_ready)
         self.env.bind(self.out, tuple, self.svc, self._on_timeout, self._other)  # RunJob is a plain tuple
         self._carry = self.env.carry
+        #: use the per-job fast path where it applies (``hotloop``); False: the core's methods for every event
+        self.hot = True
         #: progress of a streamed run: ``on_block(jobs drawn so far, simulated time of the last)``
         self.on_block: Callable[[int, float], None] | None = None
 
@@ -78,10 +81,12 @@ class SimDriver:
         core = self.core
         core.start(0.0)
         self._carry(0.0)
-        if self.ring is None:
-            self.env.run_merged(core.arr, core.arrive, core.job_finished, self.sc.horizon)
+        refill = None if self.ring is None else self._refill
+        arrivals = core.arr if self.ring is None else []
+        if self.hot and hot_ok(core):
+            run_hot(self.env, core, arrivals, self.sc.horizon, refill=refill)
         else:
-            self.env.run_merged([], core.arrive, core.job_finished, self.sc.horizon, refill=self._refill)
+            self.env.run_merged(arrivals, core.arrive, core.job_finished, self.sc.horizon, refill=refill)
         core.finish(self.sc.horizon)
         core.out.clear()  # stops at the horizon: nothing runs here
         if self.ring is not None:

@@ -15,12 +15,14 @@ working on the same queue.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from heapq import heappop, heappush
 from typing import Any
 
 import simpy
 from simpy.core import NORMAL, EmptySchedule
+
+__all__ = ["NORMAL", "Call", "Kernel"]
 
 
 class Call:
@@ -40,6 +42,10 @@ class Kernel(simpy.Environment):
         """Run ``fn(arg)`` at ``at_s`` (not before now)."""
         q: list[Any] = self._queue
         heappush(q, (at_s if at_s > self._now else self._now, NORMAL, next(self._eid), Call(fn, arg)))
+
+    def raw(self) -> tuple[list[Any], Iterator[int]]:
+        """The queue and the event-id counter, for ``hotloop.run_hot`` (entries ``(time, NORMAL, id, entry)``)."""
+        return self._queue, self._eid
 
     def step(self) -> None:
         """One entry of the queue (SimPy's ``step`` plus the two light kinds); an empty queue ends

@@ -1,0 +1,204 @@
+"""The simulator's per-job fast path: ``Kernel.run_merged`` with the core's two common events inlined.
+
+Owns ``run_hot``, the speed trick of the simulator, kept in this one module: it steps the kernel's
+queue exactly as ``Kernel.run_merged`` does (pre-drawn arrivals merged in, heap entries first at
+equal times, the core's pending effects carried after each arrival and completion) and, for the
+two events that happen once per job, runs the endpoint core's own code inline on local names:
+
+- an arrival that a free worker takes at once (``EndpointCore.arrive``'s warm path and
+  ``begin_job``), its completion pushed onto the heap directly (``Kernel.carry``'s ``RunJob``);
+- a completed job on a worker that is not draining (``EndpointCore.job_finished``): the worker
+  takes the next queued job (``begin_job`` again) or turns warm, arms its idle timer and is free.
+
+Everything else (a queued or rejected arrival, a retried job's stale token, a draining worker,
+timeouts, starts, timers) goes to the core's methods, which stay the reference: the tables are
+the same byte for byte with and without this path (``tests/sim/test_hotloop.py``). It applies only
+to runs whose per-job rules are the plain ones (``hot_ok``): no LLM engine, no open workload, no
+drawn job flags, no setting changes. No rule is decided here that the core does not decide the
+same way; a change to ``arrive``, ``begin_job`` or ``job_finished`` must be made here too.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from heapq import heappop, heappush
+from typing import Any
+
+from simserve.endpoint import EndpointCore, SetTimer, TimerKind
+from simserve.records import JobStatus, Phase
+from simserve.sim.kernel import NORMAL, Call, Kernel
+
+BUSY, WARM = int(Phase.BUSY), int(Phase.WARM)
+IN_PROGRESS, COMPLETED = int(JobStatus.IN_PROGRESS), int(JobStatus.COMPLETED)
+IDLE_TIMER = TimerKind.IDLE
+
+
+def hot_ok(core: EndpointCore) -> bool:
+    """Whether the core's per-job rules are the plain ones ``run_hot`` inlines, for the whole run."""
+    return (
+        core.llm is None
+        and core.jobops is None
+        and core.job_flags is None
+        and not core.flagged
+        and core.timeline is None
+        and not core.low
+        and not core.refreshers
+    )
+
+
+def run_hot(
+    env: Kernel,
+    core: EndpointCore,
+    arrival_s: Sequence[float],
+    until: float,
+    refill: Callable[[], tuple[Sequence[float], int] | None] | None = None,
+) -> None:
+    """``env.run_merged(arrival_s, core.arrive, core.job_finished, until, refill)``, with the per-job
+    events inlined (see the module doc). ``env`` must be bound (``Kernel.bind``) to ``core.out``."""
+    env.on_done = core.job_finished  # type: ignore[method-assign]
+    q, eid = env.raw()
+    pending, run_job, svc, on_timeout = env._pending, env._run_job, env._service_s, env._on_timeout
+    other = env._other
+    call = Call
+    arrive, finished = core.arrive, core.job_finished
+    arr, start_s, end_s, status = core.arr, core.start_s, core.end_s, core.status
+    job_worker, iv_extend, workers = core.job_worker, core.iv_extend, core.workers
+    free = core.free
+    fheap, by_seq = free.heap, free.by_seq
+    queue, job_token = core.queue, core.job_token
+    qpop = queue.pop
+    queues, expires = core.queues, core.expires
+    exec_timeout, ttl, idle_timeout, scaler = core.exec_timeout, core.ttl, core.idle_timeout, core.scaler
+
+    def begin(w: Any, j: int, now: float) -> None:
+        """``EndpointCore.begin_job(w, j, False)`` and the ``RunJob``'s push, with no retry token in play."""
+        start_s[j] = now
+        job_worker[j] = w.wid
+        status[j] = IN_PROGRESS
+        running = w.running
+        if not running:
+            if w.phase != BUSY:
+                if now > w.since:
+                    iv_extend([w.wid, w.state, w.phase, w.since, now, w.host.host_id])
+                    w.since = now
+                w.phase = BUSY
+            w.idle_since = -1.0
+        running.add(j)
+        core.in_progress += 1
+        left = arr[j] + ttl - now
+        limit = left if left < exec_timeout else exec_timeout
+        s = svc[j]
+        if s > limit:
+            heappush(q, (now + limit, NORMAL, next(eid), call(on_timeout, j)))
+        else:
+            heappush(q, (now + s, NORMAL, next(eid), j))
+
+    def done(j: int, now: float) -> None:
+        """``EndpointCore.job_finished(j, now)`` for a completed job, no retry token in play."""
+        if status[j] != IN_PROGRESS:
+            return
+        w = workers[job_worker[j]]
+        if w.drain:
+            finished(j, now)
+            return
+        core.now = now
+        end_s[j] = now
+        status[j] = COMPLETED
+        running = w.running
+        running.discard(j)
+        core.in_progress -= 1
+        if queues:
+            nj = qpop(now)
+            if nj >= 0:
+                begin(w, nj, now)
+                return
+        if not running:
+            if now > w.since:
+                iv_extend([w.wid, w.state, w.phase, w.since, now, w.host.host_id])  # type: ignore[union-attr]
+                w.since = now
+            w.phase = WARM
+            w.idle_since = now
+            if not w.expiry_pending and expires[w.is_flex]:
+                w.expiry_pending = True
+                pending.append(SetTimer(scaler.idle_deadline_s(w.kind, now, idle_timeout), IDLE_TIMER, w.wid))
+        if not w.in_free:
+            w.in_free = True
+            free.n += 1
+            by_seq[w.seq] = w
+            heappush(fheap, -w.seq)
+
+    n = len(arrival_s)
+    i = base = 0
+    if not n and refill is not None and (nxt := refill()) is not None:
+        arrival_s, base = nxt
+        n = len(arrival_s)
+    next_arr = arrival_s[0] if n else math.inf
+    while True:
+        if q and q[0][0] <= next_arr:
+            if q[0][0] >= until:
+                break
+            now, _, _, ev = heappop(q)
+            env._now = now
+            cls = ev.__class__
+            if cls is int:
+                if job_token:
+                    finished(ev, now)
+                else:
+                    done(ev, now)
+            elif cls is call:
+                ev.fn(ev.arg)
+                continue
+            else:
+                env._run_entry(ev)
+                continue
+        else:
+            if next_arr >= until:
+                break
+            now = env._now = next_arr
+            j = base + i
+            i += 1
+            if i < n:
+                next_arr = arrival_s[i]
+            elif refill is not None and (nxt := refill()) is not None:
+                arrival_s, base = nxt
+                n, i = len(arrival_s), 0
+                next_arr = arrival_s[0] if n else math.inf
+            else:
+                next_arr = math.inf
+            w = None
+            if free.n:  # ``arrive``'s warm path: FreeWorkers.pop, then begin_job (a fresh job has no retry token)
+                while fheap:
+                    w = by_seq[-heappop(fheap)]
+                    if w.in_free:
+                        w.in_free = False
+                        free.n -= 1
+                        break
+                    w = None
+            if w is None:
+                arrive(j, now)
+            else:
+                core.now = now
+                begin(w, j, now)
+                if len(w.running) < w.concurrency:
+                    w.in_free = True
+                    free.n += 1
+                    heappush(fheap, -w.seq)  # by_seq has it: it was just taken from the index
+        if pending:  # Kernel.carry, inlined, for what the core's methods left
+            now = env._now
+            e: Any
+            for e in pending:
+                if e.__class__ is run_job:
+                    jj: int
+                    token: int
+                    limit_s: float
+                    _, jj, token, limit_s = e
+                    s = svc[jj]
+                    if s > limit_s:
+                        heappush(q, (now + limit_s, NORMAL, next(eid), call(on_timeout, token)))
+                    else:
+                        heappush(q, (now + s, NORMAL, next(eid), token))
+                else:
+                    other(e, now)
+            pending.clear()
+    env._now = until
