@@ -123,9 +123,9 @@ class EndpointCore:
         self.queue.on_requeue = self.rouse
         #: the autoscaler's ticks sleep while none could act (``tick_due``); False: every tick is a full one
         self.sleep_ticks = True
-        self.tick_wake = -math.inf  # no tick before this time can act (scenario seconds) ...
-        self._slept_starting = self._slept_alive = -1  # ... unless fewer workers start or are alive than then
-        self._enq_wait = math.inf  # ... or a job queued now plus this (see ``_sleep``)
+        self.tick_wake = -math.inf  # no tick before this time can act (scenario seconds): see ``_sleep``
+        self._slept_starting = self._slept_alive = -1  # workers starting and alive when the ticks fell asleep
+        self._enq_wait = math.inf  # a job queued now wakes the ticks by its arrival plus this
         self.settings(scenario)
         cs = scenario.cold_start
         rng = streams.get("cold_start")
@@ -245,7 +245,7 @@ class EndpointCore:
         sleep (``tick_due`` is False) a tick only sets the next one, which is all that a full tick with
         nothing to purge and no action would do."""
         now = self.now
-        if self.tick_wake > now and not self.tick_due(now):
+        if now < self.tick_wake:
             self.timer(self.tick_every, TimerKind.TICK)
             return
         self.queue.purge(now)
@@ -256,20 +256,28 @@ class EndpointCore:
         self.timer(self.tick_every, TimerKind.TICK)
 
     def tick_due(self, now: float) -> bool:
-        """Whether a tick at ``now`` could purge a job or act: False while the ticks sleep. A driver may then
-        set the next tick (``now`` plus ``tick_every``, the grid the core keeps) without calling the core."""
-        return now >= self.tick_wake or self.n_starting < self._slept_starting or self.n_alive < self._slept_alive
+        """Whether a tick at ``now`` could purge a job or act: False while the ticks sleep (``now`` is before
+        ``tick_wake``). A driver may then set the next tick (``now`` plus ``tick_every``, the grid the core
+        keeps) without calling the core: that is all the core would do."""
+        return now >= self.tick_wake
 
     def rouse(self) -> None:
-        """The next tick is a full one (a setting changed, a job went back to the queue)."""
+        """The next tick is a full one (a setting changed, a job went back to the queue, fewer workers)."""
         self.tick_wake = -math.inf
         self._enq_wait = math.inf
+        self._slept_starting = self._slept_alive = -1
+
+    def _fewer(self) -> None:
+        """A worker stopped starting or left the alive states: when that leaves fewer than when the ticks
+        fell asleep, their wake may rest on the old count (``Wake``), so the next tick is a full one."""
+        if self.n_starting < self._slept_starting or self.n_alive < self._slept_alive:
+            self.rouse()
 
     def _sleep(self, view: EndpointView, quiet: bool) -> None:
         """After a full tick on ``view`` (``quiet``: it took no action), let the ticks sleep until one could
         act (the autoscaler's ``wake``) or purge a job: no tick before then can, unless fewer workers start
-        or are alive than now (``tick_due``), a job is queued (it wakes them at its arrival plus the wait
-        or the TTL, whichever is shorter: ``arrive``), or ``rouse`` is called."""
+        or are alive than now (``_fewer``), a job is queued (it wakes them at its arrival plus the wait
+        or the TTL, whichever is shorter: ``arrive``), or ``rouse`` is called (a setting, a requeue)."""
         self.rouse()
         if not quiet or not self.sleep_ticks:
             return
@@ -407,6 +415,7 @@ class EndpointCore:
         self.pool_alive[host.priority] -= 1
         if self.tenants is not None:
             self.tenants.on_release(host)
+        self._fewer()
 
     def take_out(self, w: Worker) -> list[int]:
         """``w`` leaves the alive states (a fault, a restart): slot counters and the routing index
@@ -423,6 +432,7 @@ class EndpointCore:
             self.n_ready -= 1
             self.free.remove(w)
         self.n_alive -= 1
+        self._fewer()
         self.in_progress -= len(w.running)
         w.running = set()
         w.drain = False
@@ -579,6 +589,7 @@ class EndpointCore:
             self.faults.unhealthy(w, "init_failures")
             return
         self.n_starting -= 1
+        self._fewer()
         self.n_ready += 1
         self.enter(w, RUNNING, WARM)
         w.idle_since = now

@@ -20,7 +20,7 @@ from simserve.records import JobStatus, Phase, Recorder, RingRecorder
 from simserve.rng import RandomStreams
 from simserve.scenario import Scenario
 from simserve.sim.hotloop import hot_ok, run_hot
-from simserve.sim.kernel import Kernel
+from simserve.sim.kernel import Kernel, Ticker
 from simserve.workload import Jobs, generate, job_blocks
 
 #: where a streamed run's finished blocks of job records go (see ``SimDriver``)
@@ -72,6 +72,7 @@ class SimDriver:
         self.starts = PhasePlayback(self.env.call_at, lambda: self.env.now, self._on_phase, self._on_ready)
         self.env.bind(self.out, tuple, self.svc, self._on_timeout, self._other)  # RunJob is a plain tuple
         self._carry = self.env.carry
+        self.ticker = Ticker(self._on_tick, self.core)  # the autoscaler's ticks, asleep or not
         #: use the per-job fast path where it applies (``hotloop``); False: the core's methods for every event
         self.hot = True
         #: progress of a streamed run: ``on_block(jobs drawn so far, simulated time of the last)``
@@ -115,15 +116,11 @@ class SimDriver:
         self.core.on_timer(t.kind, t.arg, self.env.now)
         self._carry(self.env.now)
 
-    def _on_tick(self, t: SetTimer) -> None:
-        """The autoscaler's tick. While the core's ticks sleep (``EndpointCore.tick_due``), the next one is
-        set a grid step on, as the core itself would set it, without calling the core."""
+    def _on_tick(self, _: Ticker) -> None:
+        """The autoscaler's tick, when due: while the core's ticks sleep (``EndpointCore.tick_due``) the
+        kernel only moves the ``Ticker`` a grid step on, as the core itself would, without calling it."""
         now = self.env.now
-        core = self.core
-        if now < core.tick_wake and not core.tick_due(now):
-            self.env.call_at(now + core.tick_every, self._on_tick, t)
-            return
-        core.on_timer(TICK, t.arg, now)
+        self.core.on_timer(TICK, None, now)
         self._carry(now)
 
     def _on_phase(self, wid: int, epoch: int, phase: Phase, now: float) -> None:
@@ -137,7 +134,10 @@ class SimDriver:
     def _other(self, e: Effect, now: float) -> None:
         """The effects other than ``RunJob`` (``Kernel.carry`` pushes those itself)."""
         if e.__class__ is SetTimer:
-            self.env.call_at(e.at_s, self._on_tick if e.kind == TICK else self._on_timer, e)  # type: ignore[union-attr]
+            if e.kind == TICK:  # type: ignore[union-attr]
+                self.env.push_ticker(e.at_s, self.ticker)  # type: ignore[union-attr]
+            else:
+                self.env.call_at(e.at_s, self._on_timer, e)  # type: ignore[union-attr]
         elif e.__class__ is StartWorker:
             self.starts.launch(e)  # type: ignore[arg-type]
         # StopWorker, Reserve: nothing real runs in a simulation

@@ -27,7 +27,7 @@ from typing import Any
 
 from simserve.endpoint import EndpointCore, SetTimer, TimerKind
 from simserve.records import JobStatus, Phase
-from simserve.sim.kernel import NORMAL, Call, Kernel
+from simserve.sim.kernel import NORMAL, Call, Kernel, Ticker
 
 BUSY, WARM = int(Phase.BUSY), int(Phase.WARM)
 IN_PROGRESS, COMPLETED = int(JobStatus.IN_PROGRESS), int(JobStatus.COMPLETED)
@@ -60,7 +60,7 @@ def run_hot(
     q, eid = env.raw()
     pending, run_job, svc, on_timeout = env._pending, env._run_job, env._service_s, env._on_timeout
     other = env._other
-    call = Call
+    call, ticker = Call, Ticker
     arrive, finished = core.arrive, core.job_finished
     arr, start_s, end_s, status = core.arr, core.start_s, core.end_s, core.status
     job_worker, iv_extend, workers = core.job_worker, core.iv_extend, core.workers
@@ -148,6 +148,9 @@ def run_hot(
                     done(ev, now)
             elif cls is call:
                 ev.fn(ev.arg)
+                continue
+            elif cls is ticker and now < ev.src.tick_wake:  # a sleeping tick: one grid step on
+                heappush(q, (now + ev.src.tick_every, NORMAL, next(eid), ev))
                 continue
             else:
                 env._run_entry(ev)

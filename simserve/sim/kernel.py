@@ -22,7 +22,7 @@ from typing import Any
 import simpy
 from simpy.core import NORMAL, EmptySchedule
 
-__all__ = ["NORMAL", "Call", "Kernel"]
+__all__ = ["NORMAL", "Call", "Kernel", "Ticker"]
 
 
 class Call:
@@ -35,6 +35,18 @@ class Call:
         self.arg = arg
 
 
+class Ticker:
+    """A periodic check that can sleep: ``fn(self)`` at its time once ``src.tick_wake`` has come; before
+    that it only goes back on the queue ``src.tick_every`` later, with a fresh event id, which is all the
+    owner's sleeping tick would do (``EndpointCore.tick_due``) and costs no call."""
+
+    __slots__ = ("fn", "src")
+
+    def __init__(self, fn: Callable[[Ticker], None], src: Any) -> None:
+        self.fn = fn
+        self.src = src  # has ``tick_wake`` and ``tick_every`` (scenario seconds)
+
+
 class Kernel(simpy.Environment):
     """A SimPy environment with bare callbacks and completions on its queue."""
 
@@ -42,6 +54,11 @@ class Kernel(simpy.Environment):
         """Run ``fn(arg)`` at ``at_s`` (not before now)."""
         q: list[Any] = self._queue
         heappush(q, (at_s if at_s > self._now else self._now, NORMAL, next(self._eid), Call(fn, arg)))
+
+    def push_ticker(self, at_s: float, ticker: Ticker) -> None:
+        """Put ``ticker`` on the queue at ``at_s`` (not before now)."""
+        q: list[Any] = self._queue
+        heappush(q, (at_s if at_s > self._now else self._now, NORMAL, next(self._eid), ticker))
 
     def raw(self) -> tuple[list[Any], Iterator[int]]:
         """The queue and the event-id counter, for ``hotloop.run_hot`` (entries ``(time, NORMAL, id, entry)``)."""
@@ -63,6 +80,13 @@ class Kernel(simpy.Environment):
     def _run_entry(self, ev: Any) -> None:
         if ev.__class__ is Call:
             ev.fn(ev.arg)
+        elif ev.__class__ is Ticker:
+            src = ev.src
+            if self._now < src.tick_wake:
+                q: list[Any] = self._queue
+                heappush(q, (self._now + src.tick_every, NORMAL, next(self._eid), ev))
+            else:
+                ev.fn(ev)
         else:
             callbacks, ev.callbacks = ev.callbacks, None
             for cb in callbacks:
@@ -130,7 +154,7 @@ class Kernel(simpy.Environment):
             arrival_s, base = nxt
             n = len(arrival_s)
         next_arr = arrival_s[0] if n else math.inf
-        call = Call
+        call, ticker = Call, Ticker
         pending, eid, run_job, service_s = self._pending, self._eid, self._run_job, self._service_s
         while True:
             if q and q[0][0] <= next_arr:
@@ -142,6 +166,9 @@ class Kernel(simpy.Environment):
                     done(ev, self._now)
                 elif cls is call:
                     ev.fn(ev.arg)
+                    continue
+                elif cls is ticker and self._now < ev.src.tick_wake:  # a sleeping tick: one grid step on
+                    heappush(q, (self._now + ev.src.tick_every, NORMAL, next(eid), ev))
                     continue
                 else:
                     self._run_entry(ev)
