@@ -1,13 +1,17 @@
 """Default LLM engine figures per model size and catalog GPU, for the ``llm`` service model.
 
-Owns ``EngineProfile`` (prefill rate, decode step = base + per sequence, max batch, KV-cache tokens,
-GPUs per worker) and the table ``MODELS[model][gpu]`` for Llama-3.1-8B and -70B class models in bf16
-on the GPUs of ``simserve.catalog``. The figures are derived here, in the open, from the model's
-architecture (config.json), the GPU's datasheet memory bandwidth and dense bf16 tensor rate, and four
-efficiencies (``MBU``, ``MFU_PREFILL``, ``MFU_DECODE``, ``MEMORY_UTILIZATION``); each profile's
-``source`` says which. They are roofline estimates checked against one published vLLM measurement
-(docs/llm-catalog.md), not measurements: a scenario overrides any of them. Pure data and arithmetic;
-imports nothing of simserve but the catalog.
+Owns ``EngineProfile`` (the step-cost physics of ``simserve.endpoint.engine.engine_step_s``: weight
+streaming, per-token linear layers, LM head, decode and prompt attention, tensor-parallel all-reduce,
+a per-step overhead; max batch, token budget, KV-cache tokens, GPUs per worker) and the table
+``MODELS[model][gpu]`` for Llama-3.1-8B and -70B in bf16 on the GPUs of ``simserve.catalog``.
+
+Every figure is arithmetic on three kinds of facts, each with its source in ``SOURCES``: the model's
+architecture (config.json), what the GPU *achieves* (``MEASURED``: weight-streaming bandwidth and
+linear-layer rate from Vidur's published operator profiles of A100 and H100; the other GPUs take their
+datasheet figures times the efficiency measured on those two) and the engine's own overheads (per-step
+overhead from a published vLLM batch-1 decode; vLLM's token budget and batch defaults). docs/llm-catalog.md
+shows each figure, its source and how well it reproduces the measurement it came from. Pure data and
+arithmetic; imports nothing of simserve but the catalog.
 """
 
 from __future__ import annotations
@@ -20,11 +24,13 @@ from simserve import catalog
 
 @dataclass(frozen=True, slots=True)
 class EngineProfile:
-    """Per-worker figures of a continuous-batching engine (vLLM-like) serving one model.
+    """Per-worker figures of a continuous-batching engine (vLLM-like) serving one model (seconds).
 
-    An engine step lasts ``decode_base_s + decode_per_sequence_s x sequences in the step`` plus the
-    prompt tokens joining that step / ``prefill_tokens_per_s``; at most ``max_batch`` sequences are in
-    flight and their prompt + generated tokens fit in ``kv_cache_tokens``.
+    A step lasts ``decode_base_s + decode_per_sequence_s x sequences`` + ``hypot(weights_s, per_token_s x
+    tokens + per_sampled_s x sequences sampled)`` + ``per_kv_token_s x context attended`` +
+    ``per_attention_pair_s x prompt pairs`` + ``allreduce_s + allreduce_per_token_s x tokens``; at most
+    ``max_batch`` sequences and ``max_batched_tokens`` tokens per step, ``kv_cache_tokens`` in the cache.
+    ``prefill_tokens_per_s`` is infinite: prompt tokens cost through the physics terms.
     """
 
     prefill_tokens_per_s: float
@@ -34,6 +40,68 @@ class EngineProfile:
     kv_cache_tokens: int
     gpus_per_worker: int
     source: str
+    max_batched_tokens: int = 8192
+    weights_s: float = 0.0
+    per_token_s: float = 0.0
+    per_sampled_s: float = 0.0
+    per_kv_token_s: float = 0.0
+    per_attention_pair_s: float = 0.0
+    allreduce_s: float = 0.0
+    allreduce_per_token_s: float = 0.0
+
+    def physics(self) -> dict[str, float]:
+        """The step-cost terms beyond the simple form, by ``EngineParams`` field name."""
+        return {
+            "weights_s": self.weights_s,
+            "per_token_s": self.per_token_s,
+            "per_sampled_s": self.per_sampled_s,
+            "per_kv_token_s": self.per_kv_token_s,
+            "per_attention_pair_s": self.per_attention_pair_s,
+            "allreduce_s": self.allreduce_s,
+            "allreduce_per_token_s": self.allreduce_per_token_s,
+        }
+
+    def decode_step_s(self, batch: int, context: int) -> float:
+        """One decode step of ``batch`` sequences, each attending to ``context`` tokens (no prompts)."""
+        compute = (self.per_token_s + self.per_sampled_s) * batch
+        return (
+            self.decode_base_s
+            + self.decode_per_sequence_s * batch
+            + math.hypot(self.weights_s, compute)
+            + self.per_kv_token_s * batch * context
+            + self.allreduce_s
+            + self.allreduce_per_token_s * batch
+        )
+
+    def closed_loop_tokens_per_s(self, concurrency: int, prompt: int, output: int) -> float:
+        """Output tokens per second of ``concurrency`` clients each sending the next request as its last one
+        ends (a benchmark's ``--max-concurrency``), steady state: every step decodes the batch, and each new
+        prompt runs in one step beside the other decodes (chunked prefill within the budget)."""
+        c = concurrency
+        context = prompt + output // 2
+        decode = self.decode_step_s(c, context)
+        mixed_compute = self.per_token_s * (c - 1 + prompt) + self.per_sampled_s * c
+        mixed = (
+            self.decode_base_s
+            + self.decode_per_sequence_s * c
+            + math.hypot(self.weights_s, mixed_compute)
+            + self.per_kv_token_s * (c - 1) * context
+            + self.per_attention_pair_s * prompt * (prompt + 1) / 2
+            + self.allreduce_s
+            + self.allreduce_per_token_s * (c - 1 + prompt)
+        )
+        return c * output / (output * decode + c * (mixed - decode))
+
+    def prefill_s(self, prompt: int) -> float:
+        """One prefill-only step of a single ``prompt``-token prompt (its first token at the end)."""
+        return (
+            self.decode_base_s
+            + self.decode_per_sequence_s
+            + math.hypot(self.weights_s, self.per_token_s * prompt + self.per_sampled_s)
+            + self.per_attention_pair_s * prompt * (prompt + 1) / 2
+            + self.allreduce_s
+            + self.allreduce_per_token_s * prompt
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +131,31 @@ class ModelArch:
         return 2 * self.params
 
     @property
+    def streamed_bytes(self) -> int:
+        """Weights a step reads in full: all but the embedding table (a step reads only its tokens' rows)."""
+        return 2 * (self.params - self.vocab * self.hidden)
+
+    @property
+    def flops_per_token(self) -> int:
+        """Linear-layer FLOPs of one token through every layer (2 per multiply-add), LM head not included."""
+        return 2 * (self.params - 2 * self.vocab * self.hidden)
+
+    @property
+    def lm_head_flops(self) -> int:
+        """FLOPs of the LM head for one sampled token."""
+        return 2 * self.vocab * self.hidden
+
+    @property
+    def attention_flops_per_pair(self) -> int:
+        """FLOPs of one (query, key) token pair over all layers: QK^T and PV, 2 x 2 x heads x head_dim each."""
+        return 4 * self.layers * self.heads * self.head_dim
+
+    @property
+    def allreduce_bytes_per_token(self) -> int:
+        """Activations one token all-reduces per step: 2 per layer (attention out, MLP out) x hidden x bf16."""
+        return 2 * self.layers * self.hidden * 2
+
+    @property
     def kv_bytes_per_token(self) -> int:
         """KV cache per token: K and V x layers x KV heads x head dim x 2 bytes (bf16)."""
         return 2 * self.layers * self.kv_heads * self.head_dim * 2
@@ -77,6 +170,17 @@ class GpuSpec:
     bf16_tflops: float
     nvlink: bool
     note: str
+
+
+@dataclass(frozen=True, slots=True)
+class Achieved:
+    """What a GPU achieves in a transformer layer (Vidur's operator profiles): the bandwidth at which its
+    weight GEMMs stream the weights at one token, and the rate of a layer's linear and elementwise ops per
+    token at thousands of tokens (FLOPs counted on the linear layers)."""
+
+    weight_gb_s: float
+    linear_tflops: float
+    source: str
 
 
 #: the models, keyed by the size users type; architectures from the Hugging Face config.json
@@ -151,22 +255,141 @@ DOES_NOT_FIT: dict[str, dict[str, str]] = {
 
 #: fraction of GPU memory the engine takes (vLLM --gpu-memory-utilization default); the other 10% is overhead
 MEMORY_UTILIZATION = 0.9
-#: achieved / peak memory bandwidth in decode: vLLM batch-1 decode of Llama-3.1-8B on an A100 40GB runs at
-#: 75 tokens/s, 77% of the bandwidth bound (johnmusgrave.com/p/vllm-throughput-latency-sweep-on)
-MBU = 0.75
-#: achieved / peak dense bf16 rate in prefill (compute-bound GEMMs; an assumed rule of thumb, not measured here)
-MFU_PREFILL = 0.5
-#: the same for the per-sequence compute of a decode step
-MFU_DECODE = 0.5
-#: context length (prompt + generated so far) a decoding sequence's KV read is costed at: the Azure LLM
-#: 2023 conversation trace averages 1155 prompt and 211 output tokens
-REF_CONTEXT = 1024
 #: sequences in flight (vLLM --max-num-seqs default)
 MAX_BATCH = 256
 #: KV cache is allocated in blocks of this many tokens (vLLM --block-size default)
 BLOCK_TOKENS = 16
-#: latency of one small all-reduce of a tensor-parallel decode step, 2 per layer (estimate)
-ALLREDUCE_S = {True: 10e-6, False: 25e-6}  # NVLink, PCIe
+#: vLLM V1's default token budget of an OpenAI server: 8192 on GPUs of 70 GiB and more, 2048 below
+BUDGET_TOKENS = {True: 8192, False: 2048}
+
+#: measured achievements (ms and token counts are Vidur's medians, per layer; docs/llm-catalog.md). The
+#: weight bandwidth is the GEMMs' at 1 token (the elementwise ops between them are launch latency there,
+#: which serving engines capture in CUDA graphs or fuse: their cost is in each engine's step overhead); the
+#: rate is the whole layer's at thousands of tokens (norms, RoPE, activation and residual add scale with
+#: tokens). A100 80GB SXM, Llama-3-8B (TP 1): the q/k/v, o, gate/up and down GEMMs at 1 token take 0.0334 +
+#: 0.0247 + 0.1425 + 0.0765 ms for 436.2 MB of weights; the whole layer takes 67.54 ms at 32,768 tokens
+#: (436.2 MFLOP per token). H100 SXM, Llama-2-7B (TP 1): 0.038 + 0.016 + 0.064 + 0.038 ms for 404.8 MB at
+#: 1 token; 2.585 ms at 4,096 tokens (404.8 MFLOP per token)
+MEASURED: dict[str, Achieved] = {
+    "A100": Achieved(
+        436.2e6 / 0.2771e-3 / 1e9,
+        436.2e6 * 32768 / 67.54e-3 / 1e12,
+        "Vidur operator profile, data/profiling/compute/a100/meta-llama/Meta-Llama-3-8B/mlp.csv (TP 1)",
+    ),
+    "H100": Achieved(
+        404.8e6 / 0.156e-3 / 1e9,
+        404.8e6 * 4096 / 2.585e-3 / 1e12,
+        "Vidur operator profile, data/profiling/compute/h100/meta-llama/Llama-2-7b-hf/mlp.csv (TP 1)",
+    ),
+}
+#: Vidur rows the figures above do not come from, against the same arithmetic: (GPU, layer shape (Vidur
+#: file), linear parameters per layer, tensor parallel, tokens, measured ms per layer, GEMMs only or the whole
+#: layer). The model of a layer: hypot(weight bytes / weight_gb_s, FLOPs x tokens / linear_tflops)
+VIDUR_CHECKS: tuple[tuple[str, str, int, int, int, float, str], ...] = (
+    ("A100", "Meta-Llama-3-8B", 218_103_808, 1, 128, 0.409, "layer"),
+    ("A100", "Meta-Llama-3-8B", 218_103_808, 1, 256, 0.609, "layer"),
+    ("A100", "Meta-Llama-3-8B", 218_103_808, 1, 400, 1.040, "layer"),
+    ("H100", "Llama-2-70b-hf", 855_638_016, 1, 4096, 10.86, "layer"),
+    ("H100", "Llama-2-70b-hf", 855_638_016, 4, 1, 0.159, "GEMMs"),
+)
+
+
+def vidur_model_ms(gpu: str, layer_params: int, tp: int, tokens: int) -> float:
+    """The catalog's time of one transformer layer of ``layer_params`` bf16 weights (split over ``tp`` GPUs)
+    at ``tokens`` tokens, in ms: the smooth roofline of streaming its weights and computing its FLOPs."""
+    got = MEASURED[gpu]
+    stream = 2 * layer_params / tp / (got.weight_gb_s * 1e9)
+    compute = 2 * layer_params / tp * tokens / (got.linear_tflops * 1e12)
+    return math.hypot(stream, compute) * 1e3
+
+
+#: measured / datasheet, mean of A100 and H100: what the GPUs without a profile are taken to achieve
+BANDWIDTH_EFFICIENCY = sum(MEASURED[g].weight_gb_s / GPUS[g].bandwidth_gb_s for g in MEASURED) / len(MEASURED)
+COMPUTE_EFFICIENCY = sum(MEASURED[g].linear_tflops / GPUS[g].bf16_tflops for g in MEASURED) / len(MEASURED)
+#: vLLM V1's per-step overhead (scheduling, sampling, launches): one request at a time, Llama-3.1-8B on an
+#: A100 40GB (1555 GB/s), 1,024-token prompts and 128-token replies, ran at 75 tokens/s (vLLM 0.23,
+#: johnmusgrave.com/p/vllm-throughput-latency-sweep-on); streaming 15.01 GB at the A100's measured 77 % of
+#: its bandwidth, the KV reads and the prompt's step leave 0.26 ms a step (``closed_loop_tokens_per_s``)
+STEP_OVERHEAD_S = 0.00026
+#: one all-reduce of a tensor-parallel step (2 per layer): latency and bus bandwidth, NVLink or PCIe. The
+#: NVLink latency is fitted to the published 70B-on-4-GPU cases (docs/llm-validation.md; NCCL's small-message
+#: all-reduce latency is of this order); bandwidth from NVIDIA's NVLink 3 / 4 figures (300 / 450 GB/s per
+#: direction) at ~2/3; PCIe figures are estimates (twice the latency, PCIe 4 x16 at ~2/3)
+ALLREDUCE_LATENCY_S = {True: 30e-6, False: 60e-6}
+ALLREDUCE_GB_S = {True: 200.0, False: 20.0}
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSoftware:
+    """What a serving engine's software adds to the GPU's work, and how it schedules (seconds).
+
+    ``frontend_s``: the API server's time per request (HTTP, tokenizing), one request at a time;
+    ``step_s`` and ``per_sequence_s``: CPU time of a scheduled step and per sequence in it (scheduling,
+    sampling, output processing, kernel launches that are not captured in a graph); the scheduler:
+    chunked prefill or prefill-only steps, the token budget (None: vLLM V1's rule by GPU memory),
+    decoding steps per multi-step run."""
+
+    label: str
+    chunked_prefill: bool
+    max_batched_tokens: int | None
+    scheduler_steps: int
+    frontend_s: float
+    step_s: float
+    per_sequence_s: float
+    source: str
+
+
+#: serving engines by the name ``workload.service.server`` takes (default ``vllm``); the CPU figures of the
+#: two measured engines are fitted to their published cases (docs/llm-validation.md), once per engine
+ENGINES: dict[str, EngineSoftware] = {
+    "vllm": EngineSoftware(
+        "vLLM V1 (0.8 and later)",
+        True,
+        None,
+        1,
+        0.00397,
+        STEP_OVERHEAD_S,
+        0.0,
+        "scheduler: vLLM V1 defaults (chunked prefill, max_num_batched_tokens 8192 on GPUs of 70 GiB and "
+        "more, else 2048); step overhead from a vLLM 0.23 batch-1 decode (STEP_OVERHEAD_S); frontend as "
+        "fitted for vLLM 0.6 (an estimate: no V1 serving measurement is transcribed)",
+    ),
+    "vllm-0.6-multistep": EngineSoftware(
+        "vLLM 0.6.0, --num-scheduler-steps 10",
+        False,
+        2048,
+        10,
+        0.00397,
+        0.01139,
+        0.000201,
+        "scheduler: vLLM 0.6.0 V0 defaults with multi-step 10 (max_num_batched_tokens = max(max_model_len, "
+        "2048)); CPU figures (step and per sequence once per 10-step run) fitted to its 15 published cases",
+    ),
+    "sglang-0.3": EngineSoftware(
+        "SGLang 0.3.0",
+        False,
+        8192,
+        1,
+        0.01054,
+        0.00276,
+        0.0000297,
+        "scheduler: SGLang 0.3.0 defaults (prefill batches alone, chunked_prefill_size 8192); CPU figures "
+        "fitted to its 4 published cases",
+    ),
+}
+
+
+def achieved(gpu: str) -> Achieved:
+    """The measured figures of ``gpu``, or its datasheet's times the mean measured efficiency."""
+    if gpu in MEASURED:
+        return MEASURED[gpu]
+    spec = GPUS[gpu]
+    return Achieved(
+        spec.bandwidth_gb_s * BANDWIDTH_EFFICIENCY,
+        spec.bf16_tflops * COMPUTE_EFFICIENCY,
+        f"datasheet ({spec.note}) x the efficiency measured on A100 and H100 "
+        f"({BANDWIDTH_EFFICIENCY:.3f} bandwidth, {COMPUTE_EFFICIENCY:.3f} compute)",
+    )
 
 
 def vram_bytes(gpu: str) -> float:
@@ -174,39 +397,48 @@ def vram_bytes(gpu: str) -> float:
     return catalog.lookup(gpu).vram_gb * 1e9
 
 
-def derive(arch: ModelArch, gpu: str, spec: GpuSpec, n: int, vram_gb: float | None = None) -> EngineProfile:
-    """The roofline profile of ``arch`` on ``n`` GPUs ``spec`` (memory from the catalog unless ``vram_gb``).
+def derive(
+    arch: ModelArch, gpu: str, spec: GpuSpec, n: int, vram_gb: float | None = None, got: Achieved | None = None
+) -> EngineProfile:
+    """The profile of ``arch`` on ``n`` GPUs ``gpu`` (memory from the catalog unless ``vram_gb``; what the GPU
+    achieves from ``achieved(gpu)`` unless ``got``).
 
-    KV tokens = (0.9 x memory - weights) / KV bytes per token, in whole blocks of 16; decode base =
-    weights / (bandwidth x MBU) (+ 2 all-reduces per layer with tensor parallelism); per sequence = its KV
-    read at ``REF_CONTEXT`` tokens + its 2 x params FLOPs; prefill = dense rate x MFU / FLOPs per prompt
-    token (2 x params + attention at ``REF_CONTEXT``).
+    KV tokens = (0.9 x memory - weights) / KV bytes per token, in whole blocks of 16. Weights streamed at
+    the achieved bandwidth of n GPUs; linear FLOPs, LM head and prompt attention at their achieved rate;
+    decode attention reads its KV at the achieved bandwidth; 2 all-reduces per layer when n > 1.
     """
     memory = n * (vram_gb * 1e9 if vram_gb is not None else vram_bytes(gpu))
     free = MEMORY_UTILIZATION * memory - arch.weight_bytes
     if free <= 0:
         raise ValueError(f"{arch.name} does not fit {n} x {gpu}: {memory / 1e9:.0f} GB")
     kv_tokens = math.floor(free / arch.kv_bytes_per_token / BLOCK_TOKENS) * BLOCK_TOKENS
-    bandwidth = n * spec.bandwidth_gb_s * 1e9 * MBU
-    flops = n * spec.bf16_tflops * 1e12
-    allreduce = 2 * arch.layers * ALLREDUCE_S[spec.nvlink] if n > 1 else 0.0
-    base = arch.weight_bytes / bandwidth + allreduce
-    per_sequence = arch.kv_bytes_per_token * REF_CONTEXT / bandwidth + 2 * arch.params / (flops * MFU_DECODE)
-    prefill_flops = 2 * arch.params + 2 * arch.layers * arch.heads * arch.head_dim * REF_CONTEXT
-    prefill = flops * MFU_PREFILL / prefill_flops
+    got = got or achieved(gpu)
+    bandwidth = n * got.weight_gb_s * 1e9
+    flops = n * got.linear_tflops * 1e12
+    tp = n > 1
+    link = ALLREDUCE_GB_S[spec.nvlink] * 1e9
+    per_gpu_gb = memory / n / 1e9
     source = (
-        f"roofline estimate: {arch.name} bf16 ({arch.params / 1e9:.2f}B params, {arch.config_url}) on {n} x {gpu} "
-        f"({spec.note}); KV = {MEMORY_UTILIZATION} x {memory / 1e9:.0f} GB - weights; decode at MBU {MBU} "
-        f"(vLLM A100 batch-1 measurement), prefill at MFU {MFU_PREFILL} (assumed); max_batch = vLLM max_num_seqs"
+        f"{arch.name} bf16 ({arch.params / 1e9:.2f}B params, {arch.config_url}) on {n} x {gpu}: "
+        f"{got.weight_gb_s:,.0f} GB/s, {got.linear_tflops:,.0f} TFLOPS achieved ({got.source}); per-step "
+        f"overhead from a vLLM batch-1 decode; vLLM defaults for batch and token budget"
     )
     return EngineProfile(
-        prefill_tokens_per_s=round(prefill, 0),
-        decode_base_s=round(base, 7),
-        decode_per_sequence_s=round(per_sequence, 8),
+        prefill_tokens_per_s=math.inf,
+        decode_base_s=STEP_OVERHEAD_S,
+        decode_per_sequence_s=0.0,
         max_batch=MAX_BATCH,
         kv_cache_tokens=kv_tokens,
         gpus_per_worker=n,
         source=source,
+        max_batched_tokens=BUDGET_TOKENS[per_gpu_gb >= 75],
+        weights_s=round(arch.streamed_bytes / bandwidth, 9),
+        per_token_s=round(arch.flops_per_token / flops, 12),
+        per_sampled_s=round(arch.lm_head_flops / flops, 12),
+        per_kv_token_s=round(arch.kv_bytes_per_token / bandwidth, 14),
+        per_attention_pair_s=round(arch.attention_flops_per_pair / flops, 16),
+        allreduce_s=round(2 * arch.layers * ALLREDUCE_LATENCY_S[spec.nvlink], 9) if tp else 0.0,
+        allreduce_per_token_s=(round(arch.allreduce_bytes_per_token * 2 * (n - 1) / n / link, 12) if tp else 0.0),
     )
 
 

@@ -4,32 +4,38 @@ Owns ``BatchEngine``, the endpoint core's model of a vLLM-like worker (``workloa
 llm}``). The core hands it each job it starts on a worker (``admit``); the engine runs steps on
 that worker while it has sequences, each step a ``SetTimer(STEP)`` effect that both drivers carry
 out like any timer, so the simulator and the live driver on a virtual clock run the same steps.
-The rules (the semantics ``tests/theory/test_llm_theory.py`` pins):
+The rules (``tests/theory/test_llm_theory.py`` and ``tests/llm/test_engine_steps.py`` pin them):
 
 - A worker takes up to ``max_concurrency`` requests from the endpoint's queue (default
-  ``max_batch``; the core's concurrency for the worker); those not in the batch wait on it.
-- At the start of a step, requests waiting on the worker join the batch in FIFO order while the
-  batch has fewer than ``max_batch`` sequences and the KV cache has room for the request's input
-  plus all its output tokens (reserved at join, so ``kv_cache_tokens`` is never exceeded). A
-  request that could not fit even alone fails as its worker takes it (``kv_too_small`` in the
-  run's notes).
-- A step lasts ``base + per_sequence x (sequences in the step) + (input tokens joining in this
-  step) / prefill_tokens_per_s``.
-- A request emits its first output token at the end of the step it joined in and one more at the
-  end of each later step; it completes at the end of the step that emits its last token. Its
-  ``first_token_s`` is recorded for TTFT; TPOT follows from completion (``records.token_times``).
-- A request over its execution limit (execution timeout, or what is left of its TTL) is dropped
-  from the batch at the end of the first step past the limit, ``timed_out``; the worker goes on
-  (an engine aborts one sequence, it does not restart).
+  ``max_batch``); those not in the batch wait on it, FIFO. A request joins the batch at the start of
+  a step while the batch has fewer than ``max_batch`` sequences and the KV cache has room for its
+  input plus all its output tokens (reserved at join, so ``kv_cache_tokens`` is never exceeded); a
+  request that could not fit even alone fails as its worker takes it (``kv_too_small``).
+- A step processes at most ``max_batched_tokens`` tokens (vLLM's ``max_num_batched_tokens``;
+  unlimited when None). With ``chunked_prefill`` (vLLM's default scheduler) every decoding sequence
+  gets its one token first, then sequences part-way through their prompt continue it, then waiting
+  requests join, each prompt taking what is left of the budget (a chunk; the rest in later steps).
+  Without it (vLLM V0, SGLang's default), a step that can admit waiting requests is a prefill-only
+  step of whole prompts (the first one even over the budget) and decoding sequences wait it out.
+- A sequence's first output token comes at the end of the step that completes its prompt; then one
+  more at the end of each step that decodes; it completes with its last token.
+- The step lasts ``engine_step_s``: ``base + per_sequence x sequences scheduled + prompt tokens /
+  prefill_tokens_per_s`` (the simple form) ``+ hypot(weights, per_token x tokens + per_sampled x
+  sequences sampled)`` (the linear layers and LM head: streaming the weights or computing, a smooth
+  roofline) ``+ per_kv_token x context the decodes attend to + per_attention_pair x prompt-token
+  pairs + allreduce + allreduce_per_token x tokens`` (tensor parallelism). With the physics terms at
+  zero and no budget it is the simple form, which the theory tests pin.
+- A request over its execution limit (execution timeout, or what is left of its TTL) leaves at the
+  end of the first step past it, ``timed_out``; the worker goes on.
 
 Where the runtime runs a real engine (``simserve live`` with a real handler), the core does not
-model steps (``EndpointCore.use_worker_engine``): the worker gets each job and reports its end and
-first token itself. Sees the endpoint core only through ``ports.CorePort``. Pure Python; no
-simpy, asyncio or clock.
+model steps (``EndpointCore.use_worker_engine``). Sees the endpoint core only through
+``ports.CorePort``. Pure Python; no simpy, asyncio or clock.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from heapq import heappop, heappush
 from typing import TYPE_CHECKING
@@ -47,23 +53,76 @@ _FAILED = int(JobStatus.FAILED)
 _TIMED_OUT = int(JobStatus.TIMED_OUT)
 
 
+def engine_step_s(
+    p: EngineParams,
+    *,
+    scheduled: int,
+    tokens: int,
+    prompt_tokens: int,
+    sampled: int,
+    context_tokens: int,
+    attention_pairs: float,
+    scheduled_by_cpu: bool = True,
+) -> float:
+    """Seconds of one engine step with ``scheduled`` sequences, ``tokens`` tokens through the model
+    (``prompt_tokens`` of them prompt tokens), ``sampled`` sequences emitting a token, decodes attending
+    to ``context_tokens`` KV entries and prompt chunks to ``attention_pairs`` (query, key) pairs.
+    ``scheduled_by_cpu`` False: a later step of a multi-step run, whose scheduling and output processing
+    (``base``, ``per_sequence``) the run's first step paid, when the physics terms model the GPU's work (in
+    the simple form ``base`` and ``per_sequence`` are the step).
+
+    >>> from simserve.scenario import EngineParams
+    >>> p = EngineParams(gpus_needed=1, prefill_tokens_per_s=1000.0, base_s=0.01, per_sequence_s=0.001,
+    ...                  max_batch=8, kv_cache_tokens=None)
+    >>> round(engine_step_s(p, scheduled=2, tokens=102, prompt_tokens=100, sampled=2, context_tokens=0,
+    ...                     attention_pairs=0.0), 6)
+    0.112
+    """
+    gpu_modelled = p.weights_s > 0 or p.per_token_s > 0
+    d = p.base_s + p.per_sequence_s * scheduled if scheduled_by_cpu or not gpu_modelled else 0.0
+    if prompt_tokens:
+        d += prompt_tokens / p.prefill_tokens_per_s
+    compute = p.per_token_s * tokens + p.per_sampled_s * sampled
+    if p.weights_s or compute:
+        d += math.hypot(p.weights_s, compute)
+    d += p.per_kv_token_s * context_tokens + p.per_attention_pair_s * attention_pairs
+    if p.allreduce_s or p.allreduce_per_token_s:
+        d += p.allreduce_s + p.allreduce_per_token_s * tokens
+    return d
+
+
 class _Batch:
     """One worker's engine: its waiting requests, the batch and the step it is running."""
 
-    __slots__ = ("epoch", "p", "wait", "batch", "kv", "step", "ends", "end_step", "joined", "deadlines", "busy")
+    __slots__ = (
+        "epoch", "p", "wait", "batch", "kv", "step", "tick", "busy", "deadlines",
+        "pre", "left", "ends", "end_tick", "anchor", "n_dec", "ctx_base", "firsts", "decoding",
+        "run_left", "held", "front", "front_free",
+    )  # fmt: skip
 
     def __init__(self, epoch: int, p: EngineParams) -> None:
         self.epoch = epoch  # the worker's epoch: a crash or restart makes this engine (and its steps) stale
         self.p = p
         self.wait: deque[int] = deque()  # handed to the worker, not yet in the batch (FIFO)
-        self.batch: set[int] = set()  # sequences in the batch
+        self.batch: set[int] = set()  # sequences in the batch (prefilling or decoding)
         self.kv = 0  # KV-cache tokens reserved by the batch
         self.step = 0  # number of the step running (or next to run)
-        self.ends: dict[int, list[int]] = {}  # step number -> sequences whose last token ends it
-        self.joined: list[int] = []  # sequences that joined in the running step (first token at its end)
-        self.deadlines: list[tuple[float, int, int]] = []  # (execution limit, admission, job), a heap
-        self.end_step: dict[int, int] = {}  # sequence in the batch -> the step its last token ends
+        self.tick = 0  # steps that decoded so far (the index of the next decoding step)
         self.busy = False  # a step is running (or being set up)
+        self.deadlines: list[tuple[float, int, int]] = []  # (execution limit, admission, job), a heap
+        self.pre: list[int] = []  # sequences part-way through their prompt, FIFO
+        self.left: dict[int, int] = {}  # prefilling sequence -> prompt tokens not yet processed
+        self.ends: dict[int, list[int]] = {}  # decoding step index -> sequences whose last token ends it
+        self.end_tick: dict[int, int] = {}  # decoding sequence -> the decoding step its last token ends
+        self.anchor: dict[int, int] = {}  # decoding sequence -> a, its context at decoding step t is in + t - a
+        self.n_dec = 0  # decoding sequences
+        self.ctx_base = 0  # sum of (input tokens - anchor) over the decoding sequences
+        self.firsts: list[int] = []  # sequences whose prompt the running step completes (first token)
+        self.decoding = False  # the running step decodes (else: a prefill-only step)
+        self.run_left = 0  # decoding steps left in the running multi-step run (no scheduling within it)
+        self.held: list[int] = []  # sequences done within a multi-step run: they complete at its end
+        self.front: deque[tuple[float, int]] = deque()  # (ready time, job) in the serial frontend
+        self.front_free = 0.0  # when the frontend is done with the requests it holds
 
 
 class BatchEngine:
@@ -85,6 +144,7 @@ class BatchEngine:
         self.too_big: list[int] = []  # admitted requests larger than their worker's KV cache, failing now
         self.max_kv_used = 0  # most KV-cache tokens reserved on one worker at once (a checked invariant)
         self.max_batch_used = 0
+        self.over_budget = 0  # steps whose prompt tokens broke the token budget (a checked invariant: 0)
 
     def engine_params(self, gpu: str) -> EngineParams:
         p = self.params.get(gpu)
@@ -112,10 +172,15 @@ class BatchEngine:
             if len(self.too_big) == 1:
                 self.core.out.append(SetTimer(now, TimerKind.STEP, (w.wid, st.epoch, -2)))
             return
-        st.wait.append(j)
         self.n_admitted += 1
         self.admission[j] = self.n_admitted
         heappush(st.deadlines, (now + limit_s, self.n_admitted, j))
+        if st.p.frontend_s > 0:  # the API server takes requests one at a time before the engine sees them
+            st.front_free = max(now, st.front_free) + st.p.frontend_s
+            st.front.append((st.front_free, j))
+            self.core.out.append(SetTimer(st.front_free, TimerKind.STEP, (w.wid, st.epoch, -3)))
+            return
+        st.wait.append(j)
         if not st.busy:  # an idle engine: its next step begins once every job handed over now is there
             st.busy = True
             self.core.out.append(SetTimer(now, TimerKind.STEP, (w.wid, st.epoch, -1)))
@@ -137,33 +202,20 @@ class BatchEngine:
             return
         if st is None or st.epoch != epoch or w.epoch != epoch or (st.step != step and step >= 0):
             return  # the worker crashed, restarted or stopped since: its engine's steps are stale
+        if step == -3:  # the frontend is done with every request it holds: they reach the engine together
+            if st.front_free > now:
+                return  # a later request keeps it busy (an event loop finishes every ready request first)
+            while st.front:
+                st.wait.append(st.front.popleft()[1])
+            if not st.busy:
+                self._begin_step(w, st, now)
+            return
         if step < 0:  # an idle engine's first step begins
             self._begin_step(w, st, now)
             return
-        status, job_worker, in_tokens, out_tokens = core.status, core.job_worker, self.in_tokens, self.out_tokens
-        for j in st.joined:
-            self.first[j] = now
-        st.joined = []
         st.step = step + 1
-        ended: list[tuple[int, int]] = []
-        batch = st.batch
-        for j in st.ends.pop(step, ()):
-            batch.discard(j)
-            del st.end_step[j]
-            st.kv -= in_tokens[j] + out_tokens[j]
-            ended.append((j, _IN_PROGRESS))
-        dl = st.deadlines
-        while dl and dl[0][0] <= now:
-            _, adm, j = heappop(dl)
-            if self.admission.get(j) != adm or status[j] != _IN_PROGRESS or job_worker[j] != wid:
-                continue  # ended already (or its slot holds another job now)
-            if j in batch:
-                batch.discard(j)
-                st.ends[st.end_step.pop(j)].remove(j)
-                st.kv -= in_tokens[j] + out_tokens[j]
-            elif j not in st.wait:
-                continue
-            ended.append((j, _TIMED_OUT))
+        ended = self._end_tokens(st, now)
+        self._expire(st, wid, now, ended)
         for j, how in ended:
             token = self.token.pop(j, j)
             del self.admission[j]
@@ -175,50 +227,187 @@ class BatchEngine:
                 return
         self._begin_step(w, st, now)
 
-    # ------------------------------------------------------------------ steps
-    def _begin_step(self, w: Worker, st: _Batch, now: float) -> None:
-        """Requests join (FIFO, within max_batch and the KV cache), then the step's timer is set."""
-        st.busy = True
-        p = st.p
-        core = self.core
-        status, job_worker, in_tokens, out_tokens = core.status, core.job_worker, self.in_tokens, self.out_tokens
-        wid = w.wid
-        batch, wait = st.batch, st.wait
-        kv_cap = p.kv_cache_tokens
-        prefill = 0
-        joined = st.joined
-        while wait and len(batch) < p.max_batch:
-            j = wait[0]
-            if status[j] != _IN_PROGRESS or job_worker[j] != wid:
-                wait.popleft()  # ended while it waited (timed out, cancelled)
+    def _leave(self, st: _Batch, j: int) -> None:
+        st.batch.discard(j)
+        st.kv -= self.in_tokens[j] + self.out_tokens[j]
+
+    def _end_tokens(self, st: _Batch, now: float) -> list[tuple[int, int]]:
+        """The running step's tokens: sequences whose last token it was, and first tokens (decoding from now)."""
+        ended: list[tuple[int, int]] = []
+        in_tokens = self.in_tokens
+        if st.decoding:
+            done = st.held if st.run_left else ended  # within a multi-step run, tokens come out at its end
+            for j in st.ends.pop(st.tick, ()):
+                del st.end_tick[j]
+                st.n_dec -= 1
+                st.ctx_base -= in_tokens[j] - st.anchor.pop(j)
+                if done is ended:
+                    self._leave(st, j)
+                    ended.append((j, _IN_PROGRESS))
+                else:
+                    st.held.append(j)
+            st.tick += 1
+            if st.held and (not st.run_left or not st.n_dec):
+                st.run_left = 0  # the run ends (its last step, or nothing left to decode)
+                for j in st.held:
+                    self._leave(st, j)
+                    ended.append((j, _IN_PROGRESS))
+                st.held = []
+        anchor = st.tick - 1
+        for j in st.firsts:
+            self.first[j] = now
+            out = self.out_tokens[j]
+            if out <= 1:
+                self._leave(st, j)
+                ended.append((j, _IN_PROGRESS))
                 continue
-            need = in_tokens[j] + out_tokens[j]
-            if kv_cap is not None and st.kv + need > kv_cap:
-                break  # waits for room (a request that fits alone: admit() failed the others)
-            wait.popleft()
-            batch.add(j)
-            st.kv += need
-            prefill += in_tokens[j]
-            core.start_s[j] = now  # execution starts when it joins the batch
-            joined.append(j)
-            end_step = st.step + out_tokens[j] - 1
-            st.end_step[j] = end_step
-            ends = st.ends.get(end_step)
+            end = anchor + out - 1
+            st.end_tick[j] = end
+            st.anchor[j] = anchor
+            st.n_dec += 1
+            st.ctx_base += in_tokens[j] - anchor
+            ends = st.ends.get(end)
             if ends is None:
-                st.ends[end_step] = [j]
+                st.ends[end] = [j]
             else:
                 ends.append(j)
-        if not batch:
+        st.firsts = []
+        return ended
+
+    def _expire(self, st: _Batch, wid: int, now: float, ended: list[tuple[int, int]]) -> None:
+        """Sequences past their execution limit leave (``timed_out``), wherever they are."""
+        core = self.core
+        status, job_worker = core.status, core.job_worker
+        dl = st.deadlines
+        while dl and dl[0][0] <= now:
+            _, adm, j = heappop(dl)
+            if self.admission.get(j) != adm or status[j] != _IN_PROGRESS or job_worker[j] != wid:
+                continue  # ended already (or its slot holds another job now)
+            if j in st.end_tick:
+                st.ends[st.end_tick.pop(j)].remove(j)
+                st.n_dec -= 1
+                st.ctx_base -= self.in_tokens[j] - st.anchor.pop(j)
+                self._leave(st, j)
+            elif j in st.left:
+                del st.left[j]
+                st.pre.remove(j)
+                self._leave(st, j)
+            elif j in st.held:
+                st.held.remove(j)
+                self._leave(st, j)
+            elif any(f == j for _, f in st.front):
+                st.front = deque((t, f) for t, f in st.front if f != j)
+            elif j not in st.wait:
+                continue
+            ended.append((j, _TIMED_OUT))
+
+    # ------------------------------------------------------------------ steps
+    def _join(self, st: _Batch, wid: int, now: float, room: float) -> int | None:
+        """The next waiting request, if it can join now with a prompt of at most ``room`` tokens (it joins:
+        batch, KV, start), or None."""
+        core = self.core
+        wait = st.wait
+        while wait:
+            j = wait[0]
+            if core.status[j] != _IN_PROGRESS or core.job_worker[j] != wid:
+                wait.popleft()  # ended while it waited (timed out, cancelled)
+                continue
+            if len(st.batch) >= st.p.max_batch or self.in_tokens[j] > room:
+                return None
+            need = self.in_tokens[j] + self.out_tokens[j]
+            if st.p.kv_cache_tokens is not None and st.kv + need > st.p.kv_cache_tokens:
+                return None  # waits for room (a request that fits alone: admit() failed the others)
+            wait.popleft()
+            st.batch.add(j)
+            st.kv += need
+            core.start_s[j] = now  # execution starts when it joins the batch
+            return j
+        return None
+
+    def _begin_step(self, w: Worker, st: _Batch, now: float) -> None:
+        """The scheduler: which decodes and prompt chunks run in the step; then the step's timer is set."""
+        st.busy = True
+        p = st.p
+        wid = w.wid
+        budget = p.max_batched_tokens if p.max_batched_tokens is not None else math.inf
+        in_tokens = self.in_tokens
+        chunks: list[tuple[int, int, int]] = []  # (sequence, prompt tokens done before, chunk)
+        in_run = False  # a later step of a multi-step run (no scheduling, no output processing)
+        if p.chunked_prefill:
+            st.decoding = True
+            left = budget - st.n_dec
+            for j in st.pre:
+                if left <= 0:
+                    break
+                rest = st.left[j]
+                c = int(min(rest, left))
+                chunks.append((j, in_tokens[j] - rest, c))
+                left -= c
+            while True:
+                nxt = self._join(st, wid, now, math.inf if left > 0 else 0)
+                if nxt is None:
+                    break
+                j = nxt
+                c = int(min(in_tokens[j], left))
+                chunks.append((j, 0, c))
+                left -= c
+                st.left[j] = in_tokens[j]
+                st.pre.append(j)
+        elif st.run_left:  # within a multi-step run: decode on, nothing joins
+            st.run_left -= 1
+            st.decoding = True
+            in_run = True
+        else:
+            used = 0
+            while True:
+                nxt = self._join(st, wid, now, budget - used if chunks else math.inf)
+                if nxt is None:
+                    break
+                j = nxt
+                chunks.append((j, 0, in_tokens[j]))
+                used += in_tokens[j]
+                st.left[j] = in_tokens[j]
+                st.pre.append(j)
+            st.decoding = not chunks
+            if st.decoding and st.n_dec:
+                st.run_left = p.scheduler_steps - 1
+        if not chunks and not st.n_dec:
             st.busy = False
             return
+        prompt = pairs = 0.0
+        for j, done, c in chunks:
+            prompt += c
+            pairs += c * (done + (c + 1) / 2)
+            rest = st.left[j] - c
+            if rest:
+                st.left[j] = rest
+            else:
+                del st.left[j]
+                st.firsts.append(j)
+        if st.firsts:
+            st.pre = [j for j in st.pre if j in st.left]
+        dec = st.n_dec if st.decoding else 0
+        tokens = dec + int(prompt)
+        if len(st.batch) > self.max_batch_used:
+            self.max_batch_used = len(st.batch)
         if st.kv > self.max_kv_used:
             self.max_kv_used = st.kv
-        if len(batch) > self.max_batch_used:
-            self.max_batch_used = len(batch)
-        d = p.base_s + p.per_sequence_s * len(batch) + prefill / p.prefill_tokens_per_s
-        core.out.append(SetTimer(now + d, TimerKind.STEP, (wid, st.epoch, st.step)))
+        if prompt > max(budget - dec, 0) and (p.chunked_prefill or len(chunks) > 1):
+            self.over_budget += 1  # (a prefill-only step may take one prompt over the budget, as vLLM V0 does)
+        d = engine_step_s(
+            p,
+            scheduled=dec + len(chunks),
+            tokens=tokens,
+            prompt_tokens=int(prompt),
+            sampled=dec + len(st.firsts),
+            context_tokens=st.ctx_base + dec * st.tick if dec else 0,
+            attention_pairs=pairs,
+            scheduled_by_cpu=not in_run,
+        )
+        self.core.out.append(SetTimer(now + d, TimerKind.STEP, (wid, st.epoch, st.step)))
 
     def finish(self, counters: dict[str, int]) -> None:
         counters["kv_too_small"] = self.kv_too_small
         counters["max_batch_used"] = self.max_batch_used
         counters["max_kv_used"] = self.max_kv_used
+        counters["over_budget_steps"] = self.over_budget

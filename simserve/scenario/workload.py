@@ -184,17 +184,53 @@ PerGpuTokens = Annotated[
 ]
 
 
+class StepCost(StrictModel):
+    """The physics of an engine step beyond the simple form (``simserve.endpoint.engine.engine_step_s``).
+
+    Each field absent takes the catalog's figure with ``model`` (unless ``prefill_tokens_per_s`` is given:
+    then the step is the simple form, ``decode_step`` + prompt tokens / rate), else 0."""
+
+    weights: Duration | None = Field(None, ge=0, le=3600, description="streaming the weights once (per step)")
+    per_token: Duration | None = Field(None, ge=0, le=3600, description="linear layers, per token in the step")
+    per_sampled: Duration | None = Field(None, ge=0, le=3600, description="LM head, per sequence emitting a token")
+    per_kv_token: Duration | None = Field(
+        None, ge=0, le=3600, description="decode attention, per KV-cache token the decodes attend to"
+    )
+    per_attention_pair: Duration | None = Field(
+        None, ge=0, le=3600, description="prompt attention, per (query, key) token pair of the prompt chunks"
+    )
+    allreduce: Duration | None = Field(None, ge=0, le=3600, description="tensor-parallel all-reduces, per step")
+    allreduce_per_token: Duration | None = Field(
+        None, ge=0, le=3600, description="tensor-parallel all-reduces, per token in the step"
+    )
+
+
+#: StepCost field -> EngineParams field
+_STEP_COST_FIELDS = {
+    "weights": "weights_s",
+    "per_token": "per_token_s",
+    "per_sampled": "per_sampled_s",
+    "per_kv_token": "per_kv_token_s",
+    "per_attention_pair": "per_attention_pair_s",
+    "allreduce": "allreduce_s",
+    "allreduce_per_token": "allreduce_per_token_s",
+}
+
+
 class LlmService(StrictModel):
     """A continuous-batching LLM worker (vLLM-like): engine steps over the sequences in flight.
 
     Each of ``prefill_tokens_per_s``, ``decode_step`` and ``kv_cache_tokens`` is one value or a table by
     GPU name (the worker's GPU picks the row); with ``model`` the catalog's defaults for that model size
-    fill what is not given (``simserve.llm_catalog``)."""
+    fill what is not given (``simserve.llm_catalog``): the step's physics (``step_cost``) unless a
+    ``prefill_tokens_per_s`` asks for the simple form, and the ``server``'s scheduler and CPU costs."""
 
     type: Literal["llm"]
     model: str | None = Field(None, description="catalog model size (e.g. 8b) whose per-GPU defaults fill gaps")
     prefill_tokens_per_s: PerGpuRate | None = Field(None, description="prompt tokens a worker processes per second")
-    decode_step: PerGpuStep | None = Field(None, description="time of one engine step")
+    decode_step: PerGpuStep | None = Field(
+        None, description="time of one engine step (with the catalog's physics: its CPU overhead)"
+    )
     max_batch: Int = Field(64, ge=1, le=100_000, description="sequences in flight on one worker")
     max_concurrency: Int | None = Field(
         None,
@@ -206,6 +242,42 @@ class LlmService(StrictModel):
     kv_cache_tokens: PerGpuTokens | None = Field(
         None, description="input + output tokens of the sequences in flight (absent: unlimited)"
     )
+    max_batched_tokens: Int | None = Field(
+        None,
+        ge=1,
+        le=10**9,
+        description="tokens one engine step processes (vLLM max_num_batched_tokens); absent: the catalog's "
+        "with model, else unlimited",
+    )
+    server: str = Field(
+        "vllm",
+        description="serving engine whose scheduler and CPU costs the catalog fills in with model "
+        "(simserve.llm_catalog.ENGINES: vllm, vllm-0.6-multistep, sglang-0.3)",
+    )
+    chunked_prefill: bool | None = Field(
+        None,
+        description="prompts are split to fit the step's token budget and run beside the decodes (vLLM's "
+        "default); false: prefill-only steps of whole prompts (vLLM V0, SGLang). Default: the engine's "
+        "with model, else true",
+    )
+    step_cost: StepCost | None = Field(
+        None, description="the step's physics (weights, per token, attention, all-reduce); see StepCost"
+    )
+    scheduler_steps: Int | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="decoding steps run back to back before the scheduler admits a request (vLLM 0.6 "
+        "--num-scheduler-steps; tokens of a run come out at its end); needs chunked_prefill: false. "
+        "Default: the server's with model, else 1",
+    )
+    frontend_per_request: Duration | None = Field(
+        None,
+        ge=0,
+        le=60,
+        description="API-server time per request (HTTP, tokenizing), one request at a time; requests reach "
+        "the engine together when it has none left. Default: the engine's with model, else 0",
+    )
 
     @model_validator(mode="after")
     def _take_covers_batch(self) -> LlmService:
@@ -214,6 +286,21 @@ class LlmService(StrictModel):
                 f"max_concurrency: expected at least max_batch ({self.max_batch}), got {self.max_concurrency}"
             )
         return self
+
+    @model_validator(mode="after")
+    def _multi_step_without_chunks(self) -> LlmService:
+        if (self.scheduler_steps or 1) > 1 and self.chunked_prefill:
+            raise ValueError("scheduler_steps: a multi-step run (> 1) needs chunked_prefill: false")
+        return self
+
+    @field_validator("server")
+    @classmethod
+    def _known_server(cls, v: str) -> str:
+        from simserve import llm_catalog
+
+        if v not in llm_catalog.ENGINES:
+            raise ValueError(f"unknown serving engine {v!r}; expected one of {', '.join(llm_catalog.ENGINES)}")
+        return v
 
     @property
     def take(self) -> int:
@@ -238,25 +325,53 @@ class LlmService(StrictModel):
                 return None
             return value
 
+        from simserve import llm_catalog
+
         prof = None
         if self.model is not None:
-            from simserve import llm_catalog
-
             try:
                 prof = llm_catalog.profile(self.model, gpu)
             except KeyError:
                 prof = None
+        sw = llm_catalog.ENGINES[self.server] if prof is not None else None
         prefill = pick(self.prefill_tokens_per_s, "prefill_tokens_per_s")
         step = pick(self.decode_step, "decode_step")
         kv = pick(self.kv_cache_tokens, "kv_cache_tokens")
+        simple = self.prefill_tokens_per_s is not None  # a prefill rate given: the simple form, no catalog physics
+        physics = {f: 0.0 for f in _STEP_COST_FIELDS.values()}
+        if prof is not None and not simple:
+            physics.update(prof.physics())
+        if self.step_cost is not None:
+            for name, field in _STEP_COST_FIELDS.items():
+                given = getattr(self.step_cost, name)
+                if given is not None:
+                    physics[field] = float(given)
         if prefill is None:
             if prof is None:
-                raise KeyError(f"prefill_tokens_per_s: no value for GPU {gpu}")
-            prefill = prof.prefill_tokens_per_s
+                if simple or self.step_cost is None:
+                    raise KeyError(f"prefill_tokens_per_s: no value for GPU {gpu}")
+                prefill = math.inf
+            else:
+                prefill = prof.prefill_tokens_per_s
         if step is None:
             if prof is None:
-                raise KeyError(f"decode_step: no value for GPU {gpu}")
-            step = DecodeStep(base=prof.decode_base_s, per_sequence=prof.decode_per_sequence_s)
+                if simple or self.step_cost is None:
+                    raise KeyError(f"decode_step: no value for GPU {gpu}")
+                step = DecodeStep(base=0.0, per_sequence=0.0)  # physics alone (step_cost)
+            elif sw is not None and not simple:
+                step = DecodeStep(base=sw.step_s, per_sequence=sw.per_sequence_s)
+            else:
+                step = DecodeStep(base=prof.decode_base_s, per_sequence=prof.decode_per_sequence_s)
+        budget = self.max_batched_tokens
+        if budget is None and sw is not None and prof is not None:
+            budget = sw.max_batched_tokens or prof.max_batched_tokens
+        chunked = self.chunked_prefill
+        steps = self.scheduler_steps
+        frontend = self.frontend_per_request
+        if sw is not None:
+            chunked = sw.chunked_prefill if chunked is None else chunked
+            steps = sw.scheduler_steps if steps is None else steps
+            frontend = sw.frontend_s if frontend is None else frontend
         if kv is None and prof is not None and self.kv_cache_tokens is None:
             kv = prof.kv_cache_tokens
         elif kv is None and isinstance(self.kv_cache_tokens, dict):
@@ -268,20 +383,57 @@ class LlmService(StrictModel):
             per_sequence_s=float(step.per_sequence),
             max_batch=self.max_batch,
             kv_cache_tokens=int(kv) if kv is not None else None,
+            max_batched_tokens=budget,
+            chunked_prefill=True if chunked is None else chunked,
+            scheduler_steps=1 if steps is None else steps,
+            frontend_s=float(frontend or 0.0),
+            **physics,
         )
 
 
 class EngineParams(BaseModel):
-    """What one batching worker on one GPU type does: resolved from ``LlmService.engine(gpu)``."""
+    """What one batching worker on one GPU type does: resolved from ``LlmService.engine(gpu)``. The step
+    time rule is ``simserve.endpoint.engine.engine_step_s`` (seconds; the physics terms default to 0, the
+    simple form)."""
 
     model_config = ConfigDict(frozen=True)
 
     gpus_needed: int  # GPUs per worker the catalog profile assumes (1 without one)
-    prefill_tokens_per_s: float
+    prefill_tokens_per_s: float  # inf: prompt tokens cost only through the physics terms
     base_s: float
     per_sequence_s: float
     max_batch: int
     kv_cache_tokens: int | None
+    max_batched_tokens: int | None = None  # tokens per step (None: unlimited)
+    chunked_prefill: bool = True
+    scheduler_steps: int = 1  # decoding steps per multi-step run
+    frontend_s: float = 0.0  # serial API-server time per request before the engine
+    weights_s: float = 0.0
+    per_token_s: float = 0.0
+    per_sampled_s: float = 0.0
+    per_kv_token_s: float = 0.0
+    per_attention_pair_s: float = 0.0
+    allreduce_s: float = 0.0
+    allreduce_per_token_s: float = 0.0
+
+    def handler_figures(self, speed: float = 1.0) -> dict[str, float | int | bool | None]:
+        """The figures a worker's engine (``examples/handlers/llm_engine.py``) runs by, in wall seconds at
+        ``speed`` (times divided, rates multiplied)."""
+        times = {
+            "base_s": self.base_s,
+            "per_sequence_s": self.per_sequence_s,
+            **{f: getattr(self, f) for f in _STEP_COST_FIELDS.values()},
+        }
+        return {
+            **{k: v / speed for k, v in times.items()},
+            "prefill_tokens_per_s": self.prefill_tokens_per_s * speed,
+            "max_batch": self.max_batch,
+            "kv_cache_tokens": self.kv_cache_tokens,
+            "max_batched_tokens": self.max_batched_tokens,
+            "chunked_prefill": self.chunked_prefill,
+            "scheduler_steps": self.scheduler_steps,
+            "frontend_s": self.frontend_s / speed,
+        }
 
 
 class Tokens(StrictModel):

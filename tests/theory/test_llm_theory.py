@@ -5,8 +5,9 @@
 - Step time proportional to the batch (``base: 0``): the worker is a processor-sharing server, mean
   latency matches M/M/1-PS, E[T] = c m / (1 - lambda c m), within 5 % at rho = 0.5 and 0.8.
 - ``max_batch: 1`` with constant tokens is exactly today's one-job-at-a-time worker.
-- ``kv_cache_tokens`` and ``max_batch`` are never exceeded; jobs are conserved and states tile each
-  worker's life (hypothesis, random scenarios).
+- ``kv_cache_tokens``, ``max_batch`` and the token budget are never exceeded; jobs are conserved and
+  states tile each worker's life (hypothesis, random scenarios under every scheduler: the simple form,
+  chunked prefill in a budget, prefill-only steps, multi-step runs, a serial frontend).
 """
 
 from __future__ import annotations
@@ -155,14 +156,39 @@ def test_max_batch_one_is_the_one_job_worker() -> None:
     per_seq_ms=st.floats(0.0, 2.0),
     seed=st.integers(0, 1000),
     max_workers=st.integers(1, 3),
+    scheduler=st.sampled_from(
+        [
+            {},
+            {"max_batched_tokens": 256},
+            {"max_batched_tokens": 2048, "chunked_prefill": False},
+            {"max_batched_tokens": 512, "chunked_prefill": False, "scheduler_steps": 4},
+            {"max_batched_tokens": 1024, "frontend_per_request": "3ms"},
+        ]
+    ),
 )
 def test_limits_never_exceeded_and_jobs_conserved(
-    rate: float, max_batch: int, kv: int, base_ms: float, per_seq_ms: float, seed: int, max_workers: int
+    rate: float,
+    max_batch: int,
+    kv: int,
+    base_ms: float,
+    per_seq_ms: float,
+    seed: int,
+    max_workers: int,
+    scheduler: dict[str, Any],
 ) -> None:
+    """Random scenarios under each scheduler (the simple form; a token budget with chunked prefill;
+    prefill-only steps; multi-step runs; a serial frontend)."""
     sc = scenario(
         rate,
         120,
-        llm(base_ms / 1000, per_seq_ms / 1000, max_batch=max_batch, kv_cache_tokens=kv, prefill_tokens_per_s=20_000),
+        llm(
+            base_ms / 1000,
+            per_seq_ms / 1000,
+            max_batch=max_batch,
+            kv_cache_tokens=kv,
+            prefill_tokens_per_s=20_000,
+            **scheduler,
+        ),
         {"input": {"dist": "lognormal", "mean": 300, "cv": 1.0}, "output": {"dist": "geometric", "mean": 40}},
         seed=seed,
         active=0,
@@ -174,6 +200,7 @@ def test_limits_never_exceeded_and_jobs_conserved(
     notes = r.notes
     assert notes["max_batch_used"] <= max_batch
     assert notes["max_kv_used"] <= kv
+    assert notes["over_budget_steps"] == 0
     jobs = r.jobs
     check_jobs(jobs)
     check_tiling(r.workers, sc.horizon)

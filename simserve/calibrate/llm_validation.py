@@ -1,0 +1,200 @@
+"""Published LLM serving measurements against the simulated engine: the validation of issue #24.
+
+Owns ``load_cases`` (the transcribed measurements, ``tests/data/llm_serving/published.yaml``: model,
+GPU, engine and its scheduler settings, traffic, the published median TTFT and TPOT) and
+``simulate_case``: the same traffic through ``simserve.simulate`` with the catalog's figures for that
+model and GPU and the engine's settings, and the medians computed as the benchmark clients compute
+them. Nothing in a case tunes the model: a case names its engine's published settings and its
+traffic, and the step-cost physics come from ``simserve.llm_catalog`` alone.
+
+- Poisson traffic: arrivals at the published rate (seeded), token counts drawn in pairs from the
+  case's dataset, as many requests as the source sent.
+- A burst: every request at once, prompts the dataset's first N (the order the client sends), the
+  replies' lengths as the source's file lists them.
+
+Imports simserve's API (simulate, load_scenario) and numpy; writes its traces to a temporary directory.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simserve.api import simulate
+from simserve.safe_yaml import load_yaml
+from simserve.scenario import load_scenario
+
+#: where the transcribed measurements live in a checkout
+DEFAULT_PATH = Path(__file__).resolve().parents[2] / "tests" / "data" / "llm_serving" / "published.yaml"
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """One published measurement: what ran, under what traffic, and the medians it reported (ms)."""
+
+    name: str
+    source: str
+    model: str
+    gpu: str
+    gpus: int
+    engine: dict[str, Any]
+    inputs: tuple[int, ...]  # token counts to draw from (Poisson) or send (a burst, in order)
+    outputs: tuple[int, ...]
+    rate: float | None  # requests per second (Poisson); None: a burst
+    requests: int
+    ttft_ms: float
+    tpot_ms: float
+    note: str = ""
+
+    @property
+    def traffic(self) -> str:
+        """``Poisson 4/s, 1200 requests`` or ``burst of 80``."""
+        return f"Poisson {self.rate:g}/s, {self.requests} requests" if self.rate else f"burst of {self.requests}"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A case's simulated medians next to the published ones."""
+
+    case: Case
+    ttft_ms: float
+    tpot_ms: float
+
+    @property
+    def ttft_error(self) -> float:
+        """Relative error of the simulated median TTFT (0.1 = 10 % above the measurement)."""
+        return self.ttft_ms / self.case.ttft_ms - 1.0
+
+    @property
+    def tpot_error(self) -> float:
+        return self.tpot_ms / self.case.tpot_ms - 1.0
+
+
+def load_cases(path: Path = DEFAULT_PATH) -> list[Case]:
+    """The cases of a measurements file, in file order."""
+    data = load_yaml(path.read_text())
+    engines: dict[str, dict[str, Any]] = data["engines"]
+    datasets: dict[str, dict[str, Any]] = data["datasets"]
+    out = []
+    for c in data["cases"]:
+        traffic = c["traffic"]
+        ds = datasets[traffic["dataset"]]
+        engine: dict[str, Any] = {"name": c["engine"], "server": engines[c["engine"]]["server"]}
+        if "max_batched_tokens" in c:
+            engine["max_batched_tokens"] = int(c["max_batched_tokens"])
+        if "poisson" in traffic:
+            keep = [(i, o) for i, o in zip(ds["input"], ds["output"], strict=True) if i >= 2 and o >= 2]
+            inputs, outputs = tuple(i for i, _ in keep), tuple(o for _, o in keep)
+            rate, n = float(traffic["poisson"]), int(traffic["requests"])
+        else:
+            n = int(traffic["burst"])
+            inputs, outputs, rate = tuple(ds["input"][:n]), tuple(traffic["output"]), None
+        out.append(
+            Case(
+                name=c["name"],
+                source=c["source"],
+                model=c["model"],
+                gpu=c["gpu"],
+                gpus=int(c["gpus"]),
+                engine=engine,
+                inputs=inputs,
+                outputs=outputs,
+                rate=rate,
+                requests=n,
+                ttft_ms=float(c["published"]["ttft_ms"]),
+                tpot_ms=float(c["published"]["tpot_ms"]),
+                note=str(c.get("note", "")),
+            )
+        )
+    return out
+
+
+def _traffic(case: Case, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Arrival times (s), input and output tokens of the case's requests."""
+    if case.rate is None:
+        n = case.requests
+        return np.zeros(n), np.asarray(case.inputs, dtype=np.int64), np.asarray(case.outputs, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    gaps = rng.exponential(1.0 / case.rate, case.requests)
+    pick = rng.integers(0, len(case.inputs), case.requests)
+    arrival = np.cumsum(gaps) - gaps[0]
+    return arrival, np.asarray(case.inputs)[pick], np.asarray(case.outputs)[pick]
+
+
+def scenario_dict(case: Case, trace: Path, horizon_s: float, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The scenario that runs ``case``: one warm worker of the case's GPUs, the trace's requests."""
+    engine = {k: v for k, v in case.engine.items() if k != "name"}
+    service: dict[str, Any] = {
+        "type": "llm",
+        "model": case.model,
+        "max_batch": 256,
+        "max_concurrency": 100_000,
+        **engine,
+        **(overrides or {}),
+    }
+    return {
+        "name": f"validate-{case.name}",
+        "seed": 0,
+        "horizon": horizon_s,
+        "warmup": 0,
+        "endpoint": {
+            "gpu": [case.gpu],
+            "gpus_per_worker": case.gpus,
+            "active_workers": 1,
+            "max_workers": 1,
+            "extra_workers": 0,
+            "execution_timeout": 36000,
+        },
+        "cold_start": {
+            "image_size": "1B",
+            "container_start": 0,
+            "handler_init": 0,
+            "model": {"size": "1B", "placement": "cached", "bandwidth": "1GB/s"},
+        },
+        "hosts": [{"gpu": case.gpu, "count": 1, "gpus_per_host": 8, "disk": "1TB"}],
+        "workload": {
+            "arrivals": {"type": "trace", "format": "azure-llm", "path": str(trace)},
+            "service": service,
+        },
+    }
+
+
+def _write_trace(path: Path, arrival: np.ndarray, inputs: np.ndarray, outputs: np.ndarray) -> None:
+    lines = ["TIMESTAMP,ContextTokens,GeneratedTokens"]
+    base = np.datetime64("2024-01-01T00:00:00", "ns")
+    for t, i, o in zip(arrival, inputs, outputs, strict=True):
+        stamp = str(base + np.timedelta64(round(float(t) * 1e9), "ns")).replace("T", " ")
+        lines.append(f"{stamp},{int(i)},{max(int(o), 1)}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def simulate_case(case: Case, seed: int = 0, overrides: dict[str, Any] | None = None) -> Outcome:
+    """Run ``case`` through ``simserve.simulate`` and take its medians as the benchmark client does:
+    TTFT over every request (0 for a request with no output token, as the client saw none), TPOT over
+    the requests with more than one output token. ``overrides``: ``workload.service`` fields to change."""
+    arrival, inputs, outputs = _traffic(case, seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        trace = Path(tmp) / "trace.csv"
+        _write_trace(trace, arrival, inputs, outputs)
+        horizon = float(arrival[-1]) + 600.0
+        sc = load_scenario(scenario_dict(case, trace, horizon, overrides))
+        jobs = simulate(sc, seed=seed).jobs.sort_values("job_id")
+    done = jobs["status"].astype(str).to_numpy() == "completed"
+    if not done.all():
+        raise RuntimeError(f"{case.name}: {int((~done).sum())} requests did not complete")
+    ttft = jobs["ttft_s"].to_numpy(float) * 1e3
+    ttft = np.where(outputs == 0, 0.0, ttft)
+    tpot = jobs["tpot_s"].to_numpy(float)[outputs > 1] * 1e3
+    return Outcome(case, float(np.median(ttft)), float(np.median(tpot)))
+
+
+def validate(path: Path = DEFAULT_PATH, seed: int = 0) -> list[Outcome]:
+    """Every case of the file, simulated."""
+    return [simulate_case(c, seed) for c in load_cases(path)]
+
+
+__all__ = ["DEFAULT_PATH", "Case", "Outcome", "load_cases", "scenario_dict", "simulate_case", "validate"]

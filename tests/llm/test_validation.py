@@ -1,0 +1,78 @@
+"""The simulated engine against published serving measurements (issue #24; docs/llm-validation.md).
+
+- The transcription: every case names its source, model, GPUs, engine and traffic; the ShareGPT sample
+  adds up to the totals its file states; a burst's prompts are the sample's first N.
+- Every case is simulated and compared with the published medians: SGLang's within 10 %, vLLM 0.6's
+  TPOT within 15 % and TTFT within 35 % (what docs/llm-validation.md reports; a change that makes a case
+  worse fails here). The issue's target, every case within 15 %, is not met for vLLM 0.6's TTFT: a
+  strict xfail says so and turns into a failure the day it is met, so the docs and this file change.
+- The doc's table is the one these runs give.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from simserve.calibrate.llm_validation import DEFAULT_PATH, Outcome, load_cases, simulate_case
+from simserve.safe_yaml import load_yaml
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "llm-validation.md"
+#: the accuracy docs/llm-validation.md reports, per engine: (TTFT, TPOT) largest relative error
+ENVELOPE = {"sglang-0.3.0": (0.10, 0.10), "vllm-0.6.0-multistep": (0.35, 0.15)}
+
+
+@pytest.fixture(scope="module")
+def outcomes() -> list[Outcome]:
+    return [simulate_case(c) for c in load_cases()]
+
+
+def test_every_case_is_transcribed_with_its_source() -> None:
+    cases = load_cases()
+    assert len(cases) == 19
+    assert len({c.name for c in cases}) == len(cases)
+    data = load_yaml(DEFAULT_PATH.read_text())
+    sharegpt = data["datasets"]["sharegpt-llama3"]
+    assert (len(sharegpt["input"]), sum(sharegpt["input"]), sum(sharegpt["output"])) == (1280, 283_459, 233_412)
+    for c in cases:
+        assert c.source.startswith("https://github.com/"), c.name
+        assert c.model in {"8b", "70b"} and c.gpu in {"A100", "H100"} and c.gpus in {1, 4}
+        assert (c.model == "70b") == (c.gpus == 4)
+        assert 10 < c.ttft_ms < 2000 and 5 < c.tpot_ms < 40, c.name
+        if c.rate is None:
+            assert 10 <= c.requests <= 80 and len(c.outputs) == c.requests
+            assert list(c.inputs) == sharegpt["input"][: c.requests]
+        else:
+            assert c.rate in {4.0, 8.0} and c.requests == 300 * c.rate
+            assert min(c.inputs) >= 2 and min(c.outputs) >= 2  # the clients' sampling filter
+    assert {c.engine["name"] for c in cases} == set(ENVELOPE)
+
+
+def test_simulated_medians_within_the_reported_envelope(outcomes: list[Outcome]) -> None:
+    for o in outcomes:
+        ttft, tpot = ENVELOPE[o.case.engine["name"]]
+        assert abs(o.ttft_error) <= ttft, (o.case.name, o.ttft_ms, o.case.ttft_ms)
+        assert abs(o.tpot_error) <= tpot, (o.case.name, o.tpot_ms, o.case.tpot_ms)
+
+
+@pytest.mark.xfail(strict=True, reason="vLLM 0.6.0 multi-step TTFT: 6 of 15 cases off by 15-35 % (docs)")
+def test_issue_target_every_case_within_15_percent(outcomes: list[Outcome]) -> None:
+    worst = max(max(abs(o.ttft_error), abs(o.tpot_error)) for o in outcomes)
+    assert worst <= 0.15
+
+
+def test_the_docs_table_is_what_these_runs_give(outcomes: list[Outcome]) -> None:
+    text = DOC.read_text()
+    for o in outcomes:
+        c = o.case
+        assert f"| {c.name} | {c.engine['name']} |" in text
+        assert f"| {c.ttft_ms:,.1f} ms | {o.ttft_ms:,.1f} ms |" in text, c.name
+        assert f"| {c.tpot_ms:.2f} ms | {o.tpot_ms:.2f} ms |" in text, c.name
+
+
+def test_same_seed_same_medians() -> None:
+    case = next(c for c in load_cases() if c.rate is not None)
+    a, b = simulate_case(case, seed=3), simulate_case(case, seed=3)
+    assert (a.ttft_ms, a.tpot_ms) == (b.ttft_ms, b.tpot_ms)
+    assert simulate_case(case, seed=4).ttft_ms != a.ttft_ms  # the seed draws the traffic
