@@ -199,12 +199,33 @@ def worktree(ref: str, path: Path) -> Path:
 
 
 # ---------------------------------------------------------------------------------- measurements
-def yardstick(case: str, sc: Any) -> tuple[Callable[..., dict[str, Any]], dict[str, Any]]:
+def yardstick(case: str, sc: Any, rows: bool = False) -> tuple[Callable[..., dict[str, Any]], dict[str, Any]]:
+    """The heapq loop of ``case`` and its parameters; ``rows``: the variant that also writes the worker
+    state intervals simserve writes (the fair yardstick)."""
     import heapq_model as hm
 
     if case in "AB":
+        if rows:
+            return hm.per_request_loop_rows, hm.per_request_row_params(sc)
         return hm.per_request_loop, hm.per_request_params(sc)
-    return hm.mmc_loop, hm.mmc_params(sc)
+    return (hm.mmc_loop_rows if rows else hm.mmc_loop), hm.mmc_params(sc)
+
+
+def same_intervals(r: Any, h: dict[str, Any]) -> bool:
+    """Whether the yardstick's rows are simserve's worker intervals (worker, state, phase, start, end)."""
+    import numpy as np
+
+    w = r.workers
+    mine = np.column_stack(
+        [
+            w["worker_id"].to_numpy(dtype=float),
+            w["state"].cat.codes.to_numpy(dtype=float),
+            w["phase"].cat.codes.to_numpy(dtype=float),
+            w["start_s"].to_numpy(),
+            w["end_s"].to_numpy(),
+        ]
+    )
+    return bool(np.array_equal(mine, h["intervals"][:, :5]))
 
 
 def check_jobs(r: Any, h: dict[str, Any]) -> dict[str, Any]:
@@ -237,32 +258,42 @@ def vs_heapq(case: str, k: float, root: Path, repeat: int) -> dict[str, Any]:
     arr, svc = hm.draw_jobs(sc, 1)
     draw_s = time.process_time() - t
     loop, params = yardstick(case, sc)
-    sims, loops, ratios, check = [], [], [], None
+    loop_rows, params_rows = yardstick(case, sc, rows=True)
+    sims, loops, rowloops, ratios, ratios_rows, check = [], [], [], [], [], None
     for i in range(repeat):
-        order = ("sim", "heapq") if i % 2 == 0 else ("heapq", "sim")
+        order = ("sim", "heapq", "rows") if i % 2 == 0 else ("rows", "heapq", "sim")
         got: dict[str, Any] = {}
         for side in order:
             if side == "sim":
                 got["sim"] = time_simserve(sc)
             else:
+                fn, kw = (loop, params) if side == "heapq" else (loop_rows, params_rows)
                 t = time.process_time()
-                h = loop(arr, svc, **params)
-                got["heapq"] = (time.process_time() - t, h)
+                h = fn(arr, svc, **kw)
+                got[side] = (time.process_time() - t, h)
         if check is None:
             check = check_jobs(got["sim"][1], got["heapq"][1])
+            check["rows_jobs_same"] = check_jobs(got["sim"][1], got["rows"][1])["identical_columns"]
+            check["rows_intervals_same"] = same_intervals(got["sim"][1], got["rows"][1])
         sims.append(got["sim"][0])
         loops.append(got["heapq"][0])
+        rowloops.append(got["rows"][0])
         ratios.append(got["sim"][0] / got["heapq"][0])
+        ratios_rows.append(got["sim"][0] / got["rows"][0])
         got.clear()
     n = len(arr)
     return {
         "jobs": n,
         "ratio": statistics.median(ratios),
         "ratios": ratios,
+        "ratio_rows": statistics.median(ratios_rows),
+        "ratios_rows": ratios_rows,
         "simserve_cpu_s": statistics.median(sims),
         "heapq_cpu_s": statistics.median(loops),
+        "heapq_rows_cpu_s": statistics.median(rowloops),
         "simserve_us_per_job": statistics.median(sims) / n * 1e6,
         "heapq_us_per_job": statistics.median(loops) / n * 1e6,
+        "heapq_rows_us_per_job": statistics.median(rowloops) / n * 1e6,
         "draw_cpu_s": draw_s,
         "check": check,
     }
@@ -368,6 +399,7 @@ def print_table(out: dict[str, Any]) -> None:
     )
     head = (
         f"{'case':<32} {'jobs':>8} {'sim us/job':>10} {'heapq us/job':>12} {'sim/heapq':>9} {'(<=1.5)':>7} {'exact':>5}"
+        f" {'+rows us/job':>12} {'sim/+rows':>9} {'rows exact':>10}"
     )
     if base:
         head += (
@@ -379,12 +411,14 @@ def print_table(out: dict[str, Any]) -> None:
         line = f"{case + ' ' + CASE_NAMES[case]:<32}"
         if h:
             exact = all(h["check"]["identical_columns"].values())
+            rows_exact = h["check"]["rows_intervals_same"] and all(h["check"]["rows_jobs_same"].values())
             line += (
                 f" {h['jobs']:>8} {h['simserve_us_per_job']:>10.2f} {h['heapq_us_per_job']:>12.2f} "
                 f"{h['ratio']:>9.2f} {'ok' if h['ratio'] <= 1.5 else 'MISS':>7} {'yes' if exact else 'NO':>5}"
+                f" {h['heapq_rows_us_per_job']:>12.2f} {h['ratio_rows']:>9.2f} {'yes' if rows_exact else 'NO':>10}"
             )
         else:
-            line += f" {'':>8} {'':>10} {'':>12} {'':>9} {'':>7} {'':>5}"
+            line += f" {'':>8} {'':>10} {'':>12} {'':>9} {'':>7} {'':>5} {'':>12} {'':>9} {'':>10}"
         if b:
             line += (
                 f" {b['baseline_us_per_job']:>11.2f} {b['ratio']:>8.3f} "
