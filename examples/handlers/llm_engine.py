@@ -2,15 +2,24 @@
 
 An async-generator handler, so the worker takes many requests at once (``simserve live`` gives an
 LLM scenario's workers ``max_concurrency`` of them, default ``max_batch``; on Runpod,
-``llm_engine_runpod.py`` sets the SDK's ``concurrency_modifier``). Each request joins the process's one ``Engine``, whose asyncio step loop
-runs the scenario's step-time rule (``simserve/endpoint/engine.py`` models the same engine):
+``llm_engine_runpod.py`` sets the SDK's ``concurrency_modifier``). Each request joins the process's
+one ``Engine``, whose asyncio step loop schedules as ``simserve/endpoint/engine.py`` models it:
 
-- at the start of a step, waiting requests join the batch in FIFO order while it has fewer than
-  ``max_batch`` sequences and the KV cache has room for the request's input plus all its output
-  tokens (a request larger than the whole cache fails);
-- a step lasts ``base + per_sequence x sequences + input tokens joining / prefill_tokens_per_s``;
-- at its end every sequence in the batch gets one token, which the handler yields at once; a
-  sequence leaves the batch with its last token.
+- requests join the batch at the start of a step, FIFO, while it has fewer than ``max_batch``
+  sequences and the KV cache has room for the request's input plus all its output tokens (a request
+  larger than the whole cache fails);
+- a step takes at most ``max_batched_tokens`` tokens (none: unlimited). With ``chunked_prefill``
+  every decoding sequence gets its token, then prompts part-way continue, then waiting requests
+  join, each prompt taking what is left of the budget; without it, a step that can admit requests
+  is a prefill-only step of whole prompts (the first even over the budget);
+- ``scheduler_steps`` > 1: decoding runs of that many steps, nothing joins within one and its
+  tokens come out at its end; ``frontend_s``: each request first takes that long in a serial
+  frontend, and a burst reaches the engine once the frontend has none left;
+- a step lasts ``base + per_sequence x sequences + prompt tokens / prefill_tokens_per_s +
+  hypot(weights, per_token x tokens + per_sampled x sampled) + per_kv_token x context +
+  per_attention_pair x prompt pairs + allreduce + allreduce_per_token x tokens`` (the physics terms
+  default to 0: the simple form); a sequence's first token ends the step that completes its prompt,
+  then one token a decoding step; it leaves with its last.
 
 The figures come with each job (``simserve live`` puts the scenario's engine figures for the
 worker's GPU in ``input.engine``, in wall seconds, i.e. already scaled by ``--speed``; tokens in
@@ -22,110 +31,220 @@ is its kernels' time, not the host's). No GPU, no weights: the time is the rule'
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
 from typing import Any
 
 #: the figures an ``input.engine`` without them falls back to (seconds; tokens per second)
-DEFAULTS = {"base_s": 0.02, "per_sequence_s": 0.001, "prefill_tokens_per_s": 20000.0, "max_batch": 64}
+DEFAULTS: dict[str, Any] = {
+    "base_s": 0.02,
+    "per_sequence_s": 0.001,
+    "prefill_tokens_per_s": 20000.0,
+    "max_batch": 64,
+    "max_batched_tokens": None,
+    "chunked_prefill": True,
+    "scheduler_steps": 1,
+    "frontend_s": 0.0,
+    "weights_s": 0.0,
+    "per_token_s": 0.0,
+    "per_sampled_s": 0.0,
+    "per_kv_token_s": 0.0,
+    "per_attention_pair_s": 0.0,
+    "allreduce_s": 0.0,
+    "allreduce_per_token_s": 0.0,
+}
+PHYSICS = ("weights_s", "per_token_s", "per_sampled_s", "per_kv_token_s", "per_attention_pair_s")
+PHYSICS += ("allreduce_s", "allreduce_per_token_s")
 
 
 class Sequence:
     """One request in the engine: its tokens come through ``queue`` (``None`` ends it)."""
 
-    __slots__ = ("n_in", "n_out", "emitted", "queue", "gone")
+    __slots__ = ("n_in", "n_out", "left", "made", "sent", "queue", "gone")
 
     def __init__(self, n_in: int, n_out: int) -> None:
         self.n_in = n_in
         self.n_out = n_out
-        self.emitted = 0
+        self.left = n_in  # prompt tokens not yet processed
+        self.made = 0  # tokens made
+        self.sent = 0  # tokens handed to the handler (a multi-step run holds them to its end)
         self.queue: asyncio.Queue[int | None] = asyncio.Queue()
         self.gone = False  # its consumer stopped reading (cancelled): it leaves at the next step
 
     def reserve(self) -> int:
         return self.n_in + self.n_out
 
+    def decoding(self) -> bool:
+        return self.left == 0 and 0 < self.made < self.n_out and not self.gone
+
+    def deliver(self) -> None:
+        for k in range(self.sent + 1, self.made + 1):
+            self.queue.put_nowait(k)
+        if self.made >= self.n_out > self.sent:
+            self.queue.put_nowait(None)
+        self.sent = self.made
+
 
 class Engine:
     """The worker's batching engine (one per process)."""
 
     def __init__(self) -> None:
-        self.base_s = DEFAULTS["base_s"]
-        self.per_sequence_s = DEFAULTS["per_sequence_s"]
-        self.prefill_tokens_per_s = DEFAULTS["prefill_tokens_per_s"]
-        self.max_batch = int(DEFAULTS["max_batch"])
+        self.f: dict[str, Any] = dict(DEFAULTS)
         self.kv_cache_tokens: int | None = None
         self.waiting: deque[Sequence] = deque()
+        self.front: list[Sequence] = []  # in the frontend
+        self.front_free = 0.0
         self.batch: list[Sequence] = []
         self.kv = 0
         self.steps = 0
+        self.run_left = 0
         self.loop_task: asyncio.Task[None] | None = None
 
+    @property
+    def max_batch(self) -> int:
+        return max(int(self.f["max_batch"]), 1)
+
     def configure(self, figures: dict[str, Any]) -> None:
-        """The step-time rule from a job's ``input.engine``."""
-        self.base_s = float(figures.get("base_s", self.base_s))
-        self.per_sequence_s = float(figures.get("per_sequence_s", self.per_sequence_s))
-        self.prefill_tokens_per_s = float(figures.get("prefill_tokens_per_s", self.prefill_tokens_per_s))
-        self.max_batch = max(int(figures.get("max_batch", self.max_batch)), 1)
+        """The step-time rule and scheduler from a job's ``input.engine``."""
+        for key, value in figures.items():
+            if key in DEFAULTS:
+                self.f[key] = value
         kv = figures.get("kv_cache_tokens")
         self.kv_cache_tokens = int(kv) if kv else None
 
     def submit(self, n_in: int, n_out: int) -> Sequence:
-        """A new request: it waits for the next step (the loop starts if the engine was idle)."""
+        """A new request: through the frontend, then it waits for the next step (the loop starts if idle)."""
         seq = Sequence(max(n_in, 0), max(n_out, 1))
         if self.kv_cache_tokens is not None and seq.reserve() > self.kv_cache_tokens:
             raise ValueError(
                 f"request of {seq.reserve()} tokens is larger than the KV cache ({self.kv_cache_tokens} tokens)"
             )
+        frontend = float(self.f["frontend_s"] or 0.0)
+        if frontend > 0:
+            loop = asyncio.get_running_loop()
+            self.front_free = max(time.monotonic(), self.front_free) + frontend
+            self.front.append(seq)
+            loop.call_at(loop.time() + (self.front_free - time.monotonic()), self._front_done)
+            return seq
+        self._enter(seq)
+        return seq
+
+    def _front_done(self) -> None:
+        if self.front_free > time.monotonic() + 1e-6:
+            return  # a later request keeps the frontend busy
+        for seq in self.front:
+            self._enter(seq)
+        self.front = []
+
+    def _enter(self, seq: Sequence) -> None:
         self.waiting.append(seq)
         if self.loop_task is None:
             self.loop_task = asyncio.get_running_loop().create_task(self._run())
-        return seq
 
-    def _join(self) -> int:
-        """Waiting requests join (FIFO, within max_batch and the KV cache); their input tokens."""
-        prefill = 0
-        while self.waiting and len(self.batch) < self.max_batch:
+    def _join(self, room: float) -> Sequence | None:
+        """The next waiting request, if it can join with a prompt of at most ``room`` tokens (it joins)."""
+        while self.waiting:
             seq = self.waiting[0]
             if seq.gone:
                 self.waiting.popleft()
                 continue
+            if len(self.batch) >= self.max_batch or seq.n_in > room:
+                return None
             if self.kv_cache_tokens is not None and self.kv + seq.reserve() > self.kv_cache_tokens:
-                break
+                return None
             self.waiting.popleft()
             self.batch.append(seq)
             self.kv += seq.reserve()
-            prefill += seq.n_in
-        return prefill
+            return seq
+        return None
+
+    def _schedule(self) -> tuple[list[Sequence], list[tuple[Sequence, int]], bool]:
+        """(decoding sequences, prompt chunks, in a multi-step run) of the next step."""
+        f = self.f
+        budget = float(f["max_batched_tokens"]) if f["max_batched_tokens"] else math.inf
+        decodes = [s for s in self.batch if s.decoding()]
+        chunks: list[tuple[Sequence, int]] = []
+        if f["chunked_prefill"]:
+            left = budget - len(decodes)
+            for seq in [s for s in self.batch if s.left > 0 and not s.gone]:
+                if left <= 0:
+                    break
+                c = int(min(seq.left, left))
+                chunks.append((seq, c))
+                left -= c
+            while (seq := self._join(math.inf if left > 0 else 0)) is not None:
+                c = int(min(seq.n_in, left))
+                chunks.append((seq, c))
+                left -= c
+            return decodes, chunks, False
+        if self.run_left:
+            self.run_left -= 1
+            return decodes, [], True
+        used = 0
+        while (seq := self._join(budget - used if chunks else math.inf)) is not None:
+            chunks.append((seq, seq.n_in))
+            used += seq.n_in
+        if chunks:
+            return [], chunks, False
+        if decodes:
+            self.run_left = int(f["scheduler_steps"]) - 1
+        return decodes, [], False
+
+    def _duration(self, decodes: list[Sequence], chunks: list[tuple[Sequence, int]], in_run: bool) -> float:
+        f = self.f
+        prompt = sum(c for _, c in chunks)
+        tokens = len(decodes) + prompt
+        sampled = len(decodes) + sum(1 for s, c in chunks if c == s.left)
+        gpu = f["weights_s"] > 0 or f["per_token_s"] > 0
+        d = 0.0 if in_run and gpu else f["base_s"] + f["per_sequence_s"] * (len(decodes) + len(chunks))
+        if prompt:
+            d += prompt / f["prefill_tokens_per_s"]
+        compute = f["per_token_s"] * tokens + f["per_sampled_s"] * sampled
+        if gpu or compute:
+            d += math.hypot(f["weights_s"], compute)
+        d += f["per_kv_token_s"] * sum(s.n_in + s.made for s in decodes)
+        d += f["per_attention_pair_s"] * sum(c * (s.n_in - s.left + (c + 1) / 2) for s, c in chunks)
+        if f["allreduce_s"] or f["allreduce_per_token_s"]:
+            d += f["allreduce_s"] + f["allreduce_per_token_s"] * tokens
+        return float(d)
 
     async def _run(self) -> None:
         try:
             start = time.monotonic()
             while True:
-                prefill = self._join()
-                if not self.batch:
+                decodes, chunks, in_run = self._schedule()
+                if not decodes and not chunks:
                     return
-                d = self.base_s + self.per_sequence_s * len(self.batch) + prefill / self.prefill_tokens_per_s
+                d = self._duration(decodes, chunks, in_run)
                 due = start + d
                 await asyncio.sleep(max(due - time.monotonic(), 0.0))
                 self.steps += 1
-                still = []
-                for seq in self.batch:
-                    if seq.gone:
-                        self.kv -= seq.reserve()
-                        continue
-                    seq.emitted += 1
-                    seq.queue.put_nowait(seq.emitted)
-                    if seq.emitted >= seq.n_out:
-                        seq.queue.put_nowait(None)
-                        self.kv -= seq.reserve()
-                    else:
-                        still.append(seq)
-                self.batch = still
+                for seq, c in chunks:
+                    seq.left -= c
+                    if seq.left == 0:
+                        seq.made = 1  # its first token ends the step that completes its prompt
+                for seq in decodes:
+                    seq.made += 1
+                if self.run_left and not any(s.decoding() for s in self.batch):
+                    self.run_left = 0  # nothing left to decode: the run ends
+                self._end_step()
                 now = time.monotonic()
                 start = due if now - due < d else now  # on schedule, unless far behind (a pause)
         finally:
             self.loop_task = None
+
+    def _end_step(self) -> None:
+        """Tokens out (a multi-step run's at its end); done or abandoned sequences leave the batch."""
+        still = []
+        for seq in self.batch:
+            if not self.run_left and not seq.gone:
+                seq.deliver()
+            if seq.gone or seq.sent >= seq.n_out:
+                self.kv -= seq.reserve()
+                continue
+            still.append(seq)
+        self.batch = still
 
 
 ENGINE = Engine()

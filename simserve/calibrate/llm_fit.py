@@ -1,7 +1,9 @@
 """Fit a batching LLM engine's step-time rule to a run: ``decode_step`` and ``prefill_tokens_per_s``.
 
 Owns ``fit_engine``: the figures of the rule ``step = base + per_sequence x sequences + input tokens
-joining / prefill_tokens_per_s`` (``simserve.endpoint.engine``) that best explain what a run saw.
+joining / prefill_tokens_per_s`` (``simserve.endpoint.engine``) that best explain what a run saw, and,
+when the scenario's engine pays for the context its decodes attend to (``step_cost.per_kv_token``, as
+the catalog's physics do), ``+ per_kv_token x context tokens`` of the step's decodes (issue #24).
 
 - From chunk times (``token_times.csv``, which ``simserve live`` writes for a streaming handler):
   every sequence in a step gets its token at the step's end, so on each worker the tokens fall
@@ -11,6 +13,8 @@ joining / prefill_tokens_per_s`` (``simserve.endpoint.engine``) that best explai
   in it, and its duration the time since the previous step's end when the engine ran on without
   a pause (some sequence of it was in the previous step, or a job joining it was there before
   that step ended). Steps that a job without complete chunk times may have been in are left out.
+  A step's context is, over the decoding sequences in it, their input tokens plus the tokens they
+  had made before it. Whole prompts are assumed (a run without a token budget, or prompts inside it).
 - From the jobs table alone (no chunk times): each job's decode time ``end - first token`` spans
   ``output_tokens - 1`` steps: ``base x steps + per_sequence x (its tokens and those of the other
   jobs on its worker in that interval, each job's spread evenly over its own) + input tokens of
@@ -35,7 +39,7 @@ from scipy.optimize import nnls
 MIN_SAMPLES = 10
 #: residuals past this many (scaled) MADs are outliers (a pause of the host, not the engine)
 OUTLIER_MADS = 5.0
-FIGURES = ("base_s", "per_sequence_s", "prefill_s_per_token")
+FIGURES = ("base_s", "per_sequence_s", "prefill_s_per_token", "per_kv_token_s")
 
 
 @dataclass(frozen=True)
@@ -50,11 +54,15 @@ class EngineFit:
     rms_s: float  # residual RMS of one step (per token for method "jobs")
     outliers: int = 0
     kept: tuple[str, ...] = ()  # figures the run could not identify, kept from the prior
+    per_kv_token_s: float = 0.0  # seconds per context token of the decodes (fitted when the prior has one)
 
     def describe(self) -> str:
         """One line, e.g. ``base 20.1 ms, per sequence 1.98 ms, prefill 19,800 tokens/s``."""
         prefill = "negligible" if self.prefill_tokens_per_s is None else f"{self.prefill_tokens_per_s:,.0f} tokens/s"
-        return f"base {self.base_s * 1e3:.4g} ms, per sequence {self.per_sequence_s * 1e3:.4g} ms, prefill {prefill}"
+        kv = f", per context token {self.per_kv_token_s * 1e9:.4g} ns" if self.per_kv_token_s else ""
+        return (
+            f"base {self.base_s * 1e3:.4g} ms, per sequence {self.per_sequence_s * 1e3:.4g} ms, prefill {prefill}{kv}"
+        )
 
     def source(self) -> str:
         what = "engine steps from token_times.csv" if self.method == "steps" else "jobs (first token and end)"
@@ -62,17 +70,19 @@ class EngineFit:
         return f"{self.n} {what}, rms {self.rms_s * 1e3:.3g} ms, {self.outliers} outliers dropped{kept}"
 
 
-def _solve(
-    x: np.ndarray, y: np.ndarray, prior: tuple[float, float, float] | None
-) -> tuple[np.ndarray, float, int, tuple[str, ...]]:
-    """Non-negative least squares of ``y`` on the columns of ``x`` (base, per sequence, prefill s/token);
-    a column without variation beyond the intercept is held at ``prior`` (0 without one)."""
-    free = [0] + [c for c in (1, 2) if np.ptp(x[:, c]) > 0]
-    kept = tuple(FIGURES[c] for c in (1, 2) if c not in free and np.any(x[:, c]))
-    held = np.zeros(3)
+Prior = tuple[float, ...]  # (base_s, per_sequence_s, prefill s/token[, per_kv_token_s])
+
+
+def _solve(x: np.ndarray, y: np.ndarray, prior: Prior | None) -> tuple[np.ndarray, float, int, tuple[str, ...]]:
+    """Non-negative least squares of ``y`` on the columns of ``x`` (base, per sequence, prefill s/token[,
+    per context token]); a column without variation beyond the intercept is held at ``prior`` (0 without)."""
+    cols = range(1, x.shape[1])
+    free = [0] + [c for c in cols if np.ptp(x[:, c]) > 0]
+    kept = tuple(FIGURES[c] for c in cols if c not in free and np.any(x[:, c]))
+    held = np.zeros(x.shape[1])
     if prior is not None:
-        for c in (1, 2):
-            if c not in free:
+        for c in cols:
+            if c not in free and c < len(prior):
                 held[c] = prior[c]
     target = y - x @ held
     keep = np.ones(len(y), dtype=bool)
@@ -93,9 +103,10 @@ def _solve(
     return out, float(np.sqrt(np.mean(r**2))), int((~keep).sum()), kept
 
 
-def _fit(x: np.ndarray, y: np.ndarray, n: int, method: str, prior: tuple[float, float, float] | None) -> EngineFit:
+def _fit(x: np.ndarray, y: np.ndarray, n: int, method: str, prior: Prior | None) -> EngineFit:
     coef, rms, outliers, kept = _solve(x, y, prior)
     c = float(coef[2])
+    kv = float(coef[3]) if len(coef) > 3 else (float(prior[3]) if prior is not None and len(prior) > 3 else 0.0)
     return EngineFit(
         base_s=float(coef[0]),
         per_sequence_s=float(coef[1]),
@@ -105,6 +116,7 @@ def _fit(x: np.ndarray, y: np.ndarray, n: int, method: str, prior: tuple[float, 
         rms_s=rms,
         outliers=outliers,
         kept=kept,
+        per_kv_token_s=kv,
     )
 
 
@@ -126,13 +138,18 @@ def _clusters(t: np.ndarray, job: np.ndarray, gap_s: float) -> np.ndarray:
 
 def _worker_steps(
     tt: pd.DataFrame, jobs: pd.DataFrame, uncovered: list[tuple[float, float]], gap_s: float, lead_s: float
-) -> list[tuple[float, int, int]]:
-    """(duration, sequences, prefill tokens) of each step of one worker whose duration is known."""
+) -> list[tuple[float, int, int, int]]:
+    """(duration, sequences, prefill tokens, context tokens) of each step of one worker whose duration is known."""
     tt = tt.sort_values("t_s", kind="mergesort")
     t = tt["t_s"].to_numpy(float)
     job = tt["job_id"].to_numpy(np.int64)
     k = _clusters(t, job, gap_s)
     n_steps = int(k[-1]) + 1
+    nth = pd.Series(job).groupby(job).cumcount().to_numpy() + 1  # the token's number within its job
+    ctx = np.zeros(n_steps)
+    decode = nth >= 2  # a decode step attends to the input and the tokens made before
+    in_of = jobs["input_tokens"].reindex(job).to_numpy(float)
+    np.add.at(ctx, k[decode], in_of[decode] + nth[decode] - 1)
     end = np.full(n_steps, np.inf)
     np.minimum.at(end, k, t)  # a step ends when its first token comes
     size = np.bincount(k, minlength=n_steps)
@@ -159,13 +176,11 @@ def _worker_steps(
         a, b = end[s - 1], end[s]
         if any(u0 < b and u1 > a for u0, u1 in uncovered):
             continue  # a job whose tokens we do not all have may have been in this step
-        out.append((b - a, int(size[s]), int(prefill[s])))
+        out.append((b - a, int(size[s]), int(prefill[s]), int(ctx[s])))
     return out
 
 
-def _from_token_times(
-    jobs: pd.DataFrame, tt: pd.DataFrame, prior: tuple[float, float, float] | None
-) -> EngineFit | None:
+def _from_token_times(jobs: pd.DataFrame, tt: pd.DataFrame, prior: Prior | None) -> EngineFit | None:
     j = jobs.set_index("job_id")
     counts = tt.groupby("job_id").size().reindex(j.index).fillna(0).to_numpy(np.int64)
     covered = (j["status"].astype(str).to_numpy() == "completed") & (counts == j["output_tokens"].to_numpy(np.int64))
@@ -185,7 +200,7 @@ def _from_token_times(
     start = j["start_s"].to_numpy(float)
     end = np.where(np.isnan(j["end_s"].to_numpy(float)), np.inf, j["end_s"].to_numpy(float))
     tt = tt.assign(worker=pd.Series(worker, index=j.index).reindex(tt["job_id"]).to_numpy())
-    rows: list[tuple[float, int, int]] = []
+    rows: list[tuple[float, int, int, int]] = []
     for wid, g in tt.groupby("worker", sort=True):
         other = started & ~covered & (worker == wid)
         uncovered = list(zip(start[other].tolist(), end[other].tolist(), strict=True))
@@ -194,11 +209,13 @@ def _from_token_times(
         return None
     a = np.asarray(rows, dtype=float)
     x = np.column_stack([np.ones(len(a)), a[:, 1], a[:, 2]])
+    if prior is not None and len(prior) > 3 and prior[3] > 0:  # the engine pays for the context: fit it
+        x = np.column_stack([x, a[:, 3]])
     return _fit(x, a[:, 0], len(a), "steps", prior)
 
 
 # ---------------------------------------------------------------------- from the jobs table
-def _from_jobs(jobs: pd.DataFrame, prior: tuple[float, float, float] | None) -> EngineFit | None:
+def _from_jobs(jobs: pd.DataFrame, prior: Prior | None) -> EngineFit | None:
     j = jobs[(jobs["status"].astype(str) == "completed") & jobs["ttft_s"].notna()]
     rows = []
     for _, g in j.groupby("worker_id", sort=True):
@@ -228,12 +245,13 @@ def _from_jobs(jobs: pd.DataFrame, prior: tuple[float, float, float] | None) -> 
 
 
 def fit_engine(
-    jobs: pd.DataFrame, token_times: pd.DataFrame | None = None, prior: tuple[float, float, float] | None = None
+    jobs: pd.DataFrame, token_times: pd.DataFrame | None = None, prior: Prior | None = None
 ) -> EngineFit | None:
     """Engine figures from a run's jobs table (with ``input_tokens``, ``output_tokens``, ``ttft_s``) and,
     when given, its chunk times (``job_id, t_s``); None when the run holds too little to fit.
 
-    ``prior``: (base_s, per_sequence_s, prefill seconds per token), kept for what cannot be identified.
+    ``prior``: (base_s, per_sequence_s, prefill seconds per token[, per_kv_token_s]), kept for what cannot
+    be identified; a positive ``per_kv_token_s`` asks the step fit to fit the context term too.
     """
     if not {"input_tokens", "output_tokens", "ttft_s"} <= set(jobs.columns):
         return None
@@ -249,4 +267,4 @@ def prefill_prior(prefill_tokens_per_s: float) -> float:
     return 0.0 if not math.isfinite(prefill_tokens_per_s) or prefill_tokens_per_s <= 0 else 1.0 / prefill_tokens_per_s
 
 
-__all__ = ["EngineFit", "fit_engine", "prefill_prior"]
+__all__ = ["EngineFit", "Prior", "fit_engine", "prefill_prior"]

@@ -144,15 +144,16 @@ def _set_per_gpu(data: dict[str, Any], dotted: str, gpu: str, value: Any, fields
 
 
 def _fit_engine(cal: Calibration, sc: Scenario, run_dir: Path, jobs: Any, workers: Any) -> None:
-    """``workload.service.decode_step`` and ``prefill_tokens_per_s`` of an LLM scenario, fitted to the run's
-    chunk times (``token_times.csv``) or, without them, to its jobs' first tokens and ends."""
+    """``workload.service.decode_step`` and ``prefill_tokens_per_s`` of an LLM scenario (and
+    ``step_cost.per_kv_token`` when its engine pays for context), fitted to the run's chunk times
+    (``token_times.csv``) or, without them, to its jobs' first tokens and ends."""
     llm = sc.workload.llm
     assert llm is not None
     gpu = _run_gpu(sc, workers)
     prior = None
     with contextlib.suppress(KeyError):
         p = llm.engine(gpu)
-        prior = (p.base_s, p.per_sequence_s, prefill_prior(p.prefill_tokens_per_s))
+        prior = (p.base_s, p.per_sequence_s, prefill_prior(p.prefill_tokens_per_s), p.per_kv_token_s)
     path = run_dir / TOKEN_TIMES_FILE
     tt = read_csv_checked(path, {"job_id": "id", "t_s": "num"}) if path.is_file() else None
     fit = fit_engine(jobs, tt, prior)
@@ -167,6 +168,8 @@ def _fit_engine(cal: Calibration, sc: Scenario, run_dir: Path, jobs: Any, worker
         _set_per_gpu(cal.data, "workload.service.prefill_tokens_per_s", gpu, rate, set())
     else:
         cal.notes.append("workload.service.prefill_tokens_per_s: prefill took no measurable time; kept")
+    if fit.per_kv_token_s > 0:  # the engine paid for its decodes' context (the catalog's physics, or a step_cost)
+        _set(cal.data, "workload.service.step_cost.per_kv_token", float(f"{fit.per_kv_token_s:.6g}"))
 
 
 def calibrate_run(

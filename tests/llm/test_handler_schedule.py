@@ -1,0 +1,74 @@
+"""``examples/handlers/llm_engine.py`` schedules as the core's engine does (issue #24).
+
+The handler's engine runs on the wall clock: requests are submitted at once and each token's time is
+taken as the handler yields it. The same requests through ``simserve.simulate`` (the same figures)
+give the times the handler must keep to: first token and last token of every request, under a token
+budget with chunked prefill, and under prefill-only steps with multi-step runs. Steps of 50 ms, so a
+request one step off is 50 ms off; the bound (25 ms) holds for a loaded machine's wake-up lag because the
+handler keeps steps to their schedule (a late wake-up does not move later steps).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.llm.test_engine_steps import run
+
+HANDLER = Path(__file__).resolve().parents[2] / "examples" / "handlers" / "llm_engine.py"
+LAG_S = 0.025  # wall-time bound: wake-up lag of one token on a loaded 2-core machine
+
+
+def load_handler() -> Any:
+    spec = importlib.util.spec_from_file_location("llm_engine_under_test", HANDLER)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+async def live_times(rows: list[tuple[int, int]], figures: dict[str, Any]) -> list[tuple[float, float]]:
+    """(first token, last token) of each request, seconds after they were all submitted."""
+    mod = load_handler()
+    t0 = time.monotonic()
+
+    async def one(n_in: int, n_out: int) -> tuple[float, float]:
+        times = []
+        job = {"input": {"engine": figures, "input_tokens": n_in, "output_tokens": n_out}}
+        async for _ in mod.handler(job):
+            times.append(time.monotonic() - t0)
+        return times[0], times[-1]
+
+    return list(await asyncio.gather(*(one(i, o) for i, o in rows)))
+
+
+@pytest.mark.parametrize(
+    "service",
+    [
+        {"max_batched_tokens": 300},
+        {"max_batched_tokens": 512, "chunked_prefill": False, "scheduler_steps": 3},
+    ],
+)
+def test_handler_keeps_the_simulated_schedule(tmp_path: Path, service: dict[str, Any]) -> None:
+    rows = [(500, 5), (0, 10), (100, 3), (400, 4)]
+    base, rate = 0.05, 20_000.0
+    sim = run(tmp_path, [(0.0, i, o) for i, o in rows], **service)
+    t0 = sim["start_s"].min()
+    figures = {
+        "base_s": base,
+        "per_sequence_s": 0.0,
+        "prefill_tokens_per_s": rate,
+        "max_batch": 64,
+        **{k: v for k, v in service.items()},
+    }
+    # the simulated run's own figures (tests.llm.test_engine_steps.run: 10 ms steps, 100,000 tokens/s) scaled
+    # to these: every step there is 5 x as long here
+    live = asyncio.run(live_times(rows, figures))
+    for (first, last), (_, job) in zip(live, sim.iterrows(), strict=True):
+        assert first == pytest.approx(5 * (job["first_s"] - t0), abs=LAG_S), (service, job["job_id"])
+        assert last == pytest.approx(5 * (job["end_s"] - t0), abs=LAG_S), (service, job["job_id"])
