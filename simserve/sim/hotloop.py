@@ -94,40 +94,6 @@ def run_hot(
         else:
             heappush(q, (now + s, NORMAL, next(eid), j))
 
-    def done(j: int, now: float) -> None:
-        """``EndpointCore.job_finished(j, now)`` for a completed job, no retry token in play."""
-        if status[j] != IN_PROGRESS:
-            return
-        w = workers[job_worker[j]]
-        if w.drain:
-            finished(j, now)
-            return
-        core.now = now
-        end_s[j] = now
-        status[j] = COMPLETED
-        running = w.running
-        running.discard(j)
-        core.in_progress -= 1
-        if queues:
-            nj = qpop(now)
-            if nj >= 0:
-                begin(w, nj, now)
-                return
-        if not running:
-            if now > w.since:
-                iv_extend([w.wid, w.state, w.phase, w.since, now, w.host.host_id])  # type: ignore[union-attr]
-                w.since = now
-            w.phase = WARM
-            w.idle_since = now
-            if not w.expiry_pending and expires[w.is_flex]:
-                w.expiry_pending = True
-                pending.append(SetTimer(scaler.idle_deadline_s(w.kind, now, idle_timeout), IDLE_TIMER, w.wid))
-        if not w.in_free:
-            w.in_free = True
-            free.n += 1
-            by_seq[w.seq] = w
-            heappush(fheap, -w.seq)
-
     n = len(arrival_s)
     i = base = 0
     if not n and refill is not None and (nxt := refill()) is not None:
@@ -141,11 +107,43 @@ def run_hot(
             now, _, _, ev = heappop(q)
             env._now = now
             cls = ev.__class__
-            if cls is int:
-                if job_token:
-                    finished(ev, now)
+            if cls is int:  # a completion: ``EndpointCore.job_finished(ev, now)``, inlined for a plain one
+                j = ev
+                if job_token or status[j] != IN_PROGRESS:
+                    if job_token:
+                        finished(j, now)
                 else:
-                    done(ev, now)
+                    w = workers[job_worker[j]]
+                    if w.drain:
+                        finished(j, now)
+                    else:
+                        core.now = now
+                        end_s[j] = now
+                        status[j] = COMPLETED
+                        running = w.running
+                        running.discard(j)
+                        core.in_progress -= 1
+                        nj = -1
+                        if queues and (queue._head < len(queue._q) or queue._low):  # JobQueue.pop of a non-empty queue
+                            nj = qpop(now)
+                        if nj >= 0:
+                            begin(w, nj, now)
+                        else:
+                            if not running:
+                                if now > w.since:
+                                    iv_extend([w.wid, w.state, w.phase, w.since, now, w.host.host_id])  # type: ignore[union-attr]
+                                    w.since = now
+                                w.phase = WARM
+                                w.idle_since = now
+                                if not w.expiry_pending and expires[w.is_flex]:
+                                    w.expiry_pending = True
+                                    deadline = scaler.idle_deadline_s(w.kind, now, idle_timeout)
+                                    pending.append(SetTimer(deadline, IDLE_TIMER, w.wid))
+                            if not w.in_free:
+                                w.in_free = True
+                                free.n += 1
+                                by_seq[w.seq] = w
+                                heappush(fheap, -w.seq)
             elif cls is call:
                 ev.fn(ev.arg)
                 continue
@@ -180,10 +178,29 @@ def run_hot(
                     w = None
             if w is None:
                 arrive(j, now)
-            else:
+            else:  # begin(w, j, now), inlined
                 core.now = now
-                begin(w, j, now)
-                if len(w.running) < w.concurrency:
+                start_s[j] = now
+                job_worker[j] = w.wid
+                status[j] = IN_PROGRESS
+                running = w.running
+                if not running:
+                    if w.phase != BUSY:
+                        if now > w.since:
+                            iv_extend([w.wid, w.state, w.phase, w.since, now, w.host.host_id])  # type: ignore[union-attr]
+                            w.since = now
+                        w.phase = BUSY
+                    w.idle_since = -1.0
+                running.add(j)
+                core.in_progress += 1
+                left = arr[j] + ttl - now
+                limit = left if left < exec_timeout else exec_timeout
+                s = svc[j]
+                if s > limit:
+                    heappush(q, (now + limit, NORMAL, next(eid), call(on_timeout, j)))
+                else:
+                    heappush(q, (now + s, NORMAL, next(eid), j))
+                if len(running) < w.concurrency:
                     w.in_free = True
                     free.n += 1
                     heappush(fheap, -w.seq)  # by_seq has it: it was just taken from the index
