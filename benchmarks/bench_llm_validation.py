@@ -114,7 +114,7 @@ def write_doc(outcomes: list[Outcome], seconds: float) -> None:
         "- **The GPU's work** (weights streamed, linear layers, LM head, attention, all-reduce) comes from "
         "`simserve.llm_catalog`: Vidur's operator profiles of A100 and H100 and the model's architecture "
         "(docs/llm-catalog.md). Nothing in it was fitted to these cases, except the NVLink all-reduce latency "
-        "(30 µs), fitted to the 70B cases.",
+        "(30 µs), chosen on the 70B cases.",
         "- **The serving engine's software** (`workload.service.server`): its scheduler is the version's "
         "published defaults and the flags the source gives; its CPU figures (API-server time per request, "
         "per step, per sequence) are fitted once per engine to that engine's cases, by "
@@ -133,14 +133,14 @@ def write_doc(outcomes: list[Outcome], seconds: float) -> None:
         "Llama 3 on A100/H100 at these rates and bursts were found published with their token counts): "
         f"{_within(outcomes, 'vllm-0.6.0-multistep', 0.15)}. "
         "simserve models its multi-step runs (nothing joins within 10 decoding steps; their tokens come "
-        "out at the run's end; the CPU work once a run) and its API server (one request at a time; a "
-        "burst reaches the engine once the server has parsed it whole), not what else the measurements "
-        "show: in the 20-request burst on A100 every request's first token came at the same time (320 ms) "
-        "although two prefill steps were needed, and the API server's time per request differs between "
-        "the A100 and H100 hosts (about 5 and 3 ms judging by the 10-request bursts; one figure is fitted "
-        "for both, so A100 bursts come out early and H100 bursts late). Poisson TTFT comes out 10-28 % "
-        "short: the first token of a prompt that joins at a run boundary seems to wait for part of the next "
-        "run as well.",
+        "out at the run's end; the CPU work once a run), its asynchronous output processor (a step's first "
+        "tokens come out with the next step: in the 20-request burst on A100 every first token came at "
+        "320 ms although two prefill steps were needed) and its API server (one request at a time; a burst "
+        "reaches the engine once the server has parsed it whole). What it does not model: the A100 and "
+        "H100 hosts' CPUs differ (their 10-request bursts need about 5 and 3 ms of API-server time a "
+        "request), and one set of CPU figures is fitted for both, so the 10-request bursts on H100 come "
+        "out 22-35 % late; they are the two cases past 15 % on TTFT. On TPOT the 80-request burst on "
+        "H100 is the one case past 15 % (its steps come out 15 % long).",
         "- **vLLM V1** (0.8 and later, chunked prefill: simserve's default engine): no serving measurement "
         "with these models and GPUs was found transcribable (open rates or bursts with token counts); its "
         "step overhead comes from one published decode measurement (docs/llm-catalog.md) and its API-server "

@@ -14,7 +14,8 @@ one ``Engine``, whose asyncio step loop schedules as ``simserve/endpoint/engine.
   is a prefill-only step of whole prompts (the first even over the budget);
 - ``scheduler_steps`` > 1: decoding runs of that many steps, nothing joins within one and its
   tokens come out at its end; ``frontend_s``: each request first takes that long in a serial
-  frontend, and a burst reaches the engine once the frontend has none left;
+  frontend, and a burst reaches the engine once the frontend has none left; ``async_output``: a
+  first token comes out at the end of the step after the one that made it;
 - a step lasts ``base + per_sequence x sequences + prompt tokens / prefill_tokens_per_s +
   hypot(weights, per_token x tokens + per_sampled x sampled) + per_kv_token x context +
   per_attention_pair x prompt pairs + allreduce + allreduce_per_token x tokens`` (the physics terms
@@ -46,6 +47,7 @@ DEFAULTS: dict[str, Any] = {
     "chunked_prefill": True,
     "scheduler_steps": 1,
     "frontend_s": 0.0,
+    "async_output": False,
     "weights_s": 0.0,
     "per_token_s": 0.0,
     "per_sampled_s": 0.0,
@@ -61,7 +63,7 @@ PHYSICS += ("allreduce_s", "allreduce_per_token_s")
 class Sequence:
     """One request in the engine: its tokens come through ``queue`` (``None`` ends it)."""
 
-    __slots__ = ("n_in", "n_out", "left", "made", "sent", "queue", "gone")
+    __slots__ = ("n_in", "n_out", "left", "made", "sent", "first_at", "queue", "gone")
 
     def __init__(self, n_in: int, n_out: int) -> None:
         self.n_in = n_in
@@ -69,6 +71,7 @@ class Sequence:
         self.left = n_in  # prompt tokens not yet processed
         self.made = 0  # tokens made
         self.sent = 0  # tokens handed to the handler (a multi-step run holds them to its end)
+        self.first_at = 0  # the engine step after which its first token may come out (asynchronous output)
         self.queue: asyncio.Queue[int | None] = asyncio.Queue()
         self.gone = False  # its consumer stopped reading (cancelled): it leaves at the next step
 
@@ -78,12 +81,14 @@ class Sequence:
     def decoding(self) -> bool:
         return self.left == 0 and 0 < self.made < self.n_out and not self.gone
 
-    def deliver(self) -> None:
-        for k in range(self.sent + 1, self.made + 1):
+    def deliver(self, upto: int | None = None) -> None:
+        """Hand over the tokens made (up to token ``upto``)."""
+        made = self.made if upto is None else min(upto, self.made)
+        for k in range(self.sent + 1, made + 1):
             self.queue.put_nowait(k)
-        if self.made >= self.n_out > self.sent:
+        if made >= self.n_out > self.sent:
             self.queue.put_nowait(None)
-        self.sent = self.made
+        self.sent = max(self.sent, made)
 
 
 class Engine:
@@ -215,6 +220,9 @@ class Engine:
             while True:
                 decodes, chunks, in_run = self._schedule()
                 if not decodes and not chunks:
+                    for seq in self.batch:
+                        if not seq.gone:
+                            seq.deliver()  # first tokens held for a next step that does not come
                     return
                 d = self._duration(decodes, chunks, in_run)
                 due = start + d
@@ -224,6 +232,8 @@ class Engine:
                     seq.left -= c
                     if seq.left == 0:
                         seq.made = 1  # its first token ends the step that completes its prompt
+                        if self.f["async_output"] and seq.n_out > 1:
+                            seq.first_at = self.steps + 1  # ... and comes out with the next one
                 for seq in decodes:
                     seq.made += 1
                 if self.run_left and not any(s.decoding() for s in self.batch):
@@ -238,8 +248,12 @@ class Engine:
         """Tokens out (a multi-step run's at its end); done or abandoned sequences leave the batch."""
         still = []
         for seq in self.batch:
-            if not self.run_left and not seq.gone:
+            if seq.gone or seq.first_at > self.steps:
+                pass  # abandoned, or its first token waits for the next step
+            elif not self.run_left:
                 seq.deliver()
+            elif seq.sent == 0:
+                seq.deliver(upto=1)  # a first token comes out within a multi-step run
             if seq.gone or seq.sent >= seq.n_out:
                 self.kv -= seq.reserve()
                 continue

@@ -97,7 +97,7 @@ class _Batch:
     __slots__ = (
         "epoch", "p", "wait", "batch", "kv", "step", "tick", "busy", "deadlines",
         "pre", "left", "ends", "end_tick", "anchor", "n_dec", "ctx_base", "firsts", "decoding",
-        "run_left", "held", "front", "front_free",
+        "run_left", "held", "front", "front_free", "lagged",
     )  # fmt: skip
 
     def __init__(self, epoch: int, p: EngineParams) -> None:
@@ -123,6 +123,7 @@ class _Batch:
         self.held: list[int] = []  # sequences done within a multi-step run: they complete at its end
         self.front: deque[tuple[float, int]] = deque()  # (ready time, job) in the serial frontend
         self.front_free = 0.0  # when the frontend is done with the requests it holds
+        self.lagged: list[int] = []  # first tokens made, out with the next step (asynchronous output)
 
 
 class BatchEngine:
@@ -235,6 +236,9 @@ class BatchEngine:
         """The running step's tokens: sequences whose last token it was, and first tokens (decoding from now)."""
         ended: list[tuple[int, int]] = []
         in_tokens = self.in_tokens
+        for j in st.lagged:
+            self.first[j] = now
+        st.lagged = []
         if st.decoding:
             done = st.held if st.run_left else ended  # within a multi-step run, tokens come out at its end
             for j in st.ends.pop(st.tick, ()):
@@ -254,9 +258,13 @@ class BatchEngine:
                     ended.append((j, _IN_PROGRESS))
                 st.held = []
         anchor = st.tick - 1
+        lag = st.p.async_output
         for j in st.firsts:
-            self.first[j] = now
             out = self.out_tokens[j]
+            if lag and out > 1:
+                st.lagged.append(j)  # processed while the next step runs: out at its end
+            else:
+                self.first[j] = now
             if out <= 1:
                 self._leave(st, j)
                 ended.append((j, _IN_PROGRESS))
@@ -372,6 +380,9 @@ class BatchEngine:
             if st.decoding and st.n_dec:
                 st.run_left = p.scheduler_steps - 1
         if not chunks and not st.n_dec:
+            for j in st.lagged:
+                self.first[j] = now
+            st.lagged = []
             st.busy = False
             return
         prompt = pairs = 0.0

@@ -271,6 +271,11 @@ class LlmService(StrictModel):
         "--num-scheduler-steps; tokens of a run come out at its end); needs chunked_prefill: false. "
         "Default: the server's with model, else 1",
     )
+    async_output: bool | None = Field(
+        None,
+        description="a step's first tokens are processed while the next step runs and come out at its end "
+        "(vLLM 0.6's asynchronous output processor). Default: the server's with model, else false",
+    )
     frontend_per_request: Duration | None = Field(
         None,
         ge=0,
@@ -368,7 +373,9 @@ class LlmService(StrictModel):
         chunked = self.chunked_prefill
         steps = self.scheduler_steps
         frontend = self.frontend_per_request
+        async_output = self.async_output
         if sw is not None:
+            async_output = sw.async_output if async_output is None else async_output
             chunked = sw.chunked_prefill if chunked is None else chunked
             steps = sw.scheduler_steps if steps is None else steps
             frontend = sw.frontend_s if frontend is None else frontend
@@ -387,6 +394,7 @@ class LlmService(StrictModel):
             chunked_prefill=True if chunked is None else chunked,
             scheduler_steps=1 if steps is None else steps,
             frontend_s=float(frontend or 0.0),
+            async_output=bool(async_output),
             **physics,
         )
 
@@ -408,6 +416,7 @@ class EngineParams(BaseModel):
     chunked_prefill: bool = True
     scheduler_steps: int = 1  # decoding steps per multi-step run
     frontend_s: float = 0.0  # serial API-server time per request before the engine
+    async_output: bool = False  # a step's first tokens come out with the next step (vLLM 0.6's output processor)
     weights_s: float = 0.0
     per_token_s: float = 0.0
     per_sampled_s: float = 0.0
@@ -433,6 +442,7 @@ class EngineParams(BaseModel):
             "chunked_prefill": self.chunked_prefill,
             "scheduler_steps": self.scheduler_steps,
             "frontend_s": self.frontend_s / speed,
+            "async_output": self.async_output,
         }
 
 

@@ -4,8 +4,9 @@ Each test sends a few requests with known token counts (an ``azure-llm`` trace) 
 step time is the simple form (``base + prompt tokens / prefill_tokens_per_s``), so every step boundary
 can be computed by hand: the token budget and chunked prefill (a long prompt in chunks beside a
 decoding sequence, which keeps its one token a step), prefill-only steps of whole prompts within the
-budget, multi-step runs (nothing joins within a run; tokens come out at its end) and the serial frontend
-(requests reach the engine together once the frontend has none left).
+budget, multi-step runs (nothing joins within a run; tokens come out at its end), asynchronous output (a
+first token comes out with the next step) and the serial frontend (requests reach the engine together
+once the frontend has none left).
 """
 
 from __future__ import annotations
@@ -119,6 +120,22 @@ def test_multi_step_runs_admit_nothing_and_deliver_at_their_end(tmp_path: Path) 
 
     solo = run(tmp_path, [(0.0, 0, 2), (0.0, 0, 20)], chunked_prefill=False, scheduler_steps=4)
     assert solo["end_s"].iloc[0] - solo["start_s"].iloc[0] == pytest.approx(step(0) + 4 * step(), abs=1e-9)
+
+
+def test_async_output_brings_a_first_token_out_with_the_next_step(tmp_path: Path) -> None:
+    """async_output (vLLM 0.6's output processor): the first token made by a prompt's step comes out at
+    the end of the next step; the reply's other tokens and its end do not move. Two prompts in two
+    prefill-only steps (budget 150): the first one's token comes out with the second's step."""
+    rows = [(0.0, 100, 3), (0.0, 100, 3)]
+    plain = run(tmp_path, rows, max_batched_tokens=150, chunked_prefill=False)
+    lagged = run(tmp_path, rows, max_batched_tokens=150, chunked_prefill=False, async_output=True)
+    t0 = plain["start_s"].iloc[0]
+    assert list(plain["first_s"] - t0) == pytest.approx([step(100), 2 * step(100)], abs=1e-9)
+    assert list(lagged["first_s"] - t0) == pytest.approx([2 * step(100), 2 * step(100) + step()], abs=1e-9)
+    assert list(lagged["end_s"]) == pytest.approx(list(plain["end_s"]), abs=1e-12)
+    # the last step's first token comes out when the engine goes idle (no next step to wait for)
+    alone = run(tmp_path, [(0.0, 100, 2)], async_output=True)
+    assert alone["first_s"].iloc[0] - alone["start_s"].iloc[0] == pytest.approx(step(100) + step(), abs=1e-9)
 
 
 def test_the_frontend_hands_a_burst_to_the_engine_together(tmp_path: Path) -> None:

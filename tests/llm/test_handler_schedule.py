@@ -52,6 +52,7 @@ async def live_times(rows: list[tuple[int, int]], figures: dict[str, Any]) -> li
     [
         {"max_batched_tokens": 300},
         {"max_batched_tokens": 512, "chunked_prefill": False, "scheduler_steps": 3},
+        {"max_batched_tokens": 300, "chunked_prefill": False, "scheduler_steps": 3, "async_output": True},
     ],
 )
 def test_handler_keeps_the_simulated_schedule(tmp_path: Path, service: dict[str, Any]) -> None:
