@@ -158,15 +158,6 @@ def run_hot(
                 break
             now = env._now = next_arr
             j = base + i
-            i += 1
-            if i < n:
-                next_arr = arrival_s[i]
-            elif refill is not None and (nxt := refill()) is not None:
-                arrival_s, base = nxt
-                n, i = len(arrival_s), 0
-                next_arr = arrival_s[0] if n else math.inf
-            else:
-                next_arr = math.inf
             w = None
             if free.n:  # ``arrive``'s warm path: FreeWorkers.pop, then begin_job (a fresh job has no retry token)
                 while fheap:
@@ -204,6 +195,15 @@ def run_hot(
                     w.in_free = True
                     free.n += 1
                     heappush(fheap, -w.seq)  # by_seq has it: it was just taken from the index
+            i += 1  # the next arrival (after this one's effects, as ``run_merged``: a refill may flush records)
+            if i < n:
+                next_arr = arrival_s[i]
+            elif refill is not None and (nxt := refill()) is not None:
+                arrival_s, base = nxt
+                n, i = len(arrival_s), 0
+                next_arr = arrival_s[0] if n else math.inf
+            else:
+                next_arr = math.inf
         if pending:  # Kernel.carry, inlined, for what the core's methods left
             now = env._now
             e: Any

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 import simserve
+from simserve import records
 from simserve.sim.driver import SimDriver
 from simserve.sim.hotloop import hot_ok
 from tests.properties.test_tick_sleep import _tables, tick_scenarios
@@ -56,3 +58,27 @@ def test_runs_with_other_per_job_rules_take_the_cores_path() -> None:
     events = {**base, "events": [{"at": 10, "set": {"endpoint.max_workers": 2}}]}
     for raw in (flags, events):
         assert not hot_ok(SimDriver(simserve.load_scenario(raw), 0).core)
+
+
+@pytest.mark.parametrize(
+    ("path", "horizon"), [("scenarios/month-weekly.yaml", 3 * 3600), ("scenarios/quickstart.yaml", None)]
+)
+def test_a_streamed_run_hands_over_the_same_blocks_and_interval_chunks(
+    path: str, horizon: float | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Streamed through a small ring, with intervals flushed every 64 rows: the fast path loads each block
+    at the same point of the run (after the arrival before it, as ``Kernel.run_merged``), so the sink gets
+    the same job blocks and the interval sink the same chunks (their sums depend on the chunking)."""
+    monkeypatch.setattr(records, "IV_FLUSH_ROWS", 64)
+    sc = simserve.load_scenario(path, {"horizon": horizon} if horizon else None)
+
+    def streamed(hot: bool) -> list[Any]:
+        got: list[Any] = []
+        d = SimDriver(sc, 3, sink=lambda first, *cols: got.append((first, *(c.tobytes() for c in cols))), block=256)
+        assert d.ring is not None
+        d.ring.iv_sink = lambda rows, final: got.append(("iv", rows.tobytes(), final))
+        d.hot = hot
+        d.run()
+        return got
+
+    assert streamed(True) == streamed(False)
