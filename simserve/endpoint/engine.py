@@ -17,8 +17,15 @@ The rules (``tests/theory/test_llm_theory.py`` and ``tests/llm/test_engine_steps
   requests join, each prompt taking what is left of the budget (a chunk; the rest in later steps).
   Without it (vLLM V0, SGLang's default), a step that can admit waiting requests is a prefill-only
   step of whole prompts (the first one even over the budget) and decoding sequences wait it out.
-- A sequence's first output token comes at the end of the step that completes its prompt; then one
-  more at the end of each step that decodes; it completes with its last token.
+- ``scheduler_steps`` > 1 (vLLM 0.6's multi-step, without chunks): after a decoding step begins a run
+  of that many, nothing joins until the run ends, sequences done within it complete at its end, and
+  its later steps pay no CPU (``base``, ``per_sequence``) when the physics model the GPU's work.
+- ``frontend_s``: each request spends that long in a serial API server before the engine sees it; the
+  requests it holds reach the engine together when it has none left (an event loop parses every
+  ready request first).
+- A sequence's first output token comes at the end of the step that completes its prompt (with
+  ``async_output``, at the end of the next step: the output is processed while that step runs); then
+  one more at the end of each step that decodes; it completes with its last token.
 - The step lasts ``engine_step_s``: ``base + per_sequence x sequences scheduled + prompt tokens /
   prefill_tokens_per_s`` (the simple form) ``+ hypot(weights, per_token x tokens + per_sampled x
   sequences sampled)`` (the linear layers and LM head: streaming the weights or computing, a smooth
