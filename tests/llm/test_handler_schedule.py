@@ -73,3 +73,29 @@ def test_handler_keeps_the_simulated_schedule(tmp_path: Path, service: dict[str,
     for (first, last), (_, job) in zip(live, sim.iterrows(), strict=True):
         assert first == pytest.approx(5 * (job["first_s"] - t0), abs=LAG_S), (service, job["job_id"])
         assert last == pytest.approx(5 * (job["end_s"] - t0), abs=LAG_S), (service, job["job_id"])
+
+
+def test_handler_figures_are_what_the_handler_reads() -> None:
+    """``EngineParams.handler_figures(speed)`` (what ``simserve live`` is to put in ``input.engine``) names
+    exactly the figures the example handler reads, times divided and rates multiplied by the speed."""
+    import simserve
+
+    sc = simserve.load_scenario(
+        {
+            "name": "x",
+            "endpoint": {"gpu": ["H100"], "gpus_per_worker": 4},
+            "workload": {
+                "arrivals": {"type": "poisson", "rate": 1},
+                "tokens": {"input": 10, "output": 10},
+                "service": {"type": "llm", "model": "70b", "server": "vllm-0.6-multistep"},
+            },
+        }
+    )
+    assert sc.workload.llm is not None
+    p = sc.workload.llm.engine("H100")
+    one, fast = p.handler_figures(), p.handler_figures(speed=4.0)
+    assert set(one) == set(load_handler().DEFAULTS) | {"kv_cache_tokens"}
+    assert fast["weights_s"] == pytest.approx(one["weights_s"] / 4) and fast["allreduce_s"] == one["allreduce_s"] / 4
+    assert fast["frontend_s"] == pytest.approx(one["frontend_s"] / 4)
+    assert (one["scheduler_steps"], one["chunked_prefill"], one["async_output"]) == (10, False, True)
+    assert one["max_batched_tokens"] == 2048 and one["allreduce_s"] > 0
