@@ -58,6 +58,7 @@ def run_hot(
     events inlined (see the module doc). ``env`` must be bound (``Kernel.bind``) to ``core.out``."""
     env.on_done = core.job_finished  # type: ignore[method-assign]
     q, eid = env.raw()
+    set_now = env.set_now
     pending, run_job, svc, on_timeout = env._pending, env._run_job, env._service_s, env._on_timeout
     other = env._other
     call, ticker = Call, Ticker
@@ -104,8 +105,7 @@ def run_hot(
         if q and q[0][0] <= next_arr:
             if q[0][0] >= until:
                 break
-            now, _, _, ev = heappop(q)
-            env._now = now
+            now, _, _, ev = heappop(q)  # the kernel's clock is set only where something reads it
             cls = ev.__class__
             if cls is int:  # a completion: ``EndpointCore.job_finished(ev, now)``, inlined for a plain one
                 j = ev
@@ -145,18 +145,20 @@ def run_hot(
                                 by_seq[w.seq] = w
                                 heappush(fheap, -w.seq)
             elif cls is call:
+                set_now(now)
                 ev.fn(ev.arg)
                 continue
             elif cls is ticker and now < ev.src.tick_wake:  # a sleeping tick: one grid step on
                 heappush(q, (now + ev.src.tick_every, NORMAL, next(eid), ev))
                 continue
             else:
+                set_now(now)
                 env._run_entry(ev)
                 continue
         else:
             if next_arr >= until:
                 break
-            now = env._now = next_arr
+            now = next_arr
             j = base + i
             w = None
             if free.n:  # ``arrive``'s warm path: FreeWorkers.pop, then begin_job (a fresh job has no retry token)
@@ -168,6 +170,7 @@ def run_hot(
                         break
                     w = None
             if w is None:
+                set_now(now)
                 arrive(j, now)
             else:  # begin(w, j, now), inlined
                 core.now = now
@@ -198,14 +201,16 @@ def run_hot(
             i += 1  # the next arrival (after this one's effects, as ``run_merged``: a refill may flush records)
             if i < n:
                 next_arr = arrival_s[i]
-            elif refill is not None and (nxt := refill()) is not None:
-                arrival_s, base = nxt
-                n, i = len(arrival_s), 0
-                next_arr = arrival_s[0] if n else math.inf
             else:
-                next_arr = math.inf
+                set_now(now)  # a refill reads it
+                if refill is not None and (nxt := refill()) is not None:
+                    arrival_s, base = nxt
+                    n, i = len(arrival_s), 0
+                    next_arr = arrival_s[0] if n else math.inf
+                else:
+                    next_arr = math.inf
         if pending:  # Kernel.carry, inlined, for what the core's methods left
-            now = env._now
+            set_now(now)
             e: Any
             for e in pending:
                 if e.__class__ is run_job:
@@ -221,4 +226,4 @@ def run_hot(
                 else:
                     other(e, now)
             pending.clear()
-    env._now = until
+    set_now(until)

@@ -60,6 +60,10 @@ class Kernel(simpy.Environment):
         q: list[Any] = self._queue
         heappush(q, (at_s if at_s > self._now else self._now, NORMAL, next(self._eid), ticker))
 
+    def set_now(self, now_s: float) -> None:
+        """Set the clock (``hotloop.run_hot`` steps the queue itself and sets it where something reads it)."""
+        self._now = now_s
+
     def raw(self) -> tuple[list[Any], Iterator[int]]:
         """The queue and the event-id counter, for ``hotloop.run_hot`` (entries ``(time, NORMAL, id, entry)``)."""
         return self._queue, self._eid
