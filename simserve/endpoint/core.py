@@ -82,8 +82,12 @@ RESTART_COUNTER = {int(TIMED_OUT): "exec_timeouts", int(CANCELLED): "cancel_rest
 
 
 def _early(t: float) -> float:
-    """``t`` less a margin for rounding: a tick this close to a wake time runs in full (harmless)."""
-    return t - 1e-9 * (1.0 + abs(t))
+    """``t`` less a margin for rounding: a tick this close to a wake time runs in full (harmless); inf stays.
+
+    >>> _early(100.0) < 100.0, _early(math.inf)
+    (True, inf)
+    """
+    return t - 1e-9 * (1.0 + abs(t)) if t < math.inf else t
 
 
 class EndpointCore:
