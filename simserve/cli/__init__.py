@@ -30,7 +30,7 @@ class UsageError(ValueError):
 
 
 # each module registers its commands on ``app`` when imported
-_COMMAND_MODULES = ("run", "report", "plan", "live", "serve", "compare", "images")
+_COMMAND_MODULES = ("run", "report", "plan", "live", "serve", "compare", "images", "recover")
 for _name in _COMMAND_MODULES:
     try:
         importlib.import_module(f"simserve.cli.{_name}")

@@ -172,6 +172,9 @@ def live(
         rt = build_runtime(runtime, image=image, evict_images=evict_images or None)
     elif image or evict_images:
         raise UsageError("--image and --evict-images need --runtime docker or podman")
+    from simserve.cli.recover import sweep_at_start
+
+    sweep_at_start(out_dir, rt.engine if rt is not None else None)
     try:
         ex = LiveExecutor(sc, opts, runtime=rt)
     except ValueError as exc:

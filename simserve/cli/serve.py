@@ -97,6 +97,7 @@ def serve(
     from simserve.results.outputs import check_out_dir, default_out_dir, staged_out_dir
     from simserve.scenario import load_scenario
     from simserve.serve.server import ServeOptions, ServeSession, is_loopback
+    from simserve.serve.trace import save_serve_run
     from simserve.units import parse_duration
 
     sc = load_scenario(scenario, set_)
@@ -145,6 +146,9 @@ def serve(
             "(the API key is its only guard, sent in clear over HTTP)[/yellow]",
             soft_wrap=True,
         )
+    from simserve.cli.recover import sweep_at_start
+
+    sweep_at_start(out_dir, rt.engine if rt is not None else None)
     try:
         session = ServeSession(sc, opts, runtime=rt)
     except ValueError as exc:
@@ -157,7 +161,7 @@ def serve(
             if exc.errno in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
                 raise UsageError(f"--host {host} --port {port}: {exc.strerror or exc}") from None
             raise
-        result = _save(sc, session, run, work)
+        result = save_serve_run(sc, session.ex.seed, run, work)
     _report(result, run, out_dir, quiet)
     if run.notes.get("stopped"):
         from simserve.cli.live import _report_stopped
@@ -194,20 +198,6 @@ def _limits(ttl_run: str, ttl_sync: str, rate_limits: str, policy_bounds: str) -
         raise UsageError(f"--policy-bounds: expected on or off; got {policy_bounds!r}")
     fields["policy_bounds"] = policy_bounds.strip().lower() == "on"
     return fields
-
-
-def _save(sc: Any, session: Any, run: Any, work: Path) -> Any:
-    import yaml
-
-    from simserve.live.report import save_live_run
-    from simserve.serve.trace import default_plan, trace_scenario
-
-    result = save_live_run(sc, session.ex.seed, run, work)
-    resolved = yaml.safe_load((work / "scenario.resolved.yaml").read_text())
-    own = sc.plan.model_dump(exclude_defaults=True) if sc.plan is not None and sc.plan.vary else None
-    jobs = int(result.summary["requests"]["arrived"])
-    trace_scenario(resolved, run.horizon_s, work, own or default_plan(result.summary), jobs)
-    return result
 
 
 def _report(result: Any, run: Any, out_dir: Path, quiet: bool) -> None:

@@ -25,11 +25,12 @@ from simserve.live.dockerapi import DockerClient
 from simserve.live.engine_service import EngineSession, connect
 from simserve.live.local_registry import registry_auth
 from simserve.live.logs import CappedLog, LogSink
+from simserve.live.procs import MARK_VAR, run_mark_of
+from simserve.live.reaper import RUN_LABEL
 from simserve.live.runtime import PhaseCallback, WorkerHandle, WorkerSpec, WorkerStartError
 from simserve.live.worker import attach_worker
 
 DEFAULT_IMAGE_MB = 16
-RUN_LABEL = "io.simserve.live"
 
 
 def host_python_paths() -> list[Path]:
@@ -63,6 +64,12 @@ def _argv_dirs(argv: Iterable[str]) -> list[Path]:
     return dirs
 
 
+def _run_mark(spec: WorkerSpec) -> str | None:
+    """The live run a worker belongs to (its containers' label; ``simserve.live.reaper``)."""
+    mark = spec.env.get(MARK_VAR)
+    return run_mark_of(mark) if mark else None
+
+
 class DockerRuntime:
     """Workers as containers. Options:
 
@@ -86,7 +93,7 @@ class DockerRuntime:
         if evict_images is None:
             evict_images = os.environ.get("SIMSERVE_EVICT_IMAGES", "") not in ("", "0", "false")
         self.evict_images = evict_images
-        self.engine = engine
+        self.engine: str | None = engine
         self.registries = registries or _registries_of(self.image)
         self._session = session
         self._owns_session = session is None
@@ -99,10 +106,10 @@ class DockerRuntime:
         self.pulls: list[tuple[str, float]] = []  # (image ref, seconds) of each real pull
 
     # ------------------------------------------------------------------ engine
-    async def _client(self) -> DockerClient:
+    async def _client(self, mark: str | None = None) -> DockerClient:
         async with self._connect_lock:  # concurrent first starts share one engine session
             if self._session is None:
-                self._session = await asyncio.to_thread(connect, self.engine, self.registries)
+                self._session = await asyncio.to_thread(connect, self.engine or "auto", self.registries, 300.0, mark)
         return self._session.client
 
     @property
@@ -139,7 +146,7 @@ class DockerRuntime:
     # ------------------------------------------------------------------ WorkerRuntime
     async def start(self, spec: WorkerSpec, on_phase: PhaseCallback) -> WorkerHandle:
         """Pull (unless the engine has the image), create, attach, start, wait until ready."""
-        client = await self._client()
+        client = await self._client(_run_mark(spec))
         ref = await self._ensure_image(client, spec, on_phase)
         on_phase("container_start", time.monotonic())
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -191,7 +198,7 @@ class DockerRuntime:
             environment=env,
             working_dir=str(spec.cwd),
             host_config=host_config,
-            labels={RUN_LABEL: str(os.getpid()), "io.simserve.worker": str(spec.worker_id)},
+            labels={RUN_LABEL: _run_mark(spec) or str(os.getpid()), "io.simserve.worker": str(spec.worker_id)},
             name=f"simserve-w{spec.worker_id}-{os.getpid()}-{time.monotonic_ns() % 10**9}",
         )
         self.created_ids.append(created["Id"])

@@ -92,6 +92,10 @@ class DockerApi(Protocol):
 
     def remove_container(self, container: str, force: bool = False) -> None: ...
 
+    def containers(
+        self, all: bool = False, filters: dict[str, str] | None = None
+    ) -> builtins.list[dict[str, EngineJson]]: ...
+
 
 class DockerClient(Protocol):
     """``docker.DockerClient``."""

@@ -26,6 +26,7 @@ from pathlib import Path
 from types import ModuleType
 
 from simserve.live.dockerapi import DockerClient
+from simserve.live.procs import MARK_VAR
 
 DEFAULT_REGISTRY = "127.0.0.1:5000"
 
@@ -158,6 +159,8 @@ class PodmanService:
     directory: Path
     registries: tuple[str, ...] = ()
     owns_directory: bool = False
+    #: a live run's mark, put in the service's environment so the run's reaper ends it with the run
+    mark: str | None = None
     process: subprocess.Popen[bytes] | None = field(default=None, init=False)
     socket_path: Path = field(init=False)
 
@@ -183,6 +186,8 @@ class PodmanService:
                 "images: reinstall golang-github-containers-common, or run scripts/setup-podman.sh"
             )
         env = {**os.environ, **write_podman_config(self.directory, self.registries)}
+        if self.mark:
+            env[MARK_VAR] = f"{self.mark}.engine"
         self.socket_path.unlink(missing_ok=True)
         log = open(self.directory / "podman-service.log", "ab")  # noqa: SIM115 - owned by the child
         self.process = subprocess.Popen(
@@ -252,12 +257,15 @@ def _kind_of(client: DockerClient) -> str:
     return "podman" if "podman" in names else "docker"
 
 
-def connect(engine: str = "auto", registries: tuple[str, ...] = (), timeout_s: float = 300.0) -> EngineSession:
+def connect(
+    engine: str = "auto", registries: tuple[str, ...] = (), timeout_s: float = 300.0, mark: str | None = None
+) -> EngineSession:
     """Connect to ``engine`` ("auto", "docker" or "podman").
 
     auto: ``DOCKER_HOST`` when set, else ``/var/run/docker.sock`` when it answers, else a private
     ``podman system service``. ``registries`` are loopback ``host:port`` registries to trust over
-    plain HTTP (Docker trusts 127.0.0.0/8 by default; podman gets them in its registries.conf).
+    plain HTTP (Docker trusts 127.0.0.0/8 by default; podman gets them in its registries.conf). ``mark``: a
+    live run's mark for a podman service started here (``simserve.live.reaper`` ends it with the run).
     """
     docker = _import_docker()
     if engine in ("auto", "docker"):
@@ -273,7 +281,7 @@ def connect(engine: str = "auto", registries: tuple[str, ...] = (), timeout_s: f
                 "no Docker engine answers (DOCKER_HOST, /var/run/docker.sock) and podman is "
                 "not installed: run scripts/setup-podman.sh"
             )
-    service = PodmanService(run_dir(), registries, owns_directory=True)  # private, made for this service
+    service = PodmanService(run_dir(), registries, owns_directory=True, mark=mark)  # private, made for this service
     try:
         service.start()
     except BaseException:

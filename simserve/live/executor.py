@@ -47,7 +47,9 @@ from simserve.live.broker import RunpodBroker
 from simserve.live.clock import WallClock
 from simserve.live.driver import LiveDriver
 from simserve.live.gpus import make_slots
+from simserve.live.journal import JOURNAL_INTERVAL_S, Journal, OpenRow
 from simserve.live.procs import MARK_VAR, kill_marked, new_run_mark, worker_mark
+from simserve.live.reaper import Reaper
 from simserve.live.runtime import MAX_RESULT_BYTES, JobOutcome, Json, WorkerRuntime, WorkerSpec
 from simserve.live.runtimes import build_runtime
 from simserve.live.view import LiveStats
@@ -95,24 +97,11 @@ def stop_time_s(now_s: float) -> float:
     return math.ceil(now_s * 10**decimals) / 10**decimals
 
 
-def engine_input(p: EngineParams, speed: float) -> dict[str, dict[str, float | int | None]]:
+def engine_input(p: EngineParams, speed: float) -> dict[str, dict[str, float | int | bool | None]]:
     """The engine figures an LLM job's input carries: ``engine`` in wall time (scaled by ``--speed``),
-    ``scenario_engine`` as the scenario gives them (``LlmService.engine``, as the simulator's engine)."""
-    figures = {"max_batch": p.max_batch, "kv_cache_tokens": p.kv_cache_tokens}
-    return {
-        "engine": {
-            "base_s": p.base_s / speed,
-            "per_sequence_s": p.per_sequence_s / speed,
-            "prefill_tokens_per_s": p.prefill_tokens_per_s * speed,
-            **figures,
-        },
-        "scenario_engine": {
-            "base_s": p.base_s,
-            "per_sequence_s": p.per_sequence_s,
-            "prefill_tokens_per_s": p.prefill_tokens_per_s,
-            **figures,
-        },
-    }
+    ``scenario_engine`` as the scenario gives them (``LlmService.engine``, as the simulator's engine); both
+    ``EngineParams.handler_figures``, the whole step rule (token budget, chunked prefill, context costs)."""
+    return {"engine": p.handler_figures(speed), "scenario_engine": p.handler_figures(1.0)}
 
 
 def detect_protocol(handler: Path) -> str:
@@ -217,7 +206,7 @@ class LiveExecutor:
         self.concurrency = worker_concurrency(scenario)  # a worker's jobs at once: the core's rule
         #: an LLM run: the engine figures each job's input carries (``_llm_input``), for the GPU of every
         #: local host (``local_hosts``: the endpoint's first GPU type)
-        self._engine_input: dict[str, dict[str, float | int | None]] = {}
+        self._engine_input: dict[str, dict[str, float | int | bool | None]] = {}
         if self.llm is not None:
             self.core.use_worker_engine()  # the handler is the engine: it reports first tokens and ends
             self._engine_input = engine_input(self.llm.engine(ep.gpu[0]), self.speed)
@@ -228,6 +217,9 @@ class LiveExecutor:
         self.rt: RealRuntime | None = None
         self.driver: LiveDriver | None = None
         self.run_mark = new_run_mark()  # every worker process carries it (simserve.live.procs)
+        self.reaper: Reaper | None = None  # ends the run's workers if this process dies (simserve.live.reaper)
+        self.journal: Journal | None = None  # the run's records on disk as it goes (simserve.live.journal)
+        self._arrived = 0  # jobs handed to the core so far (a run with drawn arrivals)
         self._starts = 0
         self.strays_killed = 0  # processes left by workers, killed at the end of the run
         self.error: BaseException | None = None
@@ -254,6 +246,8 @@ class LiveExecutor:
         self.assets = await asyncio.to_thread(prepare_assets, self.sc, self.store, self.speed, opts.max_file_bytes)
         (self.out_dir / "logs").mkdir(parents=True, exist_ok=True)
         (self.out_dir / "home").mkdir(mode=0o700, parents=True, exist_ok=True)  # the workers' HOME
+        self.reaper = Reaper(self.run_mark, self.runtime.engine)
+        self.journal = Journal(self.out_dir, self._journal_header())
         if self.protocol == "runpod":
             self.broker = RunpodBroker()
             await self.broker.start()
@@ -286,6 +280,7 @@ class LiveExecutor:
         self.driver.start()
         feeder: asyncio.Task[object] = asyncio.create_task(self._arrivals() if not self.open else self._stop.wait())
         feeder.add_done_callback(self._feeder_done)
+        journaling = asyncio.create_task(self._journal_loop())
         self.started.set()
         try:
             wall = self.end_s / self.speed
@@ -294,9 +289,15 @@ class LiveExecutor:
             pass
         finally:
             feeder.cancel()
+            journaling.cancel()
             horizon = min(stop_time_s(self.now()), self.end_s) if self._stop.is_set() else self.end_s
             await self._finish(horizon)
             self.rec.seal()
+            self._journal_flush(horizon)  # the whole run: a crash while its tables are written loses nothing
+            if self.journal is not None:
+                self.journal.close()
+            if self.reaper is not None:
+                self.reaper.done()
         if self.error is not None:
             raise self.error
         errors = self.rt.job_errors if self.rt is not None else []
@@ -327,6 +328,63 @@ class LiveExecutor:
             if delay > 0:
                 await asyncio.sleep(delay)
             self.driver.arrive(j)
+            self._arrived = j + 1
+
+    # ------------------------------------------------------------------ journal
+    def _journal_header(self) -> dict[str, Json]:
+        """What ``simserve recover`` needs besides the records: the scenario (its files' directory made
+        absolute), the seed, the kind of run, who runs it, where it goes, and the notes known at the start."""
+        scenario = self.sc.model_dump(mode="json")
+        if scenario.get("base_dir"):
+            scenario["base_dir"] = str(Path(scenario["base_dir"]).absolute())
+        return {
+            "kind": "serve" if self.open else "live",
+            "run_mark": self.run_mark,
+            "pid": os.getpid(),
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "out_dir": str(self.opts.out_dir.absolute()),
+            "seed": self.seed,
+            "scenario": scenario,
+            "host_gpu": list(self.rec.host_gpu),
+            "notes": {
+                "protocol": self.protocol,
+                "runtime": self.runtime.name,
+                "speed": self.speed,
+                "slots": [list(s) for s in self.slots],
+                "handler": str(self.handler),
+                "worker_memory_bytes": self.worker_memory_bytes,
+            },
+        }
+
+    async def _journal_loop(self) -> None:
+        while True:
+            await asyncio.sleep(JOURNAL_INTERVAL_S)
+            self._journal_flush(min(self.now(), self.end_s))
+
+    def _journal_flush(self, now_s: float) -> None:
+        """Append what happened since the last flush to the journal (``simserve.live.journal``)."""
+        if self.journal is None:
+            return
+        rt = self.rt
+        self.journal.flush(
+            now_s,
+            self.rec,
+            len(self.rec.arrival_s) if self.open else self._arrived,
+            None if self.open else self.jobs.service_s,
+            errors=rt.job_errors if rt is not None else (),
+            tokens=rt.token_times if rt is not None else (),
+            faults=rt.faults if rt is not None else (),
+            open_rows=self._open_rows(now_s),
+            counters=dict(self.core.counters),
+        )
+
+    def _open_rows(self, now_s: float) -> list[OpenRow]:
+        """The state intervals open now, one per worker not retired: (worker, state, phase, since, now, host)."""
+        return [
+            (w.wid, int(w.state), int(w.phase), w.since, now_s, w.host.host_id if w.host else -1)
+            for w in self.core.workers
+            if not w.retired
+        ]
 
     def _spec(self, e: StartWorker) -> WorkerSpec:
         a = self.assets
@@ -390,12 +448,12 @@ class LiveExecutor:
             self.clock.stop()
         if self.rt is not None:
             await self.rt.close()
-        # whatever a worker started and left running (in a session of its own): no process outlives the run
-        self.strays_killed += len(await asyncio.to_thread(kill_marked, self.run_mark, prefix=True))
         if self.broker is not None:
             await self.broker.close()
         with contextlib.suppress(Exception):
-            await self.runtime.close()
+            await self.runtime.close()  # a podman service simserve started for the run stops here
+        # whatever a worker started and left running (in a session of its own): no process outlives the run
+        self.strays_killed += len(await asyncio.to_thread(kill_marked, self.run_mark, prefix=True))
 
     def _truncate(self, horizon: float) -> Recorder:
         """Jobs that had not arrived by the end of the run are not part of it."""
@@ -448,11 +506,9 @@ class LiveExecutor:
         now = min(self.now(), self.end_s)
         core, rec, stats = self.core, self.rec, self.stats
         by_state = {s: 0 for s in STATES}
-        open_rows = []
-        for w in core.workers:
-            if not w.retired:
-                by_state[STATES[w.state]] += 1
-                open_rows.append((w.wid, int(w.state), int(w.phase), w.since, now, w.host.host_id if w.host else -1))
+        open_rows = self._open_rows(now)
+        for row in open_rows:
+            by_state[STATES[row[1]]] += 1
         faults = self.rt.faults if self.rt is not None else []
         return {
             "now_s": now,

@@ -118,6 +118,7 @@ class ProcessRuntime:
     """Workers as local subprocesses (``--runtime process``)."""
 
     name = "process"
+    engine: str | None = None
 
     async def start(self, spec: WorkerSpec, on_phase: PhaseCallback) -> WorkerHandle:
         if not (spec.cache_dir / spec.image_key).exists():

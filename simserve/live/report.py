@@ -16,12 +16,14 @@ tries and the last error — for a poison job, that its worker died on each of i
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from simserve.live.journal import JOURNAL_DIR
 from simserve.live.runtime import Json
 from simserve.results.outputs import TOKEN_TIMES_FILE, write_frame, write_json, write_run
 from simserve.results.result import RunResult, build_result
@@ -80,10 +82,20 @@ def token_times_frame(token_times: list[tuple[int, tuple[float, ...]]]) -> pd.Da
     return pd.DataFrame({"job_id": job, "t_s": t})
 
 
-def save_live_run(scenario: Scenario, seed: int, run: LiveRun, out_dir: Path) -> RunResult:
+def save_live_run(
+    scenario: Scenario, seed: int, run: LiveRun, out_dir: Path, incomplete: dict[str, Json] | None = None
+) -> RunResult:
     """Write summary.json, jobs.csv, workers.csv, actions.csv and trace.csv for a live run (and, for an
-    LLM run, ``token_times.csv``)."""
+    LLM run, ``token_times.csv``); the run's journal (``simserve.live.journal``) goes. ``incomplete``: a run
+    recovered from what its crashed executor left (``simserve recover``): summary.json says so, and until when."""
     result = build_result(scenario, seed, run.recorder, engine="live", horizon_s=max(run.horizon_s, 1e-9))
+    if incomplete is not None:
+        result.summary["incomplete"] = incomplete
+        warning = (
+            f"incomplete: this run's executor died; recovered from its journal up to t={run.horizon_s:.1f}s "
+            f"({incomplete.get('jobs_in_flight', 0)} jobs in flight then)"
+        )
+        result.summary["warnings"] = [*result.summary.get("warnings", []), warning]
     live = dict(run.notes)
     live["cold_start_phases"] = measured_phases(result.workers)
     errors = pd.DataFrame(run.job_errors, columns=list(JOB_ERROR_COLUMNS))
@@ -103,4 +115,5 @@ def save_live_run(scenario: Scenario, seed: int, run: LiveRun, out_dir: Path) ->
     if run.token_times:
         write_frame(out_dir / TOKEN_TIMES_FILE, token_times_frame(run.token_times))
     write_json(out_dir / "summary.json", result.summary)
+    shutil.rmtree(out_dir / JOURNAL_DIR, ignore_errors=True)
     return result

@@ -191,6 +191,8 @@ class WorkerRuntime(Protocol):
     """A backend that starts workers: ``ProcessRuntime`` (default), container runtimes."""
 
     name: str
+    #: the container engine its workers run on ("auto", "docker" or "podman"; ``connect``), None for processes
+    engine: str | None
 
     async def start(self, spec: WorkerSpec, on_phase: PhaseCallback) -> WorkerHandle:
         """Pull (unless cached), launch, wait until ready; raise ``WorkerStartError`` on failure.

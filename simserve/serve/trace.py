@@ -18,16 +18,36 @@ as such in the file.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import yaml
 
+from simserve.live.report import save_live_run
+from simserve.live.runtime import Json
 from simserve.records import JobStatus, Recorder
 from simserve.results.outputs import write_text
+from simserve.results.result import RunResult
 from simserve.workload import Jobs
 
+if TYPE_CHECKING:
+    from simserve.live.executor import LiveRun
+    from simserve.scenario import Scenario
+
 TRACE_SCENARIO = "scenario.trace.yaml"
+
+
+def save_serve_run(
+    sc: Scenario, seed: int, run: LiveRun, work: Path, incomplete: dict[str, Json] | None = None
+) -> RunResult:
+    """A serve run's directory: ``save_live_run``'s files (its ``trace.csv`` of the recorded jobs) and
+    ``scenario.trace.yaml`` to plan from (``trace_scenario``). ``incomplete``: see ``save_live_run``."""
+    result = save_live_run(sc, seed, run, work, incomplete)
+    resolved = yaml.safe_load((work / "scenario.resolved.yaml").read_text())
+    own = sc.plan.model_dump(exclude_defaults=True) if sc.plan is not None and sc.plan.vary else None
+    jobs = int(result.summary["requests"]["arrived"])
+    trace_scenario(resolved, run.horizon_s, work, own or default_plan(result.summary), jobs)
+    return result
 
 
 def recorded_jobs(rec: Recorder) -> Jobs:
