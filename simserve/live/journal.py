@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,12 +62,7 @@ class Journal:
         self._f = open(self.dir / EVENTS_FILE, "a", encoding="utf-8")  # noqa: SIM115 - closed by close()
         self._arrived = 0
         self._status = b""
-        self._iv = 0
-        self._workers = 0
-        self._actions = 0
-        self._errors = 0
-        self._tokens = 0
-        self._faults = 0
+        self._sent: dict[str, int] = {}  # per growing list (its key in a line): the items already written
         self.lines = 0
 
     def flush(
@@ -115,25 +110,27 @@ class Journal:
                 for j in changed
             ]
         self._status = status
-        self._take(line, "iv", rec.iv, "_iv")
-        if len(rec.workers) > self._workers:
-            line["workers"] = [[m.worker_id, m.kind, m.created_s] for m in rec.workers[self._workers :]]
-            self._workers = len(rec.workers)
-        self._take(line, "actions", rec.actions, "_actions")
-        self._take(line, "errors", errors, "_errors")
-        self._take(line, "tokens", tokens, "_tokens")
-        self._take(line, "faults", faults, "_faults")
+        self._take(line, "iv", rec.iv)
+        self._take(line, "workers", rec.workers, lambda m: [m.worker_id, m.kind, m.created_s])
+        self._take(line, "actions", rec.actions)
+        self._take(line, "errors", errors)
+        self._take(line, "tokens", tokens)
+        self._take(line, "faults", faults)
         if open_rows:
             line["open"] = [list(r) for r in open_rows]
         self._f.write(json.dumps(line, separators=(",", ":")) + "\n")
         self._f.flush()
         self.lines += 1
 
-    def _take(self, line: dict[str, Any], key: str, items: Sequence[Any], attr: str) -> None:
-        done = getattr(self, attr)
+    def _take(
+        self, line: dict[str, Any], key: str, items: Sequence[Any], row: Callable[[Any], Any] | None = None
+    ) -> None:
+        """Put the items of an append-only list not written yet in ``line[key]`` (each as ``row(item)``)."""
+        done = self._sent.get(key, 0)
         if len(items) > done:
-            line[key] = list(items[done:])
-            setattr(self, attr, len(items))
+            new = items[done:]
+            line[key] = [row(x) for x in new] if row is not None else list(new)
+            self._sent[key] = len(items)
 
     def close(self) -> None:
         self._f.close()

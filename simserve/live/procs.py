@@ -109,19 +109,8 @@ def _pids() -> Iterable[int]:
 def find_marked(mark: str, *, prefix: bool = False) -> list[int]:
     """Pids of live processes whose environment has ``SIMSERVE_PROCESS_MARK`` equal to ``mark`` (or, with
     ``prefix``, starting with ``mark + "."``). Processes of other users (unreadable) are skipped; zombies too."""
-    needle = f"{MARK_VAR}={mark}".encode() + (b"." if prefix else b"\0")
-    me = os.getpid()
-    found = []
-    for pid in _pids():
-        if pid == me:
-            continue
-        try:
-            env = (PROC / str(pid) / "environ").read_bytes()
-        except OSError:
-            continue
-        if needle in env and not _zombie(pid):
-            found.append(pid)
-    return sorted(found)
+    head = mark + "."
+    return sorted(pid for pid, m in marked_processes().items() if m == mark or (prefix and m.startswith(head)))
 
 
 def _zombie(pid: int) -> bool:
