@@ -253,10 +253,26 @@ def summary_warnings(summary: dict[str, Any]) -> list[str]:
     return [str(w) for w in value] if isinstance(value, list) else []
 
 
+def incomplete_note(summary: dict[str, Any], label: str) -> str | None:
+    """One line saying that the run ``label`` was recovered from a crashed executor's journal (``simserve
+    recover``: ``summary["incomplete"]``), so its figures cover only its first ``until_s`` seconds; None for a
+    run that ended normally."""
+    inc = summary.get("incomplete")
+    if not isinstance(inc, dict):
+        return None
+    until = inc.get("until_s")
+    upto = f"its first {float(until):.1f} s" if isinstance(until, (int, float)) else "part of the run"
+    return (
+        f"{label} is incomplete (its executor died; recovered from its journal): its figures cover {upto}, "
+        f"with {inc.get('jobs_in_flight', '?')} jobs in flight then"
+    )
+
+
 __all__ = [
     "Load",
     "cap_warnings",
     "diurnal_peak_rate",
+    "incomplete_note",
     "load_warnings",
     "offered_load",
     "priority_warnings",

@@ -27,6 +27,7 @@ from simserve.calibrate.fit import Fit, fit_duration
 from simserve.calibrate.llm_fit import EngineFit, fit_engine, prefill_prior
 from simserve.calibrate.measure import cold_start_episodes, overhead_summary, phase_samples, pickup_delays
 from simserve.calibrate.replay import requested_service
+from simserve.checks import incomplete_note
 from simserve.results.outputs import TOKEN_TIMES_FILE, check_out_file, read_csv_checked, read_run
 from simserve.scenario import Scenario, TraceArrivals, load_scenario
 
@@ -190,6 +191,9 @@ def calibrate_run(
     data, sc = _raw(base)
     cal = Calibration(data=data, source=str(run_dir))
     summary, jobs, workers = run["summary"], run["jobs"], run["workers"]
+    incomplete = incomplete_note(summary, str(run_dir))
+    if incomplete is not None:
+        cal.notes.append(f"{incomplete}; fitted from the samples it has")
     horizon = float(summary.get("horizon_s") or sc.horizon)
     phases = phase_samples(workers, horizon) if workers is not None else {}
     cs = sc.cold_start

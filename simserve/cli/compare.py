@@ -18,6 +18,7 @@ from rich.table import Table
 from simserve.cli import UsageError, app
 
 console = Console()
+errors = Console(stderr=True)
 
 
 @app.command()
@@ -34,6 +35,7 @@ def compare(
     all_rows: bool = typer.Option(False, "--all", help="print every figure, not only the headline ones"),
 ) -> None:
     """Put two runs side by side: every summary figure, both values and the relative error (B - A)/|A|."""
+    from simserve.checks import incomplete_note
     from simserve.compare import checked_keys, compare_runs, write_compare
     from simserve.compare.html import fmt_ci, fmt_error, fmt_value
     from simserve.results.outputs import check_out_dir, read_run
@@ -41,6 +43,10 @@ def compare(
     if out is not None:
         check_out_dir(out, "--out")
     a, b = read_run(run_a), read_run(run_b)  # a bad run directory is one line and exit 2 (RunDirError)
+    for run, path in ((a, run_a), (b, run_b)):
+        note = incomplete_note(run["summary"], str(path))
+        if note is not None:
+            errors.print(f"[yellow]warning: {note}[/yellow]", soft_wrap=True)
     if out is not None:
         cmp, page = write_compare(a, b, out, fail_over=fail_over, check=check or None)
     else:

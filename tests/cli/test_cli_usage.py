@@ -33,6 +33,9 @@ Q = "scenarios/quickstart.yaml"
         (["run", Q, "--replications", "0"], "'--replications'"),
         (["live", Q, "--speed", "0"], "'--speed'"),
         (["plan", Q, "--seed", "x"], "'--seed'"),
+        (["recover", "no/such/run"], "no crashed run found"),
+        (["recover", "scenarios"], "no crashed run found"),
+        (["cleanup", "--engine", "rkt"], "--engine: expected auto, docker, podman or none"),
     ],
 )
 def test_usage_error_is_one_line_and_exit_2(args: list[str], says: str, capsys: pytest.CaptureFixture[str]) -> None:

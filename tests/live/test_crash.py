@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
+from typer.testing import CliRunner
 
 from simserve.live.procs import marked_processes, run_mark_of
 from simserve.results.outputs import read_run
@@ -168,6 +169,28 @@ def test_sigkill_of_live_leaves_no_process_and_a_recoverable_run(tmp_path: Path)
     assert np.allclose(workers.groupby("worker_id")["end_s"].max(), inc["until_s"], atol=1e-6)
     assert set(workers["state"].astype(str)) >= {"initializing", "running", "idle"}
     assert (out / "trace.csv").is_file() and (out / "logs").is_dir()
+    _downstream_commands_take(out, sc, tmp_path)
+
+
+def _downstream_commands_take(run: Path, scenario: Path, tmp: Path) -> None:
+    """``report``, ``compare``, ``calibrate`` and ``run --replay`` read a recovered run as any other, and say it
+    is incomplete."""
+    from simserve.cli import app
+
+    runner = CliRunner()
+    invoked = {
+        "report": ["report", str(run), "--out", str(tmp / "report.html")],
+        "compare": ["compare", str(run), str(run)],
+        "calibrate": ["calibrate", str(run), "--scenario", str(scenario), "--out", str(tmp / "calibrated.yaml")],
+        "replay": ["run", str(scenario), "--replay", str(run), "--out", str(tmp / "replayed"), "-q"],
+    }
+    results = {name: runner.invoke(app, args) for name, args in invoked.items()}
+    for name, res in results.items():
+        assert res.exit_code == 0, (name, res.output, res.exception)
+    assert "incomplete: this run" in (tmp / "report.html").read_text()  # the warnings box
+    for name in ("compare", "calibrate"):  # rich wraps lines at the terminal's width
+        assert "is incomplete (its executor died" in " ".join(results[name].output.split()), name
+    assert read_run(tmp / "replayed")["summary"]["requests"]["arrived"] == 3
 
 
 def _post(base: str, body: dict[str, Any]) -> dict[str, Any]:
