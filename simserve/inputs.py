@@ -1,12 +1,15 @@
 """User input files and the one error type for bad input.
 
-Owns ``ScenarioError`` (one line: the file, the field path and what was expected) and
-``read_text_file`` (a bounded, UTF-8 read of a file a user named). The scenario package, the trace
-readers and the CLI raise and catch these; nothing here knows the scenario's schema.
+Owns ``ScenarioError`` (one line: the file, the field path and what was expected),
+``read_text_file`` (a bounded, UTF-8 read of a file a user named) and ``not_a_regular_file`` (a named
+pipe or a device is refused without being opened: reading one blocks for good or never ends). The
+scenario package, the trace readers and the CLI raise and catch these; nothing here knows the
+scenario's schema.
 """
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 
@@ -19,12 +22,35 @@ class ScenarioError(ValueError):
         super().__init__(where + message)
 
 
+#: what a path that is not a regular file is, by ``stat.S_IFMT`` of its mode
+_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a named pipe",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def not_a_regular_file(path: Path) -> str:
+    """``""`` when ``path`` is a regular file (after symlinks); else what it is, for an error message:
+    ``"not found"``, ``"a named pipe"``, ``"a character device"``, ... Never opens the path, so a named
+    pipe or a device answers at once (reading one would block for good, or never end)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return "not found"
+    return "" if stat.S_ISREG(mode) else _KINDS.get(stat.S_IFMT(mode), "not a regular file")
+
+
 def read_text_file(path: Path, label: str, max_bytes: int) -> str:
     """The text of a UTF-8 file (a BOM is allowed), or a one-line ``ScenarioError``: unreadable, too large,
-    a directory, or not UTF-8 (naming the first bad byte)."""
+    a directory, a named pipe or a device (refused before it is opened), or not UTF-8 (naming the first
+    bad byte)."""
+    kind = not_a_regular_file(path)
+    if kind and kind != "not found":  # a missing file is the OSError below, with its own words
+        raise ScenarioError(label, "", f"expected a file, got {kind}")
     try:
-        if path.is_dir():
-            raise ScenarioError(label, "", "expected a file, got a directory")
         size = path.stat().st_size
         if size > max_bytes:
             raise ScenarioError(label, "", f"expected a file under {max_bytes // 1024} KiB; got {size} bytes")

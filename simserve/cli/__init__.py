@@ -8,13 +8,39 @@ of each command module. Commands are thin: load, call the library, render with r
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import sys
+from typing import Any
 
 import typer
 
 from simserve.records import JobsInFlightError
 from simserve.scenario import ScenarioError
+from simserve.version import __version__
+
+
+class _Group(typer.core.TyperGroup):
+    """The app's group: flags show no ``<bool>`` type in help (``_flags_untyped``)."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _flags_untyped(super().get_params(ctx))
+
+
+class _Command(typer.core.TyperCommand):
+    """Every command's class: flags show no ``<bool>`` type in help (``_flags_untyped``)."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _flags_untyped(super().get_params(ctx))
+
+
+def _flags_untyped(params: list[Any]) -> list[Any]:
+    """An on/off flag takes no value: no type in its help row (typer >= 0.2x's rich help shows ``<bool>``)."""
+    for param in params:
+        if getattr(param, "is_flag", False) and not getattr(param, "count", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
 
 app = typer.Typer(
     name="simserve",
@@ -22,7 +48,23 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=_Group,
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"simserve {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=_show_version, help="print the version and exit"
+    ),
+) -> None:
+    """Simulate and measure GPU serverless endpoints (Runpod Serverless semantics)."""
 
 
 class UsageError(ValueError):
@@ -37,6 +79,21 @@ for _name in _COMMAND_MODULES:
     except ModuleNotFoundError as _exc:  # a command module not written yet
         if _exc.name != f"simserve.cli.{_name}":
             raise
+
+
+def _untyped_flags_everywhere(typer_app: typer.Typer) -> None:
+    """Give every registered command (and sub-app) the classes that hide ``<bool>`` (``_Command``)."""
+    for info in typer_app.registered_commands:
+        if info.cls in (None, typer.core.TyperCommand):
+            info.cls = _Command
+    for group in typer_app.registered_groups:
+        if group.cls in (None, typer.core.TyperGroup) or isinstance(group.cls, typer.models.DefaultPlaceholder):
+            group.cls = _Group
+        if group.typer_instance is not None:
+            _untyped_flags_everywhere(group.typer_instance)
+
+
+_untyped_flags_everywhere(app)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,11 +179,22 @@ def _usage(exc: BaseException) -> int:
         print(ctx.get_help(), file=sys.stderr)
         return 2
     message = exc.format_message() if hasattr(exc, "format_message") else str(exc)  # type: ignore[union-attr]
+    message += _suggest_command(message, ctx)
     path = getattr(ctx, "command_path", None) if ctx is not None else None
     where = f"{path}: " if path else ""
     print(f"error: {where}{' '.join(message.split())}", file=sys.stderr)
     code = getattr(exc, "exit_code", 2)
     return 2 if code in (None, 1) else int(code)
+
+
+def _suggest_command(message: str, ctx: Any) -> str:
+    """`` Did you mean 'run'?`` for an unknown command when typer did not say it already (typer < 0.2x)."""
+    if not message.startswith("No such command") or "did you mean" in message.lower() or ctx is None:
+        return ""
+    bad = message.split("'")[1] if message.count("'") >= 2 else ""
+    names = list(getattr(ctx.command, "commands", {}))
+    close = difflib.get_close_matches(bad, names, n=2, cutoff=0.6)
+    return f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
 
 
 if __name__ == "__main__":  # pragma: no cover

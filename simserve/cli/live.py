@@ -139,7 +139,7 @@ def live(
     out_dir = check_out_dir(out or default_out_dir("runs", sc.name, "live-"), "--out" if out else "output directory")
     out_dir = out_dir.absolute()
     if runtime == "simulated":
-        _simulated(sc, scenario, handler, out_dir, duration, speed, seed, quiet)
+        _simulated(sc, scenario, handler, out_dir, duration, speed, seed, quiet, set_)
         return
     if handler is None:
         raise UsageError("--handler: expected a handler file (or --runtime simulated for a dry run)")
@@ -194,9 +194,7 @@ def live(
 
         render_warnings(result.summary)
     else:
-        from simserve.cli.run import render_summary
-
-        render_summary(result.summary, out_dir)
+        _render_run(scenario, sc, result, out_dir, set_)
         for f in result.summary["live"]["faults"]:
             console.print(f"[red]worker {f['worker_id']} {f['kind']} at t={f['time_s']:.2f}s: {f['message']}[/red]")
             last = stopped is not None and (f["worker_id"], f["time_s"]) == (stopped["worker_id"], stopped["time_s"])
@@ -307,6 +305,7 @@ def _simulated(
     speed: float,
     seed: int | None,
     quiet: bool,
+    overrides: list[str],
 ) -> None:
     """``--runtime simulated``: the live driver on a virtual clock; the same tables as ``simserve run``."""
     from simserve.live.report import save_live_run
@@ -324,9 +323,23 @@ def _simulated(
     run = LiveRun(rec, horizon, jobs, {"runtime": "simulated", "speed": speed, "faults": [], "retries": rec.retries})
     with staged_out_dir(out_dir) as work:
         result = save_live_run(sc, run_seed, run, work)
-    from simserve.cli.run import render_summary, render_warnings
+    from simserve.cli.run import render_warnings
 
     if quiet:
         render_warnings(result.summary)
     else:
-        render_summary(result.summary, out_dir)
+        _render_run(path, sc, result, out_dir, overrides)
+
+
+def _render_run(path: Path, sc: Scenario, result: Any, out_dir: Path, overrides: list[str]) -> None:
+    """The summary of a finished live run, ending as ``simserve run`` does: bill, latency, next commands."""
+    from simserve.cli.answers import next_commands, startup_tail
+    from simserve.cli.run import render_summary
+    from simserve.results.result import statistics_warmup
+
+    summary = result.summary
+    horizon = float(summary.get("horizon_s") or sc.horizon)
+    warmup = statistics_warmup(sc, horizon)
+    steps = next_commands(path, sc, out_dir, summary["latency_s"].get("p95"), overrides)
+    tail = startup_tail(result.jobs, summary, warmup)
+    render_summary(summary, out_dir, window_s=horizon - warmup, steps=steps, tail_warning=tail)

@@ -97,8 +97,7 @@ def plan(
     top: int = typer.Option(15, "--top", help="rows of the ranked table to print"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing but errors"),
 ) -> None:
-    """Find the cheapest configuration that meets every SLO; write plan.csv, plan.json,
-    recommended.yaml and pareto.png."""
+    """Find the cheapest configuration that meets every SLO; write plan.csv, plan.json, recommended.yaml, pareto.png."""
     from simserve.interrupts import SIGNAL_EXIT, Terminated, sigterm_raises
     from simserve.plan.report import ranked_table, write_plan
     from simserve.results.outputs import check_out_dir, default_out_dir, staged_out_dir

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from simserve.cli import UsageError, app
+from simserve.cli.fmt import num, pct, usd
 from simserve.scenario import ScenarioError, load_scenario, scenario_json_schema
 from simserve.workload import check_files
 
@@ -26,11 +27,7 @@ console = Console(stderr=False)
 
 
 def _fmt(v: Any, unit: str = "") -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, float):
-        return f"{v:,.3f}{unit}" if abs(v) < 1000 else f"{v:,.1f}{unit}"
-    return f"{v}{unit}"
+    return "-" if v is None else f"{num(v)}{unit}"
 
 
 def _with_ci(node: dict[str, Any], key: str, unit: str = "") -> str:
@@ -41,8 +38,17 @@ def _with_ci(node: dict[str, Any], key: str, unit: str = "") -> str:
     return text
 
 
-def render_warnings(summary: dict[str, Any]) -> None:
-    """Print the summary's ``warnings`` on stderr, one yellow ``warning: ...`` line each.
+def _usd_ci(node: dict[str, Any], key: str) -> str:
+    text = usd(node.get(key))
+    ci = node.get(f"{key}_ci")
+    if ci and ci[0] is not None:
+        text += f"  [{usd(ci[0])}, {usd(ci[1])}]"
+    return text
+
+
+def render_warnings(summary: dict[str, Any], extra: tuple[str | None, ...] = ()) -> None:
+    """Print the summary's ``warnings`` and the ``extra`` ones (None: none) on stderr, one yellow
+    ``warning: ...`` line each.
 
     On stderr so that they show with ``--quiet`` too (a run's warnings say its figures may
     mislead, like errors they are never silenced) and never mix into output a script parses.
@@ -51,20 +57,32 @@ def render_warnings(summary: dict[str, Any]) -> None:
 
     from simserve.checks import summary_warnings
 
+    sys.stdout.flush()  # what the summary printed comes first, also when both streams go to one pipe
     err = Console(stderr=True)
-    for line in summary_warnings(summary):
+    for line in [*summary_warnings(summary), *(w for w in extra if w)]:
         err.print(f"[yellow]warning: {escape(line)}[/yellow]", highlight=False, soft_wrap=True)
 
 
-def render_summary(summary: dict[str, Any], out_dir: Path | None = None, *, warnings: bool = True) -> None:
-    """Print the readable summary of a run (sim or live), then its warnings (``render_warnings``,
-    on stderr) unless ``warnings=False``."""
+def render_summary(
+    summary: dict[str, Any],
+    out_dir: Path | None = None,
+    *,
+    warnings: bool = True,
+    window_s: float | None = None,
+    steps: list[tuple[str, str]] | None = None,
+    tail_warning: str | None = None,
+) -> None:
+    """Print the readable summary of a run (sim or live), then the answers it ends with (monthly bill and
+    its basis, latency percentiles, ``steps``: the next commands; ``simserve.cli.answers``), then its
+    warnings (``render_warnings`` and ``tail_warning``, on stderr) unless ``warnings=False``.
+
+    ``window_s``: the statistics window the monthly bill is projected from (default: the horizon)."""
     req, lat, cost, wk = summary["requests"], summary["latency_s"], summary["cost_usd"], summary["workers"]
     title = f"{summary.get('scenario')} · {summary.get('engine')} · seed {summary.get('seed')}"
     if summary.get("replications", 1) > 1:
         title += f" · {summary['replications']} replications (95% CI)"
     t = Table(title=title, show_header=False, box=None, pad_edge=False)
-    t.add_column(style="bold cyan")
+    t.add_column(style="bold cyan", no_wrap=True)
     t.add_column()
     t.add_row("requests", ", ".join(f"{k} {_fmt(v)}" for k, v in req.items() if not k.endswith("_ci")))
     for key in ("p50", "p95", "p99", "mean"):
@@ -78,38 +96,41 @@ def render_summary(summary: dict[str, Any], out_dir: Path | None = None, *, warn
         t.add_row(
             "tokens",
             f"{_fmt(tok['input'])} in, {_fmt(tok['output'])} out ({_fmt(tok['output_per_s'])} out/s), "
-            f"${_fmt(cost.get('per_1m_output_tokens'))} per 1M output tokens",
+            f"{usd(cost.get('per_1m_output_tokens'))} per 1M output tokens",
         )
     t.add_row(
         "cold starts",
-        f"{_fmt(summary['cold_start']['requests'])} requests ({100 * (summary['cold_start']['fraction'] or 0):.2f}%)",
+        f"{_fmt(summary['cold_start']['requests'])} requests ({pct(summary['cold_start']['fraction'] or 0)})",
     )
     t.add_row("workers", f"mean alive {_with_ci(wk, 'mean_alive')}, peak {_fmt(wk['peak_alive'])}")
     states = ", ".join(
-        f"{s} {v:.2f}"
+        f"{s} {num(v, 3)}"
         for s, v in wk["mean_by_state"].items()
         if not s.endswith("_ci") and isinstance(v, (int, float)) and v > 0
     )
     t.add_row("  by state", states or "-")
     t.add_row(
         "cost",
-        f"${_with_ci(cost, 'total')} total, ${_fmt(cost['per_hour'])}/h, "
-        f"${_fmt(cost['per_1k_requests'])} per 1k requests",
+        f"{_usd_ci(cost, 'total')} total, {usd(cost['per_hour'])}/h, {usd(cost['per_1k_requests'])} per 1k requests",
     )
     by = ", ".join(
-        f"{s} ${v:.2f}"
+        f"{s} {usd(v)}"
         for s, v in cost["by_state"].items()
         if not s.endswith("_ci") and isinstance(v, (int, float)) and v > 0
     )
     t.add_row("  by state", by or "-")
-    t.add_row("GPU utilization", f"{100 * (summary['gpu_utilization'] or 0):.1f}% of billed GPU time busy")
+    t.add_row("GPU utilization", f"{pct(summary['gpu_utilization'] or 0)} of billed GPU time busy")
     console.print(t)
     if out_dir is not None:
         names = ("summary.json", "jobs.csv", "workers.csv", "jobs.parquet", "workers.parquet", "minutes.csv")
         wrote = ", ".join(n for n in names if (out_dir / n).is_file())
-        console.print(f"[dim]wrote {out_dir}/{wrote}[/dim]")
+        console.print(f"[dim]wrote {out_dir}/{wrote}[/dim]", soft_wrap=True)
+    from simserve.cli.answers import render_answers
+
+    window = float(summary.get("horizon_s") or 0.0) if window_s is None else window_s
+    render_answers(console, summary, window_s=window, steps=steps or [])
     if warnings:
-        render_warnings(summary)
+        render_warnings(summary, (tail_warning,))
 
 
 @app.command()
@@ -222,10 +243,24 @@ def run(
     except Terminated:
         print(f"stopped by signal; {out_dir} left as it was", file=sys.stderr)
         raise typer.Exit(SIGNAL_EXIT[signal.SIGTERM]) from None
+    from simserve.cli.answers import next_commands, startup_tail
+    from simserve.results.result import statistics_warmup
+
+    warmup = statistics_warmup(sc, float(summary.get("horizon_s") or sc.horizon))
+    tail = startup_tail(results[0].jobs if results[0].has_jobs else None, results[0].summary, warmup)
+    if tail is not None and len(results) > 1:
+        tail = f"in replication 0, {tail}"
     if quiet:
-        render_warnings(summary)  # warnings show with --quiet too (stderr)
+        render_warnings(summary, (tail,))  # warnings show with --quiet too (stderr)
     else:
-        render_summary(summary, out_dir)
+        steps = next_commands(scenario, sc, out_dir, summary["latency_s"].get("p95"), set_)
+        render_summary(
+            summary,
+            out_dir,
+            window_s=float(summary.get("horizon_s") or sc.horizon) - warmup,
+            steps=steps,
+            tail_warning=tail,
+        )
 
 
 def _streamed(sc: Any, seed: int | None, out_dir: Path, tables: str, quiet: bool) -> Any:
@@ -282,7 +317,7 @@ def validate(
     scenarios: list[Path] = typer.Argument(..., help="scenario YAML files"),
     set_: list[str] = typer.Option([], "--set", help="override a field in each file: dotted.key=value (repeatable)"),
 ) -> None:
-    """Check scenario files and the files they name, and the bounds of simserve.limits; exit 2 on the first bad one."""
+    """Check scenario files, the files they name and the simulator's bounds; exit 2 on the first bad one."""
     for path in scenarios:
         sc = load_scenario(path, set_)
         check_files(sc)

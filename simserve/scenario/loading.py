@@ -16,6 +16,7 @@ from pydantic import (
 from simserve.inputs import ScenarioError, read_text_file
 from simserve.safe_yaml import YamlInputError, load_yaml
 from simserve.scenario.root import Scenario
+from simserve.scenario.suggest import did_you_mean
 
 # ----------------------------------------------------------------------------- loading
 #: a scenario file larger than this is refused before it is parsed
@@ -54,13 +55,22 @@ _FIELD_PATH = re.compile(r"[A-Za-z_][\w.\[\]]*")
 
 
 def _first_error(err: ValidationError) -> tuple[str, str]:
-    e = err.errors(include_url=False)[0]
+    errors = err.errors(include_url=False)
+    e = errors[0]
+    if e["type"] == "missing":  # a misspelt required key is missing and unknown: say the unknown one
+        parent = tuple(e["loc"])[:-1]
+        e = next((x for x in errors if x["type"] == "extra_forbidden" and tuple(x["loc"])[:-1] == parent), e)
     msg = e["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         if msg.startswith(prefix):
             msg = msg[len(prefix) :]
     if e["type"] == "extra_forbidden":
-        msg = "unknown key (not part of the scenario format; see `simserve schema`)"
+        near = did_you_mean(Scenario, tuple(e["loc"]))
+        msg = (
+            f"unknown key; did you mean {near!r}? (see `simserve schema`)"
+            if near
+            else "unknown key (not part of the scenario format; see `simserve schema`)"
+        )
     elif e["type"] == "missing":
         msg = "required field is missing"
     elif e["type"] == "union_tag_invalid":

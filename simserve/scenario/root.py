@@ -16,6 +16,7 @@ from pydantic import (
 
 from simserve import catalog, limits
 from simserve.dists import Duration
+from simserve.inputs import not_a_regular_file
 from simserve.planspec import PlanSpec
 from simserve.scenario.base import Int, StrictModel, gpu_name
 from simserve.scenario.billing import Billing, PriceOverride
@@ -66,14 +67,16 @@ class Scenario(StrictModel):
             except KeyError:
                 raise ValueError(f"pricing: unknown GPU {name!r}") from None
         arrivals = self.workload.arrivals
-        if isinstance(arrivals, TraceArrivals) and not self.trace_path().is_file():
-            raise ValueError(f"workload.arrivals.path: trace file not found: {self.trace_path()}")
+        if isinstance(arrivals, TraceArrivals) and (kind := not_a_regular_file(self.trace_path())):
+            raise ValueError(f"workload.arrivals.path: {_missing('trace file', kind)}: {self.trace_path()}")
         if (
             isinstance(arrivals, WeeklyArrivals)
             and arrivals.csv is not None
-            and not self.data_path(arrivals.csv).is_file()
+            and (kind := not_a_regular_file(self.data_path(arrivals.csv)))
         ):
-            raise ValueError(f"workload.arrivals.csv: weekly profile not found: {self.data_path(arrivals.csv)}")
+            raise ValueError(
+                f"workload.arrivals.csv: {_missing('weekly profile', kind)}: {self.data_path(arrivals.csv)}"
+            )
         if self.hosts and not any(h.gpu.upper() in {g.upper() for g in self.endpoint.gpu} for h in self.hosts):
             raise ValueError(
                 f"endpoint.gpu: no host pool in hosts serves {', '.join(self.endpoint.gpu)}; expected a hosts entry "
@@ -151,8 +154,9 @@ class Scenario(StrictModel):
         for pool in self.hosts:
             if pool.other_tenants is not None and pool.other_tenants.csv is not None:
                 p = Path(pool.other_tenants.csv)
-                if not (p if p.is_absolute() else Path(self.base_dir) / p).is_file():
-                    raise ValueError(f"hosts: other_tenants CSV not found: {pool.other_tenants.csv}")
+                kind = not_a_regular_file(p if p.is_absolute() else Path(self.base_dir) / p)
+                if kind:
+                    raise ValueError(f"hosts: {_missing('other_tenants CSV', kind)}: {pool.other_tenants.csv}")
         endpoint = self.endpoint.model_dump()
         for ev in sorted(self.events, key=lambda e: e.at):
             for key, value in (ev.set or {}).items():
@@ -199,3 +203,8 @@ class Scenario(StrictModel):
                 data[section].pop(key)
         text = json.dumps(data, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _missing(what: str, kind: str) -> str:
+    """``"trace file not found"``, or ``"expected a file, got a named pipe"`` (``kind``: ``not_a_regular_file``)."""
+    return f"{what} not found" if kind == "not found" else f"expected a file, got {kind}"

@@ -1,0 +1,138 @@
+"""The answers a run ends with on the terminal: the monthly bill and its basis, the latency
+percentiles, a warning when the first cold start sets a tail percentile, and what to run next.
+
+Owns ``answer_rows`` (bill and latency, as label/text rows), ``startup_tail`` (the warning),
+``next_commands`` and ``render_answers``. The monthly figure is the summary's cost per hour times the
+platform's 730 h month, said with ``simserve.report.monthly.month_basis`` (the same words and rule the
+HTML report uses); nothing here computes a cost of its own or writes a file.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from simserve.cli.fmt import num, usd
+from simserve.units import HOURS_PER_MONTH
+
+#: a tail percentile is "set by the first cold start" when it is at least this many times what it is without
+#: the jobs that waited for it (and at least STARTUP_MIN_S seconds more)
+STARTUP_FACTOR = 2.0
+STARTUP_MIN_S = 1.0
+TAILS = (("p99", 99.0), ("p95", 95.0))
+
+
+def answer_rows(summary: dict[str, Any], window_s: float) -> list[tuple[str, str]]:
+    """``[("monthly bill", ...), ("latency", ...)]``: the bill at this traffic for a 730 h month and where it
+    comes from (``window_s``: the statistics window, horizon minus warmup), and p50/p95/p99."""
+    from simserve.report.monthly import month_basis
+
+    per_hour = summary["cost_usd"].get("per_hour")
+    lat = summary["latency_s"]
+    rows = []
+    if per_hour is not None:
+        basis = month_basis(max(window_s, 1e-9) / 3600.0)
+        rows.append(
+            ("monthly bill", f"{usd(per_hour * HOURS_PER_MONTH)} a month at this traffic ({basis}, {usd(per_hour)}/h)")
+        )
+    rows.append(("latency", ", ".join(f"{k} {num(lat.get(k))} s" for k in ("p50", "p95", "p99"))))
+    return rows
+
+
+def startup_tail(jobs: Any, summary: dict[str, Any], warmup_s: float) -> str | None:
+    """A warning when a tail percentile of latency is set by the jobs that waited for the run's first cold
+    start, else None.
+
+    Those jobs are the completed ones (in the statistics window, as the summary counts them) that arrived
+    before any job started: until the first worker was ready, nothing could serve them. The percentile is
+    "set by them" when it is at least ``STARTUP_FACTOR`` times (and ``STARTUP_MIN_S`` more than) the same
+    percentile without them. Each such percentile is named.
+    """
+    if jobs is None or len(jobs) == 0 or "start_s" not in jobs:
+        return None
+    start = jobs["start_s"].to_numpy(dtype=float)
+    if not np.isfinite(start).any():
+        return None
+    first_start = float(np.nanmin(start))
+    arrival = jobs["arrival_s"].to_numpy(dtype=float)
+    done = (jobs["status"].astype(str) == "completed").to_numpy() & (arrival >= warmup_s)
+    latency = jobs["latency_s"].to_numpy(dtype=float)
+    waited = done & (arrival < first_start)
+    rest = latency[done & ~waited]
+    if not waited.any() or len(rest) == 0:
+        return None
+    flagged = []
+    for name, q in TAILS:
+        with_them = summary["latency_s"].get(name)
+        without = float(np.percentile(rest, q))
+        if with_them is not None and with_them >= STARTUP_FACTOR * without and with_them - without >= STARTUP_MIN_S:
+            flagged.append((name, float(with_them), without))
+    if not flagged:
+        return None
+    flagged.sort()  # p95 before p99
+    n = int(waited.sum())
+    names = " and ".join(name for name, _, _ in flagged)
+    were = " and ".join(f"{num(w)} s" for _, w, _ in flagged)
+    now = " and ".join(f"{num(wo)} s" for _, _, wo in flagged)
+    return (
+        f"latency {names} ({were}) {'are' if len(flagged) > 1 else 'is'} set by the first cold start: "
+        f"{n:,} job{'s' if n != 1 else ''} arrived before the first worker was ready at t = {num(first_start)} s "
+        f"and waited for it; without them {names} {'are' if len(flagged) > 1 else 'is'} {now}. A warmup longer "
+        "than that leaves them out of the figures; endpoint.active_workers >= 1 keeps a worker ready (and billed) "
+        "from the start"
+    )
+
+
+def next_commands(
+    path: Path | None, sc: Any, out_dir: Path | None, p95_s: Any, overrides: Sequence[str] = ()
+) -> list[tuple[str, str]]:
+    """The one or two commands worth running next, with what each gives: the HTML report of this run
+    (``out_dir``), and a plan for the scenario at ``path`` (its own ``plan:`` section, or an SLO near this
+    run's p95 over 0..2 active workers), with the run's ``--set`` ``overrides``."""
+    steps = []
+    if out_dir is not None:
+        steps.append((f"simserve report {shlex.quote(str(out_dir))}", "the HTML report: plots, break-even"))
+    if path is not None:
+        cmd = f"simserve plan {shlex.quote(str(path))}"
+        if sc.plan is None:
+            slo = _round_up(float(p95_s)) if isinstance(p95_s, (int, float)) and p95_s > 0 else 10
+            most = min(2, int(sc.endpoint.max_workers))
+            cmd += f' --slo "latency_p95<={num(slo)}s" --vary endpoint.active_workers=0..{most}'
+        cmd += "".join(f" --set {shlex.quote(o)}" for o in overrides)
+        steps.append((cmd, "the cheapest setup that meets a latency target"))
+    return steps
+
+
+def _round_up(x: float) -> float:
+    """The next 1-2-5 step at or above ``x`` (8.2 -> 10, 0.31 -> 0.5)."""
+    step = 10.0 ** np.floor(np.log10(x))
+    return float(next(m * step for m in (1, 2, 5, 10) if m * step >= x))
+
+
+def render_answers(
+    console: Console,
+    summary: dict[str, Any],
+    *,
+    window_s: float,
+    steps: list[tuple[str, str]],
+) -> None:
+    """Print the bill and latency rows and the next commands (a command is one line, whatever the width,
+    so that it can be copied). ``startup_tail``'s warning goes with the run's other warnings (stderr)."""
+    t = Table(show_header=False, box=None, pad_edge=False)
+    t.add_column(style="bold green", no_wrap=True)
+    t.add_column()
+    for label, text in answer_rows(summary, window_s):
+        t.add_row(label, escape(text))
+    console.print(t)
+    for cmd, why in steps:
+        console.print(f"next: [bold]{escape(cmd)}[/bold]  [dim]# {escape(why)}[/dim]", soft_wrap=True, highlight=False)
+
+
+__all__ = ["answer_rows", "next_commands", "render_answers", "startup_tail"]

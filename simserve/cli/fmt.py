@@ -1,0 +1,57 @@
+"""Numbers on the terminal, one style for every command: thousands separators, no exponent, precision
+by magnitude (a fixed number of significant digits), ``-`` for a missing or non-finite figure.
+
+Owns ``num`` (counts and measures), ``usd`` (money) and ``pct`` (fractions). Pure string functions; the
+files a run writes keep full precision and are not formatted here.
+
+>>> num(3583), num(3.127481), num(104.0111), num(3637.8), num(22189871), num(0.0523456)
+('3,583', '3.127', '104.0', '3,638', '22,189,871', '0.05235')
+>>> usd(4966.482), usd(13.6068), usd(0.00234), pct(0.077)
+('$4,966.48', '$13.61', '$0.0023', '7.7%')
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def _finite(v: Any) -> float | None:
+    if v is None or isinstance(v, bool):
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def num(v: Any, digits: int = 4) -> str:
+    """``v`` with ``digits`` significant digits, thousands separators and no exponent; a whole number in
+    full and without decimals (``10.0`` -> ``10``)."""
+    f = _finite(v)
+    if f is None:
+        return "-"
+    if isinstance(v, int) or f.is_integer():
+        return f"{round(f):,}"
+    decimals = max(digits - 1 - math.floor(math.log10(abs(f))), 0)
+    return f"{f:,.{decimals}f}"
+
+
+def usd(v: Any) -> str:
+    """Dollars: cents from $1 up (``$4,966.48``), two significant digits below (``$0.0023``)."""
+    f = _finite(v)
+    if f is None:
+        return "-"
+    if abs(f) >= 1 or f == 0:
+        return f"${f:,.2f}"
+    return f"${num(f, 2)}"
+
+
+def pct(fraction: Any) -> str:
+    """A fraction as a percentage with one decimal (``0.077`` -> ``7.7%``)."""
+    f = _finite(fraction)
+    return "-" if f is None else f"{100 * f:.1f}%"
+
+
+__all__ = ["num", "pct", "usd"]
