@@ -183,16 +183,38 @@ def test_live_progress_runs_the_whole_handler(out_dir):
     assert _max_overlap(jobs) == 1  # the one worker was never handed a second job while busy
 
 
+async def _until(cond: Callable[[], bool], what: str) -> None:
+    """Wait for ``cond`` (polled every 50 ms), at most 60 s: a cold SDK start under load fits in that."""
+    deadline = asyncio.get_running_loop().time() + 60
+    while not cond():
+        assert asyncio.get_running_loop().time() < deadline, what
+        await asyncio.sleep(0.05)
+
+
 def test_live_refresh_worker_restarts_as_a_refresh(out_dir):
-    sc = scenario({"type": "queue_delay", "value": 2.0}, horizon=14.0, rate=0.5, max_workers=1, extra_workers=0)
-    _, result = run_live(sc, str(MINE / "sdk_refresh.py"), out_dir, speed=1.0, timeout_s=90.0)
+    """Three jobs a client sends one after another to one worker whose SDK refreshes it after each: every job
+    ends completed and each next one pays a fresh start (the run stops once they are done: no wall-time
+    horizon that a loaded machine's slow SDK starts could outrun)."""
+    sc = scenario({"type": "queue_delay", "value": 2.0}, horizon=600.0, max_workers=1, extra_workers=0)
+
+    async def during(ex: Any) -> None:
+        ex.job_input = lambda j: (f"j{j}", {"service_s": 0.2})  # before the run starts
+        await ex.started.wait()
+        for _ in range(3):
+            job = ex.driver.submit()
+            await _until(lambda j=job: ex.rec.status[j] == 2, f"job {job} completed")
+        ex.request_stop()
+
+    _, result = run_live(
+        sc, str(MINE / "sdk_refresh.py"), out_dir, speed=1.0, timeout_s=240.0, during=during, open_workload=True
+    )
     check_invariants(sc, result)
     s = result.summary
-    done = s["requests"]["completed"]
-    assert done >= 2 and s["requests"]["failed"] == 0
+    assert s["requests"]["completed"] == 3 and s["requests"]["failed"] == 0
     counters = s["counters"]
     # each ended job refreshed its worker: a fresh process, whose start the next job paid (a cold start)
-    assert counters["refreshes"] >= done and counters["cold_starts"] >= counters["refreshes"]
+    assert counters["refreshes"] == 3 and counters["cold_starts"] >= 3
+    assert result.jobs["cold_start"].astype(bool).all()
     assert counters["crashes"] == counters["retries"] == counters["unhealthy_retries"] == 0
     assert not [f for f in s["live"]["faults"] if f["kind"] == "crashed"]  # the SDK's exit is not a crash
     assert s["live"]["retries"] == 0
@@ -236,17 +258,10 @@ def test_live_concurrent_worker_starts_no_second_worker(out_dir):
         ex.job_input = lambda j: (f"j{j}", {"service_s": 0.05 if j == 0 else 3.0})  # before the run starts
         await ex.started.wait()
         rec = ex.rec
-
-        async def until(cond: Callable[[], bool], what: str) -> None:
-            deadline = asyncio.get_running_loop().time() + 60  # a cold SDK start under load: 60 s holds
-            while not cond():
-                assert asyncio.get_running_loop().time() < deadline, what
-                await asyncio.sleep(0.05)
-
         warm = ex.driver.submit()
-        await until(lambda: rec.status[warm] == 2, "the warm-up job completed")
+        await _until(lambda: rec.status[warm] == 2, "the warm-up job completed")
         jobs = [ex.driver.submit() for _ in range(3)]
-        await until(lambda: all(rec.status[j] == 2 for j in jobs), "the three jobs completed")
+        await _until(lambda: all(rec.status[j] == 2 for j in jobs), "the three jobs completed")
         ex.request_stop()
 
     handler = str(MINE / "sdk_concurrent.py")
