@@ -28,6 +28,7 @@ from rich.live import Live
 from rich.table import Table
 
 from simserve.cli import UsageError, app
+from simserve.cli.fmt import num, usd
 from simserve.interrupts import StopSignals
 from simserve.live.executor import MAX_INIT_FAILURES, WORKER_MEMORY_SHARE, LiveExecutor, LiveRun
 from simserve.results.outputs import check_out_dir, default_out_dir, staged_out_dir
@@ -38,18 +39,21 @@ console = Console()
 errors = Console(stderr=True)
 
 
-def _view(st: dict[str, Any]) -> Table:
-    t = Table(title=f"simserve live · t={st['now_s']:.1f}s of {st['end_s']:.1f}s", show_header=False, box=None)
+def _view(st: dict[str, Any], ended: bool = False) -> Table:
+    """The live view: workers by state, queue, latency and cost so far (``ended``: the last frame, so titled)."""
+    when = f"ended at t={st['now_s']:,.1f}s" if ended else f"t={st['now_s']:,.1f}s of {st['end_s']:,.1f}s"
+    t = Table(title=f"simserve live · {when}", show_header=False, box=None)
     t.add_column(style="bold cyan")
     t.add_column()
     t.add_row("workers", ", ".join(f"{k} {v}" for k, v in st["workers"].items() if v) or "-")
     t.add_row(
         "queue",
-        f"{st['in_queue']} waiting, {st['in_progress']} running, {st['arrived']} arrived, {st['completed']} completed",
+        f"{num(st['in_queue'])} waiting, {num(st['in_progress'])} running, {num(st['arrived'])} arrived, "
+        f"{num(st['completed'])} completed",
     )
     p50, p95 = st["latency_p50_s"], st["latency_p95_s"]
-    t.add_row("latency", "-" if math.isnan(p50) else f"p50 {p50:.3f}s, p95 {p95:.3f}s")
-    t.add_row("cost so far", f"${st['cost_usd']:.4f}")
+    t.add_row("latency", "-" if math.isnan(p50) else f"p50 {num(p50)} s, p95 {num(p95)} s")
+    t.add_row("cost so far", usd(st["cost_usd"]))
     if st["faults"]:
         t.add_row("faults", f"[red]{st['faults']}[/red] ({st['retries']} jobs retried)")
     return t
@@ -79,7 +83,10 @@ async def _drive(ex: LiveExecutor, quiet: bool) -> tuple[LiveRun, int]:
         with Live(_view(ex.status()), console=console, auto_refresh=False, transient=False) as live:
             while not task.done():
                 await asyncio.wait({task}, timeout=0.25)
-                live.update(_view(ex.status()), refresh=True)  # one render per update, no refresh thread
+                live.update(_view(ex.status(), ended=task.done()), refresh=True)  # one render, no refresh thread
+        # the last frame stays, a blank line apart from the summary: rich ends it with a newline in a terminal,
+        # not in a pipe or a file
+        console.print("" if console.is_terminal else "\n", end="\n")
         run = task.result()
     return run, signals.exit_code
 

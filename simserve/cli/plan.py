@@ -9,58 +9,92 @@ usage error (exit 2) before any run.
 from __future__ import annotations
 
 import math
+import re
 import signal
 import sys
 from pathlib import Path
 from typing import Any
 
 import typer
+from rich import box
 from rich.console import Console
+from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 
 from simserve.cli import UsageError, app
+from simserve.cli.fmt import num
 
 console = Console()
 
 
 def _pm(mean: Any, lo: Any, hi: Any, money: bool = False) -> str:
-    """``mean ±half-width`` of a 95% interval, compact for the terminal."""
+    """``mean ±half-width`` of a 95% interval, compact for the terminal (``simserve.cli.fmt`` style)."""
 
     def bad(v: Any) -> bool:
         return v is None or (isinstance(v, float) and not math.isfinite(v))
 
     if bad(mean):
         return "-"
-    f = (lambda v: f"{v:,.0f}") if money else (lambda v: f"{v:.3g}")
+    f = (lambda v: f"{v:,.0f}") if money else (lambda v: num(v, 3))
     return f(mean) if bad(lo) or bad(hi) else f"{f(mean)} ±{f((hi - lo) / 2)}"
 
 
-def render_plan(result: Any, table: Any, top: int) -> None:
-    """Print the ranked candidates and the recommendation."""
-    from simserve.plan.report import balance_tier
+def _header(slo_text: str) -> str:
+    """An SLO column's header on two lines (figure, then bound), so that it is no wider than its values."""
+    found = re.search(r"(<=|>=|<|>|==)", slo_text)
+    return slo_text if found is None else f"{slo_text[: found.start()]}\n{slo_text[found.start() :]}"
 
-    t = Table(
-        title=f"plan for {result.base.get('name')}: top {min(top, len(table))} of {len(table)} "
-        f"(config = {' / '.join(d.key.split('.')[-1] for d in result.dims)})"
-    )
-    for col in ["#", "config", "status", "reps", "$/month ±95%", *[s.text for s in result.slos], "why"]:
-        t.add_column(col, overflow="fold", no_wrap=col != "why", min_width=16 if col == "why" else None)
+
+def plan_table(result: Any, table: Any, top: int) -> tuple[Table, list[str]]:
+    """The ranked candidates as a table with no column that wraps or is cut, and the lines that say why
+    the shown candidates that are not feasible are not (``#6, #7 not run: ...``, one per reason): reasons
+    are sentences, a column of them would be cut at 80 columns."""
+    t = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    slo_names = [s.text for s in result.slos]
+    headers = ["#", "config", "status", "reps", "$/month\n±95%", *[_header(s) for s in slo_names]]
+    for col in headers:
+        t.add_column(col, no_wrap=True, justify="left" if col in ("config", "status") else "right")
+    why: dict[tuple[str, str], list[str]] = {}  # (status, reason) -> candidates, in table order
     for _, row in table.head(top).iterrows():
         style = "green" if row["status"] == "feasible" else ("dim" if row["status"] in ("not run", "invalid") else "")
-        cells = [
+        t.add_row(
             str(row["candidate"]),
             " ".join(str(row[d.key]) for d in result.dims),
-            row["status"],
+            str(row["status"]),
             str(row["replications"]),
             _pm(row.get("cost_per_month"), row.get("cost_per_month_lo"), row.get("cost_per_month_hi"), True),
-            *[_pm(row.get(s.text), row.get(f"{s.text} lo"), row.get(f"{s.text} hi")) for s in result.slos],
-            "" if row["status"] == "feasible" else str(row["reason"])[:70],
-        ]
-        t.add_row(*cells, style=style + (" bold" if row["recommended"] else ""))
-    console.print(t)
+            *[_pm(row.get(s), row.get(f"{s} lo"), row.get(f"{s} hi")) for s in slo_names],
+            style=style + (" bold" if row["recommended"] else ""),
+        )
+        reason = " ".join(str(row.get("reason") or "").split())
+        if row["status"] != "feasible" and reason and reason != "nan":
+            why.setdefault((str(row["status"]), reason), []).append(f"#{row['candidate']}")
+    return t, [f"{', '.join(ids)} {status}: {reason}" for (status, reason), ids in why.items()]
+
+
+def render_plan(result: Any, table: Any, top: int) -> None:
+    """Print the ranked candidates and the recommendation. The table is as wide as its values; where that
+    is wider than the terminal (or the 80 columns of a pipe), each candidate is printed as one line."""
+    from simserve.plan.report import balance_tier
+
+    dims = " / ".join(d.key.split(".")[-1] for d in result.dims)
     console.print(
-        f"runs used: {result.runs_used} (full grid: {result.full_grid_runs} = "
-        f"{sum(1 for c in result.candidates if c.error is None)} valid candidates x "
+        f"[bold]plan for {result.base.get('name')}[/bold]: top {min(top, len(table))} of {len(table)} "
+        f"candidates (config = {dims})",
+        highlight=False,
+    )
+    t, why = plan_table(result, table, top)
+    if Measurement.get(console, console.options.update(max_width=1 << 16), t).maximum <= console.width:
+        console.print(t)
+    else:  # too wide even unwrapped: one line per candidate, wrapped at spaces
+        for row in _rows_as_text(t):
+            console.print(row, highlight=False)
+    for line in why:
+        console.print(f"[dim]{escape(line)}[/dim]", highlight=False)
+    console.print(
+        f"runs used: {result.runs_used:,} (full grid: {result.full_grid_runs:,} = "
+        f"{sum(1 for c in result.candidates if c.error is None):,} valid candidates x "
         f"{result.spec.replications} replications), {result.rounds} rounds"
     )
     if result.recommended is None:
@@ -75,6 +109,17 @@ def render_plan(result: Any, table: Any, top: int) -> None:
     tier = balance_tier(result)
     if tier:
         console.print(f"balance: {tier['text']}")
+
+
+def _rows_as_text(t: Table) -> list[str]:
+    """Each row of ``t`` as ``#N, header value, header value, ...`` (an SLO's header back on one line)."""
+    heads = [re.sub(r"\n(?=[<>=])", "", str(c.header)).replace("\n", " ") for c in t.columns]
+    cells = [list(c.cells) for c in t.columns]
+    n = len(cells[0]) if cells else 0
+    return [
+        ", ".join([f"#{cells[0][i]}", *(f"{h} {col[i]}" for h, col in zip(heads[1:], cells[1:], strict=True))])
+        for i in range(n)
+    ]
 
 
 @app.command()

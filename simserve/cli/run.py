@@ -149,11 +149,12 @@ def run(
         None, "--replay", help="drive the simulator with a live run's arrivals and service times"
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing but errors and warnings"),
-    tables: str = typer.Option(
-        "csv",
+    tables: str | None = typer.Option(
+        None,
         "--tables",
         help="jobs and workers tables: csv (in memory, then written), parquet (streamed) or none (summary, "
-        "minutes.csv); parquet and none keep memory flat for runs of millions of jobs",
+        "minutes.csv); parquet and none keep memory flat. Default: csv, or parquet for a run of over 1M "
+        "arrivals (none with replications)",
     ),
 ) -> None:
     """Simulate a scenario and write summary.json, minutes.csv and the tables (jobs, workers)."""
@@ -171,7 +172,7 @@ def run(
     )
     from simserve.results.replicate import combine
 
-    if tables not in TABLE_FORMATS:
+    if tables is not None and tables not in TABLE_FORMATS:
         raise UsageError(f"--tables: expected one of {', '.join(TABLE_FORMATS)}; got {tables!r}")
     sc = load_scenario(scenario, set_)
     check_files(sc)  # trace and tenants CSVs: bad rows are one line and exit 2, before any work
@@ -189,6 +190,12 @@ def run(
             horizon = read_run(replay)["summary"].get("horizon_s")
             if horizon:
                 sc = load_scenario(sc.model_dump(), {"horizon": horizon, "warmup": min(sc.warmup, horizon / 2)})
+    if tables is None:  # a run of millions of arrivals streams its tables unless asked otherwise, and says so
+        from simserve.cli.defaults import default_tables
+
+        tables, note = default_tables(sc, reps, replay is not None)
+        if note and not quiet:
+            console.print(f"[dim]{note}[/dim]", highlight=False)
     if jobs is not None and tables != "csv":
         raise UsageError("--tables: a --replay run keeps its tables in memory; use --tables csv (the default)")
     # the whole run is written into a private directory beside out_dir, renamed into place at the end:
@@ -253,7 +260,9 @@ def run(
     if quiet:
         render_warnings(summary, (tail,))  # warnings show with --quiet too (stderr)
     else:
-        steps = next_commands(scenario, sc, out_dir, summary["latency_s"].get("p95"), set_)
+        # the report reads the jobs table back: not offered for a streamed run (millions of rows)
+        report_dir = out_dir if results[0].has_jobs else None
+        steps = next_commands(scenario, sc, report_dir, summary["latency_s"].get("p95"), set_)
         render_summary(
             summary,
             out_dir,

@@ -66,6 +66,7 @@ ROOT = Path(__file__).resolve().parents[2]
 OLDEST_CASES: list[tuple[list[str], str]] = [
     ([], "Usage"),
     (["bogus"], "No such command 'bogus'"),
+    (["rnu"], "Did you mean 'run'?"),  # typer < 0.2x does not suggest: simserve.cli adds it
     (["--nope"], "--nope"),
     (["run"], "Missing argument"),
     (["run", Q, "--seed", "abc"], "'--seed'"),

@@ -50,7 +50,9 @@ def test_overload_warns_even_when_quiet(tmp_path: Path, capsys: pytest.CaptureFi
 
 def test_quickstart_has_no_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(tmp_path)["warnings"] == []
-    assert "warning" not in capsys.readouterr().err
+    err = capsys.readouterr().err.splitlines()
+    # the one warning the terminal gives (not summary.json): its p99 is the first cold start's (#27)
+    assert [line for line in err if "warning" in line and "set by the first cold start" not in line] == []
 
 
 def test_replications_carry_the_warnings_through(tmp_path: Path) -> None:
