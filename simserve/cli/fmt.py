@@ -1,11 +1,12 @@
 """Numbers on the terminal, one style for every command: thousands separators, no exponent, precision
 by magnitude (a fixed number of significant digits), ``-`` for a missing or non-finite figure.
 
-Owns ``num`` (counts and measures), ``usd`` (money) and ``pct`` (fractions). Pure string functions; the
+Owns ``num`` (counts and measures, as ``simserve compare`` shows them), ``usd`` (money) and ``pct``
+(fractions). Pure string functions; the
 files a run writes keep full precision and are not formatted here.
 
->>> num(3583), num(3.127481), num(104.0111), num(3637.8), num(22189871), num(0.0523456)
-('3,583', '3.127', '104.0', '3,638', '22,189,871', '0.05235')
+>>> num(3583), num(3.127481), num(104.0111), num(3637.8), num(22189871), num(0.0523456), num(123456.7)
+('3,583', '3.127', '104', '3,638', '22,189,871', '0.05235', '123,457')
 >>> usd(4966.482), usd(13.6068), usd(0.00234), pct(0.077)
 ('$4,966.48', '$13.61', '$0.0023', '7.7%')
 """
@@ -27,15 +28,16 @@ def _finite(v: Any) -> float | None:
 
 
 def num(v: Any, digits: int = 4) -> str:
-    """``v`` with ``digits`` significant digits, thousands separators and no exponent; a whole number in
-    full and without decimals (``10.0`` -> ``10``)."""
+    """``v`` to ``digits`` significant digits as ``format(v, ".4g")`` shows them (no trailing zeros), with
+    thousands separators and never an exponent; a whole number in full (``10.0`` -> ``10``)."""
     f = _finite(v)
     if f is None:
         return "-"
     if isinstance(v, int) or f.is_integer():
         return f"{round(f):,}"
     decimals = max(digits - 1 - math.floor(math.log10(abs(f))), 0)
-    return f"{f:,.{decimals}f}"
+    text = f"{f:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def usd(v: Any) -> str:
