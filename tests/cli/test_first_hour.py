@@ -224,6 +224,9 @@ def test_a_run_of_millions_of_arrivals_streams_its_tables_and_says_so(
     assert default_tables(big, 3, replay=False)[0] == "none"
     assert default_tables(big, 1, replay=True) == ("csv", None)
     assert default_tables(load_scenario(QUICK), 1, replay=False) == ("csv", None)
+    looped = "scenarios/trace-replay.yaml"  # a trace: its rows times its repeats (1,740 over 80 min)
+    assert default_tables(load_scenario(looped), 1, replay=False) == ("csv", None)
+    assert default_tables(load_scenario(looped, {"horizon": "400d"}), 1, replay=False)[0] == "parquet"
     # the CLI: a month at 10/s cut to 1.2M arrivals (33.4 h) would take a minute; the rule is the same with
     # a smaller bound, so run it at 60 s with the bound lowered to the arrivals of 20 s
     import simserve.cli.defaults as defaults
