@@ -7,8 +7,8 @@ files a run writes keep full precision and are not formatted here.
 
 >>> num(3583), num(3.127481), num(104.0111), num(3637.8), num(22189871), num(0.0523456), num(123456.7)
 ('3,583', '3.127', '104', '3,638', '22,189,871', '0.05235', '123,457')
->>> usd(4966.482), usd(13.6068), usd(0.00234), pct(0.077)
-('$4,966.48', '$13.61', '$0.0023', '7.7%')
+>>> usd(4966.482), usd(13.6068), usd(0.8027), usd(0.00234), pct(0.077)
+('$4,966.48', '$13.61', '$0.80', '$0.0023', '7.7%')
 """
 
 from __future__ import annotations
@@ -41,11 +41,12 @@ def num(v: Any, digits: int = 4) -> str:
 
 
 def usd(v: Any) -> str:
-    """Dollars: cents from $1 up (``$4,966.48``), two significant digits below (``$0.0023``)."""
+    """Dollars: in cents from one cent up (``$4,966.48``, ``$0.80``), two significant digits below
+    (``$0.0023``)."""
     f = _finite(v)
     if f is None:
         return "-"
-    if abs(f) >= 1 or f == 0:
+    if abs(f) >= 0.01 or f == 0:
         return f"${f:,.2f}"
     return f"${num(f, 2)}"
 

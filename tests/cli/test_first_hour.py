@@ -100,6 +100,8 @@ def test_numbers_have_one_style(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert f"${summary['cost_usd']['total']:,.2f} total" in out
     words = out.replace(str(tmp_path), "").split()
     assert not [w for w in words if re.fullmatch(r"\$?\d{4,}(\.\d+)?\D*", w)], words
+    money = [w for w in words if w.startswith(("$", "[$"))]
+    assert money and all(re.fullmatch(r"\[?\$[\d,]+\.\d\d+\S*", w) for w in money), money  # in cents
 
 
 # ----------------------------------------------------------------------------- plan at 80 columns, in a pipe
