@@ -220,7 +220,7 @@ def _search(
                 TimeElapsedColumn(),
                 console=console,
                 transient=True,
-                disable=quiet,
+                disable=quiet or not console.is_terminal,  # a pipe gets the table only
             ) as progress,
         ):
             task = progress.add_task("plan", total=None)

@@ -32,7 +32,7 @@ def break_even_table(sc: Scenario, seed: int, *, quiet: bool = False) -> pd.Data
     from simserve.plan.breakeven import break_even, candidate_active_workers
 
     counts = candidate_active_workers(sc)
-    with Progress(console=console, transient=True, disable=quiet) as progress:
+    with Progress(console=console, transient=True, disable=quiet or not console.is_terminal) as progress:
         task = progress.add_task(f"break-even: {len(counts)} runs", total=len(counts))
         return break_even(sc, counts, seed=seed, on_done=lambda i: progress.advance(task))
 

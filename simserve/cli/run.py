@@ -213,7 +213,7 @@ def run(
             else:
                 from rich.progress import Progress
 
-                with Progress(console=console, transient=True, disable=quiet) as progress:
+                with Progress(console=console, transient=True, disable=quiet or not console.is_terminal) as progress:
                     task = progress.add_task(f"{reps} replications", total=reps)
                     results = run_replications(
                         sc, reps, seed, on_done=lambda i: progress.advance(task), tables=tables != "none"
