@@ -84,9 +84,9 @@ def startup_tail(jobs: Any, summary: dict[str, Any], warmup_s: float) -> str | N
     return (
         f"latency {names} ({were}) {'are' if len(flagged) > 1 else 'is'} set by the first cold start: "
         f"{n:,} job{'s' if n != 1 else ''} arrived before the first worker was ready at t = {num(first_start)} s "
-        f"and waited for it; without them {names} {'are' if len(flagged) > 1 else 'is'} {now}. A warmup longer "
-        "than that leaves them out of the figures; endpoint.active_workers >= 1 keeps a worker ready (and billed) "
-        "from the start"
+        f"and waited for it; without them {names} {'are' if len(flagged) > 1 else 'is'} {now}. "
+        f"--set warmup={num(_round_up(first_start))}s leaves them out of the figures; "
+        "endpoint.active_workers >= 1 keeps a worker ready (and billed) from the start"
     )
 
 

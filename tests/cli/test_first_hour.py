@@ -73,6 +73,7 @@ def test_a_run_ends_with_the_monthly_bill_latency_and_next_commands(
     err = " ".join(cap.err.split())
     assert "warning: latency p95 and p99 (" in err and f"{lat['p99']:.4g}" in err
     assert "are set by the first cold start" in err and "arrived before the first worker was ready" in err
+    assert "--set warmup=200s leaves them out" in err  # the first worker is ready at t = 137 s
     assert "warning" not in cap.out
 
 
