@@ -2,9 +2,9 @@
 percentiles, a warning when the first cold start sets a tail percentile, and what to run next.
 
 Owns ``answer_rows`` (bill and latency, as label/text rows), ``startup_tail`` (the warning),
-``next_commands`` and ``render_answers``. The monthly figure is the summary's cost per hour times the
-platform's 730 h month, said with ``simserve.report.monthly.month_basis`` (the same words and rule the
-HTML report uses); nothing here computes a cost of its own or writes a file.
+``next_commands`` and ``render_answers``. The monthly bill and its basis are those of
+``simserve.report.monthly.monthly_costs`` (the HTML report's: the cost per hour over the statistics
+window times the platform's 730 h month); nothing here computes a cost of its own or writes a file.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from simserve.cli.fmt import num, usd
-from simserve.units import HOURS_PER_MONTH
 
 #: a tail percentile is "set by the first cold start" when it is at least this many times what it is without
 #: the jobs that waited for it (and at least STARTUP_MIN_S seconds more)
@@ -30,18 +29,22 @@ TAILS = (("p99", 99.0), ("p95", 95.0))
 
 
 def answer_rows(summary: dict[str, Any], window_s: float) -> list[tuple[str, str]]:
-    """``[("monthly bill", ...), ("latency", ...)]``: the bill at this traffic for a 730 h month and where it
-    comes from (``window_s``: the statistics window, horizon minus warmup), and p50/p95/p99."""
-    from simserve.report.monthly import month_basis
+    """``[("monthly bill", ...), ("latency", ...)]``: the bill at this traffic for the platform's month and
+    where it comes from, as ``simserve.report.monthly.monthly_costs`` has them (``window_s``: the statistics
+    window, horizon minus warmup), and p50/p95/p99."""
+    import pandas as pd
 
-    per_hour = summary["cost_usd"].get("per_hour")
-    lat = summary["latency_s"]
+    from simserve.report.data import RunData
+    from simserve.report.monthly import monthly_costs
+
     rows = []
-    if per_hour is not None:
-        basis = month_basis(max(window_s, 1e-9) / 3600.0)
-        rows.append(
-            ("monthly bill", f"{usd(per_hour * HOURS_PER_MONTH)} a month at this traffic ({basis}, {usd(per_hour)}/h)")
-        )
+    if summary["cost_usd"].get("per_hour") is not None:
+        data = RunData("run", summary, pd.DataFrame(), pd.DataFrame(), horizon_s=max(window_s, 1e-9), warmup_s=0.0)
+        table = monthly_costs(data)
+        month = table.loc["cost per month (USD, 730 h)", "value"]
+        hour = table.loc["cost per hour (USD)", "value"]
+        rows.append(("monthly bill", f"{usd(month)} a month at this traffic ({table.attrs['basis']}, {usd(hour)}/h)"))
+    lat = summary["latency_s"]
     rows.append(("latency", ", ".join(f"{k} {num(lat.get(k))} s" for k in ("p50", "p95", "p99"))))
     return rows
 
