@@ -2,8 +2,10 @@
 
 Owns the app, the error policy (bad input -> one line on stderr and exit 2, never a
 traceback: scenario and usage errors, bad run directories and output paths, a file that cannot
-be read or written; Ctrl-C -> exit 130 after the command has saved what it had) and the registration
-of each command module. Commands are thin: load, call the library, render with rich.
+be read or written; Ctrl-C -> exit 130 after the command has saved what it had), ``--version``, the
+"did you mean" of an unknown command where typer does not give it, help rows without a type for
+on/off flags (``_Command``, ``_Group``), and the registration of each command module. Commands are
+thin: load, call the library, render with rich (numbers in ``simserve.cli.fmt``'s one style).
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
 """``simserve run``, ``validate`` and ``schema``: the simulator's commands.
 
 Owns loading with overrides, replications with a progress bar, writing the run directory
-and the readable terminal summary. Library work is delegated to ``simserve.api``,
+(tables streamed by default for a run of millions of arrivals: ``simserve.cli.defaults``) and the
+readable terminal summary, which ends with the answers of ``simserve.cli.answers`` (monthly bill,
+latency, next commands, the first cold start's warning). Library work is delegated to ``simserve.api``,
 ``simserve.results.replicate``, ``simserve.results.outputs`` and, for ``--report``, ``simserve.report`` with
 the break-even sweep of ``simserve.plan.breakeven``.
 """
