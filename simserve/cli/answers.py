@@ -43,7 +43,7 @@ def answer_rows(summary: dict[str, Any], window_s: float) -> list[tuple[str, str
         table = monthly_costs(data)
         month = table.loc["cost per month (USD, 730 h)", "value"]
         hour = table.loc["cost per hour (USD)", "value"]
-        rows.append(("monthly bill", f"{usd(month)} a month at this traffic ({table.attrs['basis']}, {usd(hour)}/h)"))
+        rows.append(("monthly bill", f"{usd(month)} a month at this traffic, {usd(hour)}/h; {table.attrs['basis']}"))
     lat = summary["latency_s"]
     rows.append(("latency", ", ".join(f"{k} {num(lat.get(k))} s" for k in ("p50", "p95", "p99"))))
     return rows

@@ -7,8 +7,8 @@ files a run writes keep full precision and are not formatted here.
 
 >>> num(3583), num(3.127481), num(104.0111), num(3637.8), num(22189871), num(0.0523456), num(123456.7)
 ('3,583', '3.127', '104', '3,638', '22,189,871', '0.05235', '123,457')
->>> usd(4966.482), usd(13.6068), usd(0.8027), usd(0.00234), pct(0.077)
-('$4,966.48', '$13.61', '$0.80', '$0.0023', '7.7%')
+>>> usd(4966.482), usd(13.6068), usd(0.8027), usd(0.00234), pct(0.077), pct(0.0000069), pct(0)
+('$4,966.48', '$13.61', '$0.80', '$0.0023', '7.7%', '0.00069%', '0.0%')
 """
 
 from __future__ import annotations
@@ -52,9 +52,12 @@ def usd(v: Any) -> str:
 
 
 def pct(fraction: Any) -> str:
-    """A fraction as a percentage with one decimal (``0.077`` -> ``7.7%``)."""
+    """A fraction as a percentage with one decimal (``0.077`` -> ``7.7%``); one under 0.05% with two
+    significant digits, so that it does not read as none (``0.0000069`` -> ``0.00069%``)."""
     f = _finite(fraction)
-    return "-" if f is None else f"{100 * f:.1f}%"
+    if f is None:
+        return "-"
+    return f"{num(100 * f, 2)}%" if 0 < abs(100 * f) < 0.05 else f"{100 * f:.1f}%"
 
 
 __all__ = ["num", "pct", "usd"]
