@@ -196,18 +196,14 @@ def live(
         run, exit_code = asyncio.run(_drive(ex, quiet))
         result = save_live_run(sc, ex.seed, run, work)
     stopped = run.notes.get("stopped")
-    if quiet:
-        from simserve.cli.run import render_warnings
-
-        render_warnings(result.summary)
-    else:
-        _render_run(scenario, sc, result, out_dir, set_)
+    if not quiet:  # what went wrong first: the run ends with its answers
         for f in result.summary["live"]["faults"]:
             console.print(f"[red]worker {f['worker_id']} {f['kind']} at t={f['time_s']:.2f}s: {f['message']}[/red]")
             last = stopped is not None and (f["worker_id"], f["time_s"]) == (stopped["worker_id"], stopped["time_s"])
             if f["log_tail"] and not last:  # the last failure's tail goes to stderr below
                 console.print(f"[dim]{f['log_tail']}[/dim]", markup=False, highlight=False)
         console.print(f"[dim]worker logs in {out_dir}/logs/[/dim]")
+    _render_run(scenario, sc, result, out_dir, set_, quiet)
     if stopped:
         _report_stopped(stopped, out_dir)
         raise typer.Exit(1)
@@ -330,23 +326,22 @@ def _simulated(
     run = LiveRun(rec, horizon, jobs, {"runtime": "simulated", "speed": speed, "faults": [], "retries": rec.retries})
     with staged_out_dir(out_dir) as work:
         result = save_live_run(sc, run_seed, run, work)
-    from simserve.cli.run import render_warnings
-
-    if quiet:
-        render_warnings(result.summary)
-    else:
-        _render_run(path, sc, result, out_dir, overrides)
+    _render_run(path, sc, result, out_dir, overrides, quiet)
 
 
-def _render_run(path: Path, sc: Scenario, result: Any, out_dir: Path, overrides: list[str]) -> None:
-    """The summary of a finished live run, ending as ``simserve run`` does: bill, latency, next commands."""
+def _render_run(path: Path, sc: Scenario, result: Any, out_dir: Path, overrides: list[str], quiet: bool) -> None:
+    """The summary of a finished live run, ending as ``simserve run`` does (bill, latency, next commands),
+    and its warnings, the first cold start's included (those alone with ``quiet``)."""
     from simserve.cli.answers import next_commands, startup_tail
-    from simserve.cli.run import render_summary
+    from simserve.cli.run import render_summary, render_warnings
     from simserve.results.result import statistics_warmup
 
     summary = result.summary
     horizon = float(summary.get("horizon_s") or sc.horizon)
     warmup = statistics_warmup(sc, horizon)
-    steps = next_commands(path, sc, out_dir, summary["latency_s"].get("p95"), overrides)
     tail = startup_tail(result.jobs, summary, warmup)
+    if quiet:
+        render_warnings(summary, (tail,))
+        return
+    steps = next_commands(path, sc, out_dir, summary["latency_s"].get("p95"), overrides)
     render_summary(summary, out_dir, window_s=horizon - warmup, steps=steps, tail_warning=tail)
