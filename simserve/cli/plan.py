@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import shlex
 import signal
 import sys
 from pathlib import Path
@@ -173,6 +174,13 @@ def plan(
     if not quiet:
         render_plan(result, ranked_table(result), top)
         console.print(f"[dim]wrote {', '.join(str(out_dir / p.name) for p in paths.values())}[/dim]")
+        if "scenario" in paths:  # a candidate met every SLO: its scenario runs as it stands
+            cmd = f"simserve run {shlex.quote(str(out_dir / paths['scenario'].name))}"
+            console.print(
+                f"next: [bold]{escape(cmd)}[/bold]  [dim]# the recommended setup: monthly bill, latency, plots[/dim]",
+                soft_wrap=True,
+                highlight=False,
+            )
 
 
 def _search(

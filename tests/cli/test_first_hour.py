@@ -349,3 +349,16 @@ def test_the_live_views_last_frame_stands_apart(capsys: pytest.CaptureFixture[st
     assert last.splitlines()[0].strip() == "simserve live · ended at t=6.0s"
     assert "1,234 arrived" in last and "$0.0059" in last
     assert re.search(r"\$0\.0059\s*\n\s*\nSUMMARY", last), repr(last)
+
+
+def test_plan_ends_with_the_run_of_its_recommendation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scenario = tmp_path / "tiny.yaml"
+    scenario.write_text(TINY)
+    out = tmp_path / "p"
+    argv = ["plan", str(scenario), "--out", str(out), "-j", "1", "-r", "2", "--max-replications", "2"]
+    assert main([*argv, "--slo", "failed<=50%", "--vary", "endpoint.active_workers=0..1"]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert (
+        last == f"next: simserve run {out / 'recommended.yaml'}  # the recommended setup: monthly bill, latency, plots"
+    )
+    assert main(["validate", str(out / "recommended.yaml")]) == 0
