@@ -16,9 +16,14 @@ from rich.console import Console
 from rich.table import Table
 
 from simserve.cli import UsageError, app
+from simserve.cli.fmt import change, num
 
 console = Console()
 errors = Console(stderr=True)
+
+
+def _ci(ci: tuple[float, float] | None) -> str:
+    return "" if ci is None else f" [{num(ci[0])}, {num(ci[1])}]"
 
 
 @app.command()
@@ -37,7 +42,6 @@ def compare(
     """Put two runs side by side: every summary figure, both values and the relative error (B - A)/|A|."""
     from simserve.checks import incomplete_note
     from simserve.compare import checked_keys, compare_runs, write_compare
-    from simserve.compare.html import fmt_ci, fmt_error, fmt_value
     from simserve.results.outputs import check_out_dir, read_run
 
     if out is not None:
@@ -58,10 +62,10 @@ def compare(
     for r in cmp.rows:
         if not (all_rows or r.key in checked):
             continue
-        err = fmt_error(r.rel_error)
+        err = change(r.rel_error)
         if fail_over is not None and r.key in checked and r.rel_error is not None:
             err = f"[red]{err}[/red]" if abs(r.rel_error) * 100 > fail_over else f"[green]{err}[/green]"
-        t.add_row(r.key, fmt_value(r.a) + fmt_ci(r.a_ci), fmt_value(r.b) + fmt_ci(r.b_ci), fmt_value(r.diff), err)
+        t.add_row(r.key, num(r.a) + _ci(r.a_ci), num(r.b) + _ci(r.b_ci), num(r.diff), err)
     console.print(t)
     if page is not None:
         console.print(f"[dim]wrote {page}, compare.csv and figures[/dim]")
@@ -71,7 +75,7 @@ def compare(
             worst = max(bad, key=lambda r: abs(r.rel_error or 0.0))
             console.print(
                 f"[red]{len(bad)} figure(s) over {fail_over:g}%[/red] (worst {worst.key} "
-                f"{fmt_error(worst.rel_error)}): " + ", ".join(r.key for r in bad)
+                f"{change(worst.rel_error)}): " + ", ".join(r.key for r in bad)
             )
             raise typer.Exit(1)
         console.print(f"[green]all {len(checked)} checked figures within {fail_over:g}%[/green]")

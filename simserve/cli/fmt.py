@@ -1,12 +1,14 @@
 """Numbers on the terminal, one style for every command: thousands separators, no exponent, precision
 by magnitude (a fixed number of significant digits), ``-`` for a missing or non-finite figure.
 
-Owns ``num`` (counts and measures, as ``simserve compare`` shows them), ``usd`` (money) and ``pct``
-(fractions). Pure string functions; the
+Owns ``num`` (counts and measures), ``usd`` (money), ``pct`` (fractions) and ``change`` (relative
+differences). Pure string functions; the
 files a run writes keep full precision and are not formatted here.
 
 >>> num(3583), num(3.127481), num(104.0111), num(3637.8), num(22189871), num(0.0523456), num(123456.7)
 ('3,583', '3.127', '104', '3,638', '22,189,871', '0.05235', '123,457')
+>>> change(156.5515), change(-0.63), change(float("inf"))
+('+15,655.15%', '-63.00%', '+inf')
 >>> usd(4966.482), usd(13.6068), usd(0.8027), usd(0.00234), pct(0.077), pct(0.0000069), pct(0)
 ('$4,966.48', '$13.61', '$0.80', '$0.0023', '7.7%', '0.00069%', '0.0%')
 """
@@ -60,4 +62,16 @@ def pct(fraction: Any) -> str:
     return f"{num(100 * f, 2)}%" if 0 < abs(100 * f) < 0.05 else f"{100 * f:.1f}%"
 
 
-__all__ = ["num", "pct", "usd"]
+def change(rel: Any) -> str:
+    """A relative change as a signed percentage with separators (``+15,655.15%``; ``+inf`` from zero)."""
+    if rel is None or isinstance(rel, bool):
+        return "-"
+    f = float(rel)
+    if math.isnan(f):
+        return "-"
+    if math.isinf(f):
+        return "+inf" if f > 0 else "-inf"
+    return f"{100 * f:+,.2f}%"
+
+
+__all__ = ["change", "num", "pct", "usd"]

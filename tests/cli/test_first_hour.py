@@ -362,3 +362,20 @@ def test_plan_ends_with_the_run_of_its_recommendation(tmp_path: Path, capsys: py
         last == f"next: simserve run {out / 'recommended.yaml'}  # the recommended setup: monthly bill, latency, plots"
     )
     assert main(["validate", str(out / "recommended.yaml")]) == 0
+
+
+def test_compare_prints_numbers_in_the_same_style(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A figure between 10,000 and 100,000 reads 12,346, not 1.235e+04; an error reads +15,655.15%."""
+    scenario = tmp_path / "tiny.yaml"
+    scenario.write_text(TINY.replace("10min", "60s"))
+    for name in ("a", "b"):
+        assert main(["run", str(scenario), "--out", str(tmp_path / name), "-q", "--no-plots"]) == 0
+    doc = json.loads((tmp_path / "b" / "summary.json").read_text())
+    a_total = json.loads((tmp_path / "a" / "summary.json").read_text())["cost_usd"]["total"]
+    doc["cost_usd"]["total"] = 12345.6
+    (tmp_path / "b" / "summary.json").write_text(json.dumps(doc))
+    capsys.readouterr()
+    assert main(["compare", str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    row = next(ln for ln in capsys.readouterr().out.splitlines() if "cost_usd.total" in ln)
+    assert "12,346" in row and "e+0" not in row, row
+    assert f"{100 * (12345.6 - a_total) / a_total:+,.2f}%" in row, row
