@@ -111,7 +111,7 @@ def calibrate(
     for key, f in cal.fits.items():
         t.add_row(key, f.describe(), str(f.n), f.reason)
     for key, (bw, n) in cal.rates.items():
-        t.add_row(key, f"{bw / 1e6:,.4g} MB/s", str(n), "size / mean phase time")
+        t.add_row(key, f"{num(bw / 1e6)} MB/s", str(n), "size / mean phase time")
     if cal.engine is not None:
         e = cal.engine
         t.add_row("workload.service (llm engine)", e.describe(), str(e.n), e.source())
@@ -120,14 +120,14 @@ def calibrate(
             if kind == "in_execution":
                 t.add_row(
                     "execution_s − requested",
-                    f"mean {o['mean_s']:.4g} s, p95 {o['p95_s']:.4g} s",
+                    f"mean {num(o['mean_s'])} s, p95 {num(o['p95_s'])} s",
                     str(o["n"]),
                     "protocol overhead inside execution_s (trace.csv); already in service",
                 )
                 continue
             t.add_row(
                 f"pickup delay ({kind})",
-                f"mean {o['mean_s']:.4g} s, p95 {o['p95_s']:.4g} s",
+                f"mean {num(o['mean_s'])} s, p95 {num(o['p95_s'])} s",
                 str(o["n"]),
                 "folded into service" if fold_overheads and kind == "all" else "measured",
             )
