@@ -16,7 +16,7 @@ from pydantic import (
 from simserve.inputs import ScenarioError, read_text_file
 from simserve.safe_yaml import YamlInputError, load_yaml
 from simserve.scenario.root import Scenario
-from simserve.scenario.suggest import did_you_mean
+from simserve.scenario.suggest import did_you_mean, similar_file
 
 # ----------------------------------------------------------------------------- loading
 #: a scenario file larger than this is refused before it is parsed
@@ -129,6 +129,11 @@ def load_scenario(
             data = load_yaml(read_text_file(path, label, MAX_SCENARIO_BYTES))
         except YamlInputError as exc:
             raise ScenarioError(label, "", str(exc)) from None
+        except ScenarioError as exc:
+            near = similar_file(path)
+            if near is None:
+                raise
+            raise ScenarioError(label, "", f"{exc.message}; did you mean {near}?") from None
         if not isinstance(data, dict):
             raise ScenarioError(label, "", "expected a YAML mapping of scenario keys at the top level")
     items = overrides.items() if isinstance(overrides, dict) else (parse_override(o) for o in overrides or [])

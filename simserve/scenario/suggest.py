@@ -2,13 +2,15 @@
 
 Owns ``keys_at`` (the keys the scenario format accepts where pydantic found an unknown one, read
 from the models' fields along the error's location: through lists, dicts, optional and union
-fields, narrowed by a union's tag) and ``did_you_mean``. Reads the models only; imports nothing
+fields, narrowed by a union's tag), ``did_you_mean``, and ``similar_file`` (the scenario file beside a
+path that does not exist). Reads the models only; imports nothing
 but pydantic and the root model.
 """
 
 from __future__ import annotations
 
 import difflib
+from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel
@@ -55,4 +57,20 @@ def did_you_mean(root: type[BaseModel], loc: tuple[Any, ...]) -> str | None:
     return close[0] if close else None
 
 
-__all__ = ["did_you_mean", "keys_at"]
+def similar_file(path: Path) -> str | None:
+    """For a scenario path that does not exist: the YAML file beside it with the closest name, else None
+    (``scenarios/sdxl.yaml`` -> ``scenarios/sdxl-bursty.yaml``)."""
+    if path.exists() or not path.parent.is_dir():
+        return None
+    try:
+        names = sorted(p.name for p in path.parent.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+    except OSError:
+        return None
+    stem = {Path(n).stem: n for n in names}
+    close = difflib.get_close_matches(path.stem, list(stem), n=1, cutoff=0.5)
+    if not close:  # a prefix: sdxl -> sdxl-bursty
+        close = [s for s in stem if s.startswith(path.stem) and path.stem][:1]
+    return str(path.parent / stem[close[0]]) if close else None
+
+
+__all__ = ["did_you_mean", "keys_at", "similar_file"]

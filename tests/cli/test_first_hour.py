@@ -170,6 +170,17 @@ def test_did_you_mean_for_a_set_override(capsys: pytest.CaptureFixture[str]) -> 
     assert "did you mean 'idle_timeout'?" in _one_error(capsys)
 
 
+@pytest.mark.parametrize(
+    ("path", "near"),
+    [("scenarios/sdxl.yaml", "scenarios/sdxl-bursty.yaml"), ("scenarios/quickstrat.yaml", "scenarios/quickstart.yaml")],
+)
+def test_did_you_mean_for_a_scenario_file(path: str, near: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", path]) == 2
+    assert _one_error(capsys) == f"error: {path}: cannot read file (No such file or directory); did you mean {near}?"
+    assert main(["validate", "scenarios/zzzzzz.yaml"]) == 2
+    assert "did you mean" not in _one_error(capsys)
+
+
 def test_did_you_mean_for_a_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["valdate", QUICK]) == 2
     assert "Did you mean 'validate'" in _one_error(capsys)
