@@ -45,7 +45,8 @@ def answer_rows(summary: dict[str, Any], window_s: float) -> list[tuple[str, str
         hour = table.loc["cost per hour (USD)", "value"]
         rows.append(("monthly bill", f"{usd(month)} a month at this traffic, {usd(hour)}/h; {table.attrs['basis']}"))
     lat = summary["latency_s"]
-    rows.append(("latency", ", ".join(f"{k} {num(lat.get(k))} s" for k in ("p50", "p95", "p99"))))
+    figures = [f"{k} {num(lat[k])} s" if lat.get(k) is not None else f"{k} -" for k in ("p50", "p95", "p99")]
+    rows.append(("latency", ", ".join(figures)))
     return rows
 
 
@@ -69,8 +70,13 @@ def startup_tail(jobs: Any, summary: dict[str, Any], warmup_s: float) -> str | N
     latency = jobs["latency_s"].to_numpy(dtype=float)
     waited = done & (arrival < first_start)
     rest = latency[done & ~waited]
-    if not waited.any() or len(rest) == 0:
+    if not waited.any():
         return None
+    if len(rest) == 0:
+        return (
+            f"every completed job arrived before the first worker was ready at t = {num(first_start)} s: the "
+            "latency figures are the first cold start's; a longer horizon (or a warmup past it) measures the rest"
+        )
     flagged = []
     for name, q in TAILS:
         with_them = summary["latency_s"].get(name)

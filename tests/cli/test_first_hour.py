@@ -89,6 +89,13 @@ def test_no_cold_start_warning_when_the_warmup_leaves_it_out(
     assert "cold start" not in cap.err and "monthly bill" in cap.out
 
 
+def test_a_run_no_longer_than_the_first_cold_start_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """140 s of the quickstart: the jobs that completed all arrived before the first worker was ready (137 s)."""
+    assert main(["run", QUICK, "--out", str(tmp_path / "s"), "-q", "--no-plots", "--set", "horizon=140s"]) == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "warning: every completed job arrived before the first worker was ready at t = 137 s" in err
+
+
 def test_the_cold_start_warning_shows_with_quiet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", QUICK, "--out", str(tmp_path / "q"), "-q", "--no-plots", "--set", "horizon=10min"]) == 0
     cap = capsys.readouterr()
