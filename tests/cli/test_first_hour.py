@@ -236,37 +236,34 @@ def test_help_shows_no_flag_types_and_no_internal_modules(
 
 # ----------------------------------------------------------------------------- defaults that do not trap
 def test_a_run_of_millions_of_arrivals_streams_its_tables_and_says_so(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """1.2M arrivals implied (2,000/s for 10 min), stopped short by --set horizon through the note's rule:
-    the default becomes parquet; a small run keeps CSV."""
-    from simserve.cli.defaults import STREAM_ABOVE, default_tables
+    """The rule on scenarios (2,000/s for 10 min implies 1.2M arrivals: parquet, or none with replications; a
+    looped trace counts its rows times its repeats), then the CLI on a 60 s run with the bound lowered to 10
+    arrivals (a real run of over 1M arrivals takes a minute): streamed, said, and no report offered."""
+    import simserve.cli.defaults as defaults
     from simserve.scenario import load_scenario
 
     big = load_scenario(QUICK, {"workload.arrivals.rate": "2000/s", "horizon": "10min"})
-    assert default_tables(big, 1, replay=False)[0] == "parquet" and STREAM_ABOVE < 2000 * 600
-    assert default_tables(big, 3, replay=False)[0] == "none"
-    assert default_tables(big, 1, replay=True) == ("csv", None)
-    assert default_tables(load_scenario(QUICK), 1, replay=False) == ("csv", None)
-    looped = "scenarios/trace-replay.yaml"  # a trace: its rows times its repeats (1,740 over 80 min)
-    assert default_tables(load_scenario(looped), 1, replay=False) == ("csv", None)
-    assert default_tables(load_scenario(looped, {"horizon": "400d"}), 1, replay=False)[0] == "parquet"
-    # the CLI: a month at 10/s cut to 1.2M arrivals (33.4 h) would take a minute; the rule is the same with
-    # a smaller bound, so run it at 60 s with the bound lowered to the arrivals of 20 s
-    import simserve.cli.defaults as defaults
+    assert defaults.STREAM_ABOVE < 2000 * 600
+    assert defaults.default_tables(big, 1, replay=False)[0] == "parquet"
+    assert defaults.default_tables(big, 3, replay=False)[0] == "none"
+    assert defaults.default_tables(big, 1, replay=True) == ("csv", None)
+    assert defaults.default_tables(load_scenario(QUICK), 1, replay=False) == ("csv", None)
+    looped = "scenarios/trace-replay.yaml"  # 1,740 arrivals over its 80 min
+    assert defaults.default_tables(load_scenario(looped), 1, replay=False) == ("csv", None)
+    assert defaults.default_tables(load_scenario(looped, {"horizon": "400d"}), 1, replay=False)[0] == "parquet"
 
     scenario = tmp_path / "tiny.yaml"
     scenario.write_text(TINY.replace("10min", "60s"))
-    old = defaults.STREAM_ABOVE
-    defaults.STREAM_ABOVE = 10
-    try:
-        assert main(["run", str(scenario), "--out", str(tmp_path / "r"), "--no-plots"]) == 0
-    finally:
-        defaults.STREAM_ABOVE = old
+    monkeypatch.setattr(defaults, "STREAM_ABOVE", 10)
+    assert main(["run", str(scenario), "--out", str(tmp_path / "r"), "--no-plots"]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "about 30 arrivals: the jobs and workers tables are streamed to parquet" in out
     assert (tmp_path / "r" / "jobs.parquet").is_file() and not (tmp_path / "r" / "jobs.csv").exists()
     assert "next: simserve report" not in out  # the report would read millions of rows back
+    assert main(["run", str(scenario), "--out", str(tmp_path / "c"), "--no-plots", "--tables", "csv", "-q"]) == 0
+    assert (tmp_path / "c" / "jobs.csv").is_file()  # asked otherwise
 
 
 def test_shipped_scenarios_validate_without_warnings(capsys: pytest.CaptureFixture[str]) -> None:
