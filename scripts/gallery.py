@@ -1,4 +1,4 @@
-"""The README's scenario library: headline figures and one plot per example scenario.
+"""The docs' scenario library (docs/scenarios.md): headline figures and one plot per example scenario.
 
 A developer tool, not part of the package. Owns ``gallery_markdown`` (simulate each
 ``scenarios/*.yaml`` at its own settings, write one PNG per scenario under ``docs/img/`` and
@@ -116,9 +116,9 @@ def update_readme(readme: Path, markdown: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:  # pragma: no cover - a maintenance script
     root = Path(argv[0] if argv else ".").resolve()
-    md = gallery_markdown(root / "scenarios", root / "docs" / "img", root)
-    update_readme(root / "README.md", md)
-    print(f"updated {root / 'README.md'}")
+    md = gallery_markdown(root / "scenarios", root / "docs" / "img", root / "docs")
+    update_readme(root / "docs" / "scenarios.md", md)
+    print(f"updated {root / 'docs' / 'scenarios.md'}")
     return 0
 
 
