@@ -180,10 +180,15 @@ class Recorder:
         """Arrival times indexed by job (the endpoint core's view of them)."""
         return list(self.arrival_s) if isinstance(self.arrival_s, list) else self.arrival_s.tolist()  # type: ignore[no-any-return]
 
-    def add_job(self, arrival_s: float) -> int:
-        """Append a job that arrived at run time (an open run); returns its index."""
-        if self.output_tokens is not None:
-            raise ValueError("an open run carries no token counts: an LLM workload's jobs are drawn up front")
+    def add_job(self, arrival_s: float, tokens: tuple[int, int] | None = None) -> int:
+        """Append a job that arrived at run time (an open run); returns its index. An LLM run's job comes
+        with its ``tokens`` (input, output)."""
+        if (tokens is None) != (self.output_tokens is None):
+            raise ValueError("a job added to an LLM run carries its token counts (input, output); others none")
+        if tokens is not None:
+            self.input_tokens.append(int(tokens[0]))
+            self.output_tokens.append(int(tokens[1]))
+            self.first_token_s.append(math.nan)
         if not isinstance(self.arrival_s, list):
             self.arrival_s = list(np.asarray(self.arrival_s, dtype=float).tolist())
         j = len(self.arrival_s)

@@ -6,7 +6,9 @@ protocol, seed, store, init failures, worker memory), the start-up lines
 (``endpoint``, ``api key``, ``dashboard``; a warning when ``--host`` is not a loopback address),
 Ctrl-C and SIGTERM (the run stops, the tables are written, exit 130 / 143), and the run directory:
 that of ``simserve live`` (summary.json, jobs.csv, workers.csv, logs, ...) with ``trace.csv`` of the
-real arrivals and ``scenario.trace.yaml`` to plan from. The work is ``simserve.serve.server``.
+real arrivals and ``scenario.trace.yaml`` to plan from. An LLM scenario also gets the OpenAI-compatible
+route (an ``openai`` start-up line: its base URL and model), and without ``--handler`` the built-in LLM
+worker (``simserve.serve.llm_worker``). The work is ``simserve.serve.server``.
 Exit codes: 0 stopped by ``--duration``; 2 bad input (before any worker starts; a port in use);
 1 the handler could not start; 130/143 a signal.
 """
@@ -39,6 +41,8 @@ async def _drive(session: Any, quiet: bool) -> tuple[Any, int]:
     if session.ready.is_set():
         base = f"{session.url}/v2"
         print(f"endpoint {base}/local", flush=True)
+        if session.llm is not None:
+            print(f"openai {base}/local/openai/v1 model {session.llm.model}", flush=True)
         print(f"api key {session.api_key}", flush=True)
         print(f"dashboard {session.url}/#key={session.api_key}", flush=True)
         if not quiet:
@@ -56,7 +60,12 @@ async def _drive(session: Any, quiet: bool) -> tuple[Any, int]:
 @app.command()
 def serve(
     scenario: Path = typer.Argument(..., help="scenario YAML file (the endpoint's settings; its workload is not used)"),
-    handler: Path = typer.Option(..., "--handler", help="handler file: handler(job), or a Runpod SDK worker"),
+    handler: Path | None = typer.Option(
+        None,
+        "--handler",
+        help="handler file: handler(job), or a Runpod SDK worker (an LLM scenario without one: the built-in "
+        "LLM worker, timed by the scenario's engine model)",
+    ),
     out: Path | None = typer.Option(None, "--out", "-o", help="output directory (default runs/serve-<name>)"),
     host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (loopback unless you say otherwise)"),
     port: int = typer.Option(8000, "--port", min=0, max=65535, help="port to listen on (0: any free port)"),
@@ -100,11 +109,17 @@ def serve(
     from simserve.serve.trace import save_serve_run
     from simserve.units import parse_duration
 
-    sc = load_scenario(scenario, set_)
+    # every request a client sends counts: the scenario's warmup is for its drawn workload (unless set here)
+    sc = load_scenario(scenario, set_ if any(s.startswith("warmup=") for s in set_) else ["warmup=0", *set_])
     out_dir = check_out_dir(out or default_out_dir("runs", sc.name, "serve-"), "--out" if out else "output directory")
     out_dir = out_dir.absolute()
-    if sc.workload.llm is not None:
-        raise UsageError(f"{scenario}: workload.service (llm): simserve serve does not take an LLM service yet")
+    builtin = handler is None
+    if handler is None:
+        if sc.workload.llm is None:
+            raise UsageError("--handler: expected a handler file (only an LLM scenario has a built-in worker)")
+        from simserve.serve.builtin_handler import __file__ as builtin_file
+
+        handler = Path(builtin_file)
     handler = check_worker_input(scenario, sc, handler, protocol, runtime, "process, docker or podman")
     if api_key is not None and (not api_key.strip() or any(c.isspace() for c in api_key)):
         raise UsageError("--api-key: expected a key without spaces")
@@ -130,6 +145,7 @@ def serve(
         store=store.absolute() if store is not None else None,
         max_init_failures=max_init_failures,
         worker_memory_bytes=_memory(worker_memory),
+        engine_in_core=builtin,
     )
     opts = ServeOptions(
         live=workers,

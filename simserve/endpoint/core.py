@@ -884,9 +884,10 @@ class EndpointCore:
         self.job_token[j] = -1
 
     # ------------------------------------------------------------------ jobs of an open run (``jobops``)
-    def add_job(self, now: float) -> int:
-        """A job submitted at ``now`` joins the workload (not yet arrived); returns its index."""
-        j = self.rec.add_job(now)
+    def add_job(self, now: float, tokens: tuple[int, int] | None = None) -> int:
+        """A job submitted at ``now`` joins the workload (not yet arrived; an LLM run's with its ``tokens``,
+        input and output); returns its index."""
+        j = self.rec.add_job(now, tokens)
         self.arr.append(now)
         return j
 

@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from simserve.scenario import EngineParams, LlmService
 
 _IN_PROGRESS = int(JobStatus.IN_PROGRESS)
+_COMPLETED = int(JobStatus.COMPLETED)
 _FAILED = int(JobStatus.FAILED)
 _TIMED_OUT = int(JobStatus.TIMED_OUT)
 
@@ -423,6 +424,23 @@ class BatchEngine:
             scheduled_by_cpu=not in_run,
         )
         self.core.out.append(SetTimer(now + d, TimerKind.STEP, (wid, st.epoch, st.step)))
+
+    def tokens_out(self, j: int) -> int:
+        """Output tokens job ``j``'s current run has given out so far, by the rules above (0 before its first
+        token; all of them once it completed): what a live server streams after each step. Read only.
+
+        A decoding sequence anchored at ``a`` has made ``tick - a`` tokens when ``tick`` decoding steps
+        ended (one at the end of its prompt's step, then one a decoding step); within a multi-step run they
+        are counted as they are made."""
+        status = self.core.status[j]
+        if status == _COMPLETED:
+            return int(self.out_tokens[j])
+        if status != _IN_PROGRESS or math.isnan(self.first[j]):
+            return 0
+        st = self.engines.get(self.core.job_worker[j])
+        if st is None or j not in st.anchor:
+            return 1  # its first token, and no decoding step since (or its last)
+        return max(1, min(st.tick - st.anchor[j], int(self.out_tokens[j])))
 
     def finish(self, counters: dict[str, int]) -> None:
         counters["kv_too_small"] = self.kv_too_small

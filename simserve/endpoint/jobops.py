@@ -55,14 +55,20 @@ class JobOps:
 
     # ------------------------------------------------------------------ arrivals
     def submit(
-        self, now: float, exec_timeout_s: float | None = None, ttl_s: float | None = None, low_priority: bool = False
+        self,
+        now: float,
+        exec_timeout_s: float | None = None,
+        ttl_s: float | None = None,
+        low_priority: bool = False,
+        tokens: tuple[int, int] | None = None,
     ) -> int:
         """A job arrives now: it is appended to the workload and arrives like any other; returns its index.
 
         ``low_priority`` (the API's ``policy.lowPriority``): it runs on a free worker but never triggers a
-        scale-up (``EndpointCore.mark_low``). The scenario's workload shares draw nothing for it."""
+        scale-up (``EndpointCore.mark_low``). The scenario's workload shares draw nothing for it. ``tokens``:
+        an LLM run's job's input and output tokens (what the batching engine runs)."""
         core = self.core
-        j = core.add_job(now)
+        j = core.add_job(now, tokens)
         if low_priority:
             core.mark_low(j)
         if exec_timeout_s is not None and exec_timeout_s > 0:

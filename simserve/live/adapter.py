@@ -106,6 +106,9 @@ class RealRuntime:
         #: an LLM run: more of a job's input (``job_extra(job, worker)``: its tokens, the engine's figures);
         #: its first chunk is its first token, and its chunk times are kept (``token_times``)
         self.job_extra = job_extra
+        #: an open LLM run (``simserve serve --handler``): a job's first chunk is its first token, and its chunk
+        #: times are kept, as with ``job_extra``
+        self.open_llm = False
         self.token_times: list[tuple[int, tuple[float, ...]]] = []  # (job, chunk times in scenario seconds)
         self.token_rows = 0
         self.token_times_dropped = 0  # completed jobs whose chunk times were not kept (MAX_TOKEN_ROWS)
@@ -318,14 +321,20 @@ class RealRuntime:
             name, given = self.job_input(job)
             each, progress = self.on_chunk, self.on_progress
             s3 = self.job_s3(job) if self.job_s3 is not None else None
+            first = self._first_token(token) if self.open_llm else None
             out = await handle.run_job(
                 name,
                 given,
                 limit,
+                on_first=first,
                 on_chunk=None if each is None else (lambda c: each(job, c)),
                 on_progress=None if progress is None else (lambda _id, x: progress(job, x)),
                 extra=None if s3 is None else {"s3Config": s3},
             )
+            if first is not None and out.token_t:
+                first(out.token_t[0])
+                if out.status == "completed":
+                    self._keep_token_times(job, out.token_t)
             if self.on_outcome is not None and out.status not in ("crashed", "cancelled"):
                 self.on_outcome(job, out)
             self._ended(wid, job, token, out)
@@ -336,17 +345,22 @@ class RealRuntime:
             out = await handle.run_job(str(job), payload, limit)
         else:
             payload.update(self.job_extra(job, wid))
-            driver, clock = self.driver, self.clock
-
-            def first(t: float) -> None:
-                driver.first_token(token, clock.to_s(t))
-
+            first = self._first_token(token)
             out = await handle.run_job(str(job), payload, limit, on_first=first)
             if out.token_t:
                 first(out.token_t[0])  # in case the first chunk's own report was lost: the earliest counts
                 if out.status == "completed":
                     self._keep_token_times(job, out.token_t)
         self._ended(wid, job, token, out)
+
+    def _first_token(self, token: int) -> Callable[[float], None]:
+        """Report the first token of the run with ``token`` (a worker's ``time.monotonic()``) to the core."""
+        driver, clock = self.driver, self.clock
+
+        def first(t: float) -> None:
+            driver.first_token(token, clock.to_s(t))
+
+        return first
 
     def _ended(self, wid: int, job: int, token: int, out: JobOutcome) -> None:
         """A run of ``job`` ended: its error is kept, the core hears of it (not of a crash: the exit watcher

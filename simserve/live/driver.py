@@ -48,6 +48,9 @@ class LiveDriver:
         self.runtime: Runtime | None = None
         self.finished = False
         self.end_s = math.inf  # the run is over at this scenario time: later reports are not part of it
+        #: an observer of each timer the core handled (``simserve serve``'s built-in LLM worker streams the tokens
+        #: an engine step gave out): ``on_timer(timer, now)``, after the core's effects were carried out
+        self.on_timer: Callable[[SetTimer, float], None] | None = None
 
     # ------------------------------------------------------------------ effects
     def perform(self) -> None:
@@ -81,6 +84,8 @@ class LiveDriver:
             return
         self.core.on_timer(t.kind, t.arg, now)
         self.perform()
+        if self.on_timer is not None:
+            self.on_timer(t, now)
 
     # ------------------------------------------------------------------ events
     def start(self) -> None:
@@ -106,9 +111,16 @@ class LiveDriver:
         self.perform()
         return result
 
-    def submit(self, exec_timeout_s: float | None = None, ttl_s: float | None = None, low: bool = False) -> int:
-        """A client submitted a job now (``low``: low priority); returns its index, or -1 when the run is over."""
-        return self._client(lambda ops, now: ops.submit(now, exec_timeout_s, ttl_s, low), -1)
+    def submit(
+        self,
+        exec_timeout_s: float | None = None,
+        ttl_s: float | None = None,
+        low: bool = False,
+        tokens: tuple[int, int] | None = None,
+    ) -> int:
+        """A client submitted a job now (``low``: low priority; ``tokens``: an LLM run's input and output tokens);
+        returns its index, or -1 when the run is over."""
+        return self._client(lambda ops, now: ops.submit(now, exec_timeout_s, ttl_s, low, tokens), -1)
 
     def cancel(self, j: int) -> bool:
         """A client cancelled job ``j``; whether it was still waiting or running."""

@@ -17,7 +17,9 @@ verified against a GPU driver's host-side mappings).
 An LLM scenario (``workload.service: {type: llm}``) runs its engine in the handler, not in the
 core (``EndpointCore.use_worker_engine``): a worker takes up to ``max_concurrency`` jobs at once, each
 job's input carries its token counts and the engine's figures (``_llm_input``), the handler's
-first chunk is the job's first token, and each completed job's chunk times come back with the run.
+first chunk is the job's first token, and each completed job's chunk times come back with the run
+(``engine_in_core``, ``simserve serve``'s built-in LLM worker: the core keeps its engine model and the
+workers, started for real, take no job).
 Runpod-SDK workers (``simserve.live.broker``): a job starts when the worker takes it (its SDK's poll gap is
 delay, not execution), ``progress_update`` leaves the job running (``on_progress``), a result's ``stopPod``
 (``refresh_worker``) ends the job and refreshes its worker (``EndpointCore.job_finished(refresh=True)``),
@@ -40,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simserve.endpoint import EndpointCore, StartWorker, local_hosts, worker_concurrency
+from simserve.endpoint import EndpointCore, SetTimer, StartWorker, local_hosts, worker_concurrency
 from simserve.live.adapter import GiveUp, JobError, RealRuntime, shim_argv
 from simserve.live.assets import DEFAULT_MAX_FILE_BYTES, prepare_assets
 from simserve.live.broker import RunpodBroker
@@ -128,6 +130,9 @@ class LiveOptions:
     worker_memory_bytes: int | None = None  # None: default_worker_memory_bytes on CPU slots; 0: no bound
     #: jobs come from clients while the run goes (``simserve serve``), not from the scenario's workload
     open_workload: bool = False
+    #: an LLM run whose engine is the endpoint core's model (``simserve serve``'s built-in LLM worker): the
+    #: workers start for real but take no job; the core runs the engine steps (as ``simserve run`` does)
+    engine_in_core: bool = False
 
 
 class Stopped(GiveUp):
@@ -157,14 +162,11 @@ class LiveExecutor:
         self.streams = RandomStreams(self.seed)
         self.open = opts.open_workload
         if self.open:  # an open run: real time, until stopped (or --duration), jobs as clients send them
-            if scenario.workload.llm is not None:
-                raise ValueError(
-                    "an open run (simserve serve) does not take an LLM service yet: its jobs carry no tokens"
-                )
             self.jobs = Jobs(np.empty(0), np.empty(0))
             self.speed = 1.0
             self.end_s = math.inf if opts.duration_s is None else float(opts.duration_s)
-            self.rec = Recorder(np.empty(0))
+            none = np.empty(0, dtype=np.int64) if scenario.workload.llm is not None else None
+            self.rec = Recorder(np.empty(0), input_tokens=none, output_tokens=none)  # LLM: each job's come with it
         else:
             self.jobs = generate(scenario, self.streams)
             self.speed = float(opts.speed)
@@ -201,13 +203,15 @@ class LiveExecutor:
         #: none), put on the handler's job as ``job["s3Config"]``
         self.on_progress: Callable[[int, Json], None] | None = None
         self.job_s3: Callable[[int], Json] | None = None
+        #: an observer of the core's timers, given to the driver (``LiveDriver.on_timer``)
+        self.on_timer: Callable[[SetTimer, float], None] | None = None
         self.started = asyncio.Event()  # set once the driver takes events (an open run's server may start)
         self.llm = scenario.workload.llm
         self.concurrency = worker_concurrency(scenario)  # a worker's jobs at once: the core's rule
         #: an LLM run: the engine figures each job's input carries (``_llm_input``), for the GPU of every
         #: local host (``local_hosts``: the endpoint's first GPU type)
         self._engine_input: dict[str, dict[str, float | int | bool | None]] = {}
-        if self.llm is not None:
+        if self.llm is not None and not opts.engine_in_core:
             self.core.use_worker_engine()  # the handler is the engine: it reports first tokens and ends
             self._engine_input = engine_input(self.llm.engine(ep.gpu[0]), self.speed)
         self.stats = LiveStats(scenario, self.rec)  # the live view's running aggregates
@@ -254,6 +258,7 @@ class LiveExecutor:
         self.clock = WallClock(self.speed)
         self.driver = LiveDriver(self.core, self.clock)
         self.driver.end_s = self.end_s
+        self.driver.on_timer = self.on_timer
         self.rt = RealRuntime(
             self.driver,
             self.clock,
@@ -262,9 +267,10 @@ class LiveExecutor:
             self.jobs.service_s.tolist(),
             self.speed,
             opts.stop_grace_s,
-            job_extra=self._llm_input if self.llm is not None else None,
+            job_extra=self._llm_input if self._engine_input else None,
             job_input=self.job_input if self.open else None,
         )
+        self.rt.open_llm = self.open and bool(self._engine_input)
         self.rt.max_init_failures = max(int(opts.max_init_failures), 0)
         self.rt.on_give_up = self._give_up
         self.rt.on_job_end = self._job_ended

@@ -5,7 +5,10 @@ Owns ``build_app``: ``POST /v2/{endpoint_id}/run`` and ``/runsync``, ``GET /stat
 ``GET /health`` (any endpoint id: an application's own id works unchanged), ``GET /`` (the
 dashboard page) and ``GET /v2/{endpoint_id}/dashboard`` (its data). Every route but the page needs
 ``Authorization: Bearer KEY`` (401 otherwise). A route over its rate limit is 429 with
-``Retry-After`` (``simserve.serve.limits``). Bodies over the platform's limits are 413 (10 MB
+``Retry-After`` (``simserve.serve.limits``). The OpenAI-compatible route
+``/v2/{endpoint_id}/openai/v1/*`` is ``simserve.serve.openai_api``'s; its errors take the OpenAI
+shape. On an LLM endpoint a job's input is read as the vLLM worker reads it (``simserve.serve.llm``;
+with the built-in worker a bad one is 400) and carries its tokens. Bodies over the platform's limits are 413 (10 MB
 ``/run``, 20 MB ``/runsync``), malformed JSON, a body without ``input`` or a ``policy`` value out of
 the platform's range (the bound named) is 400, an unknown job id (or one whose result has expired)
 is 404, a stopped run is 503: always a JSON ``{"error": ...}``. Any other error in a handler is a
@@ -28,6 +31,9 @@ from aiohttp import web
 from simserve.endpoint.jobops import retry_refusal
 from simserve.serve.dashboard import PAGE
 from simserve.serve.limits import RateLimiter, policy_ms
+from simserve.serve.llm_requests import RequestError
+from simserve.serve.openai_api import OpenAIError, add_openai_routes, openai_json
+from simserve.serve.openai_format import http_error
 
 RUN_LIMIT_BYTES = 10 * 1000 * 1000
 RUNSYNC_LIMIT_BYTES = 20 * 1000 * 1000
@@ -48,6 +54,14 @@ class ApiError(Exception):
 
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(text=json.dumps(data), status=status, content_type="application/json", headers=headers)
+
+
+def _error(path: str, message: str, status: int, headers: dict[str, str] | None = None) -> web.Response:
+    """An error answer: ``{"error": message}``, or the OpenAI shape on the OpenAI route."""
+    if "/openai/" in path:
+        kind = "invalid_request_error" if status < 500 else "server_error"
+        return _json(http_error(message, kind, status), status, headers)
+    return _json({"error": message}, status, headers)
 
 
 def limited(limiter: RateLimiter | None, route: str, handler: Handler) -> Handler:
@@ -84,19 +98,22 @@ def build_app(session: Any) -> web.Application:
             return await handler(request)
         except ApiError as exc:
             counts[str(exc.status)] = counts.get(str(exc.status), 0) + 1
-            return _json({"error": exc.message}, exc.status, exc.headers)
+            return _error(request.path, exc.message, exc.status, exc.headers)
+        except OpenAIError as exc:
+            counts[str(exc.status)] = counts.get(str(exc.status), 0) + 1
+            return openai_json(exc.body, exc.status)
         except web.HTTPRequestEntityTooLarge:
             counts["413"] = counts.get("413", 0) + 1
-            return _json({"error": "request body too large"}, 413)
+            return _error(request.path, "request body too large", 413)
         except web.HTTPException as exc:
             if exc.status >= 400:
                 counts[str(exc.status)] = counts.get(str(exc.status), 0) + 1
-                return _json({"error": exc.reason}, exc.status)
+                return _error(request.path, exc.reason, exc.status)
             raise
         except Exception as exc:  # noqa: BLE001 - the server never crashes on a request: a JSON 500
             counts["500"] = counts.get("500", 0) + 1
             session.last_error = f"{type(exc).__name__}: {exc}"
-            return _json({"error": f"internal error: {type(exc).__name__}"}, 500)
+            return _error(request.path, f"internal error: {type(exc).__name__}", 500)
 
     book = session.book
 
@@ -132,12 +149,20 @@ def build_app(session: Any) -> web.Application:
         if s3 is not None and not isinstance(s3, dict):
             raise ApiError(400, "'s3Config': expected an object")
         policy = _policy(data.get("policy"), bounded)
+        llm, req, tokens = session.llm, None, None
+        if llm is not None:  # an LLM endpoint: the input as its vLLM worker reads it, and the job's tokens
+            try:
+                req, tokens = llm.tokens(data["input"])
+            except RequestError as exc:
+                raise ApiError(400, exc.message) from None
         if not book.open or session.driver is None:
             raise ApiError(503, "the endpoint is not running (starting or stopping)")
-        j = session.driver.submit(policy.exec_s, policy.ttl_s, policy.low_priority)
+        j = session.driver.submit(policy.exec_s, policy.ttl_s, policy.low_priority, tokens)
         if j < 0:
             raise ApiError(503, "the endpoint is stopping")
         book.add(j, data["input"], hook, sync, s3)
+        if llm is not None and req is not None:
+            llm.started(j, req)
         return j
 
     async def run(request: web.Request) -> web.StreamResponse:
@@ -204,6 +229,7 @@ def build_app(session: Any) -> web.Application:
     app.router.add_post(f"{v2}/purge-queue", limited(limiter, "purge-queue", purge))
     app.router.add_get(f"{v2}/health", health)
     app.router.add_get(f"{v2}/dashboard", dashboard_data)
+    add_openai_routes(app, session, submit)
     return app
 
 

@@ -170,7 +170,10 @@ class JobBook:
             self.errors[j] = out.error or out.status
 
     def chunk(self, j: int, chunk: Any) -> None:
+        """``j``'s worker yielded ``chunk``: kept for ``/stream`` (and the OpenAI route's stream, woken)."""
         self.chunks.setdefault(j, []).append(chunk)
+        if j in self.waiters:
+            self._wake(j)
 
     def ended(self, j: int) -> None:
         """``j``'s status may have changed (its run ended, a client cancelled it): wake its waiters."""
@@ -223,6 +226,23 @@ class JobBook:
                         del self.waiters[j]
             if not self.open:
                 return
+
+    async def wait_chunk(self, j: int, have: int, timeout_s: float) -> None:
+        """Until ``j`` has more than ``have`` chunks, or has ended (or ``timeout_s``, or the run stops)."""
+        if len(self.chunks.get(j, ())) > have or self.rec.status[j] in ENDED or not self.open:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.waiters.setdefault(j, []).append(fut)
+        try:
+            await asyncio.wait_for(fut, timeout_s)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            waiting = self.waiters.get(j)
+            if waiting is not None and fut in waiting:
+                waiting.remove(fut)
+                if not waiting:
+                    del self.waiters[j]
 
     # ------------------------------------------------------------------ answers
     def status_name(self, j: int) -> str:

@@ -3,7 +3,8 @@
 Owns ``ServeSession``: it builds a ``LiveExecutor`` with ``open_workload`` (jobs come from clients;
 real time; until stopped or ``duration_s``), a ``JobBook`` wired to the executor's hooks (each job's
 id and input to the worker, its output, chunks and end back), ``Webhooks``, and the aiohttp server
-(``simserve.serve.api``) started on the same asyncio loop once the driver takes events. ``stop``
+(``simserve.serve.api``) started on the same asyncio loop once the driver takes events; an LLM
+scenario's jobs go through ``LlmServing`` (their tokens; the built-in worker's answers). ``stop``
 (Ctrl-C, SIGTERM) refuses new jobs (503), answers every waiting ``/runsync`` with what it has, and
 ends the executor's run, which closes the books as ``simserve live`` does; the server goes last.
 ``run`` returns the ``LiveRun`` with ``jobs`` set to the recorded trace (``simserve.serve.trace``).
@@ -31,6 +32,7 @@ from simserve.serve.api import build_app
 from simserve.serve.dashboard import dashboard_data
 from simserve.serve.jobs import RESULT_TTL_RUN_S, RESULT_TTL_SYNC_S, JobBook
 from simserve.serve.limits import RATE_LIMITS, RateLimiter, RouteLimit
+from simserve.serve.llm import LlmServing
 from simserve.serve.trace import recorded_jobs
 from simserve.serve.webhooks import Webhooks
 
@@ -89,6 +91,14 @@ class ServeSession:
         self.ex.on_progress = self.book.progress_update  # progress_update: /status shows it while IN_PROGRESS
         self.ex.job_s3 = self.book.job_s3  # the request's s3Config, on the handler's job
         self.ex.on_job_end = self.book.ended
+        #: an LLM endpoint: its jobs' tokens and answers (``simserve.serve.llm``; the built-in worker when the
+        #: core runs the engine model, ``LiveOptions.engine_in_core``)
+        self.llm: LlmServing | None = None
+        if scenario.workload.llm is not None:
+            self.llm = LlmServing(scenario, self.ex.core, self.book, self.ex.seed, opts.live.engine_in_core)
+            self.ex.on_outcome = self._outcome
+            if self.llm.worker is not None:
+                self.ex.on_timer = self.llm.worker.on_timer
         self.http_counts: dict[str, int] = {"requests": 0, "unauthorized": 0}
         self.last_error = ""
         self.port = opts.port
@@ -122,7 +132,14 @@ class ServeSession:
     def dashboard(self) -> dict[str, Any]:
         return dashboard_data(self.ex, self.book, ENDPOINT_ID, self.http_counts)
 
+    def _outcome(self, j: int, out: Any) -> None:
+        self.book.outcome(j, out)
+        if self.llm is not None:
+            self.llm.outcome(j, out)
+
     def _job_ended(self, j: int) -> None:
+        if self.llm is not None:
+            self.llm.ended(j)
         url = self.book.webhooks.get(j)
         if url is not None:
             self.webhooks.send(url, self.book.answer(j))
@@ -167,6 +184,15 @@ class ServeSession:
             await self.webhooks.close()
             await self._close_http()
         run.jobs = recorded_jobs(run.recorder)
+        if self.llm is not None and self.llm.worker is not None:  # the built-in worker's token times
+            w = self.llm.worker
+            run.token_times = w.token_times
+            run.notes["token_times"] = {
+                "jobs": len(w.token_times),
+                "rows": w.token_rows,
+                "jobs_dropped": w.token_times_dropped,
+            }
+            run.notes["llm_worker"] = "built-in (the endpoint core's engine model; placeholder tokens)"
         run.notes["serve"] = {
             "endpoint": ENDPOINT_ID,
             "host": self.opts.host,

@@ -12,7 +12,10 @@ endpoint's first cold starts), so ``simserve plan RUN_DIR/scenario.trace.yaml`` 
 for the traffic the clients sent. Its ``plan:`` section is the served scenario's own when it has
 one; else ``default_plan``: no worse than the local run (latency p95 at most the recorded one, at
 most 0.1 % failed) over active workers, max workers and idle timeout — an editable start, named
-as such in the file.
+as such in the file. An LLM run's requests carry their tokens (input: the prompt's estimate;
+output: the tokens its job was given, or those its handler gave) in ``trace.tokens.csv`` (the
+BurstGPT layout: ``Timestamp,Request tokens,Response tokens``; simserve reads a trace of that format
+with its times from the first request's), which ``scenario.trace.yaml`` reads instead.
 """
 
 from __future__ import annotations
@@ -21,12 +24,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 import yaml
 
 from simserve.live.report import save_live_run
 from simserve.live.runtime import Json
 from simserve.records import JobStatus, Recorder
-from simserve.results.outputs import write_text
+from simserve.results.outputs import write_frame, write_text
 from simserve.results.result import RunResult
 from simserve.workload import Jobs
 
@@ -35,6 +39,8 @@ if TYPE_CHECKING:
     from simserve.scenario import Scenario
 
 TRACE_SCENARIO = "scenario.trace.yaml"
+#: an LLM run's requests with their tokens (the BurstGPT layout, which simserve reads by that format name)
+LLM_TRACE = "trace.tokens.csv"
 
 
 def save_serve_run(
@@ -46,8 +52,26 @@ def save_serve_run(
     resolved = yaml.safe_load((work / "scenario.resolved.yaml").read_text())
     own = sc.plan.model_dump(exclude_defaults=True) if sc.plan is not None and sc.plan.vary else None
     jobs = int(result.summary["requests"]["arrived"])
-    trace_scenario(resolved, run.horizon_s, work, own or default_plan(result.summary), jobs)
+    arrivals = None
+    if run.jobs.output_tokens is not None:  # an LLM run: the tokens of each request go with its arrival
+        arrivals = write_token_trace(run.jobs, work)
+    trace_scenario(resolved, run.horizon_s, work, own or default_plan(result.summary), jobs, arrivals)
     return result
+
+
+def write_token_trace(jobs: Jobs, out_dir: Path) -> dict[str, Any]:
+    """``LLM_TRACE``: each request's arrival and tokens in the BurstGPT layout (``Timestamp,Request
+    tokens,Response tokens``, seconds); the trace arrivals of ``scenario.trace.yaml`` that read it."""
+    assert jobs.input_tokens is not None and jobs.output_tokens is not None
+    frame = pd.DataFrame(
+        {
+            "Timestamp": jobs.arrival_s,
+            "Request tokens": np.asarray(jobs.input_tokens, dtype=np.int64),
+            "Response tokens": np.asarray(jobs.output_tokens, dtype=np.int64),
+        }
+    )
+    write_frame(out_dir / LLM_TRACE, frame)
+    return {"type": "trace", "format": "burstgpt", "path": LLM_TRACE}
 
 
 def recorded_jobs(rec: Recorder) -> Jobs:
@@ -61,7 +85,10 @@ def recorded_jobs(rec: Recorder) -> Jobs:
     exec_s = np.where(measured, end - start, np.nan)
     fallback = float(np.median(exec_s[measured])) if measured.any() else 0.0
     service = np.where(measured, np.maximum(exec_s, 0.0), fallback)
-    return Jobs(arrival, service)
+    if not rec.llm:
+        return Jobs(arrival, service)
+    tin, tout = (np.asarray(t, dtype=np.int64) for t in (rec.input_tokens, rec.output_tokens))
+    return Jobs(arrival, service, tin, tout)
 
 
 #: the horizon of ``scenario.trace.yaml`` (the recorded traffic loops to fill it) ...
@@ -95,13 +122,22 @@ def plan_horizon_s(recorded_s: float, jobs: int) -> float:
 
 
 def trace_scenario(
-    resolved: dict[str, Any], horizon_s: float, out_dir: Path, plan: dict[str, Any] | None = None, jobs: int = 0
+    resolved: dict[str, Any],
+    horizon_s: float,
+    out_dir: Path,
+    plan: dict[str, Any] | None = None,
+    jobs: int = 0,
+    arrivals: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``scenario.trace.yaml`` beside ``trace.csv``: ``resolved`` (the run's resolved scenario) with
-    the ``jobs`` recorded over ``horizon_s`` as its workload and ``plan`` as its ``plan:`` section."""
+    the ``jobs`` recorded over ``horizon_s`` as its workload (``arrivals``: the trace to read, default
+    ``trace.csv``) and ``plan`` as its ``plan:`` section."""
     sc = dict(resolved)
     workload = dict(sc.get("workload") or {})
-    workload["arrivals"] = {"type": "trace", "path": "trace.csv", "loop": True, "period": float(horizon_s)}
+    trace = arrivals or {"type": "trace", "path": "trace.csv"}
+    workload["arrivals"] = {**trace, "loop": True, "period": float(horizon_s)}
+    if arrivals is not None:
+        workload.pop("tokens", None)  # the trace gives each request's tokens
     sc["workload"] = workload
     sc["name"] = f"{sc.get('name', 'serve')}-trace"
     sc["horizon"] = plan_horizon_s(horizon_s, jobs)

@@ -31,17 +31,7 @@ ECHO = HERE.parents[1] / "examples" / "handlers" / "echo.py"
         (["--handler", str(ECHO), "--result-ttl-run", "soon"], "--result-ttl-run"),
         (["--handler", str(ECHO), "--result-ttl-sync", "0s"], "--result-ttl-sync: expected a duration over 0"),
         (["--handler", str(ECHO), "--policy-bounds", "maybe"], "--policy-bounds: expected on or off"),
-        (
-            [
-                "--handler",
-                str(ECHO),
-                "--set",
-                "workload.service={type: llm, prefill_tokens_per_s: 1000, decode_step: {base: 10ms, per_sequence: 0}}",
-                "--set",
-                "workload.tokens={input: 10, output: 5}",
-            ],
-            "workload.service (llm): simserve serve does not take an LLM service yet",
-        ),
+        ([], "--handler: expected a handler file (only an LLM scenario has a built-in worker)"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args: list[str], says: str, tmp_path: Path, capsys):
