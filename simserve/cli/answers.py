@@ -100,11 +100,12 @@ def startup_tail(jobs: Any, summary: dict[str, Any], warmup_s: float) -> str | N
 
 
 def next_commands(
-    path: Path | None, sc: Any, out_dir: Path | None, p95_s: Any, overrides: Sequence[str] = ()
+    path: Path | None, sc: Any, out_dir: Path | None, p95_s: Any, overrides: Sequence[str] = (), *, big: bool = False
 ) -> list[tuple[str, str]]:
     """The one or two commands worth running next, with what each gives: the HTML report of this run
     (``out_dir``), and a plan for the scenario at ``path`` (its own ``plan:`` section, or an SLO near this
-    run's p95 over 0..2 active workers), with the run's ``--set`` ``overrides``."""
+    run's p95 over 0..2 active workers), with the run's ``--set`` ``overrides``; ``big``: a run of millions
+    of arrivals, and the plan says that each of its candidates is one."""
     steps = []
     if out_dir is not None:
         steps.append((f"simserve report {shlex.quote(str(out_dir))}", "the HTML report: plots, break-even"))
@@ -115,7 +116,8 @@ def next_commands(
             most = min(2, int(sc.endpoint.max_workers))
             cmd += f' --slo "latency_p95<={num(slo)}s" --vary endpoint.active_workers=0..{most}'
         cmd += "".join(f" --set {shlex.quote(o)}" for o in overrides)
-        steps.append((cmd, "the cheapest setup that meets a latency target"))
+        why = "the cheapest setup that meets a latency target"
+        steps.append((cmd, f"{why}; each candidate is a run this size, several times" if big else why))
     return steps
 
 

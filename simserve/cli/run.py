@@ -264,7 +264,8 @@ def run(
     else:
         # the report reads the jobs table back: not offered for a streamed run (millions of rows)
         report_dir = out_dir if results[0].has_jobs else None
-        steps = next_commands(scenario, sc, report_dir, summary["latency_s"].get("p95"), set_)
+        p95 = summary["latency_s"].get("p95")
+        steps = next_commands(scenario, sc, report_dir, p95, set_, big=not results[0].has_jobs)
         render_summary(
             summary,
             out_dir,

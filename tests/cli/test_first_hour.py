@@ -262,6 +262,7 @@ def test_a_run_of_millions_of_arrivals_streams_its_tables_and_says_so(
     assert "about 30 arrivals: the jobs and workers tables are streamed to parquet" in out
     assert (tmp_path / "r" / "jobs.parquet").is_file() and not (tmp_path / "r" / "jobs.csv").exists()
     assert "next: simserve report" not in out  # the report would read millions of rows back
+    assert "# the cheapest setup that meets a latency target; each candidate is a run this size" in out
     assert main(["run", str(scenario), "--out", str(tmp_path / "c"), "--no-plots", "--tables", "csv", "-q"]) == 0
     assert (tmp_path / "c" / "jobs.csv").is_file()  # asked otherwise
 
