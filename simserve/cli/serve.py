@@ -41,8 +41,9 @@ async def _drive(session: Any, quiet: bool) -> tuple[Any, int]:
     if session.ready.is_set():
         base = f"{session.url}/v2"
         print(f"endpoint {base}/local", flush=True)
-        if session.llm is not None:
-            print(f"openai {base}/local/openai/v1 model {session.llm.model}", flush=True)
+        if session.llm is not None:  # the model the built-in worker answers with (a handler names its own)
+            model = f" model {session.llm.model}" if session.llm.worker is not None else ""
+            print(f"openai {base}/local/openai/v1{model}", flush=True)
         print(f"api key {session.api_key}", flush=True)
         print(f"dashboard {session.url}/#key={session.api_key}", flush=True)
         if not quiet:

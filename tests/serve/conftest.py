@@ -59,8 +59,10 @@ def simserve_cli(*args: str, timeout_s: float = 60.0) -> subprocess.CompletedPro
     return subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=timeout_s)
 
 
-def start_server(out: Path, *args: str, handler: Path = HANDLER, scenario: Path = SCENARIO) -> Server:
-    cmd = [sys.executable, "-m", "simserve", "serve", str(scenario), "--handler", str(handler), "--port", "0"]
+def start_server(out: Path, *args: str, handler: Path | None = HANDLER, scenario: Path = SCENARIO) -> Server:
+    """``simserve serve`` in a subprocess (``handler`` None: none given, an LLM scenario's built-in worker)."""
+    given = ["--handler", str(handler)] if handler is not None else []
+    cmd = [sys.executable, "-m", "simserve", "serve", str(scenario), *given, "--port", "0"]
     cmd += ["--out", str(out), "--api-key", "test-key", *args]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
