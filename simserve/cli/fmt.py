@@ -1,8 +1,8 @@
 """Numbers on the terminal, one style for every command: thousands separators, no exponent, precision
 by magnitude (a fixed number of significant digits), ``-`` for a missing or non-finite figure.
 
-Owns ``num`` (counts and measures), ``usd`` (money), ``pct`` (fractions) and ``change`` (relative
-differences). Pure string functions; the
+Owns ``num`` (counts and measures), ``usd`` (money), ``pct`` (fractions), ``change`` (relative
+differences) and ``step_up`` (a round figure to suggest). Pure string functions; the
 files a run writes keep full precision and are not formatted here.
 
 >>> num(3583), num(3.127481), num(104.0111), num(3637.8), num(22189871), num(0.0523456), num(123456.7)
@@ -74,4 +74,14 @@ def change(rel: Any) -> str:
     return f"{100 * f:+,.2f}%"
 
 
-__all__ = ["change", "num", "pct", "usd"]
+def step_up(x: float) -> float:
+    """The 1-2-5 step at or above ``x`` > 0, a round figure to suggest (``8.2`` -> ``10``, ``137`` -> ``200``).
+
+    >>> step_up(8.2), step_up(137.0), step_up(0.31), step_up(5.0)
+    (10.0, 200.0, 0.5, 5.0)
+    """
+    step = 10.0 ** math.floor(math.log10(x))
+    return float(next(m * step for m in (1, 2, 5, 10) if m * step >= x * (1 - 1e-12)))
+
+
+__all__ = ["change", "num", "pct", "step_up", "usd"]

@@ -332,8 +332,9 @@ def _simulated(
 def _render_run(path: Path, sc: Scenario, result: Any, out_dir: Path, overrides: list[str], quiet: bool) -> None:
     """The summary of a finished live run, ending as ``simserve run`` does (bill, latency, next commands),
     and its warnings, the first cold start's included (those alone with ``quiet``)."""
-    from simserve.cli.answers import next_commands, startup_tail
+    from simserve.cli.answers import next_commands
     from simserve.cli.run import render_summary, render_warnings
+    from simserve.cli.startup import startup_tail
     from simserve.results.result import statistics_warmup
 
     summary = result.summary

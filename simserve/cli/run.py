@@ -252,11 +252,17 @@ def run(
     except Terminated:
         print(f"stopped by signal; {out_dir} left as it was", file=sys.stderr)
         raise typer.Exit(SIGNAL_EXIT[signal.SIGTERM]) from None
-    from simserve.cli.answers import next_commands, startup_tail
+    from simserve.cli.answers import next_commands
+    from simserve.cli.startup import startup_tail, startup_tail_parquet
     from simserve.results.result import statistics_warmup
 
     warmup = statistics_warmup(sc, float(summary.get("horizon_s") or sc.horizon))
-    tail = startup_tail(results[0].jobs if results[0].has_jobs else None, results[0].summary, warmup)
+    if results[0].has_jobs:
+        tail = startup_tail(results[0].jobs, results[0].summary, warmup)
+    elif (out_dir / "jobs.parquet").is_file():  # a streamed run: its jobs are on disk, read in part
+        tail = startup_tail_parquet(out_dir / "jobs.parquet", results[0].summary, warmup)
+    else:
+        tail = None  # --tables none: no job table to tell
     if tail is not None and len(results) > 1:
         tail = f"in replication 0, {tail}"
     if quiet:

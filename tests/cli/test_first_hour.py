@@ -96,6 +96,22 @@ def test_a_run_no_longer_than_the_first_cold_start_says_so(tmp_path: Path, capsy
     assert "warning: every completed job arrived before the first worker was ready at t = 137 s" in err
 
 
+def test_the_cold_start_warning_of_a_streamed_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """From jobs.parquet, read in part, the same jobs and figures as from the table in memory (the run's own
+    p95/p99 come from sketches, within 1%); --tables none has no job table to tell."""
+
+    def warning(tables: str) -> str:
+        argv = ["run", QUICK, "--out", str(tmp_path / tables), "-q", "--set", "horizon=10min", "--tables", tables]
+        assert main(argv) == 0
+        return " ".join(capsys.readouterr().err.split())
+
+    memory, streamed = warning("csv"), warning("parquet")
+    tail = "72 jobs arrived before the first worker was ready at t = 137 s and waited for it; without them p95 and p99"
+    assert tail in memory and tail in streamed
+    assert memory[memory.index(tail) :] == streamed[streamed.index(tail) :]
+    assert "first cold start" not in warning("none")
+
+
 def test_the_cold_start_warning_shows_with_quiet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", QUICK, "--out", str(tmp_path / "q"), "-q", "--no-plots", "--set", "horizon=10min"]) == 0
     cap = capsys.readouterr()
