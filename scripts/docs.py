@@ -39,7 +39,7 @@ NAV = {
     "Using simserve": ["guide", "scenarios", "reports", "planning"],
     "The platform model": ["platform", "platform-rules", "traces"],
     "Real workers": ["live", "serve", "compare"],
-    "LLM endpoints": ["llm", "llm-catalog", "llm-validation", "llm-live-vs-sim"],
+    "LLM endpoints": ["llm", "openai", "llm-catalog", "llm-validation", "llm-live-vs-sim"],
     "Reference": ["reference/scenario", "reference/cli"],
     "More": ["speed", "developing"],
 }

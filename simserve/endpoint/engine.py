@@ -34,6 +34,9 @@ The rules (``tests/theory/test_llm_theory.py`` and ``tests/llm/test_engine_steps
   zero and no budget it is the simple form, which the theory tests pin.
 - A request over its execution limit (execution timeout, or what is left of its TTL) leaves at the
   end of the first step past it, ``timed_out``; the worker goes on.
+- Steps keep to their schedule: a step begins when the one before was due to end, so a late timer
+  (a live driver's wall clock under load) does not stretch the next step, unless it is a whole step
+  late (then it begins now). In the simulator a step always ends when due: the rule changes nothing.
 
 Where the runtime runs a real engine (``simserve live`` with a real handler), the core does not
 model steps (``EndpointCore.use_worker_engine``). Sees the endpoint core only through
@@ -105,7 +108,7 @@ class _Batch:
     __slots__ = (
         "epoch", "p", "wait", "batch", "kv", "step", "tick", "busy", "deadlines",
         "pre", "left", "ends", "end_tick", "anchor", "n_dec", "ctx_base", "firsts", "decoding",
-        "run_left", "held", "front", "front_free", "lagged",
+        "run_left", "held", "front", "front_free", "lagged", "due", "last_d",
     )  # fmt: skip
 
     def __init__(self, epoch: int, p: EngineParams) -> None:
@@ -132,6 +135,8 @@ class _Batch:
         self.front: deque[tuple[float, int]] = deque()  # (ready time, job) in the serial frontend
         self.front_free = 0.0  # when the frontend is done with the requests it holds
         self.lagged: list[int] = []  # first tokens made, out with the next step (asynchronous output)
+        self.due = -math.inf  # when the running step was due to end (-inf: the engine was idle)
+        self.last_d = 0.0  # how long it lasted
 
 
 class BatchEngine:
@@ -392,6 +397,7 @@ class BatchEngine:
                 self.first[j] = now
             st.lagged = []
             st.busy = False
+            st.due = -math.inf
             return
         prompt = pairs = 0.0
         for j, done, c in chunks:
@@ -423,7 +429,11 @@ class BatchEngine:
             attention_pairs=pairs,
             scheduled_by_cpu=not in_run,
         )
-        self.core.out.append(SetTimer(now + d, TimerKind.STEP, (wid, st.epoch, st.step)))
+        # a step begins when the one before was due to end, unless that was a whole step ago: a late wake-up
+        # of a live driver's timer does not stretch the engine (in the simulator the two are the same time)
+        begin = st.due if now - st.due < st.last_d else now
+        st.due, st.last_d = begin + d, d
+        self.core.out.append(SetTimer(begin + d, TimerKind.STEP, (wid, st.epoch, st.step)))
 
     def tokens_out(self, j: int) -> int:
         """Output tokens job ``j``'s current run has given out so far, by the rules above (0 before its first
