@@ -122,7 +122,9 @@ def test_serve_a_client_and_plan_from_its_traffic(here: Path) -> None:
     )
     try:
         res = _bash(_block("curl"), here, 120)
-        assert res.returncode == 0, res.stdout + res.stderr
+        if res.returncode != 0:  # say why: the server's own lines
+            server.kill()
+            pytest.fail(f"curl exit {res.returncode}; simserve serve said:\n{server.communicate()[0]}")
         answer = json.loads(res.stdout)
         assert answer["status"] == "COMPLETED" and answer["output"] == {"echo": {"prompt": "hello"}}
         server.send_signal(signal.SIGINT)  # Ctrl-C, as the README says
