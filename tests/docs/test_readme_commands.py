@@ -102,6 +102,8 @@ def test_live(here: Path) -> None:
     assert res.returncode == 0, res.stdout + res.stderr
     summary = json.loads((here / "runs" / "live-q" / "summary.json").read_text())
     assert summary["engine"] == "live" and summary["requests"]["completed"] >= 1
+    # relative paths made absolute before any worker starts (a worker runs in its handler's directory)
+    assert summary["live"]["faults"] == [] and summary["live"]["cold_start_phases"]["model_load"]["n"] > 0
 
 
 def _port_free(port: int) -> bool:

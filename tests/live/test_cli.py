@@ -62,25 +62,5 @@ def test_live_bad_flags_exit_2(args: list[str], message: str, capsys: pytest.Cap
 # Ctrl-C and SIGTERM mid-run: tests/live/test_bad_handlers.py::test_signal_mid_run_with_busy_workers
 
 
-def test_readme_example_runs_from_another_directory_with_relative_paths(tmp_path: Path) -> None:
-    """The README's example (a model file to load, a relative --out) completes jobs when run from a
-    directory that is neither the repository nor the handler's: every path is made absolute before any
-    worker starts (a worker runs in its handler's directory)."""
-    import shutil
-    import subprocess
-    import sys
-
-    root = Path(__file__).resolve().parents[2]
-    (tmp_path / "handlers").mkdir()
-    shutil.copy(root / "examples" / "handlers" / "echo.py", tmp_path / "handlers" / "echo.py")
-    shutil.copy(root / "scenarios" / "quickstart.yaml", tmp_path / "quickstart.yaml")
-    args = ["live", "quickstart.yaml", "--handler", "handlers/echo.py", "--duration", "3s", "--speed", "30"]
-    args += ["--set", "cold_start.image_size=4MB", "--set", "cold_start.model.size=4MB", "--out", "runs/live-q", "-q"]
-    done = subprocess.run(
-        [sys.executable, "-m", "simserve", *args], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    summary = json.loads((tmp_path / "runs" / "live-q" / "summary.json").read_text())
-    assert summary["live"]["faults"] == []
-    assert summary["requests"]["completed"] > 0
-    assert summary["live"]["cold_start_phases"]["model_load"]["n"] > 0
+# The README's live command, run as written from a directory that is not the checkout (relative --handler and
+# --out): tests/docs/test_readme_commands.py::test_live
