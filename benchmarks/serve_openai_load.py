@@ -23,7 +23,9 @@ no handler: the built-in worker, timed by the endpoint core's engine model) with
    would be measured, not the server's, on a 2-core machine shared with the server); a rate is kept
    up when nothing is lost, the client kept to its schedule (p95 lag under 100 ms) and the client's
    mean TTFT exceeds jobs.csv's by under ``--overhead-ms`` (the server's and the network's share).
-Usage: python benchmarks/serve_openai_load.py [--concurrent 256] [--tokens 64] [--rates 20,50,100,200]
+``--burst-client http`` sends the burst with the lean client too (the server's share without the
+openai client's CPU). Usage: python benchmarks/serve_openai_load.py [--concurrent 256] [--tokens 64]
+[--rates 20,50,100,200] [--burst-client openai|http] [--client http|openai]
 """
 
 from __future__ import annotations
@@ -206,11 +208,18 @@ def burst(args: argparse.Namespace) -> dict[str, Any]:
 
         async def main() -> list[dict[str, float]]:
             c = openai_client(base)
+            s = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0), headers={"Authorization": f"Bearer {KEY}"}
+            )
+            url = base + "/openai/v1/chat/completions"
             try:
                 await c.models.list()  # the client warm (lazy imports, a connection); its job is left out below
+                if args.burst_client == "http":
+                    return await asyncio.gather(*(sse_one(s, url, args.tokens, n) for n in range(args.concurrent)))
                 return await asyncio.gather(*(stream_one(c, args.tokens, n) for n in range(args.concurrent)))
             finally:
                 await c.close()
+                await s.close()
 
         t0 = time.perf_counter()
         rows = asyncio.run(main())
@@ -222,7 +231,7 @@ def burst(args: argparse.Namespace) -> dict[str, Any]:
     done = jobs[(jobs["status"] == "completed") & (jobs["output_tokens"] == args.tokens)]
     model = model[model["output_tokens"] == args.tokens]
     print(f"\n== burst: {args.concurrent} concurrent streams x {args.tokens} tokens, one worker", end=" ")
-    print(f"(max_batch {args.max_batch})")
+    print(f"(max_batch {args.max_batch}), {args.burst_client} client")
     print(f"wall {wall:.2f} s; answered completely {cl['complete']}/{cl['requests']}, lost {cl['lost']}; "
           f"jobs.csv {len(done)} completed of {len(jobs) - 1}")  # fmt: skip
     print("TTFT (ms)   client (first chunk)   " + stats_ms(cl["ttft"]))
@@ -306,6 +315,7 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=10.0)
     ap.add_argument("--rate-tokens", type=int, default=32)
     ap.add_argument("--overhead-ms", type=float, default=50.0)
+    ap.add_argument("--burst-client", choices=("openai", "http"), default="openai", help="the burst's client")
     ap.add_argument(
         "--client", choices=("openai", "http"), default="http", help="the rate sweep's client (http: lean aiohttp)"
     )
