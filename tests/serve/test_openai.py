@@ -33,7 +33,7 @@ LLM = [
     "--set",
     "workload.tokens={input: 20, output: 6}",
 ]
-CONCURRENT = 24
+CONCURRENT = 16
 
 
 @pytest.fixture(scope="module")
