@@ -39,7 +39,7 @@ def monthly_costs(run: Any) -> pd.DataFrame:
         ("latency p95 (s)", s["latency_s"].get("p95")),
     ]
     table = pd.DataFrame(rows, columns=["figure", "value"]).set_index("figure")
-    table.attrs["basis"] = month_basis(window_h)
+    table.attrs["basis"] = month_basis(window_h, measured=s.get("engine") == "live")
     return table
 
 
@@ -47,11 +47,23 @@ def monthly_costs(run: Any) -> pd.DataFrame:
 SIMULATED_MONTH_H = 30 * 24.0
 
 
-def month_basis(window_h: float) -> str:
-    """Where the monthly figures come from: the simulated month itself, or hours scaled up to 730."""
+def month_basis(window_h: float, *, measured: bool = False) -> str:
+    """Where the monthly figures come from: the month itself, or hours scaled up to 730 (``measured``: a live
+    or serve run's traffic, not a simulation's).
+
+    >>> month_basis(2.0), month_basis(1 / 120, measured=True)
+    ('extrapolated from 2 hours of simulated traffic', 'extrapolated from 30 seconds of measured traffic')
+    """
+    what = "measured" if measured else "simulated"
     if window_h >= SIMULATED_MONTH_H:
-        return f"the simulated month ({window_h / 24:.0f} days of traffic, scaled to the platform's 730 h month)"
-    return f"extrapolated from {window_h:,.4g} hours of simulated traffic"
+        return f"the {what} month ({window_h / 24:.0f} days of traffic, scaled to the platform's 730 h month)"
+    if window_h >= 1:
+        span = f"{window_h:,.4g} hour" + ("" if window_h == 1 else "s")
+    elif window_h >= 1 / 60:
+        span = f"{window_h * 60:.3g} minutes"
+    else:
+        span = f"{window_h * 3600:.3g} seconds"
+    return f"extrapolated from {span} of {what} traffic"
 
 
 def break_even_point(table: pd.DataFrame) -> int:

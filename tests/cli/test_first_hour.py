@@ -61,7 +61,7 @@ def test_a_run_ends_with_the_monthly_bill_latency_and_next_commands(
     bill = summary["cost_usd"]["per_hour"] * HOURS_PER_MONTH
     per_hour = summary["cost_usd"]["per_hour"]
     assert (
-        f"monthly bill ${bill:,.2f} a month at this traffic, ${per_hour:,.2f}/h; extrapolated from 0.1667 hours" in text
+        f"monthly bill ${bill:,.2f} a month at this traffic, ${per_hour:,.2f}/h; extrapolated from 10 minutes" in text
     )
     lat = summary["latency_s"]
     assert re.search(rf"latency p50 {lat['p50']:.4g}\S* s, p95 \S+ s, p99 {lat['p99']:.4g}\S* s", text), text

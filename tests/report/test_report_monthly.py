@@ -88,6 +88,9 @@ def test_monthly_figures_say_where_they_come_from(short_results):
 
     r = short_results["quickstart"]
     window_h = (r.scenario.horizon - r.scenario.warmup) / 3600
-    assert monthly_costs(r).attrs["basis"] == f"extrapolated from {window_h:,.4g} hours of simulated traffic"
+    assert monthly_costs(r).attrs["basis"] == f"extrapolated from {window_h * 60:.3g} minutes of simulated traffic"
     assert month_basis(720.0).startswith("the simulated month (30 days")
     assert month_basis(719.9).startswith("extrapolated from 719.9 hours")
+    assert month_basis(1.0) == "extrapolated from 1 hour of simulated traffic"
+    assert month_basis(0.5, measured=True) == "extrapolated from 30 minutes of measured traffic"
+    assert month_basis(0.0025) == "extrapolated from 9 seconds of simulated traffic"
