@@ -9,8 +9,8 @@ yield (1, then 3, 9, ... up to ``DEFAULT_BATCH_SIZE``, as the worker's ``BatchSi
 ending with ``data: [DONE]\\n\\n``; an unstreamed one yields one OpenAI object with ``usage``; a
 native request yields ``{"choices": [{"tokens": [...]}], "usage": {"input", "output"}}`` batches.
 The tokens come from ``llm_engine.py``'s continuous-batching engine on the CPU (one per process, so
-concurrent requests share its batch; its default step figures, or ``input.engine`` of a
-``simserve live`` job), as placeholder words: no GPU, no weights, no tokenizer (the prompt is
+concurrent requests share its batch; the scenario's step figures from ``SIMSERVE_ENGINE``, which
+``simserve live`` and ``serve`` set, else its defaults), as placeholder words: no GPU, no weights, no tokenizer (the prompt is
 counted at 4 characters a token). Started with the Runpod SDK and ``return_aggregate_stream``, as
 the vLLM worker is, with its ``MAX_CONCURRENCY`` (default 30) as ``concurrency_modifier``.
 """
@@ -43,9 +43,13 @@ def count_prompt(prompt: Any) -> int:
     return max(1, math.ceil(len(str(prompt or "")) / 4))
 
 
+#: the scenario's engine figures that ``simserve live`` / ``serve`` give a worker (wall seconds); none: defaults
+ENGINE = json.loads(os.environ.get("SIMSERVE_ENGINE") or "{}")
+
+
 async def tokens(n_in: int, n_out: int) -> AsyncIterator[str]:
     """The engine's tokens for one request, as text."""
-    async for k in generate({"input_tokens": n_in, "output_tokens": n_out}):
+    async for k in generate({"input_tokens": n_in, "output_tokens": n_out, "engine": ENGINE}):
         yield " " + WORDS[(k - 1) % len(WORDS)]
 
 

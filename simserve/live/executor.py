@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 import os
 import time
@@ -406,6 +407,9 @@ class LiveExecutor:
             "SIMSERVE_MEMORY_BYTES": str(self.worker_memory_bytes),
             "SIMSERVE_MAX_RESULT_BYTES": str(MAX_RESULT_BYTES),
             "SIMSERVE_STREAM": "1" if self.open else "0",
+            #: an LLM run's engine figures in wall time (what a job's ``input.engine`` carries), for a handler
+            #: whose input is the client's (``simserve serve --handler``: the vLLM worker's input)
+            "SIMSERVE_ENGINE": json.dumps(self._engine_input.get("engine") or {}),
             MARK_VAR: worker_mark(self.run_mark, wid, self._starts),
         }
         self._starts += 1

@@ -2,10 +2,11 @@
 
 Owns ``JobBook``: the HTTP job id of each core job (``uuid4``; ``sync-`` for ``/runsync``), its
 input (handed to the handler as ``job["input"]``), ``s3Config``, webhook, latest progress output,
-output or error and the chunks a generator handler yielded (``/stream`` hands each out once), the
-``/runsync`` waiters, the platform's result retention (an ended job is forgotten ``result_ttl_s``
-after its end on the server's clock: 30 min for ``/run``, 1 min for ``/runsync``; its id then
-answers as an unknown one) and the platform's answer shapes read from the core's records:
+output or error and the chunks a generator handler yielded (``/stream`` hands each out once; the
+OpenAI route's stream waits for each with ``wait_chunk``), the ``/runsync`` waiters, the
+platform's result retention (an ended job is forgotten ``result_ttl_s`` after its end on the
+server's clock: 30 min for ``/run``, 1 min for ``/runsync``; its id then answers as an unknown one)
+and the platform's answer shapes read from the core's records:
 ``answer`` (``id``, ``status``, ``delayTime`` and ``executionTime`` in ms: arrival to the core's
 start of the job on a worker, and that start to its end; ``output`` — the latest progress while
 ``IN_PROGRESS`` — or ``error``) and ``health`` (jobs by status, workers by state as the REST API
