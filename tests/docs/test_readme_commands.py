@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,9 +67,11 @@ def test_every_tour_block_is_run_here() -> None:
         _block("simserve run", "--out runs/busier"),
         _block("simserve plan scenarios/quickstart.yaml"),
         _block("simserve live"),
-        _block("simserve serve"),
+        _block("simserve serve scenarios/quickstart.yaml"),
         _block("curl"),
         _block("simserve plan runs/local"),
+        _block("simserve serve scenarios/llm-azure-conv.yaml"),
+        _block("from openai import OpenAI"),
     }
     assert run_here == set(TOUR)
 
@@ -111,11 +114,13 @@ def _port_free(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
-def test_serve_a_client_and_plan_from_its_traffic(here: Path) -> None:
-    assert _port_free(8000), "the README's serve command listens on port 8000: something else holds it"
+def _serve_then(here: Path, serve: str, client: str) -> subprocess.CompletedProcess[str]:
+    """Start the README's ``serve`` command, run its ``client`` command while it runs, then Ctrl-C it (exit
+    130, as the README says); the client's result."""
+    assert _port_free(8000), "the README's serve commands listen on port 8000: something else holds it"
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     server = subprocess.Popen(
-        ["bash", "-c", "exec " + _block("simserve serve").strip()],
+        ["bash", "-c", "exec " + serve.strip()],
         cwd=here,
         env=env,
         stdout=subprocess.PIPE,
@@ -123,19 +128,38 @@ def test_serve_a_client_and_plan_from_its_traffic(here: Path) -> None:
         text=True,
     )
     try:
-        res = _bash(_block("curl"), here, 120)
+        res = _bash(client, here, 180)
         if res.returncode != 0:  # say why: the server's own lines
             server.kill()
-            pytest.fail(f"curl exit {res.returncode}; simserve serve said:\n{server.communicate()[0]}")
-        answer = json.loads(res.stdout)
-        assert answer["status"] == "COMPLETED" and answer["output"] == {"echo": {"prompt": "hello"}}
-        server.send_signal(signal.SIGINT)  # Ctrl-C, as the README says
+            said = server.communicate()[0]
+            pytest.fail(f"the client: exit {res.returncode}, {res.stderr}; simserve serve said:\n{said}")
+        server.send_signal(signal.SIGINT)
         out, _ = server.communicate(timeout=120)
         assert server.returncode == 130, out
+        return res
     finally:
         if server.poll() is None:
             server.kill()
             server.communicate()
+
+
+@pytest.mark.xdist_group("readme-port-8000")
+def test_serve_a_client_and_plan_from_its_traffic(here: Path) -> None:
+    res = _serve_then(here, _block("simserve serve scenarios/quickstart.yaml"), _block("curl"))
+    answer = json.loads(res.stdout)
+    assert answer["status"] == "COMPLETED" and answer["output"] == {"echo": {"prompt": "hello"}}
     plan = _bash(_block("simserve plan runs/local"), here, 240)
     assert plan.returncode == 0, plan.stdout + plan.stderr
     assert "recommended" in plan.stdout
+
+
+@pytest.mark.xdist_group("readme-port-8000")
+def test_an_openai_client_streams_from_an_llm_scenario(here: Path) -> None:
+    pytest.importorskip("openai", reason="pip install -e '.[test]' (openai)")
+    res = _serve_then(here, _block("simserve serve scenarios/llm-azure-conv.yaml"), _block("from openai import OpenAI"))
+    assert len(res.stdout.split()) == 64  # max_tokens placeholder words, streamed
+    jobs = pd.read_csv(here / "runs" / "chat" / "jobs.csv")
+    done = jobs[jobs["status"] == "completed"]
+    assert len(done) == 1 and int(done["output_tokens"].iloc[0]) == 64
+    assert done["ttft_s"].notna().all() and done["tpot_s"].notna().all()
+    assert (here / "runs" / "chat" / "scenario.trace.yaml").is_file()
