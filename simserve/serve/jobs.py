@@ -213,18 +213,7 @@ class JobBook:
             left = deadline - asyncio.get_running_loop().time()
             if left <= 0:
                 return
-            fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self.waiters.setdefault(j, []).append(fut)
-            try:
-                await asyncio.wait_for(fut, min(left, 1.0))  # re-read now and then: a TTL ends jobs silently
-            except asyncio.TimeoutError:
-                pass
-            finally:
-                waiting = self.waiters.get(j)
-                if waiting is not None and fut in waiting:
-                    waiting.remove(fut)
-                    if not waiting:
-                        del self.waiters[j]
+            await self._signal(j, min(left, 1.0))  # re-read now and then: a TTL ends jobs silently
             if not self.open:
                 return
 
@@ -232,6 +221,10 @@ class JobBook:
         """Until ``j`` has more than ``have`` chunks, or has ended (or ``timeout_s``, or the run stops)."""
         if len(self.chunks.get(j, ())) > have or self.rec.status[j] in ENDED or not self.open:
             return
+        await self._signal(j, timeout_s)
+
+    async def _signal(self, j: int, timeout_s: float) -> None:
+        """Until something about ``j`` is signalled to its waiters (a chunk, its end) or ``timeout_s``."""
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self.waiters.setdefault(j, []).append(fut)
         try:
