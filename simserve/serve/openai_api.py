@@ -24,7 +24,7 @@ from aiohttp import web
 from simserve.records import JobStatus
 from simserve.serve.jobs import ENDED
 from simserve.serve.llm_requests import CHAT_ROUTE, COMPLETIONS_ROUTE, MODELS_ROUTE
-from simserve.serve.openai_format import http_error
+from simserve.serve.openai_format import http_error, sse
 
 OPENAI_LIMIT_BYTES = 20 * 1000 * 1000
 #: a waiting answer re-reads its job this often (s): a job can end without a wake-up (a TTL in the queue)
@@ -125,27 +125,32 @@ def _final(book: Any, j: int) -> web.Response:
 
 def _encode(chunk: Any) -> bytes:
     """A yielded chunk on the wire: a string as it is, anything else as one server-sent event."""
-    if isinstance(chunk, str):
-        return chunk.encode()
-    return ("data: " + json.dumps(chunk, separators=(",", ":")) + "\n\n").encode()
+    return (chunk if isinstance(chunk, str) else sse(chunk)).encode()
 
 
 async def _stream(request: web.Request, book: Any, j: int) -> web.StreamResponse:
     """A streamed answer: each chunk the worker yields, as it comes; headers once the first is there."""
     resp: web.StreamResponse | None = None
+
+    async def send(chunk: Any) -> web.Response | None:
+        """Write one chunk; before the headers, a worker's error object is the whole answer instead."""
+        nonlocal resp
+        if resp is None:
+            err = _worker_error(chunk)
+            if err is not None:
+                return openai_json(err.body, err.status)
+            resp = await _open(request)
+        await resp.write(_encode(chunk))
+        return None
+
     sent = 0
     try:
         while True:
             chunks = book.chunks.get(j) or ()
             while sent < len(chunks):
-                chunk = chunks[sent]
                 sent += 1
-                if resp is None:
-                    err = _worker_error(chunk)
-                    if err is not None:
-                        return openai_json(err.body, err.status)
-                    resp = await _open(request)
-                await resp.write(_encode(chunk))
+                if (answer := await send(chunks[sent - 1])) is not None:
+                    return answer
             if book.rec.status[j] in ENDED or not book.open:
                 break
             await book.wait_chunk(j, sent, POLL_S)
@@ -153,12 +158,8 @@ async def _stream(request: web.Request, book: Any, j: int) -> web.StreamResponse
         if status == JobStatus.COMPLETED and sent == 0:  # a worker that returned instead of yielding
             out = book.outputs.get(j)
             for chunk in out if isinstance(out, list) else [out]:
-                if resp is None:
-                    err = _worker_error(chunk)
-                    if err is not None:
-                        return openai_json(err.body, err.status)
-                    resp = await _open(request)
-                await resp.write(_encode(chunk))
+                if (answer := await send(chunk)) is not None:
+                    return answer
         elif status != JobStatus.COMPLETED:
             err = _error_of(book, j)
             if resp is None:

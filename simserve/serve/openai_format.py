@@ -43,72 +43,47 @@ def usage(prompt: int, completion: int) -> dict[str, int]:
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
+def _envelope(
+    rid: str, kind: str, model: str, created: int, choices: list[dict[str, Any]], used: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """The fields every OpenAI completion object shares, around its ``choices`` (and ``usage``, when given)."""
+    obj: dict[str, Any] = {"id": rid, "object": kind, "created": created, "model": model, "choices": choices}
+    if used is not None:
+        obj["usage"] = used
+    return obj
+
+
 def chat_chunk(rid: str, model: str, created: int, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
     """One ``chat.completion.chunk``."""
-    return {
-        "id": rid,
-        "object": "chat.completion.chunk",
-        "created": created,
-        "model": model,
-        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-    }
+    choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+    return _envelope(rid, "chat.completion.chunk", model, created, [choice])
 
 
 def completion_chunk(rid: str, model: str, created: int, text: str, finish: str | None = None) -> dict[str, Any]:
     """One streamed ``text_completion``."""
-    return {
-        "id": rid,
-        "object": "text_completion",
-        "created": created,
-        "model": model,
-        "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish}],
-    }
+    choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish}
+    return _envelope(rid, "text_completion", model, created, [choice])
 
 
 def usage_chunk(rid: str, model: str, created: int, chat: bool, prompt: int, completion: int) -> dict[str, Any]:
     """The last chunk of a stream asked with ``stream_options.include_usage``: no choices, the usage."""
     kind = "chat.completion.chunk" if chat else "text_completion"
-    return {
-        "id": rid,
-        "object": kind,
-        "created": created,
-        "model": model,
-        "choices": [],
-        "usage": usage(prompt, completion),
-    }
+    return _envelope(rid, kind, model, created, [], usage(prompt, completion))
 
 
 def chat_response(rid: str, model: str, created: int, text: str, finish: str, prompt: int, n: int) -> dict[str, Any]:
     """The non-streaming ``chat.completion``."""
-    return {
-        "id": rid,
-        "object": "chat.completion",
-        "created": created,
-        "model": model,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": text},
-                "logprobs": None,
-                "finish_reason": finish,
-            }
-        ],
-        "usage": usage(prompt, n),
-    }
+    message = {"role": "assistant", "content": text}
+    choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": finish}
+    return _envelope(rid, "chat.completion", model, created, [choice], usage(prompt, n))
 
 
 def completion_response(
     rid: str, model: str, created: int, text: str, finish: str, prompt: int, n: int
 ) -> dict[str, Any]:
     """The non-streaming ``text_completion``."""
-    return {
-        "id": rid,
-        "object": "text_completion",
-        "created": created,
-        "model": model,
-        "choices": [{"index": 0, "text": text, "logprobs": None, "finish_reason": finish}],
-        "usage": usage(prompt, n),
-    }
+    choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish}
+    return _envelope(rid, "text_completion", model, created, [choice], usage(prompt, n))
 
 
 def models_list(model: str, created: int) -> dict[str, Any]:

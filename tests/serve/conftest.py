@@ -41,6 +41,13 @@ class Server:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key}"}
 
+    def openai(self, key: str | None = None, asynchronous: bool = False) -> Any:
+        """The official ``openai`` client (sync or async) on this endpoint's OpenAI route, without retries."""
+        import openai
+
+        cls = openai.AsyncOpenAI if asynchronous else openai.OpenAI
+        return cls(base_url=self.base + "/local/openai/v1", api_key=key or self.key, max_retries=0)
+
     def stop(self, timeout_s: float = 60.0) -> tuple[int, str]:
         """Ctrl-C; the exit code and what it printed."""
         if self.proc.poll() is None:

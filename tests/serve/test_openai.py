@@ -43,17 +43,13 @@ def llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv.stop()
 
 
-def client(server: Server, key: str | None = None) -> Any:
-    return openai.OpenAI(base_url=server.base + "/local/openai/v1", api_key=key or server.key, max_retries=0)
-
-
 def test_the_start_up_lines_name_the_openai_route(llm: Server):
     line = next(x for x in llm.lines if x.startswith("openai "))
     assert line.split()[1] == llm.base + "/local/openai/v1" and line.split()[3] == "simserve/serve-test"
 
 
 def test_a_streamed_chat_gives_max_tokens_in_openai_chunks(llm: Server):
-    stream = client(llm).chat.completions.create(
+    stream = llm.openai().chat.completions.create(
         model="any", messages=[{"role": "user", "content": "hi"}], max_tokens=16, stream=True
     )
     chunks = list(stream)
@@ -65,7 +61,7 @@ def test_a_streamed_chat_gives_max_tokens_in_openai_chunks(llm: Server):
 
 
 def test_unstreamed_chat_and_completions_carry_usage(llm: Server):
-    c = client(llm)
+    c = llm.openai()
     chat = c.chat.completions.create(model="m", messages=[{"role": "user", "content": "x" * 40}], max_tokens=7)
     assert chat.object == "chat.completion" and chat.choices[0].message.role == "assistant"
     assert len(chat.choices[0].message.content.split()) == 7
@@ -79,7 +75,7 @@ def test_unstreamed_chat_and_completions_carry_usage(llm: Server):
 
 
 def test_a_completions_stream_with_usage(llm: Server):
-    stream = client(llm).completions.create(
+    stream = llm.openai().completions.create(
         model="m", prompt="abcd", max_tokens=5, stream=True, stream_options={"include_usage": True}
     )
     chunks = list(stream)
@@ -103,7 +99,7 @@ def test_concurrent_async_streams_share_the_batch(llm: Server):
         return words, first, time.perf_counter() - t0 if words else math_nan
 
     async def main() -> list[tuple[int, float, float]]:
-        c = openai.AsyncOpenAI(base_url=llm.base + "/local/openai/v1", api_key=llm.key, max_retries=0)
+        c = llm.openai(asynchronous=True)
         try:
             return await asyncio.gather(*(one(c, n) for n in range(CONCURRENT)))
         finally:
@@ -116,13 +112,13 @@ def test_concurrent_async_streams_share_the_batch(llm: Server):
 
 def test_errors_take_the_openai_shape(llm: Server):
     with pytest.raises(openai.AuthenticationError) as bad_key:
-        client(llm, key="wrong").chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+        llm.openai(key="wrong").chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
     assert bad_key.value.status_code == 401 and "unauthorized" in bad_key.value.body["message"]
     with pytest.raises(openai.BadRequestError) as bad:
-        client(llm).chat.completions.create(model="m", messages=[], max_tokens=3)
+        llm.openai().chat.completions.create(model="m", messages=[], max_tokens=3)
     assert bad.value.body["param"] is None and "'messages'" in bad.value.body["message"]
     with pytest.raises(openai.BadRequestError):
-        client(llm).completions.create(model="m", prompt="x", max_tokens=0)
+        llm.openai().completions.create(model="m", prompt="x", max_tokens=0)
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="no curl")

@@ -39,13 +39,9 @@ def worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     srv.stop()
 
 
-def client(server: Server) -> Any:
-    return openai.OpenAI(base_url=server.base + "/local/openai/v1", api_key=server.key, max_retries=0)
-
-
 def test_the_workers_stream_reaches_the_openai_client(worker: Server):
     chunks = list(
-        client(worker).chat.completions.create(
+        worker.openai().chat.completions.create(
             model="m", messages=[{"role": "user", "content": "hi"}], max_tokens=10, stream=True
         )
     )
@@ -55,7 +51,7 @@ def test_the_workers_stream_reaches_the_openai_client(worker: Server):
 
 
 def test_unstreamed_answers_models_and_the_workers_error(worker: Server):
-    c = client(worker)
+    c = worker.openai()
     chat = c.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}], max_tokens=4)
     assert chat.usage.completion_tokens == 4 and len(chat.choices[0].message.content.split()) == 4
     assert [m.id for m in c.models.list()] == ["vllm-style/placeholder"]
@@ -70,7 +66,7 @@ def test_concurrent_async_streams(worker: Server):
         return sum([1 async for chunk in stream if chunk.choices and chunk.choices[0].text])
 
     async def main() -> list[int]:
-        c = openai.AsyncOpenAI(base_url=worker.base + "/local/openai/v1", api_key=worker.key, max_retries=0)
+        c = worker.openai(asynchronous=True)
         try:
             return await asyncio.gather(*(one(c) for _ in range(CONCURRENT)))
         finally:
