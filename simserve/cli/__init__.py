@@ -5,7 +5,7 @@ traceback: scenario and usage errors, bad run directories and output paths, a fi
 be read or written; Ctrl-C -> exit 130 after the command has saved what it had), ``--version``, the
 "did you mean" of an unknown command where typer does not give it, help rows without a type for
 on/off flags (``_Command``, ``_Group``), and the registration of each command module. Commands are
-thin: load, call the library, render with rich (numbers in ``simserve.cli.fmt``'s one style).
+thin: load, call the library, render with rich (numbers in ``simserve.numfmt``'s one style).
 """
 
 from __future__ import annotations

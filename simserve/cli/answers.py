@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from simserve.cli.fmt import num, step_up, usd
+from simserve.numfmt import num, step_up, usd
 
 
 def answer_rows(summary: dict[str, Any], window_s: float) -> list[tuple[str, str]]:

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from simserve.cli import UsageError, app
-from simserve.cli.fmt import change, num
+from simserve.numfmt import change, num
 
 console = Console()
 errors = Console(stderr=True)

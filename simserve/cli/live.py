@@ -28,9 +28,9 @@ from rich.live import Live
 from rich.table import Table
 
 from simserve.cli import UsageError, app
-from simserve.cli.fmt import num, usd
 from simserve.interrupts import StopSignals
 from simserve.live.executor import MAX_INIT_FAILURES, WORKER_MEMORY_SHARE, LiveExecutor, LiveRun
+from simserve.numfmt import num, usd
 from simserve.results.outputs import check_out_dir, default_out_dir, staged_out_dir
 from simserve.scenario import Scenario, load_scenario
 from simserve.workload import check_files

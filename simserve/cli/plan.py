@@ -24,13 +24,13 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from simserve.cli import UsageError, app
-from simserve.cli.fmt import num
+from simserve.numfmt import num
 
 console = Console()
 
 
 def _pm(mean: Any, lo: Any, hi: Any, money: bool = False) -> str:
-    """``mean ±half-width`` of a 95% interval, compact for the terminal (``simserve.cli.fmt`` style)."""
+    """``mean ±half-width`` of a 95% interval, compact for the terminal (``simserve.numfmt`` style)."""
 
     def bad(v: Any) -> bool:
         return v is None or (isinstance(v, float) and not math.isfinite(v))

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from simserve.cli import UsageError, app
-from simserve.cli.fmt import num, pct, usd
+from simserve.numfmt import num, pct, usd
 from simserve.scenario import ScenarioError, load_scenario, scenario_json_schema
 from simserve.workload import check_files
 

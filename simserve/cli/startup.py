@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from simserve.cli.fmt import num, step_up
+from simserve.numfmt import num, step_up
 
 #: a tail percentile is set by the first cold start when at least this many times what it is without the jobs
 #: that waited for it (and at least STARTUP_MIN_S seconds more)

@@ -8,10 +8,10 @@ highlighted) and the four comparison figures as base64 PNGs. No network, no exte
 from __future__ import annotations
 
 import html
-import math
 from typing import Any
 
 from simserve.compare.table import HEADLINE, Comparison, Row
+from simserve.numfmt import change, num
 from simserve.report.html import figure_to_base64
 
 _CSS = """
@@ -25,26 +25,8 @@ img{max-width:100%;border:1px solid #eee;margin:0.5em 0 1.5em} .note{color:#666;
 """
 
 
-def fmt_value(v: float | None) -> str:
-    """A figure for tables: ``-`` for missing, 4 significant digits otherwise."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-"
-    if float(v).is_integer() and abs(v) < 1e12:
-        return f"{int(v):,}"
-    return f"{v:,.4g}" if abs(v) < 1e5 else f"{v:,.0f}"
-
-
-def fmt_error(e: float | None) -> str:
-    """A relative error as a signed percentage (``inf`` when the reference is 0)."""
-    if e is None:
-        return "-"
-    if math.isinf(e):
-        return "+inf" if e > 0 else "-inf"
-    return f"{100 * e:+.2f}%"
-
-
 def fmt_ci(ci: tuple[float, float] | None) -> str:
-    return "" if ci is None else f" [{fmt_value(ci[0])}, {fmt_value(ci[1])}]"
+    return "" if ci is None else f" [{num(ci[0])}, {num(ci[1])}]"
 
 
 def _row_html(r: Row, fail_over: float | None, checked: bool) -> str:
@@ -54,8 +36,8 @@ def _row_html(r: Row, fail_over: float | None, checked: bool) -> str:
     overlap = "" if r.ci_overlap is None else ("yes" if r.ci_overlap else "no")
     return (
         f"<tr class='{'head' if r.key in HEADLINE else ''}'><td>{html.escape(r.key)}</td>"
-        f"<td class='n'>{fmt_value(r.a)}{fmt_ci(r.a_ci)}</td><td class='n'>{fmt_value(r.b)}{fmt_ci(r.b_ci)}</td>"
-        f"<td class='n'>{fmt_value(r.diff)}</td><td class='n {cls}'>{fmt_error(r.rel_error)}</td>"
+        f"<td class='n'>{num(r.a)}{fmt_ci(r.a_ci)}</td><td class='n'>{num(r.b)}{fmt_ci(r.b_ci)}</td>"
+        f"<td class='n'>{num(r.diff)}</td><td class='n {cls}'>{change(r.rel_error)}</td>"
         f"<td>{overlap}</td></tr>"
     )
 
@@ -100,4 +82,4 @@ brackets are 95% confidence intervals from replications.</p>
 """
 
 
-__all__ = ["fmt_ci", "fmt_error", "fmt_value", "render_compare"]
+__all__ = ["fmt_ci", "render_compare"]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import math
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ import pandas as pd
 import yaml
 from matplotlib.figure import Figure
 
+from simserve.numfmt import num
 from simserve.report.data import RunData, as_run_data
 
 _CSS = """
@@ -55,14 +55,11 @@ def figure_to_base64(fig: Figure, dpi: int = 100) -> str:
 
 
 def _num(v: Any) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-"
-    if isinstance(v, bool):
-        return str(v)
-    if isinstance(v, int):
-        return f"{v:,}"
-    if isinstance(v, float):
-        return f"{v:,.4g}" if abs(v) < 1e5 else f"{v:,.0f}"
+    """A summary value in a cell: a number in the terminal's style (``simserve.numfmt``), text escaped."""
+    if v is None or isinstance(v, bool):
+        return "-" if v is None else str(v)
+    if isinstance(v, (int, float)):
+        return num(v)
     return html.escape(str(v))
 
 

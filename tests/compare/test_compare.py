@@ -11,6 +11,7 @@ import pytest
 from simserve.cli import main
 from simserve.compare import compare_runs, write_compare
 from simserve.compare.table import compare_summaries, flatten, relative_error
+from simserve.numfmt import num
 
 
 def cli(*args: str) -> int:
@@ -57,6 +58,10 @@ def test_html_page_is_self_contained(run_pair: tuple[Path, Path, Path], tmp_path
     assert text.count("data:image/png;base64,") == 4
     assert "http://" not in text and "https://" not in text
     assert "execution_s.mean" in text and "+100.00%" in text
+    # every figure reads as the terminal prints it (simserve.numfmt): the two lines for one figure agree
+    row = cmp.row("latency_s.mean")
+    assert f"<td class='n'>{num(row.a)}</td><td class='n'>{num(row.b)}</td>" in text
+    assert f"<td class='n'>{num(cmp.row('requests.arrived').a)}</td>" in text
     for stem in (
         "compare_latency_cdf",
         "compare_cost_by_state",

@@ -1,5 +1,6 @@
-"""Numbers on the terminal, one style for every command: thousands separators, no exponent, precision
-by magnitude (a fixed number of significant digits), ``-`` for a missing or non-finite figure.
+"""Numbers as people read them, one style for the terminal and the HTML pages (report, compare):
+thousands separators, no exponent, precision by magnitude (a fixed number of significant digits),
+``-`` for a missing or non-finite figure.
 
 Owns ``num`` (counts and measures), ``usd`` (money), ``pct`` (fractions), ``change`` (relative
 differences) and ``step_up`` (a round figure to suggest). Pure string functions; the
