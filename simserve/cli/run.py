@@ -253,16 +253,16 @@ def run(
         print(f"stopped by signal; {out_dir} left as it was", file=sys.stderr)
         raise typer.Exit(SIGNAL_EXIT[signal.SIGTERM]) from None
     from simserve.cli.answers import next_commands
-    from simserve.cli.startup import startup_tail, startup_tail_parquet
+    from simserve.cli.startup import startup_tail, startup_tail_streamed
     from simserve.results.result import statistics_warmup
 
     warmup = statistics_warmup(sc, float(summary.get("horizon_s") or sc.horizon))
     if results[0].has_jobs:
         tail = startup_tail(results[0].jobs, results[0].summary, warmup)
-    elif (out_dir / "jobs.parquet").is_file():  # a streamed run: its jobs are on disk, read in part
-        tail = startup_tail_parquet(out_dir / "jobs.parquet", results[0].summary, warmup)
+    elif results[0].startup is not None:  # a streamed run: the jobs that waited, kept apart as they came
+        tail = startup_tail_streamed(results[0].startup, results[0].summary)
     else:
-        tail = None  # --tables none: no job table to tell
+        tail = None
     if tail is not None and len(results) > 1:
         tail = f"in replication 0, {tail}"
     if quiet:

@@ -1,24 +1,25 @@
 """The warning a run ends with when its first cold start sets a tail percentile of latency.
 
 Owns the rule, once, and its two readers: ``startup_tail`` (a jobs table in memory: ``simserve run``
-with CSV tables, ``simserve live``) and ``startup_tail_parquet`` (a streamed run's ``jobs.parquet``,
-read without loading it: the first start from the row groups' statistics, then only the rows that
-arrived before it). The jobs that waited for the first cold start are the completed ones (in the
-statistics window, as the summary counts them) that arrived before any job started: until the first
-worker was ready, nothing could serve them. A tail percentile (p95, p99) is "set by them" when they
-fill the tail beyond it (at least ``1 - q`` of the completed jobs) and it is at least
-``STARTUP_FACTOR`` times (and ``STARTUP_MIN_S`` more than) the same percentile without them.
+with CSV tables, ``simserve live``) and ``startup_tail_streamed`` (a streamed run, ``--tables parquet``
+or ``none``: the jobs its ``JobStats`` kept apart as they came, ``results.jobstats.StartupWait``). The
+jobs that waited for the first cold start are the completed ones (in the statistics window, as the
+summary counts them) that arrived before any job started: until the first worker was ready, nothing
+could serve them. A tail percentile (p95, p99) is "set by them" when they fill the tail beyond it (at
+least ``1 - q`` of the completed jobs) and it is at least ``STARTUP_FACTOR`` times (and
+``STARTUP_MIN_S`` more than) the same percentile without them.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from simserve.numfmt import num, step_up
+from simserve.results.jobstats import StartupWait
 
 #: a tail percentile is set by the first cold start when at least this many times what it is without the jobs
 #: that waited for it (and at least STARTUP_MIN_S seconds more)
@@ -42,41 +43,17 @@ def startup_tail(jobs: Any, summary: dict[str, Any], warmup_s: float) -> str | N
     return _judge(summary, first_start, int(waited.sum()), int(done.sum()), lambda q: float(np.percentile(rest, q)))
 
 
-def startup_tail_parquet(path: Path, summary: dict[str, Any], warmup_s: float) -> str | None:
-    """The warning for a streamed run's ``jobs.parquet``, or None. Reads the row groups' statistics and the
-    rows that arrived before the first start; the whole latency column only when the waited jobs fill a tail
-    (for a run of millions of jobs, a cold start as long as 1% of the horizon)."""
-    import pyarrow.parquet as pq
-
-    f = pq.ParquetFile(path)
-    column = f.schema_arrow.get_field_index("start_s")
-    if column < 0:
+def startup_tail_streamed(wait: StartupWait, summary: dict[str, Any]) -> str | None:
+    """The warning for a streamed run (``--tables parquet|none``), from the jobs its ``JobStats`` kept apart
+    as they came (``StartupWait``: the waited jobs exactly, the rest's percentiles from a sketch)."""
+    if not math.isfinite(wait.first_start_s):
         return None
-    stats = [f.metadata.row_group(r).column(column).statistics for r in range(f.metadata.num_row_groups)]
-    mins = [float(s.min) for s in stats if s is not None and s.has_min_max and np.isfinite(s.min)]
-    if not mins:
-        return None
-    first_start = min(mins)
-    early = pq.read_table(path, columns=["arrival_s", "status"], filters=[("arrival_s", "<", first_start)])
-    arrival = early.column("arrival_s").to_numpy()
-    n_waited = int((_completed(early) & (arrival >= warmup_s)).sum())
     n_done = int(summary["requests"].get("completed") or 0)
 
     def rest_quantile(q: float) -> float:
-        t = pq.read_table(
-            path, columns=["status", "latency_s"], filters=[("arrival_s", ">=", max(warmup_s, first_start))]
-        )
-        return float(np.percentile(t.column("latency_s").to_numpy()[_completed(t)], q))
+        return wait.rest.quantile(q / 100) or 0.0
 
-    return _judge(summary, first_start, n_waited, n_done, rest_quantile)
-
-
-def _completed(table: Any) -> np.ndarray:
-    """Which rows of a pyarrow table have status ``completed`` (a boolean array)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    return np.asarray(pc.equal(table.column("status").cast(pa.string()), "completed").to_numpy(zero_copy_only=False))
+    return _judge(summary, wait.first_start_s, wait.waited, n_done, rest_quantile)
 
 
 def _judge(
@@ -113,4 +90,4 @@ def _judge(
     )
 
 
-__all__ = ["STARTUP_FACTOR", "STARTUP_MIN_S", "startup_tail", "startup_tail_parquet"]
+__all__ = ["STARTUP_FACTOR", "STARTUP_MIN_S", "startup_tail", "startup_tail_streamed"]

@@ -11,7 +11,9 @@ jobs table the same way, so counts and means come from the same arithmetic in bo
   with numpy a block at a time and handed to the sketch one bucket at a time (a sketch's add is
   pure Python: one call per value would cost more than the simulation);
 - per-minute aggregates over the whole horizon (``MinuteSeries``): arrivals, completions, mean
-  queue length, and latency count, mean and percentiles of the jobs that arrived in each minute.
+  queue length, and latency count, mean and percentiles of the jobs that arrived in each minute;
+- in a sketched run, ``StartupWait``: the jobs that waited for the first cold start, apart from the
+  rest (what ``simserve.cli.startup`` judges a tail percentile by, without a jobs table).
 
 Memory is O(buckets + minutes), not O(jobs). Imports numpy and ddsketch only.
 """
@@ -231,6 +233,45 @@ def interval_area(
     return np.diff(integral)
 
 
+class StartupWait:
+    """The completed jobs (in the statistics window) that arrived before the first job started, kept apart
+    from the rest as blocks come: their latencies exactly, the rest's in a sketch.
+
+    The first start is the earliest start seen so far; a block with an earlier one moves the kept jobs that
+    arrived from then on to the rest. Only jobs that arrived before the first start are kept, so memory is
+    bounded by the jobs that arrive during the first cold start.
+    """
+
+    def __init__(self) -> None:
+        self.first_start_s = math.inf
+        self.arrival = np.empty(0)
+        self.latency = np.empty(0)
+        self.rest = Sketch()
+
+    def see_starts(self, start: np.ndarray) -> None:
+        """A block's start times (NaN: never started), warmup included: the first start may move earlier."""
+        started = start[~np.isnan(start)]
+        if not len(started) or float(started.min()) >= self.first_start_s:
+            return
+        self.first_start_s = float(started.min())
+        moved = self.arrival >= self.first_start_s
+        if moved.any():
+            self.rest.add(self.latency[moved])
+            self.arrival, self.latency = self.arrival[~moved], self.latency[~moved]
+
+    def add(self, arrival: np.ndarray, latency: np.ndarray) -> None:
+        """Completed jobs of the statistics window: their arrival and latency."""
+        early = arrival < self.first_start_s
+        self.rest.add(latency[~early])
+        if early.any():
+            self.arrival = np.concatenate([self.arrival, arrival[early]])
+            self.latency = np.concatenate([self.latency, latency[early]])
+
+    @property
+    def waited(self) -> int:
+        return len(self.latency)
+
+
 @dataclass
 class JobStats:
     """Counts, means and sketched percentiles of a run's jobs, fed block by block (see the module doc)."""
@@ -250,9 +291,12 @@ class JobStats:
     minutes: MinuteSeries = field(init=False)
     #: an LLM run's token totals over completed jobs (None: not an LLM run)
     tokens: dict[str, int] | None = None
+    #: the jobs that waited for the first cold start (a sketched run's; None otherwise)
+    startup: StartupWait | None = field(init=False)
 
     def __post_init__(self) -> None:
         self.minutes = MinuteSeries(self.horizon_s)
+        self.startup = StartupWait() if self.sketched else None
         for key in ("ttft", "tpot"):
             self.sums.setdefault(key, 0.0)
             self.n.setdefault(key, 0)
@@ -274,6 +318,8 @@ class JobStats:
         waiting_until = np.where(np.isnan(start), np.where(np.isnan(end), self.horizon_s, end), start)
         self.minutes.add_area(arrival, np.minimum(waiting_until, self.horizon_s))
         self.minutes.add(arrival, end, completed, latency_all[completed])
+        if self.startup is not None:
+            self.startup.see_starts(start)
         # the statistics window
         w = arrival >= self.warmup_s
         if not w.all():
@@ -288,6 +334,8 @@ class JobStats:
         self.served += int(np.count_nonzero(started))
         self.cold += int(np.count_nonzero(cold[started]))
         lat = latency_all[completed]
+        if self.startup is not None:
+            self.startup.add(arrival[completed], lat)
         wait = (start - arrival)[started]
         exe = (end - start)[completed]
         for key, v in (("latency", lat), ("wait", wait), ("exec", exe)):

@@ -97,19 +97,26 @@ def test_a_run_no_longer_than_the_first_cold_start_says_so(tmp_path: Path, capsy
 
 
 def test_the_cold_start_warning_of_a_streamed_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """From jobs.parquet, read in part, the same jobs and figures as from the table in memory (the run's own
-    p95/p99 come from sketches, within 1%); --tables none has no job table to tell."""
+    """A streamed run (--tables parquet or none) keeps the jobs that waited apart as they come: the same jobs
+    and first start as the table in memory, the percentiles without them from a sketch (a sample value at the
+    rank, where the table's numpy percentile interpolates: of ~700 jobs, the two differ by up to 3%)."""
 
     def warning(tables: str) -> str:
         argv = ["run", QUICK, "--out", str(tmp_path / tables), "-q", "--set", "horizon=10min", "--tables", tables]
         assert main(argv) == 0
         return " ".join(capsys.readouterr().err.split())
 
-    memory, streamed = warning("csv"), warning("parquet")
+    memory, parquet, none = warning("csv"), warning("parquet"), warning("none")
     tail = "72 jobs arrived before the first worker was ready at t = 137 s and waited for it; without them p95 and p99"
-    assert tail in memory and tail in streamed
-    assert memory[memory.index(tail) :] == streamed[streamed.index(tail) :]
-    assert "first cold start" not in warning("none")
+    assert tail in memory and tail in parquet and tail in none
+    assert parquet == none
+
+    def without(text: str) -> list[float]:
+        figures = re.search(r"without them p95 and p99 are (\S+) s and (\S+) s", text)
+        assert figures is not None, text
+        return [float(x.replace(",", "")) for x in figures.groups()]
+
+    assert without(none) == pytest.approx(without(memory), rel=0.03)
 
 
 def test_the_cold_start_warning_shows_with_quiet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

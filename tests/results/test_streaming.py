@@ -344,3 +344,40 @@ def test_streamed_run_plots_its_minutes(tmp_path: Path) -> None:
     assert coarse["arrivals"].sum() * k == pytest.approx(month["arrivals"].sum())
     fig = minutes_timeline(month)
     assert len(fig.axes) == 4 and "24-minute averages" in fig.axes[0].get_title()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(0, 100, allow_nan=False),  # arrival
+            st.one_of(st.none(), st.floats(0, 50, allow_nan=False)),  # wait before start (None: never started)
+            st.floats(0.001, 20, allow_nan=False),  # execution
+        ),
+        min_size=1,
+        max_size=60,
+    ),
+    st.integers(1, 16),
+    st.floats(0, 30, allow_nan=False),
+)
+def test_startup_wait_finds_the_jobs_the_table_would(
+    jobs: list[tuple[float, float | None, float]], block: int, warmup_s: float
+) -> None:
+    """Fed in blocks of job-id order, ``StartupWait`` keeps exactly the completed jobs of the window that arrived
+    before the earliest start of the whole run, whichever block that start comes in; all others go to the rest."""
+    arrival = np.array([a for a, _, _ in jobs])
+    start = np.array([np.nan if w is None else a + w for a, w, _ in jobs])
+    end = start + np.array([e for _, _, e in jobs])
+    status = np.where(np.isnan(start), 0, 2)  # never started: in queue; otherwise completed
+    stats = JobStats(warmup_s, 200.0)
+    for i in range(0, len(jobs), block):
+        sl = slice(i, i + block)
+        stats.add_block(arrival[sl], start[sl], end[sl], status[sl], np.zeros(len(jobs), dtype=bool)[sl])
+    wait = stats.startup
+    assert wait is not None
+    first = np.nanmin(start) if np.isfinite(start).any() else np.inf
+    assert wait.first_start_s == first
+    done = (status == 2) & (arrival >= warmup_s)
+    waited = done & (arrival < first)
+    assert sorted(wait.latency.tolist()) == sorted((end - arrival)[waited].tolist())
+    assert wait.rest.sketch.count == pytest.approx(int((done & ~waited).sum()))
