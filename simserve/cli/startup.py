@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from simserve.numfmt import num, step_up
-from simserve.results.jobstats import StartupWait
+from simserve.results.jobstats import JobStats
 
 #: a tail percentile is set by the first cold start when at least this many times what it is without the jobs
 #: that waited for it (and at least STARTUP_MIN_S seconds more)
@@ -43,15 +43,16 @@ def startup_tail(jobs: Any, summary: dict[str, Any], warmup_s: float) -> str | N
     return _judge(summary, first_start, int(waited.sum()), int(done.sum()), lambda q: float(np.percentile(rest, q)))
 
 
-def startup_tail_streamed(wait: StartupWait, summary: dict[str, Any]) -> str | None:
+def startup_tail_streamed(stats: JobStats, summary: dict[str, Any]) -> str | None:
     """The warning for a streamed run (``--tables parquet|none``), from the jobs its ``JobStats`` kept apart
-    as they came (``StartupWait``: the waited jobs exactly, the rest's percentiles from a sketch)."""
-    if not math.isfinite(wait.first_start_s):
+    as they came (``StartupWait``: the waited jobs exactly, the rest's percentiles from the latency sketch)."""
+    wait = stats.startup
+    if wait is None or not math.isfinite(wait.first_start_s):
         return None
     n_done = int(summary["requests"].get("completed") or 0)
 
     def rest_quantile(q: float) -> float:
-        return wait.rest.quantile(q / 100) or 0.0
+        return wait.rest_quantile(stats.sketches["latency"], q / 100) or 0.0
 
     return _judge(summary, wait.first_start_s, wait.waited, n_done, rest_quantile)
 

@@ -12,8 +12,8 @@ jobs table the same way, so counts and means come from the same arithmetic in bo
   pure Python: one call per value would cost more than the simulation);
 - per-minute aggregates over the whole horizon (``MinuteSeries``): arrivals, completions, mean
   queue length, and latency count, mean and percentiles of the jobs that arrived in each minute;
-- in a sketched run, ``StartupWait``: the jobs that waited for the first cold start, apart from the
-  rest (what ``simserve.cli.startup`` judges a tail percentile by, without a jobs table).
+- in a sketched run, ``StartupWait``: the jobs that waited for the first cold start, and the latency
+  percentiles without them (what ``simserve.cli.startup`` judges a tail by, without a jobs table).
 
 Memory is O(buckets + minutes), not O(jobs). Imports numpy and ddsketch only.
 """
@@ -64,6 +64,14 @@ class Sketch:
         add = self.sketch.add
         for k, c in zip(keys.tolist(), counts.tolist(), strict=True):
             add(value(k), float(c))  # the bucket's representative value lands in bucket k
+
+    def representative(self, values: np.ndarray) -> np.ndarray:
+        """The value the sketch answers for each of ``values`` (its bucket's; 0 for the zero bucket)."""
+        out = np.zeros(len(values))
+        pos = values > self.mapping.min_possible
+        keys = np.ceil(np.log(values[pos]) / self.log_gamma).astype(np.int64)
+        out[pos] = [self.mapping.value(k) for k in keys.tolist()]
+        return out
 
     def quantile(self, q: float) -> float | None:
         v = self.sketch.get_quantile_value(q)
@@ -234,19 +242,18 @@ def interval_area(
 
 
 class StartupWait:
-    """The completed jobs (in the statistics window) that arrived before the first job started, kept apart
-    from the rest as blocks come: their latencies exactly, the rest's in a sketch.
+    """The completed jobs (in the statistics window) that arrived before the first job started, found as blocks
+    come; their latencies exactly, the rest's percentiles from the run's latency sketch (``rest_quantile``).
 
-    The first start is the earliest start seen so far; a block with an earlier one moves the kept jobs that
-    arrived from then on to the rest. Only jobs that arrived before the first start are kept, so memory is
-    bounded by the jobs that arrive during the first cold start.
+    The first start is the earliest start seen so far; a block with an earlier one drops the kept jobs that
+    arrived from then on. Only jobs that arrived before the first start are kept, so memory is bounded by the
+    jobs that arrive during the first cold start, and nothing is sketched twice.
     """
 
     def __init__(self) -> None:
         self.first_start_s = math.inf
         self.arrival = np.empty(0)
         self.latency = np.empty(0)
-        self.rest = Sketch()
 
     def see_starts(self, start: np.ndarray) -> None:
         """A block's start times (NaN: never started), warmup included: the first start may move earlier."""
@@ -254,15 +261,12 @@ class StartupWait:
         if not len(started) or float(started.min()) >= self.first_start_s:
             return
         self.first_start_s = float(started.min())
-        moved = self.arrival >= self.first_start_s
-        if moved.any():
-            self.rest.add(self.latency[moved])
-            self.arrival, self.latency = self.arrival[~moved], self.latency[~moved]
+        kept = self.arrival < self.first_start_s
+        self.arrival, self.latency = self.arrival[kept], self.latency[kept]
 
     def add(self, arrival: np.ndarray, latency: np.ndarray) -> None:
         """Completed jobs of the statistics window: their arrival and latency."""
         early = arrival < self.first_start_s
-        self.rest.add(latency[~early])
         if early.any():
             self.arrival = np.concatenate([self.arrival, arrival[early]])
             self.latency = np.concatenate([self.latency, latency[early]])
@@ -270,6 +274,26 @@ class StartupWait:
     @property
     def waited(self) -> int:
         return len(self.latency)
+
+    def rest_quantile(self, latency: Sketch, q: float) -> float | None:
+        """The ``q`` quantile (0..1) of the latencies of ``latency`` (every completed job's) without the kept
+        ones: the sketch's value at the rest's rank shifted by the kept values at or below it (a fixed point,
+        found in at most one step per kept job)."""
+        n = int(latency.sketch.count)
+        waited = np.sort(latency.representative(self.latency))  # compared with the sketch's answers
+        n_rest = n - len(waited)
+        if n_rest <= 0:
+            return None
+        rank = q * (n_rest - 1)
+        shift = 0
+        value: float | None = None
+        for _ in range(len(waited) + 1):
+            value = latency.quantile(min((rank + shift) / max(n - 1, 1), 1.0))
+            moved = int(np.searchsorted(waited, value if value is not None else 0.0, side="right"))
+            if moved == shift:
+                break
+            shift = moved
+        return value
 
 
 @dataclass

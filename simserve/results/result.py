@@ -15,7 +15,7 @@ import pandas as pd
 from simserve.billing import apply_billing, billing_table
 from simserve.checks import scenario_warnings
 from simserve.records import JOB_COLUMNS, STATES, WORKER_COLUMNS, Recorder
-from simserve.results.jobstats import JobStats, StartupWait
+from simserve.results.jobstats import JobStats
 from simserve.results.summary import job_stats, minute_frame, summarize, worker_stats
 from simserve.results.workerstats import WorkerStats
 from simserve.scenario import Scenario
@@ -40,8 +40,9 @@ class RunResult:
     has_jobs: bool = True
     #: False for a streamed run: ``workers`` is empty, the intervals went to ``WorkerStats`` (and parquet)
     has_workers: bool = True
-    #: a streamed run's jobs that waited for the first cold start (``JobStats.startup``); None with a jobs table
-    startup: StartupWait | None = None
+    #: a streamed run's job statistics (its sketches, the jobs that waited for the first cold start); None
+    #: with a jobs table
+    stats: JobStats | None = None
 
     def cost_by_state(self) -> pd.Series:
         """USD by worker state over the statistics window."""
@@ -116,5 +117,5 @@ def build_result(
         minutes=minute_frame(stats, wstats),
         has_jobs=table_jobs is not None,
         has_workers=has_workers,
-        startup=stats.startup if table_jobs is None else None,
+        stats=stats if table_jobs is None else None,
     )

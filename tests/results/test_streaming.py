@@ -380,4 +380,11 @@ def test_startup_wait_finds_the_jobs_the_table_would(
     done = (status == 2) & (arrival >= warmup_s)
     waited = done & (arrival < first)
     assert sorted(wait.latency.tolist()) == sorted((end - arrival)[waited].tolist())
-    assert wait.rest.sketch.count == pytest.approx(int((done & ~waited).sum()))
+    rest = (end - arrival)[done & ~waited]
+    for q in (0.5, 0.95, 0.99):  # the sketch's rank-based quantile of the rest, within its relative accuracy
+        got = wait.rest_quantile(stats.sketches["latency"], q)
+        if not len(rest):
+            assert got is None
+            continue
+        want = np.sort(rest)[int(np.floor(q * (len(rest) - 1)))]  # DDSketch: the value at rank q (n - 1)
+        assert got == pytest.approx(want, rel=2 * RELATIVE_ACCURACY, abs=1e-6)
