@@ -33,6 +33,7 @@ from typing import Any
 import aiohttp
 import numpy as np
 import pandas as pd
+from serve_process import launch
 
 ROOT = Path(__file__).resolve().parents[1]
 ECHO = ROOT / "examples" / "handlers" / "echo.py"
@@ -74,16 +75,7 @@ def start(workdir: Path, workers: int, profile: Path | None) -> tuple[subprocess
     # the platform's rate limits (1000 /run per 10 s) are off: this measures the server, not the limit
     cmd = [*pre, "serve", str(sc), "--handler", str(ECHO), "--port", "0", "--api-key", KEY, "-q"]
     cmd += ["--rate-limits", "off", "--out", str(workdir / "run")]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
-    assert proc.stdout is not None
-    base = ""
-    for line in proc.stdout:
-        if line.startswith("endpoint "):
-            base = line.split()[1]
-        if line.startswith("dashboard "):
-            break
-    if not base:
-        raise SystemExit("simserve serve did not start:\n" + (proc.stdout.read() or ""))
+    proc, base = launch(cmd, ROOT)
     return proc, base
 
 

@@ -48,6 +48,7 @@ import httpx
 import numpy as np
 import openai
 import pandas as pd
+from serve_process import launch
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "llm-azure-conv.yaml"
@@ -59,16 +60,7 @@ WARM_S = 300.0
 def start(out: Path, max_batch: int) -> tuple[subprocess.Popen[str], str]:
     cmd = [sys.executable, "-m", "simserve", "serve", str(SCENARIO), "--port", "0", "--api-key", KEY, "-q"]
     cmd += ["--out", str(out), "--set", "endpoint.max_workers=1", "--set", f"workload.service.max_batch={max_batch}"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
-    assert proc.stdout is not None
-    base = ""
-    for line in proc.stdout:
-        if line.startswith("endpoint "):
-            base = line.split()[1]
-        if line.startswith("dashboard "):
-            break
-    if not base:
-        raise SystemExit("simserve serve did not start:\n" + (proc.stdout.read() or ""))
+    proc, base = launch(cmd, ROOT)
     asyncio.run(wait_ready(base))
     return proc, base
 
