@@ -259,8 +259,8 @@ def run(
     warmup = statistics_warmup(sc, float(summary.get("horizon_s") or sc.horizon))
     if results[0].has_jobs:
         tail = startup_tail(results[0].jobs, results[0].summary, warmup)
-    elif results[0].stats is not None:  # a streamed run: the jobs that waited, kept apart as they came
-        tail = startup_tail_streamed(results[0].stats, results[0].summary)
+    elif results[0].startup is not None:  # a streamed run: the jobs that waited, kept apart as they came
+        tail = startup_tail_streamed(results[0].startup, results[0].summary)
     else:
         tail = None
     if tail is not None and len(results) > 1:

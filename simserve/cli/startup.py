@@ -12,20 +12,19 @@ least ``1 - q`` of the completed jobs) and it is at least ``STARTUP_FACTOR`` tim
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from simserve.numfmt import num, step_up
-from simserve.results.jobstats import JobStats
+from simserve.results.jobstats import STARTUP_PERCENTILES, StartupFigures
 
 #: a tail percentile is set by the first cold start when at least this many times what it is without the jobs
 #: that waited for it (and at least STARTUP_MIN_S seconds more)
 STARTUP_FACTOR = 2.0
 STARTUP_MIN_S = 1.0
-TAILS = (("p95", 95.0), ("p99", 99.0))
+TAILS = tuple((f"p{q:g}", q) for q in STARTUP_PERCENTILES)  # the tails a streamed run keeps figures for
 
 
 def startup_tail(jobs: Any, summary: dict[str, Any], warmup_s: float) -> str | None:
@@ -43,18 +42,15 @@ def startup_tail(jobs: Any, summary: dict[str, Any], warmup_s: float) -> str | N
     return _judge(summary, first_start, int(waited.sum()), int(done.sum()), lambda q: float(np.percentile(rest, q)))
 
 
-def startup_tail_streamed(stats: JobStats, summary: dict[str, Any]) -> str | None:
-    """The warning for a streamed run (``--tables parquet|none``), from the jobs its ``JobStats`` kept apart
-    as they came (``StartupWait``: the waited jobs exactly, the rest's percentiles from the latency sketch)."""
-    wait = stats.startup
-    if wait is None or not math.isfinite(wait.first_start_s):
-        return None
+def startup_tail_streamed(figures: StartupFigures, summary: dict[str, Any]) -> str | None:
+    """The warning for a streamed run (``--tables parquet|none``), from what its ``JobStats`` kept as the
+    jobs came (``results.jobstats.StartupWait``: the waited jobs, the percentiles without them)."""
     n_done = int(summary["requests"].get("completed") or 0)
 
     def rest_quantile(q: float) -> float:
-        return wait.rest_quantile(stats.sketches["latency"], q / 100) or 0.0
+        return figures.rest_percentiles_s[q] or 0.0
 
-    return _judge(summary, wait.first_start_s, wait.waited, n_done, rest_quantile)
+    return _judge(summary, figures.first_start_s, figures.waited, n_done, rest_quantile)
 
 
 def _judge(

@@ -241,6 +241,21 @@ def interval_area(
     return np.diff(integral)
 
 
+#: the latency percentiles a streamed run keeps without the jobs that waited for the first cold start (the
+#: summary's tail percentiles, which ``simserve.cli.startup`` judges)
+STARTUP_PERCENTILES = (95.0, 99.0)
+
+
+@dataclass(frozen=True, slots=True)
+class StartupFigures:
+    """What a streamed run keeps of its first cold start: when the first job started, how many completed
+    jobs of the statistics window arrived before it, and the latency percentiles without them."""
+
+    first_start_s: float
+    waited: int
+    rest_percentiles_s: dict[float, float | None]
+
+
 class StartupWait:
     """The completed jobs (in the statistics window) that arrived before the first job started, found as blocks
     come; their latencies exactly, the rest's percentiles from the run's latency sketch (``rest_quantile``).
@@ -294,6 +309,13 @@ class StartupWait:
                 break
             shift = moved
         return value
+
+    def figures(self, latency: Sketch) -> StartupFigures | None:
+        """The run's ``StartupFigures`` (None when no job started), the percentiles from ``latency``."""
+        if not math.isfinite(self.first_start_s):
+            return None
+        rest = {p: self.rest_quantile(latency, p / 100) for p in STARTUP_PERCENTILES}
+        return StartupFigures(self.first_start_s, self.waited, rest)
 
 
 @dataclass

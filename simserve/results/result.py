@@ -15,7 +15,7 @@ import pandas as pd
 from simserve.billing import apply_billing, billing_table
 from simserve.checks import scenario_warnings
 from simserve.records import JOB_COLUMNS, STATES, WORKER_COLUMNS, Recorder
-from simserve.results.jobstats import JobStats
+from simserve.results.jobstats import JobStats, StartupFigures
 from simserve.results.summary import job_stats, minute_frame, summarize, worker_stats
 from simserve.results.workerstats import WorkerStats
 from simserve.scenario import Scenario
@@ -40,9 +40,9 @@ class RunResult:
     has_jobs: bool = True
     #: False for a streamed run: ``workers`` is empty, the intervals went to ``WorkerStats`` (and parquet)
     has_workers: bool = True
-    #: a streamed run's job statistics (its sketches, the jobs that waited for the first cold start); None
-    #: with a jobs table
-    stats: JobStats | None = None
+    #: a streamed run's first cold start: the jobs that waited for it, the latency percentiles without them
+    #: (None with a jobs table, which has them all, or when no job started)
+    startup: StartupFigures | None = None
 
     def cost_by_state(self) -> pd.Series:
         """USD by worker state over the statistics window."""
@@ -117,5 +117,7 @@ def build_result(
         minutes=minute_frame(stats, wstats),
         has_jobs=table_jobs is not None,
         has_workers=has_workers,
-        stats=stats if table_jobs is None else None,
+        startup=stats.startup.figures(stats.sketches["latency"])
+        if table_jobs is None and stats.startup is not None
+        else None,
     )
