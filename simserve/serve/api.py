@@ -13,8 +13,9 @@ with the built-in worker a bad one is 400) and carries its tokens. Bodies over t
 the platform's range (the bound named) is 400, an unknown job id (or one whose result has expired)
 is 404, a stopped run is 503: always a JSON ``{"error": ...}``. Any other error in a handler is a
 500 JSON answer (counted), never a crash. ``/run`` answers ``IN_QUEUE`` whatever happened since, as
-the platform does. A request that got a job id has its job in the tables. Translation only: every
-rule is the endpoint core's (``simserve.endpoint.jobops``).
+the platform does. A job request that comes while the run starts (the port opens first) is held until the
+endpoint takes jobs (``ServeSession.taking_jobs``), as the platform queues it. A request that got a job id has
+its job in the tables. Translation only: every rule is the endpoint core's (``simserve.endpoint.jobops``).
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ def build_app(session: Any) -> web.Application:
 
     bounded = bool(session.policy_bounds)
 
-    def submit(data: dict[str, Any], sync: bool) -> int:
+    async def submit(data: dict[str, Any], sync: bool) -> int:
         hook = data.get("webhook")
         if hook is not None and (not isinstance(hook, str) or not hook.startswith(("http://", "https://"))):
             raise ApiError(400, "'webhook': expected an http(s) URL")
@@ -155,8 +156,8 @@ def build_app(session: Any) -> web.Application:
                 req, tokens = llm.tokens(data["input"])
             except RequestError as exc:
                 raise ApiError(400, exc.message) from None
-        if not book.open or session.driver is None:
-            raise ApiError(503, "the endpoint is not running (starting or stopping)")
+        if not await session.taking_jobs():
+            raise ApiError(503, "the endpoint is not running (it did not start, or it is stopping)")
         j = session.driver.submit(policy.exec_s, policy.ttl_s, policy.low_priority, tokens)
         if j < 0:
             raise ApiError(503, "the endpoint is stopping")
@@ -166,12 +167,12 @@ def build_app(session: Any) -> web.Application:
         return j
 
     async def run(request: web.Request) -> web.StreamResponse:
-        j = submit(await body_of(request, RUN_LIMIT_BYTES), sync=False)
+        j = await submit(await body_of(request, RUN_LIMIT_BYTES), sync=False)
         return _json({"id": book.ids[j], "status": "IN_QUEUE"})  # the platform's answer, whatever came since
 
     async def runsync(request: web.Request) -> web.StreamResponse:
         wait_ms = _wait_ms(request.query.get("wait"))
-        j = submit(await body_of(request, RUNSYNC_LIMIT_BYTES), sync=True)
+        j = await submit(await body_of(request, RUNSYNC_LIMIT_BYTES), sync=True)
         await book.wait(j, wait_ms / 1000)
         return _json(book.answer(j))
 
@@ -198,8 +199,8 @@ def build_app(session: Any) -> web.Application:
         return _json({"id": book.ids[j], "status": book.status_name(j)})
 
     async def purge(request: web.Request) -> web.StreamResponse:
-        if session.driver is None:
-            raise ApiError(503, "the endpoint is not running (starting or stopping)")
+        if not await session.taking_jobs():
+            raise ApiError(503, "the endpoint is not running (it did not start, or it is stopping)")
         removed = session.driver.purge()
         for j in removed:
             book.ended(j)

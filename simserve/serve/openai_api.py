@@ -16,7 +16,7 @@ client that goes away leaves its job running, as the platform's queue does. No p
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -49,7 +49,10 @@ def openai_json(body: Any, status: int = 200) -> web.Response:
     return web.Response(text=json.dumps(body), status=status, content_type="application/json")
 
 
-def add_openai_routes(app: web.Application, session: Any, submit: Callable[[dict[str, Any], bool], int]) -> None:
+Submit = Callable[[dict[str, Any], bool], Awaitable[int]]  # the API's job submission: (data, sync) -> core job
+
+
+def add_openai_routes(app: web.Application, session: Any, submit: Submit) -> None:
     """The OpenAI routes of one ``ServeSession`` (``submit(data, sync)``: the API's job submission)."""
     book = session.book
     base = "/v2/{endpoint_id}/openai/v1"
@@ -67,7 +70,7 @@ def add_openai_routes(app: web.Application, session: Any, submit: Callable[[dict
         return data
 
     async def answer(request: web.Request, route: str, body: dict[str, Any]) -> web.StreamResponse:
-        j = submit({"input": {"openai_route": route, "openai_input": body}}, True)
+        j = await submit({"input": {"openai_route": route, "openai_input": body}}, True)
         if body.get("stream") is True:
             return await _stream(request, book, j)
         while book.rec.status[j] not in ENDED and book.open:

@@ -39,6 +39,10 @@ from simserve.serve.webhooks import Webhooks
 ENDPOINT_ID = "local"
 #: generation-0 threshold while serving (Python's default is 700 allocations)
 GC_THRESHOLD = 50_000
+#: a request that comes while the run starts (the port opens before the first worker) is held this long at most
+#: for the endpoint to take jobs, as the platform queues a request whatever its workers are doing; then 503
+START_HOLD_S = 120.0
+START_POLL_S = 0.05
 
 
 def is_loopback(host: str) -> bool:
@@ -143,6 +147,15 @@ class ServeSession:
         url = self.book.webhooks.get(j)
         if url is not None:
             self.webhooks.send(url, self.book.answer(j))
+
+    async def taking_jobs(self, hold_s: float = START_HOLD_S) -> bool:
+        """Whether the endpoint takes jobs, after holding a request that came while the run starts (at most
+        ``hold_s``, polled): False once the run stops or the hold runs out."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + hold_s
+        while self.book.open and self.driver is None and loop.time() < deadline:
+            await asyncio.sleep(START_POLL_S)
+        return self.book.open and self.driver is not None
 
     def stop(self) -> None:
         """End the run (Ctrl-C, SIGTERM): new jobs are refused, waiters answered, the books closed."""

@@ -6,6 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,9 +19,10 @@ from typing import Any
 import aiohttp
 import pandas as pd
 import pytest
+import yaml
 from aiohttp import web
 
-from tests.serve.conftest import Server, start_server
+from tests.serve.conftest import ECHO, Server, start_server
 
 pytestmark = pytest.mark.live
 
@@ -183,3 +189,50 @@ def test_a_cancelled_running_job_is_recorded_as_cancelled(tmp_path: Path):
     summary = json.loads((srv.out / "summary.json").read_text())
     assert summary["requests"]["cancelled"] == 1
     assert not [f for f in summary["live"].get("faults", []) if f["kind"] == "crashed"]
+
+
+def test_a_request_that_comes_while_the_endpoint_starts_is_held_and_answered(tmp_path: Path) -> None:
+    """The port opens before the first worker (so a port in use fails first): a client that connects at once,
+    as the README's curl does, is held until the endpoint takes jobs and gets its result, never a 503. The client
+    connects every 20 ms from the moment the process starts, so it comes while the run starts (without the hold,
+    3 runs of 3 got ``503 the endpoint is not running``)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # the README's endpoint, its cold start cut to about a second
+    sc = yaml.safe_load((Path(__file__).resolve().parents[2] / "scenarios" / "quickstart.yaml").read_text())
+    sc["cold_start"].update({"container_start": "0.2s", "handler_init": "0.2s"})
+    sc["cold_start"]["model"]["size"] = "1GB"
+    scenario = tmp_path / "quickstart.yaml"
+    scenario.write_text(yaml.safe_dump(sc))
+    cmd = [sys.executable, "-m", "simserve", "serve", str(scenario), "--handler", str(ECHO), "--port", str(port)]
+    cmd += ["--out", str(tmp_path / "run"), "--api-key", "k"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout or ()), daemon=True)
+    reader.start()
+
+    async def first_answer() -> tuple[int, Any]:
+        deadline = time.monotonic() + 60.0  # bounded: the server binds within seconds even under load
+        async with aiohttp.ClientSession() as s:
+            while time.monotonic() < deadline:
+                try:
+                    async with s.post(
+                        f"http://127.0.0.1:{port}/v2/local/runsync",
+                        json={"input": {"prompt": "early"}},
+                        headers={"Authorization": "Bearer k"},
+                    ) as r:
+                        return r.status, await r.json(content_type=None)
+                except aiohttp.ClientConnectorError:
+                    await asyncio.sleep(0.02)
+        raise AssertionError("simserve serve never opened its port:\n" + "".join(lines))
+
+    try:
+        status, body = asyncio.run(first_answer())
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+        reader.join(timeout=10)
+    assert status == 200, body
+    assert body["status"] == "COMPLETED" and body["output"] == {"echo": {"prompt": "early"}}
+    assert proc.returncode == 130, "".join(lines)
