@@ -68,6 +68,7 @@ class _Worker:
         self.stop_wake = asyncio.Event()
         self.first_take: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self.concurrency = 0  # what the worker last asked for (0: not yet known)
+        self.released = False  # being stopped: its polls are answered at once
 
 
 class RunpodBroker:
@@ -140,6 +141,16 @@ class RunpodBroker:
     async def first_take(self, worker_id: int) -> float:
         """Monotonic time of the worker's first job-take request (= ready)."""
         return await self._workers[worker_id].first_take
+
+    def release(self, worker_id: int) -> None:
+        """Worker ``worker_id`` is being stopped: its open job-take and stop-signal polls, and any later one, are
+        answered at once (204 when it has no job queued). The SDK ends its loops only when a poll ends, so
+        without this it exits a long poll (2 s) after its SIGTERM."""
+        w = self._workers.get(worker_id)
+        if w is not None:
+            w.released = True
+            w.wake.set()
+            w.stop_wake.set()
 
     def concurrency(self, worker_id: int) -> int:
         """The jobs at once worker ``worker_id`` last asked for (0: not yet known)."""
@@ -263,13 +274,13 @@ class RunpodBroker:
 
     async def _take(self, worker_id: int, batch: bool, size: int = 1) -> tuple[int, Json]:
         w = self._workers.get(worker_id)
-        if w is None or self._closing:
-            await asyncio.sleep(0.05 if self._closing else self.long_poll_s)
+        if w is None or self._closing or (w.released and not w.queue):
+            await asyncio.sleep(self.long_poll_s if w is None and not self._closing else 0.05)
             return 204, None
         if not w.first_take.done():
             w.first_take.set_result(time.monotonic())
         deadline = time.monotonic() + self.long_poll_s
-        while not w.queue and not self._closing:
+        while not w.queue and not self._closing and not w.released:
             w.wake.clear()
             left = deadline - time.monotonic()
             if left <= 0:
@@ -294,8 +305,8 @@ class RunpodBroker:
 
     async def _stop_poll(self, worker_id: int) -> tuple[int, Json]:
         w = self._workers.get(worker_id)
-        if w is None or self._closing:
-            await asyncio.sleep(0.05 if self._closing else self.long_poll_s)
+        if w is None or self._closing or w.released:
+            await asyncio.sleep(self.long_poll_s if w is None and not self._closing else 0.05)
             return 204, None
         if not w.stops:
             w.stop_wake.clear()

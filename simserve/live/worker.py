@@ -394,6 +394,11 @@ class RunpodWorker(_Attached):
         assert self.spec.broker is not None
         self.spec.broker.cancel(job_id)
 
+    async def stop(self, grace_s: float = 2.0) -> int | None:
+        if self.spec.broker is not None:  # its polls end now, so the SDK exits on its SIGTERM without waiting one out
+            self.spec.broker.release(self.worker_id)
+        return await super().stop(grace_s)
+
 
 async def attach_worker(
     spec: WorkerSpec,

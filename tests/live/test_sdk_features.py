@@ -306,3 +306,28 @@ def test_broker_tells_progress_stoppod_errors_and_asks_apart():
     assert progress == [("a", "1/3")]
     assert a.status == "completed" and a.output == {"y": 1} and a.refresh
     assert b.status == "failed" and b.error == '["n is required"]' and not b.refresh
+
+
+def test_a_released_workers_polls_end_at_once_and_its_queued_job_still_goes_out():
+    """A worker being stopped (``release``): its open take and stop-signal polls answer 204 at once, not after the
+    long poll (30 s here), so the SDK ends its loops on SIGTERM; a job already queued for it is still handed out.
+    Exact: the broker's router, each answer awaited at most 5 s (it comes at once; 30 s when held)."""
+
+    async def main() -> Any:
+        broker = RunpodBroker(long_poll_s=30.0)
+        broker.register(0)
+        take = asyncio.ensure_future(broker._route("GET", "/v2/job-take/0?gpu=local&job_in_progress=0", b""))
+        stop = asyncio.ensure_future(broker._route("GET", "/v2/job-stop/0?gpu=local", b""))
+        await asyncio.sleep(0.05)
+        assert not take.done() and not stop.done()  # long polls, held
+        broker.release(0)
+        taken = await asyncio.wait_for(take, 5.0)
+        stopped = await asyncio.wait_for(stop, 5.0)
+        later = await asyncio.wait_for(broker._route("GET", "/v2/job-take/0?gpu=local&job_in_progress=0", b""), 5.0)
+        broker.submit(0, "queued", {"x": 1})
+        queued = await asyncio.wait_for(broker._route("GET", "/v2/job-take/0?gpu=local&job_in_progress=0", b""), 5.0)
+        return taken, stopped, later, queued
+
+    taken, stopped, later, queued = asyncio.run(main())
+    assert taken == (204, None) and stopped == (204, None) and later == (204, None)
+    assert queued == (200, {"id": "queued", "input": {"x": 1}})
