@@ -85,6 +85,10 @@ class JobBroker(Protocol):
 
     def cancel(self, job_id: str) -> None: ...
 
+    def release(self, worker_id: int) -> None:
+        """The worker is being stopped: its polls end at once."""
+        ...
+
 
 @dataclass(frozen=True)
 class WorkerSpec:
