@@ -325,7 +325,8 @@ class EngineSoftware:
 
     ``frontend_s``: the API server's time per request (HTTP, tokenizing), one request at a time;
     ``step_s`` and ``per_sequence_s``: CPU time of a scheduled step and per sequence in it (scheduling,
-    sampling, output processing, kernel launches that are not captured in a graph); the scheduler:
+    sampling, output processing, kernel launches that are not captured in a graph); ``in_run_s``: CPU time
+    of each later step of a multi-step run (its launch and input update; nothing is scheduled); the scheduler:
     chunked prefill or prefill-only steps, the token budget (None: vLLM V1's rule by GPU memory),
     decoding steps per multi-step run; ``async_output``: a step's first tokens come out with the next
     step (output processed while the next step runs)."""
@@ -339,6 +340,7 @@ class EngineSoftware:
     per_sequence_s: float
     source: str
     async_output: bool = False
+    in_run_s: float = 0.0
 
 
 #: serving engines by the name ``workload.service.server`` takes (default ``vllm``); the CPU figures of the
@@ -353,21 +355,23 @@ ENGINES: dict[str, EngineSoftware] = {
         STEP_OVERHEAD_S,
         0.0,
         "scheduler: vLLM V1 defaults (chunked prefill, max_num_batched_tokens 8192 on GPUs of 70 GiB and "
-        "more, else 2048); step overhead from a vLLM 0.23 batch-1 decode (STEP_OVERHEAD_S); frontend as "
-        "fitted for vLLM 0.6 (an estimate: no V1 serving measurement is transcribed)",
+        "more, else 2048); step overhead from a vLLM 0.23 batch-1 decode (STEP_OVERHEAD_S); frontend from "
+        "vLLM 0.6's first fit (an estimate: no V1 serving measurement is transcribed)",
     ),
     "vllm-0.6-multistep": EngineSoftware(
         "vLLM 0.6.0, --num-scheduler-steps 10",
         False,
         2048,
         10,
-        0.00166,
-        0.01267,
-        0.000282,
+        0.00213,
+        0.00838,
+        0.000174,
         "scheduler: vLLM 0.6.0 V0 defaults with multi-step 10 (max_num_batched_tokens = max(max_model_len, "
         "2048)) and its asynchronous output processor (a step's output comes out with the next step); CPU "
-        "figures (step and per sequence once per 10-step run) fitted to its 15 published cases",
+        "figures (step and per sequence once per 10-step run, each later step's launch) fitted to its 15 "
+        "published cases",
         True,
+        0.000726,
     ),
     "sglang-0.3": EngineSoftware(
         "SGLang 0.3.0",

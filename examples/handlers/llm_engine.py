@@ -41,6 +41,7 @@ from typing import Any
 DEFAULTS: dict[str, Any] = {
     "base_s": 0.02,
     "per_sequence_s": 0.001,
+    "in_run_s": 0.0,
     "prefill_tokens_per_s": 20000.0,
     "max_batch": 64,
     "max_batched_tokens": None,
@@ -202,7 +203,7 @@ class Engine:
         tokens = len(decodes) + prompt
         sampled = len(decodes) + sum(1 for s, c in chunks if c == s.left)
         gpu = f["weights_s"] > 0 or f["per_token_s"] > 0
-        d = 0.0 if in_run and gpu else f["base_s"] + f["per_sequence_s"] * (len(decodes) + len(chunks))
+        d = f["in_run_s"] if in_run and gpu else f["base_s"] + f["per_sequence_s"] * (len(decodes) + len(chunks))
         if prompt:
             d += prompt / f["prefill_tokens_per_s"]
         compute = f["per_token_s"] * tokens + f["per_sampled_s"] * sampled

@@ -19,7 +19,8 @@ The rules (``tests/theory/test_llm_theory.py`` and ``tests/llm/test_engine_steps
   step of whole prompts (the first one even over the budget) and decoding sequences wait it out.
 - ``scheduler_steps`` > 1 (vLLM 0.6's multi-step, without chunks): after a decoding step begins a run
   of that many, nothing joins until the run ends, sequences done within it complete at its end, and
-  its later steps pay no CPU (``base``, ``per_sequence``) when the physics model the GPU's work.
+  its later steps pay ``in_run`` (each step's launch and input update) instead of ``base`` and
+  ``per_sequence`` (scheduling and output processing, once a run) when the physics model the GPU's work.
 - ``frontend_s``: each request spends that long in a serial API server before the engine sees it; the
   requests it holds reach the engine together when it has none left (an event loop parses every
   ready request first).
@@ -79,8 +80,9 @@ def engine_step_s(
     (``prompt_tokens`` of them prompt tokens), ``sampled`` sequences emitting a token, decodes attending
     to ``context_tokens`` KV entries and prompt chunks to ``attention_pairs`` (query, key) pairs.
     ``scheduled_by_cpu`` False: a later step of a multi-step run, whose scheduling and output processing
-    (``base``, ``per_sequence``) the run's first step paid, when the physics terms model the GPU's work (in
-    the simple form ``base`` and ``per_sequence`` are the step).
+    (``base``, ``per_sequence``) the run's first step paid: it pays ``in_run_s`` (its launch and input
+    update) when the physics terms model the GPU's work (in the simple form ``base`` and ``per_sequence``
+    are the step).
 
     >>> from simserve.scenario import EngineParams
     >>> p = EngineParams(gpus_needed=1, prefill_tokens_per_s=1000.0, base_s=0.01, per_sequence_s=0.001,
@@ -90,7 +92,7 @@ def engine_step_s(
     0.112
     """
     gpu_modelled = p.weights_s > 0 or p.per_token_s > 0
-    d = p.base_s + p.per_sequence_s * scheduled if scheduled_by_cpu or not gpu_modelled else 0.0
+    d = p.base_s + p.per_sequence_s * scheduled if scheduled_by_cpu or not gpu_modelled else p.in_run_s
     if prompt_tokens:
         d += prompt_tokens / p.prefill_tokens_per_s
     compute = p.per_token_s * tokens + p.per_sampled_s * sampled

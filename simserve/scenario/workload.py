@@ -153,10 +153,18 @@ Arrivals = Annotated[
 
 
 class DecodeStep(StrictModel):
-    """One engine step of a batching LLM worker lasts ``base + per_sequence x sequences`` (plus prefill)."""
+    """One engine step of a batching LLM worker lasts ``base + per_sequence x sequences`` (plus prefill); a
+    later step of a multi-step run (``scheduler_steps`` > 1, the GPU's work modelled) ``in_run`` instead."""
 
     base: Duration = Field(ge=0, le=3600, description="fixed time of one step")
     per_sequence: Duration = Field(0.0, ge=0, le=3600, description="added per sequence in the step")
+    in_run: Duration = Field(
+        0.0,
+        ge=0,
+        le=3600,
+        description="CPU time of each later step of a multi-step run (its launch and input update; the run's "
+        "first step pays base and per_sequence for the whole run)",
+    )
 
 
 PositiveFloat = Annotated[float, Field(gt=0, le=1e12), BeforeValidator(not_bool)]
@@ -165,7 +173,7 @@ TokenCount = Annotated[int, Field(ge=1, le=10**12), BeforeValidator(not_bool)]
 
 def _per_gpu_kind(v: Any) -> str:
     """A mapping whose keys are not DecodeStep's fields is a table by GPU; anything else is one value."""
-    if isinstance(v, dict) and not ({"base", "per_sequence"} & set(v)):
+    if isinstance(v, dict) and not ({"base", "per_sequence", "in_run"} & set(v)):
         return "per-gpu:table"
     return "per-gpu:one"
 
@@ -315,7 +323,7 @@ class LlmService(StrictModel):
     @field_validator("prefill_tokens_per_s", "decode_step", "kv_cache_tokens", mode="before")
     @classmethod
     def _gpu_keys(cls, v: Any) -> Any:
-        if isinstance(v, dict) and not ({"base", "per_sequence"} & set(v)):
+        if isinstance(v, dict) and not ({"base", "per_sequence", "in_run"} & set(v)):
             return {gpu_name(k): x for k, x in v.items()}
         return v
 
@@ -364,7 +372,7 @@ class LlmService(StrictModel):
                     raise KeyError(f"decode_step: no value for GPU {gpu}")
                 step = DecodeStep(base=0.0, per_sequence=0.0)  # physics alone (step_cost)
             elif sw is not None and not simple:
-                step = DecodeStep(base=sw.step_s, per_sequence=sw.per_sequence_s)
+                step = DecodeStep(base=sw.step_s, per_sequence=sw.per_sequence_s, in_run=sw.in_run_s)
             else:
                 step = DecodeStep(base=prof.decode_base_s, per_sequence=prof.decode_per_sequence_s)
         budget = self.max_batched_tokens
@@ -388,6 +396,7 @@ class LlmService(StrictModel):
             prefill_tokens_per_s=float(prefill),
             base_s=float(step.base),
             per_sequence_s=float(step.per_sequence),
+            in_run_s=float(step.in_run),
             max_batch=self.max_batch,
             kv_cache_tokens=int(kv) if kv is not None else None,
             max_batched_tokens=budget,
@@ -412,6 +421,7 @@ class EngineParams(BaseModel):
     per_sequence_s: float
     max_batch: int
     kv_cache_tokens: int | None
+    in_run_s: float = 0.0  # CPU time of a later step of a multi-step run (when the physics model the GPU)
     max_batched_tokens: int | None = None  # tokens per step (None: unlimited)
     chunked_prefill: bool = True
     scheduler_steps: int = 1  # decoding steps per multi-step run
@@ -431,6 +441,7 @@ class EngineParams(BaseModel):
         times = {
             "base_s": self.base_s,
             "per_sequence_s": self.per_sequence_s,
+            "in_run_s": self.in_run_s,
             **{f: getattr(self, f) for f in _STEP_COST_FIELDS.values()},
         }
         return {

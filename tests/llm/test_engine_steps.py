@@ -4,7 +4,8 @@ Each test sends a few requests with known token counts (an ``azure-llm`` trace) 
 step time is the simple form (``base + prompt tokens / prefill_tokens_per_s``), so every step boundary
 can be computed by hand: the token budget and chunked prefill (a long prompt in chunks beside a
 decoding sequence, which keeps its one token a step), prefill-only steps of whole prompts within the
-budget, multi-step runs (nothing joins within a run; tokens come out at its end), asynchronous output (a
+budget, multi-step runs (nothing joins within a run; tokens come out at its end; a later step of a run pays
+``in_run`` when the GPU's work is modelled), asynchronous output (a
 first token comes out with the next step) and the serial frontend (requests reach the engine together
 once the frontend has none left).
 """
@@ -136,6 +137,22 @@ def test_async_output_brings_a_first_token_out_with_the_next_step(tmp_path: Path
     # the last step's first token comes out when the engine goes idle (no next step to wait for)
     alone = run(tmp_path, [(0.0, 100, 2)], async_output=True)
     assert alone["first_s"].iloc[0] - alone["start_s"].iloc[0] == pytest.approx(step(100) + step(), abs=1e-9)
+
+
+def test_later_steps_of_a_run_pay_in_run_instead_of_the_scheduling(tmp_path: Path) -> None:
+    """With the GPU's work modelled (``step_cost.weights`` 5 ms), a run's first step pays ``base`` (10 ms) and
+    its later steps ``in_run`` (1 ms) beside the GPU's 5 ms: a 5-token reply is its prompt step (15 ms), then a
+    run of 4 decoding steps, 15 + 3 x 6 ms, its tokens out at the run's end (45 ms with in_run 0)."""
+    rows = [(0.0, 0, 5)]
+    service: dict[str, Any] = {"chunked_prefill": False, "scheduler_steps": 4, "step_cost": {"weights": 0.005}}
+    step = {"base": BASE, "per_sequence": 0}
+    for in_run, end_s in ((0.001, 0.048), (0.0, 0.045)):
+        jobs = run(tmp_path, rows, decode_step={**step, "in_run": in_run}, **service)
+        job = jobs.iloc[0]
+        assert job["first_s"] - job["start_s"] == pytest.approx(0.015, abs=1e-9)
+        assert job["end_s"] - job["start_s"] == pytest.approx(end_s, abs=1e-9)
+    simple = run(tmp_path, rows, decode_step={**step, "in_run": 0.001}, chunked_prefill=False, scheduler_steps=4)
+    assert simple["end_s"].iloc[0] - simple["start_s"].iloc[0] == pytest.approx(5 * BASE, abs=1e-9)  # the step
 
 
 def test_the_frontend_hands_a_burst_to_the_engine_together(tmp_path: Path) -> None:

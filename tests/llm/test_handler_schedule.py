@@ -53,6 +53,12 @@ async def live_times(rows: list[tuple[int, int]], figures: dict[str, Any]) -> li
         {"max_batched_tokens": 300},
         {"max_batched_tokens": 512, "chunked_prefill": False, "scheduler_steps": 3},
         {"max_batched_tokens": 300, "chunked_prefill": False, "scheduler_steps": 3, "async_output": True},
+        {
+            "chunked_prefill": False,
+            "scheduler_steps": 3,
+            "step_cost": {"weights": 0.004},
+            "decode_step": {"base": 0.01, "per_sequence": 0, "in_run": 0.002},
+        },
     ],
 )
 def test_handler_keeps_the_simulated_schedule(tmp_path: Path, service: dict[str, Any]) -> None:
@@ -60,13 +66,12 @@ def test_handler_keeps_the_simulated_schedule(tmp_path: Path, service: dict[str,
     base, rate = 0.05, 20_000.0
     sim = run(tmp_path, [(0.0, i, o) for i, o in rows], **service)
     t0 = sim["start_s"].min()
-    figures = {
-        "base_s": base,
-        "per_sequence_s": 0.0,
-        "prefill_tokens_per_s": rate,
-        "max_batch": 64,
-        **{k: v for k, v in service.items()},
-    }
+    figures: dict[str, Any] = {"base_s": base, "per_sequence_s": 0.0, "prefill_tokens_per_s": rate, "max_batch": 64}
+    for key, value in service.items():  # scenario fields -> the handler's figures, times 5 as below
+        if key in ("step_cost", "decode_step"):  # seconds: weights -> weights_s, in_run -> in_run_s, ...
+            figures.update({f"{name}_s": 5 * x for name, x in value.items()})
+        else:
+            figures[key] = value
     # the simulated run's own figures (tests.llm.test_engine_steps.run: 10 ms steps, 100,000 tokens/s) scaled
     # to these: every step there is 5 x as long here
     live = asyncio.run(live_times(rows, figures))

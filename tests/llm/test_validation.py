@@ -3,8 +3,8 @@
 - The transcription: every case names its source, model, GPUs, engine and traffic; the ShareGPT sample
   adds up to the totals its file states; a burst's prompts are the sample's first N.
 - Every case is simulated and compared with the published medians: SGLang's within 10 %, vLLM 0.6's
-  within 16 % on TPOT and 36 % on TTFT (what docs/llm-validation.md reports: 17 of 19 cases within 15 %
-  on TTFT, 18 on TPOT; a change that makes a case worse than the envelope fails here). The issue's
+  within 12 % on TPOT and 26 % on TTFT (what docs/llm-validation.md reports: 17 of 19 cases within 15 %
+  on TTFT, 19 on TPOT; a change that makes a case worse than the envelope fails here). The issue's
   target, every case within 15 %, is not met by two 10-request bursts on H100: a strict xfail says so
   and turns into a failure the day it is met, so the docs and this file change.
 - The doc's table is the one these runs give.
@@ -21,7 +21,7 @@ from simserve.safe_yaml import load_yaml
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "llm-validation.md"
 #: the accuracy docs/llm-validation.md reports, per engine: (TTFT, TPOT) largest relative error
-ENVELOPE = {"sglang-0.3.0": (0.10, 0.10), "vllm-0.6.0-multistep": (0.36, 0.16)}
+ENVELOPE = {"sglang-0.3.0": (0.10, 0.10), "vllm-0.6.0-multistep": (0.26, 0.12)}
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_simulated_medians_within_the_reported_envelope(outcomes: list[Outcome])
         assert abs(o.tpot_error) <= tpot, (o.case.name, o.tpot_ms, o.case.tpot_ms)
 
 
-@pytest.mark.xfail(strict=True, reason="vLLM 0.6.0, 10-request bursts on H100: TTFT 22-35 % high (docs)")
+@pytest.mark.xfail(strict=True, reason="vLLM 0.6.0, 10-request bursts on H100: TTFT 18-25 % high (docs)")
 def test_issue_target_every_case_within_15_percent(outcomes: list[Outcome]) -> None:
     worst = max(max(abs(o.ttft_error), abs(o.tpot_error)) for o in outcomes)
     assert worst <= 0.15
