@@ -34,6 +34,19 @@ def _stop(procs: list[subprocess.Popen]) -> None:
             p.wait(timeout=5)
 
 
+def _scheduler_address(sched_file: Path, deadline: float) -> str:
+    """The address in the scheduler's file, once it is there whole: the scheduler creates the file before it
+    writes it, so an empty or partial file is read again (every 0.1 s, until ``deadline``; a bound far above
+    the seconds a scheduler takes to start on a loaded 2-core machine)."""
+    while True:
+        try:
+            return str(json.loads(sched_file.read_text())["address"])
+        except (FileNotFoundError, ValueError, KeyError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
 @pytest.fixture
 def cluster(tmp_path: Path):
     """Address of a scheduler with two single-thread workers; stopped by pid afterwards."""
@@ -81,10 +94,7 @@ def cluster(tmp_path: Path):
             )
         from distributed import Client
 
-        deadline = time.monotonic() + 60
-        while not sched_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        address = json.loads(sched_file.read_text())["address"]
+        address = _scheduler_address(sched_file, time.monotonic() + 60)
         with Client(address, timeout=30) as client:
             client.wait_for_workers(2, timeout=60)
         yield address
