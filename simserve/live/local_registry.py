@@ -53,18 +53,26 @@ def _get_json(url: str, auth: dict[str, str] | None = None, timeout_s: float = 2
         return json.loads(resp.read() or b"{}")
 
 
+#: bcrypt's work factor (log2 rounds), its minimum: the registry checks the password on every request (at the
+#: default 12, ~0.25 s of CPU each, which made a loaded machine's pushes slow and its health probe time out), and
+#: the password is 24 random bytes (``secrets.token_urlsafe(24)``, 192 bits), which no work factor needs to slow
+#: down a guess at
+BCRYPT_ROUNDS = 4
+
+
 def _bcrypt(password: str) -> str:
-    """A bcrypt hash of ``password`` (the only kind docker-registry's htpasswd accepts)."""
+    """A bcrypt hash of ``password`` (the only kind docker-registry's htpasswd accepts), ``BCRYPT_ROUNDS``."""
     try:
         import bcrypt
 
-        return str(bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode())
+        return str(bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=BCRYPT_ROUNDS)).decode())
     except ImportError:
         pass
     try:
         import crypt  # standard library up to Python 3.12 (glibc's libxcrypt has bcrypt)
 
-        hashed = crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH))  # noqa: S324 - bcrypt, as required
+        salt = crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=2**BCRYPT_ROUNDS)  # noqa: S324 - bcrypt, as required
+        hashed = crypt.crypt(password, salt)
         if hashed and hashed.startswith("$2"):
             return hashed
     except (ImportError, AttributeError, OSError):
@@ -126,9 +134,10 @@ class LocalRegistry:
         return {"username": str(data["username"]), "password": str(data["password"])} if "password" in data else None
 
     def is_up(self) -> bool:
-        """True when ``/v2/`` answers (also with 401: it is up, and wants its credentials)."""
+        """True when ``/v2/`` answers (also with 401: it is up, and wants its credentials). A registry that is not
+        there refuses at once; the 5 s bound is for one that is slow to answer on a loaded machine."""
         try:
-            _get_json(f"http://{self.address}/v2/", self.auth_config, timeout_s=0.5)
+            _get_json(f"http://{self.address}/v2/", self.auth_config, timeout_s=5.0)
         except urllib.error.HTTPError as exc:
             return exc.code == 401
         except (OSError, urllib.error.URLError, ValueError):

@@ -60,6 +60,9 @@ def test_registry_refuses_requests_without_the_runs_credentials(registry):
     assert stat.S_IMODE(registry.credentials_file.stat().st_mode) == 0o600
     auth = registry.auth_config
     assert auth is not None and len(auth["password"]) >= 32
+    # bcrypt at its least work (4): 192 random bits need no slowing down, and the registry checks every request
+    hashed = (registry.directory / "htpasswd").read_text().strip().split(":", 1)[1]
+    assert hashed.split("$")[2] == "04", hashed[:7]
     for method, path in [("GET", "/v2/_catalog"), ("POST", "/v2/x/blobs/uploads/"), ("DELETE", "/v2/x/manifests/y")]:
         request = urllib.request.Request(f"http://{registry.address}{path}", method=method)
         with pytest.raises(urllib.error.HTTPError) as err:
