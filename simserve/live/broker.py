@@ -272,11 +272,16 @@ class RunpodBroker:
         if self.on_concurrency is not None:
             self.on_concurrency(worker_id, size)
 
+    async def _nothing(self, w: _Worker | None) -> tuple[int, Json]:
+        """A poll with nothing for it: an unknown worker's after a whole long poll; a closing run's or a released
+        worker's after 0.05 s (its loops end at once, without spinning)."""
+        await asyncio.sleep(self.long_poll_s if w is None and not self._closing else 0.05)
+        return 204, None
+
     async def _take(self, worker_id: int, batch: bool, size: int = 1) -> tuple[int, Json]:
         w = self._workers.get(worker_id)
         if w is None or self._closing or (w.released and not w.queue):
-            await asyncio.sleep(self.long_poll_s if w is None and not self._closing else 0.05)
-            return 204, None
+            return await self._nothing(w)
         if not w.first_take.done():
             w.first_take.set_result(time.monotonic())
         deadline = time.monotonic() + self.long_poll_s
@@ -306,8 +311,7 @@ class RunpodBroker:
     async def _stop_poll(self, worker_id: int) -> tuple[int, Json]:
         w = self._workers.get(worker_id)
         if w is None or self._closing or w.released:
-            await asyncio.sleep(self.long_poll_s if w is None and not self._closing else 0.05)
-            return 204, None
+            return await self._nothing(w)
         if not w.stops:
             w.stop_wake.clear()
             with contextlib.suppress(asyncio.TimeoutError):

@@ -167,13 +167,16 @@ class DecodeStep(StrictModel):
     )
 
 
+#: the keys of one ``DecodeStep``: a mapping with none of them is a table by GPU
+_STEP_KEYS = frozenset(DecodeStep.model_fields)
+
 PositiveFloat = Annotated[float, Field(gt=0, le=1e12), BeforeValidator(not_bool)]
 TokenCount = Annotated[int, Field(ge=1, le=10**12), BeforeValidator(not_bool)]
 
 
 def _per_gpu_kind(v: Any) -> str:
     """A mapping whose keys are not DecodeStep's fields is a table by GPU; anything else is one value."""
-    if isinstance(v, dict) and not ({"base", "per_sequence", "in_run"} & set(v)):
+    if isinstance(v, dict) and not (_STEP_KEYS & set(v)):
         return "per-gpu:table"
     return "per-gpu:one"
 
@@ -323,7 +326,7 @@ class LlmService(StrictModel):
     @field_validator("prefill_tokens_per_s", "decode_step", "kv_cache_tokens", mode="before")
     @classmethod
     def _gpu_keys(cls, v: Any) -> Any:
-        if isinstance(v, dict) and not ({"base", "per_sequence", "in_run"} & set(v)):
+        if isinstance(v, dict) and not (_STEP_KEYS & set(v)):
             return {gpu_name(k): x for k, x in v.items()}
         return v
 

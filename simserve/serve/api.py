@@ -142,6 +142,11 @@ def build_app(session: Any) -> web.Application:
 
     bounded = bool(session.policy_bounds)
 
+    async def taking_jobs() -> None:
+        """Once the endpoint takes jobs (a request that came while it starts is held); 503 if it never does."""
+        if not await session.taking_jobs():
+            raise ApiError(503, "the endpoint is not running (it did not start, or it is stopping)")
+
     async def submit(data: dict[str, Any], sync: bool) -> int:
         hook = data.get("webhook")
         if hook is not None and (not isinstance(hook, str) or not hook.startswith(("http://", "https://"))):
@@ -156,8 +161,7 @@ def build_app(session: Any) -> web.Application:
                 req, tokens = llm.tokens(data["input"])
             except RequestError as exc:
                 raise ApiError(400, exc.message) from None
-        if not await session.taking_jobs():
-            raise ApiError(503, "the endpoint is not running (it did not start, or it is stopping)")
+        await taking_jobs()
         j = session.driver.submit(policy.exec_s, policy.ttl_s, policy.low_priority, tokens)
         if j < 0:
             raise ApiError(503, "the endpoint is stopping")
@@ -199,8 +203,7 @@ def build_app(session: Any) -> web.Application:
         return _json({"id": book.ids[j], "status": book.status_name(j)})
 
     async def purge(request: web.Request) -> web.StreamResponse:
-        if not await session.taking_jobs():
-            raise ApiError(503, "the endpoint is not running (it did not start, or it is stopping)")
+        await taking_jobs()
         removed = session.driver.purge()
         for j in removed:
             book.ended(j)
