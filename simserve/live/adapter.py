@@ -32,6 +32,7 @@ from simserve.endpoint import Reserve, RunJob, StartWorker, StopWorker
 from simserve.live.clock import WallClock
 from simserve.live.driver import LiveDriver
 from simserve.live.runtime import (
+    JobHooks,
     JobOutcome,
     Json,
     WorkerHandle,
@@ -322,15 +323,13 @@ class RealRuntime:
             each, progress = self.on_chunk, self.on_progress
             s3 = self.job_s3(job) if self.job_s3 is not None else None
             first = self._first_token(token) if self.open_llm else None
-            out = await handle.run_job(
-                name,
-                given,
-                limit,
+            hooks = JobHooks(
                 on_first=first,
                 on_chunk=None if each is None else (lambda c: each(job, c)),
                 on_progress=None if progress is None else (lambda _id, x: progress(job, x)),
                 extra=None if s3 is None else {"s3Config": s3},
             )
+            out = await handle.run_job(name, given, limit, hooks)
             if first is not None and out.token_t:
                 first(out.token_t[0])
                 if out.status == "completed":
@@ -346,7 +345,7 @@ class RealRuntime:
         else:
             payload.update(self.job_extra(job, wid))
             first = self._first_token(token)
-            out = await handle.run_job(str(job), payload, limit, on_first=first)
+            out = await handle.run_job(str(job), payload, limit, JobHooks(on_first=first))
             if out.token_t:
                 first(out.token_t[0])  # in case the first chunk's own report was lost: the earliest counts
                 if out.status == "completed":

@@ -47,11 +47,11 @@ from urllib.parse import parse_qs, urlsplit
 from simserve.live.runtime import (
     MAX_RESULT_BYTES,
     MAX_TOKEN_TIMES,
-    ChunkCallback,
-    FirstCallback,
+    NO_HOOKS,
+    HookBook,
+    JobHooks,
     JobOutcome,
     Json,
-    ProgressCallback,
     result_error,
 )
 
@@ -83,9 +83,7 @@ class RunpodBroker:
         self._started: dict[str, float] = {}
         self._streams: dict[str, list[Json]] = {}  # job id -> the chunks it streamed
         self._stream_t: dict[str, list[float]] = {}  # job id -> when each stream chunk came
-        self._on_first: dict[str, FirstCallback] = {}
-        self._on_chunk: dict[str, ChunkCallback] = {}
-        self._on_progress: dict[str, ProgressCallback] = {}
+        self._hooks = HookBook()
         #: ``(worker_id, n)``: the worker runs up to ``n`` jobs at once (its ``concurrency_modifier``)
         self.on_concurrency: Callable[[int, int], None] | None = None
         #: ``(job_id, t)``: a worker took the job at ``time.monotonic()`` ``t`` (its start)
@@ -162,25 +160,18 @@ class RunpodBroker:
         worker_id: int,
         job_id: str,
         payload: Json,
-        on_first: FirstCallback | None = None,
-        on_chunk: ChunkCallback | None = None,
-        on_progress: ProgressCallback | None = None,
-        extra: dict[str, Json] | None = None,
+        hooks: JobHooks = NO_HOOKS,
     ) -> asyncio.Future[JobOutcome]:
-        """Queue job ``job_id`` for the worker; ``extra``: more fields of the job the handler gets (``s3Config``)."""
+        """Queue job ``job_id`` for the worker; ``hooks.extra``: more fields of the job the handler gets
+        (``s3Config``)."""
         fut: asyncio.Future[JobOutcome] = asyncio.get_running_loop().create_future()
         self._results[job_id] = fut
-        if on_first is not None:
-            self._on_first[job_id] = on_first
-        if on_chunk is not None:
-            self._on_chunk[job_id] = on_chunk
-        if on_progress is not None:
-            self._on_progress[job_id] = on_progress
+        self._hooks.add(job_id, hooks)
         self._owner[job_id] = worker_id
         w = self._workers[worker_id]
         job: dict[str, Json] = {"id": job_id, "input": payload}
-        if extra:
-            job.update(extra)
+        if hooks.extra:
+            job.update(hooks.extra)
         w.queue.append(job)
         w.wake.set()
         return fut
@@ -189,9 +180,7 @@ class RunpodBroker:
         self._streams.pop(job_id, None)
         self._stream_bytes.pop(job_id, None)
         self._stream_t.pop(job_id, None)
-        self._on_first.pop(job_id, None)
-        self._on_chunk.pop(job_id, None)
-        self._on_progress.pop(job_id, None)
+        self._hooks.forget(job_id)
 
     def cancel(self, job_id: str) -> None:
         """Forget a job (timed out or its worker died) and tell its worker to stop it."""
@@ -353,21 +342,16 @@ class RunpodBroker:
             self._stream_bytes[job_id] = total
             chunk = data.get("output") if isinstance(data, dict) else data
             self._streams.setdefault(job_id, []).append(chunk)
-            each = self._on_chunk.get(job_id)
-            if each is not None:
-                each(chunk)
+            self._hooks.chunk(job_id, chunk)
             times = self._stream_t.setdefault(job_id, [])
             if not times:
-                cb = self._on_first.pop(job_id, None)
-                if cb is not None:
-                    cb(now)
+                self._hooks.first(job_id, now)
             if len(times) < MAX_TOKEN_TIMES:
                 times.append(now)
             return
         if isinstance(data, dict) and data.get("status") == "IN_PROGRESS":  # progress_update: the job goes on
-            progress = self._on_progress.get(job_id)
-            if progress is not None and job_id in self._results:
-                progress(job_id, data.get("output"))
+            if job_id in self._results:
+                self._hooks.progress(job_id, data.get("output"))
             return
         fut = self._results.pop(job_id, None)
         self._owner.pop(job_id, None)

@@ -48,6 +48,66 @@ ChunkCallback = Callable[[Json], None]
 ProgressCallback = Callable[[str, Json], None]
 
 
+@dataclass(frozen=True, slots=True)
+class JobHooks:
+    """What one job's caller hears while it runs, and the job's extra fields (the request's ``s3Config``):
+    the one value ``WorkerHandle.run_job`` and ``JobBroker.submit`` take (``NO_HOOKS``: nothing)."""
+
+    on_first: FirstCallback | None = None
+    on_chunk: ChunkCallback | None = None
+    on_progress: ProgressCallback | None = None
+    extra: dict[str, Json] | None = None
+
+
+NO_HOOKS = JobHooks()
+
+
+class HookBook:
+    """The hooks of the jobs in flight at one worker or broker, by job id; a job's ``on_first`` fires once.
+
+    >>> book, heard = HookBook(), []
+    >>> book.add("j", JobHooks(on_first=heard.append, on_chunk=heard.append))
+    >>> book.first("j", 1.0); book.first("j", 2.0); book.chunk("j", "a"); book.forget("j"); book.chunk("j", "b")
+    >>> heard
+    [1.0, 'a']
+    """
+
+    __slots__ = ("_by_job", "_first_done")
+
+    def __init__(self) -> None:
+        self._by_job: dict[str, JobHooks] = {}
+        self._first_done: set[str] = set()
+
+    def add(self, job_id: str, hooks: JobHooks) -> None:
+        if hooks.on_first is not None or hooks.on_chunk is not None or hooks.on_progress is not None:
+            self._by_job[job_id] = hooks
+
+    def first(self, job_id: str, t: float) -> None:
+        """The job's first chunk came at ``t`` (``time.monotonic()``): ``on_first(t)``, the first time only."""
+        hooks = self._by_job.get(job_id)
+        if hooks is not None and hooks.on_first is not None and job_id not in self._first_done:
+            self._first_done.add(job_id)
+            hooks.on_first(t)
+
+    def chunk(self, job_id: str, chunk: Json) -> None:
+        hooks = self._by_job.get(job_id)
+        if hooks is not None and hooks.on_chunk is not None:
+            hooks.on_chunk(chunk)
+
+    def progress(self, job_id: str, output: Json) -> None:
+        hooks = self._by_job.get(job_id)
+        if hooks is not None and hooks.on_progress is not None:
+            hooks.on_progress(job_id, output)
+
+    def forget(self, job_id: str) -> None:
+        self._by_job.pop(job_id, None)
+        self._first_done.discard(job_id)
+
+    def clear(self) -> None:
+        self._by_job.clear()
+        self._first_done.clear()
+
+
 def result_error(error: Json) -> str:
     """A result's ``error`` as the job's error text: a string as is, anything else (``rp_validator``'s list of
     errors, an object) as the JSON the SDK sent.
@@ -77,10 +137,7 @@ class JobBroker(Protocol):
         worker_id: int,
         job_id: str,
         payload: Json,
-        on_first: FirstCallback | None = None,
-        on_chunk: ChunkCallback | None = None,
-        on_progress: ProgressCallback | None = None,
-        extra: dict[str, Json] | None = None,
+        hooks: JobHooks = NO_HOOKS,
     ) -> asyncio.Future[JobOutcome]: ...
 
     def cancel(self, job_id: str) -> None: ...
@@ -156,15 +213,12 @@ class WorkerHandle(Protocol):
         job_id: str,
         payload: Json,
         timeout_s: float,
-        on_first: FirstCallback | None = None,
-        on_chunk: ChunkCallback | None = None,
-        on_progress: ProgressCallback | None = None,
-        extra: dict[str, Json] | None = None,
+        hooks: JobHooks = NO_HOOKS,
     ) -> JobOutcome:
         """Run one job; on timeout the job is killed (the worker may be restarted) -> ``timed_out``.
-        ``on_first(t)`` is called as soon as a generator handler yields its first chunk, ``on_chunk(c)``
-        with each chunk as it comes, ``on_progress(job_id, x)`` with each progress update; ``extra``: more
-        fields of the job the handler gets (the request's ``s3Config``)."""
+        ``hooks.on_first(t)`` is called as soon as a generator handler yields its first chunk,
+        ``on_chunk(c)`` with each chunk as it comes, ``on_progress(job_id, x)`` with each progress update;
+        ``hooks.extra``: more fields of the job the handler gets (the request's ``s3Config``)."""
         ...
 
     def is_alive(self) -> bool: ...

@@ -24,12 +24,12 @@ from simserve.live.logs import LogSink
 from simserve.live.runtime import (
     MAX_RESULT_BYTES,
     MAX_TOKEN_TIMES,
-    ChunkCallback,
-    FirstCallback,
+    NO_HOOKS,
+    HookBook,
+    JobHooks,
     JobOutcome,
     Json,
     PhaseCallback,
-    ProgressCallback,
     WorkerSpec,
     WorkerStartError,
     log_tail,
@@ -147,8 +147,7 @@ class _Attached:
         loop = asyncio.get_running_loop()
         self._ready: asyncio.Future[float] = loop.create_future()
         self._pending: dict[str, asyncio.Future[JobOutcome]] = {}
-        self._on_first: dict[str, FirstCallback] = {}  # job id -> called at its first chunk
-        self._on_chunk: dict[str, ChunkCallback] = {}  # job id -> called with each chunk (serve's /stream)
+        self._hooks = HookBook()  # job id -> called at its first chunk, with each chunk (serve's /stream)
         self._exit: asyncio.Future[int] = loop.create_future()
         self.model_info: dict[str, Json] = {}  # the shim's ``info`` event: what the worker loaded
         self.strays: list[int] = []  # pids killed by mark after the worker exited
@@ -220,13 +219,10 @@ class _Attached:
         elif kind == "fatal" and not self._ready.done():
             self._fail_ready(WorkerStartError(str(ev.get("error")), phase="handler_init"))
         elif kind == "first":
-            cb = self._on_first.pop(str(ev["id"]), None)
-            if cb is not None and str(ev["id"]) in self._pending:
-                cb(float(ev["t"]))
+            if str(ev["id"]) in self._pending:
+                self._hooks.first(str(ev["id"]), float(ev["t"]))
         elif kind == "chunk":
-            each = self._on_chunk.get(str(ev["id"]))
-            if each is not None:
-                each(ev.get("output"))
+            self._hooks.chunk(str(ev["id"]), ev.get("output"))
         elif kind == "result":
             t0, t1 = ev["t0"], ev["t1"]
             job_id = str(ev["id"])
@@ -255,8 +251,7 @@ class _Attached:
             if not fut.done():
                 fut.set_result(JobOutcome("crashed", None, f"worker exited with code {code}", ended_t=now))
         self._pending.clear()
-        self._on_first.clear()
-        self._on_chunk.clear()
+        self._hooks.clear()
 
     def _fail_ready(self, exc: WorkerStartError) -> None:
         """The start failed: whoever waits for ready gets ``exc``; nobody waiting (a start cancelled at
@@ -325,8 +320,7 @@ class _Attached:
 
     def _drop(self, job_id: str) -> asyncio.Future[JobOutcome] | None:
         """Stop waiting for ``job_id``: its future (if still pending) and its chunk callbacks go."""
-        self._on_first.pop(job_id, None)
-        self._on_chunk.pop(job_id, None)
+        self._hooks.forget(job_id)
         return self._pending.pop(job_id, None)
 
     def _forget(self, job_id: str) -> None:
@@ -341,22 +335,16 @@ class NativeWorker(_Attached):
         job_id: str,
         payload: Json,
         timeout_s: float,
-        on_first: FirstCallback | None = None,
-        on_chunk: ChunkCallback | None = None,
-        on_progress: ProgressCallback | None = None,
-        extra: dict[str, Json] | None = None,
+        hooks: JobHooks = NO_HOOKS,
     ) -> JobOutcome:
         t_sent = time.monotonic()
         if not self.is_alive() or self.proc.stdin is None:
             return JobOutcome("crashed", None, "worker not running", t_sent, t_sent)
         fut: asyncio.Future[JobOutcome] = asyncio.get_running_loop().create_future()
         self._pending[job_id] = fut
-        if on_first is not None:
-            self._on_first[job_id] = on_first
-        if on_chunk is not None:
-            self._on_chunk[job_id] = on_chunk
+        self._hooks.add(job_id, hooks)
         try:
-            job: dict[str, Json] = {"id": job_id, "input": payload, **(extra or {})}
+            job: dict[str, Json] = {"id": job_id, "input": payload, **(hooks.extra or {})}
             self.proc.stdin.write(json.dumps(job).encode() + b"\n")
         except (OSError, RuntimeError):
             self._drop(job_id)
@@ -372,17 +360,14 @@ class RunpodWorker(_Attached):
         job_id: str,
         payload: Json,
         timeout_s: float,
-        on_first: FirstCallback | None = None,
-        on_chunk: ChunkCallback | None = None,
-        on_progress: ProgressCallback | None = None,
-        extra: dict[str, Json] | None = None,
+        hooks: JobHooks = NO_HOOKS,
     ) -> JobOutcome:
         t_sent = time.monotonic()
         broker = self.spec.broker
         assert broker is not None
         if not self.is_alive():
             return JobOutcome("crashed", None, "worker not running", t_sent, t_sent)
-        fut = broker.submit(self.worker_id, job_id, payload, on_first, on_chunk, on_progress, extra)
+        fut = broker.submit(self.worker_id, job_id, payload, hooks)
         self._pending[job_id] = fut
         out = await self._await_outcome(job_id, fut, timeout_s, t_sent)
         self._pending.pop(job_id, None)

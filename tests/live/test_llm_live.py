@@ -199,12 +199,13 @@ def test_broker_times_stream_chunks_and_reports_the_first():
     import asyncio
 
     from simserve.live.broker import RunpodBroker
+    from simserve.live.runtime import JobHooks
 
     async def main() -> Any:
         broker = RunpodBroker()
         broker.register(0)
         firsts: list[float] = []
-        fut = broker.submit(0, "j", {}, on_first=firsts.append)
+        fut = broker.submit(0, "j", {}, JobHooks(on_first=firsts.append))
         broker._result("j", True, b'{"output": 1}')
         broker._result("j", True, b'{"output": 2}')
         broker._result("other", True, b'{"output": 9}')  # not a job in progress: dropped

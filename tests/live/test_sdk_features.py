@@ -25,7 +25,7 @@ pytest.importorskip("runpod")
 
 from simserve.live.broker import RunpodBroker
 from simserve.live.process import ProcessRuntime
-from simserve.live.runtime import WorkerSpec
+from simserve.live.runtime import JobHooks, WorkerSpec
 from simserve.live.worker import NativeWorker, RunpodWorker
 from tests.live.conftest import check_invariants, run_live, scenario
 
@@ -86,7 +86,8 @@ def test_progress_update_leaves_the_job_running(tmp_path):
     seen: list[tuple[str, Any]] = []
 
     async def body(handle: RunpodWorker, _broker: Any) -> Any:
-        out = await handle.run_job("p1", {"sleep": 1.2, "n": 1}, 60.0, on_progress=lambda i, x: seen.append((i, x)))
+        hooks = JobHooks(on_progress=lambda i, x: seen.append((i, x)))
+        out = await handle.run_job("p1", {"sleep": 1.2, "n": 1}, 60.0, hooks)
         return out, await handle.run_job("p2", {"sleep": 0.3, "n": 2}, 60.0)
 
     first, second = _with_worker(tmp_path, "sdk_progress.py", body)
@@ -100,7 +101,7 @@ def test_aggregate_off_streams_chunks_and_keeps_them_out_of_the_result(tmp_path)
     chunks: list[Any] = []
 
     async def body(handle: RunpodWorker, _broker: Any) -> Any:
-        return await handle.run_job("s1", {}, 60.0, on_chunk=chunks.append)
+        return await handle.run_job("s1", {}, 60.0, JobHooks(on_chunk=chunks.append))
 
     out = _with_worker(tmp_path, "sdk_stream_noagg.py", body)
     assert out.status == "completed" and out.chunks == 3
@@ -110,7 +111,7 @@ def test_aggregate_off_streams_chunks_and_keeps_them_out_of_the_result(tmp_path)
 
 def test_sdk_s3config_validation_errors_and_result_refresh(tmp_path):
     async def body(handle: RunpodWorker, _broker: Any) -> Any:
-        ok = await handle.run_job("a", {"n": 1}, 60.0, extra={"s3Config": S3})
+        ok = await handle.run_job("a", {"n": 1}, 60.0, JobHooks(extra={"s3Config": S3}))
         plain = await handle.run_job("b", {"n": 2}, 60.0)
         bad = await handle.run_job("c", {}, 60.0)
         return ok, plain, bad
@@ -135,7 +136,7 @@ def test_native_error_dict_fails_the_job_and_fields_pass_through(tmp_path):
         return [
             await handle.run_job("f", {"fail": 1}, 60.0),
             await handle.run_job("e", {"errors": 1}, 60.0),
-            await handle.run_job("s", {}, 60.0, extra={"s3Config": S3}),
+            await handle.run_job("s", {}, 60.0, JobHooks(extra={"s3Config": S3})),
             await handle.run_job("r", {"refresh": 1}, 60.0),
         ]
 
@@ -284,7 +285,9 @@ def test_broker_tells_progress_stoppod_errors_and_asks_apart():
         broker.on_concurrency = lambda wid, n: asked.append((wid, n))
         broker.on_take = lambda job_id, _t: taken.append(job_id)
         progress: list[tuple[str, Any]] = []
-        fut = broker.submit(0, "a", {"x": 1}, on_progress=lambda i, x: progress.append((i, x)), extra={"s3Config": S3})
+        fut = broker.submit(
+            0, "a", {"x": 1}, JobHooks(on_progress=lambda i, x: progress.append((i, x)), extra={"s3Config": S3})
+        )
         second = broker.submit(0, "b", {"x": 2})
         status, jobs = await broker._route("GET", "/v2/job-take-batch/0?gpu=local&batch_size=3&job_in_progress=0", b"")
         await broker._route("GET", "/v2/job-take/0?gpu=local&job_in_progress=1", b"")  # in progress: not an ask
