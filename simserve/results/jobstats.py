@@ -62,8 +62,12 @@ class Sketch:
         keys, counts = np.unique(np.ceil(np.log(values) / self.log_gamma).astype(np.int64), return_counts=True)
         value = self.mapping.value
         add = self.sketch.add
-        for k, c in zip(keys.tolist(), counts.tolist(), strict=True):
-            add(value(k), float(c))  # the bucket's representative value lands in bucket k
+        ks, cs = keys.tolist(), counts.tolist()
+        # the outermost buckets first: the sketch's store then widens its range once a block, not at each
+        # new (ascending) key, re-centring its bins each time; the bins, so every quantile, are the same
+        order = [len(ks) - 1, 0, *range(1, len(ks) - 1)] if len(ks) > 2 else range(len(ks))
+        for i in order:
+            add(value(ks[i]), float(cs[i]))  # the bucket's representative value lands in bucket k
 
     def representative(self, values: np.ndarray) -> np.ndarray:
         """The value the sketch answers for each of ``values`` (its bucket's; 0 for the zero bucket)."""
