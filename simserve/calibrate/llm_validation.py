@@ -49,6 +49,8 @@ class Case:
     ttft_ms: float
     tpot_ms: float
     note: str = ""
+    #: not used to fit the engine's CPU figures (``held_out: true`` in the file): an out-of-sample check
+    held_out: bool = False
 
     @property
     def traffic(self) -> str:
@@ -108,6 +110,7 @@ def load_cases(path: Path = DEFAULT_PATH) -> list[Case]:
                 ttft_ms=float(c["published"]["ttft_ms"]),
                 tpot_ms=float(c["published"]["tpot_ms"]),
                 note=str(c.get("note", "")),
+                held_out=bool(c.get("held_out", False)),
             )
         )
     return out

@@ -3,10 +3,12 @@
 - The transcription: every case names its source, model, GPUs, engine and traffic; the ShareGPT sample
   adds up to the totals its file states; a burst's prompts are the sample's first N.
 - Every case is simulated and compared with the published medians: SGLang's within 10 %, vLLM 0.6's
-  within 12 % on TPOT and 26 % on TTFT (what docs/llm-validation.md reports: 17 of 19 cases within 15 %
-  on TTFT, 19 on TPOT; a change that makes a case worse than the envelope fails here). The issue's
-  target, every case within 15 %, is not met by two 10-request bursts on H100: a strict xfail says so
-  and turns into a failure the day it is met, so the docs and this file change.
+  within 13 % on TPOT and 26 % on TTFT (what docs/llm-validation.md reports: of the 19 cases the CPU
+  figures were fitted to, 17 within 15 % on TTFT and 19 on TPOT; of the 15 held-out ones, 10 and 15; a
+  change that makes a case worse than the envelope fails here). The issue's target, every case within
+  15 %, is not met by the 10-request bursts on H100 (fitted and held out) and one held-out 80-request
+  burst on 4 x A100: a strict xfail says so and turns into a failure the day it is met, so the docs and
+  this file change.
 - The doc's table is the one these runs give.
 """
 
@@ -21,7 +23,7 @@ from simserve.safe_yaml import load_yaml
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "llm-validation.md"
 #: the accuracy docs/llm-validation.md reports, per engine: (TTFT, TPOT) largest relative error
-ENVELOPE = {"sglang-0.3.0": (0.10, 0.10), "vllm-0.6.0-multistep": (0.26, 0.12)}
+ENVELOPE = {"sglang-0.3.0": (0.10, 0.10), "vllm-0.6.0-multistep": (0.26, 0.13)}
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +33,8 @@ def outcomes() -> list[Outcome]:
 
 def test_every_case_is_transcribed_with_its_source() -> None:
     cases = load_cases()
-    assert len(cases) == 19
+    assert len(cases) == 34
+    assert sum(c.held_out for c in cases) == 15
     assert len({c.name for c in cases}) == len(cases)
     data = load_yaml(DEFAULT_PATH.read_text())
     sharegpt = data["datasets"]["sharegpt-llama3"]
@@ -40,7 +43,7 @@ def test_every_case_is_transcribed_with_its_source() -> None:
         assert c.source.startswith("https://github.com/"), c.name
         assert c.model in {"8b", "70b"} and c.gpu in {"A100", "H100"} and c.gpus in {1, 4}
         assert (c.model == "70b") == (c.gpus == 4)
-        assert 10 < c.ttft_ms < 2000 and 5 < c.tpot_ms < 40, c.name
+        assert 10 < c.ttft_ms < 3000 and 5 < c.tpot_ms < 60, c.name  # a transcription slip would fall outside
         if c.rate is None:
             assert 10 <= c.requests <= 80 and len(c.outputs) == c.requests
             assert list(c.inputs) == sharegpt["input"][: c.requests]
@@ -57,7 +60,7 @@ def test_simulated_medians_within_the_reported_envelope(outcomes: list[Outcome])
         assert abs(o.tpot_error) <= tpot, (o.case.name, o.tpot_ms, o.case.tpot_ms)
 
 
-@pytest.mark.xfail(strict=True, reason="vLLM 0.6.0, 10-request bursts on H100: TTFT 18-25 % high (docs)")
+@pytest.mark.xfail(strict=True, reason="vLLM 0.6.0: H100 10-request bursts 18-26 % high, 4xA100 80-burst 19 % low")
 def test_issue_target_every_case_within_15_percent(outcomes: list[Outcome]) -> None:
     worst = max(max(abs(o.ttft_error), abs(o.tpot_error)) for o in outcomes)
     assert worst <= 0.15
@@ -67,7 +70,7 @@ def test_the_docs_table_is_what_these_runs_give(outcomes: list[Outcome]) -> None
     text = DOC.read_text()
     for o in outcomes:
         c = o.case
-        assert f"| {c.name} | {c.engine['name']} |" in text
+        assert f"| {c.name}{' (held out)' if c.held_out else ''} | {c.engine['name']} |" in text
         assert f"| {c.ttft_ms:,.1f} ms | {o.ttft_ms:,.1f} ms |" in text, c.name
         assert f"| {c.tpot_ms:.2f} ms | {o.tpot_ms:.2f} ms |" in text, c.name
 
