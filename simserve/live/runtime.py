@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, TypeAlias, runtime_checkable
 
@@ -72,11 +72,10 @@ class HookBook:
     [1.0, 'a']
     """
 
-    __slots__ = ("_by_job", "_first_done")
+    __slots__ = ("_by_job",)
 
     def __init__(self) -> None:
         self._by_job: dict[str, JobHooks] = {}
-        self._first_done: set[str] = set()
 
     def add(self, job_id: str, hooks: JobHooks) -> None:
         if hooks.on_first is not None or hooks.on_chunk is not None or hooks.on_progress is not None:
@@ -85,8 +84,8 @@ class HookBook:
     def first(self, job_id: str, t: float) -> None:
         """The job's first chunk came at ``t`` (``time.monotonic()``): ``on_first(t)``, the first time only."""
         hooks = self._by_job.get(job_id)
-        if hooks is not None and hooks.on_first is not None and job_id not in self._first_done:
-            self._first_done.add(job_id)
+        if hooks is not None and hooks.on_first is not None:
+            self._by_job[job_id] = replace(hooks, on_first=None)  # heard: the job keeps its other hooks
             hooks.on_first(t)
 
     def chunk(self, job_id: str, chunk: Json) -> None:
@@ -101,11 +100,9 @@ class HookBook:
 
     def forget(self, job_id: str) -> None:
         self._by_job.pop(job_id, None)
-        self._first_done.discard(job_id)
 
     def clear(self) -> None:
         self._by_job.clear()
-        self._first_done.clear()
 
 
 def result_error(error: Json) -> str:

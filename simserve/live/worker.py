@@ -219,8 +219,9 @@ class _Attached:
         elif kind == "fatal" and not self._ready.done():
             self._fail_ready(WorkerStartError(str(ev.get("error")), phase="handler_init"))
         elif kind == "first":
-            if str(ev["id"]) in self._pending:
-                self._hooks.first(str(ev["id"]), float(ev["t"]))
+            job_id = str(ev["id"])
+            if job_id in self._pending:
+                self._hooks.first(job_id, float(ev["t"]))
         elif kind == "chunk":
             self._hooks.chunk(str(ev["id"]), ev.get("output"))
         elif kind == "result":

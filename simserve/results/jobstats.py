@@ -63,10 +63,9 @@ class Sketch:
         value = self.mapping.value
         add = self.sketch.add
         ks, cs = keys.tolist(), counts.tolist()
-        # the outermost buckets first: the sketch's store then widens its range once a block, not at each
-        # new (ascending) key, re-centring its bins each time; the bins, so every quantile, are the same
-        order = [len(ks) - 1, 0, *range(1, len(ks) - 1)] if len(ks) > 2 else range(len(ks))
-        for i in order:
+        # the largest bucket first, then the rest ascending: the sketch's store then widens its range twice a
+        # block, not at each new key, re-centring its bins each time; the bins, so every quantile, are the same
+        for i in (len(ks) - 1, *range(len(ks) - 1)):
             add(value(ks[i]), float(cs[i]))  # the bucket's representative value lands in bucket k
 
     def representative(self, values: np.ndarray) -> np.ndarray:
