@@ -9,8 +9,12 @@ Cases (issue #5's targets):
      plan): runs the smart search needs against the full grid (valid candidates x initial
      replications, target <= 1/3) and against an exhaustive grid under the same sequential-
      sampling rule, and whether all choose the same configuration.
+  C  issue #26's command, `simserve plan scenarios/sdxl-bursty.yaml --set horizon=7d`, run as a
+     CLI process with the bound screening off (`--set plan.screen=false`: the search as it was)
+     and on, alternately in the same session (the machine is shared: compare the ratio): wall
+     time, runs used, candidates screened out, and whether both recommend the same candidate.
 
-Usage: python benchmarks/bench_plan.py [--quick] [--repeat N] [--json PATH] [--skip-a|--skip-b]
+Usage: python benchmarks/bench_plan.py [--quick] [--repeat N] [--json PATH] [--skip-a|--skip-b|--skip-c]
 """
 
 from __future__ import annotations
@@ -18,7 +22,11 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from simserve import load_scenario
@@ -97,6 +105,40 @@ def case_b(name: str, sc: Any, spec: PlanSpec) -> dict[str, Any]:
     return out
 
 
+def _cli_plan(horizon: str, screen: bool) -> dict[str, Any]:
+    """One `simserve plan` process on sdxl-bursty: wall seconds, runs used, screened, the choice."""
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [sys.executable, "-m", "simserve", "plan", SDXL, "--set", f"horizon={horizon}", "--out", out]
+        if not screen:
+            cmd += ["--set", "plan.screen=false"]
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        wall = time.perf_counter() - t0
+        doc = json.loads((Path(out) / "plan.json").read_text())
+    rec = doc["recommended"]
+    return {
+        "seconds": wall,
+        "runs": doc["runs_used"],
+        "screened": len(doc.get("screened") or []),
+        "recommended": None if rec is None else rec["candidate"],
+        "cost_per_month": None if rec is None else rec["cost_per_month"][0],
+    }
+
+
+def case_c(horizon: str, repeat: int) -> dict[str, Any]:
+    """The sdxl-bursty plan at ``horizon`` with screening off and on, alternately, ``repeat`` times."""
+    runs: dict[str, list[dict[str, Any]]] = {"off": [], "on": []}
+    for _ in range(repeat):
+        for mode in ("off", "on"):
+            runs[mode].append(_cli_plan(horizon, mode == "on"))
+    out: dict[str, Any] = {"horizon": horizon, "repeat": repeat}
+    for mode, rows in runs.items():
+        out[mode] = {**rows[-1], "seconds": statistics.median(r["seconds"] for r in rows)}
+    out["ratio"] = out["on"]["seconds"] / out["off"]["seconds"]
+    out["same_choice"] = out["on"]["recommended"] == out["off"]["recommended"]
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="shorter horizon in case A, one repeat")
@@ -104,6 +146,7 @@ def main() -> None:
     ap.add_argument("--json", help="also write the figures as JSON")
     ap.add_argument("--skip-a", action="store_true")
     ap.add_argument("--skip-b", action="store_true")
+    ap.add_argument("--skip-c", action="store_true")
     args = ap.parse_args()
     report: dict[str, Any] = {}
     if not args.skip_a:
@@ -127,6 +170,15 @@ def main() -> None:
                 f"({b['smart_vs_full_grid']:.2f}, target <= 0.33), exhaustive grid {b['grid']['runs']} "
                 f"({b['smart_vs_exhaustive']:.2f}); same choice: {b['same_choice']} {b['smart']['recommended']}"
             )
+    if not args.skip_c:
+        c = case_c("1d" if args.quick else "7d", 1 if args.quick else args.repeat)
+        report["C"] = c
+        print(
+            f"C  sdxl-bursty horizon={c['horizon']} (median of {c['repeat']}): screening off "
+            f"{c['off']['seconds']:.1f} s, {c['off']['runs']} runs -> on {c['on']['seconds']:.1f} s, "
+            f"{c['on']['runs']} runs, {c['on']['screened']} screened out (time ratio {c['ratio']:.2f}); "
+            f"same choice: {c['same_choice']} #{c['on']['recommended']}"
+        )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(report, fh, indent=2)

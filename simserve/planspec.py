@@ -211,6 +211,11 @@ class PlanSpec(BaseModel):
         8, ge=1, le=1024, description="candidates per search round (fixed so local and cluster plans match)"
     )
     search: Literal["smart", "grid"] = Field("smart", description="smart (bisect, infer, prune) or grid (every point)")
+    screen: bool = Field(
+        True,
+        description="smart search: rule out, without a run, candidates that a lower bound (an always-warm "
+        "pool without cold starts, on the same jobs) already shows to violate an SLO",
+    )
     monotone: list[str] | None = Field(
         None, description="keys where a larger value never worsens latency or failures (default: built-in list)"
     )

@@ -223,6 +223,7 @@ def plan_document(result: PlanResult, table: pd.DataFrame) -> dict[str, Any]:
         "runs_used": result.runs_used,
         "full_grid_runs": result.full_grid_runs,
         "rounds": result.rounds,
+        "screened": result.screened,
         "candidates": len(result.candidates),
         "valid_candidates": sum(1 for c in result.candidates if c.error is None),
         "recommended": rec,

@@ -6,7 +6,9 @@ numbers). Each round proposes runs, the executor runs them, results are recorded
 2. bisection: per slice, along the first monotone key with the others at their largest value;
 3. best-first fill: unresolved candidates by cost floor, largest first, skipping any below one
    already chosen. A violated SLO rules out every candidate below (monotonicity); a candidate
-   whose cost floor reaches the best feasible mean cost is pruned. Decisions depend only on
+   whose cost floor reaches the best feasible mean cost is pruned. Before the first round, a
+   candidate whose warm-pool bound violates an SLO in every replication is screened out
+   (``simserve.plan.screen``): it gets no run at all. Decisions depend only on
    results, never on timing, so local and cluster plans are identical. ``search="grid"`` runs
    every point (same sampling, no inference) for comparison.
 """
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simserve.plan.executors import Executor, LocalExecutor, Task
+from simserve.plan.screen import SCREENED, screen
 from simserve.plan.space import Candidate, Dim, build_dims, build_space
 from simserve.plan.verdict import FEASIBLE, INFEASIBLE, UNDECIDED, Verdict, judge, propagates
 from simserve.planspec import PlanError, PlanSpec, Slo, parse_slo, parse_values, parse_vary
@@ -47,6 +50,11 @@ class PlanResult:
     def full_grid_runs(self) -> int:
         """Runs a full grid needs at the initial replication count (valid candidates x R)."""
         return sum(1 for c in self.candidates if c.error is None) * self.spec.replications
+
+    @property
+    def screened(self) -> list[int]:
+        """Candidates ruled out by the warm-pool bound, never run."""
+        return sorted(i for i, note in self.notes.items() if note.startswith(SCREENED))
 
     @property
     def recommended_overrides(self) -> dict[str, Any] | None:
@@ -172,7 +180,9 @@ def _bisection_probes(book: _Book, dims: list[Dim]) -> list[Candidate]:
         waiting = False
         for c in chain:
             v = book.verdicts.get(c.index)
-            if (v is not None and v.status == INFEASIBLE) or book.ruled_out.get(c.index, "").startswith("inferred"):
+            if (v is not None and v.status == INFEASIBLE) or book.ruled_out.get(c.index, "").startswith(
+                ("inferred", SCREENED)
+            ):
                 lo = max(lo, c.rank[0] + 1)
             elif (v is not None and v.status == FEASIBLE) or c.index in book.ruled_out:
                 hi = min(hi, c.rank[0])
@@ -261,6 +271,8 @@ def plan(
     dims = build_dims({k: parse_values(k, v) for k, v in spec.vary.items()}, spec.monotone)
     cands = build_space(data, dims, base_seed, spec.replications)
     book = _Book(cands, slos, spec, [d.key for d in dims if d.monotone])
+    if spec.search == "smart" and spec.screen:
+        book.ruled_out.update(screen(data, cands, slos, spec, base_seed))
     own = executor is None
     ex = executor or LocalExecutor()
     runs_used, rounds, done, known = 0, 0, 0, 0
