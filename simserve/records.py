@@ -239,7 +239,10 @@ class Recorder:
                 "execution_s": exec_s,
                 "latency_s": end - arrival,
                 **(llm_columns(arrival, end, status_codes, self.input_tokens, self.output_tokens, self.first_token_s)),
-            }
+            },
+            # no copy of the columns built here (arrival_s is the recorder's own array: pandas copies it on a
+            # write), and no consolidating the float columns into one 2-D block (a copy of them all)
+            copy=False,
         )
 
     def intervals_frame(self, open_rows: list[tuple[int, int, int, float, float, int]] | None = None) -> Any:
@@ -269,7 +272,8 @@ class Recorder:
                 "phase": pd.Categorical.from_codes(t[:, 2].astype(np.int8), categories=list(PHASES)),
                 "start_s": t[:, 3].copy(),
                 "end_s": t[:, 4].copy(),
-            }
+            },
+            copy=False,  # fresh arrays: no copy, and no consolidating the float columns into one block
         )
 
     def actions_frame(self) -> Any:

@@ -77,9 +77,12 @@ def summarize(
                 v = j[f"{key}_s"].to_numpy(dtype=float)
                 values[key] = v[~np.isnan(v)]
 
+        #: the percentiles the summary reports, one partition per column (the same values as one call per q)
+        qs = (50.0, 90.0, 95.0, 99.0)
+        at = {k: dict(zip(qs, np.percentile(v, qs).tolist(), strict=True)) for k, v in values.items() if len(v)}
+
         def pct(key: str, q: float) -> float | None:
-            v = values[key]
-            return float(np.percentile(v, q)) if len(v) else None
+            return at[key][q] if key in at else None
 
     else:
 
