@@ -363,15 +363,16 @@ ENGINES: dict[str, EngineSoftware] = {
         False,
         2048,
         10,
-        0.00213,
-        0.00838,
-        0.000174,
+        0.00201,
+        0.01034,
+        0.000183,
         "scheduler: vLLM 0.6.0 V0 defaults with multi-step 10 (max_num_batched_tokens = max(max_model_len, "
-        "2048)) and its asynchronous output processor (a step's output comes out with the next step); CPU "
+        "2048)) and its asynchronous output processor (a step's output comes out with the next step, before its GPU "
+        "work when that is a run's first step); CPU "
         "figures (step and per sequence once per 10-step run, each later step's launch) fitted to its 15 "
         "published cases",
         True,
-        0.000726,
+        0.000730,
     ),
     "sglang-0.3": EngineSoftware(
         "SGLang 0.3.0",

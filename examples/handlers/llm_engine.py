@@ -15,7 +15,9 @@ one ``Engine``, whose asyncio step loop schedules as ``simserve/endpoint/engine.
 - ``scheduler_steps`` > 1: decoding runs of that many steps, nothing joins within one and its
   tokens come out at its end; ``frontend_s``: each request first takes that long in a serial
   frontend, and a burst reaches the engine once the frontend has none left; ``async_output``: a
-  first token comes out at the end of the step after the one that made it;
+  first token comes out at the end of the step after the one that made it, or, when that step is the
+  first of a multi-step run (the GPU's work modelled), once its CPU part (``base + per_sequence x
+  sequences``) is done;
 - a step lasts ``base + per_sequence x sequences + prompt tokens / prefill_tokens_per_s +
   hypot(weights, per_token x tokens + per_sampled x sampled) + per_kv_token x context +
   per_attention_pair x prompt pairs + allreduce + allreduce_per_token x tokens`` (the physics terms
@@ -215,6 +217,16 @@ class Engine:
             d += f["allreduce_s"] + f["allreduce_per_token_s"] * tokens
         return float(d)
 
+    def _early(self, decodes: list[Sequence], chunks: list[tuple[Sequence, int]], in_run: bool) -> list[Sequence]:
+        """First tokens held by the asynchronous output processor that come out before this step ends: when it
+        is the first step of a multi-step run and the GPU's work is modelled, its engine call returns once
+        its CPU part is done (the held output is processed while its GPU work runs); otherwise none."""
+        f = self.f
+        gpu = f["weights_s"] > 0 or f["per_token_s"] > 0
+        if not (f["async_output"] and gpu and self.run_left and decodes) or in_run or chunks:
+            return []
+        return [s for s in self.batch if s.first_at == self.steps + 1 and s.sent == 0 and not s.gone]
+
     async def _run(self) -> None:
         try:
             start = time.monotonic()
@@ -227,6 +239,13 @@ class Engine:
                     return
                 d = self._duration(decodes, chunks, in_run)
                 due = start + d
+                early = self._early(decodes, chunks, in_run)
+                if early:  # a multi-step run's first step: held first tokens out once its CPU part is done
+                    cpu = float(self.f["base_s"]) + float(self.f["per_sequence_s"]) * (len(decodes) + len(chunks))
+                    await asyncio.sleep(max(start + cpu - time.monotonic(), 0.0))
+                    for seq in early:
+                        if not seq.gone:
+                            seq.deliver(upto=1)
                 await asyncio.sleep(max(due - time.monotonic(), 0.0))
                 self.steps += 1
                 for seq, c in chunks:

@@ -25,7 +25,10 @@ The rules (``tests/theory/test_llm_theory.py`` and ``tests/llm/test_engine_steps
   requests it holds reach the engine together when it has none left (an event loop parses every
   ready request first).
 - A sequence's first output token comes at the end of the step that completes its prompt (with
-  ``async_output``, at the end of the next step: the output is processed while that step runs); then
+  ``async_output``, with the next step: the output is processed while that step runs and goes out when
+  the step's engine call returns: at its end, or, when it is the first step of a multi-step run and the
+  GPU's work is modelled, once its CPU part ``base + per_sequence x sequences`` is done, since such a
+  step does not wait for its GPU work; vLLM 0.6.0's ``MultiStepModelRunner.execute_model``); then
   one more at the end of each step that decodes; it completes with its last token.
 - The step lasts ``engine_step_s``: ``base + per_sequence x sequences scheduled + prompt tokens /
   prefill_tokens_per_s`` (the simple form) ``+ hypot(weights, per_token x tokens + per_sampled x
@@ -110,7 +113,7 @@ class _Batch:
     __slots__ = (
         "epoch", "p", "wait", "batch", "kv", "step", "tick", "busy", "deadlines",
         "pre", "left", "ends", "end_tick", "anchor", "n_dec", "ctx_base", "firsts", "decoding",
-        "run_left", "held", "front", "front_free", "lagged", "due", "last_d",
+        "run_left", "held", "front", "front_free", "lagged", "lag_at", "due", "last_d",
     )  # fmt: skip
 
     def __init__(self, epoch: int, p: EngineParams) -> None:
@@ -137,6 +140,7 @@ class _Batch:
         self.front: deque[tuple[float, int]] = deque()  # (ready time, job) in the serial frontend
         self.front_free = 0.0  # when the frontend is done with the requests it holds
         self.lagged: list[int] = []  # first tokens made, out with the next step (asynchronous output)
+        self.lag_at = math.inf  # when they come out before that step's end (its CPU part done), else inf
         self.due = -math.inf  # when the running step was due to end (-inf: the engine was idle)
         self.last_d = 0.0  # how long it lasted
 
@@ -226,6 +230,10 @@ class BatchEngine:
             if not st.busy:
                 self._begin_step(w, st, now)
             return
+        if step == -4:  # a multi-step run's first step has launched its GPU work: the lagged first tokens out
+            if st.lagged and now >= st.lag_at:
+                self._out_lagged(st, now)
+            return
         if step < 0:  # an idle engine's first step begins
             self._begin_step(w, st, now)
             return
@@ -251,9 +259,8 @@ class BatchEngine:
         """The running step's tokens: sequences whose last token it was, and first tokens (decoding from now)."""
         ended: list[tuple[int, int]] = []
         in_tokens = self.in_tokens
-        for j in st.lagged:
-            self.first[j] = now
-        st.lagged = []
+        if st.lagged:
+            self._out_lagged(st, now)
         if st.decoding:
             done = st.held if st.run_left else ended  # within a multi-step run, tokens come out at its end
             for j in st.ends.pop(st.tick, ()):
@@ -296,6 +303,13 @@ class BatchEngine:
                 ends.append(j)
         st.firsts = []
         return ended
+
+    def _out_lagged(self, st: _Batch, now: float) -> None:
+        """The first tokens the asynchronous output processor held come out now."""
+        for j in st.lagged:
+            self.first[j] = now
+        st.lagged = []
+        st.lag_at = math.inf
 
     def _expire(self, st: _Batch, wid: int, now: float, ended: list[tuple[int, int]]) -> None:
         """Sequences past their execution limit leave (``timed_out``), wherever they are."""
@@ -395,9 +409,7 @@ class BatchEngine:
             if st.decoding and st.n_dec:
                 st.run_left = p.scheduler_steps - 1
         if not chunks and not st.n_dec:
-            for j in st.lagged:
-                self.first[j] = now
-            st.lagged = []
+            self._out_lagged(st, now)
             st.busy = False
             st.due = -math.inf
             return
@@ -435,7 +447,13 @@ class BatchEngine:
         # of a live driver's timer does not stretch the engine (in the simulator the two are the same time)
         begin = st.due if now - st.due < st.last_d else now
         st.due, st.last_d = begin + d, d
-        self.core.out.append(SetTimer(begin + d, TimerKind.STEP, (wid, st.epoch, st.step)))
+        out = self.core.out
+        if st.lagged and st.run_left and not in_run and (p.weights_s > 0 or p.per_token_s > 0):
+            # the first step of a multi-step run returns to the engine loop once its CPU part is done (scheduling,
+            # input preparation, the held output processed while its GPU work runs): the lagged tokens go out then
+            st.lag_at = begin + p.base_s + p.per_sequence_s * (dec + len(chunks))
+            out.append(SetTimer(st.lag_at, TimerKind.STEP, (wid, st.epoch, -4)))
+        out.append(SetTimer(begin + d, TimerKind.STEP, (wid, st.epoch, st.step)))
 
     def tokens_out(self, j: int) -> int:
         """Output tokens job ``j``'s current run has given out so far, by the rules above (0 before its first

@@ -139,6 +139,26 @@ def test_async_output_brings_a_first_token_out_with_the_next_step(tmp_path: Path
     assert alone["first_s"].iloc[0] - alone["start_s"].iloc[0] == pytest.approx(step(100) + step(), abs=1e-9)
 
 
+def test_a_runs_first_step_brings_held_first_tokens_out_before_its_gpu_work(tmp_path: Path) -> None:
+    """async_output with multi-step runs and the GPU's work modelled (vLLM 0.6.0: the first step of a run is
+    not its last, so its engine call returns once scheduled and launched, the held output processed while
+    the GPU runs): the prompt's step (10 + 1 + 5 ms) ends at 16 ms and its first token comes out 10 ms
+    (``base``) into the run's first step, at 26 ms, not at its end (31 ms); the end does not move."""
+    rows = [(0.0, 100, 5)]
+    service: dict[str, Any] = {"chunked_prefill": False, "scheduler_steps": 4, "step_cost": {"weights": 0.005}}
+    step = {"base": BASE, "per_sequence": 0, "in_run": 0.001}
+    plain = run(tmp_path, rows, decode_step=step, **service).iloc[0]
+    held = run(tmp_path, rows, decode_step=step, async_output=True, **service).iloc[0]
+    assert plain["first_s"] - plain["start_s"] == pytest.approx(0.016, abs=1e-9)
+    assert held["first_s"] - held["start_s"] == pytest.approx(0.026, abs=1e-9)
+    assert held["end_s"] - held["start_s"] == pytest.approx(0.016 + 0.015 + 3 * 0.006, abs=1e-9)
+    assert held["end_s"] == pytest.approx(plain["end_s"], abs=1e-12)
+    # one step a run (no multi-step): the next step's call returns at its end, as without the GPU modelled
+    one = {"chunked_prefill": False, "step_cost": {"weights": 0.005}}
+    single = run(tmp_path, rows, decode_step=step, async_output=True, **one).iloc[0]
+    assert single["first_s"] - single["start_s"] == pytest.approx(0.016 + 0.015, abs=1e-9)
+
+
 def test_later_steps_of_a_run_pay_in_run_instead_of_the_scheduling(tmp_path: Path) -> None:
     """With the GPU's work modelled (``step_cost.weights`` 5 ms), a run's first step pays ``base`` (10 ms) and
     its later steps ``in_run`` (1 ms) beside the GPU's 5 ms: a 5-token reply is its prompt step (15 ms), then a

@@ -59,6 +59,14 @@ async def live_times(rows: list[tuple[int, int]], figures: dict[str, Any]) -> li
             "step_cost": {"weights": 0.004},
             "decode_step": {"base": 0.01, "per_sequence": 0, "in_run": 0.002},
         },
+        {
+            "max_batched_tokens": 300,
+            "chunked_prefill": False,
+            "scheduler_steps": 3,
+            "async_output": True,
+            "step_cost": {"weights": 0.01},  # a first token 50 ms before its step's end: the bound sees it
+            "decode_step": {"base": 0.01, "per_sequence": 0, "in_run": 0.002},
+        },
     ],
 )
 def test_handler_keeps_the_simulated_schedule(tmp_path: Path, service: dict[str, Any]) -> None:

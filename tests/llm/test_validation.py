@@ -3,12 +3,12 @@
 - The transcription: every case names its source, model, GPUs, engine and traffic; the ShareGPT sample
   adds up to the totals its file states; a burst's prompts are the sample's first N.
 - Every case is simulated and compared with the published medians: SGLang's within 10 %, vLLM 0.6's
-  within 13 % on TPOT and 26 % on TTFT (what docs/llm-validation.md reports: of the 19 cases the CPU
-  figures were fitted to, 17 within 15 % on TTFT and 19 on TPOT; of the 15 held-out ones, 10 and 15; a
+  within 14 % on TPOT and 21 % on TTFT (what docs/llm-validation.md reports: of the 19 cases the CPU
+  figures were fitted to, 17 within 15 % on TTFT and 19 on TPOT; of the 15 held-out ones, 12 and 15; a
   change that makes a case worse than the envelope fails here). The issue's target, every case within
-  15 %, is not met by the 10-request bursts on H100 (fitted and held out) and one held-out 80-request
-  burst on 4 x A100: a strict xfail says so and turns into a failure the day it is met, so the docs and
-  this file change.
+  15 %, is not met by the 8B 10-request bursts on H100 (fitted and held out, +19..+21 %), the fitted 70B
+  10-request burst on 4 x A100 (-16 %) and one held-out 80-request burst on 4 x A100 (-19 %): a strict
+  xfail says so and turns into a failure the day it is met, so the docs and this file change.
 - The doc's table is the one these runs give.
 """
 
@@ -23,7 +23,7 @@ from simserve.safe_yaml import load_yaml
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "llm-validation.md"
 #: the accuracy docs/llm-validation.md reports, per engine: (TTFT, TPOT) largest relative error
-ENVELOPE = {"sglang-0.3.0": (0.10, 0.10), "vllm-0.6.0-multistep": (0.26, 0.13)}
+ENVELOPE = {"sglang-0.3.0": (0.10, 0.10), "vllm-0.6.0-multistep": (0.21, 0.14)}
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +60,9 @@ def test_simulated_medians_within_the_reported_envelope(outcomes: list[Outcome])
         assert abs(o.tpot_error) <= tpot, (o.case.name, o.tpot_ms, o.case.tpot_ms)
 
 
-@pytest.mark.xfail(strict=True, reason="vLLM 0.6.0: H100 10-request bursts 18-26 % high, 4xA100 80-burst 19 % low")
+@pytest.mark.xfail(
+    strict=True, reason="vLLM 0.6.0: 8B H100 10-request bursts 19-21 % high, 70B 4xA100 bursts of 10 and 80 16-19 % low"
+)
 def test_issue_target_every_case_within_15_percent(outcomes: list[Outcome]) -> None:
     worst = max(max(abs(o.ttft_error), abs(o.tpot_error)) for o in outcomes)
     assert worst <= 0.15
