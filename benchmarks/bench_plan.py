@@ -12,7 +12,9 @@ Cases (issue #5's targets):
   C  issue #26's command, `simserve plan scenarios/sdxl-bursty.yaml --set horizon=7d`, run as a
      CLI process with the bound screening off (`--set plan.screen=false`: the search as it was)
      and on, alternately in the same session (the machine is shared: compare the ratio): wall
-     time, runs used, candidates screened out, and whether both recommend the same candidate.
+     time, runs used, candidates screened out, and whether both recommend the same candidate; then
+     each mode once more in this process on one core, timed in CPU seconds (less sensitive to the
+     other users of a shared machine than wall time).
 
 Usage: python benchmarks/bench_plan.py [--quick] [--repeat N] [--json PATH] [--skip-a|--skip-b|--skip-c]
 """
@@ -125,6 +127,16 @@ def _cli_plan(horizon: str, screen: bool) -> dict[str, Any]:
     }
 
 
+def _cpu_plan(horizon: str, screen: bool) -> dict[str, Any]:
+    """The same plan in this process on one core: CPU seconds and runs used."""
+    sc = load_scenario(SDXL, {"horizon": horizon})
+    assert sc.plan is not None
+    t0 = time.process_time()
+    with LocalExecutor(1) as ex:
+        r = plan(sc, sc.plan.model_copy(update={"screen": screen}), executor=ex)
+    return {"cpu_seconds": time.process_time() - t0, "runs": r.runs_used, "recommended": r.recommended}
+
+
 def case_c(horizon: str, repeat: int) -> dict[str, Any]:
     """The sdxl-bursty plan at ``horizon`` with screening off and on, alternately, ``repeat`` times."""
     runs: dict[str, list[dict[str, Any]]] = {"off": [], "on": []}
@@ -135,6 +147,10 @@ def case_c(horizon: str, repeat: int) -> dict[str, Any]:
     for mode, rows in runs.items():
         out[mode] = {**rows[-1], "seconds": statistics.median(r["seconds"] for r in rows)}
     out["ratio"] = out["on"]["seconds"] / out["off"]["seconds"]
+    out["wall_s"] = {mode: [round(r["seconds"], 1) for r in rows] for mode, rows in runs.items()}
+    for mode in ("off", "on"):
+        out[mode]["cpu_seconds"] = _cpu_plan(horizon, mode == "on")["cpu_seconds"]
+    out["cpu_ratio"] = out["on"]["cpu_seconds"] / out["off"]["cpu_seconds"]
     out["same_choice"] = out["on"]["recommended"] == out["off"]["recommended"]
     return out
 
@@ -176,8 +192,9 @@ def main() -> None:
         print(
             f"C  sdxl-bursty horizon={c['horizon']} (median of {c['repeat']}): screening off "
             f"{c['off']['seconds']:.1f} s, {c['off']['runs']} runs -> on {c['on']['seconds']:.1f} s, "
-            f"{c['on']['runs']} runs, {c['on']['screened']} screened out (time ratio {c['ratio']:.2f}); "
-            f"same choice: {c['same_choice']} #{c['on']['recommended']}"
+            f"{c['on']['runs']} runs, {c['on']['screened']} screened out (time ratio {c['ratio']:.2f}; "
+            f"each run {c['wall_s']}); one core, CPU: {c['off']['cpu_seconds']:.1f} -> {c['on']['cpu_seconds']:.1f} s "
+            f"(ratio {c['cpu_ratio']:.2f}); same choice: {c['same_choice']} #{c['on']['recommended']}"
         )
     if args.json:
         with open(args.json, "w") as fh:

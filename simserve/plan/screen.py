@@ -176,30 +176,42 @@ def screen(
     data: dict[str, Any], cands: list[Candidate], slos: list[Slo], spec: PlanSpec, base_seed: int
 ) -> dict[int, str]:
     """Candidates (index -> note) whose bounds of some SLO average beyond its threshold over every
-    number of replications a plan could judge them at: no full run could find them feasible."""
+    number of replications a plan could judge them at: no full run could find them feasible.
+
+    Candidates with the same workload, window, timeouts and slots share one trial; replications are
+    bounded in seed order, each seed's jobs drawn once per workload and dropped after use."""
     targets = [s for s in slos if s.upper and (s.metric in BOUNDED or s.metric == "failed")]
     if not targets:
         return {}
     cap = _failed_cap(slos, spec)
-    seeds = [replication_seed(base_seed, r) for r in range(spec.max_replications)]
     counts = reachable_counts(spec)
-    jobs: dict[tuple[str, int], Jobs] = {}
-    verdicts: dict[str, str | None] = {}
-    notes: dict[int, str] = {}
-    order = sorted((c for c in cands if c.error is None), key=lambda c: c.index)
-    for c in order:
+    trials: dict[str, _Trial] = {}
+    members: dict[str, list[int]] = {}
+    for c in cands:
+        if c.error is not None:
+            continue
         sc = load_scenario(data, c.overrides)
         if screen_blocker(sc) is not None:
-            return {}
+            continue
         wkey = json.dumps([sc.workload.model_dump(mode="json"), sc.horizon], sort_keys=True)
-        key = json.dumps(
-            [wkey, sc.warmup, sc.endpoint.job_ttl, sc.endpoint.execution_timeout, slots_of(sc)], sort_keys=True
-        )
-        if key not in verdicts:
-            verdicts[key] = _judge(sc, targets, cap, seeds, counts, jobs, wkey)
-        note = verdicts[key]
+        key = json.dumps([wkey, sc.warmup, sc.endpoint.job_ttl, sc.endpoint.execution_timeout, slots_of(sc)])
+        if key not in trials:
+            trials[key] = _Trial(sc, wkey, targets, cap, counts)
+        members.setdefault(key, []).append(c.index)
+    for n in range(1, spec.max_replications + 1):
+        by_workload: dict[str, list[_Trial]] = {}
+        for t in trials.values():
+            if t.live:
+                by_workload.setdefault(t.wkey, []).append(t)
+        for group in by_workload.values():
+            jobs = generate(group[0].sc, RandomStreams(replication_seed(base_seed, n - 1)))
+            for t in group:
+                t.add(n, Path.of(jobs, t.sc, t.slots))
+    notes: dict[int, str] = {}
+    for key, indices in members.items():
+        note = trials[key].note()
         if note is not None:
-            notes[c.index] = note
+            notes.update(dict.fromkeys(indices, note))
     return notes
 
 
@@ -212,44 +224,40 @@ def reachable_counts(spec: PlanSpec) -> list[int]:
     return counts
 
 
-def _judge(
-    sc: Scenario,
-    targets: list[Slo],
-    cap: float | None,
-    seeds: list[int],
-    counts: list[int],
-    jobs: dict[tuple[str, int], Jobs],
-    wkey: str,
-) -> str | None:
-    """The note of a candidate that one SLO's bound rules out, else None.
+class _Trial:
+    """The bounds of one group of alike candidates, replication by replication.
 
     A feasible verdict after ``n`` replications has the interval's upper end, so the mean of the
     ``n`` figures, within the threshold; each figure is at least its bound, so a candidate whose
     bounds average beyond the threshold over the first ``n`` replications, for every ``n`` in
-    ``counts``, cannot be found feasible. Replications are bounded in seed order, only as far as
-    needed: the first count whose mean is within the threshold settles that the SLO rules out nothing.
+    ``counts``, cannot be found feasible. The first count whose mean is within the threshold
+    settles that the SLO rules out nothing (``live`` drops it).
     """
-    slots = slots_of(sc)
-    live = [s for s in targets if s.metric == "failed" or cap is not None]  # no failed SLO: any may fail
-    bounds: dict[str, list[float]] = {s.text: [] for s in live}
-    for n, seed in enumerate(seeds, 1):
-        if not live:
-            return None
-        if (wkey, seed) not in jobs:
-            jobs[wkey, seed] = generate(sc, RandomStreams(seed))
-        path = Path.of(jobs[wkey, seed], sc, slots)
-        for slo in list(live):
-            allow = 0 if slo.metric == "failed" or cap is None else math.floor(cap * path.window + 1e-9)
-            got = bounds[slo.text]
+
+    def __init__(self, sc: Scenario, wkey: str, targets: list[Slo], cap: float | None, counts: list[int]) -> None:
+        self.sc, self.wkey, self.cap, self.counts = sc, wkey, cap, counts
+        self.slots = slots_of(sc)
+        # without a failed SLO a feasible run may fail any number of jobs: only ``failed`` is bounded
+        self.live = [s for s in targets if s.metric == "failed" or cap is not None]
+        self.bounds: dict[str, list[float]] = {s.text: [] for s in self.live}
+
+    def add(self, n: int, path: Path) -> None:
+        """The bounds of replication ``n`` (1-based, in seed order)."""
+        for slo in list(self.live):
+            allow = 0 if slo.metric == "failed" or self.cap is None else math.floor(self.cap * path.window + 1e-9)
+            got = self.bounds[slo.text]
             got.append(path.bound(slo.metric, allow))
-            if n in counts and sum(got) / n <= slo.threshold:
-                live.remove(slo)
-    if not live:
-        return None
-    slo = live[0]
-    least = min(sum(bounds[slo.text][:n]) / n for n in counts)
-    return (
-        f"{SCREENED}: on {slots} always-warm slots without cold starts (a lower bound), {slo.metric} "
-        f"averages at least {_fmt(slo.metric, least)} over the first {'/'.join(map(str, counts))} "
-        f"replications, beyond {slo.text}"
-    )
+            if n in self.counts and sum(got) / n <= slo.threshold:
+                self.live.remove(slo)
+
+    def note(self) -> str | None:
+        """Why the group is screened out (None: it is not)."""
+        if not self.live:
+            return None
+        slo = self.live[0]
+        least = min(sum(self.bounds[slo.text][:n]) / n for n in self.counts)
+        return (
+            f"{SCREENED}: on {self.slots} always-warm slots without cold starts (a lower bound), {slo.metric} "
+            f"averages at least {_fmt(slo.metric, least)} over the first {'/'.join(map(str, self.counts))} "
+            f"replications, beyond {slo.text}"
+        )
