@@ -121,6 +121,14 @@ def llm_columns(
     }
 
 
+def stable_order(wid: np.ndarray) -> np.ndarray:
+    """The stable sort order of worker ids: a radix sort of 16-bit keys while they fit (4x a merge sort of
+    int64 on a chunk of intervals), else numpy's stable sort. (Rows are then gathered with ``np.take``
+    along axis 0: 4x fancy indexing of an n x 6 array.)"""
+    key = wid.astype(np.uint16) if len(wid) and wid.min() >= 0 and wid.max() < 1 << 16 else wid
+    return np.argsort(key, kind="stable")
+
+
 class IllegalTransition(RuntimeError):
     """A worker was asked to change state along an edge TRANSITIONS does not have."""
 
@@ -254,10 +262,9 @@ class Recorder:
         if open_rows:
             t = np.vstack([t, np.asarray(open_rows, dtype=float).reshape(-1, 6)])
         wid = t[:, 0].astype(np.int64)
-        # each worker's rows are appended in time order; a stable sort of 16-bit keys is a radix sort
-        key = wid.astype(np.uint16) if len(self.workers) <= 1 << 16 else wid
-        order = np.argsort(key, kind="stable")
-        t, wid = t[order], wid[order]
+        # each worker's rows are appended in time order: a stable sort by worker
+        order = stable_order(wid)
+        t, wid = np.take(t, order, axis=0), wid[order]
         host = t[:, 5].astype(np.int64)
         kind_code = np.array([1 if m.kind == "flex" else 0 for m in self.workers] or [1], dtype=np.int8)
         gpu_names = [*sorted(set(self.host_gpu)), ""]

@@ -59,7 +59,11 @@ class Sketch:
             values = values[~tiny]
         if not len(values):
             return
-        keys, counts = np.unique(np.ceil(np.log(values) / self.log_gamma).astype(np.int64), return_counts=True)
+        k = np.ceil(np.log(values) / self.log_gamma).astype(np.int64)
+        k0 = int(k.min())
+        counts = np.bincount(k - k0)  # the keys span a few thousand buckets: counted, not sorted (np.unique)
+        keys = np.flatnonzero(counts)
+        counts, keys = counts[keys], keys + k0
         value = self.mapping.value
         add = self.sketch.add
         ks, cs = keys.tolist(), counts.tolist()

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from simserve.billing import billed_lookup, rate_table, session_costs
-from simserve.records import PHASES, STATES
+from simserve.records import PHASES, STATES, stable_order
 from simserve.results.jobstats import MINUTE_S, interval_area
 
 ALIVE_CODES = tuple(STATES.index(s) for s in ("initializing", "running", "outdated"))
@@ -176,8 +176,8 @@ class IntervalBiller:
         if not len(t):
             return
         wid = t[:, 0].astype(np.int64)
-        order = np.argsort(wid, kind="stable")  # held rows are older: they stay first in their worker
-        t, wid, carried = t[order], wid[order], carried[order]
+        order = stable_order(wid)  # held rows are older: they stay first in their worker
+        t, wid, carried = np.take(t, order, axis=0), wid[order], carried[order]
         state = t[:, 1].astype(np.int64)
         phase = t[:, 2].astype(np.int64)
         start, end = t[:, 3], t[:, 4]
