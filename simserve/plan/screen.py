@@ -217,7 +217,11 @@ def screen(
 
 def reachable_counts(spec: PlanSpec) -> list[int]:
     """Replication counts a candidate's verdict can be taken at: the first batch, then one more batch
-    at a time up to the most (``_Book.extensions``)."""
+    at a time up to the most (``_Book.extensions``).
+
+    >>> reachable_counts(PlanSpec(replications=3, max_replications=8))
+    [3, 6, 8]
+    """
     counts = [spec.replications]
     while counts[-1] < spec.max_replications:
         counts.append(min(spec.max_replications, counts[-1] + spec.replications))
