@@ -12,12 +12,14 @@ one ``Engine``, whose asyncio step loop schedules as ``simserve/endpoint/engine.
   every decoding sequence gets its token, then prompts part-way continue, then waiting requests
   join, each prompt taking what is left of the budget; without it, a step that can admit requests
   is a prefill-only step of whole prompts (the first even over the budget);
-- ``scheduler_steps`` > 1: decoding runs of that many steps, nothing joins within one and its
-  tokens come out at its end; ``frontend_s``: each request first takes that long in a serial
-  frontend, and a burst reaches the engine once the frontend has none left; ``async_output``: a
-  first token comes out at the end of the step after the one that made it, or, when that step is the
-  first of a multi-step run (the GPU's work modelled), once its CPU part (``base + per_sequence x
-  sequences``) is done;
+- ``scheduler_steps`` > 1: decoding runs of that many steps, nothing joins within one, it runs all
+  its steps (computing every sequence it began with) and its tokens come out at its end;
+  ``frontend_s``: each request first takes that long in a serial frontend, and a burst reaches the
+  engine once the frontend has none left; ``async_output``: a step's first tokens, and the last tokens
+  of a run's last step (or of a single step), come out at the end of the step after the one that
+  made them, or, when that step is the first of a multi-step run (the GPU's work modelled), once its
+  CPU part (``base + per_sequence x sequences``) is done; with nothing left to run, last tokens held
+  so come out after such a CPU part and the rest of that run waits for the next request;
 - a step lasts ``base + per_sequence x sequences + prompt tokens / prefill_tokens_per_s +
   hypot(weights, per_token x tokens + per_sampled x sampled) + per_kv_token x context +
   per_attention_pair x prompt pairs + allreduce + allreduce_per_token x tokens`` (the physics terms
@@ -66,7 +68,7 @@ PHYSICS += ("allreduce_s", "allreduce_per_token_s")
 class Sequence:
     """One request in the engine: its tokens come through ``queue`` (``None`` ends it)."""
 
-    __slots__ = ("n_in", "n_out", "left", "made", "sent", "first_at", "queue", "gone")
+    __slots__ = ("n_in", "n_out", "left", "made", "sent", "first_at", "queue", "gone", "last_held")
 
     def __init__(self, n_in: int, n_out: int) -> None:
         self.n_in = n_in
@@ -77,6 +79,7 @@ class Sequence:
         self.first_at = 0  # the engine step after which its first token may come out (asynchronous output)
         self.queue: asyncio.Queue[int | None] = asyncio.Queue()
         self.gone = False  # its consumer stopped reading (cancelled): it leaves at the next step
+        self.last_held = False  # its last token waits for the next step (asynchronous output)
 
     def reserve(self) -> int:
         return self.n_in + self.n_out
@@ -107,6 +110,8 @@ class Engine:
         self.kv = 0
         self.steps = 0
         self.run_left = 0
+        self.run_n = 0  # sequences the running multi-step run began with (each of its steps computes them)
+        self.lag_last: list[Sequence] = []  # done, their last token out with the next step (asynchronous output)
         self.loop_task: asyncio.Task[None] | None = None
 
     @property
@@ -186,8 +191,9 @@ class Engine:
                 chunks.append((seq, c))
                 left -= c
             return decodes, chunks, False
-        if self.run_left:
-            self.run_left -= 1
+        held = any(s.made >= s.n_out > s.sent and not s.gone for s in self.batch)
+        if self.run_left and (decodes or held or self.waiting):
+            self.run_left -= 1  # a run runs all its steps (the rest of one waits for a request to come)
             return decodes, [], True
         used = 0
         while (seq := self._join(budget - used if chunks else math.inf)) is not None:
@@ -197,15 +203,17 @@ class Engine:
             return [], chunks, False
         if decodes:
             self.run_left = int(f["scheduler_steps"]) - 1
+            self.run_n = len(decodes)
         return decodes, [], False
 
     def _duration(self, decodes: list[Sequence], chunks: list[tuple[Sequence, int]], in_run: bool) -> float:
         f = self.f
         prompt = sum(c for _, c in chunks)
-        tokens = len(decodes) + prompt
-        sampled = len(decodes) + sum(1 for s, c in chunks if c == s.left)
+        n = self.run_n if in_run else len(decodes)  # a run's later step computes every sequence it began with
+        tokens = n + prompt
+        sampled = n + sum(1 for s, c in chunks if c == s.left)
         gpu = f["weights_s"] > 0 or f["per_token_s"] > 0
-        d = f["in_run_s"] if in_run and gpu else f["base_s"] + f["per_sequence_s"] * (len(decodes) + len(chunks))
+        d = f["in_run_s"] if in_run and gpu else f["base_s"] + f["per_sequence_s"] * (n + len(chunks))
         if prompt:
             d += prompt / f["prefill_tokens_per_s"]
         compute = f["per_token_s"] * tokens + f["per_sampled_s"] * sampled
@@ -225,18 +233,20 @@ class Engine:
         gpu = f["weights_s"] > 0 or f["per_token_s"] > 0
         if not (f["async_output"] and gpu and self.run_left and decodes) or in_run or chunks:
             return []
-        return [s for s in self.batch if s.first_at == self.steps + 1 and s.sent == 0 and not s.gone]
+        firsts = [s for s in self.batch if s.first_at == self.steps + 1 and s.sent == 0 and not s.gone]
+        return firsts + self.lag_last
 
     async def _run(self) -> None:
         try:
             start = time.monotonic()
             while True:
                 decodes, chunks, in_run = self._schedule()
-                if not decodes and not chunks:
-                    for seq in self.batch:
-                        if not seq.gone:
-                            seq.deliver()  # first tokens held for a next step that does not come
-                    return
+                if not decodes and not chunks and not in_run:
+                    await self._idle_out()
+                    if not self.waiting:
+                        return
+                    start = time.monotonic()  # a request came while the held output was processed
+                    continue
                 d = self._duration(decodes, chunks, in_run)
                 due = start + d
                 early = self._early(decodes, chunks, in_run)
@@ -245,7 +255,8 @@ class Engine:
                     await asyncio.sleep(max(start + cpu - time.monotonic(), 0.0))
                     for seq in early:
                         if not seq.gone:
-                            seq.deliver(upto=1)
+                            seq.deliver(upto=None if seq.last_held else 1)
+                    self.lag_last = []
                 await asyncio.sleep(max(due - time.monotonic(), 0.0))
                 self.steps += 1
                 for seq, c in chunks:
@@ -256,25 +267,45 @@ class Engine:
                             seq.first_at = self.steps + 1  # ... and comes out with the next one
                 for seq in decodes:
                     seq.made += 1
-                if self.run_left and not any(s.decoding() for s in self.batch):
-                    self.run_left = 0  # nothing left to decode: the run ends
+                    if seq.made >= seq.n_out and not self.run_left and self.f["async_output"]:
+                        seq.last_held = True  # the step's output is processed with the next step: out then
                 self._end_step()
                 now = time.monotonic()
                 start = due if now - due < d else now  # on schedule, unless far behind (a pause)
         finally:
             self.loop_task = None
 
+    async def _idle_out(self) -> None:
+        """Nothing left to run: held first tokens out now; held last tokens once a run's first step has processed
+        them (its CPU part: the scheduler still runs sequences it has not seen finish), the rest of that run
+        waiting for the next request; without multi-step or the GPU's work modelled, now."""
+        f = self.f
+        lag, self.lag_last = self.lag_last, []
+        if lag and int(f["scheduler_steps"]) > 1 and (f["weights_s"] > 0 or f["per_token_s"] > 0):
+            self.run_left = int(f["scheduler_steps"]) - 1
+            self.run_n = len(lag)
+            await asyncio.sleep(float(f["base_s"]) + float(f["per_sequence_s"]) * len(lag))
+        for seq in lag + self.batch:
+            if not seq.gone:
+                seq.deliver()  # first tokens held for a next step that does not come
+
     def _end_step(self) -> None:
         """Tokens out (a multi-step run's at its end); done or abandoned sequences leave the batch."""
+        for seq in self.lag_last:
+            if not seq.gone:
+                seq.deliver()  # last tokens held for this step
+        self.lag_last = []
         still = []
         for seq in self.batch:
             if seq.gone or seq.first_at > self.steps:
                 pass  # abandoned, or its first token waits for the next step
             elif not self.run_left:
-                seq.deliver()
+                seq.deliver(upto=seq.n_out - 1 if seq.last_held else None)
+                if seq.last_held:
+                    self.lag_last.append(seq)
             elif seq.sent == 0:
                 seq.deliver(upto=1)  # a first token comes out within a multi-step run
-            if seq.gone or seq.sent >= seq.n_out:
+            if seq.gone or seq.sent >= seq.n_out or seq.last_held:
                 self.kv -= seq.reserve()
                 continue
             still.append(seq)

@@ -21,6 +21,8 @@ The rules (``tests/theory/test_llm_theory.py`` and ``tests/llm/test_engine_steps
   of that many, nothing joins until the run ends, sequences done within it complete at its end, and
   its later steps pay ``in_run`` (each step's launch and input update) instead of ``base`` and
   ``per_sequence`` (scheduling and output processing, once a run) when the physics model the GPU's work.
+  A run runs all its steps, each computing every sequence it began with, done or not (vLLM 0.6.0's
+  ``step_async`` skips the scheduler while the cached run has steps left).
 - ``frontend_s``: each request spends that long in a serial API server before the engine sees it; the
   requests it holds reach the engine together when it has none left (an event loop parses every
   ready request first).
@@ -29,7 +31,12 @@ The rules (``tests/theory/test_llm_theory.py`` and ``tests/llm/test_engine_steps
   the step's engine call returns: at its end, or, when it is the first step of a multi-step run and the
   GPU's work is modelled, once its CPU part ``base + per_sequence x sequences`` is done, since such a
   step does not wait for its GPU work; vLLM 0.6.0's ``MultiStepModelRunner.execute_model``); then
-  one more at the end of each step that decodes; it completes with its last token.
+  one more at the end of each step that decodes; it completes with its last token. With
+  ``async_output`` a last token made by a run's last step (or by a single step) is held the same way
+  (``_process_model_outputs`` makes a request's output within a run only for sequences that finished,
+  and the last step's output is processed by the next step's callback); with nothing left to run, the
+  scheduler runs those sequences again (it has not seen them finish), that run's first step brings them
+  out once its CPU part is done, and the rest of that run waits for the next request.
 - The step lasts ``engine_step_s``: ``base + per_sequence x sequences scheduled + prompt tokens /
   prefill_tokens_per_s`` (the simple form) ``+ hypot(weights, per_token x tokens + per_sampled x
   sequences sampled)`` (the linear layers and LM head: streaming the weights or computing, a smooth
@@ -113,7 +120,7 @@ class _Batch:
     __slots__ = (
         "epoch", "p", "wait", "batch", "kv", "step", "tick", "busy", "deadlines",
         "pre", "left", "ends", "end_tick", "anchor", "n_dec", "ctx_base", "firsts", "decoding",
-        "run_left", "held", "front", "front_free", "lagged", "lag_at", "due", "last_d",
+        "run_left", "held", "front", "front_free", "lagged", "lag_at", "due", "last_d", "lag_done", "run_n",
     )  # fmt: skip
 
     def __init__(self, epoch: int, p: EngineParams) -> None:
@@ -141,6 +148,8 @@ class _Batch:
         self.front_free = 0.0  # when the frontend is done with the requests it holds
         self.lagged: list[int] = []  # first tokens made, out with the next step (asynchronous output)
         self.lag_at = math.inf  # when they come out before that step's end (its CPU part done), else inf
+        self.lag_done: list[int] = []  # sequences whose last token a run's last step made: out with the next step
+        self.run_n = 0  # sequences the running multi-step run was scheduled with (all its steps compute them)
         self.due = -math.inf  # when the running step was due to end (-inf: the engine was idle)
         self.last_d = 0.0  # how long it lasted
 
@@ -227,29 +236,40 @@ class BatchEngine:
                 return  # a later request keeps it busy (an event loop finishes every ready request first)
             while st.front:
                 st.wait.append(st.front.popleft()[1])
-            if not st.busy:
+            if not st.busy and not now < st.lag_at < math.inf:  # (an idle engine's held output out first)
                 self._begin_step(w, st, now)
             return
-        if step == -4:  # a multi-step run's first step has launched its GPU work: the lagged first tokens out
-            if st.lagged and now >= st.lag_at:
-                self._out_lagged(st, now)
+        if step == -4:  # a multi-step run's first step has launched its GPU work: the lagged tokens out
+            if (st.lagged or st.lag_done) and now >= st.lag_at:
+                for j in self._out_lagged(st, now):
+                    self._finish(j, now)
+                    if w.epoch != epoch:
+                        return
+                if not st.busy and st.wait:  # requests that came while the idle engine processed the held output
+                    self._begin_step(w, st, now)
             return
-        if step < 0:  # an idle engine's first step begins
+        if step < 0:  # an idle engine's first step begins (once the held output it processes is out)
+            if now < st.lag_at < math.inf:
+                st.busy = False
+                return
             self._begin_step(w, st, now)
             return
         st.step = step + 1
         ended = self._end_tokens(st, now)
         self._expire(st, wid, now, ended)
         for j, how in ended:
-            token = self.token.pop(j, j)
-            del self.admission[j]
-            if how == _IN_PROGRESS:
-                core.job_finished(token, now)
-            else:
-                core.job_finished(token, now, _TIMED_OUT, restart=False)
+            self._finish(j, now, how)
             if w.epoch != epoch:
                 return
         self._begin_step(w, st, now)
+
+    def _finish(self, j: int, now: float, how: int = _IN_PROGRESS) -> None:
+        token = self.token.pop(j, j)
+        del self.admission[j]
+        if how == _IN_PROGRESS:
+            self.core.job_finished(token, now)
+        else:
+            self.core.job_finished(token, now, _TIMED_OUT, restart=False)
 
     def _leave(self, st: _Batch, j: int) -> None:
         st.batch.discard(j)
@@ -257,30 +277,29 @@ class BatchEngine:
 
     def _end_tokens(self, st: _Batch, now: float) -> list[tuple[int, int]]:
         """The running step's tokens: sequences whose last token it was, and first tokens (decoding from now)."""
-        ended: list[tuple[int, int]] = []
         in_tokens = self.in_tokens
-        if st.lagged:
-            self._out_lagged(st, now)
+        ended = [(j, _IN_PROGRESS) for j in self._out_lagged(st, now)] if st.lagged or st.lag_done else []
+        lag = st.p.async_output
         if st.decoding:
-            done = st.held if st.run_left else ended  # within a multi-step run, tokens come out at its end
             for j in st.ends.pop(st.tick, ()):
                 del st.end_tick[j]
                 st.n_dec -= 1
                 st.ctx_base -= in_tokens[j] - st.anchor.pop(j)
-                if done is ended:
-                    self._leave(st, j)
-                    ended.append((j, _IN_PROGRESS))
+                if st.run_left:
+                    st.held.append(j)  # within a multi-step run, tokens come out at its end
+                    continue
+                self._leave(st, j)
+                if lag:
+                    st.lag_done.append(j)  # the step's output is processed with the next step: out then
                 else:
-                    st.held.append(j)
+                    ended.append((j, _IN_PROGRESS))
             st.tick += 1
-            if st.held and (not st.run_left or not st.n_dec):
-                st.run_left = 0  # the run ends (its last step, or nothing left to decode)
+            if st.held and not st.run_left:  # the run's last step (a run runs all its steps): its held tokens out
                 for j in st.held:
                     self._leave(st, j)
                     ended.append((j, _IN_PROGRESS))
                 st.held = []
         anchor = st.tick - 1
-        lag = st.p.async_output
         for j in st.firsts:
             out = self.out_tokens[j]
             if lag and out > 1:
@@ -304,12 +323,15 @@ class BatchEngine:
         st.firsts = []
         return ended
 
-    def _out_lagged(self, st: _Batch, now: float) -> None:
-        """The first tokens the asynchronous output processor held come out now."""
+    def _out_lagged(self, st: _Batch, now: float) -> list[int]:
+        """The tokens the asynchronous output processor held come out now: first tokens, and the sequences
+        whose last token they were (returned: they complete now)."""
         for j in st.lagged:
             self.first[j] = now
-        st.lagged = []
+        done = st.lag_done
+        st.lagged, st.lag_done = [], []
         st.lag_at = math.inf
+        return done
 
     def _expire(self, st: _Batch, wid: int, now: float, ended: list[tuple[int, int]]) -> None:
         """Sequences past their execution limit leave (``timed_out``), wherever they are."""
@@ -332,6 +354,8 @@ class BatchEngine:
             elif j in st.held:
                 st.held.remove(j)
                 self._leave(st, j)
+            elif j in st.lag_done:
+                st.lag_done.remove(j)
             elif any(f == j for _, f in st.front):
                 st.front = deque((t, f) for t, f in st.front if f != j)
             elif j not in st.wait:
@@ -390,8 +414,8 @@ class BatchEngine:
                 left -= c
                 st.left[j] = in_tokens[j]
                 st.pre.append(j)
-        elif st.run_left:  # within a multi-step run: decode on, nothing joins
-            st.run_left -= 1
+        elif st.run_left and (st.n_dec or st.held or st.wait):  # within a multi-step run: decode on, nothing joins
+            st.run_left -= 1  # (all its steps run, with the sequences it was scheduled with, done or not)
             st.decoding = True
             in_run = True
         else:
@@ -408,10 +432,12 @@ class BatchEngine:
             st.decoding = not chunks
             if st.decoding and st.n_dec:
                 st.run_left = p.scheduler_steps - 1
-        if not chunks and not st.n_dec:
-            self._out_lagged(st, now)
+                st.run_n = st.n_dec
+        if not chunks and not st.n_dec and not in_run:
             st.busy = False
             st.due = -math.inf
+            if st.lagged or st.lag_done:
+                self._lag_out_idle(w, st, now)
             return
         prompt = pairs = 0.0
         for j, done, c in chunks:
@@ -426,7 +452,8 @@ class BatchEngine:
         if st.firsts:
             st.pre = [j for j in st.pre if j in st.left]
         dec = st.n_dec if st.decoding else 0
-        tokens = dec + int(prompt)
+        run_n = st.run_n if in_run else dec  # a run's later step computes every sequence it was scheduled with
+        tokens = run_n + int(prompt)
         if len(st.batch) > self.max_batch_used:
             self.max_batch_used = len(st.batch)
         if st.kv > self.max_kv_used:
@@ -435,10 +462,10 @@ class BatchEngine:
             self.over_budget += 1  # (a prefill-only step may take one prompt over the budget, as vLLM V0 does)
         d = engine_step_s(
             p,
-            scheduled=dec + len(chunks),
+            scheduled=run_n + len(chunks),
             tokens=tokens,
             prompt_tokens=int(prompt),
-            sampled=dec + len(st.firsts),
+            sampled=run_n + len(st.firsts),
             context_tokens=st.ctx_base + dec * st.tick if dec else 0,
             attention_pairs=pairs,
             scheduled_by_cpu=not in_run,
@@ -448,12 +475,28 @@ class BatchEngine:
         begin = st.due if now - st.due < st.last_d else now
         st.due, st.last_d = begin + d, d
         out = self.core.out
-        if st.lagged and st.run_left and not in_run and (p.weights_s > 0 or p.per_token_s > 0):
+        if (st.lagged or st.lag_done) and st.run_left and not in_run and (p.weights_s > 0 or p.per_token_s > 0):
             # the first step of a multi-step run returns to the engine loop once its CPU part is done (scheduling,
-            # input preparation, the held output processed while its GPU work runs): the lagged tokens go out then
+            # input preparation, the held output processed while its GPU work runs): the held tokens go out then
             st.lag_at = begin + p.base_s + p.per_sequence_s * (dec + len(chunks))
             out.append(SetTimer(st.lag_at, TimerKind.STEP, (wid, st.epoch, -4)))
         out.append(SetTimer(begin + d, TimerKind.STEP, (wid, st.epoch, st.step)))
+
+    def _lag_out_idle(self, w: Worker, st: _Batch, now: float) -> None:
+        """Nothing left to run but the held output of the last step: vLLM 0.6.0's scheduler still runs the
+        sequences it has not seen finish, so a run's first step processes that output (out once its CPU part is
+        done); the rest of that run waits for the next request (``LLMEngine.step_async`` resumes a cached run
+        before it schedules). Without multi-step or the GPU's work modelled, the output comes out now."""
+        p = st.p
+        n = len(st.lag_done)
+        if p.scheduler_steps > 1 and (p.weights_s > 0 or p.per_token_s > 0) and n:
+            st.run_left = p.scheduler_steps - 1
+            st.run_n = n
+            st.lag_at = now + p.base_s + p.per_sequence_s * n
+            self.core.out.append(SetTimer(st.lag_at, TimerKind.STEP, (w.wid, st.epoch, -4)))
+            return
+        for j in self._out_lagged(st, now):
+            self._finish(j, now)
 
     def tokens_out(self, j: int) -> int:
         """Output tokens job ``j``'s current run has given out so far, by the rules above (0 before its first
@@ -461,13 +504,16 @@ class BatchEngine:
 
         A decoding sequence anchored at ``a`` has made ``tick - a`` tokens when ``tick`` decoding steps
         ended (one at the end of its prompt's step, then one a decoding step); within a multi-step run they
-        are counted as they are made."""
+        are counted as they are made; a last token held for the next step (asynchronous output) comes with
+        the job's completion."""
         status = self.core.status[j]
         if status == _COMPLETED:
             return int(self.out_tokens[j])
         if status != _IN_PROGRESS or math.isnan(self.first[j]):
             return 0
         st = self.engines.get(self.core.job_worker[j])
+        if st is not None and j in st.lag_done:
+            return int(self.out_tokens[j]) - 1  # its last token is held for the next step (asynchronous output)
         if st is None or j not in st.anchor:
             return 1  # its first token, and no decoding step since (or its last)
         return max(1, min(st.tick - st.anchor[j], int(self.out_tokens[j])))

@@ -104,8 +104,8 @@ def test_prefill_only_steps_take_whole_prompts_within_the_budget(tmp_path: Path)
 
 def test_multi_step_runs_admit_nothing_and_deliver_at_their_end(tmp_path: Path) -> None:
     """scheduler_steps 4: a request arriving inside a decoding run joins when the run ends (4 steps), and a
-    sequence whose last token falls inside a run completes at the run's end (c keeps the run going; with
-    nothing left to decode a run ends at once)."""
+    sequence whose last token falls inside a run completes at the run's end; a run runs all its steps even
+    when its sequences are done (vLLM 0.6.0 skips the scheduler while the cached run has steps left)."""
     rows = [(0.0, 0, 6), (0.0, 0, 20), (0.0151, 100, 2)]
     jobs = run(tmp_path, rows, chunked_prefill=False, scheduler_steps=4)
     a, c, b = jobs.iloc[0], jobs.iloc[1], jobs.iloc[2]
@@ -117,7 +117,8 @@ def test_multi_step_runs_admit_nothing_and_deliver_at_their_end(tmp_path: Path) 
     assert a["end_s"] - t0 == pytest.approx(5 * step() + step(100) + 4 * step(), abs=1e-9)
     assert b["end_s"] == pytest.approx(a["end_s"], abs=1e-9)
     # c: 20 tokens, runs of 4 after its prompt step: tokens 2-5, (b's prompt step), 6-9, 10-13, 14-17, 18-20
-    assert c["end_s"] - t0 == pytest.approx(step(0) + step(100) + 19 * step(), abs=1e-9)
+    # and a fourth step with nothing left to decode
+    assert c["end_s"] - t0 == pytest.approx(step(0) + step(100) + 20 * step(), abs=1e-9)
 
     solo = run(tmp_path, [(0.0, 0, 2), (0.0, 0, 20)], chunked_prefill=False, scheduler_steps=4)
     assert solo["end_s"].iloc[0] - solo["start_s"].iloc[0] == pytest.approx(step(0) + 4 * step(), abs=1e-9)
@@ -143,7 +144,9 @@ def test_a_runs_first_step_brings_held_first_tokens_out_before_its_gpu_work(tmp_
     """async_output with multi-step runs and the GPU's work modelled (vLLM 0.6.0: the first step of a run is
     not its last, so its engine call returns once scheduled and launched, the held output processed while
     the GPU runs): the prompt's step (10 + 1 + 5 ms) ends at 16 ms and its first token comes out 10 ms
-    (``base``) into the run's first step, at 26 ms, not at its end (31 ms); the end does not move."""
+    (``base``) into the run's first step, at 26 ms, not at its end (31 ms). Its last token, made by the
+    run's last step (49 ms), is held too: with nothing left to run the scheduler runs the sequence again
+    (it has not seen it finish), and that run's first step brings it out once its CPU part is done (59 ms)."""
     rows = [(0.0, 100, 5)]
     service: dict[str, Any] = {"chunked_prefill": False, "scheduler_steps": 4, "step_cost": {"weights": 0.005}}
     step = {"base": BASE, "per_sequence": 0, "in_run": 0.001}
@@ -151,12 +154,41 @@ def test_a_runs_first_step_brings_held_first_tokens_out_before_its_gpu_work(tmp_
     held = run(tmp_path, rows, decode_step=step, async_output=True, **service).iloc[0]
     assert plain["first_s"] - plain["start_s"] == pytest.approx(0.016, abs=1e-9)
     assert held["first_s"] - held["start_s"] == pytest.approx(0.026, abs=1e-9)
-    assert held["end_s"] - held["start_s"] == pytest.approx(0.016 + 0.015 + 3 * 0.006, abs=1e-9)
-    assert held["end_s"] == pytest.approx(plain["end_s"], abs=1e-12)
+    assert plain["end_s"] - plain["start_s"] == pytest.approx(0.016 + 0.015 + 3 * 0.006, abs=1e-9)
+    assert held["end_s"] - held["start_s"] == pytest.approx(0.016 + 0.015 + 3 * 0.006 + BASE, abs=1e-9)
     # one step a run (no multi-step): the next step's call returns at its end, as without the GPU modelled
     one = {"chunked_prefill": False, "step_cost": {"weights": 0.005}}
     single = run(tmp_path, rows, decode_step=step, async_output=True, **one).iloc[0]
     assert single["first_s"] - single["start_s"] == pytest.approx(0.016 + 0.015, abs=1e-9)
+
+
+def test_a_runs_last_tokens_come_out_with_the_next_step(tmp_path: Path) -> None:
+    """async_output with multi-step runs (vLLM 0.6.0: a run's last step's output is processed by the next step's
+    callback, like a prompt's): a reply whose last token a run's last step makes completes when the next step's
+    engine call returns; one that ends within the run completes at the run's end, as without it. Runs of 2
+    steps, GPU 5 ms a step, base 10 ms, in_run 1 ms: the prompt step ends at 15 ms, the run's steps at 30 and
+    36 ms. a (3 tokens: its last made by the run's last step) completes once the next run's first step has
+    done its CPU part (36 + 10 = 46 ms); b (2 tokens: done in the run's first step) at the run's end (36 ms);
+    c (6 tokens) keeps runs going."""
+    rows = [(0.0, 0, 3), (0.0, 0, 2), (0.0, 0, 6)]
+    service: dict[str, Any] = {"chunked_prefill": False, "scheduler_steps": 2, "step_cost": {"weights": 0.005}}
+    step = {"base": BASE, "per_sequence": 0, "in_run": 0.001}
+    jobs = run(tmp_path, rows, decode_step=step, async_output=True, **service)
+    end = list(jobs["end_s"] - jobs["start_s"])
+    assert end[0] == pytest.approx(0.046, abs=1e-9)
+    assert end[1] == pytest.approx(0.036, abs=1e-9)
+
+
+def test_the_rest_of_a_run_begun_for_held_output_waits_for_the_next_request(tmp_path: Path) -> None:
+    """With nothing left to run but a run's held last tokens, the run the scheduler begins for them has its
+    later steps wait for the next request (vLLM 0.6.0's engine loop stops; ``step_async`` resumes the cached run
+    before it schedules): a request arriving later waits for those steps (3 x (1 + 5) ms) before its prompt."""
+    service: dict[str, Any] = {"chunked_prefill": False, "scheduler_steps": 4, "step_cost": {"weights": 0.005}}
+    step = {"base": BASE, "per_sequence": 0, "in_run": 0.001}
+    alone = run(tmp_path, [(1.0, 0, 2)], decode_step=step, async_output=True, **service).iloc[0]
+    after = run(tmp_path, [(0.0, 0, 5), (1.0, 0, 2)], decode_step=step, async_output=True, **service).iloc[1]
+    waited = after["first_s"] - after["arrival_s"] - (alone["first_s"] - alone["arrival_s"])
+    assert waited == pytest.approx(0.018, abs=1e-7)
 
 
 def test_later_steps_of_a_run_pay_in_run_instead_of_the_scheduling(tmp_path: Path) -> None:

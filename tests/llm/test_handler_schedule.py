@@ -67,6 +67,13 @@ async def live_times(rows: list[tuple[int, int]], figures: dict[str, Any]) -> li
             "step_cost": {"weights": 0.01},  # a first token 50 ms before its step's end: the bound sees it
             "decode_step": {"base": 0.01, "per_sequence": 0, "in_run": 0.002},
         },
+        {  # runs of 2: last tokens made by a run's last step come out with the next step, runs run all steps
+            "chunked_prefill": False,
+            "scheduler_steps": 2,
+            "async_output": True,
+            "step_cost": {"weights": 0.01},
+            "decode_step": {"base": 0.01, "per_sequence": 0, "in_run": 0.002},
+        },
     ],
 )
 def test_handler_keeps_the_simulated_schedule(tmp_path: Path, service: dict[str, Any]) -> None:
