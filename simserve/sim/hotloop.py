@@ -68,7 +68,8 @@ def run_hot(
     free = core.free
     fheap, by_seq = free.heap, free.by_seq
     queue, job_token = core.queue, core.job_token
-    qpop = queue.pop
+    qpop, qlist, qarr, qttl = queue.pop, queue._q, queue._arr, queue._ttl
+    qappend = qlist.append  # JobQueue.append of a job that is not low priority
     queues, expires = core.queues, core.expires
     exec_timeout, ttl, idle_timeout, scaler = core.exec_timeout, core.ttl, core.idle_timeout, core.scaler
 
@@ -124,8 +125,13 @@ def run_hot(
                         running.discard(j)
                         core.in_progress -= 1
                         nj = -1
-                        if queues and (queue._head < len(queue._q) or queue._low):  # JobQueue.pop of a non-empty queue
-                            nj = qpop(now)
+                        if queues and ((h := queue._head) < len(qlist) or queue._low):  # JobQueue.pop, inlined
+                            # for a live head that needs no compacting; else (expired, time to compact, low
+                            # priority) the method itself
+                            if h < 4096 and h < len(qlist) and not queue._low and qarr[nj := qlist[h]] + qttl > now:
+                                queue._head = h + 1
+                            else:
+                                nj = qpop(now)
                         if nj >= 0:
                             begin(w, nj, now)
                         else:
@@ -170,8 +176,17 @@ def run_hot(
                         break
                     w = None
             if w is None:
-                set_now(now)
-                arrive(j, now)
+                if queues:  # ``arrive``'s queued path (the plain rules have no low-priority job)
+                    core.now = now
+                    qappend(j)
+                    if core.tick_wake > now:
+                        core._queued(j)
+                    if core.n_alive == 0:
+                        set_now(now)
+                        core.apply(scaler.on_arrival(core.view()))
+                else:
+                    set_now(now)
+                    arrive(j, now)
             else:  # begin(w, j, now), inlined
                 core.now = now
                 start_s[j] = now

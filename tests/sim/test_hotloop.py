@@ -82,3 +82,18 @@ def test_a_streamed_run_hands_over_the_same_blocks_and_interval_chunks(
         return got
 
     assert streamed(True) == streamed(False)
+
+
+def test_a_long_queue_with_expiring_jobs_gives_the_tables_of_the_core() -> None:
+    """Overloaded, so the queue's head passes 4096 (its compaction) and jobs outlive their TTL in it: the
+    fast path's inlined queue pop hands those cases to ``JobQueue.pop`` and gives the same tables."""
+    raw = {
+        "name": "long-queue",
+        "horizon": 6000,
+        "endpoint": {"gpu": "A4000", "active_workers": 2, "max_workers": 2, "job_ttl": 300},
+        "workload": {"arrivals": {"type": "poisson", "rate": 3}, "service": {"dist": "exponential", "mean": 1}},
+    }
+    got = _run(raw, hot=True)
+    assert got == _run(raw, hot=False)
+    status = got[2]  # the jobs' status codes
+    assert status.count(records.JobStatus.TIMED_OUT) > 1000 and status.count(records.JobStatus.COMPLETED) > 2000
