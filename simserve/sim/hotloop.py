@@ -6,16 +6,19 @@ equal times, the core's pending effects carried after each arrival and completio
 two events that happen once per job, runs the endpoint core's own code inline on local names:
 
 - an arrival that a free worker takes at once (``EndpointCore.arrive``'s warm path and
-  ``begin_job``), its completion pushed onto the heap directly (``Kernel.carry``'s ``RunJob``);
+  ``begin_job``), its completion pushed onto the heap directly (``Kernel.carry``'s ``RunJob``), or
+  that a queue scaler queues (``arrive``'s queued path);
 - a completed job on a worker that is not draining (``EndpointCore.job_finished``): the worker
-  takes the next queued job (``begin_job`` again) or turns warm, arms its idle timer and is free.
+  takes the next queued job (``JobQueue.pop`` of a live head, then ``begin_job``) or turns warm,
+  arms its idle timer and is free.
 
-Everything else (a queued or rejected arrival, a retried job's stale token, a draining worker,
-timeouts, starts, timers) goes to the core's methods, which stay the reference: the tables are
-the same byte for byte with and without this path (``tests/sim/test_hotloop.py``). It applies only
+Everything else (a rejected arrival or one that starts a worker, an expired queue head, a retried
+job's stale token, a draining worker, timeouts, starts, timers) goes to the core's methods, which
+stay the reference: the tables are the same byte for byte with and without this path
+(``tests/sim/test_hotloop.py``). It applies only
 to runs whose per-job rules are the plain ones (``hot_ok``): no LLM engine, no open workload, no
 drawn job flags, no setting changes. No rule is decided here that the core does not decide the
-same way; a change to ``arrive``, ``begin_job`` or ``job_finished`` must be made here too.
+same way; a change to ``arrive``, ``begin_job``, ``job_finished`` or ``JobQueue.pop`` must be made here too.
 """
 
 from __future__ import annotations
