@@ -206,14 +206,22 @@ class Engine:
             self.run_n = len(decodes)
         return decodes, [], False
 
+    def _gpu(self) -> bool:
+        """Whether the physics figures model the GPU's work (else base and per_sequence are the whole step)."""
+        return bool(self.f["weights_s"] > 0 or self.f["per_token_s"] > 0)
+
+    def _cpu_part(self, scheduled: int) -> float:
+        """A step's scheduling and output processing: base + per_sequence x scheduled sequences."""
+        return float(self.f["base_s"]) + float(self.f["per_sequence_s"]) * scheduled
+
     def _duration(self, decodes: list[Sequence], chunks: list[tuple[Sequence, int]], in_run: bool) -> float:
         f = self.f
         prompt = sum(c for _, c in chunks)
         n = self.run_n if in_run else len(decodes)  # a run's later step computes every sequence it began with
         tokens = n + prompt
         sampled = n + sum(1 for s, c in chunks if c == s.left)
-        gpu = f["weights_s"] > 0 or f["per_token_s"] > 0
-        d = f["in_run_s"] if in_run and gpu else f["base_s"] + f["per_sequence_s"] * (n + len(chunks))
+        gpu = self._gpu()
+        d = f["in_run_s"] if in_run and gpu else self._cpu_part(n + len(chunks))
         if prompt:
             d += prompt / f["prefill_tokens_per_s"]
         compute = f["per_token_s"] * tokens + f["per_sampled_s"] * sampled
@@ -229,9 +237,7 @@ class Engine:
         """First tokens held by the asynchronous output processor that come out before this step ends: when it
         is the first step of a multi-step run and the GPU's work is modelled, its engine call returns once
         its CPU part is done (the held output is processed while its GPU work runs); otherwise none."""
-        f = self.f
-        gpu = f["weights_s"] > 0 or f["per_token_s"] > 0
-        if not (f["async_output"] and gpu and self.run_left and decodes) or in_run or chunks:
+        if not (self.f["async_output"] and self._gpu() and self.run_left and decodes) or in_run or chunks:
             return []
         firsts = [s for s in self.batch if s.first_at == self.steps + 1 and s.sent == 0 and not s.gone]
         return firsts + self.lag_last
@@ -251,8 +257,7 @@ class Engine:
                 due = start + d
                 early = self._early(decodes, chunks, in_run)
                 if early:  # a multi-step run's first step: held first tokens out once its CPU part is done
-                    cpu = float(self.f["base_s"]) + float(self.f["per_sequence_s"]) * (len(decodes) + len(chunks))
-                    await asyncio.sleep(max(start + cpu - time.monotonic(), 0.0))
+                    await asyncio.sleep(max(start + self._cpu_part(len(decodes) + len(chunks)) - time.monotonic(), 0.0))
                     for seq in early:
                         if not seq.gone:
                             seq.deliver(upto=None if seq.last_held else 1)
@@ -281,10 +286,10 @@ class Engine:
         waiting for the next request; without multi-step or the GPU's work modelled, now."""
         f = self.f
         lag, self.lag_last = self.lag_last, []
-        if lag and int(f["scheduler_steps"]) > 1 and (f["weights_s"] > 0 or f["per_token_s"] > 0):
+        if lag and int(f["scheduler_steps"]) > 1 and self._gpu():
             self.run_left = int(f["scheduler_steps"]) - 1
             self.run_n = len(lag)
-            await asyncio.sleep(float(f["base_s"]) + float(f["per_sequence_s"]) * len(lag))
+            await asyncio.sleep(self._cpu_part(len(lag)))
         for seq in lag + self.batch:
             if not seq.gone:
                 seq.deliver()  # first tokens held for a next step that does not come

@@ -73,6 +73,19 @@ _IN_PROGRESS = int(JobStatus.IN_PROGRESS)
 _COMPLETED = int(JobStatus.COMPLETED)
 _FAILED = int(JobStatus.FAILED)
 _TIMED_OUT = int(JobStatus.TIMED_OUT)
+#: ``on_step`` codes other than a step's number: an idle engine's first step begins, requests that can never fit
+#: fail, the frontend hands over what it holds, a run's first step has done its CPU part (held output out)
+_BEGIN, _TOO_BIG, _FRONT_DONE, _LAG_OUT = -1, -2, -3, -4
+
+
+def gpu_modelled(p: EngineParams) -> bool:
+    """Whether the physics terms model the GPU's work (else ``base`` and ``per_sequence`` are the whole step)."""
+    return p.weights_s > 0 or p.per_token_s > 0
+
+
+def cpu_part_s(p: EngineParams, scheduled: int) -> float:
+    """A step's scheduling and output processing for ``scheduled`` sequences: ``base + per_sequence x scheduled``."""
+    return p.base_s + p.per_sequence_s * scheduled
 
 
 def engine_step_s(
@@ -101,8 +114,7 @@ def engine_step_s(
     ...                     attention_pairs=0.0), 6)
     0.112
     """
-    gpu_modelled = p.weights_s > 0 or p.per_token_s > 0
-    d = p.base_s + p.per_sequence_s * scheduled if scheduled_by_cpu or not gpu_modelled else p.in_run_s
+    d = cpu_part_s(p, scheduled) if scheduled_by_cpu or not gpu_modelled(p) else p.in_run_s
     if prompt_tokens:
         d += prompt_tokens / p.prefill_tokens_per_s
     compute = p.per_token_s * tokens + p.per_sampled_s * sampled
@@ -199,7 +211,7 @@ class BatchEngine:
         if kv_cap is not None and self.in_tokens[j] + self.out_tokens[j] > kv_cap:
             self.too_big.append(j)  # can never fit: fails now, once the core's event is done
             if len(self.too_big) == 1:
-                self.core.out.append(SetTimer(now, TimerKind.STEP, (w.wid, st.epoch, -2)))
+                self.core.out.append(SetTimer(now, TimerKind.STEP, (w.wid, st.epoch, _TOO_BIG)))
             return
         self.n_admitted += 1
         self.admission[j] = self.n_admitted
@@ -207,12 +219,12 @@ class BatchEngine:
         if st.p.frontend_s > 0:  # the API server takes requests one at a time before the engine sees them
             st.front_free = max(now, st.front_free) + st.p.frontend_s
             st.front.append((st.front_free, j))
-            self.core.out.append(SetTimer(st.front_free, TimerKind.STEP, (w.wid, st.epoch, -3)))
+            self.core.out.append(SetTimer(st.front_free, TimerKind.STEP, (w.wid, st.epoch, _FRONT_DONE)))
             return
         st.wait.append(j)
         if not st.busy:  # an idle engine: its next step begins once every job handed over now is there
             st.busy = True
-            self.core.out.append(SetTimer(now, TimerKind.STEP, (w.wid, st.epoch, -1)))
+            self.core.out.append(SetTimer(now, TimerKind.STEP, (w.wid, st.epoch, _BEGIN)))
 
     def on_step(self, arg: tuple[int, int, int]) -> None:
         """The step ``arg = (worker, epoch, step)`` ended: tokens out, finished sequences leave, next step."""
@@ -221,7 +233,7 @@ class BatchEngine:
         w = self.core.workers[wid]
         core = self.core
         now = core.now
-        if step == -2:  # requests that can never fit in the KV cache fail (whatever their worker did since)
+        if step == _TOO_BIG:  # requests that can never fit in the KV cache fail (whatever their worker did since)
             too_big, self.too_big = self.too_big, []
             for j in too_big:
                 if core.status[j] == _IN_PROGRESS and j in self.token:
@@ -231,7 +243,7 @@ class BatchEngine:
             return
         if st is None or st.epoch != epoch or w.epoch != epoch or (st.step != step and step >= 0):
             return  # the worker crashed, restarted or stopped since: its engine's steps are stale
-        if step == -3:  # the frontend is done with every request it holds: they reach the engine together
+        if step == _FRONT_DONE:  # the frontend is done with every request it holds: they reach the engine together
             if st.front_free > now:
                 return  # a later request keeps it busy (an event loop finishes every ready request first)
             while st.front:
@@ -239,7 +251,7 @@ class BatchEngine:
             if not st.busy and not now < st.lag_at < math.inf:  # (an idle engine's held output out first)
                 self._begin_step(w, st, now)
             return
-        if step == -4:  # a multi-step run's first step has launched its GPU work: the lagged tokens out
+        if step == _LAG_OUT:  # a multi-step run's first step has launched its GPU work: the lagged tokens out
             if (st.lagged or st.lag_done) and now >= st.lag_at:
                 for j in self._out_lagged(st, now):
                     self._finish(j, now)
@@ -475,11 +487,11 @@ class BatchEngine:
         begin = st.due if now - st.due < st.last_d else now
         st.due, st.last_d = begin + d, d
         out = self.core.out
-        if (st.lagged or st.lag_done) and st.run_left and not in_run and (p.weights_s > 0 or p.per_token_s > 0):
+        if (st.lagged or st.lag_done) and st.run_left and not in_run and gpu_modelled(p):
             # the first step of a multi-step run returns to the engine loop once its CPU part is done (scheduling,
             # input preparation, the held output processed while its GPU work runs): the held tokens go out then
-            st.lag_at = begin + p.base_s + p.per_sequence_s * (dec + len(chunks))
-            out.append(SetTimer(st.lag_at, TimerKind.STEP, (wid, st.epoch, -4)))
+            st.lag_at = begin + cpu_part_s(p, dec + len(chunks))
+            out.append(SetTimer(st.lag_at, TimerKind.STEP, (wid, st.epoch, _LAG_OUT)))
         out.append(SetTimer(begin + d, TimerKind.STEP, (wid, st.epoch, st.step)))
 
     def _lag_out_idle(self, w: Worker, st: _Batch, now: float) -> None:
@@ -489,11 +501,11 @@ class BatchEngine:
         before it schedules). Without multi-step or the GPU's work modelled, the output comes out now."""
         p = st.p
         n = len(st.lag_done)
-        if p.scheduler_steps > 1 and (p.weights_s > 0 or p.per_token_s > 0) and n:
+        if p.scheduler_steps > 1 and gpu_modelled(p) and n:
             st.run_left = p.scheduler_steps - 1
             st.run_n = n
-            st.lag_at = now + p.base_s + p.per_sequence_s * n
-            self.core.out.append(SetTimer(st.lag_at, TimerKind.STEP, (w.wid, st.epoch, -4)))
+            st.lag_at = now + cpu_part_s(p, n)
+            self.core.out.append(SetTimer(st.lag_at, TimerKind.STEP, (w.wid, st.epoch, _LAG_OUT)))
             return
         for j in self._out_lagged(st, now):
             self._finish(j, now)
