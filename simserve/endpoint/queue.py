@@ -14,6 +14,9 @@ import math
 from bisect import bisect_right, insort
 from collections.abc import Callable, Sequence
 
+#: popped jobs a queue keeps before its list may be compacted (``run_hot`` pops inline below this)
+COMPACT_AFTER = 4096
+
 
 class JobQueue:
     """Queued job indices in arrival order; a job older than ``ttl_s`` expires via ``on_expire(j)``.
@@ -93,7 +96,7 @@ class JobQueue:
             if arr[j] + ttl <= now_s:
                 self._on_expire(j)
                 continue
-            if self._head > 4096 and self._head * 2 > len(q):  # compact now and then
+            if self._head > COMPACT_AFTER and self._head * 2 > len(q):  # compact now and then
                 del q[: self._head]
                 self._head = 0
             return j

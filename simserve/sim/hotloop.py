@@ -15,10 +15,10 @@ two events that happen once per job, runs the endpoint core's own code inline on
 Everything else (a rejected arrival or one that starts a worker, an expired queue head, a retried
 job's stale token, a draining worker, timeouts, starts, timers) goes to the core's methods, which
 stay the reference: the tables are the same byte for byte with and without this path
-(``tests/sim/test_hotloop.py``). It applies only
-to runs whose per-job rules are the plain ones (``hot_ok``): no LLM engine, no open workload, no
-drawn job flags, no setting changes. No rule is decided here that the core does not decide the
-same way; a change to ``arrive``, ``begin_job``, ``job_finished`` or ``JobQueue.pop`` must be made here too.
+(``tests/sim/test_hotloop.py``). It applies only to runs whose per-job rules are the plain ones
+(``hot_ok``): no LLM engine, no open workload, no drawn job flags, no setting changes. No rule is
+decided here that the core does not decide the same way; a change to ``arrive``, ``begin_job``,
+``job_finished`` or ``JobQueue.pop`` must be made here too.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from heapq import heappop, heappush
 from typing import Any
 
 from simserve.endpoint import EndpointCore, SetTimer, TimerKind
+from simserve.endpoint.queue import COMPACT_AFTER
 from simserve.records import JobStatus, Phase
 from simserve.sim.kernel import NORMAL, Call, Kernel, Ticker
 
@@ -131,7 +132,8 @@ def run_hot(
                         if queues and ((h := queue._head) < len(qlist) or queue._low):  # JobQueue.pop, inlined
                             # for a live head that needs no compacting; else (expired, time to compact, low
                             # priority) the method itself
-                            if h < 4096 and h < len(qlist) and not queue._low and qarr[nj := qlist[h]] + qttl > now:
+                            live = h < COMPACT_AFTER and h < len(qlist) and not queue._low
+                            if live and qarr[nj := qlist[h]] + qttl > now:
                                 queue._head = h + 1
                             else:
                                 nj = qpop(now)
