@@ -241,3 +241,8 @@ class PlanSpec(BaseModel):
                 f"max_replications ({self.max_replications}) must be at least replications ({self.replications})"
             )
         return self
+
+    def next_count(self, n: int) -> int:
+        """Replications a candidate judged on ``n`` has after one more batch: ``replications`` more, at most
+        ``max_replications`` (the search's sequential sampling; the screen's counts follow it)."""
+        return min(self.max_replications, n + self.replications)

@@ -224,7 +224,7 @@ def reachable_counts(spec: PlanSpec) -> list[int]:
     """
     counts = [spec.replications]
     while counts[-1] < spec.max_replications:
-        counts.append(min(spec.max_replications, counts[-1] + spec.replications))
+        counts.append(spec.next_count(counts[-1]))
     return counts
 
 

@@ -159,7 +159,7 @@ class _Book:
         out = []
         for i in todo:
             n = len(self.summaries[i])
-            out.append((i, min(self.spec.max_replications, n + self.spec.replications) - n))
+            out.append((i, self.spec.next_count(n) - n))
         return out
 
 
