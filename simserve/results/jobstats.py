@@ -8,7 +8,8 @@ jobs table the same way, so counts and means come from the same arithmetic in bo
 - latency, queue-wait and execution percentiles in DDSketch sketches (``ddsketch``, DataDog's
   reference implementation) with relative accuracy ``RELATIVE_ACCURACY``: every reported
   percentile is within that fraction of a value of the sample at that rank. Values are binned
-  with numpy a block at a time and handed to the sketch one bucket at a time (a sketch's add is
+  with numpy a block at a time into the sketch's buckets, whose counts are kept in an array; the
+  sketch is filled from them, one call per bucket, when the summary asks it (a sketch's add is
   pure Python: one call per value would cost more than the simulation);
 - per-minute aggregates over the whole horizon (``MinuteSeries``): arrivals, completions, mean
   queue length, and latency count, mean and percentiles of the jobs that arrived in each minute;
@@ -41,36 +42,64 @@ STATUS_NAMES = ("in_queue", "in_progress", "completed", "failed", "cancelled", "
 
 
 class Sketch:
-    """A DDSketch fed a numpy array at a time."""
+    """A DDSketch fed a numpy array at a time.
+
+    The values are binned with numpy into the sketch's own buckets (``LogarithmicMapping`` keys) and
+    their counts kept in an array; the ``DDSketch`` is filled from those counts when it is first asked
+    (each bucket added once, at its representative value, so it holds the same bins as one fed every
+    value): a sketch's add is pure Python, one call per bucket per block cost more than the counting."""
 
     def __init__(self) -> None:
-        self.sketch = DDSketch(RELATIVE_ACCURACY)
         self.mapping = LogarithmicMapping(RELATIVE_ACCURACY)
         self.log_gamma = math.log(self.mapping.gamma)
+        self.zero_count = 0  # values at or below the mapping's smallest (the sketch's zero bucket)
+        self.k0 = 0  # the key of counts[0]
+        self.counts = np.zeros(0, dtype=np.int64)
+        self._sketch: DDSketch | None = None
 
     def add(self, values: np.ndarray) -> None:
         """Add every value (non-negative) of ``values``."""
         if not len(values):
             return
+        self._sketch = None
         tiny = values <= self.mapping.min_possible
         n_zero = int(np.count_nonzero(tiny))
         if n_zero:
-            self.sketch.add(0.0, float(n_zero))
+            self.zero_count += n_zero
             values = values[~tiny]
         if not len(values):
             return
         k = np.ceil(np.log(values) / self.log_gamma).astype(np.int64)
-        k0 = int(k.min())
-        counts = np.bincount(k - k0)  # the keys span a few thousand buckets: counted, not sorted (np.unique)
-        keys = np.flatnonzero(counts)
-        counts, keys = counts[keys], keys + k0
-        value = self.mapping.value
-        add = self.sketch.add
-        ks, cs = keys.tolist(), counts.tolist()
-        # the largest bucket first, then the rest ascending: the sketch's store then widens its range twice a
-        # block, not at each new key, re-centring its bins each time; the bins, so every quantile, are the same
-        for i in (len(ks) - 1, *range(len(ks) - 1)):
-            add(value(ks[i]), float(cs[i]))  # the bucket's representative value lands in bucket k
+        lo, hi = int(k.min()), int(k.max())
+        if not len(self.counts):
+            self.k0, self.counts = lo, np.zeros(hi - lo + 1, dtype=np.int64)
+        elif lo < self.k0 or hi >= self.k0 + len(self.counts):  # widen the range to cover the block's keys
+            new_k0 = min(lo, self.k0)
+            wider = np.zeros(max(hi, self.k0 + len(self.counts) - 1) - new_k0 + 1, dtype=np.int64)
+            wider[self.k0 - new_k0 : self.k0 - new_k0 + len(self.counts)] = self.counts
+            self.k0, self.counts = new_k0, wider
+        self.counts[lo - self.k0 : hi - self.k0 + 1] += np.bincount(k - lo)  # counted, not sorted
+
+    @property
+    def count(self) -> int:
+        """How many values were added."""
+        return self.zero_count + int(self.counts.sum())
+
+    @property
+    def sketch(self) -> DDSketch:
+        """The ``DDSketch`` of every value added so far (filled from the bucket counts, kept until the next add)."""
+        if self._sketch is None:
+            sk = DDSketch(RELATIVE_ACCURACY)
+            if self.zero_count:
+                sk.add(0.0, float(self.zero_count))
+            keys = np.flatnonzero(self.counts)
+            ks, cs = (keys + self.k0).tolist(), self.counts[keys].tolist()
+            value, add = self.mapping.value, sk.add
+            # the largest bucket first, then the rest ascending: the store widens its range once, not at each key
+            for i in (len(ks) - 1, *range(len(ks) - 1)) if ks else ():
+                add(value(ks[i]), float(cs[i]))  # the bucket's representative value lands in bucket k
+            self._sketch = sk
+        return self._sketch
 
     def representative(self, values: np.ndarray) -> np.ndarray:
         """The value the sketch answers for each of ``values`` (its bucket's; 0 for the zero bucket)."""
@@ -301,7 +330,7 @@ class StartupWait:
         """The ``q`` quantile (0..1) of the latencies of ``latency`` (every completed job's) without the kept
         ones: the sketch's value at the rest's rank shifted by the kept values at or below it (a fixed point,
         found in at most one step per kept job)."""
-        n = int(latency.sketch.count)
+        n = latency.count
         waited = np.sort(latency.representative(self.latency))  # compared with the sketch's answers
         n_rest = n - len(waited)
         if n_rest <= 0:

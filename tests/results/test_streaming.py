@@ -176,6 +176,25 @@ def test_sketch_quantile_is_within_its_relative_accuracy(values: list[float], q:
     assert abs(got - truth) <= RELATIVE_ACCURACY * truth * (1 + 1e-9) + 1e-300
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.lists(st.one_of(st.just(0.0), st.floats(1e-12, 1e7, allow_subnormal=False)), max_size=200), max_size=6),
+)
+def test_sketch_answers_as_a_ddsketch_fed_every_value(blocks: list[list[float]]) -> None:
+    """The bucket counts kept in numpy, whatever the blocks widen their range by, give the DDSketch that one
+    value at a time gives: the same count and every quantile the same, bit for bit."""
+    from ddsketch import DDSketch
+
+    sk, ref = Sketch(), DDSketch(RELATIVE_ACCURACY)
+    for b in blocks:
+        sk.add(np.asarray(b, dtype=float))
+        for v in b:
+            ref.add(v)
+        assert sk.count == ref.count
+        for q in (0.0, 0.01, 0.5, 0.9, 0.95, 0.99, 0.999, 1.0):
+            assert sk.quantile(q) == ref.get_quantile_value(q)
+
+
 def test_job_blocks_concatenate_to_the_same_jobs_whatever_the_block() -> None:
     for name, sets in (("sdxl-bursty", {}), ("llm-diurnal-cached", {}), ("month-weekly", {"horizon": "2d"})):
         sc = load_scenario(f"scenarios/{name}.yaml", sets)
