@@ -15,6 +15,7 @@ import numpy as np
 from simserve.billing import billing_table
 from simserve.parallel import ordered_map
 from simserve.results.jobstats import JobStats
+from simserve.results.offload import Offload
 from simserve.results.replicate import replication_seed
 from simserve.results.result import RunResult, statistics_warmup
 from simserve.results.workerstats import IntervalBiller, WorkerStats
@@ -69,24 +70,32 @@ def simulate(
         if worker_writer is not None:
             worker_writer(*cols)
 
-    driver = SimDriver(sc, run_seed, sink=sink)
-    rec = driver.rec
-    biller = IntervalBiller(
-        billing_table(sc.billing.preset, sc.billing.states),
-        sc.endpoint.gpus_per_worker,
-        sc.pricing,
-        rec.host_gpu,
-        billed,
-    )
+    # the blocks are folded on a second thread while the engine runs on (``Offload``: in order, so the
+    # figures are those of folding them here)
+    behind = Offload()
+    try:
+        driver = SimDriver(sc, run_seed, sink=lambda first, *cols: behind.call(sink, first, *cols))
+        rec = driver.rec
+        biller = IntervalBiller(
+            billing_table(sc.billing.preset, sc.billing.states),
+            sc.endpoint.gpus_per_worker,
+            sc.pricing,
+            rec.host_gpu,
+            billed,
+        )
 
-    def intervals(rows: np.ndarray, final: bool) -> None:
-        kinds = np.fromiter((m.kind == "active" for m in rec.workers), dtype=np.int64, count=len(rec.workers))
-        biller.add(rows, kinds, final)
+        def intervals(rows: np.ndarray, final: bool) -> None:
+            kinds = np.fromiter((m.kind == "active" for m in rec.workers), dtype=np.int64, count=len(rec.workers))
+            behind.call(biller.add, rows, kinds, final)
 
-    assert driver.ring is not None
-    driver.ring.iv_sink = intervals
-    driver.on_block = on_block
-    rec = driver.run()
+        assert driver.ring is not None
+        driver.ring.iv_sink = intervals
+        driver.on_block = on_block
+        rec = driver.run()
+        behind.join()
+    except BaseException:
+        behind.close()  # the call under way ends before the caller aborts its writers
+        raise
     stats.finish()
     return build_result(sc, run_seed, rec, engine="sim", stats=stats, wstats=wstats)
 
