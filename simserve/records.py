@@ -295,7 +295,7 @@ STREAM_BLOCK = 1 << 17
 RING_BLOCKS = 4
 #: closed worker intervals a streamed run keeps before billing and folding them (48 bytes each; checked as
 #: each block loads). The billing of a chunk needs some ten times its rows' bytes for a moment, on the
-#: folding thread while the engine goes on: 2^16 keeps a month run's peak at 470 MB (2^18: 630-665 MB)
+#: folding thread while the engine goes on: 2^16 keeps a month run's peak at 467-508 MB (2^18: 632-665 MB)
 IV_FLUSH_ROWS = 1 << 16
 
 
