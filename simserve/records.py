@@ -3,13 +3,16 @@
 Owns the worker-state and phase vocabularies, the legal state transitions, and ``Recorder``,
 which appends records to columnar buffers (``array.array``: 8 bytes a number, no Python
 object per record) and turns them into the pandas tables of the output contract. The
-simulator and the live executor both write through it.
+simulator and the live executor both write through it. The simulator's per-job path records a
+worker's busy/warm changes as bare times (``Recorder.write_flips`` makes them rows; ``settle``
+does it for every worker before the intervals are read).
 """
 
 from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
@@ -40,6 +43,9 @@ class Phase(IntEnum):
     FLASHBOOT_RESUME = 6
     BUSY = 7
     WARM = 8
+
+
+BUSY_CODE, WARM_CODE = int(Phase.BUSY), int(Phase.WARM)
 
 
 class JobStatus(IntEnum):
@@ -129,6 +135,16 @@ def stable_order(wid: np.ndarray) -> np.ndarray:
     return np.argsort(key, kind="stable")
 
 
+#: pending flips of one worker written with numpy from this many on (fewer: a row at a time)
+FLIPS_VECTOR = 32
+#: and this many rows at a time
+FLIPS_CHUNK = 1 << 14
+
+
+def nothing_pending() -> None:
+    """No worker has pending flips (a recorder that no running endpoint core writes to)."""
+
+
 class IllegalTransition(RuntimeError):
     """A worker was asked to change state along an edge TRANSITIONS does not have."""
 
@@ -164,6 +180,9 @@ class Recorder:
     input_tokens: Any = None
     output_tokens: Any = None
     first_token_s: list[float] = field(init=False)
+    #: writes every worker's pending busy/warm flips as rows (``write_flips``); the endpoint core sets it,
+    #: and every reader of the intervals calls it first
+    settle: Callable[[], None] = field(default=nothing_pending, repr=False)
 
     def __post_init__(self) -> None:
         #: appends one row, given as a list: ``array.fromlist`` of 6 numbers costs half of ``extend`` of a tuple
@@ -216,8 +235,45 @@ class Recorder:
     def interval(self, worker_id: int, state: int, phase: int, start: float, end: float, host: int) -> None:
         self.iv_extend([worker_id, state, phase, start, end, host])
 
+    def write_flips(self, wid: int, state: int, phase: int, host: int, flips: array) -> None:
+        """Write the rows of one worker's pending busy/warm flips; ``flips`` keeps only its last time.
+
+        A flip is one number, the time the worker's phase turned from busy to warm or back
+        (``sim/hotloop.py`` appends it instead of writing a row): ``flips`` holds when the row open
+        at the first pending flip began, then each flip's time. The rows alternate between the two
+        phases, the last in the one other than ``phase`` (the worker's phase now); state and host
+        are the worker's, unchanged by a flip. A row of no length is not written, as ``EndpointCore.enter``
+        writes none.
+        """
+        k = len(flips) - 1
+        if k <= 0:
+            return
+        assert phase in (WARM_CODE, BUSY_CODE), phase
+        other = WARM_CODE + BUSY_CODE - phase
+        if k < FLIPS_VECTOR:
+            p = other if k % 2 else phase  # the first row's: the last one's is ``other``
+            t0 = flips[0]
+            for t1 in flips[1:]:
+                if t1 > t0:
+                    self.iv_extend([wid, state, p, t0, t1, host])
+                p = other + phase - p
+                t0 = t1
+        else:
+            t = np.frombuffer(flips, dtype=float).copy()  # no view left to block the array's resize below
+            for a in range(0, k, FLIPS_CHUNK):  # a chunk at a time: the rows' moment of memory stays small
+                b = min(a + FLIPS_CHUNK, k)
+                rows = np.empty((b - a, 6))
+                rows[:, 0], rows[:, 1], rows[:, 5] = wid, state, host
+                rows[:, 2] = other
+                rows[(k - a) % 2 :: 2, 2] = phase  # every other row from the one before the last
+                rows[:, 3], rows[:, 4] = t[a:b], t[a + 1 : b + 1]
+                keep = rows[:, 4] > rows[:, 3]
+                self.iv.frombytes((rows if keep.all() else rows[keep]).tobytes())
+        del flips[:-1]
+
     def interval_table(self) -> np.ndarray:
         """The intervals as an (n, 6) float array: worker, state, phase, start, end, host."""
+        self.settle()
         return np.frombuffer(self.iv, dtype=float).reshape(-1, 6) if len(self.iv) else np.empty((0, 6))
 
     def action(self, now_s: float, kind: str, value: int, reason: str) -> None:
@@ -347,8 +403,10 @@ class RingRecorder(Recorder):
         first slot."""
         if len(self.loaded) == self.blocks:
             self._flush(*self.loaded.pop(0), now_s=now_s)
-        if self.iv_sink is not None and len(self.iv) >= 6 * IV_FLUSH_ROWS:
-            self._flush_intervals(final=False)
+        if self.iv_sink is not None:
+            self.settle()
+            if len(self.iv) >= 6 * IV_FLUSH_ROWS:
+                self._flush_intervals(final=False)
         base, n = self.slots(block_index), len(arrival_s)
         end = base + n
         self.ring_arr[base:end] = arrival_s.tolist()
@@ -399,6 +457,7 @@ class RingRecorder(Recorder):
         )
 
     def _flush_intervals(self, final: bool) -> None:
+        self.settle()
         rows = np.frombuffer(self.iv, dtype=float).reshape(-1, 6).copy() if len(self.iv) else np.empty((0, 6))
         del self.iv[:]  # the same array: the core's bound iv_extend keeps appending to it
         self.iv_sink(rows, final)

@@ -65,6 +65,7 @@ from simserve.records import (
     Recorder,
     WorkerMeta,
     WorkerState,
+    nothing_pending,
 )
 from simserve.rng import Draws, RandomStreams
 from simserve.scenario import Scenario
@@ -106,6 +107,7 @@ class EndpointCore:
         self.n = len(self.arr)
         self.start_s, self.end_s, self.status = rec.start_s, rec.end_s, rec.status
         self.job_worker, self.iv_extend = rec.worker, rec.iv_extend
+        rec.settle = self.settle_flips
         self.hosts = list(hosts)
         rec.host_gpu = [h.gpu for h in self.hosts]
         self.image_key = "image:0"
@@ -339,19 +341,28 @@ class EndpointCore:
         """Move ``w`` to ``state``/``phase`` now, writing the interval it leaves (not when empty)."""
         if state != w.state and state not in TRANSITIONS[w.state]:
             raise IllegalTransition(f"worker {w.wid}: {STATES[w.state]} -> {STATES[state]}")
-        now = self.now
-        if now > w.since:
-            self.iv_extend([w.wid, w.state, w.phase, w.since, now, w.host.host_id if w.host is not None else -1])
-            w.since = now
+        self.close(w)
         w.state = state
         w.phase = phase
 
     def close(self, w: Worker) -> None:
-        """Write the worker's open interval up to now (end of life or horizon)."""
+        """Write the worker's open interval up to now (at a change of state or phase, at the end of its life
+        or at the horizon), after the rows of its pending busy/warm flips."""
         now = self.now
+        host = w.host.host_id if w.host is not None else -1
+        if len(w.flips) > 1:
+            self.rec.write_flips(w.wid, w.state, w.phase, host, w.flips)
         if now > w.since:
-            self.iv_extend([w.wid, w.state, w.phase, w.since, now, w.host.host_id if w.host is not None else -1])
+            self.iv_extend([w.wid, w.state, w.phase, w.since, now, host])
             w.since = now
+            w.flips[0] = now
+
+    def settle_flips(self) -> None:
+        """Write every worker's pending busy/warm flips as rows (the recorder's ``settle``)."""
+        write = self.rec.write_flips
+        for w in self.workers:
+            if len(w.flips) > 1:
+                write(w.wid, w.state, w.phase, w.host.host_id if w.host is not None else -1, w.flips)
 
     def count(self, name: str, by: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + by
@@ -704,10 +715,8 @@ class EndpointCore:
         if cold:
             self.rec.cold[j] = 1
         if not w.running:
-            if w.phase != BUSY:  # a phase change inside the state (enter() inlined: per-job path)
-                if now > w.since:
-                    self.iv_extend([w.wid, w.state, w.phase, w.since, now, w.host.host_id])  # type: ignore[union-attr]
-                    w.since = now
+            if w.phase != BUSY:  # a phase change inside the state
+                self.close(w)
                 w.phase = BUSY
             w.idle_since = -1.0
         w.running.add(j)
@@ -790,9 +799,7 @@ class EndpointCore:
                 self.begin_job(w, nj, False)
                 return
         if not w.running:
-            if now > w.since:  # enter() inlined: per-job path
-                self.iv_extend([w.wid, w.state, w.phase, w.since, now, w.host.host_id])  # type: ignore[union-attr]
-                w.since = now
+            self.close(w)  # a phase change inside the state
             w.phase = WARM
             w.idle_since = now  # arm_idle(), inlined (per-job path)
             if not w.expiry_pending and self.expires[w.is_flex]:
@@ -970,6 +977,8 @@ class EndpointCore:
             if w.state in ALIVE:
                 w.epoch += 1
                 self.out.append(StopWorker(w.wid))
+        self.settle_flips()
+        rec.settle = nothing_pending  # nothing pends now, and the recorder need not hold on to the core
         for j in self.queue.drain():
             if self.arr[j] + self.ttl <= now:
                 self._expire(j)

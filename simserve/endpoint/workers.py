@@ -10,6 +10,7 @@ the image. Only the endpoint core (and its rule helpers, through ``ports.CorePor
 
 from __future__ import annotations
 
+from array import array
 from typing import TYPE_CHECKING
 
 from simserve.records import Phase, WorkerState
@@ -61,6 +62,8 @@ class Worker:
         "concurrency",
         "concurrency_set",
         "refresh_due",
+        "flips",
+        "flip",
     )
 
     def __init__(self, wid: int, kind: str, seq: int, now: float) -> None:
@@ -94,6 +97,10 @@ class Worker:
         self.concurrency = 1  # jobs it takes at once: the endpoint's value, set by the core at each start
         self.concurrency_set = False  # its own value (``set_worker_concurrency``) until its next start
         self.refresh_due = False  # restarts once its running jobs end (a job asked for a refresh)
+        #: busy/warm phase changes not yet written as rows (``Recorder.write_flips``): when the open row
+        #: began, then each change's time; ``flip`` appends one (``sim/hotloop.py``'s per-job path)
+        self.flips = array("d", (now,))
+        self.flip = self.flips.append
 
     @property
     def jobs(self) -> int:

@@ -12,6 +12,11 @@ two events that happen once per job, runs the endpoint core's own code inline on
   takes the next queued job (``JobQueue.pop`` of a live head, then ``begin_job``) or turns warm,
   arms its idle timer and is free.
 
+A busy/warm phase change on this path writes no row: it appends its time to the worker's ``flips``
+(one number, where a row is six and a list), and ``Recorder.write_flips`` turns them into the rows
+``EndpointCore.close`` would have written whenever the core writes a row of that worker, a streamed
+run loads a block or hands over intervals, and at the end (``Recorder.settle``).
+
 Everything else (a rejected arrival or one that starts a worker, an expired queue head, a retried
 job's stale token, a draining worker, timeouts, starts, timers) goes to the core's methods, which
 stay the reference: the tables are the same byte for byte with and without this path
@@ -68,7 +73,7 @@ def run_hot(
     call, ticker = Call, Ticker
     arrive, finished = core.arrive, core.job_finished
     arr, start_s, end_s, status = core.arr, core.start_s, core.end_s, core.status
-    job_worker, iv_extend, workers = core.job_worker, core.iv_extend, core.workers
+    job_worker, close, workers = core.job_worker, core.close, core.workers
     free = core.free
     fheap, by_seq = free.heap, free.by_seq
     queue, job_token = core.queue, core.job_token
@@ -84,10 +89,13 @@ def run_hot(
         status[j] = IN_PROGRESS
         running = w.running
         if not running:
-            if w.phase != BUSY:
-                if now > w.since:
-                    iv_extend([w.wid, w.state, w.phase, w.since, now, w.host.host_id])
-                    w.since = now
+            ph = w.phase
+            if ph == WARM:  # a flip: one number, its row written later (``Recorder.write_flips``)
+                w.flip(now)
+                w.since = now
+                w.phase = BUSY
+            elif ph != BUSY:
+                close(w)
                 w.phase = BUSY
             w.idle_since = -1.0
         running.add(j)
@@ -141,9 +149,11 @@ def run_hot(
                             begin(w, nj, now)
                         else:
                             if not running:
-                                if now > w.since:
-                                    iv_extend([w.wid, w.state, w.phase, w.since, now, w.host.host_id])  # type: ignore[union-attr]
+                                if w.phase == BUSY:  # a flip
+                                    w.flip(now)
                                     w.since = now
+                                else:
+                                    close(w)
                                 w.phase = WARM
                                 w.idle_since = now
                                 if not w.expiry_pending and expires[w.is_flex]:
@@ -199,10 +209,13 @@ def run_hot(
                 status[j] = IN_PROGRESS
                 running = w.running
                 if not running:
-                    if w.phase != BUSY:
-                        if now > w.since:
-                            iv_extend([w.wid, w.state, w.phase, w.since, now, w.host.host_id])  # type: ignore[union-attr]
-                            w.since = now
+                    ph = w.phase
+                    if ph == WARM:  # a flip
+                        w.flip(now)
+                        w.since = now
+                        w.phase = BUSY
+                    elif ph != BUSY:
+                        close(w)
                         w.phase = BUSY
                     w.idle_since = -1.0
                 running.add(j)

@@ -10,8 +10,10 @@ and that runs it does not apply to (events, drawn job flags) take the core's pat
 
 from __future__ import annotations
 
+from array import array
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -19,7 +21,7 @@ import simserve
 from simserve import records
 from simserve.sim.driver import SimDriver
 from simserve.sim.hotloop import hot_ok
-from tests.properties.test_tick_sleep import _tables, tick_scenarios
+from tests.properties.test_tick_sleep import _by_worker, _tables, tick_scenarios
 
 
 def _run(raw: dict[str, Any], hot: bool) -> tuple[Any, ...]:
@@ -68,7 +70,8 @@ def test_a_streamed_run_hands_over_the_same_blocks_and_interval_chunks(
 ) -> None:
     """Streamed through a small ring, with intervals flushed every 64 rows: the fast path loads each block
     at the same point of the run (after the arrival before it, as ``Kernel.run_merged``), so the sink gets
-    the same job blocks and the interval sink the same chunks (their sums depend on the chunking)."""
+    the same job blocks and the interval sink the same chunks (their sums depend on the chunking), each in
+    the order the biller reads it (by worker)."""
     monkeypatch.setattr(records, "IV_FLUSH_ROWS", 64)
     sc = simserve.load_scenario(path, {"horizon": horizon} if horizon else None)
 
@@ -76,7 +79,7 @@ def test_a_streamed_run_hands_over_the_same_blocks_and_interval_chunks(
         got: list[Any] = []
         d = SimDriver(sc, 3, sink=lambda first, *cols: got.append((first, *(c.tobytes() for c in cols))), block=256)
         assert d.ring is not None
-        d.ring.iv_sink = lambda rows, final: got.append(("iv", rows.tobytes(), final))
+        d.ring.iv_sink = lambda rows, final: got.append(("iv", _by_worker(rows).tobytes(), final))
         d.hot = hot
         d.run()
         return got
@@ -97,3 +100,45 @@ def test_a_long_queue_with_expiring_jobs_gives_the_tables_of_the_core() -> None:
     assert got == _run(raw, hot=False)
     status = got[2]  # the jobs' status codes
     assert status.count(records.JobStatus.TIMED_OUT) > 1000 and status.count(records.JobStatus.COMPLETED) > 2000
+
+
+@st.composite
+def flip_runs(draw: st.DrawFn) -> tuple[int, list[float]]:
+    """A worker's phase (busy or warm) when its flips are settled, and its pending flips: when the open row
+    began, then each flip's time (ties: flips with no time between them)."""
+    steps = draw(st.lists(st.sampled_from([0.0, 0.5, 1.0, 2.25]), min_size=0, max_size=80))
+    start = draw(st.sampled_from([0.0, 3.0]))
+    times = [start]
+    for d in steps:
+        times.append(times[-1] + d)
+    return draw(st.sampled_from([records.BUSY_CODE, records.WARM_CODE])), times
+
+
+@settings(max_examples=300, deadline=None)
+@given(flip_runs(), st.sampled_from([1, 3, 1 << 14]))
+def test_flips_become_the_rows_written_at_each_phase_change(run: tuple[int, list[float]], chunk: int) -> None:
+    """``Recorder.write_flips`` (the fast path's record of a busy/warm change: one number) writes the rows
+    that writing a row at each change writes, as ``EndpointCore.close`` does (none of no length), a row at a
+    time and vectorised in chunks (``FLIPS_VECTOR``, ``FLIPS_CHUNK``), and keeps the last time."""
+    phase_now, times = run
+    k = len(times) - 1
+    other = records.BUSY_CODE + records.WARM_CODE - phase_now
+    want: list[float] = []
+    phase, since = (other if k % 2 else phase_now), times[0]  # the phase of the first row, undone back from now
+    for t in times[1:]:
+        if t > since:
+            want += [7, 2, phase, since, t, 4]
+            since = t
+        phase = other + phase_now - phase
+    assert k == 0 or phase == phase_now
+    for vector in (10**9, 0):  # a row at a time, then numpy (in chunks of ``chunk`` rows)
+        rec = records.Recorder(np.empty(0))
+        flips = array("d", times)
+        old = records.FLIPS_CHUNK
+        records.FLIPS_VECTOR, records.FLIPS_CHUNK = vector, chunk
+        try:
+            rec.write_flips(7, 2, phase_now, 4, flips)
+        finally:
+            records.FLIPS_VECTOR, records.FLIPS_CHUNK = 32, old
+        assert rec.iv.tolist() == want
+        assert flips.tolist() == times[-1:]
