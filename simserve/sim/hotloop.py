@@ -41,6 +41,9 @@ from simserve.sim.kernel import NORMAL, Call, Kernel, Ticker
 BUSY, WARM = int(Phase.BUSY), int(Phase.WARM)
 IN_PROGRESS, COMPLETED = int(JobStatus.IN_PROGRESS), int(JobStatus.COMPLETED)
 IDLE_TIMER = TimerKind.IDLE
+#: arrivals between two writes of every worker's pending flips (``EndpointCore.settle_flips``): the flips
+#: (8 bytes each) then never pile up beside the rows they become
+SETTLE_EVERY = 1 << 16
 
 
 def hot_ok(core: EndpointCore) -> bool:
@@ -73,7 +76,7 @@ def run_hot(
     call, ticker = Call, Ticker
     arrive, finished = core.arrive, core.job_finished
     arr, start_s, end_s, status = core.arr, core.start_s, core.end_s, core.status
-    job_worker, close, workers = core.job_worker, core.close, core.workers
+    job_worker, close, settle, workers = core.job_worker, core.close, core.settle_flips, core.workers
     free = core.free
     fheap, by_seq = free.heap, free.by_seq
     queue, job_token = core.queue, core.job_token
@@ -113,6 +116,7 @@ def run_hot(
     if not n and refill is not None and (nxt := refill()) is not None:
         arrival_s, base = nxt
         n = len(arrival_s)
+    seg = min(n, SETTLE_EVERY)
     next_arr = arrival_s[0] if n else math.inf
     while True:
         if q and q[0][0] <= next_arr:
@@ -232,13 +236,18 @@ def run_hot(
                     free.n += 1
                     heappush(fheap, -w.seq)  # by_seq has it: it was just taken from the index
             i += 1  # the next arrival (after this one's effects, as ``run_merged``: a refill may flush records)
-            if i < n:
+            if i < seg:
+                next_arr = arrival_s[i]
+            elif i < n:  # every SETTLE_EVERY arrivals, the flips become rows: few are ever pending
+                settle()
+                seg = min(n, i + SETTLE_EVERY)
                 next_arr = arrival_s[i]
             else:
                 set_now(now)  # a refill reads it
                 if refill is not None and (nxt := refill()) is not None:
                     arrival_s, base = nxt
                     n, i = len(arrival_s), 0
+                    seg = min(n, SETTLE_EVERY)
                     next_arr = arrival_s[0] if n else math.inf
                 else:
                     next_arr = math.inf

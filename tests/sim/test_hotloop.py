@@ -19,6 +19,7 @@ from hypothesis import given, settings, strategies as st
 
 import simserve
 from simserve import records
+from simserve.sim import hotloop
 from simserve.sim.driver import SimDriver
 from simserve.sim.hotloop import hot_ok
 from tests.properties.test_tick_sleep import _by_worker, _tables, tick_scenarios
@@ -41,11 +42,16 @@ def plain_scenarios(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @settings(max_examples=150, deadline=None)
-@given(plain_scenarios())
-def test_the_fast_path_gives_the_tables_of_the_core(raw: dict[str, Any]) -> None:
+@given(plain_scenarios(), st.sampled_from([1, 5, hotloop.SETTLE_EVERY]))
+def test_the_fast_path_gives_the_tables_of_the_core(raw: dict[str, Any], settle_every: int) -> None:
+    """... also when the pending flips are written as rows every few arrivals (``SETTLE_EVERY``)."""
     sc = simserve.load_scenario(raw)
     assert hot_ok(SimDriver(sc, sc.seed).core)
-    assert _run(raw, hot=True) == _run(raw, hot=False)
+    default, hotloop.SETTLE_EVERY = hotloop.SETTLE_EVERY, settle_every
+    try:
+        assert _run(raw, hot=True) == _run(raw, hot=False)
+    finally:
+        hotloop.SETTLE_EVERY = default
 
 
 def test_runs_with_other_per_job_rules_take_the_cores_path() -> None:
