@@ -173,7 +173,7 @@ def apply_billing(
         frame["end_s"].to_numpy(),
         rate,
     )
-    out = frame.copy()
+    out = frame.copy(deep=False)  # the columns are shared, not copied (nor consolidated: a copy of them all)
     out["billed"] = billed
     out["cost_usd"] = cost
     return out
