@@ -164,8 +164,9 @@ class Recorder:
     open run (``simserve serve``), where ``add_job`` appends jobs as they arrive and ``seal`` ends that."""
 
     arrival_s: Any  # np.ndarray; a list of floats while ``add_job`` appends (an open run), until ``seal``
-    start_s: list[float] = field(init=False)
-    end_s: list[float] = field(init=False)
+    #: when each job started and ended (NaN: not yet), 8 bytes a job (a list holds a float object as well)
+    start_s: array[float] = field(init=False)
+    end_s: array[float] = field(init=False)
     status: bytearray = field(init=False)
     worker: list[int] = field(init=False)
     cold: bytearray = field(init=False)
@@ -188,8 +189,8 @@ class Recorder:
         #: appends one row, given as a list: ``array.fromlist`` of 6 numbers costs half of ``extend`` of a tuple
         self.iv_extend = self.iv.fromlist
         n = len(self.arrival_s)
-        self.start_s = [float("nan")] * n
-        self.end_s = [float("nan")] * n
+        self.start_s = array("d", (math.nan,)) * n
+        self.end_s = array("d", (math.nan,)) * n
         self.status = bytearray(n)  # JobStatus.IN_QUEUE == 0
         self.worker = [-1] * n
         self.cold = bytearray(n)
@@ -410,7 +411,7 @@ class RingRecorder(Recorder):
         base, n = self.slots(block_index), len(arrival_s)
         end = base + n
         self.ring_arr[base:end] = arrival_s.tolist()
-        nan = [math.nan] * n
+        nan = array("d", (math.nan,)) * n
         self.start_s[base:end] = nan
         self.end_s[base:end] = nan
         self.status[base:end] = bytes(n)

@@ -10,6 +10,7 @@ counters the helpers move are plain attributes. Imports only what the members' t
 
 from __future__ import annotations
 
+from array import array
 from typing import Any, Protocol
 
 from simserve.endpoint.effects import Effect, TimerKind
@@ -66,7 +67,7 @@ class CorePort(Protocol):
     @property
     def job_worker(self) -> list[int]: ...
     @property
-    def start_s(self) -> list[float]: ...
+    def start_s(self) -> array[float]: ...
     @property
     def low(self) -> set[int]: ...
 
