@@ -93,6 +93,7 @@ def simulate(
         driver.on_block = on_block
         rec = driver.run()
         behind.join()
+        driver.release()
     except BaseException:
         behind.close()  # the call under way ends before the caller aborts its writers
         raise

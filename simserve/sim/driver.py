@@ -94,6 +94,20 @@ class SimDriver:
             self.ring.flush_all()
         return self.rec
 
+    def release(self) -> None:
+        """Let go of the run's engine once ``run`` has returned its recorder. The kernel, the core and their
+        parts hold each other's bound methods (the queue's entries, the core's timers and callbacks) and
+        a streamed ring its sinks, which point back at it: reference cycles that would keep the run's job
+        lists (tens of MB) until Python's next full collection, piling up over a planner's replications.
+        The recorder stays whole; this driver is spent."""
+        if self.ring is not None:
+            self.ring.sink = self.ring.iv_sink = None
+        self.env._queue.clear()
+        ticker = self.ticker
+        del ticker.fn, ticker.src  # slotted: its two references
+        for part in (self.starts, self.core, self.env, self):
+            vars(part).clear()
+
     def _refill(self) -> tuple[list[float], int] | None:
         """The next block of a streamed run, in its ring slots (the block they held goes to the sink)."""
         assert self.ring is not None and self.blocks is not None
@@ -147,4 +161,7 @@ def simulate_tables(
     scenario: Scenario, seed: int | None = None, jobs: Jobs | None = None, sink: BlockSink | None = None
 ) -> Recorder:
     """Run one replication and return its recorder (no files, no printing); streamed with ``sink``."""
-    return SimDriver(scenario, scenario.seed if seed is None else seed, jobs=jobs, sink=sink).run()
+    driver = SimDriver(scenario, scenario.seed if seed is None else seed, jobs=jobs, sink=sink)
+    rec = driver.run()
+    driver.release()
+    return rec
