@@ -100,10 +100,7 @@ class WorkerStats:
         self.running_warm += float(c[running & (phase == WARM)].sum())
         self.busy_gpu_s += float(ov[phase == BUSY].sum()) * self.gpus_per_worker
         self.billed_gpu_s += float(ov[billed].sum()) * self.gpus_per_worker
-        for i in range(n_states):
-            m = state == i
-            if m.any():
-                self.minute_workers[i] += interval_area(start[m], end[m], self.n_minutes, MINUTE_S)
+        self.minute_workers += interval_area(start, end, self.n_minutes, MINUTE_S, key=state, n_keys=n_states)
         rate = np.divide(cost, dur, out=np.zeros_like(dur), where=dur > 0)
         self.minute_cost += interval_area(start, end, self.n_minutes, MINUTE_S, weight=rate)
         self._runs.append(merge_runs(wid[alive], start[alive], end[alive]))
