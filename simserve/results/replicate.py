@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import stats
 
 if TYPE_CHECKING:
     pass
@@ -56,6 +55,8 @@ def t_interval(
     if len(arr) < 2:
         lo, hi = m, m
     else:
+        from scipy import stats  # here, not at import: scipy.stats takes ~0.4 s to import, and one run needs none
+
         half = float(stats.t.ppf(0.5 + level / 2, len(arr) - 1) * arr.std(ddof=1) / math.sqrt(len(arr)))
         lo, hi = m - half, m + half
     if bounds is not None:

@@ -30,3 +30,14 @@ def test_the_public_names_still_resolve() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert done.stdout.split()[:3] == ["simserve.api", "simserve.scenario.loading", "RunResult"]
+
+
+def test_one_run_imports_no_scipy() -> None:
+    """One run needs no confidence interval, fit or optimiser: scipy.stats alone took ~1 s of
+    ``simserve run scenarios/quickstart.yaml`` (3.3 s -> 2.3 s without it)."""
+    code = (
+        "import sys, simserve; simserve.simulate('scenarios/quickstart.yaml', overrides={'horizon': 60});"
+        " print(sorted(m for m in sys.modules if m == 'scipy' or m.startswith('scipy.')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.strip() == "[]"
