@@ -102,7 +102,7 @@ class SimDriver:
         The recorder stays whole; this driver is spent."""
         if self.ring is not None:
             self.ring.sink = self.ring.iv_sink = None
-        self.env._queue.clear()
+        self.env.drop_queue()
         ticker = self.ticker
         del ticker.fn, ticker.src  # slotted: its two references
         for part in (self.starts, self.core, self.env, self):

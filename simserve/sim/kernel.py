@@ -55,6 +55,10 @@ class Kernel(simpy.Environment):
         q: list[Any] = self._queue
         heappush(q, (at_s if at_s > self._now else self._now, NORMAL, next(self._eid), Call(fn, arg)))
 
+    def drop_queue(self) -> None:
+        """Forget every event still queued (a finished run: its entries hold the driver's callbacks)."""
+        self._queue.clear()
+
     def push_ticker(self, at_s: float, ticker: Ticker) -> None:
         """Put ``ticker`` on the queue at ``at_s`` (not before now)."""
         q: list[Any] = self._queue
