@@ -236,7 +236,7 @@ class Recorder:
     def interval(self, worker_id: int, state: int, phase: int, start: float, end: float, host: int) -> None:
         self.iv_extend([worker_id, state, phase, start, end, host])
 
-    def write_flips(self, wid: int, state: int, phase: int, host: int, flips: array) -> None:
+    def write_flips(self, wid: int, state: int, phase: int, host: int, flips: array[float]) -> None:
         """Write the rows of one worker's pending busy/warm flips; ``flips`` keeps only its last time.
 
         A flip is one number, the time the worker's phase turned from busy to warm or back

@@ -349,20 +349,21 @@ class EndpointCore:
         """Write the worker's open interval up to now (at a change of state or phase, at the end of its life
         or at the horizon), after the rows of its pending busy/warm flips."""
         now = self.now
-        host = w.host.host_id if w.host is not None else -1
         if len(w.flips) > 1:
-            self.rec.write_flips(w.wid, w.state, w.phase, host, w.flips)
+            self._write_flips(w)
         if now > w.since:
-            self.iv_extend([w.wid, w.state, w.phase, w.since, now, host])
+            self.iv_extend([w.wid, w.state, w.phase, w.since, now, w.host.host_id if w.host is not None else -1])
             w.since = now
             w.flips[0] = now
 
     def settle_flips(self) -> None:
         """Write every worker's pending busy/warm flips as rows (the recorder's ``settle``)."""
-        write = self.rec.write_flips
         for w in self.workers:
             if len(w.flips) > 1:
-                write(w.wid, w.state, w.phase, w.host.host_id if w.host is not None else -1, w.flips)
+                self._write_flips(w)
+
+    def _write_flips(self, w: Worker) -> None:
+        self.rec.write_flips(w.wid, w.state, w.phase, w.host.host_id if w.host is not None else -1, w.flips)
 
     def count(self, name: str, by: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + by

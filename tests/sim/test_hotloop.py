@@ -140,11 +140,11 @@ def test_flips_become_the_rows_written_at_each_phase_change(run: tuple[int, list
     for vector in (10**9, 0):  # a row at a time, then numpy (in chunks of ``chunk`` rows)
         rec = records.Recorder(np.empty(0))
         flips = array("d", times)
-        old = records.FLIPS_CHUNK
+        old = records.FLIPS_VECTOR, records.FLIPS_CHUNK
         records.FLIPS_VECTOR, records.FLIPS_CHUNK = vector, chunk
         try:
             rec.write_flips(7, 2, phase_now, 4, flips)
         finally:
-            records.FLIPS_VECTOR, records.FLIPS_CHUNK = 32, old
+            records.FLIPS_VECTOR, records.FLIPS_CHUNK = old
         assert rec.iv.tolist() == want
         assert flips.tolist() == times[-1:]
