@@ -31,7 +31,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from heapq import heappop, heappush
-from typing import Any
 
 from simserve.endpoint import EndpointCore, SetTimer, TimerKind
 from simserve.endpoint.queue import COMPACT_AFTER
@@ -72,8 +71,8 @@ def run_hot(
     env.on_done = core.job_finished  # type: ignore[method-assign]
     q, eid = env.raw()
     set_now = env.set_now
-    pending, run_job, svc, on_timeout = env._pending, env._run_job, env._service_s, env._on_timeout
-    other = env._other
+    pending, svc, on_timeout = env._pending, env._service_s, env._on_timeout
+    other, carry = env._other, env.carry
     call, ticker = Call, Ticker
     arrive, finished = core.arrive, core.job_finished
     arr, start_s, end_s, status = core.arr, core.start_s, core.end_s, core.status
@@ -86,32 +85,6 @@ def run_hot(
     queues, expires = core.queues, core.expires
     exec_timeout, ttl, idle_timeout, scaler = core.exec_timeout, core.ttl, core.idle_timeout, core.scaler
 
-    def begin(w: Any, j: int, now: float) -> None:
-        """``EndpointCore.begin_job(w, j, False)`` and the ``RunJob``'s push, with no retry token in play."""
-        start_s[j] = now
-        job_worker[j] = w.wid
-        status[j] = IN_PROGRESS
-        running = w.running
-        if not running:
-            ph = w.phase
-            if ph == WARM:  # a flip: one number, its row written later (``Recorder.write_flips``)
-                w.flip(now)
-                w.since = now
-                w.phase = BUSY
-            elif ph != BUSY:
-                close(w)
-                w.phase = BUSY
-            w.idle_since = -1.0
-        running.add(j)
-        core.in_progress += 1
-        left = arr[j] + ttl - now
-        limit = left if left < exec_timeout else exec_timeout
-        s = svc[j]
-        if s > limit:
-            heappush(q, (now + limit, NORMAL, next(eid), call(on_timeout, j)))
-        else:
-            heappush(q, (now + s, NORMAL, next(eid), j))
-
     n = len(arrival_s)
     i = base = 0
     if not n and refill is not None and (nxt := refill()) is not None:
@@ -119,123 +92,160 @@ def run_hot(
         n = len(arrival_s)
     seg = min(n, SETTLE_EVERY)
     next_arr = arrival_s[0] if n else math.inf
+    # what this path changes of ``core.in_progress`` and ``free.n`` (the free index's count) is kept in two local
+    # deltas, added to them before any method of the core, the driver or the kernel runs: only those read them
+    dip = dfree = 0
     while True:
-        if q and q[0][0] <= next_arr:
-            if q[0][0] >= until:
+        if q and (t := q[0][0]) <= next_arr:
+            if t >= until:
                 break
             now, _, _, ev = heappop(q)  # the kernel's clock is set only where something reads it
-            cls = ev.__class__
-            if cls is int:  # a completion: ``EndpointCore.job_finished(ev, now)``, inlined for a plain one
-                j = ev
-                if job_token or status[j] != IN_PROGRESS:
-                    if job_token:
-                        finished(j, now)
+            if ev.__class__ is not int:
+                if ev.__class__ is call:
+                    set_now(now)
+                    core.in_progress += dip
+                    free.n += dfree
+                    dip = dfree = 0
+                    ev.fn(ev.arg)
+                elif ev.__class__ is ticker and now < ev.src.tick_wake:  # a sleeping tick: one grid step on
+                    heappush(q, (now + ev.src.tick_every, NORMAL, next(eid), ev))
                 else:
-                    w = workers[job_worker[j]]
-                    if w.drain:
-                        finished(j, now)
-                    else:
-                        core.now = now
-                        end_s[j] = now
-                        status[j] = COMPLETED
-                        running = w.running
-                        running.discard(j)
-                        core.in_progress -= 1
-                        nj = -1
-                        if queues and ((h := queue._head) < len(qlist) or queue._low):  # JobQueue.pop, inlined
-                            # for a live head that needs no compacting; else (expired, time to compact, low
-                            # priority) the method itself
-                            live = h < COMPACT_AFTER and h < len(qlist) and not queue._low
-                            if live and qarr[nj := qlist[h]] + qttl > now:
-                                queue._head = h + 1
-                            else:
-                                nj = qpop(now)
-                        if nj >= 0:
-                            begin(w, nj, now)
-                        else:
-                            if not running:
-                                if w.phase == BUSY:  # a flip
-                                    w.flip(now)
-                                    w.since = now
-                                else:
-                                    close(w)
-                                w.phase = WARM
-                                w.idle_since = now
-                                if not w.expiry_pending and expires[w.is_flex]:
-                                    w.expiry_pending = True
-                                    deadline = scaler.idle_deadline_s(w.kind, now, idle_timeout)
-                                    pending.append(SetTimer(deadline, IDLE_TIMER, w.wid))
-                            if not w.in_free:
-                                w.in_free = True
-                                free.n += 1
-                                by_seq[w.seq] = w
-                                heappush(fheap, -w.seq)
-            elif cls is call:
-                set_now(now)
-                ev.fn(ev.arg)
+                    set_now(now)
+                    core.in_progress += dip
+                    free.n += dfree
+                    dip = dfree = 0
+                    env._run_entry(ev)
                 continue
-            elif cls is ticker and now < ev.src.tick_wake:  # a sleeping tick: one grid step on
-                heappush(q, (now + ev.src.tick_every, NORMAL, next(eid), ev))
+            # a completion: ``EndpointCore.job_finished(j, now)``, inlined for a plain one
+            j = ev
+            if job_token:
+                core.in_progress += dip
+                free.n += dfree
+                dip = dfree = 0
+                finished(j, now)
+                if pending:
+                    set_now(now)
+                    carry(now)
                 continue
+            if status[j] != IN_PROGRESS:  # a stale completion: nothing to do
+                continue
+            w = workers[job_worker[j]]
+            if w.drain:
+                core.in_progress += dip
+                free.n += dfree
+                dip = dfree = 0
+                finished(j, now)
+                if pending:
+                    set_now(now)
+                    carry(now)
+                continue
+            core.now = now
+            end_s[j] = now
+            status[j] = COMPLETED
+            running = w.running
+            running.discard(j)
+            dip -= 1
+            if queues and ((h := queue._head) < len(qlist) or queue._low):  # JobQueue.pop, inlined
+                # for a live head that needs no compacting; else (expired, time to compact, low
+                # priority) the method itself
+                if h < COMPACT_AFTER and h < len(qlist) and not queue._low and qarr[j := qlist[h]] + qttl > now:
+                    queue._head = h + 1
+                else:
+                    core.in_progress += dip
+                    free.n += dfree
+                    dip = dfree = 0
+                    j = qpop(now)
             else:
-                set_now(now)
-                env._run_entry(ev)
+                j = -1
+            if j < 0:  # nothing queued: the worker turns warm and is free
+                if not running:
+                    if w.phase == BUSY:  # a flip: one number, its row written later (``Recorder.write_flips``)
+                        w.flip(now)
+                        w.since = now
+                    else:
+                        close(w)
+                    w.phase = WARM
+                    w.idle_since = now
+                    if not w.expiry_pending and expires[w.is_flex]:
+                        w.expiry_pending = True
+                        deadline = scaler.idle_deadline_s(w.kind, now, idle_timeout)
+                        set_now(now)
+                        core.in_progress += dip
+                        free.n += dfree
+                        dip = dfree = 0
+                        other(SetTimer(deadline, IDLE_TIMER, w.wid), now)  # Kernel.carry's path for it
+                if not w.in_free:
+                    w.in_free = True
+                    dfree += 1
+                    by_seq[w.seq] = w
+                    heappush(fheap, -w.seq)
                 continue
+            arriving = False  # the worker takes queued job ``j``: below
         else:
             if next_arr >= until:
                 break
             now = next_arr
+            core.now = now
             j = base + i
             w = None
-            if free.n:  # ``arrive``'s warm path: FreeWorkers.pop, then begin_job (a fresh job has no retry token)
-                while fheap:
-                    w = by_seq[-heappop(fheap)]
-                    if w.in_free:
-                        w.in_free = False
-                        free.n -= 1
-                        break
-                    w = None
+            while fheap:  # ``arrive``'s warm path: FreeWorkers.pop (stale entries only dropped sooner), then begin_job
+                w = by_seq[-heappop(fheap)]
+                if w.in_free:
+                    w.in_free = False
+                    dfree -= 1
+                    break
+                w = None
+            arriving = True
             if w is None:
                 if queues:  # ``arrive``'s queued path (the plain rules have no low-priority job)
-                    core.now = now
                     qappend(j)
                     if core.tick_wake > now:
+                        core.in_progress += dip
+                        free.n += dfree
+                        dip = dfree = 0
                         core._queued(j)
                     if core.n_alive == 0:
                         set_now(now)
+                        core.in_progress += dip
+                        free.n += dfree
+                        dip = dfree = 0
                         core.apply(scaler.on_arrival(core.view()))
                 else:
                     set_now(now)
+                    core.in_progress += dip
+                    free.n += dfree
+                    dip = dfree = 0
                     arrive(j, now)
-            else:  # begin(w, j, now), inlined
-                core.now = now
-                start_s[j] = now
-                job_worker[j] = w.wid
-                status[j] = IN_PROGRESS
-                running = w.running
-                if not running:
-                    ph = w.phase
-                    if ph == WARM:  # a flip
-                        w.flip(now)
-                        w.since = now
-                        w.phase = BUSY
-                    elif ph != BUSY:
-                        close(w)
-                        w.phase = BUSY
-                    w.idle_since = -1.0
-                running.add(j)
-                core.in_progress += 1
-                left = arr[j] + ttl - now
-                limit = left if left < exec_timeout else exec_timeout
-                s = svc[j]
-                if s > limit:
-                    heappush(q, (now + limit, NORMAL, next(eid), call(on_timeout, j)))
-                else:
-                    heappush(q, (now + s, NORMAL, next(eid), j))
-                if len(running) < w.concurrency:
-                    w.in_free = True
-                    free.n += 1
-                    heappush(fheap, -w.seq)  # by_seq has it: it was just taken from the index
+        if w is not None:
+            # ``EndpointCore.begin_job(w, j, False)`` and its ``RunJob``'s push, no retry token in play
+            start_s[j] = now
+            job_worker[j] = w.wid
+            status[j] = IN_PROGRESS
+            running = w.running
+            if not running:
+                ph = w.phase
+                if ph == WARM:  # a flip
+                    w.flip(now)
+                    w.since = now
+                    w.phase = BUSY
+                elif ph != BUSY:
+                    close(w)
+                    w.phase = BUSY
+                w.idle_since = -1.0
+            running.add(j)
+            dip += 1
+            left = arr[j] + ttl - now
+            limit = left if left < exec_timeout else exec_timeout
+            s = svc[j]
+            if s > limit:
+                heappush(q, (now + limit, NORMAL, next(eid), call(on_timeout, j)))
+            else:
+                heappush(q, (now + s, NORMAL, next(eid), j))
+            if arriving and len(running) < w.concurrency:  # room for more: back in the free index
+                w.in_free = True
+                dfree += 1
+                heappush(fheap, -w.seq)  # by_seq has it: it was just taken from the index
+        if arriving:
             i += 1  # the next arrival (after this one's effects, as ``run_merged``: a refill may flush records)
             if i < seg:
                 next_arr = arrival_s[i]
@@ -245,6 +255,9 @@ def run_hot(
                 next_arr = arrival_s[i]
             else:
                 set_now(now)  # a refill reads it
+                core.in_progress += dip
+                free.n += dfree
+                dip = dfree = 0
                 if refill is not None and (nxt := refill()) is not None:
                     arrival_s, base = nxt
                     n, i = len(arrival_s), 0
@@ -252,21 +265,12 @@ def run_hot(
                     next_arr = arrival_s[0] if n else math.inf
                 else:
                     next_arr = math.inf
-        if pending:  # Kernel.carry, inlined, for what the core's methods left
+        if pending:  # Kernel.carry for what the core's methods left
             set_now(now)
-            e: Any
-            for e in pending:
-                if e.__class__ is run_job:
-                    jj: int
-                    token: int
-                    limit_s: float
-                    _, jj, token, limit_s = e
-                    s = svc[jj]
-                    if s > limit_s:
-                        heappush(q, (now + limit_s, NORMAL, next(eid), call(on_timeout, token)))
-                    else:
-                        heappush(q, (now + s, NORMAL, next(eid), token))
-                else:
-                    other(e, now)
-            pending.clear()
+            core.in_progress += dip
+            free.n += dfree
+            dip = dfree = 0
+            carry(now)
+    core.in_progress += dip
+    free.n += dfree
     set_now(until)
