@@ -65,15 +65,22 @@ class ContainerProcess:
         self.returncode: int | None = None
         self.removed = threading.Event()
         raw = api.attach_socket(container_id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
-        self._holder = raw  # keeps the HTTP response (and so the socket) alive
+        # over a unix socket or plain TCP the SDK answers the response's ``SocketIO`` (the raw stream of
+        # ``sock.makefile("rb")``): closing the socket alone then only marks it closed, and the fd stays
+        # open until that stream is closed too (``_close_attach`` closes both)
+        self._holder = raw
         self._sock: socket.socket = getattr(raw, "_sock", raw)  # the SDK's response wraps the socket (or is it)
         self._sock.settimeout(None)
         self.stdin = _Stdin(self._sock)
         self.pid = 0  # the container's main process on this host, once started (0: unknown)
 
     def start(self) -> None:
-        """Start the container (blocking API call) and the reader thread."""
-        self._api.start(self.container_id)
+        """Start the container (blocking API call) and the reader thread; a failed start closes the attach socket."""
+        try:
+            self._api.start(self.container_id)
+        except BaseException:
+            self._close_attach()
+            raise
         with contextlib.suppress(Exception):
             self.pid = int(self._api.inspect_container(self.container_id)["State"].get("Pid") or 0)
         threading.Thread(target=self._pump, name=f"attach-{self.container_id[:12]}", daemon=True).start()
@@ -108,11 +115,18 @@ class ContainerProcess:
             pass
         self._loop.call_soon_threadsafe(self.stdout.feed_eof)
         code = self._exit_code()
-        with contextlib.suppress(OSError):
-            self._sock.close()
+        self._close_attach()
         if self._remove_on_exit:
             self.remove()
         self._loop.call_soon_threadsafe(self._set_exit, code)
+
+    def _close_attach(self) -> None:
+        """Close the attach socket and the stream the SDK wraps it in: only then is its fd closed."""
+        with contextlib.suppress(OSError):
+            self._sock.close()
+        if self._holder is not self._sock:
+            with contextlib.suppress(Exception):  # whatever the transport's stream raises on close
+                self._holder.close()
 
     def _exit_code(self) -> int:
         for _ in range(3):
