@@ -143,7 +143,7 @@ class MinuteSeries:
         self.lat_p99 = np.full(self.n, np.nan)
 
     def _minute(self, t: np.ndarray) -> np.ndarray:
-        return np.clip((t // MINUTE_S).astype(np.int64), 0, self.n - 1)
+        return np.clip(floor_div(t, MINUTE_S).astype(np.int64), 0, self.n - 1)
 
     def add_area(self, start: np.ndarray, end: np.ndarray) -> None:
         """Add the time each interval [start, end) spends in each minute to ``queue_area``."""
@@ -218,6 +218,23 @@ class MinuteSeries:
         )
 
 
+def floor_div(t: np.ndarray, width: float) -> np.ndarray:
+    """``t // width`` (as floats), bit for bit, at a fifth of its cost (numpy's float ``//`` computes a
+    remainder too), for a whole-number ``width``. ``floor(t / width)`` is never less than the true floor
+    (rounding is monotone and whole numbers are exact); it could be one more where ``t / width`` rounds
+    up to a whole number ``m`` that ``t`` is short of, which ``m · width > t`` (exact below 2^53) catches:
+    a tiny negative ``t`` whose quotient underflows to -0 (``-5e-324 // 60`` is -1). No positive time was
+    found with a width of 60 (every minute up to 2·10^7, three floats below each).
+
+    >>> t = np.array([-0.5, 0.0, 59.999999999999993, 60.0, 119.99999999999999])
+    >>> floor_div(t, 60.0).tolist() == (t // 60.0).tolist()
+    True
+    """
+    m = np.floor(t / width)
+    m -= m * width > t
+    return m
+
+
 #: the per-minute latency percentiles
 PERCENTILES = (50, 95, 99)
 #: a minute with more latencies than this gets its own ``np.percentile`` (the rest are sorted together)
@@ -228,7 +245,7 @@ def group_percentiles(values: np.ndarray, starts: np.ndarray, percentiles: tuple
     """``np.percentile(group, percentiles)`` (its default ``linear`` method, bit for bit) of every group of
     ``values``, group ``i`` running from ``starts[i]`` to ``starts[i + 1]`` (the last to the end), as one
     array of shape (len(percentiles), groups), without a call per group: each group is sorted (one
-    ``lexsort``) and its order statistics interpolated as numpy does (``_get_indexes`` and ``_lerp``).
+    sort of (group, value) pairs) and its order statistics interpolated as numpy does (``_get_indexes`` and ``_lerp``).
 
     >>> v = np.array([3.0, 1.0, 2.0, 10.0, 0.5])
     >>> group_percentiles(v, np.array([0, 3]), (50, 95)).tolist()
@@ -237,11 +254,12 @@ def group_percentiles(values: np.ndarray, starts: np.ndarray, percentiles: tuple
     n_groups = len(starts)
     counts = np.diff(np.r_[starts, len(values)])
     gid = np.repeat(np.arange(n_groups), counts)
-    if n_groups <= 1 << 16:  # sort the values, then stably by group: a radix sort of 16-bit keys
-        by_value = np.argsort(values)
-        v = values[by_value[np.argsort(gid[by_value].astype(np.uint16), kind="stable")]]
-    else:
-        v = values[np.lexsort((values, gid))]
+    # sorted by (group, value) in one sort: numpy orders complex numbers by real part, then imaginary part
+    # (NaN last, as an argsort puts it); half the time of an argsort of the values and a radix sort by group
+    key = np.empty(len(values), dtype=complex)  # set part by part: ``1j * inf`` would be nan + inf·j
+    key.real, key.imag = gid, values
+    key.sort()
+    v = key.imag
     q = np.true_divide(np.asarray(percentiles, dtype=float), 100)
     virtual = (counts - 1)[None, :] * q[:, None]  # numpy's "linear": (n - 1) * q
     prev = np.floor(virtual)
