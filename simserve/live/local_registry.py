@@ -23,7 +23,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from simserve.live.engine_service import state_dir, stop_pid
@@ -95,6 +95,9 @@ class LocalRegistry:
 
     port: int = 5000
     directory: Path | None = None
+    #: the registry this object started (it outlives the object when left running): ``stop`` settles its
+    #: exit status, so the ``Popen`` does not report a child still running once it is gone
+    process: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.directory is None:
@@ -176,6 +179,7 @@ class LocalRegistry:
             start_new_session=True,
         )
         log.close()
+        self.process = proc
         self.pid_file.write_text(f"{proc.pid}\n")
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -189,6 +193,8 @@ class LocalRegistry:
                 return proc.pid
             time.sleep(0.05)
         stop_pid(proc.pid)
+        proc.poll()
+        self.process = None
         raise RegistryError(f"registry on {self.address} did not answer within {timeout_s:.0f} s")
 
     def stop(self) -> bool:
@@ -199,7 +205,10 @@ class LocalRegistry:
             _index(self.port).unlink(missing_ok=True)
         if pid is None:
             return False
-        stop_pid(pid)
+        stop_pid(pid)  # waits for it (and reaps it, as our child)
+        if self.process is not None and self.process.pid == pid:
+            self.process.poll()  # reaped already: the Popen records an exit
+            self.process = None
         return True
 
     def repositories(self) -> dict[str, list[str]]:

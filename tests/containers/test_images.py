@@ -67,6 +67,7 @@ def test_registry_refuses_requests_without_the_runs_credentials(registry):
         request = urllib.request.Request(f"http://{registry.address}{path}", method=method)
         with pytest.raises(urllib.error.HTTPError) as err:
             urllib.request.urlopen(request, timeout=5)  # noqa: S310 - loopback http
+        err.value.close()  # the error holds the response and its socket
         assert err.value.code == 401, (method, path)
     assert registry.is_up() and registry.repositories() == {}  # with its credentials it answers
     assert json.loads(registry.credentials_file.read_text())["username"] == "simserve"
