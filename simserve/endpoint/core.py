@@ -353,8 +353,7 @@ class EndpointCore:
             self._write_flips(w)
         if now > w.since:
             self.iv_extend([w.wid, w.state, w.phase, w.since, now, w.host.host_id if w.host is not None else -1])
-            w.since = now
-            w.flips[0] = now
+            w.since = now  # the only entry of ``flips``, written above
 
     def settle_flips(self) -> None:
         """Write every worker's pending busy/warm flips as rows (the recorder's ``settle``)."""

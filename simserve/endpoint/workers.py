@@ -39,7 +39,6 @@ class Worker:
         "host",
         "state",
         "phase",
-        "since",
         "running",
         "in_free",
         "free_epoch",
@@ -74,7 +73,6 @@ class Worker:
         self.host: Host | None = None
         self.state: WorkerState = WorkerState.IDLE
         self.phase: int = Phase.NONE  # a Phase value (plain ints on the per-job path)
-        self.since = now  # when the current (state, phase) was entered
         self.running: set[int] = set()  # jobs running on it
         self.in_free = False  # in the routing index (a ready worker with a free job slot)
         self.free_epoch = 0
@@ -98,9 +96,19 @@ class Worker:
         self.concurrency_set = False  # its own value (``set_worker_concurrency``) until its next start
         self.refresh_due = False  # restarts once its running jobs end (a job asked for a refresh)
         #: busy/warm phase changes not yet written as rows (``Recorder.write_flips``): when the open row
-        #: began, then each change's time; ``flip`` appends one (``sim/hotloop.py``'s per-job path)
+        #: began, then each change's time; ``flip`` appends one (``sim/hotloop.py``'s per-job path). Its last
+        #: entry is ``since``
         self.flips = array("d", (now,))
         self.flip = self.flips.append
+
+    @property
+    def since(self) -> float:
+        """When the current (state, phase) was entered: the last of ``flips`` (a flip moves it on by itself)."""
+        return self.flips[-1]
+
+    @since.setter
+    def since(self, now: float) -> None:
+        self.flips[-1] = now
 
     @property
     def jobs(self) -> int:

@@ -148,7 +148,7 @@ def run_hot(
             if queues and ((h := queue._head) < len(qlist) or queue._low):  # JobQueue.pop, inlined
                 # for a live head that needs no compacting; else (expired, time to compact, low
                 # priority) the method itself
-                if h < COMPACT_AFTER and h < len(qlist) and not queue._low and qarr[j := qlist[h]] + qttl > now:
+                if h < COMPACT_AFTER and not queue._low and qarr[j := qlist[h]] + qttl > now:  # (so h < len(qlist))
                     queue._head = h + 1
                 else:
                     core.in_progress += dip
@@ -161,7 +161,6 @@ def run_hot(
                 if not running:
                     if w.phase == BUSY:  # a flip: one number, its row written later (``Recorder.write_flips``)
                         w.flip(now)
-                        w.since = now
                     else:
                         close(w)
                     w.phase = WARM
@@ -226,7 +225,6 @@ def run_hot(
                 ph = w.phase
                 if ph == WARM:  # a flip
                     w.flip(now)
-                    w.since = now
                     w.phase = BUSY
                 elif ph != BUSY:
                     close(w)
