@@ -121,19 +121,9 @@ def run_hot(
                 continue
             # a completion: ``EndpointCore.job_finished(j, now)``, inlined for a plain one
             j = ev
-            if job_token:
-                core.in_progress += dip
-                free.n += dfree
-                dip = dfree = 0
-                finished(j, now)
-                if pending:
-                    set_now(now)
-                    carry(now)
+            if not job_token and status[j] != IN_PROGRESS:  # a stale completion: nothing to do
                 continue
-            if status[j] != IN_PROGRESS:  # a stale completion: nothing to do
-                continue
-            w = workers[job_worker[j]]
-            if w.drain:
+            if job_token or (w := workers[job_worker[j]]).drain:  # the core's method: retry tokens, a drain
                 core.in_progress += dip
                 free.n += dfree
                 dip = dfree = 0
