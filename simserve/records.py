@@ -233,9 +233,6 @@ class Recorder:
         if isinstance(self.arrival_s, list):
             self.arrival_s = np.asarray(self.arrival_s, dtype=float)
 
-    def interval(self, worker_id: int, state: int, phase: int, start: float, end: float, host: int) -> None:
-        self.iv_extend([worker_id, state, phase, start, end, host])
-
     def write_flips(self, wid: int, state: int, phase: int, host: int, flips: array[float]) -> None:
         """Write the rows of one worker's pending busy/warm flips; ``flips`` keeps only its last time.
 
