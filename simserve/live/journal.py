@@ -110,6 +110,7 @@ class Journal:
                 for j in changed
             ]
         self._status = status
+        rec.settle()  # pending busy/warm flips become rows first (none unless the simulator's fast path ran)
         self._take(line, "iv", rec.iv)
         self._take(line, "workers", rec.workers, lambda m: [m.worker_id, m.kind, m.created_s])
         self._take(line, "actions", rec.actions)

@@ -104,6 +104,7 @@ class LiveStats:
     def cost_usd(self, open_rows: list[tuple[int, int, int, float, float, int]]) -> float:
         """The bill so far: every closed interval (each billed once, when first seen) and ``open_rows``
         (worker, state, phase, start, now, host) of the workers alive now."""
+        self.rec.settle()  # pending busy/warm flips become rows first (none unless the simulator's fast path ran)
         iv = self.rec.iv
         end = len(iv) // 6
         for r in range(self._rows_billed, end):
