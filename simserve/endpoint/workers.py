@@ -108,6 +108,8 @@ class Worker:
 
     @since.setter
     def since(self, now: float) -> None:
+        # with flips pending this would move the last one: ``EndpointCore.close`` writes them first
+        assert len(self.flips) == 1, f"worker {self.wid}: {len(self.flips) - 1} flips not written"
         self.flips[-1] = now
 
     @property
