@@ -240,7 +240,7 @@ class Recorder:
         (``sim/hotloop.py`` appends it instead of writing a row): ``flips`` holds when the row open
         at the first pending flip began, then each flip's time. The rows alternate between the two
         phases, the last in the one other than ``phase`` (the worker's phase now); state and host
-        are the worker's, unchanged by a flip. A row of no length is not written, as ``EndpointCore.enter``
+        are the worker's, unchanged by a flip. A row of no length is not written, as ``EndpointCore.close``
         writes none.
         """
         k = len(flips) - 1

@@ -293,10 +293,12 @@ def interval_area(
     w = np.ones(len(start)) if weight is None else weight
     edges = np.arange(n + 1) * width
     width_keys = n + 2
-    offset = 0 if key is None else key * width_keys
+    offset = None if key is None else key * width_keys
 
     def ramp(t: np.ndarray) -> np.ndarray:  # Σ w · max(0, B − t) at every boundary B
-        b = np.clip(np.floor(t / width).astype(np.int64) + 1, 0, n + 1) + offset  # first boundary after t
+        b = np.clip(np.floor(t / width).astype(np.int64) + 1, 0, n + 1)  # first boundary after t
+        if offset is not None:
+            b += offset  # in its key's row
         cnt = np.bincount(b, weights=w, minlength=n_keys * width_keys).reshape(n_keys, width_keys)
         tot = np.bincount(b, weights=w * t, minlength=n_keys * width_keys).reshape(n_keys, width_keys)
         return edges * np.cumsum(cnt, axis=1)[:, : n + 1] - np.cumsum(tot, axis=1)[:, : n + 1]

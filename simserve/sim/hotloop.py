@@ -104,19 +104,16 @@ def run_hot(
                 break
             now, _, _, ev = heappop(q)  # the kernel's clock is set only where something reads it
             if ev.__class__ is not int:
-                if ev.__class__ is call:
-                    set_now(now)
-                    core.in_progress += dip
-                    free.n += dfree
-                    dip = dfree = 0
-                    ev.fn(ev.arg)
-                elif ev.__class__ is ticker and now < ev.src.tick_wake:  # a sleeping tick: one grid step on
+                if ev.__class__ is ticker and now < ev.src.tick_wake:  # a sleeping tick: one grid step on
                     heappush(q, (now + ev.src.tick_every, NORMAL, next(eid), ev))
+                    continue
+                set_now(now)
+                core.in_progress += dip
+                free.n += dfree
+                dip = dfree = 0
+                if ev.__class__ is call:
+                    ev.fn(ev.arg)
                 else:
-                    set_now(now)
-                    core.in_progress += dip
-                    free.n += dfree
-                    dip = dfree = 0
                     env._run_entry(ev)
                 continue
             # a completion: ``EndpointCore.job_finished(j, now)``, inlined for a plain one
