@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from simserve.billing import billing_table
+from simserve.memhint import small_pages
 from simserve.parallel import ordered_map
 from simserve.results.jobstats import JobStats
 from simserve.results.offload import Offload
@@ -42,7 +43,32 @@ def simulate(
     ``tables=False`` streams the run: memory does not grow with the number of jobs, the summary's
     percentiles come from sketches, the result has no jobs table (``job_writer`` gets each block of
     job records, e.g. a parquet writer; ``on_block(jobs drawn, simulated time)`` reports progress).
+    The run goes without numpy's huge-page hint (``memhint.small_pages``).
     """
+    with small_pages():
+        return _simulate(
+            scenario,
+            seed,
+            overrides=overrides,
+            jobs=jobs,
+            tables=tables,
+            job_writer=job_writer,
+            worker_writer=worker_writer,
+            on_block=on_block,
+        )
+
+
+def _simulate(
+    scenario: Scenario | str | dict[str, Any],
+    seed: int | None,
+    *,
+    overrides: dict[str, Any] | list[str] | None,
+    jobs: Jobs | None,
+    tables: bool,
+    job_writer: BlockSink | None,
+    worker_writer: Callable[..., None] | None,
+    on_block: Callable[[int, float], None] | None,
+) -> RunResult:
     sc = (
         scenario
         if isinstance(scenario, Scenario) and not overrides

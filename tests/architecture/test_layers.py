@@ -21,7 +21,8 @@ PKG = Path(__file__).resolve().parents[2] / "simserve"
 LAYERS: tuple[frozenset[str], ...] = tuple(
     frozenset(names.split())
     for names in (
-        "version units numfmt limits inputs rng safe_yaml catalog llm_catalog dists planspec interrupts parallel",
+        "version units numfmt limits inputs rng safe_yaml catalog llm_catalog dists planspec interrupts parallel"
+        " memhint",
         "records billing",
         "traceformats",
         "scenario",
