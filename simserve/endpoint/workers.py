@@ -6,6 +6,10 @@ cold-start epoch and fault history)
 and ``worker_concurrency`` (the rule for the jobs one worker takes at once, which the core and
 the live executor both read). A slot survives scale-down as an ``idle`` row whose host keeps
 the image. Only the endpoint core (and its rule helpers, through ``ports.CorePort``) changes it.
+
+Where a C compiler is present the install compiles this module (``setup.py``): ``Worker`` is then an
+extension type whose fields have the C types of ``workers.pxd``, read as struct members by the compiled
+``sim/hotloop.py``; the same source runs interpreted elsewhere.
 """
 
 from __future__ import annotations

@@ -27,6 +27,13 @@ stay the reference: the tables are the same byte for byte with and without this 
 (``hot_ok``): no LLM engine, no open workload, no drawn job flags, no setting changes. No rule is
 decided here that the core does not decide the same way; a change to ``arrive``, ``begin_job``,
 ``job_finished`` or ``JobQueue.pop`` must be made here too.
+
+Where a C compiler is present the install compiles this module with Cython (``setup.py``; the C types
+of its local names are in ``hotloop.pxd``, the worker's in ``endpoint/workers.pxd``): the per-job
+arithmetic, comparisons and record stores become C, while the heaps, sets and the core's methods are
+the same Python objects. The source is the same either way, and the two give the same tables byte for
+byte (``tests/sim/test_compiled.py``); after editing it or a ``.pxd``, ``pip install -e .`` compiles
+it again.
 """
 
 from __future__ import annotations
@@ -77,6 +84,7 @@ def run_hot(
     pending, svc, on_timeout = env._pending, env._service_s, env._on_timeout
     other, carry = env._other, env.carry
     call, ticker = Call, Ticker
+    push, pop, normal = heappush, heappop, NORMAL  # (local names: no global look-up per job)
     arrive, finished = core.arrive, core.job_finished
     arr, start_s, end_s, status = core.arr, core.start_s, core.end_s, core.status
     job_worker, close, settle, workers = core.job_worker, core.close, core.settle_flips, core.workers
@@ -102,16 +110,16 @@ def run_hot(
         if q and (t := q[0][0]) <= next_arr:
             if t >= until:
                 break
-            now, _, _, ev = heappop(q)  # the kernel's clock is set only where something reads it
-            if ev.__class__ is not int:
-                if ev.__class__ is ticker and now < ev.src.tick_wake:  # a sleeping tick: one grid step on
-                    heappush(q, (now + ev.src.tick_every, NORMAL, next(eid), ev))
+            now, _, _, ev = pop(q)  # the kernel's clock is set only where something reads it
+            if type(ev) is not int:
+                if type(ev) is ticker and now < ev.src.tick_wake:  # a sleeping tick: one grid step on
+                    push(q, (now + ev.src.tick_every, normal, next(eid), ev))
                     continue
                 set_now(now)
                 core.in_progress += dip
                 free.n += dfree
                 dip = dfree = 0
-                if ev.__class__ is call:
+                if type(ev) is call:
                     ev.fn(ev.arg)
                 else:
                     env._run_entry(ev)
@@ -120,7 +128,9 @@ def run_hot(
             j = ev
             if not job_token and status[j] != IN_PROGRESS:  # a stale completion: nothing to do
                 continue
-            if job_token or (w := workers[job_worker[j]]).drain:  # the core's method: retry tokens, a drain
+            if not job_token:  # (with retry tokens in play ``j`` is a token, not a job)
+                w = workers[job_worker[j]]
+            if job_token or w.drain:  # the core's method: retry tokens, a drain
                 core.in_progress += dip
                 free.n += dfree
                 dip = dfree = 0
@@ -138,7 +148,7 @@ def run_hot(
             if queues and ((h := queue._head) < len(qlist) or queue._low):  # JobQueue.pop, inlined
                 # for a live head that needs no compacting; else (expired, time to compact, low
                 # priority) the method itself
-                if h < COMPACT_AFTER and not queue._low and qarr[j := qlist[h]] + qttl > now:  # (so h < len(qlist))
+                if h < COMPACT_AFTER and not queue._low and qarr[(j := qlist[h])] + qttl > now:  # (so h < len(qlist))
                     queue._head = h + 1
                 else:
                     core.in_progress += dip
@@ -167,7 +177,7 @@ def run_hot(
                     w.in_free = True
                     dfree += 1
                     by_seq[w.seq] = w
-                    heappush(fheap, -w.seq)
+                    push(fheap, -w.seq)
                 continue
             arriving = False  # the worker takes queued job ``j``: below
         else:
@@ -178,7 +188,7 @@ def run_hot(
             j = base + i
             w = None
             while fheap:  # ``arrive``'s warm path: FreeWorkers.pop (stale entries only dropped sooner), then begin_job
-                w = by_seq[-heappop(fheap)]
+                w = by_seq[-pop(fheap)]
                 if w.in_free:
                     w.in_free = False
                     dfree -= 1
@@ -222,17 +232,18 @@ def run_hot(
                 w.idle_since = -1.0
             running.add(j)
             dip += 1
-            left = arr[j] + ttl - now
+            arrived = arr[j]
+            left = arrived + ttl - now
             limit = left if left < exec_timeout else exec_timeout
             s = svc[j]
             if s > limit:
-                heappush(q, (now + limit, NORMAL, next(eid), call(on_timeout, j)))
+                push(q, (now + limit, normal, next(eid), call(on_timeout, j)))
             else:
-                heappush(q, (now + s, NORMAL, next(eid), j))
+                push(q, (now + s, normal, next(eid), j))
             if arriving and len(running) < w.concurrency:  # room for more: back in the free index
                 w.in_free = True
                 dfree += 1
-                heappush(fheap, -w.seq)  # by_seq has it: it was just taken from the index
+                push(fheap, -w.seq)  # by_seq has it: it was just taken from the index
         if arriving:
             i += 1  # the next arrival (after this one's effects, as ``run_merged``: a refill may flush records)
             if i < seg:
