@@ -17,7 +17,7 @@ from typing import Any
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
-COMPILED = ["simserve/endpoint/workers.py", "simserve/sim/hotloop.py"]
+COMPILED = ["simserve/endpoint/workers.py", "simserve/sim/timeheap.py", "simserve/sim/hotloop.py"]
 
 
 class OptionalBuildExt(build_ext):
@@ -50,7 +50,17 @@ def extensions() -> list[Any]:
     except ImportError:
         print("simserve: Cython not found; the pure-Python modules run", file=sys.stderr)
         return []
-    return cythonize(COMPILED, compiler_directives={"language_level": 3, "boundscheck": False}, quiet=True)
+    try:
+        return list(
+            cythonize(
+                COMPILED,
+                compiler_directives={"language_level": 3, "boundscheck": False, "annotation_typing": False},
+                quiet=True,
+            )
+        )
+    except Exception as exc:  # noqa: BLE001 - a module Cython cannot translate: run them all interpreted
+        print(f"simserve: not compiled (Cython: {exc}); the pure-Python modules run", file=sys.stderr)
+        return []
 
 
 setup(ext_modules=extensions(), cmdclass={"build_ext": OptionalBuildExt})

@@ -4,6 +4,7 @@
 # Python source is unchanged by them and runs as it is where nothing is compiled.
 import cython
 from simserve.endpoint.workers cimport Worker
+from simserve.sim.timeheap cimport TimeHeap
 
 cdef int BUSY, WARM, IN_PROGRESS, COMPLETED
 
@@ -15,5 +16,5 @@ cdef int BUSY, WARM, IN_PROGRESS, COMPLETED
                w=Worker, arriving=cython.bint, running=set, q=list, fheap=list, qlist=list, by_seq=dict,
                start_s="double[::1]", end_s="double[::1]", status="unsigned char[::1]", arr=list, svc=list, qarr=list,
                job_worker=list, workers=list, ph=cython.int, pending=list, job_token=dict, queues=cython.bint,
-               expires=tuple)
+               expires=tuple, compiled=cython.bint, ch=TimeHeap, src=cython.int, tc=cython.double)
 cpdef run_hot(env, core, arrival_s, double until, refill=*)

@@ -1,10 +1,10 @@
 """The compiled fast path and the pure-Python modules it is compiled from give the same tables.
 
-``setup.py`` compiles ``sim/hotloop.py`` and ``endpoint/workers.py`` with Cython where it can (types in the
-``.pxd`` files beside them); without a compiler the same modules run interpreted. Each side runs in its
-own process here, the pure one from a copy of the package without the compiled files, on scenarios that
-take the fast path (scalers, flex and active workers, queues, faults and retries, a rolling update), and
-every table and the summary must match byte for byte. The hot loop's own property test
+``setup.py`` compiles ``sim/hotloop.py``, ``sim/timeheap.py`` and ``endpoint/workers.py`` with Cython where
+it can (types in the ``.pxd`` files beside them); without a compiler the same modules run interpreted. Each
+side runs in its own process here, the pure one from a copy of the package without the compiled files, on
+scenarios that take the fast path (scalers, flex and active workers, queues, faults and retries, a rolling
+update), and every table and the summary must match byte for byte. The hot loop's own property test
 (``test_hotloop.py``) checks whichever of the two is installed against the core's methods.
 """
 
@@ -20,11 +20,11 @@ import pytest
 
 import simserve
 from simserve.endpoint import workers
-from simserve.sim import hotloop
+from simserve.sim import hotloop, timeheap
 
 REPO = Path(__file__).resolve().parents[2]
 PKG = Path(simserve.__file__).resolve().parent
-MODULES = (hotloop, workers)
+MODULES = (hotloop, timeheap, workers)
 SCENARIOS = (
     ("quickstart.yaml", {"horizon": "20m"}),
     ("lambda-style.yaml", {"horizon": "30m"}),
