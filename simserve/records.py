@@ -233,7 +233,7 @@ class Recorder:
         if isinstance(self.arrival_s, list):
             self.arrival_s = np.asarray(self.arrival_s, dtype=float)
 
-    def write_flips(self, wid: int, state: int, phase: int, host: int, flips: array[float]) -> None:
+    def write_flips(self, wid: int, state: int, phase: int, host: int, flips: list[float]) -> None:
         """Write the rows of one worker's pending busy/warm flips; ``flips`` keeps only its last time.
 
         A flip is one number, the time the worker's phase turned from busy to warm or back
@@ -257,7 +257,7 @@ class Recorder:
                 p = other + phase - p
                 t0 = t1
         else:
-            t = np.frombuffer(flips, dtype=float).copy()  # no view left to block the array's resize below
+            t = np.array(flips, dtype=float)
             for a in range(0, k, FLIPS_CHUNK):  # a chunk at a time: the rows' moment of memory stays small
                 b = min(a + FLIPS_CHUNK, k)
                 rows = np.empty((b - a, 6))

@@ -32,5 +32,4 @@ cdef class Worker:
     cdef public Py_ssize_t concurrency
     cdef public bint concurrency_set
     cdef public bint refresh_due
-    cdef public object flips
-    cdef public object flip
+    cdef public list flips

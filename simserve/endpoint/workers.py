@@ -14,7 +14,6 @@ extension type whose fields have the C types of ``workers.pxd``, read as struct 
 
 from __future__ import annotations
 
-from array import array
 from typing import TYPE_CHECKING
 
 from simserve.records import Phase, WorkerState
@@ -66,7 +65,6 @@ class Worker:
         "concurrency_set",
         "refresh_due",
         "flips",
-        "flip",
     )
 
     def __init__(self, wid: int, kind: str, seq: int, now: float) -> None:
@@ -100,10 +98,10 @@ class Worker:
         self.concurrency_set = False  # its own value (``set_worker_concurrency``) until its next start
         self.refresh_due = False  # restarts once its running jobs end (a job asked for a refresh)
         #: busy/warm phase changes not yet written as rows (``Recorder.write_flips``): when the open row
-        #: began, then each change's time; ``flip`` appends one (``sim/hotloop.py``'s per-job path). Its last
-        #: entry is ``since``
-        self.flips = array("d", (now,))
-        self.flip = self.flips.append
+        #: began, then each change's time, appended by ``sim/hotloop.py``'s per-job path. Its last entry is
+        #: ``since``. A list: appending a float to it is a pointer store, where ``array('d').append`` parses
+        #: its argument (~500 instructions a flip, 2026-12-07); at most ~2^19 flips are pending (16 MB)
+        self.flips: list[float] = [now]
 
     @property
     def since(self) -> float:

@@ -190,7 +190,7 @@ def run_hot(
                 if j < 0:  # nothing queued: the worker turns warm and is free
                     if not running:
                         if w.phase == BUSY:  # a flip: one number, its row written later (``Recorder.write_flips``)
-                            w.flip(now)
+                            w.flips.append(now)
                         else:
                             close(w)
                         w.phase = WARM
@@ -256,7 +256,7 @@ def run_hot(
                 if not running:
                     ph = w.phase
                     if ph == WARM:  # a flip
-                        w.flip(now)
+                        w.flips.append(now)
                         w.phase = BUSY
                     elif ph != BUSY:
                         close(w)

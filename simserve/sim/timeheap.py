@@ -30,19 +30,15 @@ class TimeHeap:
         i = self.n
         if i == len(self.ta):
             self._grow()
-        ts, es, ps = self.t, self.e, self.p
+        ts, es = self.t, self.e
         while i > 0:  # sift up: parents later than the new entry move down
             up = (i - 1) >> 1
             tu = ts[up]
             if tu < t or (tu == t and es[up] < e):
                 break
-            ts[i] = tu
-            es[i] = es[up]
-            ps[i] = ps[up]
+            self._move(up, i)
             i = up
-        ts[i] = t
-        es[i] = e
-        ps[i] = p
+        self._put(i, t, e, p)
         self.n += 1
 
     def pop(self) -> int:
@@ -63,14 +59,20 @@ class TimeHeap:
                 tc = ts[c]
                 if t < tc or (t == tc and e < es[c]):
                     break
-                ts[i] = tc
-                es[i] = es[c]
-                ps[i] = ps[c]
+                self._move(c, i)
                 i = c
-            ts[i] = t
-            es[i] = e
-            ps[i] = p
+            self._put(i, t, e, p)
         return first
+
+    def _move(self, src: int, dst: int) -> None:
+        self.t[dst] = self.t[src]
+        self.e[dst] = self.e[src]
+        self.p[dst] = self.p[src]
+
+    def _put(self, i: int, t: float, e: int, p: int) -> None:
+        self.t[i] = t
+        self.e[i] = e
+        self.p[i] = p
 
     def _grow(self) -> None:
         """Twice the room (the views move to the new arrays)."""
