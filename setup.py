@@ -21,7 +21,13 @@ COMPILED = ["simserve/endpoint/workers.py", "simserve/sim/timeheap.py", "simserv
 
 
 class OptionalBuildExt(build_ext):
-    """``build_ext`` whose failure (no compiler, no headers) leaves the pure-Python modules in use."""
+    """``build_ext`` whose failure (no compiler, no headers) leaves the pure-Python modules in use; the
+    modules compile in parallel, one per core."""
+
+    def finalize_options(self) -> None:
+        super().finalize_options()
+        if not self.parallel:
+            self.parallel = os.cpu_count() or 1
 
     def run(self) -> None:
         try:
