@@ -25,6 +25,7 @@ from simserve.sim.driver import BlockSink, SimDriver, simulate_tables
 from simserve.workload import Jobs
 
 
+@small_pages()
 def simulate(
     scenario: Scenario | str | dict[str, Any],
     seed: int | None = None,
@@ -45,30 +46,6 @@ def simulate(
     job records, e.g. a parquet writer; ``on_block(jobs drawn, simulated time)`` reports progress).
     The run goes without numpy's huge-page hint (``memhint.small_pages``).
     """
-    with small_pages():
-        return _simulate(
-            scenario,
-            seed,
-            overrides=overrides,
-            jobs=jobs,
-            tables=tables,
-            job_writer=job_writer,
-            worker_writer=worker_writer,
-            on_block=on_block,
-        )
-
-
-def _simulate(
-    scenario: Scenario | str | dict[str, Any],
-    seed: int | None,
-    *,
-    overrides: dict[str, Any] | list[str] | None,
-    jobs: Jobs | None,
-    tables: bool,
-    job_writer: BlockSink | None,
-    worker_writer: Callable[..., None] | None,
-    on_block: Callable[[int, float], None] | None,
-) -> RunResult:
     sc = (
         scenario
         if isinstance(scenario, Scenario) and not overrides
