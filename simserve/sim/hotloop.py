@@ -175,10 +175,8 @@ def run_hot(
                 dip -= 1
                 if queues and ((h := queue._head) < len(qlist) or queue._low):  # JobQueue.pop, inlined
                     # for a live head that needs no compacting; else (expired, time to compact, low
-                    # priority) the method itself
-                    if (
-                        h < COMPACT_AFTER and not queue._low and qarr[(j := qlist[h])] + qttl > now
-                    ):  # (so h < len(qlist))
+                    # priority) the method itself (with no low-priority queue the outer test gave h < len(qlist))
+                    if h < COMPACT_AFTER and not queue._low and qarr[(j := qlist[h])] + qttl > now:
                         queue._head = h + 1
                     else:
                         core.in_progress += dip
@@ -217,9 +215,8 @@ def run_hot(
                 core.now = now
                 j = base + i
                 w = None
-                while (
-                    fheap
-                ):  # ``arrive``'s warm path: FreeWorkers.pop (stale entries only dropped sooner), then begin_job
+                # ``arrive``'s warm path: FreeWorkers.pop (stale entries only dropped sooner), then begin_job
+                while fheap:
                     w = by_seq[-pop(fheap)]
                     if w.in_free:
                         w.in_free = False
