@@ -204,9 +204,12 @@ class Recorder:
         """Whether the jobs carry token counts (an LLM run)."""
         return self.output_tokens is not None
 
-    def arrival_list(self) -> list[float]:
-        """Arrival times indexed by job (the endpoint core's view of them)."""
-        return list(self.arrival_s) if isinstance(self.arrival_s, list) else self.arrival_s.tolist()  # type: ignore[no-any-return]
+    def arrival_list(self) -> array[float]:
+        """Arrival times indexed by job (the endpoint core's view of them, its own copy): a buffer of doubles,
+        which the compiled fast path reads as C doubles and Python as floats."""
+        if isinstance(self.arrival_s, list):
+            return array("d", self.arrival_s)
+        return array("d", np.ascontiguousarray(self.arrival_s, dtype=float).tobytes())
 
     def add_job(self, arrival_s: float, tokens: tuple[int, int] | None = None) -> int:
         """Append a job that arrived at run time (an open run); returns its index. An LLM run's job comes
@@ -233,8 +236,9 @@ class Recorder:
         if isinstance(self.arrival_s, list):
             self.arrival_s = np.asarray(self.arrival_s, dtype=float)
 
-    def write_flips(self, wid: int, state: int, phase: int, host: int, flips: list[float]) -> None:
-        """Write the rows of one worker's pending busy/warm flips; ``flips`` keeps only its last time.
+    def write_flips(self, wid: int, state: int, phase: int, host: int, flips: Any, n: int) -> None:
+        """Write the rows of one worker's ``n`` pending busy/warm flips, the first ``n`` doubles of the
+        buffer ``flips`` (the caller then keeps only the last: ``Worker.keep_last_flip``).
 
         A flip is one number, the time the worker's phase turned from busy to warm or back
         (``sim/hotloop.py`` appends it instead of writing a row): ``flips`` holds when the row open
@@ -243,21 +247,22 @@ class Recorder:
         are the worker's, unchanged by a flip. A row of no length is not written, as ``EndpointCore.close``
         writes none.
         """
-        k = len(flips) - 1
+        k = n - 1
         if k <= 0:
             return
         assert phase in (WARM_CODE, BUSY_CODE), phase
         other = WARM_CODE + BUSY_CODE - phase
+        t = np.asarray(flips)[:n]  # a view, no copy
         if k < FLIPS_VECTOR:
             p = other if k % 2 else phase  # the first row's: the last one's is ``other``
-            t0 = flips[0]
-            for t1 in flips[1:]:
+            times = t.tolist()
+            t0 = times[0]
+            for t1 in times[1:]:
                 if t1 > t0:
                     self.iv_extend([wid, state, p, t0, t1, host])
                 p = other + phase - p
                 t0 = t1
         else:
-            t = np.array(flips, dtype=float)
             for a in range(0, k, FLIPS_CHUNK):  # a chunk at a time: the rows' moment of memory stays small
                 b = min(a + FLIPS_CHUNK, k)
                 rows = np.empty((b - a, 6))
@@ -267,7 +272,6 @@ class Recorder:
                 rows[:, 3], rows[:, 4] = t[a:b], t[a + 1 : b + 1]
                 keep = rows[:, 4] > rows[:, 3]
                 self.iv.frombytes((rows if keep.all() else rows[keep]).tobytes())
-        del flips[:-1]
 
     def interval_table(self) -> np.ndarray:
         """The intervals as an (n, 6) float array: worker, state, phase, start, end, host."""
@@ -373,7 +377,7 @@ class RingRecorder(Recorder):
     ) -> None:
         self.block, self.blocks, self.capacity = block, blocks, block * blocks
         self.sink = sink
-        self.ring_arr: list[float] = [math.inf] * self.capacity
+        self.ring_arr = array("d", (math.inf,)) * self.capacity
         self.loaded: list[tuple[int, int]] = []  # (block index, jobs) of the blocks in the ring, in order
         zeros = np.zeros(self.capacity, dtype=np.int64) if llm else None
         super().__init__(np.empty(self.capacity), input_tokens=zeros, output_tokens=zeros)
@@ -383,7 +387,7 @@ class RingRecorder(Recorder):
         #: piled up (checked as each block loads) and at the end; None keeps them (``interval_table``)
         self.iv_sink: Any = None
 
-    def arrival_list(self) -> list[float]:
+    def arrival_list(self) -> array[float]:
         return self.ring_arr
 
     def slots(self, block_index: int) -> int:
@@ -407,7 +411,7 @@ class RingRecorder(Recorder):
                 self._flush_intervals(final=False)
         base, n = self.slots(block_index), len(arrival_s)
         end = base + n
-        self.ring_arr[base:end] = arrival_s.tolist()
+        np.frombuffer(self.ring_arr, dtype=float)[base:end] = arrival_s
         nan = array("d", (math.nan,)) * n
         self.start_s[base:end] = nan
         self.end_s[base:end] = nan
@@ -437,7 +441,7 @@ class RingRecorder(Recorder):
                 del self.job_token[j]
         self.sink(
             block_index * self.block,
-            np.asarray(self.ring_arr[base:end], dtype=float),
+            np.frombuffer(self.ring_arr, dtype=float)[base:end].copy(),
             np.asarray(self.start_s[base:end], dtype=float),
             np.asarray(self.end_s[base:end], dtype=float),
             status.copy(),

@@ -25,6 +25,7 @@ clock.
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Sequence
 from heapq import heappop, heappush
 from typing import Any
@@ -103,7 +104,7 @@ class EndpointCore:
         ep = scenario.endpoint
         self.streams = streams
         self.rec = rec
-        self.arr: list[float] = rec.arrival_list()
+        self.arr: array[float] = rec.arrival_list()
         self.n = len(self.arr)
         self.start_s, self.end_s, self.status = rec.start_s, rec.end_s, rec.status
         self.job_worker, self.iv_extend = rec.worker, rec.iv_extend
@@ -349,7 +350,7 @@ class EndpointCore:
         """Write the worker's open interval up to now (at a change of state or phase, at the end of its life
         or at the horizon), after the rows of its pending busy/warm flips."""
         now = self.now
-        if len(w.flips) > 1:
+        if w.nflips > 1:
             self._write_flips(w)
         if now > w.since:
             self.iv_extend([w.wid, w.state, w.phase, w.since, now, w.host.host_id if w.host is not None else -1])
@@ -358,11 +359,12 @@ class EndpointCore:
     def settle_flips(self) -> None:
         """Write every worker's pending busy/warm flips as rows (the recorder's ``settle``)."""
         for w in self.workers:
-            if len(w.flips) > 1:
+            if w.nflips > 1:
                 self._write_flips(w)
 
     def _write_flips(self, w: Worker) -> None:
-        self.rec.write_flips(w.wid, w.state, w.phase, w.host.host_id if w.host is not None else -1, w.flips)
+        self.rec.write_flips(w.wid, w.state, w.phase, w.host.host_id if w.host is not None else -1, w.flips, w.nflips)
+        w.keep_last_flip()
 
     def count(self, name: str, by: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + by

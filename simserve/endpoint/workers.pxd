@@ -2,6 +2,8 @@
 # type with these fields, which the compiled ``sim/hotloop.py`` reads and writes as C struct members. Every
 # field stays a Python attribute (``public``); a typed one takes only its type (an int field takes an int or
 # an IntEnum, a float field any real number). Keep this list in step with ``Worker.__slots__``.
+import cython
+
 cdef class Worker:
     cdef public Py_ssize_t wid
     cdef public object kind
@@ -32,4 +34,9 @@ cdef class Worker:
     cdef public Py_ssize_t concurrency
     cdef public bint concurrency_set
     cdef public bint refresh_due
-    cdef public list flips
+    cdef public double[::1] flips
+    cdef public Py_ssize_t nflips
+
+    @cython.locals(n=cython.Py_ssize_t)
+    cpdef void add_flip(self, double t)
+    cpdef void keep_last_flip(self)

@@ -14,6 +14,7 @@ extension type whose fields have the C types of ``workers.pxd``, read as struct 
 
 from __future__ import annotations
 
+from array import array
 from typing import TYPE_CHECKING
 
 from simserve.records import Phase, WorkerState
@@ -29,6 +30,17 @@ def worker_concurrency(scenario: Scenario) -> int:
     engine to join it)."""
     llm = scenario.workload.llm
     return scenario.endpoint.concurrency if llm is None else llm.take
+
+
+#: doubles a worker's flip buffer starts with (it doubles when full)
+FLIPS_CAPACITY = 8
+
+
+def _doubled(flips: array[float], n: int) -> array[float]:
+    """A buffer twice as long holding the first ``n`` doubles of ``flips`` (compiled: a view of one)."""
+    bigger = array("d", bytes(16 * n))
+    memoryview(bigger).cast("B")[: 8 * n] = memoryview(flips).cast("B")[: 8 * n]
+    return bigger
 
 
 class Worker:
@@ -65,6 +77,7 @@ class Worker:
         "concurrency_set",
         "refresh_due",
         "flips",
+        "nflips",
     )
 
     def __init__(self, wid: int, kind: str, seq: int, now: float) -> None:
@@ -97,22 +110,38 @@ class Worker:
         self.concurrency = 1  # jobs it takes at once: the endpoint's value, set by the core at each start
         self.concurrency_set = False  # its own value (``set_worker_concurrency``) until its next start
         self.refresh_due = False  # restarts once its running jobs end (a job asked for a refresh)
-        #: busy/warm phase changes not yet written as rows (``Recorder.write_flips``): when the open row
-        #: began, then each change's time, appended by ``sim/hotloop.py``'s per-job path. Its last entry is
-        #: ``since``. A list: appending a float to it is a pointer store, where ``array('d').append`` parses
-        #: its argument (~500 instructions a flip, 2026-12-07); at most ~2^19 flips are pending (16 MB)
-        self.flips: list[float] = [now]
+        #: busy/warm phase changes not yet written as rows (``Recorder.write_flips``), the first ``nflips``
+        #: entries of a buffer of doubles: when the open row began, then each change's time, appended by
+        #: ``sim/hotloop.py``'s per-job path (``add_flip``). The last of them is ``since``. A buffer, not a
+        #: list of floats: compiled, a flip is a store of a C double (no float object made, then chased
+        #: through memory and freed when the rows are written); at most ~2^19 flips are pending (4 MB)
+        self.flips = array("d", bytes(8 * FLIPS_CAPACITY))
+        self.flips[0] = now
+        self.nflips = 1
+
+    def add_flip(self, t: float) -> None:
+        """A busy/warm change at ``t``: one more pending flip (its row is written later)."""
+        n = self.nflips
+        if n == len(self.flips):
+            self.flips = _doubled(self.flips, n)
+        self.flips[n] = t
+        self.nflips = n + 1
+
+    def keep_last_flip(self) -> None:
+        """The pending flips have been written as rows: only the last (``since``) stays."""
+        self.flips[0] = self.flips[self.nflips - 1]
+        self.nflips = 1
 
     @property
     def since(self) -> float:
-        """When the current (state, phase) was entered: the last of ``flips`` (a flip moves it on by itself)."""
-        return self.flips[-1]
+        """When the current (state, phase) was entered: the last pending flip (a flip moves it on by itself)."""
+        return self.flips[self.nflips - 1]
 
     @since.setter
     def since(self, now: float) -> None:
         # with flips pending this would move the last one: ``EndpointCore.close`` writes them first
-        assert len(self.flips) == 1, f"worker {self.wid}: {len(self.flips) - 1} flips not written"
-        self.flips[-1] = now
+        assert self.nflips == 1, f"worker {self.wid}: {self.nflips - 1} flips not written"
+        self.flips[0] = now
 
     @property
     def jobs(self) -> int:

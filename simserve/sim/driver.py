@@ -9,6 +9,7 @@ no-ops here (nothing real runs). It decides nothing: every rule is in ``simserve
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -51,7 +52,7 @@ class SimDriver:
         self.ring: RingRecorder | None = None
         if sink is None:
             self.jobs = jobs if jobs is not None else generate(scenario, streams)
-            self.svc: list[float] = self.jobs.service_s.tolist()
+            self.svc = array("d", np.ascontiguousarray(self.jobs.service_s, dtype=float).tobytes())
             self.rec: Recorder = Recorder(
                 self.jobs.arrival_s, input_tokens=self.jobs.input_tokens, output_tokens=self.jobs.output_tokens
             )
@@ -61,7 +62,7 @@ class SimDriver:
                 sink, block=records.STREAM_BLOCK if block is None else block, llm=scenario.workload.llm is not None
             )
             self.rec = self.ring
-            self.svc = [0.0] * self.ring.capacity
+            self.svc = array("d", bytes(8 * self.ring.capacity))
             self.blocks = job_blocks(scenario, streams, self.ring.block)
             self.n_blocks = 0
         self.core = EndpointCore(scenario, streams, self.rec, build_hosts(scenario))
@@ -83,7 +84,7 @@ class SimDriver:
         core.start(0.0)
         self._carry(0.0)
         refill = None if self.ring is None else self._refill
-        arrivals = core.arr if self.ring is None else []
+        arrivals = core.arr if self.ring is None else array("d")
         if self.hot and hot_ok(core):
             run_hot(self.env, core, arrivals, self.sc.horizon, refill=refill)
         else:
@@ -108,14 +109,14 @@ class SimDriver:
         for part in (self.starts, self.core, self.env, self):
             vars(part).clear()
 
-    def _refill(self) -> tuple[list[float], int] | None:
+    def _refill(self) -> tuple[array[float], int] | None:
         """The next block of a streamed run, in its ring slots (the block they held goes to the sink)."""
         assert self.ring is not None and self.blocks is not None
         blk = next(self.blocks, None)
         if blk is None:
             return None
         base = self.ring.load(self.n_blocks, blk.arrival_s, self.env.now, blk.input_tokens, blk.output_tokens)
-        self.svc[base : base + len(blk)] = blk.service_s.tolist()
+        np.frombuffer(self.svc, dtype=float)[base : base + len(blk)] = blk.service_s
         self.n_blocks += 1
         if self.on_block is not None:
             self.on_block(self.n_blocks * self.ring.block, float(blk.arrival_s[-1]))

@@ -14,7 +14,7 @@ cdef int BUSY, WARM, IN_PROGRESS, COMPLETED
                i=cython.Py_ssize_t, n=cython.Py_ssize_t, seg=cython.Py_ssize_t, base=cython.Py_ssize_t,
                j=cython.Py_ssize_t, h=cython.Py_ssize_t, dip=cython.Py_ssize_t, dfree=cython.Py_ssize_t,
                w=Worker, arriving=cython.bint, running=set, q=list, fheap=list, qlist=list, by_seq=dict,
-               start_s="double[::1]", end_s="double[::1]", status="unsigned char[::1]", arr=list, svc=list, qarr=list,
+               start_s="double[::1]", end_s="double[::1]", status="unsigned char[::1]", arr="double[::1]", svc="double[::1]", qarr="double[::1]",
                job_worker=list, workers=list, ph=cython.int, pending=list, job_token=dict, queues=cython.bint,
                expires=tuple, compiled=cython.bint, ch=TimeHeap, src=cython.int, tc=cython.double)
-cpdef run_hot(env, core, arrival_s, double until, refill=*)
+cpdef run_hot(env, core, double[::1] arrival_s, double until, refill=*)

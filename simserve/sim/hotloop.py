@@ -13,7 +13,7 @@ two events that happen once per job, runs the endpoint core's own code inline on
   arms its idle timer and is free.
 
 A busy/warm phase change on this path writes no row: it appends its time to the worker's ``flips``
-(one number, where a row is six and a list), and ``Recorder.write_flips`` turns them into the rows
+(``Worker.add_flip``: one double in a buffer, where a row is six and a list), and ``Recorder.write_flips`` turns them into the rows
 ``EndpointCore.close`` would have written whenever the core writes a row of that worker, a streamed
 run loads a block or hands over intervals, and at the end (``Recorder.settle``). The worker's ``since``
 is the last of its flips, so a flip moves it on too. The core's ``in_progress`` and the free index's
@@ -188,7 +188,7 @@ def run_hot(
                 if j < 0:  # nothing queued: the worker turns warm and is free
                     if not running:
                         if w.phase == BUSY:  # a flip: one number, its row written later (``Recorder.write_flips``)
-                            w.flips.append(now)
+                            w.add_flip(now)
                         else:
                             close(w)
                         w.phase = WARM
@@ -253,7 +253,7 @@ def run_hot(
                 if not running:
                     ph = w.phase
                     if ph == WARM:  # a flip
-                        w.flips.append(now)
+                        w.add_flip(now)
                         w.phase = BUSY
                     elif ph != BUSY:
                         close(w)

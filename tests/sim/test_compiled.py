@@ -107,5 +107,5 @@ def test_the_compiled_worker_declares_every_field_of_the_pure_one() -> None:
         for n in cls.body
         if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__slots__" for t in n.targets)
     )
-    declared = re.findall(r"^\s+cdef public \w+ (\w+)$", (PKG / "endpoint" / "workers.pxd").read_text(), re.M)
+    declared = re.findall(r"^\s+cdef public [\w\[\]:]+ (\w+)$", (PKG / "endpoint" / "workers.pxd").read_text(), re.M)
     assert declared == list(slots)

@@ -18,6 +18,7 @@ from hypothesis import given, settings, strategies as st
 
 import simserve
 from simserve import records
+from simserve.endpoint.workers import Worker
 from simserve.sim import hotloop
 from simserve.sim.driver import SimDriver
 from simserve.sim.hotloop import hot_ok
@@ -124,7 +125,8 @@ def flip_runs(draw: st.DrawFn) -> tuple[int, list[float]]:
 def test_flips_become_the_rows_written_at_each_phase_change(run: tuple[int, list[float]], chunk: int) -> None:
     """``Recorder.write_flips`` (the fast path's record of a busy/warm change: one number) writes the rows
     that writing a row at each change writes, as ``EndpointCore.close`` does (none of no length), a row at a
-    time and vectorised in chunks (``FLIPS_VECTOR``, ``FLIPS_CHUNK``), and keeps the last time."""
+    time and vectorised in chunks (``FLIPS_VECTOR``, ``FLIPS_CHUNK``), reading only the first ``n`` doubles of
+    the worker's buffer; the worker then keeps the last time (``Worker.keep_last_flip``), as ``since``."""
     phase_now, times = run
     k = len(times) - 1
     other = records.BUSY_CODE + records.WARM_CODE - phase_now
@@ -138,12 +140,19 @@ def test_flips_become_the_rows_written_at_each_phase_change(run: tuple[int, list
     assert k == 0 or phase == phase_now
     for vector in (10**9, 0):  # a row at a time, then numpy (in chunks of ``chunk`` rows)
         rec = records.Recorder(np.empty(0))
-        flips = list(times)
+        w = Worker(7, "flex", 0, times[0])
+        for t in times[1:]:
+            w.add_flip(t)
+        assert w.nflips == len(times) and w.since == times[-1]
+        assert len(w.flips) >= len(times) and list(w.flips[: len(times)]) == times  # grown as needed, kept whole
+        for i in range(w.nflips, len(w.flips)):
+            w.flips[i] = -1.0  # what lies past n is never read
         old = records.FLIPS_VECTOR, records.FLIPS_CHUNK
         records.FLIPS_VECTOR, records.FLIPS_CHUNK = vector, chunk
         try:
-            rec.write_flips(7, 2, phase_now, 4, flips)
+            rec.write_flips(7, 2, phase_now, 4, w.flips, w.nflips)
         finally:
             records.FLIPS_VECTOR, records.FLIPS_CHUNK = old
         assert rec.iv.tolist() == want
-        assert flips == times[-1:]
+        w.keep_last_flip()
+        assert w.nflips == 1 and w.since == times[-1]
