@@ -148,7 +148,7 @@ class MinuteSeries:
     def add_area(self, start: np.ndarray, end: np.ndarray) -> None:
         """Add the time each interval [start, end) spends in each minute to ``queue_area``."""
         keep = end > start
-        self.queue_area += interval_area(start[keep], end[keep], self.n, MINUTE_S)
+        Buckets(start[keep], end[keep], self.n, MINUTE_S).add_area(self.queue_area)
 
     def add(self, arrival: np.ndarray, end: np.ndarray, completed: np.ndarray, latency: np.ndarray) -> None:
         """A block of jobs (arrival order): ``latency`` of those ``completed`` (a mask over the block)."""
@@ -276,6 +276,76 @@ def group_percentiles(values: np.ndarray, starts: np.ndarray, percentiles: tuple
     return out
 
 
+def _first_boundary_after(t: np.ndarray, n: int, width: float) -> np.ndarray:
+    """The index of the first bucket boundary ``B = i · width`` after each ``t``, clipped to 0..n+1."""
+    q = t / width
+    np.floor(q, out=q)
+    b = q.astype(np.int64)
+    b += 1
+    return np.clip(b, 0, n + 1, out=b)
+
+
+class Buckets:
+    """Intervals [start, end) placed among the buckets [i·width, (i+1)·width), i < n: where each start and
+    each end falls is found once, for every weighting of the same intervals (``add_area``).
+
+    ``add_area`` adds Σ weight × |[start, end) ∩ bucket i| to ``out[i]``, vectorised: the integral up to each
+    boundary B is Σ w·(clip(B − start) − clip(B − end)), from counts and sums of starts and ends binned by
+    bucket. Only the buckets from the one holding the earliest start to the one holding the latest end are
+    touched (elsewhere the area is zero), so a chunk of a long run costs what its own span costs, not the
+    horizon's: every value there is bit for bit the one of the same sums taken from time 0 (past the latest
+    end, those sums leave rounding, which is not added).
+    """
+
+    __slots__ = ("start", "end", "n", "width", "b_start", "b_end", "lo", "hi")
+
+    def __init__(self, start: np.ndarray, end: np.ndarray, n: int, width: float) -> None:
+        self.start, self.end, self.n, self.width = start, end, n, width
+        self.b_start = _first_boundary_after(start, n, width)
+        self.b_end = _first_boundary_after(end, n, width)
+        if len(start):  # the boundaries where the integral can change: from the last one before any start
+            self.lo = max(min(int(self.b_start.min()), int(self.b_end.min())) - 1, 0)
+            self.hi = max(int(self.b_start.max()), int(self.b_end.max()))
+        else:
+            self.lo = self.hi = 0
+
+    def add_area(self, out: np.ndarray, weight: np.ndarray | None = None, key: np.ndarray | None = None) -> None:
+        """Add each bucket's Σ weight × overlap to ``out`` (length n), or with ``key`` (ints below
+        ``len(out)``) each key's intervals to its row ``out[k]`` of a 2-d ``out``, in one pass; each row is
+        what the call on that key's intervals alone adds (the same sums in the same order)."""
+        lo, hi, n = self.lo, self.hi, self.n
+        m = min(hi, n) - lo  # buckets lo .. lo + m - 1
+        if m <= 0:
+            return
+        n_keys = 1 if key is None else out.shape[0]
+        row = hi - lo + 1  # boundaries lo .. hi
+        edges = np.arange(lo, hi + 1) * self.width
+        offset = -lo if key is None else key * row - lo
+
+        def ramp(t: np.ndarray, b: np.ndarray) -> np.ndarray:  # Σ w · max(0, B − t) at every boundary B
+            k = b + offset  # in its key's row
+            if weight is None:
+                cnt = np.bincount(k, minlength=n_keys * row).astype(float)
+                tot = np.bincount(k, weights=t, minlength=n_keys * row)
+            else:
+                cnt = np.bincount(k, weights=weight, minlength=n_keys * row)
+                tot = np.bincount(k, weights=weight * t, minlength=n_keys * row)
+            return edges * np.cumsum(cnt.reshape(n_keys, row), axis=1) - np.cumsum(tot.reshape(n_keys, row), axis=1)
+
+        area = np.diff(ramp(self.start, self.b_start) - ramp(self.end, self.b_end), axis=1)[:, :m]
+        if key is None:
+            out[lo : lo + m] += area[0]
+            return
+        # a key's row is exactly zero outside its own intervals' span (the sums past its last end differ from
+        # zero by rounding), so each row is what the call on that key's intervals alone adds
+        first, last = np.full(n_keys, n + 2), np.full(n_keys, -1)
+        np.minimum.at(first, key, self.b_start)
+        np.maximum.at(last, key, self.b_end)
+        bucket = np.arange(lo, lo + m)
+        area[(bucket < first[:, None] - 1) | (bucket >= last[:, None])] = 0.0
+        out[:, lo : lo + m] += area
+
+
 def interval_area(
     start: np.ndarray,
     end: np.ndarray,
@@ -285,26 +355,11 @@ def interval_area(
     key: np.ndarray | None = None,
     n_keys: int = 1,
 ) -> np.ndarray:
-    """``out[i]`` = Σ weight × |[start, end) ∩ [i·width, (i+1)·width)| for i < n, vectorised: the integral
-    up to each boundary B is Σ w·(clip(B − start) − clip(B − end)), from counts and sums of starts and ends
-    binned by bucket. With ``key`` (ints below ``n_keys``), one such row per key, ``out[k, i]``, in one
-    pass: each row equal to the bit to the call on that key's intervals alone (the same sums in the same
-    order)."""
-    w = np.ones(len(start)) if weight is None else weight
-    edges = np.arange(n + 1) * width
-    width_keys = n + 2
-    offset = None if key is None else key * width_keys
-
-    def ramp(t: np.ndarray) -> np.ndarray:  # Σ w · max(0, B − t) at every boundary B
-        b = np.clip(np.floor(t / width).astype(np.int64) + 1, 0, n + 1)  # first boundary after t
-        if offset is not None:
-            b += offset  # in its key's row
-        cnt = np.bincount(b, weights=w, minlength=n_keys * width_keys).reshape(n_keys, width_keys)
-        tot = np.bincount(b, weights=w * t, minlength=n_keys * width_keys).reshape(n_keys, width_keys)
-        return edges * np.cumsum(cnt, axis=1)[:, : n + 1] - np.cumsum(tot, axis=1)[:, : n + 1]
-
-    area = np.diff(ramp(start) - ramp(end), axis=1)
-    return area[0] if key is None else area
+    """``out[i]`` = Σ weight × |[start, end) ∩ [i·width, (i+1)·width)| for i < n (``Buckets.add_area``); with
+    ``key`` (ints below ``n_keys``), one such row per key, ``out[k, i]``."""
+    out = np.zeros(n) if key is None else np.zeros((n_keys, n))
+    Buckets(start, end, n, width).add_area(out, weight, key)
+    return out
 
 
 #: the latency percentiles a streamed run keeps without the jobs that waited for the first cold start (the

@@ -25,7 +25,7 @@ import numpy as np
 
 from simserve.billing import billed_lookup, rate_table, session_costs
 from simserve.records import PHASES, STATES, stable_order
-from simserve.results.jobstats import MINUTE_S, interval_area
+from simserve.results.jobstats import MINUTE_S, Buckets
 
 ALIVE_CODES = tuple(STATES.index(s) for s in ("initializing", "running", "outdated"))
 BUSY, WARM = PHASES.index("busy"), PHASES.index("warm")
@@ -100,9 +100,10 @@ class WorkerStats:
         self.running_warm += float(c[running & (phase == WARM)].sum())
         self.busy_gpu_s += float(ov[phase == BUSY].sum()) * self.gpus_per_worker
         self.billed_gpu_s += float(ov[billed].sum()) * self.gpus_per_worker
-        self.minute_workers += interval_area(start, end, self.n_minutes, MINUTE_S, key=state, n_keys=n_states)
+        buckets = Buckets(start, end, self.n_minutes, MINUTE_S)
+        buckets.add_area(self.minute_workers, key=state)
         rate = np.divide(cost, dur, out=np.zeros_like(dur), where=dur > 0)
-        self.minute_cost += interval_area(start, end, self.n_minutes, MINUTE_S, weight=rate)
+        buckets.add_area(self.minute_cost, weight=rate)
         self._runs.append(merge_runs(wid[alive], start[alive], end[alive]))
 
     def peak_alive(self) -> int:

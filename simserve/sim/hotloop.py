@@ -13,12 +13,12 @@ two events that happen once per job, runs the endpoint core's own code inline on
   arms its idle timer and is free.
 
 A busy/warm phase change on this path writes no row: it appends its time to the worker's ``flips``
-(``Worker.add_flip``: one double in a buffer, where a row is six and a list), and ``Recorder.write_flips`` turns them into the rows
-``EndpointCore.close`` would have written whenever the core writes a row of that worker, a streamed
-run loads a block or hands over intervals, and at the end (``Recorder.settle``). The worker's ``since``
-is the last of its flips, so a flip moves it on too. The core's ``in_progress`` and the free index's
-count change here as two local deltas, added to them before any method of the core, the driver or the
-kernel runs (nothing else reads them).
+(``Worker.add_flip``: one double in a buffer, where a row is six and a list), and
+``Recorder.write_flips`` turns them into the rows ``EndpointCore.close`` would have written whenever
+the core writes a row of that worker, a streamed run loads a block or hands over intervals, and at the
+end (``Recorder.settle``). The worker's ``since`` is the last of its flips, so a flip moves it on
+too. The core's ``in_progress`` and the free index's count change here as two local deltas, added to
+them before any method of the core, the driver or the kernel runs (nothing else reads them).
 
 Everything else (a rejected arrival or one that starts a worker, an expired queue head, a retried
 job's stale token, a draining worker, timeouts, starts, timers) goes to the core's methods, which
