@@ -79,7 +79,12 @@ def _codes(column: Any, categories: Any) -> np.ndarray:
     """Integer codes of a column against ``categories`` (works for categorical and plain columns)."""
     import pandas as pd
 
-    codes: np.ndarray = np.asarray(pd.Categorical(column, categories=list(categories)).codes, dtype=np.int64)
+    wanted = list(categories)
+    if isinstance(column.dtype, pd.CategoricalDtype) and set(column.cat.categories) <= set(wanted):
+        # its own codes, renumbered (code -1, a missing value, stays -1 through the table's last entry)
+        renumber = np.array([wanted.index(c) for c in column.cat.categories] + [-1], dtype=np.int64)
+        return renumber[column.cat.codes.to_numpy()]  # type: ignore[no-any-return]
+    codes: np.ndarray = np.asarray(pd.Categorical(column, categories=wanted).codes, dtype=np.int64)
     return codes
 
 
@@ -129,25 +134,28 @@ def session_costs(
     dur = end - start
     cost = np.where(billed, dur * rate, 0.0)
     n = len(wid)
-    secs_at = np.zeros(n)
     if not n:
-        return cost, secs_at
+        return cost, np.zeros(0)
     cont = (wid[1:] == wid[:-1]) & (host[1:] == host[:-1]) & billed[:-1] & billed[1:] & (start[1:] == end[:-1])
     prev_same = np.r_[False, cont]
     next_same = np.r_[cont, False]
     session_start = billed & ~prev_same
     if not session_start.any():
-        return cost, secs_at
-    session_id = np.cumsum(session_start) - 1
+        return cost, np.zeros(n)
+    # a row out of any session (not billed) counts under the session before it (or the first), adding 0 s:
+    # the same sums as binning the billed rows alone, without copying them out
+    session_id = np.cumsum(session_start)
+    session_id -= 1
+    np.maximum(session_id, 0, out=session_id)
     d = np.where(billed, dur, 0.0) if carried_s is None else np.where(billed, dur, 0.0) + carried_s * session_start
-    session_secs = np.bincount(session_id[billed], weights=d[billed])
+    session_secs = np.bincount(session_id, weights=d)
     last = billed & ~next_same
     if open_last is not None:
         last &= ~open_last
     remainder = np.ceil(np.round(session_secs, 9)) - session_secs
     idx = np.flatnonzero(last)
     cost[idx] += remainder[session_id[idx]] * rate[idx]
-    secs_at[billed] = session_secs[session_id[billed]]
+    secs_at = np.where(billed, session_secs[session_id], 0.0)
     return cost, secs_at
 
 
@@ -164,7 +172,7 @@ def apply_billing(
     billed = billed_lookup(table)[kind, state, phase] if n else np.zeros(0, dtype=bool)
     gpu_cat = pd.Categorical(frame["gpu"])
     rates = rate_table(gpu_cat.categories, gpus_per_worker, overrides)
-    rate = rates[gpu_cat.codes.astype(np.int64), kind] if n else np.zeros(0)
+    rate = np.take(rates.ravel(), gpu_cat.codes.astype(np.int64) * 2 + kind) if n else np.zeros(0)  # rates[gpu, kind]
     cost, _ = session_costs(
         frame["worker_id"].to_numpy(),
         frame["host"].to_numpy(),

@@ -24,10 +24,12 @@ from typing import Any
 import numpy as np
 
 from simserve.billing import billed_lookup, rate_table, session_costs
-from simserve.records import PHASES, STATES, stable_order
+from simserve.records import PHASES, STATES, ByWorker
 from simserve.results.jobstats import MINUTE_S, Buckets
 
 ALIVE_CODES = tuple(STATES.index(s) for s in ("initializing", "running", "outdated"))
+#: ``IS_ALIVE[state]``: whether a worker in that state is alive
+IS_ALIVE = np.isin(np.arange(len(STATES)), ALIVE_CODES)
 BUSY, WARM = PHASES.index("busy"), PHASES.index("warm")
 RUNNING = STATES.index("running")
 
@@ -88,7 +90,7 @@ class WorkerStats:
         n_states = len(STATES)
         ov = np.clip(np.minimum(end, self.horizon_s) - np.maximum(start, self.warmup_s), 0.0, None)
         self.time_by_state += np.bincount(state, weights=ov, minlength=n_states)
-        alive = np.isin(state, ALIVE_CODES)
+        alive = IS_ALIVE[state]
         self.alive_s += float(ov[alive].sum())
         dur = end - start
         frac = np.divide(ov, dur, out=np.zeros_like(ov), where=dur > 0)
@@ -104,7 +106,9 @@ class WorkerStats:
         buckets.add_area(self.minute_workers, key=state)
         rate = np.divide(cost, dur, out=np.zeros_like(dur), where=dur > 0)
         buckets.add_area(self.minute_cost, weight=rate)
-        self._runs.append(merge_runs(wid[alive], start[alive], end[alive]))
+        self._runs.append(
+            merge_runs(wid, start, end) if alive.all() else merge_runs(wid[alive], start[alive], end[alive])
+        )
 
     def peak_alive(self) -> int:
         """Most workers alive at once within [warmup, horizon] (each worker's touching alive runs merged)."""
@@ -173,13 +177,12 @@ class IntervalBiller:
         carried = np.r_[self.held_secs, np.zeros(len(rows))]
         if not len(t):
             return
-        wid = t[:, 0].astype(np.int64)
-        order = stable_order(wid)  # held rows are older: they stay first in their worker
-        t, wid, carried = np.take(t, order, axis=0), wid[order], carried[order]
-        state = t[:, 1].astype(np.int64)
-        phase = t[:, 2].astype(np.int64)
-        start, end = t[:, 3], t[:, 4]
-        host = t[:, 5].astype(np.int64)
+        rows_by_worker = ByWorker(t)  # held rows are older: they stay first in their worker
+        wid, order, carried = rows_by_worker.wid, rows_by_worker.order, carried[rows_by_worker.order]
+        state = rows_by_worker.column(1).astype(np.int64)
+        phase = rows_by_worker.column(2).astype(np.int64)
+        start, end = rows_by_worker.column(3), rows_by_worker.column(4)
+        host = rows_by_worker.column(5).astype(np.int64)
         kind = worker_kind[wid]
         billed = self.lookup[kind, state, phase]
         rate = self.rates[self.host_gpu_code[host], kind]
@@ -188,7 +191,7 @@ class IntervalBiller:
         cost, secs_at = session_costs(wid, host, billed, start, end, rate, carried, open_last)
         out = np.ones(len(t), dtype=bool) if final else ~last_of_worker
         keep = ~out
-        self.held = t[keep]
+        self.held = t[order[keep]]
         self.held_secs = np.where(billed[keep], secs_at[keep] - (end[keep] - start[keep]), 0.0)
         o = out
         gpu = self.gpu_names[host[o]]
