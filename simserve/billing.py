@@ -76,16 +76,16 @@ def price_usd_per_s(gpu: str, kind: str, gpus_per_worker: int, overrides: Mappin
 
 
 def _codes(column: Any, categories: Any) -> np.ndarray:
-    """Integer codes of a column against ``categories`` (works for categorical and plain columns)."""
+    """Integer codes of a column against ``categories`` (works for categorical and plain columns): a value
+    not among them, or missing, is -1. A categorical column's own codes are renumbered (its categories
+    looked up once), not recoded value by value."""
     import pandas as pd
 
-    wanted = list(categories)
-    if isinstance(column.dtype, pd.CategoricalDtype) and set(column.cat.categories) <= set(wanted):
-        # its own codes, renumbered (code -1, a missing value, stays -1 through the table's last entry)
-        renumber = np.array([wanted.index(c) for c in column.cat.categories] + [-1], dtype=np.int64)
+    wanted = pd.Index(list(categories))
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        renumber = np.append(wanted.get_indexer(column.cat.categories), -1).astype(np.int64)  # code -1 stays -1
         return renumber[column.cat.codes.to_numpy()]  # type: ignore[no-any-return]
-    codes: np.ndarray = np.asarray(pd.Categorical(column, categories=wanted).codes, dtype=np.int64)
-    return codes
+    return np.asarray(wanted.get_indexer(pd.Index(column)), dtype=np.int64)
 
 
 def billed_lookup(table: Mapping[str, bool]) -> np.ndarray:
