@@ -43,6 +43,14 @@ def _doubled(flips: array[float], n: int) -> array[float]:
     return bigger
 
 
+def _rebuilt(state: dict[str, object]) -> Worker:
+    """A pickled ``Worker``, field by field."""
+    w = Worker.__new__(Worker)
+    for name, value in state.items():
+        setattr(w, name, value)
+    return w
+
+
 class Worker:
     """One worker slot (flex or active)."""
 
@@ -131,6 +139,12 @@ class Worker:
         """The pending flips have been written as rows: only the last (``since``) stays."""
         self.flips[0] = self.flips[self.nflips - 1]
         self.nflips = 1
+
+    def __reduce__(self) -> tuple[object, tuple[dict[str, object]]]:
+        # compiled, the flip buffer (a typed view) keeps Cython from pickling the type by itself
+        state = {name: getattr(self, name) for name in Worker.__slots__}
+        state["flips"] = _doubled(self.flips, len(self.flips))[: len(self.flips)]  # an array, copied
+        return _rebuilt, (state,)
 
     @property
     def since(self) -> float:

@@ -109,3 +109,23 @@ def test_the_compiled_worker_declares_every_field_of_the_pure_one() -> None:
     )
     declared = re.findall(r"^\s+cdef public [\w\[\]:]+ (\w+)$", (PKG / "endpoint" / "workers.pxd").read_text(), re.M)
     assert declared == list(slots)
+
+
+def test_a_worker_pickles_whole_in_either_build() -> None:
+    """A worker with pending flips (a typed buffer when compiled, which Cython does not pickle by itself)
+    comes back from pickle with every field, its flips and ``since`` included."""
+    import pickle
+
+    w = workers.Worker(3, "flex", 7, 1.5)
+    for t in (2.0, 2.5, 4.0, 8.0, 9.0, 9.5, 11.0, 12.0, 13.0):  # past the buffer's first capacity
+        w.add_flip(t)
+    w.idle_since, w.bound = 4.0, [1, 2]
+    back = pickle.loads(pickle.dumps(w))  # noqa: S301 - our own bytes, made on the line before
+    for name in workers.Worker.__slots__:
+        got, want = getattr(back, name), getattr(w, name)
+        if name == "flips":
+            got, want = list(got)[: w.nflips], list(want)[: w.nflips]
+        assert got == want, name
+    assert back.since == 13.0 and back.nflips == 10
+    back.add_flip(14.0)  # its own buffer
+    assert w.nflips == 10 and back.since == 14.0
