@@ -134,6 +134,12 @@ def stable_order(wid: np.ndarray) -> np.ndarray:
     return np.argsort(key, kind="stable")
 
 
+def doubles(values: Any) -> array[float]:
+    """``values`` (numbers: a list, an array, any buffer) copied into a buffer of doubles, which compiled
+    code reads as C doubles and Python as floats."""
+    return array("d", np.ascontiguousarray(values, dtype=float).tobytes())
+
+
 class ByWorker:
     """An interval table (n x 6: worker, state, phase, start, end, host; each worker's rows in time order)
     read sorted by (worker, start): a stable sort by worker, then each column gathered on its own when asked
@@ -224,9 +230,7 @@ class Recorder:
     def arrival_list(self) -> array[float]:
         """Arrival times indexed by job (the endpoint core's view of them, its own copy): a buffer of doubles,
         which the compiled fast path reads as C doubles and Python as floats."""
-        if isinstance(self.arrival_s, list):
-            return array("d", self.arrival_s)
-        return array("d", np.ascontiguousarray(self.arrival_s, dtype=float).tobytes())
+        return doubles(self.arrival_s)
 
     def add_job(self, arrival_s: float, tokens: tuple[int, int] | None = None) -> int:
         """Append a job that arrived at run time (an open run); returns its index. An LLM run's job comes

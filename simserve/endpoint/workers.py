@@ -17,7 +17,7 @@ from __future__ import annotations
 from array import array
 from typing import TYPE_CHECKING
 
-from simserve.records import Phase, WorkerState
+from simserve.records import Phase, WorkerState, doubles
 
 if TYPE_CHECKING:
     from simserve.endpoint.hosts import Host
@@ -143,7 +143,7 @@ class Worker:
     def __reduce__(self) -> tuple[object, tuple[dict[str, object]]]:
         # compiled, the flip buffer (a typed view) keeps Cython from pickling the type by itself
         state = {name: getattr(self, name) for name in Worker.__slots__}
-        state["flips"] = _doubled(self.flips, len(self.flips))[: len(self.flips)]  # an array, copied
+        state["flips"] = doubles(self.flips)  # an array, copied
         return _rebuilt, (state,)
 
     @property

@@ -52,7 +52,7 @@ class SimDriver:
         self.ring: RingRecorder | None = None
         if sink is None:
             self.jobs = jobs if jobs is not None else generate(scenario, streams)
-            self.svc = array("d", np.ascontiguousarray(self.jobs.service_s, dtype=float).tobytes())
+            self.svc = records.doubles(self.jobs.service_s)
             self.rec: Recorder = Recorder(
                 self.jobs.arrival_s, input_tokens=self.jobs.input_tokens, output_tokens=self.jobs.output_tokens
             )
