@@ -313,8 +313,10 @@ COMPUTE_EFFICIENCY = sum(MEASURED[g].linear_tflops / GPUS[g].bf16_tflops for g i
 STEP_OVERHEAD_S = 0.00026
 #: one all-reduce of a tensor-parallel step (2 per layer): latency and bus bandwidth, NVLink or PCIe. The
 #: NVLink latency is fitted to the published 70B-on-4-GPU cases (docs/llm-validation.md; NCCL's small-message
-#: all-reduce latency is of this order); bandwidth from NVIDIA's NVLink 3 / 4 figures (300 / 450 GB/s per
-#: direction) at ~2/3; PCIe figures are estimates (twice the latency, PCIe 4 x16 at ~2/3)
+#: all-reduce latency is of this order); the NVLink bandwidth is A100's NVLink 3 (300 GB/s per direction) at
+#: ~2/3, and H100 takes the same: its NVLink 4's 450 GB/s at 2/3 puts two 70B-on-4 x H100 cases at -17 %
+#: (docs/llm-validation.md), and no measured all-reduce bandwidth of either is cited; PCIe figures are
+#: estimates (twice the latency, PCIe 4 x16 at ~2/3)
 ALLREDUCE_LATENCY_S = {True: 30e-6, False: 60e-6}
 ALLREDUCE_GB_S = {True: 200.0, False: 20.0}
 

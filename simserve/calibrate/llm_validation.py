@@ -1,11 +1,11 @@
 """Published LLM serving measurements against the simulated engine: the validation of issue #24.
 
 Owns ``load_cases`` (the transcribed measurements, ``tests/data/llm_serving/published.yaml``: model,
-GPU, engine and its scheduler settings, traffic, the published median TTFT and TPOT) and
-``simulate_case``: the same traffic through ``simserve.simulate`` with the catalog's figures for that
-model and GPU and the engine's settings, and the medians computed as the benchmark clients compute
-them. Nothing in a case tunes the model: a case names its engine's published settings and its
-traffic, and the step-cost physics come from ``simserve.llm_catalog`` alone.
+GPU, engine and its scheduler settings, traffic, the published median TTFT and TPOT, and where
+transcribed a burst's first token) and ``simulate_case``: the same traffic through ``simserve.simulate``
+with the catalog's figures for that model and GPU and the engine's settings, and the medians computed
+as the benchmark clients compute them. Nothing in a case tunes the model: a case names its engine's
+published settings and its traffic, and the step-cost physics come from ``simserve.llm_catalog`` alone.
 
 - Poisson traffic: arrivals at the published rate (seeded), token counts drawn in pairs from the
   case's dataset, as many requests as the source sent.
@@ -51,6 +51,8 @@ class Case:
     note: str = ""
     #: not used to fit the engine's CPU figures (``held_out: true`` in the file): an out-of-sample check
     held_out: bool = False
+    #: a burst's earliest TTFT of a request that got a token (ms), where transcribed; else None
+    first_token_ms: float | None = None
 
     @property
     def traffic(self) -> str:
@@ -65,6 +67,8 @@ class Outcome:
     case: Case
     ttft_ms: float
     tpot_ms: float
+    #: the earliest TTFT of a request with output tokens (ms): when the first prefill output reached the client
+    first_token_ms: float = float("nan")
 
     @property
     def ttft_error(self) -> float:
@@ -74,6 +78,13 @@ class Outcome:
     @property
     def tpot_error(self) -> float:
         return self.tpot_ms / self.case.tpot_ms - 1.0
+
+    @property
+    def first_token_error(self) -> float | None:
+        """Relative error of the simulated first token, where the case has a published one."""
+        if self.case.first_token_ms is None:
+            return None
+        return self.first_token_ms / self.case.first_token_ms - 1.0
 
 
 def load_cases(path: Path = DEFAULT_PATH) -> list[Case]:
@@ -111,6 +122,9 @@ def load_cases(path: Path = DEFAULT_PATH) -> list[Case]:
                 tpot_ms=float(c["published"]["tpot_ms"]),
                 note=str(c.get("note", "")),
                 held_out=bool(c.get("held_out", False)),
+                first_token_ms=(
+                    float(c["published"]["first_token_ms"]) if "first_token_ms" in c["published"] else None
+                ),
             )
         )
     return out
@@ -178,7 +192,8 @@ def _write_trace(path: Path, arrival: np.ndarray, inputs: np.ndarray, outputs: n
 def simulate_case(case: Case, seed: int = 0, overrides: dict[str, Any] | None = None) -> Outcome:
     """Run ``case`` through ``simserve.simulate`` and take its medians as the benchmark client does:
     TTFT over every request (0 for a request with no output token, as the client saw none), TPOT over
-    the requests with more than one output token. ``overrides``: ``workload.service`` fields to change."""
+    the requests with more than one output token; and the earliest TTFT of a request with output tokens.
+    ``overrides``: ``workload.service`` fields to change."""
     arrival, inputs, outputs = _traffic(case, seed)
     with tempfile.TemporaryDirectory() as tmp:
         trace = Path(tmp) / "trace.csv"
@@ -192,7 +207,8 @@ def simulate_case(case: Case, seed: int = 0, overrides: dict[str, Any] | None = 
     ttft = jobs["ttft_s"].to_numpy(float) * 1e3
     ttft = np.where(outputs == 0, 0.0, ttft)
     tpot = jobs["tpot_s"].to_numpy(float)[outputs > 1] * 1e3
-    return Outcome(case, float(np.median(ttft)), float(np.median(tpot)))
+    first = float(np.min(ttft[outputs > 0])) if (outputs > 0).any() else float("nan")
+    return Outcome(case, float(np.median(ttft)), float(np.median(tpot)), first)
 
 
 def validate(path: Path = DEFAULT_PATH, seed: int = 0) -> list[Outcome]:

@@ -9,7 +9,9 @@
   15 %, is not met by the 8B 10-request bursts on H100 (fitted and held out, +19..+21 %), the fitted 70B
   10-request burst on 4 x A100 (-16 %) and one held-out 80-request burst on 4 x A100 (-19 %): a strict
   xfail says so and turns into a failure the day it is met, so the docs and this file change.
-- The doc's table is the one these runs give.
+- A burst's first token (transcribed for the four 80-request bursts): within 10 % on the H100 hosts, a
+  quarter of a second later than the model on the A100 hosts, as the doc reports.
+- The doc's tables are the ones these runs give.
 """
 
 from __future__ import annotations
@@ -68,6 +70,29 @@ def test_issue_target_every_case_within_15_percent(outcomes: list[Outcome]) -> N
     assert worst <= 0.15
 
 
+def test_first_tokens_are_the_80_request_bursts_earliest() -> None:
+    """``first_token_ms`` is transcribed for the four 80-request bursts, each before its median TTFT."""
+    firsts = {c.name: c.first_token_ms for c in load_cases() if c.first_token_ms is not None}
+    assert len(firsts) == 4
+    for c in load_cases():
+        if c.name in firsts:
+            assert c.rate is None and c.requests == 80
+            assert 100 < (c.first_token_ms or 0) < c.ttft_ms, c.name
+
+
+def test_a_bursts_first_token_on_the_h100_hosts(outcomes: list[Outcome]) -> None:
+    """Where the host is not the cause (docs/llm-validation.md), the frontend, the first prefill steps and the
+    output rule put an 80-request burst's first token within 10 % of when the client saw it (8B: 270 against
+    266 ms; 70B on 4 x H100: 465 against 440). The A100 hosts' runs are 25-38 % later than the model: the
+    doc's evidence that their misses are the hosts'."""
+    h100 = [o for o in outcomes if o.case.first_token_ms is not None and o.case.gpu == "H100"]
+    assert len(h100) == 2
+    for o in h100:
+        assert abs(o.first_token_error or 1.0) <= 0.10, (o.case.name, o.first_token_ms, o.case.first_token_ms)
+    a100 = [o for o in outcomes if o.case.first_token_ms is not None and o.case.gpu == "A100"]
+    assert all((o.first_token_error or 0.0) < -0.2 for o in a100)
+
+
 def test_the_docs_table_is_what_these_runs_give(outcomes: list[Outcome]) -> None:
     text = DOC.read_text()
     for o in outcomes:
@@ -75,6 +100,8 @@ def test_the_docs_table_is_what_these_runs_give(outcomes: list[Outcome]) -> None
         assert f"| {c.name}{' (held out)' if c.held_out else ''} | {c.engine['name']} |" in text
         assert f"| {c.ttft_ms:,.1f} ms | {o.ttft_ms:,.1f} ms |" in text, c.name
         assert f"| {c.tpot_ms:.2f} ms | {o.tpot_ms:.2f} ms |" in text, c.name
+        if c.first_token_ms is not None:
+            assert f"| {c.name} | {c.first_token_ms:,.1f} ms | {o.first_token_ms:,.1f} ms |" in text, c.name
 
 
 def test_same_seed_same_medians() -> None:
