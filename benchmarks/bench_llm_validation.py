@@ -3,8 +3,9 @@
 Reads the transcribed measurements (tests/data/llm_serving/published.yaml), runs each through
 ``simserve.simulate`` with the catalog's figures (``simserve.calibrate.llm_validation``) and writes
 the table of median TTFT and TPOT, simulated against published, with the error of each. ``--fit ENGINE``
-refits that serving engine's CPU figures (frontend, step, per sequence; ``llm_catalog.ENGINES``) to its
-cases by Nelder-Mead on the log errors and prints them: how the catalog's figures were obtained.
+refits that serving engine's CPU figures (frontend, step, per sequence; with multi-step also a later step's
+and a prompt token's; ``llm_catalog.ENGINES``) to its cases by Nelder-Mead on the log errors and prints them:
+how the catalog's figures were obtained.
 
     python benchmarks/bench_llm_validation.py                      # docs/llm-validation.md
     python benchmarks/bench_llm_validation.py --fit sglang-0.3.0   # prints the fitted figures
@@ -13,6 +14,7 @@ cases by Nelder-Mead on the log errors and prints them: how the catalog's figure
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import platform
 import sys
 import time
@@ -273,33 +275,36 @@ def write_doc(outcomes: list[Outcome], seconds: float) -> None:
 
 
 def fit(engine: str, max_evals: int) -> None:
+    """Refit ``engine``'s CPU figures to its cases (held out ones aside) through the catalog's own path: each
+    trial replaces the figures in ``llm_catalog.ENGINES``, so each case's host factor applies as in any run."""
     from scipy.optimize import minimize
 
     cases: list[Case] = [c for c in load_cases() if c.engine["name"] == engine and not c.held_out]
     if not cases:
         sys.exit(f"no cases of engine {engine!r}")
-    server = llm_catalog.ENGINES[cases[0].engine["server"]]
-    multi = server.scheduler_steps > 1  # a later step of a run pays in_run: a fourth figure
+    name = cases[0].engine["server"]
+    server = llm_catalog.ENGINES[name]
+    multi = server.scheduler_steps > 1  # a later step of a run pays in_run, and prompt tokens their own CPU
+    fields = ["frontend_s", "step_s", "per_sequence_s"] + (["in_run_s", "prompt_token_s"] if multi else [])
+    scale = np.array([1e-3, 1e-3, 1e-3, 1e-3, 1e-6][: len(fields)])  # ms, and µs per prompt token
 
     def errors(x: np.ndarray) -> float:
-        f, b, c, *r = np.abs(x) * 1e-3
-        step = {"base": b, "per_sequence": c, **({"in_run": r[0]} if multi else {})}
-        over = {"frontend_per_request": f, "decode_step": step}
-        errs = []
-        for case in cases:
-            o = simulate_case(case, overrides=over)
-            errs += [np.log(o.ttft_ms / case.ttft_ms), np.log(o.tpot_ms / case.tpot_ms)]
+        trial = dataclasses.replace(server, **dict(zip(fields, (np.abs(x) * scale).tolist(), strict=True)))
+        llm_catalog.ENGINES[name] = trial
+        try:
+            errs = []
+            for case in cases:
+                o = simulate_case(case)
+                errs += [np.log(o.ttft_ms / case.ttft_ms), np.log(o.tpot_ms / case.tpot_ms)]
+        finally:
+            llm_catalog.ENGINES[name] = server
         return float(np.sum(np.square(errs)))
 
-    start = [server.frontend_s, server.step_s, server.per_sequence_s] + ([server.in_run_s] if multi else [])
-    x0 = np.array(start) * 1e3
+    x0 = np.array([getattr(server, f) for f in fields]) / scale
+    x0 = np.where(x0 > 0, x0, 1.0)  # a figure at zero starts at 1 (ms or µs)
     r = minimize(errors, x0, method="Nelder-Mead", options={"maxfev": max_evals, "xatol": 0.005, "fatol": 1e-4})
-    f, b, c, *rest = np.abs(r.x)
-    in_run = f", in run {rest[0]:.3f} ms" if multi else ""
-    print(
-        f"{engine}: frontend {f:.3f} ms, step {b:.3f} ms, per sequence {c:.4f} ms{in_run} "
-        f"(squared log errors {r.fun:.4f})"
-    )
+    got = ", ".join(f"{f} {v:.4f}" for f, v in zip(fields, np.abs(r.x), strict=True))
+    print(f"{engine}: {got} (ms; prompt_token_s in µs; squared log errors {r.fun:.4f})")
 
 
 def main() -> None:

@@ -303,6 +303,47 @@ def vidur_model_ms(gpu: str, layer_params: int, tp: int, tokens: int) -> float:
     return math.hypot(stream, compute) * 1e3
 
 
+#: Vidur's medians at the sizes serving steps run, for the layer and tensor-parallel split each measured catalog
+#: deployment runs: model -> GPU -> (Vidur file, linear parameters per layer, tensor parallel, ms of the q/k/v, o,
+#: gate/up and down GEMMs at 1 token, ms of the whole layer at ``SERVING_TOKENS``). The roofline takes its two
+#: rates from one row at 1 token (tensor parallel 1) and one at thousands of tokens; these rows say what it
+#: misses at a worker's own split and a step's token count (``serving_factors``)
+VIDUR_SERVING: dict[str, dict[str, tuple[str, int, int, float, tuple[float, ...]]]] = {
+    "8b": {
+        "A100": ("Meta-Llama-3-8B", 218_103_808, 1, 0.276, (1.0825, 1.6545, 2.348, 3.341, 4.49)),
+        "H100": ("Llama-2-7b-hf", 202_375_168, 1, 0.156, (0.3745, 0.588, 0.657, 1.043, 1.2632)),
+    },
+    "70b": {
+        "A100": ("Meta-Llama-3-70B", 855_638_016, 4, 0.285, (1.124, 1.645, 2.334, 3.287, 4.2298)),
+        "H100": ("Llama-2-70b-hf", 855_638_016, 4, 0.159, (0.375, 0.587, 0.776, 1.027, 1.4008)),
+    },
+}
+#: the token counts of ``VIDUR_SERVING``'s layer times: the prefill steps token budgets of 2,048 give
+SERVING_TOKENS = (512, 768, 1024, 1536, 2048)
+
+
+def _measured_factors(model: str, gpu: str) -> tuple[float, float]:
+    """``(weights, compute)``: Vidur's time over the roofline's for the GEMMs at 1 token and for the whole layer
+    at ``SERVING_TOKENS`` (mean), for ``model``'s deployment on ``gpu`` (its layer split its tensor-parallel way)."""
+    _, params, tp, gemms_1, layers = VIDUR_SERVING[model][gpu]
+    weights = gemms_1 / vidur_model_ms(gpu, params, tp, 1)
+    compute = sum(ms / vidur_model_ms(gpu, params, tp, n) for n, ms in zip(SERVING_TOKENS, layers, strict=True))
+    return weights, compute / len(SERVING_TOKENS)
+
+
+def serving_factors(model: str, gpu: str) -> tuple[float, float]:
+    """What the roofline's weight streaming and linear compute are multiplied by at serving sizes: measured for
+    A100 and H100 (``VIDUR_SERVING``), the mean of the two for GPUs without a profile.
+
+    >>> [round(f, 3) for f in serving_factors("70b", "A100")]
+    [1.049, 1.057]
+    """
+    if gpu in VIDUR_SERVING[model]:
+        return _measured_factors(model, gpu)
+    both = [_measured_factors(model, g) for g in VIDUR_SERVING[model]]
+    return sum(w for w, _ in both) / len(both), sum(c for _, c in both) / len(both)
+
+
 #: measured / datasheet, mean of A100 and H100: what the GPUs without a profile are taken to achieve
 BANDWIDTH_EFFICIENCY = sum(MEASURED[g].weight_gb_s / GPUS[g].bandwidth_gb_s for g in MEASURED) / len(MEASURED)
 COMPUTE_EFFICIENCY = sum(MEASURED[g].linear_tflops / GPUS[g].bf16_tflops for g in MEASURED) / len(MEASURED)
@@ -328,7 +369,10 @@ class EngineSoftware:
     ``frontend_s``: the API server's time per request (HTTP, tokenizing), one request at a time;
     ``step_s`` and ``per_sequence_s``: CPU time of a scheduled step and per sequence in it (scheduling,
     sampling, output processing, kernel launches that are not captured in a graph); ``in_run_s``: CPU time
-    of each later step of a multi-step run (its launch and input update; nothing is scheduled); the scheduler:
+    of each later step of a multi-step run (its launch and input update; nothing is scheduled);
+    ``prompt_token_s``: CPU time per prompt token a step prefills (preparing each token's position and cache
+    slot; a step's ``prompt tokens / prefill_tokens_per_s``); all on the hosts they were fitted on (a scenario's
+    ``host_cpu`` scales them for a host of another speed); the scheduler:
     chunked prefill or prefill-only steps, the token budget (None: vLLM V1's rule by GPU memory),
     decoding steps per multi-step run; ``async_output``: a step's first tokens come out with the next
     step (output processed while the next step runs)."""
@@ -343,6 +387,7 @@ class EngineSoftware:
     source: str
     async_output: bool = False
     in_run_s: float = 0.0
+    prompt_token_s: float = 0.0
 
 
 #: serving engines by the name ``workload.service.server`` takes (default ``vllm``); the CPU figures of the
@@ -365,25 +410,26 @@ ENGINES: dict[str, EngineSoftware] = {
         False,
         2048,
         10,
-        0.002074,
-        0.010356,
-        0.0001854,
+        0.0018837,
+        0.0046783,
+        0.0002642,
         "scheduler: vLLM 0.6.0 V0 defaults with multi-step 10 (max_num_batched_tokens = max(max_model_len, "
         "2048); a run runs all its steps) and its asynchronous output processor (first tokens and a run's last "
         "step's last tokens come out with the next step, before its GPU work when that is a run's first step); CPU "
         "figures (step and per sequence once per 10-step run, each later step's launch) fitted to its 15 "
         "published cases",
         True,
-        0.000740,
+        0.0010812,
+        2.9385e-6,
     ),
     "sglang-0.3": EngineSoftware(
         "SGLang 0.3.0",
         False,
         8192,
         1,
-        0.01054,
-        0.00276,
-        0.0000297,
+        0.0100888,
+        0.0027690,
+        0.0000374,
         "scheduler: SGLang 0.3.0 defaults (prefill batches alone, chunked_prefill_size 8192); CPU figures "
         "fitted to its 4 published cases",
     ),
@@ -409,14 +455,22 @@ def vram_bytes(gpu: str) -> float:
 
 
 def derive(
-    arch: ModelArch, gpu: str, spec: GpuSpec, n: int, vram_gb: float | None = None, got: Achieved | None = None
+    arch: ModelArch,
+    gpu: str,
+    spec: GpuSpec,
+    n: int,
+    vram_gb: float | None = None,
+    got: Achieved | None = None,
+    factors: tuple[float, float] | None = None,
 ) -> EngineProfile:
     """The profile of ``arch`` on ``n`` GPUs ``gpu`` (memory from the catalog unless ``vram_gb``; what the GPU
-    achieves from ``achieved(gpu)`` unless ``got``).
+    achieves from ``achieved(gpu)`` unless ``got``; at serving sizes ``serving_factors`` unless ``factors``).
 
     KV tokens = (0.9 x memory - weights) / KV bytes per token, in whole blocks of 16. Weights streamed at
     the achieved bandwidth of n GPUs; linear FLOPs, LM head and prompt attention at their achieved rate;
-    decode attention reads its KV at the achieved bandwidth; 2 all-reduces per layer when n > 1.
+    decode attention reads its KV at the achieved bandwidth; 2 all-reduces per layer when n > 1. The weight
+    streaming and the linear FLOPs (LM head too) are then scaled by the serving factors (the split layer's GEMMs
+    at 1 token, the layer at 512-2,048 tokens, as Vidur measured them against the same roofline).
     """
     memory = n * (vram_gb * 1e9 if vram_gb is not None else vram_bytes(gpu))
     free = MEMORY_UTILIZATION * memory - arch.weight_bytes
@@ -424,6 +478,8 @@ def derive(
         raise ValueError(f"{arch.name} does not fit {n} x {gpu}: {memory / 1e9:.0f} GB")
     kv_tokens = math.floor(free / arch.kv_bytes_per_token / BLOCK_TOKENS) * BLOCK_TOKENS
     got = got or achieved(gpu)
+    model = next(k for k, a in ARCHS.items() if a is arch)
+    stream_x, compute_x = factors or serving_factors(model, gpu)
     bandwidth = n * got.weight_gb_s * 1e9
     flops = n * got.linear_tflops * 1e12
     tp = n > 1
@@ -431,7 +487,8 @@ def derive(
     per_gpu_gb = memory / n / 1e9
     source = (
         f"{arch.name} bf16 ({arch.params / 1e9:.2f}B params, {arch.config_url}) on {n} x {gpu}: "
-        f"{got.weight_gb_s:,.0f} GB/s, {got.linear_tflops:,.0f} TFLOPS achieved ({got.source}); per-step "
+        f"{got.weight_gb_s:,.0f} GB/s, {got.linear_tflops:,.0f} TFLOPS achieved ({got.source}), x "
+        f"{stream_x:.3f} and x {compute_x:.3f} at serving sizes (Vidur's profiles, VIDUR_SERVING); per-step "
         f"overhead from a vLLM batch-1 decode; vLLM defaults for batch and token budget"
     )
     return EngineProfile(
@@ -443,9 +500,9 @@ def derive(
         gpus_per_worker=n,
         source=source,
         max_batched_tokens=BUDGET_TOKENS[per_gpu_gb >= 75],
-        weights_s=round(arch.streamed_bytes / bandwidth, 9),
-        per_token_s=round(arch.flops_per_token / flops, 12),
-        per_sampled_s=round(arch.lm_head_flops / flops, 12),
+        weights_s=round(arch.streamed_bytes / bandwidth * stream_x, 9),
+        per_token_s=round(arch.flops_per_token / flops * compute_x, 12),
+        per_sampled_s=round(arch.lm_head_flops / flops * compute_x, 12),
         per_kv_token_s=round(arch.kv_bytes_per_token / bandwidth, 14),
         per_attention_pair_s=round(arch.attention_flops_per_pair / flops, 16),
         allreduce_s=round(2 * arch.layers * ALLREDUCE_LATENCY_S[spec.nvlink], 9) if tp else 0.0,

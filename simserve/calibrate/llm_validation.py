@@ -11,6 +11,8 @@ published settings and its traffic, and the step-cost physics come from ``simser
   case's dataset, as many requests as the source sent.
 - A burst: every request at once, prompts the dataset's first N (the order the client sends), the
   replies' lengths as the source's file lists them.
+- A case on a named host (``host:``) runs with that testbed's CPU speed (``host_cpu``), measured from its
+  own per-token times against a reference testbed's.
 
 Imports simserve's API (simulate, load_scenario) and numpy; writes its traces to a temporary directory.
 """
@@ -24,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from simserve import llm_catalog
 from simserve.api import simulate
 from simserve.safe_yaml import load_yaml
 from simserve.scenario import load_scenario
@@ -53,6 +56,8 @@ class Case:
     held_out: bool = False
     #: a burst's earliest TTFT of a request that got a token (ms), where transcribed; else None
     first_token_ms: float | None = None
+    #: the testbed's serving CPU time relative to the reference testbed's (``host_cpu``; 1 on no named host)
+    host_cpu: float = 1.0
 
     @property
     def traffic(self) -> str:
@@ -87,10 +92,29 @@ class Outcome:
         return self.first_token_ms / self.case.first_token_ms - 1.0
 
 
+def run_cpu_ms(gpu: str, first_run_itl_ms: float) -> float:
+    """CPU time of the first 10-step run of the 8B 10-request burst on ``gpu``: the measured gap from a
+    request's first token to its next, less the catalog's GPU time of the run's 10 steps (ten sequences of the
+    burst's 1,369 prompt tokens, each step attending to the context made so far)."""
+    p = llm_catalog.MODELS["8b"][gpu]
+    steps = (p.decode_step_s(10, (1369 + 10 * (1 + k)) / 10) - p.decode_base_s for k in range(10))
+    return first_run_itl_ms - 1e3 * sum(steps)
+
+
+def host_cpu(host: dict[str, Any]) -> float:
+    """A testbed's serving CPU time relative to its reference testbed's (the file's ``hosts`` entry): the same
+    run's CPU time on each (``run_cpu_ms``), divided."""
+    ref = host["reference"]
+    return run_cpu_ms(host["gpu"], float(host["first_run_itl_ms"])) / run_cpu_ms(
+        ref["gpu"], float(ref["first_run_itl_ms"])
+    )
+
+
 def load_cases(path: Path = DEFAULT_PATH) -> list[Case]:
     """The cases of a measurements file, in file order."""
     data = load_yaml(path.read_text())
     engines: dict[str, dict[str, Any]] = data["engines"]
+    hosts = {name: host_cpu(h) for name, h in data.get("hosts", {}).items()}
     datasets: dict[str, dict[str, Any]] = data["datasets"]
     out = []
     for c in data["cases"]:
@@ -125,6 +149,7 @@ def load_cases(path: Path = DEFAULT_PATH) -> list[Case]:
                 first_token_ms=(
                     float(c["published"]["first_token_ms"]) if "first_token_ms" in c["published"] else None
                 ),
+                host_cpu=hosts[c["host"]] if "host" in c else 1.0,
             )
         )
     return out
@@ -150,6 +175,7 @@ def scenario_dict(case: Case, trace: Path, horizon_s: float, overrides: dict[str
         "model": case.model,
         "max_batch": 256,
         "max_concurrency": 100_000,
+        **({"host_cpu": case.host_cpu} if case.host_cpu != 1.0 else {}),
         **engine,
         **(overrides or {}),
     }

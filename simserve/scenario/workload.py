@@ -294,6 +294,12 @@ class LlmService(StrictModel):
         description="API-server time per request (HTTP, tokenizing), one request at a time; requests reach "
         "the engine together when it has none left. Default: the engine's with model, else 0",
     )
+    host_cpu: PositiveFloat = Field(
+        1.0,
+        description="the serving engine's CPU time on this host relative to the hosts the catalog's CPU figures "
+        "were fitted on (scales the server's frontend, step, per-sequence and per-prompt-token figures; 2: a "
+        "CPU twice as slow; docs/llm-validation.md measured Lambda's A100 hosts at 1.3 of their H100 hosts)",
+    )
 
     @model_validator(mode="after")
     def _take_covers_batch(self) -> LlmService:
@@ -350,6 +356,7 @@ class LlmService(StrictModel):
             except KeyError:
                 prof = None
         sw = llm_catalog.ENGINES[self.server] if prof is not None else None
+        host = self.host_cpu  # the catalog's CPU figures are their fit's hosts'; this host's speed scales them
         prefill = pick(self.prefill_tokens_per_s, "prefill_tokens_per_s")
         step = pick(self.decode_step, "decode_step")
         kv = pick(self.kv_cache_tokens, "kv_cache_tokens")
@@ -367,6 +374,8 @@ class LlmService(StrictModel):
                 if simple or self.step_cost is None:
                     raise KeyError(f"prefill_tokens_per_s: no value for GPU {gpu}")
                 prefill = math.inf
+            elif sw is not None and not simple and sw.prompt_token_s > 0:
+                prefill = 1.0 / (sw.prompt_token_s * host)  # the engine's CPU per prompt token (GPU: the physics)
             else:
                 prefill = prof.prefill_tokens_per_s
         if step is None:
@@ -375,7 +384,9 @@ class LlmService(StrictModel):
                     raise KeyError(f"decode_step: no value for GPU {gpu}")
                 step = DecodeStep(base=0.0, per_sequence=0.0)  # physics alone (step_cost)
             elif sw is not None and not simple:
-                step = DecodeStep(base=sw.step_s, per_sequence=sw.per_sequence_s, in_run=sw.in_run_s)
+                step = DecodeStep(
+                    base=sw.step_s * host, per_sequence=sw.per_sequence_s * host, in_run=sw.in_run_s * host
+                )
             else:
                 step = DecodeStep(base=prof.decode_base_s, per_sequence=prof.decode_per_sequence_s)
         budget = self.max_batched_tokens
@@ -389,7 +400,7 @@ class LlmService(StrictModel):
             async_output = sw.async_output if async_output is None else async_output
             chunked = sw.chunked_prefill if chunked is None else chunked
             steps = sw.scheduler_steps if steps is None else steps
-            frontend = sw.frontend_s if frontend is None else frontend
+            frontend = sw.frontend_s * host if frontend is None else frontend
         if kv is None and prof is not None and self.kv_cache_tokens is None:
             kv = prof.kv_cache_tokens
         elif kv is None and isinstance(self.kv_cache_tokens, dict):

@@ -1,9 +1,11 @@
 """LLM engine defaults (simserve.llm_catalog): catalog names, the KV and step-cost arithmetic reproduced by
-hand from the measured figures, the Vidur rows and the published vLLM decode the figures reproduce,
-orderings between GPUs, lookups and their errors, the serving engines, and the docs table."""
+hand from the measured figures, the Vidur rows and the published vLLM decode the figures reproduce, the
+serving-size factors and the host CPU factor, orderings between GPUs, lookups and their errors, the serving
+engines, and the docs table."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -16,15 +18,19 @@ from simserve.llm_catalog import (
     MEASURED,
     MODELS,
     POOL_GPU,
+    SERVING_TOKENS,
     VIDUR_CHECKS,
+    VIDUR_SERVING,
     Achieved,
     EngineProfile,
     GpuSpec,
     derive,
     models,
     profile,
+    serving_factors,
     vidur_model_ms,
 )
+from simserve.scenario.workload import LlmService
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "llm-catalog.md"
 
@@ -66,9 +72,13 @@ def test_kv_and_step_cost_arithmetic_by_hand() -> None:
     bw = 404.8e6 / 0.156e-3  # H100: Vidur's Llama-2-7B GEMMs stream 404.8 MB in 0.156 ms at 1 token
     rate = 404.8e6 * 4096 / 2.585e-3  # and the whole layer computes 4096 tokens in 2.585 ms
     streamed = 2 * (8_030_261_248 - 128_256 * 4096)  # all weights but the embedding table
-    assert p.weights_s == pytest.approx(streamed / bw, rel=1e-6)
-    assert p.per_token_s == pytest.approx(2 * (8_030_261_248 - 2 * 128_256 * 4096) / rate, rel=1e-6)
-    assert p.per_sampled_s == pytest.approx(2 * 128_256 * 4096 / rate, rel=1e-6)
+    # at serving sizes (Vidur, the same layer): its GEMMs at 1 token as the roofline has them; the layer at
+    # 512-2,048 tokens 0.3745/0.359, 0.588/0.509, 0.657/0.665, 1.043/0.982, 1.2632/1.302 of it: 1.044 on average
+    stream_x, compute_x = 0.156 / vidur_model_ms("H100", 202_375_168, 1, 1), 1.0440  # 1.0001: 404.75 MB, not 404.8
+    assert serving_factors("8b", "H100") == pytest.approx((stream_x, compute_x), abs=2e-4)
+    assert p.weights_s == pytest.approx(streamed / bw * stream_x, rel=1e-6)
+    assert p.per_token_s == pytest.approx(2 * (8_030_261_248 - 2 * 128_256 * 4096) / rate * compute_x, rel=2e-4)
+    assert p.per_sampled_s == pytest.approx(2 * 128_256 * 4096 / rate * compute_x, rel=2e-4)
     assert p.per_kv_token_s == pytest.approx(131_072 / bw, rel=1e-6)
     assert p.per_attention_pair_s == pytest.approx(4 * 32 * 32 * 128 / rate, rel=1e-6)
     assert (p.allreduce_s, p.allreduce_per_token_s, p.max_batched_tokens) == (0.0, 0.0, 8192)
@@ -111,6 +121,48 @@ def test_measured_figures_reproduce_vidur_rows_they_do_not_come_from() -> None:
     assert MEASURED["H100"].weight_gb_s / GPUS["H100"].bandwidth_gb_s == pytest.approx(0.775, abs=0.005)
 
 
+def test_serving_factors_reproduce_the_vidur_rows_they_come_from() -> None:
+    """The factors scale the roofline to Vidur's serving-size rows: the split layer's GEMMs at 1 token exactly,
+    its whole layer at 512-2,048 tokens within 11 % row by row (the GEMM tiling's steps), 0 % on average; GPUs
+    without a profile take the mean of A100's and H100's."""
+    for model, rows in VIDUR_SERVING.items():
+        for gpu, (_, params, tp, gemms_1, layers) in rows.items():
+            stream_x, compute_x = serving_factors(model, gpu)
+            assert vidur_model_ms(gpu, params, tp, 1) * stream_x == pytest.approx(gemms_1, rel=1e-9)
+            got = [vidur_model_ms(gpu, params, tp, n) * compute_x for n in SERVING_TOKENS]
+            assert all(g == pytest.approx(ms, rel=0.11) for g, ms in zip(got, layers, strict=True)), (model, gpu)
+            assert sum(ms / g for g, ms in zip(got, layers, strict=True)) / len(got) == pytest.approx(1.0)
+            assert 0.9 < stream_x < 1.1 and 1.0 < compute_x < 1.1
+    mean = [sum(f) / 2 for f in zip(serving_factors("70b", "A100"), serving_factors("70b", "H100"), strict=True)]
+    assert serving_factors("70b", "H200") == pytest.approx(tuple(mean))
+    assert MODELS["70b"]["A100"].weights_s > MODELS["70b"]["A100"].weights_s / serving_factors("70b", "A100")[0]
+
+
+def test_host_cpu_scales_the_servers_cpu_figures() -> None:
+    """``host_cpu`` (default 1: the hosts the figures were fitted on) scales the serving engine's CPU figures,
+    the per-prompt-token one as a rate; figures the scenario gives are its own."""
+    sw = ENGINES["vllm-0.6-multistep"]
+    svc = {"type": "llm", "model": "8b", "server": "vllm-0.6-multistep"}
+    one, two = LlmService(**svc).engine("A100"), LlmService(**svc, host_cpu=2.0).engine("A100")
+    assert (one.base_s, one.per_sequence_s, one.in_run_s, one.frontend_s) == (
+        sw.step_s,
+        sw.per_sequence_s,
+        sw.in_run_s,
+        sw.frontend_s,
+    )
+    assert 1 / one.prefill_tokens_per_s == pytest.approx(sw.prompt_token_s)
+    assert (two.base_s, two.per_sequence_s, two.in_run_s, two.frontend_s) == pytest.approx(
+        (2 * sw.step_s, 2 * sw.per_sequence_s, 2 * sw.in_run_s, 2 * sw.frontend_s)
+    )
+    assert 1 / two.prefill_tokens_per_s == pytest.approx(2 * sw.prompt_token_s)
+    assert (two.weights_s, two.per_token_s) == (one.weights_s, one.per_token_s)  # the GPU's work is the GPU's
+    own = LlmService(**svc, host_cpu=2.0, decode_step={"base": "3ms"}, frontend_per_request="1ms").engine("A100")
+    assert (own.base_s, own.frontend_s) == (0.003, 0.001)
+    assert LlmService(type="llm", model="8b").engine("A100").prefill_tokens_per_s == math.inf  # V1: none fitted
+    with pytest.raises(ValueError, match="host_cpu"):
+        LlmService(**svc, host_cpu=0)
+
+
 def test_matches_the_published_vllm_a100_measurement_within_10_percent() -> None:
     """vLLM, Llama-3.1-8B bf16, one A100 40GB: 75 tokens/s alone, 6.6 x that with 8 requests in flight
     (johnmusgrave.com/p/vllm-throughput-latency-sweep-on), 1,024-token prompts and 128-token replies, each
@@ -134,6 +186,8 @@ def test_serving_engines() -> None:
     assert not sg.chunked_prefill and sg.max_batched_tokens == 8192
     for e in ENGINES.values():
         assert 0 < e.frontend_s < 0.02 and 0 < e.step_s < 0.02 and 0 <= e.per_sequence_s < 0.001
+        assert 0 <= e.prompt_token_s < 1e-5
+    assert ms.prompt_token_s > 0 and v1.prompt_token_s == sg.prompt_token_s == 0
 
 
 def test_lookup_by_name_alias_and_pool() -> None:

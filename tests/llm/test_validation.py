@@ -3,29 +3,31 @@
 - The transcription: every case names its source, model, GPUs, engine and traffic; the ShareGPT sample
   adds up to the totals its file states; a burst's prompts are the sample's first N.
 - Every case is simulated and compared with the published medians: SGLang's within 10 %, vLLM 0.6's
-  within 14 % on TPOT and 21 % on TTFT (what docs/llm-validation.md reports: of the 19 cases the CPU
-  figures were fitted to, 17 within 15 % on TTFT and 19 on TPOT; of the 15 held-out ones, 12 and 15; a
-  change that makes a case worse than the envelope fails here). The issue's target, every case within
-  15 %, is not met by the 8B 10-request bursts on H100 (fitted and held out, +19..+21 %), the fitted 70B
-  10-request burst on 4 x A100 (-16 %) and one held-out 80-request burst on 4 x A100 (-19 %): a strict
-  xfail says so and turns into a failure the day it is met, so the docs and this file change.
-- A burst's first token (transcribed for the four 80-request bursts): within 10 % on the H100 hosts, a
-  quarter of a second later than the model on the A100 hosts, as the doc reports.
+  within 16 % on TPOT and 19 % on TTFT (what docs/llm-validation.md reports; a change that makes a case
+  worse than the envelope fails here). The issue's target, every case within 15 %, is not met by three:
+  vLLM's 70B on 4 x H100 at Poisson 8/s in SGLang's benchmark (-18 %), a held-out 8B 10-request burst on
+  Lambda's A100 of the second day (+16 %) and the 8B 80-request burst's TPOT on H100 (+16 %): a strict xfail
+  says so and turns into a failure the day it is met, so the docs and this file change.
+- Lambda's A100 testbed runs at its CPU speed, measured from its own per-token times.
+- A burst's first token (transcribed for the four 80-request bursts): within 10 % on the H100 testbed,
+  later than the model on the A100 testbed, as the doc reports.
 - The doc's tables are the ones these runs give.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
 
-from simserve.calibrate.llm_validation import DEFAULT_PATH, Outcome, load_cases, simulate_case
+from simserve import llm_catalog
+from simserve.calibrate.llm_validation import DEFAULT_PATH, Outcome, host_cpu, load_cases, run_cpu_ms, simulate_case
 from simserve.safe_yaml import load_yaml
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "llm-validation.md"
 #: the accuracy docs/llm-validation.md reports, per engine: (TTFT, TPOT) largest relative error
-ENVELOPE = {"sglang-0.3.0": (0.10, 0.10), "vllm-0.6.0-multistep": (0.22, 0.14)}
+ENVELOPE = {"sglang-0.3.0": (0.10, 0.10), "vllm-0.6.0-multistep": (0.19, 0.16)}
 
 
 @pytest.fixture(scope="module")
@@ -63,11 +65,40 @@ def test_simulated_medians_within_the_reported_envelope(outcomes: list[Outcome])
 
 
 @pytest.mark.xfail(
-    strict=True, reason="vLLM 0.6.0: 8B H100 10-request bursts 20-22 % high, 70B 4xA100 bursts of 10 and 80 16-19 % low"
+    strict=True,
+    reason="vLLM 0.6.0: 70B 4xH100 Poisson 8/s TTFT -18 %, 8B A100 day-2 burst-10 +16 %, 8B H100 burst-80 TPOT +16 %",
 )
 def test_issue_target_every_case_within_15_percent(outcomes: list[Outcome]) -> None:
     worst = max(max(abs(o.ttft_error), abs(o.tpot_error)) for o in outcomes)
     assert worst <= 0.15
+
+
+def test_lambdas_a100_host_from_its_own_per_token_times() -> None:
+    """Lambda's A100 testbed: the 8B 10-request burst's first 10-step run took 118.02 ms there and 75.26 ms on
+    its H100 testbed; less the catalog's GPU time of the run (96.4 and 58.6 ms by hand: ten sequences, each step
+    streaming the weights and attending to the context so far), 21.6 against 16.6 ms of CPU: 1.297. Every case
+    of that testbed (1 x and 4 x A100) runs at it; every other at 1."""
+    gpu_ms = {}
+    for gpu in ("A100", "H100"):
+        p = llm_catalog.MODELS["8b"][gpu]
+        compute = 10 * (p.per_token_s + p.per_sampled_s)
+        gpu_ms[gpu] = 1e3 * sum(
+            math.hypot(p.weights_s, compute) + p.per_kv_token_s * (1369 + 10 * (1 + k)) for k in range(10)
+        )
+    assert gpu_ms["A100"] == pytest.approx(96.4, abs=0.1) and gpu_ms["H100"] == pytest.approx(58.6, abs=0.1)
+    assert run_cpu_ms("A100", 118.02) == pytest.approx(118.02 - gpu_ms["A100"])
+    assert run_cpu_ms("H100", 75.26) == pytest.approx(75.26 - gpu_ms["H100"])
+    data = load_yaml(DEFAULT_PATH.read_text())
+    lambda_a100 = host_cpu(data["hosts"]["lambda-a100"])
+    assert (
+        lambda_a100
+        == pytest.approx((118.02 - gpu_ms["A100"]) / (75.26 - gpu_ms["H100"]))
+        == pytest.approx(1.297, abs=0.001)
+    )
+    for c in load_cases():
+        on_lambda_a100 = c.gpu == "A100" and "LambdaLabsML" in c.source
+        assert c.host_cpu == (lambda_a100 if on_lambda_a100 else 1.0), c.name
+    assert sum(c.host_cpu != 1.0 for c in load_cases()) == 14
 
 
 def test_first_tokens_are_the_80_request_bursts_earliest() -> None:
@@ -81,16 +112,16 @@ def test_first_tokens_are_the_80_request_bursts_earliest() -> None:
 
 
 def test_a_bursts_first_token_on_the_h100_hosts(outcomes: list[Outcome]) -> None:
-    """Where the host is not the cause (docs/llm-validation.md), the frontend, the first prefill steps and the
-    output rule put an 80-request burst's first token within 10 % of when the client saw it (8B: 270 against
-    266 ms; 70B on 4 x H100: 465 against 440). The A100 hosts' runs are 25-38 % later than the model: the
-    doc's evidence that their misses are the hosts'."""
+    """On Lambda's H100 testbed the frontend, the first prefill steps and the output rule put an 80-request
+    burst's first token within 10 % of when the client saw it (8B: 259 against 266 ms; 70B on 4 x H100: 458
+    against 440). On its A100 testbed, even at its measured CPU speed, the model is 19-31 % early: the intake
+    of a burst there is slower still (docs/llm-validation.md)."""
     h100 = [o for o in outcomes if o.case.first_token_ms is not None and o.case.gpu == "H100"]
     assert len(h100) == 2
     for o in h100:
         assert abs(o.first_token_error or 1.0) <= 0.10, (o.case.name, o.first_token_ms, o.case.first_token_ms)
     a100 = [o for o in outcomes if o.case.first_token_ms is not None and o.case.gpu == "A100"]
-    assert all((o.first_token_error or 0.0) < -0.2 for o in a100)
+    assert len(a100) == 2 and all((o.first_token_error or 0.0) < -0.15 for o in a100)
 
 
 def test_the_docs_table_is_what_these_runs_give(outcomes: list[Outcome]) -> None:
