@@ -19,6 +19,7 @@ Imports simserve's API (simulate, load_scenario) and numpy; writes its traces to
 
 from __future__ import annotations
 
+import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,7 +98,8 @@ def run_cpu_ms(gpu: str, first_run_itl_ms: float) -> float:
     request's first token to its next, less the catalog's GPU time of the run's 10 steps (ten sequences of the
     burst's 1,369 prompt tokens, each step attending to the context made so far)."""
     p = llm_catalog.MODELS["8b"][gpu]
-    steps = (p.decode_step_s(10, (1369 + 10 * (1 + k)) / 10) - p.decode_base_s for k in range(10))
+    linear = math.hypot(p.weights_s, 10 * (p.per_token_s + p.per_sampled_s))
+    steps = (linear + p.per_kv_token_s * (1369 + 10 * (1 + k)) for k in range(10))
     return first_run_itl_ms - 1e3 * sum(steps)
 
 
