@@ -318,7 +318,7 @@ VIDUR_SERVING: dict[str, dict[str, tuple[str, int, int, float, tuple[float, ...]
         "H100": ("Llama-2-70b-hf", 855_638_016, 4, 0.159, (0.375, 0.587, 0.776, 1.027, 1.4008)),
     },
 }
-#: the token counts of ``VIDUR_SERVING``'s layer times: the prefill steps token budgets of 2,048 give
+#: the token counts of ``VIDUR_SERVING``'s layer times: the prefill steps that token budgets of 2,048 give
 SERVING_TOKENS = (512, 768, 1024, 1536, 2048)
 
 
@@ -355,8 +355,8 @@ STEP_OVERHEAD_S = 0.00026
 #: one all-reduce of a tensor-parallel step (2 per layer): latency and bus bandwidth, NVLink or PCIe. The
 #: NVLink latency is fitted to the published 70B-on-4-GPU cases (docs/llm-validation.md; NCCL's small-message
 #: all-reduce latency is of this order); the NVLink bandwidth is A100's NVLink 3 (300 GB/s per direction) at
-#: ~2/3, and H100 takes the same: its NVLink 4's 450 GB/s at 2/3 puts two 70B-on-4 x H100 cases at -17 %
-#: (docs/llm-validation.md), and no measured all-reduce bandwidth of either is cited; PCIe figures are
+#: ~2/3, and H100 takes the same: its NVLink 4's 450 GB/s at 2/3 put two 70B-on-4 x H100 cases at -17 % when
+#: tried (docs/llm-validation.md), and no measured all-reduce bandwidth of either is cited; PCIe figures are
 #: estimates (twice the latency, PCIe 4 x16 at ~2/3)
 ALLREDUCE_LATENCY_S = {True: 30e-6, False: 60e-6}
 ALLREDUCE_GB_S = {True: 200.0, False: 20.0}
@@ -416,8 +416,8 @@ ENGINES: dict[str, EngineSoftware] = {
         "scheduler: vLLM 0.6.0 V0 defaults with multi-step 10 (max_num_batched_tokens = max(max_model_len, "
         "2048); a run runs all its steps) and its asynchronous output processor (first tokens and a run's last "
         "step's last tokens come out with the next step, before its GPU work when that is a run's first step); CPU "
-        "figures (step and per sequence once per 10-step run, each later step's launch) fitted to its 15 "
-        "published cases",
+        "figures (step and per sequence once per 10-step run, each later step's launch, each prompt token's "
+        "preparation) fitted to its 15 published cases, on Lambda's H100 testbed's CPU",
         True,
         0.0010812,
         2.9385e-6,
