@@ -347,11 +347,15 @@ def serving_factors(model: str, gpu: str) -> tuple[float, float]:
 #: measured / datasheet, mean of A100 and H100: what the GPUs without a profile are taken to achieve
 BANDWIDTH_EFFICIENCY = sum(MEASURED[g].weight_gb_s / GPUS[g].bandwidth_gb_s for g in MEASURED) / len(MEASURED)
 COMPUTE_EFFICIENCY = sum(MEASURED[g].linear_tflops / GPUS[g].bf16_tflops for g in MEASURED) / len(MEASURED)
-#: vLLM V1's per-step overhead (scheduling, sampling, launches): one request at a time, Llama-3.1-8B on an
-#: A100 40GB (1555 GB/s), 1,024-token prompts and 128-token replies, ran at 75 tokens/s (vLLM 0.23,
-#: johnmusgrave.com/p/vllm-throughput-latency-sweep-on); streaming 15.01 GB at the A100's measured 77 % of
-#: its bandwidth, the KV reads and the prompt's step leave 0.26 ms a step (``closed_loop_tokens_per_s``)
-STEP_OVERHEAD_S = 0.00026
+#: vLLM V1's per-step overhead (scheduling, sampling, launches): one request at a time, Meta-Llama-3-8B-Instruct
+#: on an A100-SXM4-80GB, vLLM 0.20.1 in-process on an AMD EPYC 7742 host, 150 ShareGPT prompts of ~215 tokens,
+#: median TPOT 10.77 ms (AccelMark, results/verified/nvidia_a100_sxm4_80gbx1_suite_A_nvidia_vllm020_0f6c56e4_8f83bfab
+#: /interactive/result.json); the catalog's GPU work of those decode steps leaves 1.242 ms a step (the figure
+#: that makes the simulated median TPOT of that case 10.77 ms, docs/llm-validation.md). Checks: the same
+#: testbed's 8 clients in flight, 712 tokens/s measured, 709 modelled; J. Musgrave's vLLM 0.23 on an A100
+#: 40GB (75 and 495 tokens/s at 1 and 8 clients, johnmusgrave.com/p/vllm-throughput-latency-sweep-on): 70 and
+#: 433 (-7 %, -13 %)
+STEP_OVERHEAD_S = 0.001242
 #: one all-reduce of a tensor-parallel step (2 per layer): latency and bus bandwidth, NVLink or PCIe. The
 #: NVLink latency is fitted to the published 70B-on-4-GPU cases (docs/llm-validation.md; NCCL's small-message
 #: all-reduce latency is of this order); the NVLink bandwidth is A100's NVLink 3 (300 GB/s per direction) at
@@ -402,8 +406,9 @@ ENGINES: dict[str, EngineSoftware] = {
         STEP_OVERHEAD_S,
         0.0,
         "scheduler: vLLM V1 defaults (chunked prefill, max_num_batched_tokens 8192 on GPUs of 70 GiB and "
-        "more, else 2048); step overhead from a vLLM 0.23 batch-1 decode (STEP_OVERHEAD_S); frontend from "
-        "vLLM 0.6's first fit (an estimate: no V1 serving measurement is transcribed)",
+        "more, else 2048); step overhead from vLLM 0.20.1's decode one request at a time on an A100 80GB "
+        "(STEP_OVERHEAD_S, AccelMark); frontend from vLLM 0.6's first fit (an estimate: V1's TTFT on that "
+        "testbed is ~8 ms longer, docs/llm-validation.md)",
     ),
     "vllm-0.6-multistep": EngineSoftware(
         "vLLM 0.6.0, --num-scheduler-steps 10",

@@ -8,9 +8,14 @@ as the benchmark clients compute them. Nothing in a case tunes the model: a case
 published settings and its traffic, and the step-cost physics come from ``simserve.llm_catalog`` alone.
 
 - Poisson traffic: arrivals at the published rate (seeded), token counts drawn in pairs from the
-  case's dataset, as many requests as the source sent.
+  case's dataset, as many requests as the source sent; or, where the source ran it so (``runs``), runs
+  that each send the dataset's first prompts in order to an idle engine, pooled.
 - A burst: every request at once, prompts the dataset's first N (the order the client sends), the
   replies' lengths as the source's file lists them.
+- Serial (``serial: N``): the dataset's first N requests one at a time, each sent after the last one's
+  reply ended (``SERIAL_GAP_S`` apart, more than any reply takes): every request meets an idle engine.
+- A dataset may give each prompt's text length without its chat template (``template_tokens``, added to
+  each) and, where the source lists no reply lengths, one measured mean for every reply (``output_each``).
 - A case on a named host (``host:``) runs with that testbed's CPU speed (``host_cpu``), measured from its
   own per-token times against a reference testbed's.
 
@@ -31,6 +36,12 @@ from simserve import llm_catalog
 from simserve.api import simulate
 from simserve.safe_yaml import load_yaml
 from simserve.scenario import load_scenario
+
+#: seconds between the requests of a serial case: longer than any of its replies takes, so each meets an idle engine
+SERIAL_GAP_S = 60.0
+
+#: seconds from one Poisson run's last possible arrival to the next run's start: the engine drains in between
+RUN_GAP_S = 600.0
 
 #: where the transcribed measurements live in a checkout
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "tests" / "data" / "llm_serving" / "published.yaml"
@@ -59,10 +70,19 @@ class Case:
     first_token_ms: float | None = None
     #: the testbed's serving CPU time relative to the reference testbed's (``host_cpu``; 1 on no named host)
     host_cpu: float = 1.0
+    #: the requests go one at a time (``SERIAL_GAP_S`` apart), in the dataset's order; else a burst or Poisson
+    serial: bool = False
+    #: Poisson runs that each send the dataset's first ``requests / runs`` prompts in order, each from an idle
+    #: engine (``RUN_GAP_S`` apart), their medians pooled; 0: one stream drawing its prompts at random
+    runs: int = 0
 
     @property
     def traffic(self) -> str:
-        """``Poisson 4/s, 1200 requests`` or ``burst of 80``."""
+        """``Poisson 4/s, 1200 requests``, ``burst of 80`` or ``150 one at a time``."""
+        if self.serial:
+            return f"{self.requests} one at a time"
+        if self.runs:
+            return f"Poisson {self.rate:g}/s, {self.runs} runs of {self.requests // self.runs}"
         return f"Poisson {self.rate:g}/s, {self.requests} requests" if self.rate else f"burst of {self.requests}"
 
 
@@ -121,14 +141,23 @@ def load_cases(path: Path = DEFAULT_PATH) -> list[Case]:
     out = []
     for c in data["cases"]:
         traffic = c["traffic"]
-        ds = datasets[traffic["dataset"]]
+        ds = _dataset(datasets[traffic["dataset"]])
         engine: dict[str, Any] = {"name": c["engine"], "server": engines[c["engine"]]["server"]}
         if "max_batched_tokens" in c:
             engine["max_batched_tokens"] = int(c["max_batched_tokens"])
+        if "max_batch" in c:
+            engine["max_batch"] = int(c["max_batch"])
         if "poisson" in traffic:
-            keep = [(i, o) for i, o in zip(ds["input"], ds["output"], strict=True) if i >= 2 and o >= 2]
-            inputs, outputs = tuple(i for i, _ in keep), tuple(o for _, o in keep)
             rate, n = float(traffic["poisson"]), int(traffic["requests"])
+            if "runs" in traffic:  # each run sends the dataset's first n / runs prompts, in order
+                per_run = n // int(traffic["runs"])
+                inputs, outputs = tuple(ds["input"][:per_run]), tuple(ds["output"][:per_run])
+            else:
+                keep = [(i, o) for i, o in zip(ds["input"], ds["output"], strict=True) if i >= 2 and o >= 2]
+                inputs, outputs = tuple(i for i, _ in keep), tuple(o for _, o in keep)
+        elif "serial" in traffic:
+            n = int(traffic["serial"])
+            inputs, outputs, rate = tuple(ds["input"][:n]), tuple(ds["output"][:n]), None
         else:
             n = int(traffic["burst"])
             inputs, outputs, rate = tuple(ds["input"][:n]), tuple(traffic["output"]), None
@@ -152,17 +181,36 @@ def load_cases(path: Path = DEFAULT_PATH) -> list[Case]:
                     float(c["published"]["first_token_ms"]) if "first_token_ms" in c["published"] else None
                 ),
                 host_cpu=hosts[c["host"]] if "host" in c else 1.0,
+                serial="serial" in traffic,
+                runs=int(traffic.get("runs", 0)),
             )
         )
     return out
+
+
+def _dataset(ds: dict[str, Any]) -> dict[str, list[int]]:
+    """A dataset's prompt and reply lengths in tokens: each prompt with its chat template's tokens where the
+    file counts the text alone (``template_tokens``), every reply the measured mean where no lengths are listed
+    (``output_each``)."""
+    extra = int(ds.get("template_tokens", 0))
+    inputs = [int(i) + extra for i in ds["input"]]
+    outputs = [int(ds["output_each"])] * len(inputs) if "output_each" in ds else [int(o) for o in ds["output"]]
+    return {"input": inputs, "output": outputs}
 
 
 def _traffic(case: Case, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Arrival times (s), input and output tokens of the case's requests."""
     if case.rate is None:
         n = case.requests
-        return np.zeros(n), np.asarray(case.inputs, dtype=np.int64), np.asarray(case.outputs, dtype=np.int64)
+        arrival = np.arange(n) * SERIAL_GAP_S if case.serial else np.zeros(n)
+        return arrival, np.asarray(case.inputs, dtype=np.int64), np.asarray(case.outputs, dtype=np.int64)
     rng = np.random.default_rng(seed)
+    if case.runs:  # each run: the same prompts in order at Poisson arrivals, from an idle engine
+        per_run = case.requests // case.runs
+        arrival = np.concatenate([np.cumsum(rng.exponential(1.0 / case.rate, per_run)) for _ in range(case.runs)])
+        span = float(arrival.max()) + RUN_GAP_S
+        arrival = arrival + np.repeat(np.arange(case.runs) * span, per_run)
+        return arrival, np.tile(case.inputs, case.runs), np.tile(case.outputs, case.runs)
     gaps = rng.exponential(1.0 / case.rate, case.requests)
     pick = rng.integers(0, len(case.inputs), case.requests)
     arrival = np.cumsum(gaps) - gaps[0]
@@ -244,4 +292,14 @@ def validate(path: Path = DEFAULT_PATH, seed: int = 0) -> list[Outcome]:
     return [simulate_case(c, seed) for c in load_cases(path)]
 
 
-__all__ = ["DEFAULT_PATH", "Case", "Outcome", "load_cases", "scenario_dict", "simulate_case", "validate"]
+__all__ = [
+    "DEFAULT_PATH",
+    "RUN_GAP_S",
+    "SERIAL_GAP_S",
+    "Case",
+    "Outcome",
+    "load_cases",
+    "scenario_dict",
+    "simulate_case",
+    "validate",
+]

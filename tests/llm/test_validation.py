@@ -7,7 +7,9 @@
   worse than the envelope fails here). The issue's target, every case within 15 %, is not met by three:
   vLLM's 70B on 4 x H100 at Poisson 8/s in SGLang's benchmark (-18 %), a held-out 8B 10-request burst on
   Lambda's A100 of the second day (+16 %) and the 8B 80-request burst's TPOT on H100 (+16 %): a strict xfail
-  says so and turns into a failure the day it is met, so the docs and this file change.
+  says so and turns into a failure the day it is met, so the docs and this file change. vLLM V1 (0.20.1,
+  AccelMark's A100 80GB testbed): TPOT within 7 %, TTFT 24-28 % early (its first-token path, not modelled).
+- V1's per-step overhead (``STEP_OVERHEAD_S``) is the one that makes the serial case's TPOT the measured one.
 - Lambda's A100 testbed runs at its CPU speed, measured from its own per-token times.
 - A burst's first token (transcribed for the four 80-request bursts): within 10 % on the H100 testbed,
   later than the model on the A100 testbed, as the doc reports.
@@ -27,7 +29,7 @@ from simserve.safe_yaml import load_yaml
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "llm-validation.md"
 #: the accuracy docs/llm-validation.md reports, per engine: (TTFT, TPOT) largest relative error
-ENVELOPE = {"sglang-0.3.0": (0.10, 0.10), "vllm-0.6.0-multistep": (0.19, 0.16)}
+ENVELOPE = {"sglang-0.3.0": (0.10, 0.10), "vllm-0.6.0-multistep": (0.19, 0.16), "vllm-0.20.1": (0.30, 0.07)}
 
 
 @pytest.fixture(scope="module")
@@ -37,24 +39,41 @@ def outcomes() -> list[Outcome]:
 
 def test_every_case_is_transcribed_with_its_source() -> None:
     cases = load_cases()
-    assert len(cases) == 34
-    assert sum(c.held_out for c in cases) == 15
+    assert len(cases) == 36
+    assert sum(c.held_out for c in cases) == 16
     assert len({c.name for c in cases}) == len(cases)
     data = load_yaml(DEFAULT_PATH.read_text())
     sharegpt = data["datasets"]["sharegpt-llama3"]
     assert (len(sharegpt["input"]), sum(sharegpt["input"]), sum(sharegpt["output"])) == (1280, 283_459, 233_412)
+    accel = data["datasets"]["accelmark-sharegpt-gpt4"]
+    assert (len(accel["input"]), accel["template_tokens"], accel["output_each"]) == (300, 11, 346)
     for c in cases:
         assert c.source.startswith("https://github.com/"), c.name
         assert c.model in {"8b", "70b"} and c.gpu in {"A100", "H100"} and c.gpus in {1, 4}
         assert (c.model == "70b") == (c.gpus == 4)
         assert 10 < c.ttft_ms < 3000 and 5 < c.tpot_ms < 60, c.name  # a transcription slip would fall outside
-        if c.rate is None:
+        if c.serial:  # AccelMark's one-at-a-time run: its first 150 prompts with the chat template
+            assert c.rate is None and c.requests == 150
+            assert list(c.inputs) == [i + 11 for i in accel["input"][:150]]
+        elif c.rate is None:
             assert 10 <= c.requests <= 80 and len(c.outputs) == c.requests
             assert list(c.inputs) == sharegpt["input"][: c.requests]
+        elif c.runs:  # AccelMark's Poisson runs: its first 300 prompts, in order, three times
+            assert (c.rate, c.runs, c.requests, len(c.inputs)) == (5.0, 3, 900, 300)
         else:
             assert c.rate in {4.0, 8.0} and c.requests == 300 * c.rate
             assert min(c.inputs) >= 2 and min(c.outputs) >= 2  # the clients' sampling filter
     assert {c.engine["name"] for c in cases} == set(ENVELOPE)
+
+
+def test_v1_step_overhead_from_the_serial_run(outcomes: list[Outcome]) -> None:
+    """One request at a time, a step decodes one sequence: the catalog's GPU work of it and vLLM V1's per-step
+    overhead make the measured median TPOT (10.77 ms) to within 0.5 %; the Poisson run, held out, within 7 %."""
+    serial = next(o for o in outcomes if o.case.serial)
+    assert serial.case.engine["server"] == "vllm" and llm_catalog.ENGINES["vllm"].step_s == llm_catalog.STEP_OVERHEAD_S
+    assert abs(serial.tpot_error) < 0.005
+    held = next(o for o in outcomes if o.case.runs)
+    assert abs(held.tpot_error) < 0.07
 
 
 def test_simulated_medians_within_the_reported_envelope(outcomes: list[Outcome]) -> None:
@@ -66,7 +85,8 @@ def test_simulated_medians_within_the_reported_envelope(outcomes: list[Outcome])
 
 @pytest.mark.xfail(
     strict=True,
-    reason="vLLM 0.6.0: 70B 4xH100 Poisson 8/s TTFT -18 %, 8B A100 day-2 burst-10 +16 %, 8B H100 burst-80 TPOT +16 %",
+    reason="vLLM 0.6.0: 70B 4xH100 Poisson 8/s TTFT -18 %, 8B A100 day-2 burst-10 +16 %, 8B H100 burst-80 TPOT +16 %; "
+    "vLLM V1 0.20.1 on AccelMark's A100: TTFT -28 % and -24 %",
 )
 def test_issue_target_every_case_within_15_percent(outcomes: list[Outcome]) -> None:
     worst = max(max(abs(o.ttft_error), abs(o.tpot_error)) for o in outcomes)
