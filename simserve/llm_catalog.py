@@ -259,8 +259,16 @@ MEMORY_UTILIZATION = 0.9
 MAX_BATCH = 256
 #: KV cache is allocated in blocks of this many tokens (vLLM --block-size default)
 BLOCK_TOKENS = 16
-#: vLLM V1's default token budget of an OpenAI server: 8192 on GPUs of 70 GiB and more, 2048 below
+#: vLLM V1's default token budget of an OpenAI server: 8192 on GPUs of 70 GiB and more except the A100
+#: ("setting large max_num_batched_tokens for A100 reduces throughput", vLLM PR #17885), 2048 on the rest
+#: (``EngineArgs.get_batch_defaults`` in vllm/engine/arg_utils.py)
 BUDGET_TOKENS = {True: 8192, False: 2048}
+
+
+def large_budget(gpu: str, per_gpu_gb: float) -> bool:
+    """Whether vLLM V1 gives ``gpu`` the large defaults: 70 GiB (75 GB) or more and not an A100."""
+    return per_gpu_gb >= 75 and "A100" not in gpu.upper()
+
 
 #: measured achievements (ms and token counts are Vidur's medians, per layer; docs/llm-catalog.md). The
 #: weight bandwidth is the GEMMs' at 1 token (the elementwise ops between them are launch latency there,
@@ -356,6 +364,11 @@ COMPUTE_EFFICIENCY = sum(MEASURED[g].linear_tflops / GPUS[g].bf16_tflops for g i
 #: 40GB (75 and 495 tokens/s at 1 and 8 clients, johnmusgrave.com/p/vllm-throughput-latency-sweep-on): 70 and
 #: 433 (-7 %, -13 %)
 STEP_OVERHEAD_S = 0.001242
+#: vLLM V1's per-request latency between its API server and its engine core (a process of its own: the request
+#: crosses to it, its outputs cross back and are detokenized), every request at once: the figure that makes the
+#: same serial run's simulated median TTFT its measured 27.78 ms, after the API server's 1.66 ms and the prompt's
+#: one prefill step (prompts of 204 tokens at the median, with the chat template)
+V1_INTAKE_S = 0.0078
 #: one all-reduce of a tensor-parallel step (2 per layer): latency and bus bandwidth, NVLink or PCIe. The
 #: NVLink latency is fitted to the published 70B-on-4-GPU cases (docs/llm-validation.md; NCCL's small-message
 #: all-reduce latency is of this order); the NVLink bandwidth is A100's NVLink 3 (300 GB/s per direction) at
@@ -375,8 +388,10 @@ class EngineSoftware:
     sampling, output processing, kernel launches that are not captured in a graph); ``in_run_s``: CPU time
     of each later step of a multi-step run (its launch and input update; nothing is scheduled);
     ``prompt_token_s``: CPU time per prompt token a step prefills (preparing each token's position and cache
-    slot; a step's ``prompt tokens / prefill_tokens_per_s``); all on the hosts they were fitted on (a scenario's
-    ``host_cpu`` scales them for a host of another speed); the scheduler:
+    slot; a step's ``prompt tokens / prefill_tokens_per_s``); ``intake_s``: each request's latency between
+    the API server and the engine, every request at once (vLLM V1's engine core is a process of its own: the
+    request and its outputs cross between the two, and the outputs are detokenized); all on the hosts they
+    were fitted on (a scenario's ``host_cpu`` scales them for a host of another speed); the scheduler:
     chunked prefill or prefill-only steps, the token budget (None: vLLM V1's rule by GPU memory),
     decoding steps per multi-step run; ``async_output``: a step's first tokens come out with the next
     step (output processed while the next step runs)."""
@@ -392,6 +407,7 @@ class EngineSoftware:
     async_output: bool = False
     in_run_s: float = 0.0
     prompt_token_s: float = 0.0
+    intake_s: float = 0.0
 
 
 #: serving engines by the name ``workload.service.server`` takes (default ``vllm``); the CPU figures of the
@@ -406,9 +422,10 @@ ENGINES: dict[str, EngineSoftware] = {
         STEP_OVERHEAD_S,
         0.0,
         "scheduler: vLLM V1 defaults (chunked prefill, max_num_batched_tokens 8192 on GPUs of 70 GiB and "
-        "more, else 2048); step overhead from vLLM 0.20.1's decode one request at a time on an A100 80GB "
-        "(STEP_OVERHEAD_S, AccelMark); frontend from vLLM 0.6's first fit (an estimate: V1's TTFT on that "
-        "testbed is ~8 ms longer, docs/llm-validation.md)",
+        "more but the A100, else 2048); from vLLM 0.20.1 serving one request at a time on an A100 80GB (AccelMark, "
+        "docs/llm-validation.md): the step overhead its TPOT gives (STEP_OVERHEAD_S) and the intake latency "
+        "its TTFT gives (V1_INTAKE_S); API-server frontend from vLLM 0.6's first fit",
+        intake_s=V1_INTAKE_S,
     ),
     "vllm-0.6-multistep": EngineSoftware(
         "vLLM 0.6.0, --num-scheduler-steps 10",
@@ -504,7 +521,7 @@ def derive(
         kv_cache_tokens=kv_tokens,
         gpus_per_worker=n,
         source=source,
-        max_batched_tokens=BUDGET_TOKENS[per_gpu_gb >= 75],
+        max_batched_tokens=BUDGET_TOKENS[large_budget(gpu, per_gpu_gb)],
         weights_s=round(arch.streamed_bytes / bandwidth * stream_x, 9),
         per_token_s=round(arch.flops_per_token / flops * compute_x, 12),
         per_sampled_s=round(arch.lm_head_flops / flops * compute_x, 12),

@@ -15,7 +15,8 @@ one ``Engine``, whose asyncio step loop schedules as ``simserve/endpoint/engine.
 - ``scheduler_steps`` > 1: decoding runs of that many steps, nothing joins within one, it runs all
   its steps (computing every sequence it began with) and its tokens come out at its end;
   ``frontend_s``: each request first takes that long in a serial frontend, and a burst reaches the
-  engine once the frontend has none left; ``async_output``: a step's first tokens, and the last tokens
+  engine once the frontend has none left; ``intake_s``: then each request reaches the engine that
+  much later, every request at once; ``async_output``: a step's first tokens, and the last tokens
   of a run's last step (or of a single step), come out at the end of the step after the one that
   made them, or, when that step is the first of a multi-step run (the GPU's work modelled), once its
   CPU part (``base + per_sequence x sequences``) is done; with nothing left to run, last tokens held
@@ -52,6 +53,7 @@ DEFAULTS: dict[str, Any] = {
     "chunked_prefill": True,
     "scheduler_steps": 1,
     "frontend_s": 0.0,
+    "intake_s": 0.0,
     "async_output": False,
     "weights_s": 0.0,
     "per_token_s": 0.0,
@@ -140,15 +142,26 @@ class Engine:
             self.front.append(seq)
             loop.call_at(loop.time() + (self.front_free - time.monotonic()), self._front_done)
             return seq
-        self._enter(seq)
+        self._send([seq])
         return seq
 
     def _front_done(self) -> None:
         if self.front_free > time.monotonic() + 1e-6:
             return  # a later request keeps the frontend busy
-        for seq in self.front:
-            self._enter(seq)
+        self._send(self.front)
         self.front = []
+
+    def _send(self, seqs: list[Sequence]) -> None:
+        """``seqs`` leave the frontend: they reach the engine ``intake_s`` later, together."""
+        intake = float(self.f["intake_s"] or 0.0)
+        if intake > 0:
+            asyncio.get_running_loop().call_later(intake, self._enter_all, list(seqs))
+            return
+        self._enter_all(seqs)
+
+    def _enter_all(self, seqs: list[Sequence]) -> None:
+        for seq in seqs:
+            self._enter(seq)
 
     def _enter(self, seq: Sequence) -> None:
         self.waiting.append(seq)

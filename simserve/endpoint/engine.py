@@ -26,6 +26,9 @@ The rules (``tests/theory/test_llm_theory.py`` and ``tests/llm/test_engine_steps
 - ``frontend_s``: each request spends that long in a serial API server before the engine sees it; the
   requests it holds reach the engine together when it has none left (an event loop parses every
   ready request first).
+- ``intake_s``: then each request takes that much longer to reach the engine, every request at once, none
+  waiting for another (vLLM V1's engine core is a process of its own: a request crosses to it, its outputs
+  cross back and are detokenized; the model puts that whole per-request latency on the way in).
 - A sequence's first output token comes at the end of the step that completes its prompt (with
   ``async_output``, with the next step: the output is processed while that step runs and goes out when
   the step's engine call returns: at its end, or, when it is the first step of a multi-step run and the
@@ -74,8 +77,9 @@ _COMPLETED = int(JobStatus.COMPLETED)
 _FAILED = int(JobStatus.FAILED)
 _TIMED_OUT = int(JobStatus.TIMED_OUT)
 #: ``on_step`` codes other than a step's number: an idle engine's first step begins, requests that can never fit
-#: fail, the frontend hands over what it holds, a run's first step has done its CPU part (held output out)
-_BEGIN, _TOO_BIG, _FRONT_DONE, _LAG_OUT = -1, -2, -3, -4
+#: fail, the frontend hands over what it holds, a run's first step has done its CPU part (held output out),
+#: requests on their way from the API server reach the engine
+_BEGIN, _TOO_BIG, _FRONT_DONE, _LAG_OUT, _INTAKE_DONE = -1, -2, -3, -4, -5
 
 
 def gpu_modelled(p: EngineParams) -> bool:
@@ -133,6 +137,7 @@ class _Batch:
         "epoch", "p", "wait", "batch", "kv", "step", "tick", "busy", "deadlines",
         "pre", "left", "ends", "end_tick", "anchor", "n_dec", "ctx_base", "firsts", "decoding",
         "run_left", "held", "front", "front_free", "lagged", "lag_at", "due", "last_d", "lag_done", "run_n",
+        "intake",
     )  # fmt: skip
 
     def __init__(self, epoch: int, p: EngineParams) -> None:
@@ -158,6 +163,7 @@ class _Batch:
         self.held: list[int] = []  # sequences done within a multi-step run: they complete at its end
         self.front: deque[tuple[float, int]] = deque()  # (ready time, job) in the serial frontend
         self.front_free = 0.0  # when the frontend is done with the requests it holds
+        self.intake: deque[tuple[float, int]] = deque()  # (when it reaches the engine, job) on its way there
         self.lagged: list[int] = []  # first tokens made, out with the next step (asynchronous output)
         self.lag_at = math.inf  # when they come out before that step's end (its CPU part done), else inf
         self.lag_done: list[int] = []  # sequences whose last token a run's last step made: out with the next step
@@ -221,10 +227,19 @@ class BatchEngine:
             st.front.append((st.front_free, j))
             self.core.out.append(SetTimer(st.front_free, TimerKind.STEP, (w.wid, st.epoch, _FRONT_DONE)))
             return
+        if st.p.intake_s > 0:  # on its way to the engine (another process), beside every other request
+            self._send(w, st, [j], now)
+            return
         st.wait.append(j)
         if not st.busy:  # an idle engine: its next step begins once every job handed over now is there
             st.busy = True
             self.core.out.append(SetTimer(now, TimerKind.STEP, (w.wid, st.epoch, _BEGIN)))
+
+    def _send(self, w: Worker, st: _Batch, jobs: list[int], now: float) -> None:
+        """``jobs`` leave the API server now: they reach the engine ``intake_s`` later, together."""
+        at = now + st.p.intake_s
+        st.intake.extend((at, j) for j in jobs)
+        self.core.out.append(SetTimer(at, TimerKind.STEP, (w.wid, st.epoch, _INTAKE_DONE)))
 
     def on_step(self, arg: tuple[int, int, int]) -> None:
         """The step ``arg = (worker, epoch, step)`` ended: tokens out, finished sequences leave, next step."""
@@ -246,9 +261,18 @@ class BatchEngine:
         if step == _FRONT_DONE:  # the frontend is done with every request it holds: they reach the engine together
             if st.front_free > now:
                 return  # a later request keeps it busy (an event loop finishes every ready request first)
-            while st.front:
-                st.wait.append(st.front.popleft()[1])
+            held = [st.front.popleft()[1] for _ in range(len(st.front))]
+            if st.p.intake_s > 0:
+                self._send(w, st, held, now)
+                return
+            st.wait.extend(held)
             if not st.busy and not now < st.lag_at < math.inf:  # (an idle engine's held output out first)
+                self._begin_step(w, st, now)
+            return
+        if step == _INTAKE_DONE:  # the requests sent ``intake_s`` ago reach the engine
+            while st.intake and st.intake[0][0] <= now:
+                st.wait.append(st.intake.popleft()[1])
+            if not st.busy and not now < st.lag_at < math.inf:
                 self._begin_step(w, st, now)
             return
         if step == _LAG_OUT:  # a multi-step run's first step has launched its GPU work: the lagged tokens out
@@ -370,6 +394,8 @@ class BatchEngine:
                 st.lag_done.remove(j)
             elif any(f == j for _, f in st.front):
                 st.front = deque((t, f) for t, f in st.front if f != j)
+            elif any(f == j for _, f in st.intake):
+                st.intake = deque((t, f) for t, f in st.intake if f != j)
             elif j not in st.wait:
                 continue
             ended.append((j, _TIMED_OUT))

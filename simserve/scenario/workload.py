@@ -294,10 +294,18 @@ class LlmService(StrictModel):
         description="API-server time per request (HTTP, tokenizing), one request at a time; requests reach "
         "the engine together when it has none left. Default: the engine's with model, else 0",
     )
+    intake_per_request: Duration | None = Field(
+        None,
+        ge=0,
+        le=60,
+        description="then each request's latency on its way to the engine, every request at once (vLLM V1's "
+        "engine core is a process of its own: requests and outputs cross to it and back). Default: the "
+        "engine's with model, else 0",
+    )
     host_cpu: PositiveFloat = Field(
         1.0,
         description="the serving engine's CPU time on this host relative to the hosts the catalog's CPU figures "
-        "were fitted on (scales the server's frontend, step, per-sequence and per-prompt-token figures; 2: a "
+        "were fitted on (scales the server's frontend, intake, step, per-sequence and per-prompt-token figures; 2: a "
         "CPU twice as slow; docs/llm-validation.md measured Lambda's A100 hosts at 1.3 of their H100 hosts)",
     )
 
@@ -395,12 +403,14 @@ class LlmService(StrictModel):
         chunked = self.chunked_prefill
         steps = self.scheduler_steps
         frontend = self.frontend_per_request
+        intake = self.intake_per_request
         async_output = self.async_output
         if sw is not None:
             async_output = sw.async_output if async_output is None else async_output
             chunked = sw.chunked_prefill if chunked is None else chunked
             steps = sw.scheduler_steps if steps is None else steps
             frontend = sw.frontend_s * host if frontend is None else frontend
+            intake = sw.intake_s * host if intake is None else intake
         if kv is None and prof is not None and self.kv_cache_tokens is None:
             kv = prof.kv_cache_tokens
         elif kv is None and isinstance(self.kv_cache_tokens, dict):
@@ -417,6 +427,7 @@ class LlmService(StrictModel):
             chunked_prefill=True if chunked is None else chunked,
             scheduler_steps=1 if steps is None else steps,
             frontend_s=float(frontend or 0.0),
+            intake_s=float(intake or 0.0),
             async_output=bool(async_output),
             **physics,
         )
@@ -440,6 +451,7 @@ class EngineParams(BaseModel):
     chunked_prefill: bool = True
     scheduler_steps: int = 1  # decoding steps per multi-step run
     frontend_s: float = 0.0  # serial API-server time per request before the engine
+    intake_s: float = 0.0  # then each request's latency to the engine, beside the others (V1's engine core)
     async_output: bool = False  # a step's first tokens come out with the next step (vLLM 0.6's output processor)
     weights_s: float = 0.0
     per_token_s: float = 0.0
@@ -467,6 +479,7 @@ class EngineParams(BaseModel):
             "chunked_prefill": self.chunked_prefill,
             "scheduler_steps": self.scheduler_steps,
             "frontend_s": self.frontend_s / speed,
+            "intake_s": self.intake_s / speed,
             "async_output": self.async_output,
         }
 

@@ -89,6 +89,7 @@ def test_kv_and_step_cost_arithmetic_by_hand() -> None:
     assert q.allreduce_s == pytest.approx(160 * 30e-6)
     assert q.allreduce_per_token_s == pytest.approx(2 * 80 * 8192 * 2 * 2 * (2 - 1) / 2 / 200e9)
     assert MODELS["8b"]["L4"].max_batched_tokens == 2048  # vLLM V1: under 70 GiB
+    assert MODELS["8b"]["A100"].max_batched_tokens == MODELS["70b"]["A100"].max_batched_tokens == 2048  # not A100
 
 
 def test_faster_gpus_are_faster() -> None:

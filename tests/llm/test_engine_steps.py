@@ -6,8 +6,9 @@ can be computed by hand: the token budget and chunked prefill (a long prompt in 
 decoding sequence, which keeps its one token a step), prefill-only steps of whole prompts within the
 budget, multi-step runs (nothing joins within a run; tokens come out at its end; a later step of a run pays
 ``in_run`` when the GPU's work is modelled), asynchronous output (a
-first token comes out with the next step) and the serial frontend (requests reach the engine together
-once the frontend has none left).
+first token comes out with the next step), the serial frontend (requests reach the engine together
+once the frontend has none left) and the intake latency (every request reaches the engine that much later,
+none waiting for another; one timed out on its way fails as timed out).
 """
 
 from __future__ import annotations
@@ -26,8 +27,11 @@ BASE = 0.010  # s per step
 RATE = 100_000.0  # prompt tokens per second: a 256-token chunk adds 2.56 ms
 
 
-def run(tmp_path: Path, rows: list[tuple[float, int, int]], **service: Any) -> pd.DataFrame:
-    """Jobs table of one warm worker serving ``rows`` = (arrival s, input tokens, output tokens)."""
+def run(
+    tmp_path: Path, rows: list[tuple[float, int, int]], endpoint: dict[str, Any] | None = None, **service: Any
+) -> pd.DataFrame:
+    """Jobs table of one warm worker serving ``rows`` = (arrival s, input tokens, output tokens); every job
+    must complete unless ``endpoint`` (fields merged into the endpoint) is given."""
     trace = tmp_path / "t.csv"
     stamps = [pd.Timestamp("2024-01-01") + pd.Timedelta(seconds=t) for t, _, _ in rows]
     body = "".join(f"{s:%Y-%m-%d %H:%M:%S.%f},{i},{o}\n" for s, (_, i, o) in zip(stamps, rows, strict=True))
@@ -37,7 +41,13 @@ def run(tmp_path: Path, rows: list[tuple[float, int, int]], **service: Any) -> p
             "name": "engine-steps",
             "horizon": 60,
             "warmup": 0,
-            "endpoint": {"gpu": ["H100"], "active_workers": 1, "max_workers": 1, "extra_workers": 0},
+            "endpoint": {
+                "gpu": ["H100"],
+                "active_workers": 1,
+                "max_workers": 1,
+                "extra_workers": 0,
+                **(endpoint or {}),
+            },
             "cold_start": {
                 "image_size": "1B",
                 "container_start": 0,
@@ -58,7 +68,7 @@ def run(tmp_path: Path, rows: list[tuple[float, int, int]], **service: Any) -> p
         }
     )
     jobs = simserve.simulate(sc, seed=1).jobs.sort_values("job_id").reset_index(drop=True)
-    assert (jobs["status"] == "completed").all()
+    assert endpoint is not None or (jobs["status"] == "completed").all()
     return jobs.assign(first_s=jobs["arrival_s"] + jobs["ttft_s"])
 
 
@@ -214,6 +224,31 @@ def test_the_frontend_hands_a_burst_to_the_engine_together(tmp_path: Path) -> No
     waited = jobs["start_s"] - jobs["arrival_s"]  # (the warm worker is ready 11 ns after the start)
     assert list(waited) == pytest.approx([0.015, 0.015, 0.015, 0.005], abs=1e-7)
     assert jobs["first_s"].iloc[0] == pytest.approx(jobs["first_s"].iloc[2], abs=1e-12)
+
+
+def test_the_intake_delays_every_request_alike(tmp_path: Path) -> None:
+    """intake_per_request 8 ms: three requests arriving at once reach the engine at 8 ms, all of them (none
+    waits for another) and join one step, as does a lone one later: every token comes exactly 8 ms later than
+    without it, so TTFT grows by 8 ms and TPOT does not change. After a 5 ms serial frontend the burst leaves it
+    together at 15 ms and reaches the engine at 23 ms."""
+    rows = [(0.0, 10, 3)] * 3 + [(1.0, 10, 3)]
+    alone, late = run(tmp_path, rows), run(tmp_path, rows, intake_per_request="8ms")
+    assert list(late["first_s"] - alone["first_s"]) == pytest.approx([0.008] * 4, abs=1e-7)
+    assert list(late["end_s"] - alone["end_s"]) == pytest.approx([0.008] * 4, abs=1e-7)
+    assert list(late["tpot_s"]) == pytest.approx(list(alone["tpot_s"]), abs=1e-9)
+    assert late["first_s"].iloc[0] == pytest.approx(late["first_s"].iloc[2], abs=1e-12)  # one step
+    front = run(tmp_path, rows, frontend_per_request="5ms")
+    both = run(tmp_path, rows, frontend_per_request="5ms", intake_per_request="8ms")
+    assert list(both["first_s"] - front["first_s"]) == pytest.approx([0.008] * 4, abs=1e-7)
+
+
+def test_a_request_timed_out_on_its_way_to_the_engine(tmp_path: Path) -> None:
+    """An execution limit (1 s) shorter than the intake (2 s): each request times out before the engine sees
+    it; under a limit of 3 s the same request completes."""
+    jobs = run(tmp_path, [(0.0, 10, 3), (5.0, 10, 3)], {"execution_timeout": 1}, intake_per_request="2s")
+    assert list(jobs["status"]) == ["timed_out", "timed_out"]
+    ok = run(tmp_path, [(0.0, 10, 3)], {"execution_timeout": 3}, intake_per_request="2s")
+    assert list(ok["status"]) == ["completed"]
 
 
 def test_step_cost_physics_by_hand() -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from simserve import llm_catalog
 from tests.llm.test_engine_steps import run
 
 HANDLER = Path(__file__).resolve().parents[2] / "examples" / "handlers" / "llm_engine.py"
@@ -53,6 +54,7 @@ async def live_times(rows: list[tuple[int, int]], figures: dict[str, Any]) -> li
     "service",
     [
         {"max_batched_tokens": 300},
+        {"max_batched_tokens": 300, "intake_per_request": 0.004},  # every request 40 ms on its way, at once
         {"max_batched_tokens": 512, "chunked_prefill": False, "scheduler_steps": 3},
         {"max_batched_tokens": 300, "chunked_prefill": False, "scheduler_steps": 3, "async_output": True},
         {
@@ -87,6 +89,8 @@ def test_handler_keeps_the_simulated_schedule(tmp_path: Path, service: dict[str,
     for key, value in service.items():  # scenario fields -> the handler's figures, times SCALE as below
         if key in ("step_cost", "decode_step"):  # seconds: weights -> weights_s, in_run -> in_run_s, ...
             figures.update({f"{name}_s": SCALE * x for name, x in value.items()})
+        elif key == "intake_per_request":
+            figures["intake_s"] = SCALE * value
         else:
             figures[key] = value
     # the simulated run's own figures (tests.llm.test_engine_steps.run: 10 ms steps, 100,000 tokens/s) scaled
@@ -119,5 +123,19 @@ def test_handler_figures_are_what_the_handler_reads() -> None:
     assert set(one) == set(load_handler().DEFAULTS) | {"kv_cache_tokens"}
     assert fast["weights_s"] == pytest.approx(one["weights_s"] / 4) and fast["allreduce_s"] == one["allreduce_s"] / 4
     assert fast["frontend_s"] == pytest.approx(one["frontend_s"] / 4)
+    assert one["intake_s"] == 0.0  # vLLM 0.6's frontend fit holds its whole per-request time
+    v1 = simserve.load_scenario(
+        {
+            "name": "x",
+            "endpoint": {"gpu": ["H100"]},
+            "workload": {
+                "arrivals": {"type": "poisson", "rate": 1},
+                "tokens": {"input": 10, "output": 10},
+                "service": {"type": "llm", "model": "8b"},
+            },
+        }
+    ).workload.llm
+    assert v1 is not None  # vLLM V1, the default server: its engine core's intake latency
+    assert v1.engine("H100").handler_figures(speed=2.0)["intake_s"] == pytest.approx(llm_catalog.V1_INTAKE_S / 2)
     assert (one["scheduler_steps"], one["chunked_prefill"], one["async_output"]) == (10, False, True)
     assert one["max_batched_tokens"] == 2048 and one["allreduce_s"] > 0
