@@ -22,6 +22,7 @@ import pytest
 import simserve
 from simserve import llm_catalog
 from simserve.endpoint.engine import engine_step_s
+from simserve.scenario import LlmService
 
 BASE = 0.010  # s per step
 RATE = 100_000.0  # prompt tokens per second: a 256-token chunk adds 2.56 ms
@@ -70,6 +71,21 @@ def run(
     jobs = simserve.simulate(sc, seed=1).jobs.sort_values("job_id").reset_index(drop=True)
     assert endpoint is not None or (jobs["status"] == "completed").all()
     return jobs.assign(first_s=jobs["arrival_s"] + jobs["ttft_s"])
+
+
+def llm_8b() -> LlmService | None:
+    """The ``llm`` service of a scenario serving the 8B model with the catalog's defaults (vLLM V1)."""
+    return simserve.load_scenario(
+        {
+            "name": "x",
+            "endpoint": {"gpu": ["H100"]},
+            "workload": {
+                "arrivals": {"type": "poisson", "rate": 1},
+                "tokens": {"input": 10, "output": 10},
+                "service": {"type": "llm", "model": "8b"},
+            },
+        }
+    ).workload.llm
 
 
 def step(prompt: int = 0) -> float:
@@ -255,17 +271,7 @@ def test_step_cost_physics_by_hand() -> None:
     """The catalog's 8B-on-H100 decode step is the smooth roofline of its weights and compute plus the KV
     reads; the 70B-on-4-H100 step adds 160 all-reduces; neither has the simple form's prefill term."""
     p = llm_catalog.profile("8b", "H100")
-    params = simserve.load_scenario(
-        {
-            "name": "x",
-            "endpoint": {"gpu": ["H100"]},
-            "workload": {
-                "arrivals": {"type": "poisson", "rate": 1},
-                "tokens": {"input": 10, "output": 10},
-                "service": {"type": "llm", "model": "8b"},
-            },
-        }
-    ).workload.llm
+    params = llm_8b()
     assert params is not None
     e = params.engine("H100")
     assert e.allreduce_s == 0 and e.prefill_tokens_per_s == float("inf") and e.max_batched_tokens == 8192

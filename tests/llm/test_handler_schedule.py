@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from simserve import llm_catalog
-from tests.llm.test_engine_steps import run
+from tests.llm.test_engine_steps import llm_8b, run
 
 HANDLER = Path(__file__).resolve().parents[2] / "examples" / "handlers" / "llm_engine.py"
 SCALE = 10  # the handler's steps are this many times the simulated run's (10 ms there: 100 ms here)
@@ -124,17 +124,7 @@ def test_handler_figures_are_what_the_handler_reads() -> None:
     assert fast["weights_s"] == pytest.approx(one["weights_s"] / 4) and fast["allreduce_s"] == one["allreduce_s"] / 4
     assert fast["frontend_s"] == pytest.approx(one["frontend_s"] / 4)
     assert one["intake_s"] == 0.0  # vLLM 0.6's frontend fit holds its whole per-request time
-    v1 = simserve.load_scenario(
-        {
-            "name": "x",
-            "endpoint": {"gpu": ["H100"]},
-            "workload": {
-                "arrivals": {"type": "poisson", "rate": 1},
-                "tokens": {"input": 10, "output": 10},
-                "service": {"type": "llm", "model": "8b"},
-            },
-        }
-    ).workload.llm
+    v1 = llm_8b()
     assert v1 is not None  # vLLM V1, the default server: its engine core's intake latency
     assert v1.engine("H100").handler_figures(speed=2.0)["intake_s"] == pytest.approx(llm_catalog.V1_INTAKE_S / 2)
     assert (one["scheduler_steps"], one["chunked_prefill"], one["async_output"]) == (10, False, True)
