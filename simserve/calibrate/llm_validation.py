@@ -72,6 +72,8 @@ class Case:
     host_cpu: float = 1.0
     #: the requests go one at a time (``SERIAL_GAP_S`` apart), in the dataset's order; else a burst or Poisson
     serial: bool = False
+    #: why the published run itself is out of line with its neighbours, where the data file says (``outlier``)
+    outlier: str = ""
     #: Poisson runs that each send the dataset's first ``requests / runs`` prompts in order, each from an idle
     #: engine (``RUN_GAP_S`` apart), their medians pooled; 0: one stream drawing its prompts at random
     runs: int = 0
@@ -183,6 +185,7 @@ def load_cases(path: Path = DEFAULT_PATH) -> list[Case]:
                 host_cpu=hosts[c["host"]] if "host" in c else 1.0,
                 serial="serial" in traffic,
                 runs=int(traffic.get("runs", 0)),
+                outlier=str(c.get("outlier", "")),
             )
         )
     return out
