@@ -14,8 +14,9 @@
 - V1's per-step overhead (``STEP_OVERHEAD_S``) and intake latency (``V1_INTAKE_S``) are the ones that make the
   serial case's TPOT and TTFT the measured ones.
 - Lambda's A100 testbed runs at its CPU speed, measured from its own per-token times.
-- A burst's first token (transcribed for the four 80-request bursts): within 10 % on the H100 testbed,
-  later than the model on the A100 testbed, as the doc reports.
+- A burst's first token (transcribed for Lambda's bursts of 80 and more): at 80 requests within 10 % on the
+  H100 testbed, later than the model on the A100 testbed; beyond 80 later than the model on both, as the doc
+  reports.
 - The doc's tables are the ones these runs give.
 """
 
@@ -149,13 +150,14 @@ def test_lambdas_a100_host_from_its_own_per_token_times() -> None:
     assert sum(c.host_cpu != 1.0 for c in load_cases()) == 22  # 14 up to 80 requests, 8 beyond
 
 
-def test_first_tokens_are_the_80_request_bursts_earliest() -> None:
-    """``first_token_ms`` is transcribed for the four 80-request bursts, each before its median TTFT."""
+def test_first_tokens_are_the_large_bursts_earliest() -> None:
+    """``first_token_ms`` is transcribed for Lambda's twenty bursts of 80 requests and more (four of each size),
+    each before its median TTFT."""
     firsts = {c.name: c.first_token_ms for c in load_cases() if c.first_token_ms is not None}
-    assert len(firsts) == 4
+    assert len(firsts) == 20
     for c in load_cases():
         if c.name in firsts:
-            assert c.rate is None and c.requests == 80
+            assert c.rate is None and c.requests >= 80
             assert 100 < (c.first_token_ms or 0) < c.ttft_ms, c.name
 
 
@@ -164,12 +166,20 @@ def test_a_bursts_first_token_on_the_h100_hosts(outcomes: list[Outcome]) -> None
     burst's first token within 10 % of when the client saw it (8B: 259 against 266 ms; 70B on 4 x H100: 458
     against 440). On its A100 testbed, even at its measured CPU speed, the model is 19-31 % early: the intake
     of a burst there is slower still (docs/llm-validation.md)."""
-    h100 = [o for o in outcomes if o.case.first_token_ms is not None and o.case.gpu == "H100"]
+    of80 = [o for o in outcomes if o.case.first_token_ms is not None and o.case.requests == 80]
+    h100 = [o for o in of80 if o.case.gpu == "H100"]
     assert len(h100) == 2
     for o in h100:
         assert abs(o.first_token_error or 1.0) <= 0.10, (o.case.name, o.first_token_ms, o.case.first_token_ms)
-    a100 = [o for o in outcomes if o.case.first_token_ms is not None and o.case.gpu == "A100"]
+    a100 = [o for o in of80 if o.case.gpu == "A100"]
     assert len(a100) == 2 and all((o.first_token_error or 0.0) < -0.15 for o in a100)
+    # beyond 80 requests the model is early on both testbeds (its API server takes each request in the time
+    # the small bursts give), the outlier run aside
+    beyond = [o for o in outcomes if o.case.first_token_ms is not None and o.case.requests > 80]
+    assert len(beyond) == 16
+    for o in beyond:
+        if not o.case.outlier:
+            assert -0.30 < (o.first_token_error or 1.0) < 0.01, (o.case.name, o.first_token_ms, o.case.first_token_ms)
 
 
 def test_the_docs_table_is_what_these_runs_give(outcomes: list[Outcome]) -> None:
