@@ -159,6 +159,10 @@ def test_host_cpu_scales_the_servers_cpu_figures() -> None:
     assert (two.weights_s, two.per_token_s) == (one.weights_s, one.per_token_s)  # the GPU's work is the GPU's
     own = LlmService(**svc, host_cpu=2.0, decode_step={"base": "3ms"}, frontend_per_request="1ms").engine("A100")
     assert (own.base_s, own.frontend_s) == (0.003, 0.001)
+    v1 = {"type": "llm", "model": "8b"}  # vLLM V1: its engine core's intake latency is CPU work, scaled too
+    assert LlmService(**v1, host_cpu=2.0).engine("A100").intake_s == pytest.approx(2 * ENGINES["vllm"].intake_s)
+    assert LlmService(**v1, host_cpu=2.0, intake_per_request="1ms").engine("A100").intake_s == 0.001
+    assert one.intake_s == 0.0  # vLLM 0.6: none (its fitted frontend holds its per-request time)
     assert LlmService(type="llm", model="8b").engine("A100").prefill_tokens_per_s == math.inf  # V1: none fitted
     with pytest.raises(ValueError, match="host_cpu"):
         LlmService(**svc, host_cpu=0)

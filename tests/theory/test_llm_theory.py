@@ -164,6 +164,8 @@ def test_max_batch_one_is_the_one_job_worker() -> None:
             {"max_batched_tokens": 512, "chunked_prefill": False, "scheduler_steps": 4},
             {"max_batched_tokens": 512, "chunked_prefill": False, "scheduler_steps": 4, "async_output": True},
             {"max_batched_tokens": 1024, "frontend_per_request": "3ms"},
+            {"max_batched_tokens": 1024, "frontend_per_request": "2ms", "intake_per_request": "8ms"},
+            {"max_batched_tokens": 512, "intake_per_request": "30s"},  # some time out on their way
         ]
     ),
 )
@@ -178,7 +180,8 @@ def test_limits_never_exceeded_and_jobs_conserved(
     scheduler: dict[str, Any],
 ) -> None:
     """Random scenarios under each scheduler (the simple form; a token budget with chunked prefill;
-    prefill-only steps; multi-step runs, with asynchronous output; a serial frontend)."""
+    prefill-only steps; multi-step runs, with asynchronous output; a serial frontend; an intake latency, one
+    longer than the execution limit)."""
     sc = scenario(
         rate,
         120,
