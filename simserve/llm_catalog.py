@@ -410,6 +410,12 @@ class EngineSoftware:
     intake_s: float = 0.0
 
 
+#: vLLM 0.6.0's CPU time per sequence a 10-step run, on Lambda's H100 testbed: the slope of that burst's measured
+#: run times (the 8B 80-request burst's 741-token reply, 73 runs of 67 down to 2 sequences) less the catalog's GPU
+#: time of each, against the sequences in it (simserve.calibrate.llm_validation.per_sequence_ms): 0.092 ms, with
+#: 14.6 ms a run besides (docs/llm-validation.md)
+VLLM06_PER_SEQUENCE_S = 0.000092
+
 #: serving engines by the name ``workload.service.server`` takes (default ``vllm``); the CPU figures of the
 #: two measured engines are fitted to their published cases (docs/llm-validation.md), once per engine
 ENGINES: dict[str, EngineSoftware] = {
@@ -432,17 +438,18 @@ ENGINES: dict[str, EngineSoftware] = {
         False,
         2048,
         10,
-        0.0018837,
-        0.0046783,
-        0.0002642,
+        0.0019435,
+        0.0056190,
+        VLLM06_PER_SEQUENCE_S,
         "scheduler: vLLM 0.6.0 V0 defaults with multi-step 10 (max_num_batched_tokens = max(max_model_len, "
         "2048); a run runs all its steps) and its asynchronous output processor (first tokens and a run's last "
         "step's last tokens come out with the next step, before its GPU work when that is a run's first step); CPU "
-        "figures (step and per sequence once per 10-step run, each later step's launch, each prompt token's "
-        "preparation) fitted to its 15 published cases, on Lambda's H100 testbed's CPU",
+        "figures on Lambda's H100 testbed's CPU: per sequence a 10-step run measured from a burst's run times "
+        "(VLLM06_PER_SEQUENCE_S); the step once a run, each later step's launch and each prompt token's "
+        "preparation fitted to its 15 published cases",
         True,
-        0.0010812,
-        2.9385e-6,
+        0.0011163,
+        2.2444e-6,
     ),
     "sglang-0.3": EngineSoftware(
         "SGLang 0.3.0",

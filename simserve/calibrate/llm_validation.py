@@ -125,6 +125,36 @@ def run_cpu_ms(gpu: str, first_run_itl_ms: float) -> float:
     return first_run_itl_ms - 1e3 * sum(steps)
 
 
+def per_sequence_ms(case: Case, run_ms: list[float]) -> tuple[float, float]:
+    """The engine's CPU time per sequence a multi-step run and its fixed CPU time a run (ms): the least-squares
+    line through the runs of one reply of ``case`` (a burst), each run's measured time (``run_ms``, the reply's
+    per-token times after its first: one 10-step run each, the first one after every prefill) less the
+    catalog's GPU time of its 10 steps, against the sequences in it. Every sequence of the burst begins
+    decoding in the same run, so before run ``k`` (from 0) each has ``1 + 10 (k + 1)`` tokens and the run holds
+    those whose reply is longer; each attends to its prompt, those tokens and the run's steps so far."""
+    p = llm_catalog.profile(case.model, case.gpu)
+    n_seq, cpu_ms = [], []
+    for k, measured in enumerate(run_ms):
+        made = 1 + 10 * (k + 1)
+        alive = [i for i, o in enumerate(case.outputs) if o > made]
+        if not alive:
+            break
+        context = sum(case.inputs[i] + made for i in alive) / len(alive)
+        gpu_s = sum(p.decode_step_s(len(alive), round(context + s)) - p.decode_base_s for s in range(10))
+        n_seq.append(len(alive))
+        cpu_ms.append(measured - 1e3 * gpu_s)
+    slope, intercept = np.polyfit(np.asarray(n_seq, float), np.asarray(cpu_ms), 1)
+    return float(slope), float(intercept)
+
+
+def measured_per_sequence_ms(path: Path = DEFAULT_PATH) -> tuple[float, float]:
+    """``per_sequence_ms`` of the data file's ``decode_runs`` entry (its case and reply's run times)."""
+    data = load_yaml(path.read_text())
+    (run,) = data["decode_runs"].values()
+    case = next(c for c in load_cases(path) if c.name == run["case"])
+    return per_sequence_ms(case, [float(x) for x in run["run_ms"]])
+
+
 def host_cpu(host: dict[str, Any]) -> float:
     """A testbed's serving CPU time relative to its reference testbed's (the file's ``hosts`` entry): the same
     run's CPU time on each (``run_cpu_ms``), divided."""
@@ -302,6 +332,8 @@ __all__ = [
     "Case",
     "Outcome",
     "load_cases",
+    "measured_per_sequence_ms",
+    "per_sequence_ms",
     "scenario_dict",
     "simulate_case",
     "validate",

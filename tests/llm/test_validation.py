@@ -5,10 +5,10 @@
 - Every case is simulated and compared with the published medians: SGLang's within 10 %, vLLM 0.6's
   within 16 % on TPOT and 19 % on TTFT (what docs/llm-validation.md reports; a change that makes a case
   worse than the envelope fails here), but for one run the data file marks an outlier. The issue's target,
-  every case within 15 %, is not met by four: vLLM's 70B on 4 x H100 at Poisson 8/s in SGLang's benchmark
-  (-18 %), a held-out 8B 10-request burst on Lambda's A100 of the second day (+16 %), the 8B 80-request
-  burst's TPOT on H100 (+16 %) and the outlier (-39 %): a strict xfail says so and turns into a failure the
-  day it is met, so the docs and this file change.
+  every case within 15 %, is not met by four: vLLM's three Poisson runs of SGLang's benchmark on its own
+  testbed (TTFT -15 % to -20 %) and the outlier (-39 %); every Lambda case is within it: a strict xfail says
+  so and turns into a failure the day it is met, so the docs and this file change.
+- vLLM 0.6's CPU time per sequence a run is measured from a burst's run times, not fitted.
 - Lambda's bursts of 160 to 1,280 requests (held out) at its server's 1,024 sequences. vLLM V1 (0.20.1,
   AccelMark's A100 80GB testbed): the held-out Poisson run within 5 % (TTFT) and 7 % (TPOT).
 - V1's per-step overhead (``STEP_OVERHEAD_S``) and intake latency (``V1_INTAKE_S``) are the ones that make the
@@ -28,12 +28,20 @@ from pathlib import Path
 import pytest
 
 from simserve import llm_catalog
-from simserve.calibrate.llm_validation import DEFAULT_PATH, Outcome, host_cpu, load_cases, run_cpu_ms, simulate_case
+from simserve.calibrate.llm_validation import (
+    DEFAULT_PATH,
+    Outcome,
+    host_cpu,
+    load_cases,
+    measured_per_sequence_ms,
+    run_cpu_ms,
+    simulate_case,
+)
 from simserve.safe_yaml import load_yaml
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "llm-validation.md"
 #: the accuracy docs/llm-validation.md reports, per engine: (TTFT, TPOT) largest relative error
-ENVELOPE = {"sglang-0.3.0": (0.10, 0.10), "vllm-0.6.0-multistep": (0.19, 0.16), "vllm-0.20.1": (0.05, 0.07)}
+ENVELOPE = {"sglang-0.3.0": (0.10, 0.10), "vllm-0.6.0-multistep": (0.20, 0.13), "vllm-0.20.1": (0.05, 0.07)}
 
 
 @pytest.fixture(scope="module")
@@ -103,23 +111,40 @@ def test_simulated_medians_within_the_reported_envelope(outcomes: list[Outcome])
 
 @pytest.mark.xfail(
     strict=True,
-    reason="vLLM 0.6.0: 70B 4xH100 Poisson 8/s TTFT -18 %, 8B A100 day-2 burst-10 +16 %, 8B H100 burst-80 TPOT +16 %, "
-    "the 70B 4xH100 160-request burst (an outlier run) TTFT -39 %",
+    reason="vLLM 0.6.0 on SGLang's testbed (host unmeasured): 70B 4xH100 Poisson 4 and 8/s TTFT -16 % and -20 %, "
+    "8B A100 Poisson 8/s -15 %; the 70B 4xH100 160-request burst (an outlier run) TTFT -39 %",
 )
 def test_issue_target_every_case_within_15_percent(outcomes: list[Outcome]) -> None:
     worst = max(max(abs(o.ttft_error), abs(o.tpot_error)) for o in outcomes)
     assert worst <= 0.15
 
 
+def test_vllm06_per_sequence_from_a_bursts_run_times() -> None:
+    """The 741-token reply of the 8B 80-request burst on Lambda's H100 testbed came in 73 runs of 67 down to 2
+    sequences (90.44 to 72.31 ms); less the catalog's GPU time, the least-squares line is 0.092 ms a sequence
+    and 14.6 ms a run: the engine's figure is that slope, and its fitted fixed CPU a run is within 10 % of the
+    intercept. The same reply on the A100 testbed (its times to 0.1 ms) gives about 0.57 ms a sequence, more
+    than its host speed says: the model does not carry that."""
+    per_seq, per_run = measured_per_sequence_ms()
+    assert per_seq == pytest.approx(0.092, abs=5e-4) and per_run == pytest.approx(14.6, abs=0.05)
+    ms = llm_catalog.ENGINES["vllm-0.6-multistep"]
+    assert ms.per_sequence_s == llm_catalog.VLLM06_PER_SEQUENCE_S == pytest.approx(per_seq / 1e3, abs=5e-7)
+    assert 1e3 * (ms.step_s + 9 * ms.in_run_s) == pytest.approx(per_run, rel=0.10)
+    run = load_yaml(DEFAULT_PATH.read_text())["decode_runs"]["lambda-h100-8b-burst80"]
+    assert len(run["run_ms"]) == 73 and (run["run_ms"][0], run["run_ms"][-1]) == (90.44, 72.31)
+    burst = next(c for c in load_cases() if c.name == run["case"])
+    assert burst.outputs[run["reply"]] == 741 == 1 + 10 * (len(run["run_ms"]) + 1)
+
+
 def test_lambdas_large_bursts_ran_at_1024_sequences(outcomes: list[Outcome]) -> None:
     """Lambda's bursts of 640 and 1,280 requests: with its server's --max-num-seqs 1024 within 12 %; at vLLM's
-    default 256 the model's TPOT of the 1,280-request bursts is about half the published."""
+    default 256 the model's TPOT of the 1,280-request bursts is about half the published or less."""
     big = [o for o in outcomes if o.case.requests >= 640 and o.case.rate is None]
     assert len(big) == 8 and all(o.case.engine["max_batch"] == 1024 for o in big)
     for o in big:
         assert max(abs(o.ttft_error), abs(o.tpot_error)) <= 0.12, o.case.name
     at_256 = [simulate_case(o.case, overrides={"max_batch": 256}) for o in big if o.case.requests == 1280]
-    assert all(-0.60 < a.tpot_error < -0.45 for a in at_256), [a.tpot_error for a in at_256]
+    assert all(-0.65 < a.tpot_error < -0.45 for a in at_256), [a.tpot_error for a in at_256]
 
 
 def test_lambdas_a100_host_from_its_own_per_token_times() -> None:
@@ -179,7 +204,7 @@ def test_a_bursts_first_token_on_the_h100_hosts(outcomes: list[Outcome]) -> None
     assert len(beyond) == 16
     for o in beyond:
         if not o.case.outlier:
-            assert -0.30 < (o.first_token_error or 1.0) < 0.01, (o.case.name, o.first_token_ms, o.case.first_token_ms)
+            assert -0.30 < (o.first_token_error or 1.0) < 0.05, (o.case.name, o.first_token_ms, o.case.first_token_ms)
 
 
 def test_the_docs_table_is_what_these_runs_give(outcomes: list[Outcome]) -> None:
