@@ -196,6 +196,8 @@ def write_doc(outcomes: list[Outcome], seconds: float) -> None:
     big_worst = max(max(abs(o.ttft_error), abs(o.tpot_error)) for o in big)
     tpot256 = [simulate_case(o.case, overrides={"max_batch": 256}).tpot_error for o in big if o.case.requests == 1280]
     ms_engine = llm_catalog.ENGINES["vllm-0.6-multistep"]
+    v1 = llm_catalog.ENGINES["vllm"]
+    serial = next(o.case for o in outcomes if o.case.serial)
     fixed = 1e3 * (ms_engine.step_s + (ms_engine.scheduler_steps - 1) * ms_engine.in_run_s)
     text = [
         "# simserve's LLM engine against published serving measurements (issue #24)",
@@ -298,9 +300,11 @@ def write_doc(outcomes: list[Outcome], seconds: float) -> None:
         "A100 80GB testbed (an AMD EPYC 7742 host; vLLM in-process, so its scheduler runs at the engine "
         "context's defaults, 2,048 tokens a step and 128 sequences): "
         f"{_within(outcomes, 'vllm-0.20.1', 0.10)}. Two figures are set from its serial run: the per-step "
-        "overhead, 1.242 ms, from its TPOT (the catalog's GPU time of a decode step is 9.53 ms of the 10.77), "
-        "and the intake latency, 7.80 ms, from its TTFT: V1's first token comes that much later than its API "
-        "server's time (vLLM 0.6's 1.66 ms) and the prompt's one prefill step make it, since V1's engine core is "
+        f"overhead, {1e3 * v1.step_s:.3f} ms, from its TPOT (the catalog's GPU time of a decode step is "
+        f"{serial.tpot_ms - 1e3 * v1.step_s:.2f} ms of the {serial.tpot_ms:.2f}), and the intake latency, "
+        f"{1e3 * v1.intake_s:.2f} ms, from its TTFT: V1's first token comes that much later than its API "
+        f"server's time (vLLM 0.6's first fit, {1e3 * v1.frontend_s:.2f} ms) and the prompt's one prefill step "
+        "make it, since V1's engine core is "
         "a process of its own (each request crosses to it, its outputs cross back and are detokenized). The "
         "model puts that latency on each request's way in, beside every other request's: it lengthens TTFT and "
         "leaves TPOT and a burst's queue alone, where a longer serial frontend (9.46 ms fits both cases as "

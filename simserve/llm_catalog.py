@@ -61,8 +61,8 @@ class EngineProfile:
             "allreduce_per_token_s": self.allreduce_per_token_s,
         }
 
-    def decode_step_s(self, batch: int, context: int) -> float:
-        """One decode step of ``batch`` sequences, each attending to ``context`` tokens (no prompts)."""
+    def decode_step_s(self, batch: int, context: float) -> float:
+        """One decode step of ``batch`` sequences, each attending to ``context`` tokens (on average; no prompts)."""
         compute = (self.per_token_s + self.per_sampled_s) * batch
         return (
             self.decode_base_s

@@ -24,7 +24,6 @@ Imports simserve's API (simulate, load_scenario) and numpy; writes its traces to
 
 from __future__ import annotations
 
-import math
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,14 +114,17 @@ class Outcome:
         return self.first_token_ms / self.case.first_token_ms - 1.0
 
 
+def run_gpu_ms(p: llm_catalog.EngineProfile, sequences: int, context: float) -> float:
+    """The catalog's GPU time (ms) of one 10-step decoding run of ``sequences`` sequences, each attending to
+    ``context`` tokens on average at the run's first step and one more at each later step."""
+    return 1e3 * sum(p.decode_step_s(sequences, context + s) - p.decode_base_s for s in range(10))
+
+
 def run_cpu_ms(gpu: str, first_run_itl_ms: float) -> float:
     """CPU time of the first 10-step run of the 8B 10-request burst on ``gpu``: the measured gap from a
     request's first token to its next, less the catalog's GPU time of the run's 10 steps (ten sequences of the
-    burst's 1,369 prompt tokens, each step attending to the context made so far)."""
-    p = llm_catalog.MODELS["8b"][gpu]
-    linear = math.hypot(p.weights_s, 10 * (p.per_token_s + p.per_sampled_s))
-    steps = (linear + p.per_kv_token_s * (1369 + 10 * (1 + k)) for k in range(10))
-    return first_run_itl_ms - 1e3 * sum(steps)
+    burst's 1,369 prompt tokens and their first token, each step attending to the context made so far)."""
+    return first_run_itl_ms - run_gpu_ms(llm_catalog.MODELS["8b"][gpu], 10, 1369 / 10 + 1)
 
 
 def per_sequence_ms(case: Case, run_ms: list[float]) -> tuple[float, float]:
@@ -140,9 +142,8 @@ def per_sequence_ms(case: Case, run_ms: list[float]) -> tuple[float, float]:
         if not alive:
             break
         context = sum(case.inputs[i] + made for i in alive) / len(alive)
-        gpu_s = sum(p.decode_step_s(len(alive), round(context + s)) - p.decode_base_s for s in range(10))
         n_seq.append(len(alive))
-        cpu_ms.append(measured - 1e3 * gpu_s)
+        cpu_ms.append(measured - run_gpu_ms(p, len(alive), context))
     slope, intercept = np.polyfit(np.asarray(n_seq, float), np.asarray(cpu_ms), 1)
     return float(slope), float(intercept)
 
@@ -334,6 +335,7 @@ __all__ = [
     "load_cases",
     "measured_per_sequence_ms",
     "per_sequence_ms",
+    "run_gpu_ms",
     "scenario_dict",
     "simulate_case",
     "validate",

@@ -241,6 +241,13 @@ class BatchEngine:
         st.intake.extend((at, j) for j in jobs)
         self.core.out.append(SetTimer(at, TimerKind.STEP, (w.wid, st.epoch, _INTAKE_DONE)))
 
+    def _arrive(self, w: Worker, st: _Batch, jobs: list[int], now: float) -> None:
+        """``jobs`` reach the engine now: they wait for a step, which an idle engine begins at once (once its held
+        output is out)."""
+        st.wait.extend(jobs)
+        if not st.busy and not now < st.lag_at < math.inf:
+            self._begin_step(w, st, now)
+
     def on_step(self, arg: tuple[int, int, int]) -> None:
         """The step ``arg = (worker, epoch, step)`` ended: tokens out, finished sequences leave, next step."""
         wid, epoch, step = arg
@@ -264,16 +271,14 @@ class BatchEngine:
             held = [st.front.popleft()[1] for _ in range(len(st.front))]
             if st.p.intake_s > 0:
                 self._send(w, st, held, now)
-                return
-            st.wait.extend(held)
-            if not st.busy and not now < st.lag_at < math.inf:  # (an idle engine's held output out first)
-                self._begin_step(w, st, now)
+            else:
+                self._arrive(w, st, held, now)
             return
         if step == _INTAKE_DONE:  # the requests sent ``intake_s`` ago reach the engine
+            arrived = []
             while st.intake and st.intake[0][0] <= now:
-                st.wait.append(st.intake.popleft()[1])
-            if not st.busy and not now < st.lag_at < math.inf:
-                self._begin_step(w, st, now)
+                arrived.append(st.intake.popleft()[1])
+            self._arrive(w, st, arrived, now)
             return
         if step == _LAG_OUT:  # a multi-step run's first step has launched its GPU work: the lagged tokens out
             if (st.lagged or st.lag_done) and now >= st.lag_at:
