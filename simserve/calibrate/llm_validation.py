@@ -2,10 +2,11 @@
 
 Owns ``load_cases`` (the transcribed measurements, ``tests/data/llm_serving/published.yaml``: model,
 GPU, engine and its scheduler settings, traffic, the published median TTFT and TPOT, and where
-transcribed a burst's first token) and ``simulate_case``: the same traffic through ``simserve.simulate``
-with the catalog's figures for that model and GPU and the engine's settings, and the medians computed
-as the benchmark clients compute them. Nothing in a case tunes the model: a case names its engine's
-published settings and its traffic, and the step-cost physics come from ``simserve.llm_catalog`` alone.
+transcribed a burst's first token and the median end-to-end latency) and ``simulate_case``: the same
+traffic through ``simserve.simulate`` with the catalog's figures for that model and GPU and the engine's
+settings, and the medians computed as the benchmark clients compute them. Nothing in a case tunes the
+model: a case names its engine's published settings and its traffic, and the step-cost physics come from
+``simserve.llm_catalog`` alone.
 
 - Poisson traffic: arrivals at the published rate (seeded), token counts drawn in pairs from the
   case's dataset, as many requests as the source sent; or, where the source ran it so (``runs``), runs
@@ -76,6 +77,8 @@ class Case:
     #: Poisson runs that each send the dataset's first ``requests / runs`` prompts in order, each from an idle
     #: engine (``RUN_GAP_S`` apart), their medians pooled; 0: one stream drawing its prompts at random
     runs: int = 0
+    #: the published median end-to-end latency (ms: sending the request to its last token), where the source gives it
+    e2e_ms: float | None = None
 
     @property
     def traffic(self) -> str:
@@ -96,6 +99,8 @@ class Outcome:
     tpot_ms: float
     #: the earliest TTFT of a request with output tokens (ms): when the first prefill output reached the client
     first_token_ms: float = float("nan")
+    #: the median end-to-end latency (ms), as the client computes it: over every request, to its last token
+    e2e_ms: float = float("nan")
 
     @property
     def ttft_error(self) -> float:
@@ -112,6 +117,23 @@ class Outcome:
         if self.case.first_token_ms is None:
             return None
         return self.first_token_ms / self.case.first_token_ms - 1.0
+
+    @property
+    def e2e_error(self) -> float | None:
+        """Relative error of the simulated median end-to-end latency, where the case has a published one."""
+        if self.case.e2e_ms is None:
+            return None
+        return self.e2e_ms / self.case.e2e_ms - 1.0
+
+
+def median_reply(ttft_ms: float, tpot_ms: float, e2e_ms: float) -> float:
+    """The reply length (tokens) of a request at the median TTFT, TPOT and end-to-end latency together:
+    ``(e2e - ttft) / tpot + 1``, what the three published medians say of the sample's typical reply.
+
+    >>> round(median_reply(100.0, 10.0, 1_090.0), 1)
+    100.0
+    """
+    return (e2e_ms - ttft_ms) / tpot_ms + 1.0
 
 
 def run_gpu_ms(p: llm_catalog.EngineProfile, sequences: int, context: float) -> float:
@@ -217,6 +239,7 @@ def load_cases(path: Path = DEFAULT_PATH) -> list[Case]:
                 serial="serial" in traffic,
                 runs=int(traffic.get("runs", 0)),
                 outlier=str(c.get("outlier", "")),
+                e2e_ms=float(c["published"]["e2e_ms"]) if "e2e_ms" in c["published"] else None,
             )
         )
     return out
@@ -318,7 +341,8 @@ def simulate_case(case: Case, seed: int = 0, overrides: dict[str, Any] | None = 
     ttft = np.where(outputs == 0, 0.0, ttft)
     tpot = jobs["tpot_s"].to_numpy(float)[outputs > 1] * 1e3
     first = float(np.min(ttft[outputs > 0])) if (outputs > 0).any() else float("nan")
-    return Outcome(case, float(np.median(ttft)), float(np.median(tpot)), first)
+    e2e = float(np.median(jobs["latency_s"].to_numpy(float))) * 1e3
+    return Outcome(case, float(np.median(ttft)), float(np.median(tpot)), first, e2e)
 
 
 def validate(path: Path = DEFAULT_PATH, seed: int = 0) -> list[Outcome]:
@@ -334,6 +358,7 @@ __all__ = [
     "Outcome",
     "load_cases",
     "measured_per_sequence_ms",
+    "median_reply",
     "per_sequence_ms",
     "run_gpu_ms",
     "scenario_dict",
