@@ -438,8 +438,8 @@ ENGINES: dict[str, EngineSoftware] = {
         False,
         2048,
         10,
-        0.0019435,
-        0.0056190,
+        0.0019954,
+        0.0055828,
         VLLM06_PER_SEQUENCE_S,
         "scheduler: vLLM 0.6.0 V0 defaults with multi-step 10 (max_num_batched_tokens = max(max_model_len, "
         "2048); a run runs all its steps) and its asynchronous output processor (first tokens and a run's last "
@@ -448,17 +448,17 @@ ENGINES: dict[str, EngineSoftware] = {
         "(VLLM06_PER_SEQUENCE_S); the step once a run, each later step's launch and each prompt token's "
         "preparation fitted to its 15 published cases",
         True,
-        0.0011163,
-        2.2444e-6,
+        0.0011673,
+        2.1441e-6,
     ),
     "sglang-0.3": EngineSoftware(
         "SGLang 0.3.0",
         False,
         8192,
         1,
-        0.0100888,
-        0.0027690,
-        0.0000374,
+        0.0085954,
+        0.0025244,
+        0.0000450,
         "scheduler: SGLang 0.3.0 defaults (prefill batches alone, chunked_prefill_size 8192); CPU figures "
         "fitted to its 4 published cases",
     ),

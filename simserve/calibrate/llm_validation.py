@@ -19,6 +19,13 @@ model: a case names its engine's published settings and its traffic, and the ste
   each) and, where the source lists no reply lengths, one measured mean for every reply (``output_each``).
 - A case on a named host (``host:``) runs with that testbed's CPU speed (``host_cpu``), measured from its
   own per-token times against a reference testbed's.
+- A client that asks every reply for its whole length (``ignore_eos: true``, SGLang's ``bench_serving``): it
+  drops prompts under 4 tokens and no reply ends early, so a reply under 4 tokens in the dataset stands for a
+  draw from the others (seeded); and where the case's model answered a prompt with its end token first (an
+  empty reply in the dataset's run, or in its ``replies`` list for that model), that first token carries no
+  text, and the client's TTFT is the reply's next output: a run later with multi-step runs (``scheduler_steps``
+  times the request's TPOT), a step later otherwise, or its last token if that comes sooner. Its TPOT runs
+  from there, as the client computes it.
 
 Imports simserve's API (simulate, load_scenario) and numpy; writes its traces to a temporary directory.
 """
@@ -79,6 +86,11 @@ class Case:
     runs: int = 0
     #: the published median end-to-end latency (ms: sending the request to its last token), where the source gives it
     e2e_ms: float | None = None
+    #: the client asks every reply for its whole length (``ignore_eos``): none ends early, none is under 4 tokens
+    ignore_eos: bool = False
+    #: per prompt of ``inputs`` (``ignore_eos`` cases): the case's model answered it with its end token first, so
+    #: its first token carries no text and the client's TTFT is its next output
+    silent: tuple[bool, ...] = ()
 
     @property
     def traffic(self) -> str:
@@ -193,10 +205,13 @@ def load_cases(path: Path = DEFAULT_PATH) -> list[Case]:
     engines: dict[str, dict[str, Any]] = data["engines"]
     hosts = {name: host_cpu(h) for name, h in data.get("hosts", {}).items()}
     datasets: dict[str, dict[str, Any]] = data["datasets"]
+    raw = {c["name"]: c for c in data["cases"]}
     out = []
     for c in data["cases"]:
         traffic = c["traffic"]
         ds = _dataset(datasets[traffic["dataset"]])
+        ignore_eos = bool(traffic.get("ignore_eos", False))
+        silent: tuple[bool, ...] = ()
         engine: dict[str, Any] = {"name": c["engine"], "server": engines[c["engine"]]["server"]}
         if "max_batched_tokens" in c:
             engine["max_batched_tokens"] = int(c["max_batched_tokens"])
@@ -207,6 +222,12 @@ def load_cases(path: Path = DEFAULT_PATH) -> list[Case]:
             if "runs" in traffic:  # each run sends the dataset's first n / runs prompts, in order
                 per_run = n // int(traffic["runs"])
                 inputs, outputs = tuple(ds["input"][:per_run]), tuple(ds["output"][:per_run])
+            elif ignore_eos:  # the client's sample: prompts of 4 tokens and more, every reply its whole length
+                of = datasets[traffic["dataset"]].get("replies", {}).get(c["model"])
+                replies = [int(o) for o in raw[of]["traffic"]["output"]] if of else ds["output"]
+                pool = [k for k, i in enumerate(ds["input"]) if i >= 4]
+                inputs, outputs = tuple(ds["input"][k] for k in pool), tuple(ds["output"][k] for k in pool)
+                silent = tuple(replies[k] == 0 for k in pool)
             else:
                 keep = [(i, o) for i, o in zip(ds["input"], ds["output"], strict=True) if i >= 2 and o >= 2]
                 inputs, outputs = tuple(i for i, _ in keep), tuple(o for _, o in keep)
@@ -240,6 +261,8 @@ def load_cases(path: Path = DEFAULT_PATH) -> list[Case]:
                 runs=int(traffic.get("runs", 0)),
                 outlier=str(c.get("outlier", "")),
                 e2e_ms=float(c["published"]["e2e_ms"]) if "e2e_ms" in c["published"] else None,
+                ignore_eos=ignore_eos,
+                silent=silent,
             )
         )
     return out
@@ -255,23 +278,32 @@ def _dataset(ds: dict[str, Any]) -> dict[str, list[int]]:
     return {"input": inputs, "output": outputs}
 
 
-def _traffic(case: Case, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Arrival times (s), input and output tokens of the case's requests."""
+def _traffic(case: Case, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Arrival times (s), input and output tokens of the case's requests, and which of them have a first token
+    without text (``Case.silent``)."""
     if case.rate is None:
         n = case.requests
         arrival = np.arange(n) * SERIAL_GAP_S if case.serial else np.zeros(n)
-        return arrival, np.asarray(case.inputs, dtype=np.int64), np.asarray(case.outputs, dtype=np.int64)
+        inputs, outputs = np.asarray(case.inputs, dtype=np.int64), np.asarray(case.outputs, dtype=np.int64)
+        return arrival, inputs, outputs, np.zeros(n, dtype=bool)
     rng = np.random.default_rng(seed)
     if case.runs:  # each run: the same prompts in order at Poisson arrivals, from an idle engine
         per_run = case.requests // case.runs
         arrival = np.concatenate([np.cumsum(rng.exponential(1.0 / case.rate, per_run)) for _ in range(case.runs)])
         span = float(arrival.max()) + RUN_GAP_S
         arrival = arrival + np.repeat(np.arange(case.runs) * span, per_run)
-        return arrival, np.tile(case.inputs, case.runs), np.tile(case.outputs, case.runs)
+        inputs, outputs = np.tile(case.inputs, case.runs), np.tile(case.outputs, case.runs)
+        return arrival, inputs, outputs, np.zeros(len(arrival), dtype=bool)
     gaps = rng.exponential(1.0 / case.rate, case.requests)
     pick = rng.integers(0, len(case.inputs), case.requests)
     arrival = np.cumsum(gaps) - gaps[0]
-    return arrival, np.asarray(case.inputs)[pick], np.asarray(case.outputs)[pick]
+    inputs, outputs = np.asarray(case.inputs)[pick], np.asarray(case.outputs)[pick]
+    silent = np.asarray(case.silent, dtype=bool)[pick] if case.silent else np.zeros(case.requests, dtype=bool)
+    if case.ignore_eos:  # no reply ends early: one the dataset's run ended under 4 tokens takes another's length
+        whole = np.asarray(case.outputs)
+        short = outputs < 4
+        outputs[short] = rng.choice(whole[whole >= 4], int(short.sum()))
+    return arrival, inputs, outputs, silent
 
 
 def scenario_dict(case: Case, trace: Path, horizon_s: float, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -324,10 +356,11 @@ def _write_trace(path: Path, arrival: np.ndarray, inputs: np.ndarray, outputs: n
 
 def simulate_case(case: Case, seed: int = 0, overrides: dict[str, Any] | None = None) -> Outcome:
     """Run ``case`` through ``simserve.simulate`` and take its medians as the benchmark client does:
-    TTFT over every request (0 for a request with no output token, as the client saw none), TPOT over
-    the requests with more than one output token; and the earliest TTFT of a request with output tokens.
+    TTFT over every request (0 for a request with no output token, as the client saw none; a first token
+    without text, its next output: ``next_output_ms``), TPOT over the requests with more than one output token
+    (from the TTFT the client saw); and the earliest TTFT of a request with output tokens.
     ``overrides``: ``workload.service`` fields to change."""
-    arrival, inputs, outputs = _traffic(case, seed)
+    arrival, inputs, outputs, silent = _traffic(case, seed)
     with tempfile.TemporaryDirectory() as tmp:
         trace = Path(tmp) / "trace.csv"
         _write_trace(trace, arrival, inputs, outputs)
@@ -338,11 +371,29 @@ def simulate_case(case: Case, seed: int = 0, overrides: dict[str, Any] | None = 
     if not done.all():
         raise RuntimeError(f"{case.name}: {int((~done).sum())} requests did not complete")
     ttft = jobs["ttft_s"].to_numpy(float) * 1e3
+    tpot = jobs["tpot_s"].to_numpy(float) * 1e3
+    latency = jobs["latency_s"].to_numpy(float) * 1e3
+    if silent.any():
+        steps = llm_catalog.ENGINES[case.engine["server"]].scheduler_steps
+        seen = next_output_ms(ttft, tpot, latency, steps)
+        tpot = np.where(silent, (latency - seen) / np.maximum(outputs - 1, 1), tpot)
+        ttft = np.where(silent, seen, ttft)
     ttft = np.where(outputs == 0, 0.0, ttft)
-    tpot = jobs["tpot_s"].to_numpy(float)[outputs > 1] * 1e3
     first = float(np.min(ttft[outputs > 0])) if (outputs > 0).any() else float("nan")
-    e2e = float(np.median(jobs["latency_s"].to_numpy(float))) * 1e3
-    return Outcome(case, float(np.median(ttft)), float(np.median(tpot)), first, e2e)
+    e2e = float(np.median(latency))
+    return Outcome(case, float(np.median(ttft)), float(np.median(tpot[outputs > 1])), first, e2e)
+
+
+def next_output_ms(ttft_ms: np.ndarray, tpot_ms: np.ndarray, latency_ms: np.ndarray, steps: int) -> np.ndarray:
+    """When a reply's next output after its first token reached the client (ms from its arrival): a decoding
+    run later, ``steps`` tokens at the request's own TPOT (its mean pace over its run, prefill steps between
+    included), or its last token if that came sooner (a reply of ``steps`` + 1 tokens or fewer comes out whole
+    at its first run's end). The client's TTFT of a reply whose first token has no text.
+
+    >>> next_output_ms(np.array([100.0, 100.0]), np.array([12.0, 12.0]), np.array([2500.0, 150.0]), 10).tolist()
+    [220.0, 150.0]
+    """
+    return np.minimum(ttft_ms + steps * tpot_ms, latency_ms)
 
 
 def validate(path: Path = DEFAULT_PATH, seed: int = 0) -> list[Outcome]:
@@ -359,6 +410,7 @@ __all__ = [
     "load_cases",
     "measured_per_sequence_ms",
     "median_reply",
+    "next_output_ms",
     "per_sequence_ms",
     "run_gpu_ms",
     "scenario_dict",

