@@ -205,11 +205,12 @@ def load_cases(path: Path = DEFAULT_PATH) -> list[Case]:
     engines: dict[str, dict[str, Any]] = data["engines"]
     hosts = {name: host_cpu(h) for name, h in data.get("hosts", {}).items()}
     datasets: dict[str, dict[str, Any]] = data["datasets"]
+    lengths = {name: _dataset(ds) for name, ds in datasets.items()}
     raw = {c["name"]: c for c in data["cases"]}
     out = []
     for c in data["cases"]:
         traffic = c["traffic"]
-        ds = _dataset(datasets[traffic["dataset"]])
+        ds = lengths[traffic["dataset"]]
         ignore_eos = bool(traffic.get("ignore_eos", False))
         silent: tuple[bool, ...] = ()
         engine: dict[str, Any] = {"name": c["engine"], "server": engines[c["engine"]]["server"]}
@@ -374,8 +375,9 @@ def simulate_case(case: Case, seed: int = 0, overrides: dict[str, Any] | None = 
     tpot = jobs["tpot_s"].to_numpy(float) * 1e3
     latency = jobs["latency_s"].to_numpy(float) * 1e3
     if silent.any():
-        steps = llm_catalog.ENGINES[case.engine["server"]].scheduler_steps
-        seen = next_output_ms(ttft, tpot, latency, steps)
+        llm = sc.workload.llm  # the scenario's engine, with any overrides: a run is its scheduler_steps
+        assert llm is not None
+        seen = next_output_ms(ttft, tpot, latency, llm.engine(case.gpu).scheduler_steps)
         tpot = np.where(silent, (latency - seen) / np.maximum(outputs - 1, 1), tpot)
         ttft = np.where(silent, seen, ttft)
     ttft = np.where(outputs == 0, 0.0, ttft)

@@ -236,7 +236,10 @@ class BatchEngine:
             self.core.out.append(SetTimer(now, TimerKind.STEP, (w.wid, st.epoch, _BEGIN)))
 
     def _send(self, w: Worker, st: _Batch, jobs: list[int], now: float) -> None:
-        """``jobs`` leave the API server now: they reach the engine ``intake_s`` later, together."""
+        """``jobs`` leave the API server now: they reach the engine ``intake_s`` later, together (now, with none)."""
+        if st.p.intake_s <= 0:
+            self._arrive(w, st, jobs, now)
+            return
         at = now + st.p.intake_s
         st.intake.extend((at, j) for j in jobs)
         self.core.out.append(SetTimer(at, TimerKind.STEP, (w.wid, st.epoch, _INTAKE_DONE)))
@@ -268,11 +271,9 @@ class BatchEngine:
         if step == _FRONT_DONE:  # the frontend is done with every request it holds: they reach the engine together
             if st.front_free > now:
                 return  # a later request keeps it busy (an event loop finishes every ready request first)
-            held = [st.front.popleft()[1] for _ in range(len(st.front))]
-            if st.p.intake_s > 0:
-                self._send(w, st, held, now)
-            else:
-                self._arrive(w, st, held, now)
+            held = [j for _, j in st.front]
+            st.front.clear()
+            self._send(w, st, held, now)
             return
         if step == _INTAKE_DONE:  # the requests sent ``intake_s`` ago reach the engine
             arrived = []
